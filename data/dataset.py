@@ -1,0 +1,79 @@
+"""A Dataset: every canonical frame one backtest reads, for one base asset across venues."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Canonical frames keyed by venue (bars, funding) or protocol (lending).
+
+    `spot`, `perp`, `mark` map venue -> bar frame; `funding` venue -> funding frame;
+    `lending` protocol -> lending frame; `flows` is an optional mint/redeem frame.
+    All frames follow data.schemas. `symbol` is the spot symbol, e.g. 'ETH/USDT'.
+    """
+
+    name: str
+    symbol: str
+    timeframe: str
+    spot: dict[str, pd.DataFrame]
+    perp: dict[str, pd.DataFrame]
+    mark: dict[str, pd.DataFrame] = field(default_factory=dict)
+    funding: dict[str, pd.DataFrame] = field(default_factory=dict)
+    lending: dict[str, pd.DataFrame] = field(default_factory=dict)
+    flows: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def venues(self) -> list[str]:
+        """Venues that have a perp, in a stable (sorted) order."""
+        return sorted(self.perp)
+
+    @property
+    def protocols(self) -> list[str]:
+        return sorted(self.lending)
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("/")[0]
+
+    @property
+    def quote(self) -> str:
+        return self.symbol.split("/")[1].split(":")[0]
+
+    def frames(self):
+        """Yield (stream, key, frame) for every frame, in a fixed order."""
+        for stream in ("spot", "perp", "mark", "funding", "lending"):
+            table = getattr(self, stream)
+            for key in sorted(table):
+                yield stream, key, table[key]
+        if self.flows is not None:
+            yield "flows", "-", self.flows
+
+    def fingerprint(self) -> str:
+        """sha256 over every frame's bytes: equal data <=> equal fingerprint (for goldens)."""
+        h = hashlib.sha256(f"{self.symbol}|{self.timeframe}".encode())
+        for stream, key, frame in self.frames():
+            h.update(f"|{stream}:{key}:{','.join(frame.columns)}|".encode())
+            h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    def between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "Dataset":
+        """The same dataset cut to rows with start <= ts < end (either bound may be None)."""
+        def cut(f: pd.DataFrame) -> pd.DataFrame:
+            m = pd.Series(True, index=f.index)
+            if start is not None:
+                m &= f["ts"] >= start
+            if end is not None:
+                m &= f["ts"] < end
+            return f[m].reset_index(drop=True)
+
+        def cut_all(d: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+            return {k: cut(v) for k, v in d.items()}
+
+        return Dataset(self.name, self.symbol, self.timeframe, cut_all(self.spot), cut_all(self.perp),
+                       cut_all(self.mark), cut_all(self.funding), cut_all(self.lending),
+                       None if self.flows is None else cut(self.flows), self.notes)

@@ -1,0 +1,62 @@
+"""The frozen result of one backtest: what reports, goldens and notebooks read.
+
+Frames (all times UTC, datetime64[ns, UTC]):
+- `timeline`: one row per bar CLOSE instant. Columns: `equity` (quote), the per-bar PnL parts
+  `pnl_funding, pnl_basis, pnl_price, pnl_fees, pnl_slippage, pnl_lending, pnl_liquidation`
+  (they sum to the bar's equity change), `lending_value`, `in_transit`, and per venue V:
+  `V:spot_qty, V:perp_qty, V:spot_px, V:mark_px, V:basis, V:funding_rate (NaN off settlement),
+  V:margin_balance, V:maint_margin, V:liq_px (NaN without a position), V:dist_liq` (|mark-liq|/mark).
+  Per protocol P: `P:supply` (quote), `P:apy`.
+- `ledger`: every cash movement: ts, venue, kind (engine.kernels.codes.LEDGER_KINDS), amount, ref.
+- `fills`: ts, venue, instrument ('spot'|'perp'), qty (signed base), price, ref_price, fee, slippage, reason.
+- `liquidations`: ts, venue, qty, price, fee, insurance_loss.
+- `attribution`: index venue names plus 'lending', columns the seven PnL parts (totals).
+- `extras`: strategy-specific series keyed by name (e.g. 'backing_ratio', 'reserve_fund').
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+PNL_PARTS = ("funding", "basis", "price", "fees", "slippage", "lending", "liquidation")
+
+
+@dataclass(frozen=True)
+class Results:
+    strategy: str
+    dataset: str
+    venues: tuple[str, ...]
+    protocols: tuple[str, ...]
+    initial_equity: float
+    timeline: pd.DataFrame
+    ledger: pd.DataFrame
+    fills: pd.DataFrame
+    liquidations: pd.DataFrame
+    attribution: pd.DataFrame
+    config: dict[str, Any]
+    config_id: str
+    data_fingerprint: str
+    params: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, pd.Series] = field(default_factory=dict)
+    log: tuple[str, ...] = ()
+
+    @property
+    def equity(self) -> pd.Series:
+        return self.timeline["equity"]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-bar timeline (a copy), the frame a notebook user starts from."""
+        return self.timeline.copy()
+
+    def metrics(self) -> dict[str, Any]:
+        """The metrics.json dictionary (DESIGN §9)."""
+        from reports.metrics import compute_metrics
+        return compute_metrics(self)
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write the run directory (metrics.json, CSVs, run.toml, reports) atomically per file."""
+        from reports.writers import write_run
+        return write_run(self, Path(out_dir))
