@@ -1,0 +1,122 @@
+"""Venue specs: fees, funding interval, margin tiers, haircuts, transfers, loaded from data/venues/*.toml.
+
+A venue file holds one or more `[[spec]]` blocks, each with an `effective_from` date; the block
+in force at a time is the latest one that started on or before it (tiers and intervals change).
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+VENUE_DIR = Path(__file__).with_name("venues")
+
+
+class VenueSpecError(ValueError):
+    """A venue file that is missing, malformed, or breaks a rule (names the file and the rule)."""
+
+
+@dataclass(frozen=True)
+class TierTable:
+    """Maintenance-margin tiers for one perp: tier k covers notional in [floor[k], floor[k+1])."""
+
+    floor: np.ndarray   # quote notional where the tier starts (floor[0] == 0)
+    rate: np.ndarray    # maintenance margin rate (fraction)
+    amount: np.ndarray  # maintenance amount (quote): mm = notional * rate - amount
+    max_leverage: np.ndarray
+
+    def maintenance(self, notional: float) -> float:
+        k = int(np.searchsorted(self.floor, abs(notional), side="right") - 1)
+        return abs(notional) * float(self.rate[k]) - float(self.amount[k])
+
+
+@dataclass(frozen=True)
+class VenueSpec:
+    name: str
+    effective_from: pd.Timestamp
+    maker_fee: float              # perp, fraction of notional
+    taker_fee: float
+    spot_maker_fee: float
+    spot_taker_fee: float
+    funding_interval_h: float     # default interval; data may override per settlement
+    funding_cap: float            # |rate| cap per interval (fraction)
+    liquidation_fee: float        # fraction of liquidated notional
+    partial_liquidation: bool     # step down tiers instead of closing all at once
+    withdrawal_fee: float         # quote units per transfer out
+    withdrawal_delay_s: float     # seconds money is in transit
+    haircuts: dict[str, float] = field(default_factory=dict)   # asset -> collateral haircut
+    tiers: dict[str, TierTable] = field(default_factory=dict)  # base asset -> tiers
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def tier_table(self, base: str) -> TierTable:
+        try:
+            return self.tiers[base]
+        except KeyError:
+            raise VenueSpecError(f"{self.name}: no margin tiers for {base}; have {sorted(self.tiers)}") from None
+
+
+def available_venues() -> list[str]:
+    return sorted(p.stem for p in VENUE_DIR.glob("*.toml"))
+
+
+def _tier_table(path: Path, base: str, rows: list[dict]) -> TierTable:
+    try:
+        floor = np.array([float(r["floor"]) for r in rows])
+        rate = np.array([float(r["rate"]) for r in rows])
+        amount = np.array([float(r["amount"]) for r in rows])
+        lev = np.array([float(r.get("max_leverage", 1.0 / r["rate"] / 2)) for r in rows])
+    except KeyError as e:
+        raise VenueSpecError(f"{path}: tier of {base} lacks key {e}") from None
+    if floor[0] != 0 or np.any(np.diff(floor) <= 0) or np.any(np.diff(rate) < 0):
+        raise VenueSpecError(f"{path}: tiers of {base} must start at 0 with rising floors and rates")
+    return TierTable(floor, rate, amount, lev)
+
+
+@lru_cache(maxsize=None)
+def _load_file(path: Path) -> tuple[VenueSpec, ...]:
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise VenueSpecError(f"{path}: {e}") from None
+    specs = []
+    for block in doc.get("spec", []):
+        try:
+            spec = VenueSpec(
+                name=doc["name"],
+                effective_from=pd.Timestamp(block["effective_from"], tz="UTC"),
+                maker_fee=float(block["maker_fee"]), taker_fee=float(block["taker_fee"]),
+                spot_maker_fee=float(block["spot_maker_fee"]), spot_taker_fee=float(block["spot_taker_fee"]),
+                funding_interval_h=float(block["funding_interval_h"]),
+                funding_cap=float(block["funding_cap"]),
+                liquidation_fee=float(block["liquidation_fee"]),
+                partial_liquidation=bool(block.get("partial_liquidation", False)),
+                withdrawal_fee=float(block["withdrawal_fee"]),
+                withdrawal_delay_s=float(block["withdrawal_delay_min"]) * 60.0,
+                haircuts={k: float(v) for k, v in block.get("haircuts", {}).items()},
+                tiers={b: _tier_table(path, b, rows) for b, rows in block.get("tiers", {}).items()},
+                sources=dict(block.get("sources", {})),
+            )
+        except KeyError as e:
+            raise VenueSpecError(f"{path}: spec block lacks key {e}") from None
+        specs.append(spec)
+    if not specs:
+        raise VenueSpecError(f"{path}: no [[spec]] blocks")
+    return tuple(sorted(specs, key=lambda s: s.effective_from))
+
+
+def load_venue(name: str, at: pd.Timestamp | str | None = None, directory: Path | None = None) -> VenueSpec:
+    """The spec of venue `name` in force at time `at` (latest block started on or before it)."""
+    path = (directory or VENUE_DIR) / f"{name}.toml"
+    if not path.exists():
+        raise VenueSpecError(f"unknown venue {name!r}; known: {', '.join(available_venues())}")
+    specs = _load_file(path)
+    if at is None:
+        return specs[-1]
+    at = pd.Timestamp(at)
+    at = at.tz_localize("UTC") if at.tzinfo is None else at
+    live = [s for s in specs if s.effective_from <= at]
+    return live[-1] if live else specs[0]
