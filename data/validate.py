@@ -1,0 +1,323 @@
+"""Validation of canonical frames (DESIGN §2): one function per stream, loud about bad data.
+
+Every validator takes a frame in canonical column names, checks the rules of DESIGN §2 and
+returns a canonical copy (ts as datetime64[ns, UTC], value columns float64, original order
+kept). The first violation raises `DataError(rule, file=, row=)`. Row numbers are 1-based
+positions in the frame as handed in (row 1 = first data row; a CSV header is not counted).
+
+`repair(...)` is the only place data is changed: each fix is explicit and returns a log line.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataError
+from data.schemas import (BAR_COLUMNS, FLOW_COLUMNS, LENDING_COLUMNS, MARK_COLUMNS, TS, TS_DTYPE,
+                          timeframe_ns)
+
+log = logging.getLogger(__name__)
+
+FUNDING_RATE_BOUND = 0.03      # |rate| per settlement interval (3 %)
+LENDING_APY_BOUND = 5.0        # 500 % a year: above this a percent was almost surely read as a fraction
+FUNDING_GRID_NS = 60 * 10**9   # settlement times must sit on whole minutes (snap jitter with repair)
+HOUR_NS = 3600 * 10**9
+
+
+def _fail(rule: str, file: str | None, pos: int | None = None, detail: str = "") -> DataError:
+    return DataError(rule, file=file, row=None if pos is None else int(pos) + 1, detail=detail)
+
+
+def _first(mask: np.ndarray) -> int | None:
+    idx = np.flatnonzero(mask)
+    return int(idx[0]) if idx.size else None
+
+
+def _canonical_ts(df: pd.DataFrame, file: str | None) -> pd.Series:
+    if not isinstance(df, pd.DataFrame):
+        raise _fail("not a table", file, detail=type(df).__name__)
+    if TS not in df.columns:
+        raise _fail("missing column 'ts'", file, detail=f"columns: {', '.join(map(str, df.columns))}")
+    ts = df[TS]
+    dtype = ts.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").astype(TS_DTYPE)
+    elif pd.api.types.is_datetime64_dtype(dtype):
+        raise _fail("naive timestamp (no time zone); times must be UTC-aware", file, 0 if len(ts) else None)
+    elif len(ts) == 0:
+        ts = pd.Series([], dtype=TS_DTYPE)
+    else:
+        bad = _first(np.array([not (isinstance(v, pd.Timestamp) and v.tzinfo is not None) for v in ts]))
+        if bad is not None:
+            v = ts.iloc[bad]
+            rule = ("naive timestamp (no time zone); times must be UTC-aware"
+                    if isinstance(v, (pd.Timestamp, np.datetime64)) else "ts is not a timestamp")
+            raise _fail(rule, file, bad, detail=repr(v)[:60])
+        ts = pd.Series(pd.DatetimeIndex(ts.to_list()).tz_convert("UTC"), index=df.index).astype(TS_DTYPE)
+    na = _first(ts.isna().to_numpy())
+    if na is not None:
+        raise _fail("missing timestamp", file, na)
+    return ts
+
+
+def _numeric(df: pd.DataFrame, cols: tuple[str, ...], file: str | None, *, required: bool) -> dict:
+    out = {}
+    for c in cols:
+        if c not in df.columns:
+            if required:
+                raise _fail(f"missing column {c!r}", file, detail=f"columns: {', '.join(map(str, df.columns))}")
+            continue
+        col = pd.to_numeric(df[c], errors="coerce")
+        raw_na = df[c].isna().to_numpy()
+        nonnum = _first(col.isna().to_numpy() & ~raw_na)
+        if nonnum is not None:
+            raise _fail(f"non-numeric value in {c!r}", file, nonnum, detail=repr(df[c].iloc[nonnum])[:40])
+        arr = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = _first(~np.isfinite(arr))
+        if bad is not None:
+            raise _fail(f"NaN or inf in {c!r}", file, bad)
+        out[c] = arr
+    return out
+
+
+def _order(ts: pd.Series, file: str | None) -> np.ndarray:
+    ns = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if ns.size > 1:
+        d = np.diff(ns)
+        back = _first(d < 0)
+        if back is not None:
+            raise _fail("times not sorted ascending", file, back + 1, detail=str(ts.iloc[back + 1]))
+        dup = _first(d == 0)
+        if dup is not None:
+            raise _fail("duplicate time", file, dup + 1, detail=str(ts.iloc[dup + 1]))
+    return ns
+
+
+def _grid(ns: np.ndarray, timeframe: str | None, file: str | None) -> None:
+    if timeframe is None:
+        return
+    try:
+        tf = timeframe_ns(timeframe)
+    except ValueError as e:
+        raise _fail("unknown timeframe", file, detail=str(e)) from None
+    off = _first(ns % tf != 0)
+    if off is not None:
+        raise _fail(f"time off the {timeframe} grid", file, off,
+                    detail=str(pd.Timestamp(int(ns[off]), tz="UTC")))
+
+
+def _frame(ts: pd.Series, cols: dict, df: pd.DataFrame, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    out = pd.DataFrame({TS: ts.to_numpy()}, index=pd.RangeIndex(len(ts)))
+    out[TS] = out[TS].astype(TS_DTYPE)
+    for c, arr in cols.items():
+        out[c] = arr
+    return out
+
+
+def _ohlc(cols: dict, file: str | None) -> None:
+    for c in ("open", "high", "low", "close"):
+        bad = _first(cols[c] <= 0)
+        if bad is not None:
+            raise _fail(f"price <= 0 in {c!r}", file, bad, detail=repr(cols[c][bad]))
+    o, h, lo, c = cols["open"], cols["high"], cols["low"], cols["close"]
+    bad = _first(h < np.maximum(o, c))
+    if bad is not None:
+        raise _fail("high < max(open, close)", file, bad)
+    bad = _first(lo > np.minimum(o, c))
+    if bad is not None:
+        raise _fail("low > min(open, close)", file, bad)
+
+
+def validate_bars(df: pd.DataFrame, *, timeframe: str | None = None, file: str | None = None) -> pd.DataFrame:
+    """Check a spot/perp bar frame (ts = bar OPEN time) and return its canonical copy."""
+    ts = _canonical_ts(df, file)
+    cols = _numeric(df, BAR_COLUMNS, file, required=True)
+    _ohlc(cols, file)
+    bad = _first(cols["volume"] < 0)
+    if bad is not None:
+        raise _fail("volume < 0", file, bad)
+    ns = _order(ts, file)
+    _grid(ns, timeframe, file)
+    return _frame(ts, cols, df)
+
+
+def validate_mark(df: pd.DataFrame, *, timeframe: str | None = None, file: str | None = None) -> pd.DataFrame:
+    """Check a mark- or index-price bar frame (open, high, low, close; no volume) and return it canonical."""
+    ts = _canonical_ts(df, file)
+    cols = _numeric(df, MARK_COLUMNS, file, required=True)
+    _ohlc(cols, file)
+    ns = _order(ts, file)
+    _grid(ns, timeframe, file)
+    return _frame(ts, cols, df)
+
+
+def funding_intervals_h(ns: np.ndarray) -> np.ndarray:
+    """Hours between consecutive settlements (first row: the next gap); the interval may change 8h->4h->1h."""
+    if ns.size == 0:
+        return np.zeros(0)
+    if ns.size == 1:
+        return np.array([8.0])
+    d = np.diff(ns) / HOUR_NS
+    return np.concatenate([[d[0]], d])
+
+
+def validate_funding(df: pd.DataFrame, *, bound: float = FUNDING_RATE_BOUND, file: str | None = None) -> pd.DataFrame:
+    """Check a funding frame (rate = fraction per settlement) and add `interval_h` when it is missing."""
+    ts = _canonical_ts(df, file)
+    cols = _numeric(df, ("rate",), file, required=True)
+    cols.update(_numeric(df, ("interval_h", "mark_price"), file, required=False))
+    bad = _first(np.abs(cols["rate"]) >= bound)
+    if bad is not None:
+        raise _fail(f"|funding rate| >= bound {bound:g} per interval (percent read as fraction?)", file, bad,
+                    detail=f"rate={cols['rate'][bad]!r}")
+    if "mark_price" in cols:
+        bad = _first(cols["mark_price"] <= 0)
+        if bad is not None:
+            raise _fail("mark_price <= 0", file, bad)
+    ns = _order(ts, file)
+    off = _first(ns % FUNDING_GRID_NS != 0)
+    if off is not None:
+        raise _fail("funding time off the settlement grid (jitter? use --repair to snap)", file, off,
+                    detail=str(ts.iloc[off]))
+    if "interval_h" in cols:
+        bad = _first(cols["interval_h"] <= 0)
+        if bad is not None:
+            raise _fail("interval_h <= 0", file, bad)
+    else:
+        cols["interval_h"] = funding_intervals_h(ns)
+    return _frame(ts, cols, df)
+
+
+def validate_lending(df: pd.DataFrame, *, bound: float = LENDING_APY_BOUND, file: str | None = None) -> pd.DataFrame:
+    """Check a lending-rate frame (supply_apy, optional borrow_apy/utilization: fractions per year)."""
+    ts = _canonical_ts(df, file)
+    cols = _numeric(df, LENDING_COLUMNS, file, required=True)
+    cols.update(_numeric(df, ("borrow_apy", "utilization"), file, required=False))
+    for c in ("supply_apy", "borrow_apy"):
+        if c in cols:
+            bad = _first((cols[c] <= -1) | (cols[c] >= bound))
+            if bad is not None:
+                raise _fail(f"{c} outside (-1, {bound:g}) a year (percent read as fraction?)", file, bad,
+                            detail=f"{c}={cols[c][bad]!r}")
+    _order(ts, file)
+    return _frame(ts, cols, df)
+
+
+def validate_flows(df: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
+    """Check a mint/redeem flow frame (quote units, both >= 0)."""
+    ts = _canonical_ts(df, file)
+    cols = _numeric(df, FLOW_COLUMNS, file, required=True)
+    for c in FLOW_COLUMNS:
+        bad = _first(cols[c] < 0)
+        if bad is not None:
+            raise _fail(f"{c} < 0", file, bad)
+    _order(ts, file)
+    return _frame(ts, cols, df)
+
+
+def validate_stream(stream: str, df: pd.DataFrame, *, timeframe: str | None = None, file: str | None = None,
+                    funding_bound: float = FUNDING_RATE_BOUND) -> pd.DataFrame:
+    """Dispatch to the validator of a stream name (spot, perp, mark, index, funding, lending, flows)."""
+    if stream in ("spot", "perp"):
+        return validate_bars(df, timeframe=timeframe, file=file)
+    if stream in ("mark", "index"):
+        return validate_mark(df, timeframe=timeframe, file=file)
+    if stream == "funding":
+        return validate_funding(df, bound=funding_bound, file=file)
+    if stream == "lending":
+        return validate_lending(df, file=file)
+    if stream == "flows":
+        return validate_flows(df, file=file)
+    raise DataError("unknown stream", file=file, detail=f"{stream!r}; known: spot, perp, mark, index, funding, lending, flows")
+
+
+# ---------------------------------------------------------------- repairs (explicit, logged)
+
+def _ts_ns(df: pd.DataFrame) -> np.ndarray:
+    return df[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def sort_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """Sort by time (stable); returns the frame and a log line when anything moved."""
+    if df[TS].is_monotonic_increasing:
+        return df, None
+    return df.sort_values(TS, kind="stable").reset_index(drop=True), "sorted rows by time"
+
+
+def drop_exact_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """Drop rows identical in every column (same time, different values stays an error)."""
+    dup = df.duplicated(keep="first")
+    n = int(dup.sum())
+    if not n:
+        return df, None
+    return df[~dup].reset_index(drop=True), f"dropped {n} exact duplicate row(s)"
+
+
+def snap_funding_times(df: pd.DataFrame, *, grid: str = "1h", tolerance_ms: int = 1000) -> tuple[pd.DataFrame, str | None]:
+    """Snap settlement times within tolerance of the grid (Binance's ms jitter) onto it."""
+    ns = _ts_ns(df)
+    g = timeframe_ns(grid)
+    snapped = ((ns + g // 2) // g) * g
+    moved = (snapped != ns) & (np.abs(snapped - ns) <= tolerance_ms * 10**6)
+    n = int(moved.sum())
+    if not n:
+        return df, None
+    out = df.copy()
+    out[TS] = pd.to_datetime(np.where(moved, snapped, ns), utc=True).astype(TS_DTYPE)
+    return out, f"snapped {n} funding time(s) within {tolerance_ms} ms onto the {grid} grid"
+
+
+def fill_gaps(df: pd.DataFrame, timeframe: str, max_bars: int) -> tuple[pd.DataFrame, str | None]:
+    """Forward-fill holes of at most `max_bars` missing bars (flat bar at the last close, volume 0)."""
+    if max_bars <= 0 or len(df) < 2:
+        return df, None
+    tf = timeframe_ns(timeframe)
+    ns = _ts_ns(df)
+    d = np.diff(ns) // tf - 1
+    holes = np.flatnonzero((d >= 1) & (d <= max_bars))
+    if not holes.size:
+        return df, None
+    add_ns, src = [], []
+    for i in holes:
+        k = int(d[i])
+        add_ns.extend(int(ns[i]) + tf * j for j in range(1, k + 1))
+        src.extend([i] * k)
+    fill = df.iloc[src].copy()
+    fill[TS] = pd.to_datetime(np.array(add_ns, dtype=np.int64), utc=True).astype(TS_DTYPE).to_numpy()
+    for c in ("open", "high", "low"):
+        if c in fill.columns:
+            fill[c] = fill["close"].to_numpy()
+    if "volume" in fill.columns:
+        fill["volume"] = 0.0
+    out = pd.concat([df, fill], ignore_index=True).sort_values(TS, kind="stable").reset_index(drop=True)
+    return out, f"forward-filled {len(add_ns)} missing {timeframe} bar(s) in {holes.size} gap(s) of <= {max_bars} bars"
+
+
+def repair(df: pd.DataFrame, stream: str, *, timeframe: str | None = None, max_fill: int = 0,
+           snap_tolerance_ms: int = 1000, file: str | None = None,
+           logger: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Apply the explicit --repair fixes (sort, drop exact duplicates, snap funding jitter, fill gaps <= N bars).
+
+    Returns the repaired frame and the log lines; every fix is also sent to `logger`.
+    Validation must still be run afterwards: a repair never hides a remaining violation.
+    """
+    say = logger or log.info
+    lines: list[str] = []
+    if TS not in df.columns or not isinstance(df[TS].dtype, pd.DatetimeTZDtype):
+        return df, lines                  # nothing safe to do; validation will name the problem
+    steps = [sort_rows, drop_exact_duplicates]
+    if stream == "funding":
+        steps.append(lambda f: snap_funding_times(f, tolerance_ms=snap_tolerance_ms))
+        steps.append(drop_exact_duplicates)
+    if stream in ("spot", "perp", "mark", "index") and timeframe and max_fill > 0:
+        steps.append(lambda f: fill_gaps(f, timeframe, max_fill))
+    for step in steps:
+        df, line = step(df)
+        if line:
+            line = f"{file or stream}: repair: {line}"
+            lines.append(line)
+            say(line)
+    return df, lines
