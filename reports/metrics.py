@@ -1,0 +1,346 @@
+"""Run metrics: the metrics.json dictionary (DESIGN §7, §9), pure functions of `Results`.
+
+Conventions (also written into metrics.json under `conventions` and into every report):
+- Money is in quote units (USD-like). Returns, drawdowns, APY and rates are fractions (0.05 = 5 %).
+- Annualization: a 365-day crypto year. Volatility, Sharpe and Sortino use DAILY returns: the
+  equity curve is sampled at the last bar of each UTC day (forward-filled through empty days)
+  and the first day's return is measured from `equity_start`.
+- Risk-free rate 0. Sharpe = mean / std(ddof=1) * sqrt(365); Sortino = mean / downside deviation
+  * sqrt(365), downside deviation = sqrt(sum(min(r, 0)^2) / n) (target 0, all n days counted).
+- Max drawdown is measured on every bar (not on daily closes), from `equity_start` as the first
+  peak; it is a NEGATIVE fraction (-0.1 = 10 % below the running peak).
+- APY = (equity_end / equity_start) ** (365 / days) - 1 with days = last bar - first bar.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.results import PNL_PARTS, Results
+
+DAYS_PER_YEAR = 365.0
+RISK_FREE = 0.0
+HEDGE_TOLERANCE = 0.05  # a bar is hedged when |net base delta| <= 5 % of gross spot base
+_DAY = pd.Timedelta(days=1)
+
+CONVENTIONS = {
+    "annualization_days": DAYS_PER_YEAR,
+    "returns": "daily, last bar of each UTC day; first return from equity_start",
+    "risk_free": RISK_FREE,
+    "max_drawdown": "every bar, negative fraction from the running peak",
+    "hedged": f"|sum(spot_qty + perp_qty)| <= {HEDGE_TOLERANCE} * sum(|spot_qty|) and a perp short open",
+    "funding_available": ("avg perp short notional x sum of funding rates, "
+                          "equal-weighted over venues"),
+    "units": "quote currency; fractions for returns and rates",
+}
+
+
+def timeline_index(timeline: pd.DataFrame) -> pd.DatetimeIndex:
+    """The bar-close instants of a timeline, from its `ts` column or its index (UTC)."""
+    idx = timeline["ts"] if "ts" in timeline.columns else timeline.index
+    return pd.DatetimeIndex(idx)
+
+
+def equity_series(results: Results) -> pd.Series:
+    """The per-bar equity (quote) indexed by bar-close time."""
+    tl = results.timeline
+    return pd.Series(tl["equity"].to_numpy(dtype=float), index=timeline_index(tl), name="equity")
+
+
+def daily_returns(equity: pd.Series, equity_start: float) -> pd.Series:
+    """Daily simple returns of the equity curve (UTC days, last bar of the day), first from equity_start."""
+    if equity.empty:
+        return pd.Series(dtype=float)
+    daily = equity.resample("1D").last().ffill()
+    prev = daily.shift(1)
+    prev.iloc[0] = equity_start
+    return (daily / prev - 1.0).rename("return")
+
+
+def annual_volatility(returns: pd.Series) -> float:
+    """Annualized standard deviation (ddof=1) of daily returns; NaN with fewer than 2 days."""
+    if len(returns) < 2:
+        return math.nan
+    return float(returns.std(ddof=1) * math.sqrt(DAYS_PER_YEAR))
+
+
+def sharpe_ratio(returns: pd.Series) -> float:
+    """Annualized Sharpe of daily returns with risk-free 0; NaN when undefined."""
+    if len(returns) < 2:
+        return math.nan
+    sd = float(returns.std(ddof=1))
+    if not sd > 0:
+        return math.nan
+    return float((returns.mean() - RISK_FREE) / sd * math.sqrt(DAYS_PER_YEAR))
+
+
+def sortino_ratio(returns: pd.Series) -> float:
+    """Annualized Sortino of daily returns, target 0, downside dev over all days; NaN without losses."""
+    if len(returns) < 2:
+        return math.nan
+    r = returns.to_numpy(dtype=float)
+    downside = math.sqrt(float(np.sum(np.minimum(r, 0.0) ** 2)) / len(r))
+    if not downside > 0:
+        return math.nan
+    return float(r.mean() / downside * math.sqrt(DAYS_PER_YEAR))
+
+
+def drawdown(equity: pd.Series, equity_start: float) -> pd.Series:
+    """Per-bar drawdown as a negative fraction of the running peak, equity_start being the first peak."""
+    peak = np.maximum.accumulate(np.r_[equity_start, equity.to_numpy(dtype=float)])[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(peak > 0, equity.to_numpy(dtype=float) / peak - 1.0, np.nan)
+    return pd.Series(dd, index=equity.index, name="drawdown")
+
+
+def max_drawdown_info(equity: pd.Series, equity_start: float) -> dict[str, Any]:
+    """Deepest drawdown (negative fraction), its peak/trough/recovery times and its length in days.
+
+    The length runs from the peak before the trough to the first bar back at or above that peak,
+    or to the last bar when the run ends under water.
+    """
+    out: dict[str, Any] = {"max_drawdown": 0.0, "max_drawdown_days": 0.0,
+                           "max_drawdown_peak": None, "max_drawdown_trough": None,
+                           "max_drawdown_recovery": None}
+    if equity.empty:
+        return out
+    dd = drawdown(equity, equity_start)
+    vals = dd.to_numpy()
+    if not np.isfinite(vals).any() or np.nanmin(vals) >= 0:
+        return out
+    i_trough = int(np.nanargmin(vals))
+    eq = equity.to_numpy(dtype=float)
+    run_peak = np.maximum.accumulate(np.r_[equity_start, eq])
+    peak_val = run_peak[i_trough + 1]
+    # the peak bar: last bar at the peak value before the trough; the start (before bar 0) otherwise
+    at_peak = np.nonzero(eq[: i_trough + 1] >= peak_val)[0]
+    times = equity.index
+    bar = _bar_width(times)
+    t_peak = times[at_peak[-1]] if at_peak.size else times[0] - bar
+    rec = np.nonzero(eq[i_trough:] >= peak_val)[0]
+    t_end = times[i_trough + rec[0]] if rec.size else times[-1]
+    out.update({
+        "max_drawdown": float(vals[i_trough]),
+        "max_drawdown_days": (t_end - t_peak) / _DAY,
+        "max_drawdown_peak": _iso(t_peak),
+        "max_drawdown_trough": _iso(times[i_trough]),
+        "max_drawdown_recovery": _iso(t_end) if rec.size else None,
+    })
+    return out
+
+
+def pnl_parts(results: Results) -> dict[str, float]:
+    """Sum of each timeline pnl_* column (quote); a missing column counts as 0."""
+    tl = results.timeline
+    return {p: float(tl[f"pnl_{p}"].sum()) if f"pnl_{p}" in tl.columns else 0.0 for p in PNL_PARTS}
+
+
+def funding_capture(results: Results) -> dict[str, Any]:
+    """Funding captured (sum of pnl_funding) vs available, in quote.
+
+    Available = N x sum of the venue's funding rates over the run, equal-weighted across venues,
+    where N is the time-average over bars of the book's gross perp short notional
+    sum_V max(-perp_qty_V, 0) * mark_px_V: what a constant 1x short of the average book, split evenly
+    across venues, would have earned. Ratio = captured / available (null when available is 0).
+    """
+    tl = results.timeline
+    captured = float(tl["pnl_funding"].sum()) if "pnl_funding" in tl.columns else 0.0
+    short_notional = np.zeros(len(tl))
+    for v in results.venues:
+        q, px = _col(tl, f"{v}:perp_qty"), _col(tl, f"{v}:mark_px")
+        short_notional += np.nan_to_num(np.maximum(-q, 0.0) * px)
+    book = float(short_notional.mean()) if len(tl) else 0.0
+    by_venue = {v: book * float(np.nansum(_col(tl, f"{v}:funding_rate"))) for v in results.venues}
+    available = float(np.mean(list(by_venue.values()))) if by_venue else 0.0
+    ratio = captured / available if available != 0.0 else math.nan
+    return {"funding_captured": captured, "funding_available": available,
+            "funding_capture_ratio": ratio, "funding_available_by_venue": by_venue,
+            "book_notional_avg": book}
+
+
+def time_hedged(results: Results) -> float:
+    """Fraction of bars (0..1) with a perp short open and |net base delta| <= 5 % of gross spot base."""
+    tl = results.timeline
+    if len(tl) == 0:
+        return math.nan
+    net = np.zeros(len(tl))
+    gross = np.zeros(len(tl))
+    short = np.zeros(len(tl), dtype=bool)
+    for v in results.venues:
+        s, p = np.nan_to_num(_col(tl, f"{v}:spot_qty")), np.nan_to_num(_col(tl, f"{v}:perp_qty"))
+        net += s + p
+        gross += np.abs(s)
+        short |= p < 0
+    hedged = short & (gross > 0) & (np.abs(net) <= HEDGE_TOLERANCE * gross)
+    return float(hedged.mean())
+
+
+def min_distance_to_liquidation(results: Results) -> dict[str, dict[str, Any]]:
+    """Per venue: smallest |mark - liq| / mark over bars with a position (fraction) and when; null if none."""
+    tl = results.timeline
+    times = timeline_index(tl)
+    out: dict[str, dict[str, Any]] = {}
+    for v in results.venues:
+        d = _col(tl, f"{v}:dist_liq")
+        if np.isfinite(d).any():
+            i = int(np.nanargmin(d))
+            out[v] = {"min": float(d[i]), "ts": _iso(times[i])}
+        else:
+            out[v] = {"min": None, "ts": None}
+    return out
+
+
+def trading_stats(results: Results, equity: pd.Series, days: float) -> dict[str, float]:
+    """Traded notional, annual turnover (x average equity per year), fees and slippage paid (quote, >= 0)."""
+    f = results.fills
+    if f is None or len(f) == 0:
+        traded = fees = slip = 0.0
+    else:
+        traded = float((f["qty"].abs() * f["price"]).sum())
+        fees = float(f["fee"].sum()) if "fee" in f.columns else 0.0
+        slip = float(f["slippage"].sum()) if "slippage" in f.columns else 0.0
+    avg_eq = float(equity.mean()) if len(equity) else math.nan
+    turnover = traded / avg_eq / (days / DAYS_PER_YEAR) if days > 0 and avg_eq > 0 else math.nan
+    return {"traded_notional": traded, "turnover": turnover, "fees_paid": fees,
+            "slippage_paid": slip}
+
+
+def liquidation_stats(results: Results, pnl_liquidation: float) -> dict[str, Any]:
+    """Count, cost (= -pnl.liquidation, quote, positive is a loss), fees and insurance-fund losses."""
+    liq = results.liquidations
+    n = 0 if liq is None else len(liq)
+    fees = float(liq["fee"].sum()) if n and "fee" in liq.columns else 0.0
+    ins = float(liq["insurance_loss"].sum()) if n and "insurance_loss" in liq.columns else 0.0
+    by_venue: dict[str, int] = {}
+    if n and "venue" in liq.columns:
+        by_venue = {str(k): int(c) for k, c in liq["venue"].value_counts().sort_index().items()}
+    return {"liquidations": n, "liquidation_cost": -pnl_liquidation, "liquidation_fees": fees,
+            "insurance_loss": ins, "liquidations_by_venue": by_venue}
+
+
+def synthetic_dollar_stats(results: Results) -> dict[str, Any] | None:
+    """Backing ratio min/mean, reserve fund low point and mean staker APY, when the run has them."""
+    ex = results.extras or {}
+    keys = ("backing_ratio", "reserve_fund", "staker_apy")
+    if not any(k in ex for k in keys):
+        return None
+    out: dict[str, Any] = {}
+    if "backing_ratio" in ex:
+        b = ex["backing_ratio"].dropna()
+        out["backing_ratio_min"] = float(b.min()) if len(b) else math.nan
+        out["backing_ratio_mean"] = float(b.mean()) if len(b) else math.nan
+        out["backing_ratio_min_ts"] = _iso(b.idxmin()) if len(b) else None
+    if "reserve_fund" in ex:
+        r = ex["reserve_fund"].dropna()
+        out["reserve_fund_min"] = float(r.min()) if len(r) else math.nan
+        out["reserve_fund_min_ts"] = _iso(r.idxmin()) if len(r) else None
+        out["reserve_fund_end"] = float(r.iloc[-1]) if len(r) else math.nan
+    if "staker_apy" in ex:
+        s = ex["staker_apy"].dropna()
+        out["staker_apy"] = float(s.mean()) if len(s) else math.nan
+    return out
+
+
+def compute_metrics(results: Results) -> dict[str, Any]:
+    """The metrics.json dictionary: DESIGN §9 keys plus §7 extras; JSON-safe (NaN/inf -> None)."""
+    equity = equity_series(results)
+    equity_start = float(results.initial_equity)
+    equity_end = float(equity.iloc[-1]) if len(equity) else equity_start
+    times = equity.index
+    days = (times[-1] - times[0]) / _DAY if len(times) else 0.0
+    total_return = equity_end / equity_start - 1.0 if equity_start else math.nan
+    if days > 0 and equity_start > 0:
+        apy = (equity_end / equity_start) ** (DAYS_PER_YEAR / days) - 1.0 if equity_end > 0 else -1.0
+    else:
+        apy = math.nan
+    rets = daily_returns(equity, equity_start)
+    dd = max_drawdown_info(equity, equity_start)
+    calmar = apy / -dd["max_drawdown"] if dd["max_drawdown"] < 0 else math.nan
+
+    parts = pnl_parts(results)
+    total = equity_end - equity_start
+    pnl = dict(parts, total=total)
+    m: dict[str, Any] = {
+        "strategy": results.strategy,
+        "dataset": results.dataset,
+        "start": _iso(times[0]) if len(times) else None,
+        "end": _iso(times[-1]) if len(times) else None,
+        "days": days,
+        "bars": len(equity),
+        "equity_start": equity_start,
+        "equity_end": equity_end,
+        "total_return": total_return,
+        "apy": apy,
+        "volatility": annual_volatility(rets),
+        "sharpe": sharpe_ratio(rets),
+        "sortino": sortino_ratio(rets),
+        "calmar": calmar,
+        **dd,
+        "n_fills": 0 if results.fills is None else len(results.fills),
+        "pnl": pnl,
+        "attribution_residual": total - math.fsum(parts.values()),
+        "pnl_by_venue": _attribution_dict(results.attribution),
+        "min_dist_liq": min_distance_to_liquidation(results),
+        "time_hedged": time_hedged(results),
+        "config_id": results.config_id,
+        "data_fingerprint": results.data_fingerprint,
+        "conventions": dict(CONVENTIONS),
+    }
+    m.update(liquidation_stats(results, parts["liquidation"]))
+    m.update(funding_capture(results))
+    m.update(trading_stats(results, equity, days))
+    synth = synthetic_dollar_stats(results)
+    if synth is not None:
+        m["synthetic_dollar"] = synth
+    return json_safe(m)
+
+
+def json_safe(obj: Any) -> Any:
+    """Recursively turn numpy scalars into Python ones and NaN/inf into None."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        return x if math.isfinite(x) else None
+    if isinstance(obj, pd.Timestamp):
+        return _iso(obj)
+    return obj
+
+
+def _attribution_dict(attr: pd.DataFrame | None) -> dict[str, dict[str, float]]:
+    """{venue or 'lending': {part: quote pnl}} from the attribution frame."""
+    if attr is None or len(attr) == 0:
+        return {}
+    return {str(v): {p: float(attr.loc[v, p]) if p in attr.columns else 0.0 for p in PNL_PARTS}
+            for v in attr.index}
+
+
+def _col(tl: pd.DataFrame, name: str) -> np.ndarray:
+    """A timeline column as float array, NaN when the column is missing."""
+    if name in tl.columns:
+        return tl[name].to_numpy(dtype=float)
+    return np.full(len(tl), np.nan)
+
+
+def _bar_width(times: pd.DatetimeIndex) -> pd.Timedelta:
+    """The median spacing of bar times (1 h when fewer than two bars)."""
+    if len(times) < 2:
+        return pd.Timedelta(hours=1)
+    return pd.Series(times).diff().median()
+
+
+def _iso(t: Any) -> str:
+    """ISO-8601 UTC string of a timestamp, e.g. 2025-02-03T01:00:00+00:00."""
+    ts = pd.Timestamp(t)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return ts.tz_convert("UTC").isoformat()
