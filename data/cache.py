@@ -329,6 +329,12 @@ def load_dataset(root: Path | str | None, symbol: str, timeframe: str, venues: l
                 tables[stream][venue] = frame
             elif stream in ("perp", "mark"):
                 notes.append(f"{venue}: no {stream} {tf} bars cached for {sym}")
+    if not venues:                    # funding-only venues (e.g. imported multi-venue funding) ride along
+        for k in keys:
+            if k.stream == "funding" and k.symbol == perp_sym and k.venue not in tables["funding"]:
+                frame = read(root, k)
+                if frame is not None and len(frame):
+                    tables["funding"][k.venue] = frame
     lend = [k for k in keys if k.stream == "lending"]
     per_proto: dict[str, int] = {}
     for k in lend:
