@@ -1,0 +1,151 @@
+"""Venue spec files: every venue loads, tier tables are continuous, fees plausible, effective_from works."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.venues import VenueSpecError, _load_file, available_venues, load_venue, VENUE_DIR
+
+VENUES = ["binance", "bybit", "okx"]
+
+
+def _all_specs():
+    for name in available_venues():
+        for spec in _load_file(VENUE_DIR / f"{name}.toml"):
+            yield name, spec
+
+
+def _all_tables():
+    for name, spec in _all_specs():
+        for base, table in spec.tiers.items():
+            yield pytest.param(table, id=f"{name}-{spec.effective_from.date()}-{base}")
+
+
+def test_the_three_venues_are_shipped():
+    assert set(VENUES) <= set(available_venues())
+
+
+@pytest.mark.parametrize("name", VENUES)
+def test_every_venue_loads_with_eth_and_btc_tiers(name):
+    for spec in _load_file(VENUE_DIR / f"{name}.toml"):
+        assert spec.name == name
+        assert {"ETH", "BTC"} <= set(spec.tiers)
+        assert spec.tier_table("ETH").floor[0] == 0
+        assert spec.sources, f"{name} {spec.effective_from.date()}: no [spec.sources]"
+
+
+@pytest.mark.parametrize("name", VENUES)
+def test_a_documented_change_gives_at_least_two_blocks(name):
+    specs = _load_file(VENUE_DIR / f"{name}.toml")
+    assert len(specs) >= 2
+    assert all(a.effective_from < b.effective_from for a, b in zip(specs, specs[1:]))
+
+
+@pytest.mark.parametrize("table", list(_all_tables()))
+def test_amounts_are_the_running_sum_of_rate_steps(table):
+    expected = np.concatenate([[0.0], np.cumsum(np.diff(table.rate) * table.floor[1:])])
+    assert table.amount[0] == 0
+    np.testing.assert_allclose(table.amount, expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("table", list(_all_tables()))
+def test_maintenance_is_continuous_at_every_tier_floor(table):
+    for floor in table.floor[1:]:
+        below = table.maintenance(np.nextafter(floor, 0.0))     # last point of the tier below
+        at = table.maintenance(floor)                            # first point of the tier above
+        above = table.maintenance(np.nextafter(floor, np.inf))
+        tol = 1e-6 + 1e-12 * floor
+        assert abs(at - below) <= tol, (floor, below, at)
+        assert abs(above - at) <= tol, (floor, at, above)
+        # the jump the amount removes is real: without it the margin would step by rate-step x floor
+        k = int(np.searchsorted(table.floor, floor))
+        assert table.amount[k] - table.amount[k - 1] == pytest.approx(
+            (table.rate[k] - table.rate[k - 1]) * floor, abs=1e-6)
+    # and it rises with notional and is symmetric in the sign of the position
+    grid = np.linspace(0, table.floor[-1] * 1.5, 257)
+    mm = np.array([table.maintenance(x) for x in grid])
+    assert np.all(np.diff(mm) >= -1e-9)
+    assert table.maintenance(-1e6) == table.maintenance(1e6)
+
+
+@pytest.mark.parametrize("table", list(_all_tables()))
+def test_rates_rise_and_stay_fractions(table):
+    assert np.all(np.diff(table.floor) > 0)
+    assert np.all(np.diff(table.rate) >= 0)
+    assert np.all((table.rate > 0) & (table.rate <= 0.5))
+    assert np.all(table.max_leverage >= 1)
+    assert np.all(np.diff(table.max_leverage) <= 0)
+
+
+def test_binance_eth_matches_design_section_10():
+    t = load_venue("binance", at="2024-10-15").tier_table("ETH")
+    assert list(t.floor[:3]) == [0, 50_000, 600_000]
+    assert list(t.rate[:3]) == [0.004, 0.005, 0.0065]
+    assert list(t.amount[:3]) == [0, 50, 950]
+    assert t.floor[3] == 3_000_000 and t.rate[-1] == 0.5
+
+
+@pytest.mark.parametrize("name, spec", [pytest.param(n, s, id=f"{n}-{s.effective_from.date()}")
+                                        for n, s in _all_specs()])
+def test_fees_and_scalars_are_plausible(name, spec):
+    assert 0 <= spec.maker_fee <= spec.taker_fee < 0.002
+    assert 0 <= spec.spot_maker_fee <= spec.spot_taker_fee < 0.002
+    assert spec.funding_interval_h in (1, 2, 4, 8)
+    assert 0 < spec.funding_cap <= 0.03
+    assert 0 <= spec.liquidation_fee < 0.05
+    assert spec.withdrawal_fee >= 0 and spec.withdrawal_delay_s >= 0
+    assert {"ETH", "BTC", "USDT"} <= set(spec.haircuts)
+    assert spec.haircuts["USDT"] == 0
+    assert all(0 <= h < 1 for h in spec.haircuts.values())
+
+
+def test_partial_liquidation_is_on_for_bybit_and_okx_only():
+    assert not load_venue("binance").partial_liquidation
+    assert load_venue("bybit").partial_liquidation and load_venue("okx").partial_liquidation
+
+
+@pytest.mark.parametrize("name", VENUES)
+def test_at_picks_the_block_in_force(name):
+    specs = _load_file(VENUE_DIR / f"{name}.toml")
+    for prev, nxt in zip(specs, specs[1:]):
+        t = nxt.effective_from
+        assert load_venue(name, at=t - pd.Timedelta(seconds=1)).effective_from == prev.effective_from
+        assert load_venue(name, at=t).effective_from == nxt.effective_from
+        assert load_venue(name, at=t + pd.Timedelta(days=1)).effective_from == nxt.effective_from
+    # naive timestamps are read as UTC; strings work; no `at` means the latest block
+    assert load_venue(name, at=str(specs[-1].effective_from.date())).effective_from == specs[-1].effective_from
+    assert load_venue(name).effective_from == specs[-1].effective_from
+    # before the first block the earliest block is used
+    assert load_venue(name, at="2000-01-01").effective_from == specs[0].effective_from
+
+
+def test_effective_from_changes_the_numbers():
+    okx_old, okx_new = load_venue("okx", at="2020-06-01"), load_venue("okx", at="2024-06-01")
+    assert okx_old.funding_cap == 0.003 and okx_new.funding_cap == 0.0075
+    bn_old, bn_new = load_venue("binance", at="2022-01-01"), load_venue("binance", at="2025-01-01")
+    assert bn_old.tier_table("BTC").floor[2] == 250_000 and bn_old.tier_table("BTC").floor[3] == 1_000_000
+    assert bn_new.tier_table("BTC").floor[3] == 3_000_000
+
+
+def test_unknown_venue_lists_the_known_ones():
+    with pytest.raises(VenueSpecError) as e:
+        load_venue("kraken")
+    for name in VENUES:
+        assert name in str(e.value)
+
+
+def test_unknown_base_asset_names_the_available_ones():
+    with pytest.raises(VenueSpecError, match="ETH"):
+        load_venue("binance").tier_table("DOGE")
+
+
+def test_a_tier_table_with_falling_rates_is_rejected(tmp_path):
+    (tmp_path / "bad.toml").write_text(
+        'name = "bad"\n[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
+        'spot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\nfunding_cap = 0.003\n'
+        'liquidation_fee = 0.01\nwithdrawal_fee = 1\nwithdrawal_delay_min = 30\n'
+        '[[spec.tiers.ETH]]\nfloor = 0\nrate = 0.01\namount = 0\n'
+        '[[spec.tiers.ETH]]\nfloor = 1000\nrate = 0.005\namount = -5\n')
+    with pytest.raises(VenueSpecError, match="rising"):
+        load_venue("bad", directory=tmp_path)
