@@ -3,8 +3,9 @@
 Conventions (also written into metrics.json under `conventions` and into every report):
 - Money is in quote units (USD-like). Returns, drawdowns, APY and rates are fractions (0.05 = 5 %).
 - Annualization: a 365-day crypto year. Volatility, Sharpe and Sortino use DAILY returns: the
-  equity curve is sampled at the last bar of each UTC day (forward-filled through empty days)
-  and the first day's return is measured from `equity_start`.
+  equity curve is sampled at the last bar closing in each UTC day, a day being (00:00, 24:00] so
+  a bar closing at midnight ends the day before (forward-filled through empty days); the first
+  day's return is measured from `equity_start`.
 - Risk-free rate 0. Sharpe = mean / std(ddof=1) * sqrt(365); Sortino = mean / downside deviation
   * sqrt(365), downside deviation = sqrt(sum(min(r, 0)^2) / n) (target 0, all n days counted).
 - Max drawdown is measured on every bar (not on daily closes), from `equity_start` as the first
@@ -28,7 +29,7 @@ _DAY = pd.Timedelta(days=1)
 
 CONVENTIONS = {
     "annualization_days": DAYS_PER_YEAR,
-    "returns": "daily, last bar of each UTC day; first return from equity_start",
+    "returns": "daily, last bar closing in each UTC day (00:00, 24:00]; first from equity_start",
     "risk_free": RISK_FREE,
     "max_drawdown": "every bar, negative fraction from the running peak",
     "hedged": f"|sum(spot_qty + perp_qty)| <= {HEDGE_TOLERANCE} * sum(|spot_qty|) and a perp short open",
@@ -51,10 +52,12 @@ def equity_series(results: Results) -> pd.Series:
 
 
 def daily_returns(equity: pd.Series, equity_start: float) -> pd.Series:
-    """Daily simple returns of the equity curve (UTC days, last bar of the day), first from equity_start."""
+    """Daily simple returns (UTC days (00:00, 24:00], last bar close of the day), first from equity_start."""
     if equity.empty:
         return pd.Series(dtype=float)
-    daily = equity.resample("1D").last().ffill()
+    day_end = (equity.index - pd.Timedelta(1, "ns")).floor("D") + _DAY
+    daily = equity.groupby(day_end).last()
+    daily = daily.reindex(pd.date_range(daily.index[0], daily.index[-1], freq="D")).ffill()
     prev = daily.shift(1)
     prev.iloc[0] = equity_start
     return (daily / prev - 1.0).rename("return")
