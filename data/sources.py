@@ -1,16 +1,120 @@
-"""Turn a `--data` argument into a Dataset: `scenario:NAME`, `cache[:SYMBOL]`, or a dataset TOML."""
+"""Turn a `--data` argument into a Dataset: `scenario:NAME`, `cache[:SYMBOL]`, or a dataset TOML.
+
+Dataset TOML (paths relative to the TOML; csv/parquet/feather files in canonical columns,
+`date` is accepted for `ts`):
+    name = "eth-binance"
+    symbol = "ETH/USDT"
+    timeframe = "1h"
+    [venues.binance]
+    spot = "binance/spot.parquet"
+    perp = "binance/perp.parquet"
+    mark = "binance/mark.parquet"        # optional
+    funding = "binance/funding.csv"      # optional
+    [lending.aave]
+    file = "aave_usdt.csv"
+"""
 from __future__ import annotations
 
+import os
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
 from data.dataset import Dataset
+from data.errors import DataError
+from data.schemas import TS
 
 
 class UnknownSource(ValueError):
     """A --data value that names nothing we can load (the message lists the valid forms)."""
 
 
-def resolve_data(source: str, *, timeframe: str | None = None) -> Dataset:
+FORMS = "use scenario:NAME, cache[:SYMBOL] or a dataset .toml"
+
+
+def resolve_data(source: str, *, timeframe: str | None = None,
+                 cache_dir: str | os.PathLike | None = None) -> Dataset:
     """Load the dataset a `--data` string names."""
     if source.startswith("scenario:"):
         from data.scenarios import load_scenario
         return load_scenario(source.split(":", 1)[1], timeframe=timeframe or "1h")
-    raise UnknownSource(f"unknown data source {source!r}; use scenario:NAME, cache[:SYMBOL] or a dataset .toml")
+    if source == "cache" or source.startswith("cache:"):
+        from data.cache import default_root, list_cache, load_dataset
+        root = default_root(cache_dir)
+        symbol = source.split(":", 1)[1] if ":" in source else ""
+        tf = timeframe or "1h"
+        if not symbol:
+            listing = list_cache(root)
+            bars = listing[listing["stream"].isin(["spot", "perp"]) & (listing["timeframe"] == tf)]
+            spots = sorted({s.split(":")[0] for s in bars["symbol"]})
+            if len(spots) != 1:
+                raise UnknownSource(f"--data cache is ambiguous or empty in {root} (symbols with {tf} bars: "
+                                    f"{', '.join(spots) or 'none'}); use cache:SYMBOL, e.g. cache:ETH/USDT")
+            symbol = spots[0]
+        return load_dataset(root, symbol, tf)
+    if source.endswith(".toml"):
+        return load_dataset_toml(source, timeframe=timeframe)
+    raise UnknownSource(f"unknown data source {source!r}; {FORMS}")
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError("no such file", file=str(path))
+    try:
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+        elif path.suffix == ".feather":
+            df = pd.read_feather(path)
+        elif path.suffix == ".csv":
+            df = pd.read_csv(path)
+        else:
+            raise DataError("unknown file type (use .csv, .parquet or .feather)", file=str(path))
+    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError("unreadable file", file=str(path), detail=str(e).splitlines()[0][:100]) from None
+    if TS not in df.columns and "date" in df.columns:
+        df = df.rename(columns={"date": TS})
+    if TS in df.columns and df[TS].dtype == object:
+        parsed = pd.to_datetime(df[TS], utc=False, errors="coerce", format="ISO8601")
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            df[TS] = parsed
+    return df
+
+
+def load_dataset_toml(path: str | os.PathLike, *, timeframe: str | None = None) -> Dataset:
+    """Read a dataset TOML and validate every file it names."""
+    from data.validate import validate_stream
+    p = Path(path)
+    if not p.is_file():
+        raise UnknownSource(f"dataset toml {str(p)!r} not found; {FORMS}")
+    try:
+        spec = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise DataError("unreadable dataset toml", file=str(p), detail=str(e)[:100]) from None
+    unknown = sorted(set(spec) - {"name", "symbol", "timeframe", "venues", "lending", "flows"})
+    if unknown:
+        raise DataError(f"unknown key {unknown[0]!r}", file=str(p), detail="known: name, symbol, timeframe, venues, lending, flows")
+    if "symbol" not in spec or not spec.get("venues"):
+        raise DataError("dataset toml needs symbol and at least one [venues.NAME]", file=str(p))
+    tf = timeframe or spec.get("timeframe", "1h")
+    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in ("spot", "perp", "mark", "funding", "lending")}
+    for venue, files in spec["venues"].items():
+        for stream, rel in files.items():
+            if stream not in ("spot", "perp", "mark", "funding"):
+                raise DataError(f"unknown stream {stream!r} in [venues.{venue}]", file=str(p),
+                                detail="known: spot, perp, mark, funding")
+            f = p.parent / rel
+            tables[stream][venue] = validate_stream(stream, _read_frame(f), timeframe=None if stream == "funding" else tf,
+                                                    file=str(f))
+    for proto, entry in spec.get("lending", {}).items():
+        f = p.parent / (entry["file"] if isinstance(entry, dict) else entry)
+        tables["lending"][proto] = validate_stream("lending", _read_frame(f), file=str(f))
+    flows = None
+    if "flows" in spec:
+        f = p.parent / spec["flows"]
+        flows = validate_stream("flows", _read_frame(f), file=str(f))
+    return Dataset(spec.get("name", p.stem), spec["symbol"], tf, tables["spot"], tables["perp"], tables["mark"],
+                   tables["funding"], tables["lending"], flows)
