@@ -1,0 +1,220 @@
+"""Data commands of the CLI: `fetch`, `import {freqtrade,binance-vision,csv,lending}`, `data list`.
+
+`register(app)` adds them to the lead's typer app. Bad input exits 2 with one line (file, row, rule).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from data import cache
+from data.errors import DataError
+
+err = Console(stderr=True)
+out = Console()
+
+CacheOpt = typer.Option(None, "--cache", help="cache dir (default $BASISBT_CACHE or ~/.cache/basisbt)")
+
+
+class _LogToConsole(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[dim]{record.getMessage()}[/dim]", highlight=False)
+
+
+def _logging() -> None:
+    lg = logging.getLogger("basisbt")
+    if not any(isinstance(h, _LogToConsole) for h in lg.handlers):
+        lg.addHandler(_LogToConsole())
+    lg.setLevel(logging.INFO)
+    for name in ("data.validate",):
+        logging.getLogger(name).handlers = lg.handlers
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def _fail(msg: str) -> None:
+    err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _ts(v: Optional[str], name: str) -> Optional[pd.Timestamp]:
+    if v is None:
+        return None
+    try:
+        t = pd.Timestamp(v)
+    except (ValueError, TypeError):
+        _fail(f"--{name} {v!r} is not a date (use e.g. 2024-01-01 or 2024-01-01T08:00Z)")
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _summary(entries: list[dict], title: str) -> None:
+    t = Table(title=title)
+    for c in ("venue", "symbol", "stream", "timeframe", "start", "end", "rows", "gaps"):
+        t.add_column(c)
+    for e in entries:
+        span = [str(pd.Timestamp(e[k], tz="UTC")) if e.get(k) is not None else "-" for k in ("start", "end")]
+        t.add_row(e["venue"], e["symbol"], e["stream"], e["timeframe"], *span, str(e["rows"]), str(len(e["gaps"])))
+    out.print(t)
+
+
+def _store(items, root: Path, repair: bool, max_fill: int) -> None:
+    from data.ingest.common import apply_repair
+    if repair:
+        apply_repair(items, max_fill=max_fill)
+    entries = cache.write_many(root, [(i.key, i.frame, i.source) for i in items])
+    _summary(entries, f"imported into {root}")
+
+
+def _guard(fn):
+    """Run a command body, turning data/fetch errors into exit code 2 and one line."""
+    from data.ingest.fetch import FetchError
+    from data.sources import UnknownSource
+    try:
+        fn()
+    except (DataError, FetchError, UnknownSource) as e:
+        _fail(str(e))
+
+
+def register(app: typer.Typer) -> None:
+    """Add fetch, import and data commands to `app`."""
+    imp = typer.Typer(help="Import files into the cache: freqtrade, binance-vision, csv, lending.", no_args_is_help=True)
+    data_app = typer.Typer(help="Inspect the data cache.", no_args_is_help=True)
+
+    @app.command("fetch")
+    def fetch_cmd(exchange: str = typer.Option("binance", "--exchange", help="comma-separated ccxt ids"),
+                  symbol: str = typer.Option("ETH/USDT", "--symbol", help="spot symbol; the perp is SYMBOL:QUOTE"),
+                  since: Optional[str] = typer.Option(None, "--since"), until: Optional[str] = typer.Option(None, "--until"),
+                  timeframe: str = typer.Option("1h", "--timeframe"),
+                  streams: str = typer.Option("spot,perp,mark,index,funding", "--streams"),
+                  cache_dir: Optional[Path] = CacheOpt) -> None:
+        """Fetch spot/perp/mark/index bars and funding over ccxt (incremental, resumable)."""
+        _logging()
+        from data.ingest.fetch import fetch
+        root = cache.default_root(cache_dir)
+        t0, t1 = _ts(since, "since"), _ts(until, "until")
+
+        def body() -> None:
+            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} rows"),
+                          TimeElapsedColumn(), console=err) as prog:
+                tasks: dict[str, int] = {}
+
+                def progress(label: str, done: int, total: int, rows: int) -> None:
+                    if label not in tasks:
+                        tasks[label] = prog.add_task(label, total=total, rows=0)
+                    prog.update(tasks[label], completed=done, total=total, rows=rows)
+
+                reports = fetch([e.strip() for e in exchange.split(",") if e.strip()], symbol, since=t0, until=t1,
+                                timeframe=timeframe, streams=tuple(s.strip() for s in streams.split(",")),
+                                cache_dir=root, progress=progress)
+            t = Table(title=f"fetched into {root}")
+            for c in ("venue", "stream", "symbol", "rows added", "requests", "gaps", "note"):
+                t.add_column(c)
+            for r in reports:
+                t.add_row(r.venue, r.stream, r.symbol, str(r.rows), str(r.requests), str(r.gaps), r.skipped)
+            out.print(t)
+        _guard(body)
+
+    @imp.command("freqtrade")
+    def imp_freqtrade(path: Path, venue: Optional[str] = typer.Option(None, "--venue"),
+                      symbol: Optional[str] = typer.Option(None, "--symbol", help="comma-separated, e.g. ETH/USDT"),
+                      timeframe: Optional[str] = typer.Option(None, "--timeframe"),
+                      repair: bool = typer.Option(False, "--repair"), fill: int = typer.Option(0, "--fill-gaps"),
+                      cache_dir: Optional[Path] = CacheOpt) -> None:
+        """Import a freqtrade user_data/data/<exchange> tree (spot, -futures, -mark, -funding_rate)."""
+        _logging()
+        from data.ingest.freqtrade import import_freqtrade
+        syms = [s.strip() for s in symbol.split(",")] if symbol else None
+        _guard(lambda: _store(import_freqtrade(path, venue=venue, symbols=syms, timeframe=timeframe),
+                              cache.default_root(cache_dir), repair, fill))
+
+    @imp.command("binance-vision")
+    def imp_vision(path: Path, kind: Optional[str] = typer.Option(None, "--kind", help="klines, markPriceKlines, indexPriceKlines, fundingRate"),
+                   market: Optional[str] = typer.Option(None, "--market", help="spot or um"),
+                   symbol: Optional[str] = typer.Option(None, "--symbol"), venue: str = typer.Option("binance", "--venue"),
+                   repair: bool = typer.Option(False, "--repair"), fill: int = typer.Option(0, "--fill-gaps"),
+                   cache_dir: Optional[Path] = CacheOpt) -> None:
+        """Import Binance public dumps (zip/csv, header or not, ms or µs times)."""
+        _logging()
+        from data.ingest.binance_vision import import_binance_vision
+        _guard(lambda: _store(import_binance_vision(path, kind=kind, market=market, symbol=symbol, venue=venue),
+                              cache.default_root(cache_dir), repair, fill))
+
+    @imp.command("csv")
+    def imp_csv(path: Path, mapping: Optional[Path] = typer.Option(None, "--mapping", help="mapping TOML"),
+                stream: Optional[str] = typer.Option(None, "--stream"), time: Optional[str] = typer.Option(None, "--time"),
+                time_unit: Optional[str] = typer.Option(None, "--time-unit", help="iso, s, ms, us, ns"),
+                venue: Optional[str] = typer.Option(None, "--venue"), symbol: Optional[str] = typer.Option(None, "--symbol"),
+                venue_column: Optional[str] = typer.Option(None, "--venue-column"),
+                symbol_column: Optional[str] = typer.Option(None, "--symbol-column"),
+                timeframe: Optional[str] = typer.Option(None, "--timeframe"),
+                rate_unit: Optional[str] = typer.Option(None, "--rate-unit", help="fraction or percent"),
+                rate_basis: Optional[str] = typer.Option(None, "--rate-basis", help="interval or annualized"),
+                col: list[str] = typer.Option([], "--col", help="canonical=source, repeatable"),
+                assume_utc: bool = typer.Option(False, "--assume-utc"),
+                repair: bool = typer.Option(False, "--repair"), fill: int = typer.Option(0, "--fill-gaps"),
+                cache_dir: Optional[Path] = CacheOpt) -> None:
+        """Import any CSV/parquet through a column mapping (flags or --mapping TOML)."""
+        _logging()
+        from data.ingest.csv_import import CsvMapping, import_csv, load_mapping
+
+        def body() -> None:
+            cols = {}
+            for c in col:
+                if "=" not in c:
+                    _fail(f"--col {c!r}: use canonical=source, e.g. rate=funding_rate")
+                k, v = c.split("=", 1)
+                cols[k.strip()] = v.strip()
+            over = dict(stream=stream, time=time, time_unit=time_unit, venue=venue, symbol=symbol,
+                        venue_column=venue_column, symbol_column=symbol_column, timeframe=timeframe,
+                        rate_unit=rate_unit, rate_basis=rate_basis, assume_utc=assume_utc or None)
+            if mapping:
+                m = load_mapping(mapping, **over)
+                m.columns.update(cols)
+            else:
+                if not stream:
+                    _fail("csv import needs --stream or --mapping FILE.toml")
+                m = CsvMapping(**{k: v for k, v in over.items() if v is not None}, columns=cols)
+            _store(import_csv(path, m), cache.default_root(cache_dir), repair, fill)
+        _guard(body)
+
+    @imp.command("lending")
+    def imp_lending(path: Path, protocol: str = typer.Option(..., "--protocol", "--venue"),
+                    asset: str = typer.Option("USDT", "--asset", "--symbol"),
+                    fmt: str = typer.Option("auto", "--format", help="auto, plain, defillama, aave"),
+                    unit: str = typer.Option("fraction", "--unit", help="plain files: fraction or percent"),
+                    base_only: bool = typer.Option(False, "--base-only", help="DefiLlama: apyBase, no rewards"),
+                    assume_utc: bool = typer.Option(False, "--assume-utc"),
+                    cache_dir: Optional[Path] = CacheOpt) -> None:
+        """Import lending-rate history (plain time,apy; DefiLlama chart export; Aave ray APR)."""
+        _logging()
+        from data.ingest.lending import import_lending
+        _guard(lambda: _store(import_lending(path, protocol=protocol, asset=asset, fmt=fmt, unit=unit,
+                                             base_only=base_only, assume_utc=assume_utc),
+                              cache.default_root(cache_dir), False, 0))
+
+    @data_app.command("list")
+    def data_list(cache_dir: Optional[Path] = CacheOpt) -> None:
+        """List what the cache holds: venue, symbol, stream, span, rows, gaps."""
+        root = cache.default_root(cache_dir)
+
+        def body() -> None:
+            df = cache.list_cache(root)
+            if df.empty:
+                out.print(f"cache {root} is empty (basisbt fetch / basisbt import fill it)")
+                return
+            t = Table(title=str(root))
+            for c in df.columns:
+                t.add_column(c)
+            for row in df.itertuples(index=False):
+                t.add_row(*[str(v) for v in row])
+            out.print(t)
+        _guard(body)
+
+    app.add_typer(imp, name="import")
+    app.add_typer(data_app, name="data")
