@@ -1,0 +1,15 @@
+"""ScenarioInfo: the one-line description and calibrated numbers of an embedded scenario."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    """What a scenario is (name, one-line summary), what it stresses, and the numbers it is calibrated to."""
+
+    name: str
+    summary: str
+    stresses: str
+    params: dict[str, Any] = field(default_factory=dict)
