@@ -1,0 +1,213 @@
+"""The `basisbt` command line (DESIGN §9). typer and rich live only in engine/cli*.py.
+
+Exit codes: 0 ok; 1 a run that failed its own checks; 2 bad input or usage (one line naming the
+file/row/rule or the bad parameter and the valid ones; the traceback only with --debug).
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(
+    name="basisbt",
+    help="Backtest crypto basis and funding strategies: delta-neutral perp shorts, funding allocation "
+         "across venues, lending rotation and synthetic dollars, with margin and liquidation by mark price.\n\n"
+         "Start with `basisbt run` (perp_short on the embedded feb-2025-crash scenario), then "
+         "`basisbt scenarios` and `basisbt strategies`.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+STATE = {"debug": False}
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="show full tracebacks on errors")) -> None:
+    STATE["debug"] = debug
+
+
+def fail(msg: str, code: int = 2) -> None:
+    """Print one clean error line and exit (2 = bad input or usage)."""
+    err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _parse_sets(sets: List[str]) -> dict[str, str]:
+    kv = {}
+    for s in sets:
+        if "=" not in s:
+            fail(f"--set {s!r}: expected key=value, e.g. --set leverage=5")
+        k, v = s.split("=", 1)
+        kv[k.strip()] = v.strip()
+    return kv
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.replace("scenario:", "")).strip("-")
+
+
+@app.command()
+def run(
+    strategy: str = typer.Option("perp_short", "--strategy", "-s",
+                                 help="built-in name (see `basisbt strategies`) or path/to/file.py:ClassName"),
+    data: str = typer.Option("scenario:feb-2025-crash", "--data", "-d",
+                             help="scenario:NAME (see `basisbt scenarios`), cache[:SYMBOL], or a dataset .toml"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c",
+                                          help="run TOML: run keys at top level, strategy params under [params]"),
+    set_: List[str] = typer.Option([], "--set", help="strategy parameter key=value (repeatable), "
+                                                     "e.g. --set collateral=usdt --set leverage=5"),
+    start: Optional[str] = typer.Option(None, "--start", help="first date to use (UTC, e.g. 2025-02-01)"),
+    end: Optional[str] = typer.Option(None, "--end", help="date to stop before (UTC)"),
+    timeframe: Optional[str] = typer.Option(None, "--timeframe", help="bar size for scenarios (1h default, 1m)"),
+    fill: Optional[str] = typer.Option(None, "--fill", help="'open' (next bar's open, default) or 'close'"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<strategy>-<data>)"),
+    no_report: bool = typer.Option(False, "--no-report", help="skip the HTML report (faster)"),
+) -> None:
+    """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
+    from data.errors import DataError
+    from data.sources import UnknownSource, resolve_data
+    from data.venues import VenueSpecError
+    from engine.config import ConfigError, RunConfig, build_dataclass, load_toml
+    from engine.market import MarketError
+    from engine.runner import Engine, StrategyError
+    from strategies.registry import load_strategy_class
+
+    try:
+        doc = load_toml(config) if config else {}
+        params = dict(doc.pop("params", {}))
+        strategy = doc.pop("strategy", None) if strategy == "perp_short" and "strategy" in doc else strategy
+        data = doc.pop("data", data) if data == "scenario:feb-2025-crash" else data
+        doc.pop("strategy", None), doc.pop("data", None)
+        for k, v in (("start", start), ("end", end), ("fill", fill)):
+            if v is not None:
+                doc[k] = v
+        run_cfg = build_dataclass(RunConfig, doc, "run config key")
+        params.update(_parse_sets(set_))
+        cls = load_strategy_class(strategy)
+        strat = cls(**params)
+        t0 = time.perf_counter()
+        ds = resolve_data(data, timeframe=timeframe)
+        engine = Engine(strat, ds, run_cfg, data_label=data)
+    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, ValueError) as e:
+        if STATE["debug"]:
+            raise
+        fail(str(e))
+    n = engine.market.n
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} bars"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as prog:
+        task = prog.add_task(f"{strat.name} on {data}", total=n)
+        last = [0.0]
+
+        def tick(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] > 0.1 or done == total:
+                prog.update(task, completed=done)
+                last[0] = now
+        try:
+            res = engine.run(progress=tick)
+        except (ConfigError, StrategyError) as e:
+            if STATE["debug"]:
+                raise
+            fail(str(e))
+    elapsed = time.perf_counter() - t0
+    target = out_dir or Path("runs") / f"{_slug(strat.name)}-{_slug(data)}"
+    from reports.writers import write_run
+    write_run(res, target, html=not no_report) if "html" in write_run.__code__.co_varnames else write_run(res, target)
+    _summary(res, target, elapsed)
+
+
+def _summary(res, target: Path, elapsed: float) -> None:
+    m = res.metrics()
+    t = Table(title=f"{res.strategy} on {res.dataset}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    pnl = m["pnl"]
+    rows = [
+        ("equity start → end", f"{m['equity_start']:,.2f} → {m['equity_end']:,.2f}"),
+        ("total return / APY", f"{m['total_return']:.4%} / {m['apy']:.2%}" if m["apy"] is not None
+         else f"{m['total_return']:.4%}"),
+        ("max drawdown", f"{m['max_drawdown']:.3%} over {m['max_drawdown_days']:.1f} days"),
+        ("sharpe / sortino", f"{_num(m['sharpe'])} / {_num(m['sortino'])}"),
+        ("liquidations", str(m["liquidations"])),
+        ("fills", str(m["n_fills"])),
+    ]
+    for part in ("funding", "basis", "price", "fees", "slippage", "lending", "liquidation"):
+        rows.append((f"pnl {part}", f"{pnl[part]:,.2f}"))
+    rows.append(("pnl total", f"{pnl['total']:,.2f}"))
+    for k, v in rows:
+        t.add_row(k, v)
+    out.print(t)
+    for line in res.log[:8]:
+        err.print(f"[dim]log: {line}[/dim]", highlight=False)
+    if len(res.log) > 8:
+        err.print(f"[dim]log: … {len(res.log) - 8} more lines in {target}/run.log[/dim]")
+    out.print(f"wrote {target}/ (report.html, report.md, metrics.json, equity.csv, ledger.csv, fills.csv, "
+              f"run.toml) in {elapsed:.2f}s")
+
+
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+@app.command()
+def scenarios() -> None:
+    """List the embedded scenarios: what each models and what it stresses."""
+    from data.scenarios import list_scenarios
+    t = Table(title="embedded scenarios (use --data scenario:NAME)")
+    t.add_column("name", style="bold")
+    t.add_column("what it is")
+    t.add_column("what it stresses")
+    for s in list_scenarios():
+        t.add_row(s.name, s.summary, s.stresses)
+    out.print(t)
+
+
+@app.command()
+def strategies() -> None:
+    """List strategies with their parameters, types, defaults and docs."""
+    from strategies.registry import builtin_strategies
+    for name, cls in sorted(builtin_strategies().items()):
+        t = Table(title=f"{name}: {cls.summary}  (decides: {cls.decide})", title_justify="left")
+        t.add_column("parameter", style="bold")
+        t.add_column("type")
+        t.add_column("default")
+        t.add_column("meaning")
+        for pname, typ, default, doc in cls.param_table():
+            t.add_row(pname, str(typ), repr(default), doc)
+        out.print(t)
+    out.print("Set parameters with --set key=value or a [params] table in --config FILE.toml; "
+              "run your own with --strategy path/to/file.py:ClassName.")
+
+
+def _register_optional() -> None:
+    import importlib
+    for mod in ("engine.cli_data", "engine.cli_report", "engine.cli_regress", "engine.cli_sweep"):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name == mod:
+                continue
+            raise
+        m.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    app()
+
+
+if __name__ == "__main__":
+    main()

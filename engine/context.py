@@ -1,0 +1,257 @@
+"""What a strategy sees and does: the portfolio now, look-back windows ending now, and order helpers.
+
+Windows are cut at the current bar, so no strategy can read the future (backtesting.py's lesson:
+look-ahead is prevented by what the strategy is shown). Orders queue here and fill at the next
+bar's open (or this bar's close with fill='close').
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from engine.config import ConfigError, did_you_mean
+from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SPOT_COLL, PERP, SPOT,
+                                  R_LIQ_PX, R_MAINT, R_MARGIN)
+
+if TYPE_CHECKING:
+    from engine.runner import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    venue: int
+    instrument: int       # SPOT | PERP
+    qty: float            # signed base units
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    src: str              # venue name, or 'lending:<protocol>'
+    dst: str
+    amount: float         # quote units leaving src (the fee is taken on top)
+
+
+@dataclass(frozen=True, slots=True)
+class MarginInfo:
+    balance: float        # margin balance at the close (quote)
+    maintenance: float    # maintenance margin (quote)
+    liq_px: float         # mark price that liquidates the perp (NaN: none)
+    distance: float       # |mark - liq_px| / mark (inf without a position)
+
+
+class Context:
+    """The strategy's only window on the run. Created by the engine; strategies never build one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._e = engine
+        self._orders: list[Order] = []
+        self._transfers: list[Transfer] = []
+
+    # -- where we are -------------------------------------------------------------------------
+    @property
+    def bar(self) -> int:
+        """Index of the last bar known (-1 before the first close)."""
+        return self._e.bar
+
+    @property
+    def now(self) -> pd.Timestamp:
+        return self._e.now
+
+    @property
+    def venues(self) -> list[str]:
+        return list(self._e.market.venues)
+
+    @property
+    def protocols(self) -> list[str]:
+        return list(self._e.market.protocols)
+
+    @property
+    def symbol(self) -> str:
+        return self._e.symbol
+
+    @property
+    def params(self) -> Any:
+        return self._e.strategy.p
+
+    def _v(self, venue: str) -> int:
+        try:
+            return self._e.market.venues.index(venue)
+        except ValueError:
+            vs = self._e.market.venues
+            raise ConfigError(f"unknown venue {venue!r}{did_you_mean(venue, vs)}; valid: {', '.join(vs)}") from None
+
+    def _p(self, protocol: str) -> int:
+        try:
+            return self._e.market.protocols.index(protocol)
+        except ValueError:
+            ps = self._e.market.protocols
+            raise ConfigError(f"unknown protocol {protocol!r}{did_you_mean(protocol, ps)}; "
+                              f"valid: {', '.join(ps)}") from None
+
+    # -- prices and windows (past only) ----------------------------------------------------------
+    def price(self, venue: str, kind: str = "spot") -> float:
+        """Close of the last known bar: kind 'spot', 'perp' or 'mark'."""
+        if self.bar < 0:
+            raise RuntimeError("no bar is known yet (on_start); size positions in on_bar")
+        return float(self._e.market.bars[f"{kind}_close"][self.bar, self._v(venue)])
+
+    def history(self, venue: str, kind: str = "spot", field: str = "close", n: int | None = None) -> np.ndarray:
+        """The last n bars (all if None) of kind/field up to and including the current bar."""
+        col = self._e.market.bars[f"{kind}_{field}"][:, self._v(venue)]
+        end = self.bar + 1
+        start = 0 if n is None else max(0, end - n)
+        return col[start:end].copy()
+
+    def funding_history(self, venue: str, n: int | None = None) -> np.ndarray:
+        """Rates of the last n settlements (fractions per interval) known by now."""
+        j = self._v(venue)
+        m = self._e.market
+        k = int(np.searchsorted(m.funding_bar[j], self.bar, side="right"))
+        start = 0 if n is None else max(0, k - n)
+        return m.funding_raw[j][start:k].copy()
+
+    def funding_apr(self, venue: str, days: float = 7.0) -> float:
+        """Trailing funding annualized (sum over the last `days` x 365/days); NaN without data."""
+        j = self._v(venue)
+        m = self._e.market
+        k = int(np.searchsorted(m.funding_bar[j], self.bar, side="right"))
+        if k == 0:
+            return float("nan")
+        t_now = int(m.close_ns[self.bar])
+        t0 = t_now - int(days * 86400e9)
+        ts = m.funding_ts[j][:k]
+        sel = ts > t0
+        return float(m.funding_raw[j][:k][sel].sum() * 365.0 / days)
+
+    def lending_apy(self, protocol: str) -> float:
+        """Supply APY in force now (the last rate known)."""
+        b = max(self.bar + 1, 0)
+        m = self._e.market
+        return float(m.lend_apy[min(b, m.n - 1), self._p(protocol)])
+
+    def lending_history(self, protocol: str, n: int | None = None) -> np.ndarray:
+        """Supply APY per bar, up to the current bar."""
+        col = self._e.market.lend_apy[:, self._p(protocol)]
+        end = self.bar + 1
+        return col[0 if n is None else max(0, end - n):end].copy()
+
+    # -- the book now ----------------------------------------------------------------------------
+    def spot_qty(self, venue: str) -> float:
+        return float(self._e.state.acct[self._v(venue), A_SPOT])
+
+    def perp_qty(self, venue: str) -> float:
+        return float(self._e.state.acct[self._v(venue), A_QTY])
+
+    def entry_price(self, venue: str) -> float:
+        return float(self._e.state.acct[self._v(venue), A_ENTRY])
+
+    def cash(self, venue: str) -> float:
+        """Free quote cash on the venue (isolated margin not included)."""
+        return float(self._e.state.acct[self._v(venue), A_CASH])
+
+    def isolated_margin(self, venue: str) -> float:
+        return float(self._e.state.acct[self._v(venue), A_ISO])
+
+    def lent(self, protocol: str) -> float:
+        return float(self._e.state.lend[self._p(protocol)])
+
+    @property
+    def in_transit(self) -> float:
+        return float(self._e.state.transit[:, 2].sum())
+
+    @property
+    def equity(self) -> float:
+        """Equity at the last close (quote)."""
+        return float(self._e.rec.equity[self.bar]) if self.bar >= 0 else self._e.initial_capital
+
+    def margin(self, venue: str) -> MarginInfo:
+        """Margin balance, maintenance, liquidation price and distance at the last close."""
+        j = self._v(venue)
+        r = self._e.rec.venue[self.bar, j]
+        mark = self._e.market.bars["mark_close"][self.bar, j]
+        liq = float(r[R_LIQ_PX])
+        dist = abs(mark - liq) / mark if np.isfinite(liq) else float("inf")
+        return MarginInfo(float(r[R_MARGIN]), float(r[R_MAINT]), liq, dist)
+
+    def pending(self, venue: str, instrument: str) -> float:
+        """Base units already ordered this decision and not yet filled."""
+        j, ins = self._v(venue), _instrument(instrument)
+        return sum(o.qty for o in self._orders if o.venue == j and o.instrument == ins)
+
+    # -- actions -----------------------------------------------------------------------------------
+    def configure(self, venue: str, *, spot_collateral: bool | None = None, isolated: bool | None = None) -> None:
+        """Margin set-up of a venue: spot posted as collateral (Ethena) or not; cross or isolated."""
+        j = self._v(venue)
+        cfg = self._e.vcfg
+        if self.perp_qty(venue) != 0.0:
+            raise RuntimeError(f"{venue}: change margin settings only without an open perp")
+        if spot_collateral is not None:
+            cfg[j, C_SPOT_COLL] = 1.0 if spot_collateral else 0.0
+        if isolated is not None:
+            cfg[j, C_ISOLATED] = 1.0 if isolated else 0.0
+
+    def order(self, venue: str, instrument: str, qty: float, reason: str = "") -> None:
+        """Trade `qty` base units (signed) of 'spot' or 'perp' at the next fill."""
+        if qty != 0.0 and np.isfinite(qty):
+            self._orders.append(Order(self._v(venue), _instrument(instrument), float(qty), reason))
+
+    def target_position(self, venue: str, instrument: str, qty: float, reason: str = "") -> None:
+        """Order whatever brings the position (including orders already queued) to `qty`."""
+        have = self.spot_qty(venue) if instrument == "spot" else self.perp_qty(venue)
+        self.order(venue, instrument, qty - have - self.pending(venue, instrument), reason or "target")
+
+    def hedge_to_delta(self, venue: str, target_delta: float = 0.0, threshold: float = 0.0,
+                       reason: str = "rehedge") -> bool:
+        """Trade the perp on `venue` so spot + perp (all venues) is target_delta, if off by > threshold.
+
+        `threshold` is relative to the total spot held. Returns True if an order was placed.
+        """
+        spot = sum(self.spot_qty(v) + self.pending(v, "spot") for v in self.venues)
+        perp = sum(self.perp_qty(v) + self.pending(v, "perp") for v in self.venues)
+        drift = spot + perp - target_delta
+        if abs(drift) <= threshold * max(abs(spot), 1e-12):
+            return False
+        self.order(venue, "perp", -drift, reason)
+        return True
+
+    def move_collateral(self, src: str, dst: str, amount: float) -> None:
+        """Send quote cash from venue src to venue dst (fee and delay of the source venue's spec)."""
+        self._v(src), self._v(dst)
+        if amount > 0:
+            self._transfers.append(Transfer(src, dst, float(amount)))
+
+    def lend(self, protocol: str, amount: float, from_venue: str) -> None:
+        """Supply quote cash from a venue to a lending protocol (arrives after the withdrawal delay)."""
+        self._p(protocol), self._v(from_venue)
+        if amount > 0:
+            self._transfers.append(Transfer(from_venue, f"lending:{protocol}", float(amount)))
+
+    def withdraw(self, protocol: str, amount: float, to_venue: str) -> None:
+        """Take quote cash out of a protocol to a venue (arrives after the venue's deposit delay)."""
+        self._p(protocol), self._v(to_venue)
+        if amount > 0:
+            self._transfers.append(Transfer(f"lending:{protocol}", to_venue, float(amount)))
+
+    def record(self, name: str, value: float) -> None:
+        """Store a strategy series point (e.g. backing ratio) at now; reports plot it."""
+        self._e.extras.setdefault(name, {})[self.now] = float(value)
+
+    def log(self, message: str) -> None:
+        self._e.log.append(f"{self.now.isoformat()} {message}")
+
+    def _take(self) -> tuple[list[Order], list[Transfer]]:
+        o, t = self._orders, self._transfers
+        self._orders, self._transfers = [], []
+        return o, t
+
+
+def _instrument(name: str) -> int:
+    if name == "spot":
+        return SPOT
+    if name == "perp":
+        return PERP
+    raise ConfigError(f"instrument must be 'spot' or 'perp', not {name!r}")

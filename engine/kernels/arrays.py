@@ -1,0 +1,64 @@
+"""NamedTuples that pack kernel inputs and state (numpy only: numba sees them as typed tuples)."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class MarketArrays(NamedTuple):
+    """Aligned market data on one bar grid; (n,) or (n, V) / (n, P). Bar i closes at close_ns[i]."""
+
+    close_ns: np.ndarray      # int64 (n,)
+    spot_open: np.ndarray     # (n, V)
+    spot_close: np.ndarray
+    perp_open: np.ndarray
+    mark_open: np.ndarray
+    mark_high: np.ndarray
+    mark_low: np.ndarray
+    mark_close: np.ndarray
+    spot_volume: np.ndarray
+    perp_volume: np.ndarray
+    funding_rate: np.ndarray  # (n, V), NaN where no settlement falls in the bar
+    funding_px: np.ndarray    # (n, V), price the settlement uses (mark at settlement)
+    lend_apy: np.ndarray      # (n, P), APY in force during bar i (known at its open)
+    lend_update: np.ndarray   # (n, P) bool: a new rate became known at the close of bar i
+    dt_years: np.ndarray      # (n,) bar length in years of 365 days
+
+
+class Tiers(NamedTuple):
+    """Maintenance tiers per venue, (V, K), padded with floor=+inf."""
+
+    floor: np.ndarray
+    rate: np.ndarray
+    amount: np.ndarray
+
+
+class State(NamedTuple):
+    """Mutable book state, updated in place by the kernels."""
+
+    acct: np.ndarray         # (V, N_ACCT)
+    lend: np.ndarray         # (P,) supply balance, quote
+    lend_accrued: np.ndarray  # (P,) interest not yet written to the ledger
+    transit: np.ndarray      # (K, N_TRANSIT)
+    prev_spot: np.ndarray    # (V,) spot price of the last valuation
+    prev_mark: np.ndarray    # (V,) mark price of the last valuation
+
+
+class Records(NamedTuple):
+    """Per-bar outputs written by the kernels."""
+
+    equity: np.ndarray  # (n,)
+    pnl: np.ndarray     # (n, N_PNL): parts of equity[i] - equity[i-1]
+    venue: np.ndarray   # (n, V, N_REC)
+    lend: np.ndarray    # (n, P) lending supply balances at the close
+    transit: np.ndarray  # (n,) money in transit at the close
+    attr: np.ndarray    # (V + 1, N_PNL) totals per venue; row V is lending
+
+
+class Ledger(NamedTuple):
+    """Preallocated ledger buffer; count[0] rows are used."""
+
+    li: np.ndarray     # (cap, N_LEDGER_I) int64
+    lf: np.ndarray     # (cap,) float64 amounts
+    count: np.ndarray  # (1,) int64

@@ -1,0 +1,94 @@
+"""Integer codes shared by kernels and the Python layer (numba cannot see enums or strings)."""
+from __future__ import annotations
+
+import numpy as np
+
+# instruments
+SPOT = 0
+PERP = 1
+INSTRUMENTS = ("spot", "perp")
+
+# columns of the per-venue account state `acct` (V, N_ACCT)
+A_CASH = 0     # quote cash on the venue (cross-margin wallet)
+A_SPOT = 1     # spot base units held on the venue
+A_QTY = 2      # signed perp position, base units (short < 0)
+A_ENTRY = 3    # average entry price of the perp position
+A_ISO = 4      # isolated margin assigned to the perp (quote); 0 in cross mode
+N_ACCT = 5
+
+# columns of the per-venue configuration `vcfg` (V, N_CFG)
+C_TAKER = 0        # perp taker fee, fraction of notional
+C_MAKER = 1
+C_SPOT_TAKER = 2
+C_SPOT_MAKER = 3
+C_LIQ_FEE = 4      # liquidation fee, fraction of liquidated notional
+C_HAIRCUT = 5      # collateral haircut on spot posted as margin
+C_SPOT_COLL = 6    # 1.0 if spot on the venue counts as perp margin (Ethena set-up)
+C_ISOLATED = 7     # 1.0 for isolated margin, 0.0 for cross
+C_SLIP = 8         # fixed slippage, fraction of price
+C_SLIP_IMPACT = 9  # volume model: extra slippage = impact * sqrt(order qty / bar volume)
+N_CFG = 10
+
+# PnL parts (columns of pnl records); order matches engine.results.PNL_PARTS
+P_FUNDING = 0
+P_BASIS = 1
+P_PRICE = 2
+P_FEES = 3
+P_SLIPPAGE = 4
+P_LENDING = 5
+P_LIQUIDATION = 6
+N_PNL = 7
+
+# per-venue per-bar record columns
+R_SPOT = 0
+R_QTY = 1
+R_MARGIN = 2
+R_MAINT = 3
+R_LIQ_PX = 4
+N_REC = 5
+
+# ledger kinds: every cash movement (quote units, + in / - out of the holder)
+K_SPOT_TRADE = 0    # cash paid (-) or received (+) for spot
+K_REALIZED = 1      # realized perp PnL on reducing a position
+K_FEE = 2           # trading fee (-)
+K_FUNDING = 3       # funding paid (-) or received (+)
+K_LENDING = 4       # lending interest credited to a protocol balance (+)
+K_LIQ_FEE = 5       # liquidation fee (-)
+K_INSURANCE = 6     # shortfall absorbed by the venue's insurance fund (+ to the account)
+K_TRANSFER_OUT = 7  # money leaving a venue or protocol (-)
+K_TRANSFER_IN = 8   # money arriving at a venue (+)
+K_LEND_SUPPLY = 9   # money arriving in a lending protocol (+)
+K_WITHDRAWAL_FEE = 10
+K_DEPOSIT = 11      # initial capital
+LEDGER_KINDS = ("spot_trade", "realized_pnl", "fee", "funding", "lending_interest", "liquidation_fee",
+                "insurance", "transfer_out", "transfer_in", "lending_supply", "withdrawal_fee", "deposit")
+
+# ledger integer columns (ledger_i); the amount lives in ledger_f
+L_TS = 0
+L_VENUE = 1   # venue index, or V + protocol index for lending, -1 for none
+L_KIND = 2
+L_REF = 3     # fill id, liquidation id or -1
+N_LEDGER_I = 4
+
+# in-transit transfers (K, N_TRANSIT); amount 0 marks a free slot
+T_ARRIVE_NS = 0
+T_DEST = 1     # venue index, or V + protocol index
+T_AMOUNT = 2
+N_TRANSIT = 3
+
+# why an advance stopped
+STOP_END = 0
+STOP_LIQUIDATION = 1
+STOP_LEDGER_FULL = 2
+
+# liquidation report (filled when advance stops with STOP_LIQUIDATION)
+Q_VENUE = 0
+Q_QTY = 1
+Q_PRICE = 2
+Q_FEE = 3
+Q_INSURANCE = 4
+Q_BAR = 5
+N_LIQ = 6
+
+NO_VENUE = -1
+F64 = np.float64

@@ -1,0 +1,369 @@
+"""The event loop: kernels fast-forward the book between decision points, strategy hooks run at them.
+
+Python work is per decision, not per bar: the kernel `advance` processes every bar in between
+(liquidations, funding, lending, mark to market) and stops early at a liquidation.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data.dataset import Dataset
+from engine.config import ConfigError, RunConfig, config_id
+from engine.context import Context, Order, Transfer
+from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
+                           StartEvent)
+from engine.kernels.advance import advance
+from engine.kernels.arrays import Ledger, Records, State
+from engine.kernels.book import write_ledger
+from engine.kernels.codes import (A_CASH, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
+                                  K_WITHDRAWAL_FEE, LEDGER_KINDS, L_KIND, L_REF, L_TS, L_VENUE, N_ACCT, N_LEDGER_I,
+                                  N_LIQ, N_PNL, N_REC, N_TRANSIT, P_FEES, PERP, Q_BAR, Q_FEE, Q_INSURANCE,
+                                  Q_PRICE, Q_QTY, Q_VENUE, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, SPOT,
+                                  STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
+from engine.kernels.fills import fill_order
+from engine.market import build_market
+from engine.results import PNL_PARTS, Results
+from engine.timeline import EV_FUNDING, EV_LENDING, build_events
+from engine.venue_setup import venue_arrays
+from strategies.base import Strategy
+
+
+class StrategyError(RuntimeError):
+    """A strategy hook raised; the message says which strategy, hook and time."""
+
+
+def _ts(ns: int) -> pd.Timestamp:
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC")
+
+
+class Engine:
+    """One backtest: a strategy, a dataset and a run config. Call `run()` once."""
+
+    def __init__(self, strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,
+                 data_label: str | None = None) -> None:
+        self.config = config or RunConfig()
+        ds = dataset
+        if self.config.start or self.config.end:
+            ds = dataset.between(pd.Timestamp(self.config.start, tz="UTC") if self.config.start else None,
+                                 pd.Timestamp(self.config.end, tz="UTC") if self.config.end else None)
+        self.dataset = ds
+        self.data_label = data_label or ds.name
+        self.strategy = strategy
+        self.symbol = ds.symbol
+        self.market = build_market(ds)
+        if self.market.n < 2:
+            raise ConfigError(f"dataset {ds.name!r} has {self.market.n} bars in the chosen span; need at least 2")
+        strategy.validate(self.market.venues, self.market.protocols)
+        m = self.market
+        n, nv, npr = m.n, len(m.venues), len(m.protocols)
+        self.vcfg, self.tiers, self.specs = venue_arrays(
+            m.venues, ds.base, _ts(m.open_ns[0]), self.config.slippage, self.config.slippage_impact,
+            self.config.venue_overrides)
+        self.mk = m.arrays()
+        self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
+                           self.mk.spot_open[0].copy(), self.mk.mark_open[0].copy())
+        self.rec = Records(np.full(n, np.nan), np.zeros((n, N_PNL)), np.zeros((n, nv, N_REC)),
+                           np.zeros((n, npr)), np.zeros(n), np.zeros((nv + 1, N_PNL)))
+        cap = 1024 + 4 * sum(len(b) for b in m.funding_bar) + 2 * int(m.lend_update.sum())
+        self.ledger = Ledger(np.zeros((cap, N_LEDGER_I), np.int64), np.zeros(cap), np.zeros(1, np.int64))
+        self.initial_capital = float(self.config.initial_capital)
+        self.bar = -1
+        self.now = _ts(m.open_ns[0])
+        self.ctx = Context(self)
+        self.extras: dict[str, dict[pd.Timestamp, float]] = {}
+        self.log: list[str] = list(m.log)
+        self.fills: list[dict[str, Any]] = []
+        self.liquidations: list[dict[str, Any]] = []
+        self._new_fills: list[FillEvent] = []
+        self._new_liqs: list[LiquidationEvent] = []
+        self.events = build_events(m)
+        self._fill_id = 0
+
+    # -- set-up ------------------------------------------------------------------------------------
+    def _decision_mask(self) -> np.ndarray:
+        m = self.market
+        decide: str | int = self.config.decide or self.strategy.decide
+        if isinstance(decide, str) and decide.isdigit():
+            decide = int(decide)
+        mask = np.zeros(m.n, bool)
+        funding_bars = np.zeros(m.n, bool)
+        for b in m.funding_bar:
+            funding_bars[b] = True
+        if decide == "bar":
+            mask[:] = True
+        elif decide == "funding":
+            mask |= funding_bars
+        elif isinstance(decide, int) and decide > 0:
+            mask[decide - 1::decide] = True
+        else:
+            raise ConfigError(f"decide must be 'bar', 'funding' or a positive integer, not {decide!r}")
+        cls = type(self.strategy)
+        if cls.on_funding is not Strategy.on_funding:
+            mask |= funding_bars
+        if cls.on_lending_rate is not Strategy.on_lending_rate:
+            mask |= self.market.lend_update.any(axis=1)
+        mask[-1] = True
+        return mask
+
+    def _deposit(self) -> None:
+        alloc = self.strategy.initial_allocation(self.market.venues)
+        total = sum(alloc.values())
+        if not alloc or total <= 0 or any(w < 0 for w in alloc.values()):
+            raise ConfigError(f"{self.strategy.name}: initial_allocation must give non-negative weights")
+        t0 = int(self.market.open_ns[0])
+        for venue, w in sorted(alloc.items()):
+            j = self.ctx._v(venue)
+            amt = self.initial_capital * w / total
+            self.state.acct[j, A_CASH] += amt
+            self._ledger(t0, j, K_DEPOSIT, amt, -1)
+
+    def _ledger(self, ts_ns: int, venue: int, kind: int, amount: float, ref: int) -> None:
+        if self.ledger.count[0] >= self.ledger.lf.shape[0]:
+            self._grow_ledger()
+        write_ledger(self.ledger.li, self.ledger.lf, self.ledger.count, ts_ns, venue, kind, amount, ref)
+
+    def _grow_ledger(self) -> None:
+        li, lf, c = self.ledger
+        self.ledger = Ledger(np.concatenate([li, np.zeros_like(li)]), np.concatenate([lf, np.zeros_like(lf)]), c)
+
+    # -- hooks ---------------------------------------------------------------------------------------
+    def _call(self, hook: str, ev: Any) -> None:
+        try:
+            getattr(self.strategy, hook)(self.ctx, ev)
+        except ConfigError:
+            raise
+        except Exception as e:
+            raise StrategyError(f"strategy {self.strategy.name!r} raised in {hook} at {self.now}: "
+                                f"{type(e).__name__}: {e}") from e
+
+    def _deliver(self, last: int, d: int) -> None:
+        """Run the hooks for everything that became known in bars (last, d], in DESIGN §3 order."""
+        self.bar, self.now = d, _ts(self.market.close_ns[d])
+        for ev in self._new_fills:
+            self._call("on_fill", ev)
+        self._new_fills = []
+        for ev in self._new_liqs:
+            self._call("on_liquidation", ev)
+        self._new_liqs = []
+        m = self.market
+        lo = int(np.searchsorted(self.events["bar"], last, side="right"))
+        hi = int(np.searchsorted(self.events["bar"], d, side="right"))
+        cls = type(self.strategy)
+        want_f = cls.on_funding is not Strategy.on_funding
+        want_l = cls.on_lending_rate is not Strategy.on_lending_rate
+        for e in self.events[lo:hi]:
+            if e["kind"] == EV_FUNDING and want_f:
+                j, r = int(e["key"]), int(e["row"])
+                ts = m.funding_ts[j]
+                interval = (ts[r] - ts[r - 1]) / 3.6e12 if r > 0 else math.nan
+                self._call("on_funding", FundingEvent(_ts(ts[r]), m.venues[j], self.symbol,
+                                                      float(m.funding_raw[j][r]), interval))
+            elif e["kind"] == EV_LENDING and want_l:
+                p, b = int(e["key"]), int(e["bar"])
+                apy = m.lend_apy[min(b + 1, m.n - 1), p]
+                self._call("on_lending_rate", LendingRateEvent(_ts(e["known_ns"]), m.protocols[p], float(apy)))
+        self._call("on_bar", BarEvent(self.now, d))
+
+    # -- fills and transfers at the open of bar i ----------------------------------------------------------
+    def _execute(self, i: int, orders: list[Order], transfers: list[Transfer]) -> None:
+        mk, acct = self.mk, self.state.acct
+        close_mode = self.config.fill == "close"
+        ts_ns = int(self.market.open_ns[i])
+        for o in orders:
+            qty = o.qty
+            if o.instrument == SPOT and acct[o.venue, A_SPOT] + qty < -1e-12:
+                qty = -acct[o.venue, A_SPOT]
+                self.log.append(f"{_ts(ts_ns).isoformat()} {self.market.venues[o.venue]}: spot sell clipped "
+                                f"to holdings ({qty:.6f}); spot cannot be shorted")
+                if qty == 0.0:
+                    continue
+            if close_mode:
+                spot_ref = mk.spot_close[i - 1, o.venue]
+                ref = spot_ref if o.instrument == SPOT else self.market.bars["perp_close"][i - 1, o.venue]
+            else:
+                spot_ref = mk.spot_open[i, o.venue]
+                ref = spot_ref if o.instrument == SPOT else mk.perp_open[i, o.venue]
+            vol = (mk.spot_volume if o.instrument == SPOT else mk.perp_volume)[i, o.venue]
+            if self.ledger.lf.shape[0] - self.ledger.count[0] < 4:
+                self._grow_ledger()
+            fid = self._fill_id
+            self._fill_id += 1
+            px, fee, slip = fill_order(self.state, self.vcfg, self.rec, self.ledger, i, ts_ns, o.venue,
+                                       o.instrument, qty, ref, spot_ref, vol, fid)
+            venue = self.market.venues[o.venue]
+            ins = INSTRUMENTS[o.instrument]
+            self.fills.append(dict(ts=_ts(ts_ns), venue=venue, instrument=ins, qty=qty, price=px,
+                                   ref_price=ref, fee=fee, slippage=slip, reason=o.reason, fill_id=fid))
+            self._new_fills.append(FillEvent(_ts(ts_ns), venue, ins, qty, px, fee, slip, o.reason))
+        for t in transfers:
+            self._transfer(i, ts_ns, t)
+
+    def _transfer(self, i: int, ts_ns: int, t: Transfer) -> None:
+        m, st = self.market, self.state
+        nv = len(m.venues)
+        if t.src.startswith("lending:"):
+            p = m.protocols.index(t.src.split(":", 1)[1])
+            self._flush_lending(ts_ns, p)
+            amount = min(t.amount, st.lend[p])
+            st.lend[p] -= amount
+            src_idx, fee = nv + p, 0.0
+            dst = m.venues.index(t.dst)
+            delay = self.specs[dst].withdrawal_delay_s
+        else:
+            j = m.venues.index(t.src)
+            fee = self.specs[j].withdrawal_fee
+            amount = min(t.amount, max(st.acct[j, A_CASH] - fee, 0.0))
+            if amount < t.amount:
+                self.log.append(f"{_ts(ts_ns).isoformat()} transfer {t.src}->{t.dst} clipped to free cash "
+                                f"{amount:.2f} (asked {t.amount:.2f})")
+            if amount <= 0:
+                return
+            st.acct[j, A_CASH] -= amount + fee
+            src_idx = j
+            delay = self.specs[j].withdrawal_delay_s
+            dst = (nv + m.protocols.index(t.dst.split(":", 1)[1])) if t.dst.startswith("lending:") \
+                else m.venues.index(t.dst)
+        if amount <= 0:
+            return
+        self._ledger(ts_ns, src_idx, K_TRANSFER_OUT, -amount, -1)
+        if fee:
+            self._ledger(ts_ns, src_idx, K_WITHDRAWAL_FEE, -fee, -1)
+            self.rec.pnl[i, P_FEES] -= fee
+            self.rec.attr[min(src_idx, nv), P_FEES] -= fee
+        free = np.flatnonzero(st.transit[:, T_AMOUNT] == 0.0)
+        if free.size == 0:
+            grown = np.zeros((st.transit.shape[0] * 2, N_TRANSIT))
+            grown[: st.transit.shape[0]] = st.transit
+            self.state = st = st._replace(transit=grown)
+            free = np.flatnonzero(st.transit[:, T_AMOUNT] == 0.0)
+        k = free[0]
+        st.transit[k, T_ARRIVE_NS] = ts_ns + delay * 1e9
+        st.transit[k, T_DEST] = dst
+        st.transit[k, T_AMOUNT] = amount
+
+    def _flush_lending(self, ts_ns: int, p: int) -> None:
+        acc = self.state.lend_accrued[p]
+        if acc != 0.0:
+            self._ledger(ts_ns, len(self.market.venues) + p, K_LENDING, acc, -1)
+            self.state.lend_accrued[p] = 0.0
+
+    def _collect_liquidations(self, liq_out: np.ndarray, n_before: int) -> None:
+        m = self.market
+        for row in liq_out:
+            if row[Q_VENUE] < 0:
+                continue
+            j, b = int(row[Q_VENUE]), int(row[Q_BAR])
+            ts = _ts(m.close_ns[b])
+            rec = dict(ts=ts, venue=m.venues[j], qty=row[Q_QTY], price=row[Q_PRICE], fee=row[Q_FEE],
+                       insurance_loss=row[Q_INSURANCE], liq_id=len(self.liquidations))
+            self.liquidations.append(rec)
+            self._new_liqs.append(LiquidationEvent(ts, m.venues[j], float(row[Q_QTY]), float(row[Q_PRICE]),
+                                                   float(row[Q_FEE]), float(row[Q_INSURANCE])))
+            self.log.append(f"{ts.isoformat()} LIQUIDATED {m.venues[j]} perp {row[Q_QTY]:.6f} at "
+                            f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f})")
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def run(self, progress: Any = None) -> Results:
+        """Run to the end and return the frozen Results. `progress(done_bars, total)` is optional."""
+        m = self.market
+        n = m.n
+        self._deposit()
+        self._call("on_start", StartEvent(self.now))
+        orders, transfers = self.ctx._take()
+        decisions = np.flatnonzero(self._decision_mask())
+        liq_out = np.full((len(m.venues), N_LIQ), -1.0)
+        ptr, i, last = 0, 0, -1
+        while i < n:
+            if orders or transfers:
+                self._execute(i, orders, transfers)
+            while decisions[ptr] < i:
+                ptr += 1
+            d = int(decisions[ptr])
+            stop, code = advance(self.state, self.vcfg, self.tiers, self.mk, self.rec, self.ledger, i, d + 1,
+                                 liq_out, len(self.liquidations))
+            orders, transfers = [], []
+            if code == STOP_LEDGER_FULL:
+                self._grow_ledger()
+                i = stop
+                continue
+            if code == STOP_LIQUIDATION:
+                self._collect_liquidations(liq_out, len(self.liquidations))
+                d = stop - 1
+            i = stop
+            self._deliver(last, d)
+            last = d
+            orders, transfers = self.ctx._take()
+            if progress is not None:
+                progress(i, n)
+        self.bar, self.now = n - 1, _ts(m.close_ns[n - 1])
+        self._call("on_end", EndEvent(self.now))
+        left = self.ctx._take()
+        if orders or transfers or left[0] or left[1]:
+            self.log.append(f"{self.now.isoformat()} orders placed at the last bar were not filled (no next bar)")
+        for p in range(len(m.protocols)):
+            self._flush_lending(int(m.close_ns[-1]), p)
+        return self._results()
+
+    # -- results --------------------------------------------------------------------------------------------
+    def _results(self) -> Results:
+        m, rec = self.market, self.rec
+        idx = pd.DatetimeIndex(pd.to_datetime(m.close_ns, unit="ns", utc=True), name="ts")
+        cols: dict[str, Any] = {"equity": rec.equity}
+        for k, part in enumerate(PNL_PARTS):
+            cols[f"pnl_{part}"] = rec.pnl[:, k]
+        cols["lending_value"] = rec.lend.sum(axis=1)
+        cols["in_transit"] = rec.transit
+        for j, v in enumerate(m.venues):
+            spot_px, mark_px = m.bars["spot_close"][:, j], m.bars["mark_close"][:, j]
+            liq = rec.venue[:, j, R_LIQ_PX]
+            cols[f"{v}:spot_qty"] = rec.venue[:, j, R_SPOT]
+            cols[f"{v}:perp_qty"] = rec.venue[:, j, R_QTY]
+            cols[f"{v}:spot_px"] = spot_px
+            cols[f"{v}:perp_px"] = m.bars["perp_close"][:, j]
+            cols[f"{v}:mark_px"] = mark_px
+            cols[f"{v}:basis"] = m.bars["perp_close"][:, j] / spot_px - 1.0
+            cols[f"{v}:funding_rate"] = m.funding_rate[:, j]
+            cols[f"{v}:margin_balance"] = rec.venue[:, j, R_MARGIN]
+            cols[f"{v}:maint_margin"] = rec.venue[:, j, R_MAINT]
+            cols[f"{v}:liq_px"] = liq
+            cols[f"{v}:dist_liq"] = np.abs(mark_px - liq) / mark_px
+        for p, name in enumerate(m.protocols):
+            cols[f"{name}:supply"] = rec.lend[:, p]
+            cols[f"{name}:apy"] = m.lend_apy[:, p]
+        timeline = pd.DataFrame(cols, index=idx)
+        k = int(self.ledger.count[0])
+        li, lf = self.ledger.li[:k], self.ledger.lf[:k]
+        names = list(m.venues) + [f"lending:{p}" for p in m.protocols]
+        order = np.argsort(li[:, L_TS], kind="stable")
+        li, lf = li[order], lf[order]
+        ledger = pd.DataFrame({
+            "ts": pd.to_datetime(li[:, L_TS], unit="ns", utc=True),
+            "venue": [names[x] if x >= 0 else "" for x in li[:, L_VENUE]],
+            "kind": [LEDGER_KINDS[x] for x in li[:, L_KIND]],
+            "amount": lf,
+            "ref": li[:, L_REF],
+        })
+        fills = pd.DataFrame(self.fills, columns=["ts", "venue", "instrument", "qty", "price", "ref_price", "fee",
+                                                  "slippage", "reason", "fill_id"])
+        liqs = pd.DataFrame(self.liquidations, columns=["ts", "venue", "qty", "price", "fee", "insurance_loss",
+                                                        "liq_id"])
+        attribution = pd.DataFrame(rec.attr, index=list(m.venues) + ["lending"], columns=list(PNL_PARTS))
+        params = self.strategy.params_dict()
+        cfg = {"strategy": self.strategy.name, "params": params, "data": self.data_label,
+               "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__}}
+        extras = {k: pd.Series(v, name=k).sort_index() for k, v in self.extras.items()}
+        return Results(strategy=self.strategy.name, dataset=self.data_label, venues=tuple(m.venues),
+                       protocols=tuple(m.protocols), initial_equity=self.initial_capital, timeline=timeline,
+                       ledger=ledger, fills=fills, liquidations=liqs, attribution=attribution, config=cfg,
+                       config_id=config_id(cfg), data_fingerprint=self.dataset.fingerprint(), params=params,
+                       extras=extras, log=tuple(self.log))
+
+
+def run_backtest(strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,
+                 data_label: str | None = None, progress: Any = None) -> Results:
+    """Run one backtest and return its Results."""
+    return Engine(strategy, dataset, config, data_label).run(progress)

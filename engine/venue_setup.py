@@ -1,0 +1,44 @@
+"""Turn venue specs (data/venues/*.toml) into the kernels' per-venue config and tier arrays."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data.venues import VenueSpec, load_venue
+from engine.config import ConfigError
+from engine.kernels.arrays import Tiers
+from engine.kernels.codes import (C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
+                                  C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, N_CFG)
+
+OVERRIDABLE = {"taker_fee": C_TAKER, "maker_fee": C_MAKER, "spot_taker_fee": C_SPOT_TAKER,
+               "spot_maker_fee": C_SPOT_MAKER, "liquidation_fee": C_LIQ_FEE, "haircut": C_HAIRCUT}
+
+
+def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float, slippage_impact: float,
+                 overrides: dict[str, dict[str, float]]) -> tuple[np.ndarray, Tiers, list[VenueSpec]]:
+    """(vcfg (V, N_CFG), Tiers (V, K), specs) for `venues` trading `base`, specs in force at `at`."""
+    specs = [load_venue(v, at=at) for v in venues]
+    vcfg = np.zeros((len(venues), N_CFG))
+    tables = [s.tier_table(base) for s in specs]
+    k = max(t.floor.shape[0] for t in tables)
+    floor = np.full((len(venues), k), np.inf)
+    rate = np.zeros((len(venues), k))
+    amount = np.zeros((len(venues), k))
+    for j, (s, t) in enumerate(zip(specs, tables)):
+        vcfg[j, C_TAKER], vcfg[j, C_MAKER] = s.taker_fee, s.maker_fee
+        vcfg[j, C_SPOT_TAKER], vcfg[j, C_SPOT_MAKER] = s.spot_taker_fee, s.spot_maker_fee
+        vcfg[j, C_LIQ_FEE] = s.liquidation_fee
+        vcfg[j, C_HAIRCUT] = s.haircuts.get(base, 0.0)
+        vcfg[j, C_SPOT_COLL] = 0.0
+        vcfg[j, C_SLIP], vcfg[j, C_SLIP_IMPACT] = slippage, slippage_impact
+        m = t.floor.shape[0]
+        floor[j, :m], rate[j, :m], amount[j, :m] = t.floor, t.rate, t.amount
+        rate[j, m:], amount[j, m:] = t.rate[-1], t.amount[-1]
+    for venue, kv in overrides.items():
+        if venue not in venues:
+            raise ConfigError(f"venue_overrides: {venue!r} is not in the data; valid: {', '.join(venues)}")
+        for key, value in kv.items():
+            if key not in OVERRIDABLE:
+                raise ConfigError(f"venue_overrides.{venue}: unknown key {key!r}; valid: {', '.join(OVERRIDABLE)}")
+            vcfg[venues.index(venue), OVERRIDABLE[key]] = float(value)
+    return vcfg, Tiers(floor, rate, amount), specs

@@ -1,0 +1,87 @@
+"""The Strategy template (DESIGN §6): typed Params, hooks that receive one event, no-ops by default.
+
+Subclass it, declare `Params` as a frozen kw_only dataclass (fields with `param(default, doc)`),
+override the hooks you need, and act through `ctx` only: it shows data up to now and takes orders.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from engine.config import ConfigError, build_dataclass
+
+if TYPE_CHECKING:
+    from engine.context import Context
+    from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
+                               StartEvent)
+
+
+def param(default: Any, doc: str, choices: tuple[Any, ...] | None = None) -> Any:
+    """A strategy parameter with its default, a one-line doc and optionally its allowed values."""
+    return field(default=default, metadata={"doc": doc, "choices": choices})
+
+
+class Strategy:
+    """Base class for every strategy. `decide` sets when hooks run: 'bar', 'funding' or every N bars."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    decide: ClassVar[str | int] = "bar"
+
+    @dataclass(frozen=True, kw_only=True)
+    class Params:
+        pass
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if not dataclasses.is_dataclass(cls.Params):
+            raise TypeError(f"{cls.__name__}.Params must be a dataclass")
+        if not (cls.decide in ("bar", "funding") or (isinstance(cls.decide, int) and cls.decide > 0)):
+            raise TypeError(f"{cls.__name__}.decide must be 'bar', 'funding' or a positive int")
+        if not cls.name:
+            cls.name = cls.__name__
+
+    def __init__(self, **params: Any) -> None:
+        self.p = build_dataclass(self.Params, params, f"parameter of strategy {self.name!r}")
+        for f in dataclasses.fields(self.p):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self.p, f.name) not in choices:
+                raise ConfigError(f"{self.name}: {f.name} must be one of {', '.join(map(str, choices))}, "
+                                  f"not {getattr(self.p, f.name)!r}")
+
+    @classmethod
+    def param_table(cls) -> list[tuple[str, str, Any, str]]:
+        """(name, type, default, doc) for each parameter."""
+        rows = []
+        for f in dataclasses.fields(cls.Params):
+            typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+            rows.append((f.name, typ, f.default, f.metadata.get("doc", "")))
+        return rows
+
+    def params_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.p)
+
+    def initial_allocation(self, venues: list[str]) -> dict[str, float]:
+        """Share of the initial capital deposited on each venue (default: equal)."""
+        return {v: 1.0 / len(venues) for v in venues}
+
+    def validate(self, venues: list[str], protocols: list[str]) -> None:
+        """Check parameters against the data (venue names...); raise ConfigError naming valid values."""
+
+    # hooks: no-ops by default
+    def on_start(self, ctx: Context, ev: StartEvent) -> None: ...
+    def on_bar(self, ctx: Context, ev: BarEvent) -> None: ...
+    def on_funding(self, ctx: Context, ev: FundingEvent) -> None: ...
+    def on_lending_rate(self, ctx: Context, ev: LendingRateEvent) -> None: ...
+    def on_fill(self, ctx: Context, ev: FillEvent) -> None: ...
+    def on_liquidation(self, ctx: Context, ev: LiquidationEvent) -> None: ...
+    def on_end(self, ctx: Context, ev: EndEvent) -> None: ...
+
+
+def require_venue(venue: str, venues: list[str], what: str = "venue") -> None:
+    """ConfigError naming the valid venues when `venue` is not one of them."""
+    if venue not in venues:
+        from engine.config import did_you_mean
+        raise ConfigError(f"{what} {venue!r} is not in the data{did_you_mean(venue, venues)}; "
+                          f"valid: {', '.join(venues)}")

@@ -1,0 +1,100 @@
+"""perp_short: the cash-and-carry hedge. Long spot, short an equal perp notional on one venue.
+
+Two set-ups (parameter `collateral`):
+- `spot`: the spot is posted as perp collateral on the venue (Ethena's set-up); a crash barely
+  moves margin because the collateral falls with the short's loss... and a rally is covered
+  by the spot's gain (minus the haircut).
+- `usdt`: the short is margined with USDT only (perp notional / `leverage`); the spot is held but
+  does not count as margin (classic cash and carry). A sharp rally can liquidate the short.
+Re-hedges when the net delta drifts past `rehedge_threshold` of the spot held, and (usdt) tops
+up margin by selling spot and shrinking the hedge when the distance to liquidation falls below
+`min_liq_distance`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.context import Context
+from engine.events import BarEvent, LiquidationEvent
+from strategies.base import Strategy, param, require_venue
+
+
+class PerpShort(Strategy):
+    """Long spot + short perp on one venue, re-hedged on drift."""
+
+    name = "perp_short"
+    summary = "long spot, short an equal perp notional on one venue; re-hedge on delta drift"
+    decide = "bar"
+
+    @dataclass(frozen=True, kw_only=True)
+    class Params:
+        venue: str = param("binance", "venue that holds the spot and the short")
+        collateral: str = param("spot", "'spot': spot posted as perp margin; 'usdt': USDT margin only",
+                                choices=("spot", "usdt"))
+        leverage: float = param(3.0, "usdt collateral: perp notional / USDT margin")
+        hedge_ratio: float = param(1.0, "perp short size as a fraction of the spot held")
+        rehedge_threshold: float = param(0.02, "re-hedge when |spot + perp| exceeds this share of spot")
+        cash_buffer: float = param(0.01, "spot collateral: share of capital kept as USDT for fees")
+        min_liq_distance: float = param(0.0, "usdt: top up margin when the mark is closer than this "
+                                             "fraction to the liquidation price (0 = never)")
+        reopen_after_liquidation: bool = param(False, "rebuild the hedge after a liquidation")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.opened = False
+        self.stopped = False
+
+    def validate(self, venues: list[str], protocols: list[str]) -> None:
+        require_venue(self.p.venue, venues)
+
+    def initial_allocation(self, venues: list[str]) -> dict[str, float]:
+        return {self.p.venue: 1.0}
+
+    def on_start(self, ctx: Context, ev) -> None:
+        ctx.configure(self.p.venue, spot_collateral=self.p.collateral == "spot", isolated=False)
+
+    def on_bar(self, ctx: Context, ev: BarEvent) -> None:
+        v = self.p.venue
+        if self.stopped:
+            return
+        if not self.opened:
+            self._open(ctx)
+            return
+        if self.p.collateral == "usdt" and self.p.min_liq_distance > 0 and ctx.perp_qty(v) != 0.0:
+            self._top_up(ctx)
+        spot = ctx.spot_qty(v) + ctx.pending(v, "spot")
+        ctx.hedge_to_delta(v, target_delta=spot * (1.0 - self.p.hedge_ratio), threshold=self.p.rehedge_threshold)
+
+    def _open(self, ctx: Context) -> None:
+        v = self.p.venue
+        s = ctx.price(v, "spot")
+        capital = ctx.cash(v)
+        if self.p.collateral == "spot":
+            spot_notional = capital * (1.0 - self.p.cash_buffer)
+        else:
+            # capital = spot notional + perp notional / leverage, perp notional = hedge_ratio * spot notional
+            spot_notional = capital / (1.0 + self.p.hedge_ratio / self.p.leverage) * (1.0 - self.p.cash_buffer)
+        qty = spot_notional / s
+        ctx.order(v, "spot", qty, "open")
+        ctx.order(v, "perp", -qty * self.p.hedge_ratio, "open")
+        self.opened = True
+
+    def _top_up(self, ctx: Context) -> None:
+        v = self.p.venue
+        m = ctx.margin(v)
+        if m.distance >= self.p.min_liq_distance:
+            return
+        # sell a slice of spot for cash margin and cut the short by the same amount
+        cut = 0.1 * ctx.spot_qty(v)
+        ctx.order(v, "spot", -cut, "margin top-up")
+        ctx.order(v, "perp", cut * self.p.hedge_ratio, "margin top-up")
+        ctx.log(f"{v}: distance to liquidation {m.distance:.3f} < {self.p.min_liq_distance}; sold 10% of spot")
+
+    def on_liquidation(self, ctx: Context, ev: LiquidationEvent) -> None:
+        ctx.log(f"{ev.venue}: short liquidated at {ev.price:.2f}")
+        if not self.p.reopen_after_liquidation:
+            # unhedged spot is not this strategy's book: sell it and stop
+            ctx.target_position(self.p.venue, "spot", 0.0, "unwind after liquidation")
+            self.stopped = True
+        else:
+            self.opened = False

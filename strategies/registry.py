@@ -1,0 +1,53 @@
+"""Find a strategy class by built-in name or by `path/to/file.py:ClassName`."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from engine.config import ConfigError, did_you_mean
+from strategies.base import Strategy
+
+
+def builtin_strategies() -> dict[str, type[Strategy]]:
+    """Built-in strategies by name (imported lazily so one broken module names itself)."""
+    from strategies.perp_short import PerpShort
+    found: dict[str, type[Strategy]] = {PerpShort.name: PerpShort}
+    for mod, cls in (("strategies.funding_allocator", "FundingAllocator"),
+                     ("strategies.lending_rebalance", "LendingRebalance"),
+                     ("strategies.synthetic_dollar", "SyntheticDollar")):
+        if importlib.util.find_spec(mod) is not None:
+            c = getattr(importlib.import_module(mod), cls)
+            found[c.name] = c
+    return found
+
+
+def load_strategy_class(spec: str) -> type[Strategy]:
+    """`perp_short` or `my_strats.py:MyHedge` -> the Strategy subclass."""
+    if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
+        path_s, cls_name = spec.rsplit(":", 1)
+        path = Path(path_s)
+        if not path.exists():
+            raise ConfigError(f"strategy file {path} does not exist")
+        mod_name = f"basisbt_user_{path.stem}"
+        spec_ = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(spec_)
+        sys.modules[mod_name] = module
+        try:
+            spec_.loader.exec_module(module)
+        except ConfigError:
+            raise
+        except Exception as e:
+            raise ConfigError(f"{path}: could not import: {type(e).__name__}: {e}") from None
+        cls = getattr(module, cls_name, None)
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            names = [k for k, v in vars(module).items()
+                     if isinstance(v, type) and issubclass(v, Strategy) and v is not Strategy]
+            raise ConfigError(f"{path}: no Strategy subclass {cls_name!r}{did_you_mean(cls_name, names)}; "
+                              f"found: {', '.join(names) or 'none'}")
+        return cls
+    table = builtin_strategies()
+    if spec not in table:
+        raise ConfigError(f"unknown strategy {spec!r}{did_you_mean(spec, list(table))}; "
+                          f"valid: {', '.join(sorted(table))} or path/to/file.py:ClassName")
+    return table[spec]
