@@ -69,7 +69,6 @@ def run(
     timeframe: Optional[str] = typer.Option(None, "--timeframe", help="bar size for scenarios (1h default, 1m)"),
     fill: Optional[str] = typer.Option(None, "--fill", help="'open' (next bar's open, default) or 'close'"),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<strategy>-<data>)"),
-    no_report: bool = typer.Option(False, "--no-report", help="skip the HTML report (faster)"),
 ) -> None:
     """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
     from data.errors import DataError
@@ -121,7 +120,7 @@ def run(
     elapsed = time.perf_counter() - t0
     target = out_dir or Path("runs") / f"{_slug(strat.name)}-{_slug(data)}"
     from reports.writers import write_run
-    write_run(res, target, html=not no_report) if "html" in write_run.__code__.co_varnames else write_run(res, target)
+    write_run(res, target)
     _summary(res, target, elapsed)
 
 

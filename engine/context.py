@@ -50,6 +50,7 @@ class Context:
         self._e = engine
         self._orders: list[Order] = []
         self._transfers: list[Transfer] = []
+        self._flows: list[tuple[str, float, str]] = []
 
     # -- where we are -------------------------------------------------------------------------
     @property
@@ -236,6 +237,15 @@ class Context:
         if amount > 0:
             self._transfers.append(Transfer(f"lending:{protocol}", to_venue, float(amount)))
 
+    def external_flow(self, venue: str, amount: float, reason: str = "") -> None:
+        """Capital entering (+, e.g. a mint) or leaving (-, a redemption) the book as quote cash on a venue.
+
+        Not PnL: equity changes by the flow, and the report keeps it apart from returns.
+        """
+        self._v(venue)
+        if amount != 0.0:
+            self._flows.append((venue, float(amount), reason))
+
     def record(self, name: str, value: float) -> None:
         """Store a strategy series point (e.g. backing ratio) at now; reports plot it."""
         self._e.extras.setdefault(name, {})[self.now] = float(value)
@@ -243,10 +253,10 @@ class Context:
     def log(self, message: str) -> None:
         self._e.log.append(f"{self.now.isoformat()} {message}")
 
-    def _take(self) -> tuple[list[Order], list[Transfer]]:
-        o, t = self._orders, self._transfers
-        self._orders, self._transfers = [], []
-        return o, t
+    def _take(self) -> tuple[list[Order], list[Transfer], list[tuple[str, float, str]]]:
+        o, t, f = self._orders, self._transfers, self._flows
+        self._orders, self._transfers, self._flows = [], [], []
+        return o, t, f
 
 
 def _instrument(name: str) -> int:

@@ -3,8 +3,9 @@
 Frames (all times UTC, datetime64[ns, UTC]):
 - `timeline`: one row per bar CLOSE instant. Columns: `equity` (quote), the per-bar PnL parts
   `pnl_funding, pnl_basis, pnl_price, pnl_fees, pnl_slippage, pnl_lending, pnl_liquidation`
-  (they sum to the bar's equity change), `lending_value`, `in_transit`, and per venue V:
-  `V:spot_qty, V:perp_qty, V:spot_px, V:mark_px, V:basis, V:funding_rate (NaN off settlement),
+  (they sum to the bar's equity change less `flows`), `flows` (external capital in + / out -, e.g.
+  mints and redemptions: not PnL), `lending_value`, `in_transit`, and per venue V:
+  `V:spot_qty, V:perp_qty, V:spot_px, V:perp_px, V:mark_px, V:basis, V:funding_rate (NaN off settlement),
   V:margin_balance, V:maint_margin, V:liq_px (NaN without a position), V:dist_liq` (|mark-liq|/mark).
   Per protocol P: `P:supply` (quote), `P:apy`.
 - `ledger`: every cash movement: ts, venue, kind (engine.kernels.codes.LEDGER_KINDS), amount, ref.

@@ -19,7 +19,7 @@ from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingR
 from engine.kernels.advance import advance
 from engine.kernels.arrays import Ledger, Records, State
 from engine.kernels.book import write_ledger
-from engine.kernels.codes import (A_CASH, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
+from engine.kernels.codes import (A_CASH, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_WITHDRAWAL, K_LENDING, K_TRANSFER_OUT,
                                   K_WITHDRAWAL_FEE, LEDGER_KINDS, L_KIND, L_REF, L_TS, L_VENUE, N_ACCT, N_LEDGER_I,
                                   N_LIQ, N_PNL, N_REC, N_TRANSIT, P_FEES, PERP, Q_BAR, Q_FEE, Q_INSURANCE,
                                   Q_PRICE, Q_QTY, Q_VENUE, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, SPOT,
@@ -67,7 +67,7 @@ class Engine:
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
                            self.mk.spot_open[0].copy(), self.mk.mark_open[0].copy())
         self.rec = Records(np.full(n, np.nan), np.zeros((n, N_PNL)), np.zeros((n, nv, N_REC)),
-                           np.zeros((n, npr)), np.zeros(n), np.zeros((nv + 1, N_PNL)))
+                           np.zeros((n, npr)), np.zeros(n), np.zeros(n), np.zeros((nv + 1, N_PNL)))
         cap = 1024 + 4 * sum(len(b) for b in m.funding_bar) + 2 * int(m.lend_update.sum())
         self.ledger = Ledger(np.zeros((cap, N_LEDGER_I), np.int64), np.zeros(cap), np.zeros(1, np.int64))
         self.initial_capital = float(self.config.initial_capital)
@@ -169,10 +169,16 @@ class Engine:
         self._call("on_bar", BarEvent(self.now, d))
 
     # -- fills and transfers at the open of bar i ----------------------------------------------------------
-    def _execute(self, i: int, orders: list[Order], transfers: list[Transfer]) -> None:
+    def _execute(self, i: int, orders: list[Order], transfers: list[Transfer],
+                 flows: list[tuple[str, float, str]]) -> None:
         mk, acct = self.mk, self.state.acct
         close_mode = self.config.fill == "close"
         ts_ns = int(self.market.open_ns[i])
+        for venue, amount, _reason in flows:          # capital moves first: mints fund the orders
+            j = self.market.venues.index(venue)
+            acct[j, A_CASH] += amount
+            self.rec.flows[i] += amount
+            self._ledger(ts_ns, j, K_DEPOSIT if amount > 0 else K_WITHDRAWAL, amount, -1)
         for o in orders:
             qty = o.qty
             if o.instrument == SPOT and acct[o.venue, A_SPOT] + qty < -1e-12:
@@ -273,19 +279,19 @@ class Engine:
         n = m.n
         self._deposit()
         self._call("on_start", StartEvent(self.now))
-        orders, transfers = self.ctx._take()
+        orders, transfers, flows = self.ctx._take()
         decisions = np.flatnonzero(self._decision_mask())
         liq_out = np.full((len(m.venues), N_LIQ), -1.0)
         ptr, i, last = 0, 0, -1
         while i < n:
-            if orders or transfers:
-                self._execute(i, orders, transfers)
+            if orders or transfers or flows:
+                self._execute(i, orders, transfers, flows)
             while decisions[ptr] < i:
                 ptr += 1
             d = int(decisions[ptr])
             stop, code = advance(self.state, self.vcfg, self.tiers, self.mk, self.rec, self.ledger, i, d + 1,
                                  liq_out, len(self.liquidations))
-            orders, transfers = [], []
+            orders, transfers, flows = [], [], []
             if code == STOP_LEDGER_FULL:
                 self._grow_ledger()
                 i = stop
@@ -296,13 +302,13 @@ class Engine:
             i = stop
             self._deliver(last, d)
             last = d
-            orders, transfers = self.ctx._take()
+            orders, transfers, flows = self.ctx._take()
             if progress is not None:
                 progress(i, n)
         self.bar, self.now = n - 1, _ts(m.close_ns[n - 1])
         self._call("on_end", EndEvent(self.now))
         left = self.ctx._take()
-        if orders or transfers or left[0] or left[1]:
+        if orders or transfers or flows or any(left):
             self.log.append(f"{self.now.isoformat()} orders placed at the last bar were not filled (no next bar)")
         for p in range(len(m.protocols)):
             self._flush_lending(int(m.close_ns[-1]), p)
@@ -317,6 +323,7 @@ class Engine:
             cols[f"pnl_{part}"] = rec.pnl[:, k]
         cols["lending_value"] = rec.lend.sum(axis=1)
         cols["in_transit"] = rec.transit
+        cols["flows"] = rec.flows
         for j, v in enumerate(m.venues):
             spot_px, mark_px = m.bars["spot_close"][:, j], m.bars["mark_close"][:, j]
             liq = rec.venue[:, j, R_LIQ_PX]

@@ -53,6 +53,7 @@ class Records(NamedTuple):
     venue: np.ndarray   # (n, V, N_REC)
     lend: np.ndarray    # (n, P) lending supply balances at the close
     transit: np.ndarray  # (n,) money in transit at the close
+    flows: np.ndarray   # (n,) external capital in (+) / out (-) during the bar (mints, redemptions)
     attr: np.ndarray    # (V + 1, N_PNL) totals per venue; row V is lending
 
 

@@ -59,9 +59,11 @@ K_TRANSFER_OUT = 7  # money leaving a venue or protocol (-)
 K_TRANSFER_IN = 8   # money arriving at a venue (+)
 K_LEND_SUPPLY = 9   # money arriving in a lending protocol (+)
 K_WITHDRAWAL_FEE = 10
-K_DEPOSIT = 11      # initial capital
+K_DEPOSIT = 11      # initial capital, and external capital added later (e.g. mints)
+K_WITHDRAWAL = 12   # external capital taken out (e.g. redemptions) (-)
 LEDGER_KINDS = ("spot_trade", "realized_pnl", "fee", "funding", "lending_interest", "liquidation_fee",
-                "insurance", "transfer_out", "transfer_in", "lending_supply", "withdrawal_fee", "deposit")
+                "insurance", "transfer_out", "transfer_in", "lending_supply", "withdrawal_fee", "deposit",
+                "withdrawal")
 
 # ledger integer columns (ledger_i); the amount lives in ledger_f
 L_TS = 0
