@@ -19,11 +19,21 @@ def num(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:,.{digits}f}"
 
 
+def when(iso: str | None) -> str:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM' (UTC); '–' for None."""
+    return "–" if not iso else iso[:16].replace("T", " ")
+
+
+def period(m: dict[str, Any]) -> str:
+    """'start → end UTC (N days, M bars)' from metrics."""
+    return (f"{when(m.get('start'))} → {when(m.get('end'))} UTC ({num(m.get('days'), 1)} days, "
+            f"{m.get('bars', 0)} bars)")
+
+
 def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, formatted value) rows for the metrics table of report.md and report.html."""
     rows = [
-        ("Period", f"{m.get('start') or '–'} → {m.get('end') or '–'} ({num(m.get('days'), 1)} days, "
-                   f"{m.get('bars', 0)} bars)"),
+        ("Period", period(m)),
         ("Equity start → end (quote)", f"{money(m['equity_start'])} → {money(m['equity_end'])}"),
         ("PnL (quote)", money(m["pnl"]["total"])),
         ("Total return", pct(m["total_return"])),
@@ -44,7 +54,7 @@ def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
         ("Liquidations (count, cost in quote)",
          f"{m['liquidations']} ({money(m.get('liquidation_cost'))})"),
         ("Min distance to liquidation", ", ".join(
-            f"{v}: {pct(d.get('min'), 1)}" for v, d in (m.get("min_dist_liq") or {}).items()) or "–"),
+            f"{v}: {pct(d.get('min'), 1)} ({when(d.get('ts'))})" for v, d in (m.get("min_dist_liq") or {}).items()) or "–"),
         ("Fills, traded notional (quote)", f"{m['n_fills']}, {money(m.get('traded_notional'))}"),
         ("Turnover (x average equity per year)", num(m.get("turnover"), 1)),
         ("Fees + slippage paid (quote)",
@@ -57,7 +67,7 @@ def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
                          f"{num(sd['backing_ratio_min'], 4)} / {num(sd['backing_ratio_mean'], 4)}"))
         if "reserve_fund_min" in sd:
             rows.append(("Reserve fund low point (quote)", f"{money(sd['reserve_fund_min'])}"
-                         f" at {sd.get('reserve_fund_min_ts') or '–'}"))
+                         f" at {when(sd.get('reserve_fund_min_ts'))}"))
         if "staker_apy" in sd:
             rows.append(("Staker APY (mean)", pct(sd["staker_apy"])))
     rows += [("config_id", str(m["config_id"])[:16]), ("data_fingerprint", str(m["data_fingerprint"])[:23])]
@@ -66,8 +76,8 @@ def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
 
 CONVENTIONS_TEXT = (
     "Amounts in quote currency. Annualization uses a 365-day year; volatility, Sharpe and Sortino "
-    "are computed on daily returns (last bar of each UTC day, the first day measured from the "
-    "starting equity) with a risk-free rate of 0; Sortino's downside deviation counts all days "
+    "are computed on daily returns (equity at the last bar close in each UTC day (00:00, 24:00], "
+    "the first day measured from the starting equity) with a risk-free rate of 0; Sortino's downside deviation counts all days "
     "against a 0 target. Max drawdown is measured on every bar. Funding available = average perp "
     "short notional × the sum of each venue's funding rates, averaged over venues. Time hedged = "
     "share of bars with a perp short and |net ETH delta| ≤ 5 % of spot held."

@@ -7,7 +7,7 @@ import pandas as pd
 
 from engine.results import Results
 from reports import attribution
-from reports.fmt import CONVENTIONS_TEXT, headline_rows, money, pct
+from reports.fmt import CONVENTIONS_TEXT, headline_rows, money, pct, when
 
 
 def _table(header: list[str], rows: list[list[str]], align: str = "") -> str:
@@ -46,7 +46,7 @@ def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
     dist = m.get("min_dist_liq") or {}
     if dist:
         out += ["Closest approach to liquidation: " + "; ".join(
-            f"{v} {pct(d.get('min'), 1)} at {d.get('ts') or '–'}" for v, d in dist.items()), ""]
+            f"{v} {pct(d.get('min'), 1)} at {when(d.get('ts'))} UTC" for v, d in dist.items()), ""]
     led = attribution.ledger_by_kind(results)
     out += ["## Ledger by kind (quote, + = inflow)", ""]
     if len(led) == 0:

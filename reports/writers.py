@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ LIQUIDATION_COLUMNS = ("ts", "venue", "qty", "price", "fee", "insurance_loss")
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write bytes to path via a same-directory temp file and os.replace (all or nothing)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies, like open()
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

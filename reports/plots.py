@@ -1,0 +1,327 @@
+"""Report charts with matplotlib's object API (Figure + Agg canvas; no pyplot, no display, no global state).
+
+Every `fig_*` function returns a `matplotlib.figure.Figure`; `png_bytes` renders one to PNG.
+Times are drawn in UTC; percentages are converted at this edge only.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from engine.results import PNL_PARTS, Results
+from reports.attribution import over_time
+from reports.metrics import drawdown, equity_series, timeline_index
+
+# one palette for every chart: PnL parts, venues (in order), lending and markers
+PART_COLORS = {
+    "funding": "#2a9d8f", "basis": "#8ab17d", "price": "#e9c46a", "fees": "#f4a261",
+    "slippage": "#bc6c25", "lending": "#457b9d", "liquidation": "#d62828",
+}
+VENUE_COLORS = ("#264653", "#e76f51", "#7b2cbf", "#2a9d8f", "#f4a261", "#6c757d")
+LENDING_COLOR = "#457b9d"
+TRANSIT_COLOR = "#adb5bd"
+EQUITY_COLOR = "#1d3557"
+DRAWDOWN_COLOR = "#d62828"
+LIQ_COLOR = "#d62828"
+FIGSIZE = (10.0, 3.6)
+
+
+def venue_color(i: int) -> str:
+    """The palette colour of the i-th venue."""
+    return VENUE_COLORS[i % len(VENUE_COLORS)]
+
+
+def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
+    """Render a figure to PNG bytes (no timestamp metadata, so output is reproducible)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _naive(idx: pd.Index) -> np.ndarray:
+    """UTC times as naive datetime64 for matplotlib's date axis."""
+    di = pd.DatetimeIndex(idx)
+    if di.tz is not None:
+        di = di.tz_convert("UTC").tz_localize(None)
+    return di.to_numpy()
+
+
+def _style(ax: Axes, title: str, ylabel: str, *, time_axis: bool = True) -> None:
+    """Common axis style: title, y label with units, light grid, concise UTC date ticks."""
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.grid(True, color="#e5e5e5", linewidth=0.7)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=8)
+    if time_axis:
+        loc = mdates.AutoDateLocator(minticks=4, maxticks=10)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
+def _money_fmt(ax: Axes) -> None:
+    """Thousands separators on the y axis."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+
+
+def _liq_marks(ax: Axes, results: Results, *, label: bool = True) -> None:
+    """Dashed vertical lines at each liquidation (red), labelled once in the legend."""
+    liq = results.liquidations
+    if liq is None or len(liq) == 0 or "ts" not in liq.columns:
+        return
+    for k, t in enumerate(_naive(pd.DatetimeIndex(liq["ts"]))):
+        ax.axvline(t, color=LIQ_COLOR, linestyle="--", linewidth=1.0, alpha=0.8,
+                   label="liquidation" if (label and k == 0) else None)
+
+
+def _new(nrows: int = 1, height: float = FIGSIZE[1], ratios: Sequence[float] | None = None,
+         dpi: int = 110) -> tuple[Figure, list[Axes]]:
+    """A Figure with nrows stacked axes sharing the time axis."""
+    fig = Figure(figsize=(FIGSIZE[0], height), dpi=dpi, layout="constrained")
+    axes = fig.subplots(nrows, 1, sharex=True, squeeze=False,
+                        gridspec_kw={"height_ratios": list(ratios)} if ratios else None)[:, 0]
+    return fig, list(axes)
+
+
+def draw_equity(ax: Axes, ax_dd: Axes, results: Results) -> None:
+    """Equity (quote) on ax and per-bar drawdown (%) on ax_dd, with liquidation markers."""
+    eq = equity_series(results)
+    t = _naive(eq.index)
+    ax.plot(t, eq.to_numpy(), color=EQUITY_COLOR, linewidth=1.4, label="equity")
+    ax.axhline(results.initial_equity, color="#999999", linewidth=0.8, linestyle=":",
+               label="starting equity")
+    _liq_marks(ax, results)
+    _style(ax, "Equity", "equity (quote)")
+    _money_fmt(ax)
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    dd = drawdown(eq, results.initial_equity).to_numpy() * 100.0
+    ax_dd.fill_between(t, dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.35, linewidth=0)
+    ax_dd.plot(t, dd, color=DRAWDOWN_COLOR, linewidth=0.9)
+    _liq_marks(ax_dd, results, label=False)
+    _style(ax_dd, "Drawdown from running peak", "drawdown (%)")
+    ax_dd.yaxis.set_major_formatter(PercentFormatter(decimals=1))
+
+
+def fig_equity(results: Results, dpi: int = 110) -> Figure:
+    """Equity curve over drawdown (two panels)."""
+    fig, (ax, ax_dd) = _new(2, 5.0, (2.2, 1.0), dpi)
+    draw_equity(ax, ax_dd, results)
+    return fig
+
+
+def draw_attribution(ax: Axes, results: Results) -> None:
+    """Cumulative PnL by part, stacked (gains above zero, losses below) with the total as a line."""
+    cum = over_time(results)
+    t = _naive(cum.index)
+    parts = [p for p in PNL_PARTS if np.any(cum[p].to_numpy() != 0.0)]
+    if parts:
+        pos = [cum[p].clip(lower=0).to_numpy() for p in parts]
+        neg = [cum[p].clip(upper=0).to_numpy() for p in parts]
+        colors = [PART_COLORS[p] for p in parts]
+        ax.stackplot(t, *pos, colors=colors, labels=parts, alpha=0.85, linewidth=0)
+        ax.stackplot(t, *neg, colors=colors, alpha=0.85, linewidth=0)
+    ax.plot(t, cum.sum(axis=1).to_numpy(), color="black", linewidth=1.3, label="total")
+    ax.axhline(0.0, color="#555555", linewidth=0.8)
+    _liq_marks(ax, results)
+    _style(ax, "Cumulative PnL attribution", "PnL (quote)")
+    _money_fmt(ax)
+    ax.legend(loc="upper left", fontsize=8, ncol=5, frameon=False)
+
+
+def fig_attribution(results: Results, dpi: int = 110) -> Figure:
+    """Stacked cumulative attribution chart."""
+    fig, (ax,) = _new(1, 4.2, dpi=dpi)
+    draw_attribution(ax, results)
+    return fig
+
+
+def fig_funding(results: Results, dpi: int = 110) -> Figure:
+    """Funding rate per venue at each settlement, % per funding interval."""
+    fig, (ax,) = _new(1, dpi=dpi)
+    tl = results.timeline
+    t_all = timeline_index(tl)
+    for i, v in enumerate(results.venues):
+        col = f"{v}:funding_rate"
+        if col not in tl.columns:
+            continue
+        r = tl[col].to_numpy(dtype=float)
+        ok = np.isfinite(r)
+        ax.plot(_naive(t_all[ok]), r[ok] * 100.0, color=venue_color(i), marker="o", markersize=2.5,
+                linewidth=1.0, label=v)
+    ax.axhline(0.0, color="#555555", linewidth=0.8)
+    _liq_marks(ax, results)
+    _style(ax, "Funding rate per venue (short receives when positive)", "rate (% per interval)")
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=3))
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    return fig
+
+
+def fig_basis(results: Results, dpi: int = 110) -> Figure:
+    """Basis per venue, perp mark / spot - 1, in %."""
+    fig, (ax,) = _new(1, dpi=dpi)
+    tl = results.timeline
+    t = _naive(timeline_index(tl))
+    for i, v in enumerate(results.venues):
+        col = f"{v}:basis"
+        if col in tl.columns:
+            ax.plot(t, tl[col].to_numpy(dtype=float) * 100.0, color=venue_color(i), linewidth=1.1,
+                    label=v)
+    ax.axhline(0.0, color="#555555", linewidth=0.8)
+    _liq_marks(ax, results)
+    _style(ax, "Basis per venue (perp mark / spot − 1)", "basis (%)")
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=2))
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    return fig
+
+
+def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
+    """Distance to liquidation (%) and margin ratio (maintenance / margin balance, %) per venue."""
+    fig, (ax, ax_mr) = _new(2, 5.0, (1.0, 1.0), dpi)
+    tl = results.timeline
+    t = _naive(timeline_index(tl))
+    liq = results.liquidations
+    for i, v in enumerate(results.venues):
+        c = venue_color(i)
+        if f"{v}:dist_liq" in tl.columns:
+            ax.plot(t, tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0, color=c, linewidth=1.1,
+                    label=v)
+        mb, mm = f"{v}:margin_balance", f"{v}:maint_margin"
+        if mb in tl.columns and mm in tl.columns:
+            bal = tl[mb].to_numpy(dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(bal > 0, tl[mm].to_numpy(dtype=float) / bal, np.nan)
+            ax_mr.plot(t, ratio * 100.0, color=c, linewidth=1.1, label=v)
+        if liq is not None and len(liq) and "venue" in liq.columns:
+            lv = liq[liq["venue"].astype(str) == v]
+            if len(lv):
+                lt = _naive(pd.DatetimeIndex(lv["ts"]))
+                for a, y in ((ax, 0.0), (ax_mr, 100.0)):
+                    a.scatter(lt, np.full(len(lt), y), marker="X", s=70, color=LIQ_COLOR,
+                              edgecolor="white", linewidth=0.6, zorder=5, clip_on=False,
+                              label=f"liquidation ({v})")
+    ax.axhline(0.0, color=LIQ_COLOR, linewidth=0.8)
+    ax_mr.axhline(100.0, color=LIQ_COLOR, linewidth=0.8, linestyle="--")
+    _style(ax, "Distance to liquidation (|mark − liq. price| / mark)", "distance (%)")
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_ylim(bottom=0.0)
+    _style(ax_mr, "Margin ratio (maintenance / margin balance; 100 % = liquidation)", "ratio (%)")
+    ax_mr.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax_mr.set_ylim(bottom=0.0)
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    ax_mr.legend(loc="best", fontsize=8, frameon=False)
+    return fig
+
+
+def fig_allocation(results: Results, dpi: int = 110) -> Figure:
+    """Capital allocation, stacked: spot value held per venue, lending supply per protocol, in transit."""
+    fig, (ax,) = _new(1, 4.0, dpi=dpi)
+    tl = results.timeline
+    t = _naive(timeline_index(tl))
+    series, labels, colors = [], [], []
+    for i, v in enumerate(results.venues):
+        q, px = f"{v}:spot_qty", f"{v}:spot_px"
+        if q in tl.columns and px in tl.columns:
+            series.append(np.nan_to_num(tl[q].to_numpy(dtype=float) * tl[px].to_numpy(dtype=float)))
+            labels.append(f"{v} spot")
+            colors.append(venue_color(i))
+    lend_cols = [f"{p}:supply" for p in results.protocols if f"{p}:supply" in tl.columns]
+    for j, c in enumerate(lend_cols):
+        series.append(np.nan_to_num(tl[c].to_numpy(dtype=float)))
+        labels.append(f"{c.split(':')[0]} lending")
+        colors.append(LENDING_COLOR if j == 0 else VENUE_COLORS[-1 - j % len(VENUE_COLORS)])
+    if not lend_cols and "lending_value" in tl.columns:
+        series.append(np.nan_to_num(tl["lending_value"].to_numpy(dtype=float)))
+        labels.append("lending")
+        colors.append(LENDING_COLOR)
+    if "in_transit" in tl.columns and np.any(tl["in_transit"].to_numpy(dtype=float) != 0):
+        series.append(np.nan_to_num(tl["in_transit"].to_numpy(dtype=float)))
+        labels.append("in transit")
+        colors.append(TRANSIT_COLOR)
+    if series:
+        ax.stackplot(t, *series, labels=labels, colors=colors, alpha=0.85, linewidth=0)
+    _liq_marks(ax, results)
+    _style(ax, "Allocation across venues and lending", "value (quote)")
+    _money_fmt(ax)
+    ax.legend(loc="upper left", fontsize=8, ncol=4, frameon=False)
+    return fig
+
+
+def fig_synthetic(results: Results, dpi: int = 110) -> Figure | None:
+    """Backing ratio (%) and reserve fund (quote) for synthetic-dollar runs; None when absent."""
+    ex = results.extras or {}
+    have = [k for k in ("backing_ratio", "reserve_fund") if k in ex]
+    if not have:
+        return None
+    fig, axes = _new(len(have), 2.8 * len(have) + 0.6, dpi=dpi)
+    for ax, key in zip(axes, have):
+        s = ex[key].dropna()
+        t = _naive(s.index)
+        if key == "backing_ratio":
+            ax.plot(t, s.to_numpy() * 100.0, color=EQUITY_COLOR, linewidth=1.2, label="backing ratio")
+            ax.axhline(100.0, color=LIQ_COLOR, linewidth=0.8, linestyle="--", label="fully backed")
+            _style(ax, "Backing ratio (assets / synthetic dollars outstanding)", "backing (%)")
+            ax.yaxis.set_major_formatter(PercentFormatter(decimals=2))
+        else:
+            ax.plot(t, s.to_numpy(), color=LENDING_COLOR, linewidth=1.2, label="reserve fund")
+            _style(ax, "Reserve fund", "reserve (quote)")
+            _money_fmt(ax)
+        _liq_marks(ax, results, label=False)
+        ax.legend(loc="best", fontsize=8, frameon=False)
+    return fig
+
+
+def fig_compare_equity(curves: Sequence[tuple[str, pd.Series, float]], dpi: int = 110) -> Figure:
+    """Cumulative return (%) of several runs on one chart; curves are (label, equity, equity_start)."""
+    fig, (ax,) = _new(1, 4.5, dpi=dpi)
+    for i, (label, eq, start) in enumerate(curves):
+        ax.plot(_naive(eq.index), (eq.to_numpy(dtype=float) / start - 1.0) * 100.0,
+                color=venue_color(i), linewidth=1.3, label=label)
+    ax.axhline(0.0, color="#555555", linewidth=0.8)
+    _style(ax, "Cumulative return by run", "return since start (%)")
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=1))
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    return fig
+
+
+def report_figures(results: Results, dpi: int = 110) -> list[tuple[str, str, Figure]]:
+    """All report charts as (anchor id, caption, figure), in page order; absent data is skipped."""
+    figs: list[tuple[str, str, Figure | None]] = [
+        ("equity", "Equity and drawdown", fig_equity(results, dpi)),
+        ("attribution", "Cumulative PnL attribution", fig_attribution(results, dpi)),
+        ("funding", "Funding rate per venue", fig_funding(results, dpi) if results.venues else None),
+        ("basis", "Basis per venue", fig_basis(results, dpi) if results.venues else None),
+        ("liquidation", "Distance to liquidation and margin ratio",
+         fig_liquidation_risk(results, dpi) if results.venues else None),
+        ("allocation", "Allocation", fig_allocation(results, dpi)),
+        ("synthetic", "Backing ratio and reserve fund", fig_synthetic(results, dpi)),
+    ]
+    return [(k, c, f) for k, c, f in figs if f is not None]
+
+
+def plot(results: Results, dpi: int = 100) -> Figure:
+    """A one-figure notebook overview: equity, drawdown, cumulative attribution, distance to liquidation."""
+    fig = Figure(figsize=(11.0, 9.0), dpi=dpi, layout="constrained")
+    axes = fig.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": [2.0, 1.0, 2.0, 1.4]})
+    draw_equity(axes[0], axes[1], results)
+    draw_attribution(axes[2], results)
+    tl = results.timeline
+    t = _naive(timeline_index(tl))
+    for i, v in enumerate(results.venues):
+        if f"{v}:dist_liq" in tl.columns:
+            axes[3].plot(t, tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0,
+                         color=venue_color(i), linewidth=1.1, label=v)
+    _liq_marks(axes[3], results)
+    _style(axes[3], "Distance to liquidation", "distance (%)")
+    axes[3].yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    axes[3].legend(loc="best", fontsize=8, frameon=False)
+    fig.suptitle(f"{results.strategy} on {results.dataset}", fontsize=12, fontweight="bold")
+    return fig
