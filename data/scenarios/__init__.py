@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from data.dataset import Dataset
-from data.scenarios import feb_2025_crash
+from data.scenarios import bull_carry, death_spiral, feb_2025_crash, squeeze
 from data.scenarios.assemble import minutes_per_bar, to_dataset
 from data.scenarios.info import ScenarioInfo
 from data.scenarios.paths import simulate
@@ -18,7 +18,7 @@ __all__ = ["DEFAULT_SCENARIO", "ScenarioInfo", "list_scenarios", "load_scenario"
 
 DEFAULT_SCENARIO = feb_2025_crash.NAME
 
-_MODULES: dict[str, ModuleType] = {m.NAME: m for m in (feb_2025_crash,)}
+_MODULES: dict[str, ModuleType] = {m.NAME: m for m in (feb_2025_crash, bull_carry, death_spiral, squeeze)}
 
 
 def list_scenarios() -> list[ScenarioInfo]:
