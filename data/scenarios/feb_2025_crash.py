@@ -26,7 +26,8 @@ Parameters and what they are calibrated to (real numbers are Binance ETHUSDT hou
   night (Feb 2 16:00 - Feb 3 08:00), x1.6 decaying to x1 by Feb 8; vol-of-vol 0.35.
 - premium (perp vs index, 8h average drives funding): mean -0.042 % before the crash (real 2025
   hourly perp/spot - 1: mean -0.043 %, sd 0.013 %), so funding prints 0.004-0.01 %/8h as the
-  real Jan 28 - Feb 2 prints (0.0023-0.0100 %); it falls to -0.075 % on Feb 3 (funding -0.025 %;
+  real Jan 28 - Feb 2 prints (0.0023-0.0100 %); it falls to -0.075 % on Feb 3 (funding about
+  -0.025 %, the Feb 3 08:00 print -0.03..-0.04 % because it also averages the flash;
   real prints -0.0167 % at 08:00, -0.0251 % at 16:00, -0.0107 % Feb 4 00:00), back to -0.045 %
   by Feb 6 and -0.035 % by Feb 9 (real: mixed -0.008..+0.01 % Feb 4-12, positive after).
   Premium sd 0.006 %, half-life 8h, venue correlation 0.7 (Binance vs Bybit ETH funding 2023: 0.72).
@@ -71,7 +72,7 @@ PARAMS: dict = {
     "vol_annual": 0.65, "crash_vol_multiplier": 3.0,
     "premium_mean_before": -0.00042, "premium_mean_crash": -0.00075, "premium_sd": 0.00006,
     "funding_interval_h": 8, "funding_cap": 0.0075,
-    "funding_before": "0.004-0.01 %/8h", "funding_trough": "about -0.025 %/8h",
+    "funding_before": "0.004-0.01 %/8h", "funding_trough": "-0.025 to -0.04 %/8h",
     "lending_base": {"aave": 0.050, "morpho": 0.055}, "lending_peak": {"aave": 0.073, "morpho": 0.086},
     "supply_usd": 2.5e9, "mint_per_day": 15e6, "redeem_per_day": 12e6, "crash_redemptions_24h": 50e6,
 }
