@@ -77,7 +77,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
         raise DataError("unreadable file", file=str(path), detail=str(e).splitlines()[0][:100]) from None
     if TS not in df.columns and "date" in df.columns:
         df = df.rename(columns={"date": TS})
-    if TS in df.columns and df[TS].dtype == object:
+    if TS in df.columns and not pd.api.types.is_datetime64_any_dtype(df[TS].dtype):
         parsed = pd.to_datetime(df[TS], utc=False, errors="coerce", format="ISO8601")
         if isinstance(parsed.dtype, pd.DatetimeTZDtype):
             df[TS] = parsed
