@@ -36,6 +36,7 @@ def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
         ("Period", period(m)),
         ("Equity start → end (quote)", f"{money(m['equity_start'])} → {money(m['equity_end'])}"),
         ("PnL (quote)", money(m["pnl"]["total"])),
+        ("External flows, mints − redemptions (quote)", money(m.get("net_flows"))),
         ("Total return", pct(m["total_return"])),
         ("APY (365-day year, compounded)", pct(m["apy"])),
         ("Volatility (daily returns, annualized)", pct(m["volatility"])),
@@ -54,7 +55,9 @@ def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
         ("Liquidations (count, cost in quote)",
          f"{m['liquidations']} ({money(m.get('liquidation_cost'))})"),
         ("Min distance to liquidation", ", ".join(
-            f"{v}: {pct(d.get('min'), 1)} ({when(d.get('ts'))})" for v, d in (m.get("min_dist_liq") or {}).items()) or "–"),
+            f"{v}: {pct(d.get('min'), 1)} ({when(d.get('ts'))})"
+            for v, d in (m.get("min_dist_liq") or {}).items() if d.get("min") is not None)
+         or "no perp position"),
         ("Fills, traded notional (quote)", f"{m['n_fills']}, {money(m.get('traded_notional'))}"),
         ("Turnover (x average equity per year)", num(m.get("turnover"), 1)),
         ("Fees + slippage paid (quote)",
@@ -80,5 +83,7 @@ CONVENTIONS_TEXT = (
     "the first day measured from the starting equity) with a risk-free rate of 0; Sortino's downside deviation counts all days "
     "against a 0 target. Max drawdown is measured on every bar. Funding available = average perp "
     "short notional × the sum of each venue's funding rates, averaged over venues. Time hedged = "
-    "share of bars with a perp short and |net ETH delta| ≤ 5 % of spot held."
+    "share of bars with a perp short and |net ETH delta| ≤ 5 % of spot held. External flows (mints, "
+    "redemptions) are not PnL: returns are time-weighted, bar return = (equity − flows) / previous "
+    "equity − 1."
 )

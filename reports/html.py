@@ -128,7 +128,7 @@ def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110) ->
         "figures": figures,
         "liquidations": _liquidation_rows(results),
         "min_dist_text": "; ".join(f"{v} {pct(d.get('min'), 1)} at {when(d.get('ts'))} UTC"
-                                   for v, d in dist.items()) or "no positions",
+                                   for v, d in dist.items() if d.get("min") is not None) or "no positions",
         "ledger": _ledger_rows(results),
         "fills": _fill_rows(results),
         "conventions": CONVENTIONS_TEXT,

@@ -46,7 +46,7 @@ def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
     dist = m.get("min_dist_liq") or {}
     if dist:
         out += ["Closest approach to liquidation: " + "; ".join(
-            f"{v} {pct(d.get('min'), 1)} at {when(d.get('ts'))} UTC" for v, d in dist.items()), ""]
+            f"{v} {pct(d.get('min'), 1)} at {when(d.get('ts'))} UTC" for v, d in dist.items() if d.get("min") is not None), ""]
     led = attribution.ledger_by_kind(results)
     out += ["## Ledger by kind (quote, + = inflow)", ""]
     if len(led) == 0:

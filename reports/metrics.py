@@ -10,7 +10,11 @@ Conventions (also written into metrics.json under `conventions` and into every r
   * sqrt(365), downside deviation = sqrt(sum(min(r, 0)^2) / n) (target 0, all n days counted).
 - Max drawdown is measured on every bar (not on daily closes), from `equity_start` as the first
   peak; it is a NEGATIVE fraction (-0.1 = 10 % below the running peak).
-- APY = (equity_end / equity_start) ** (365 / days) - 1 with days = last bar - first bar.
+- External flows (timeline `flows`: mints +, redemptions -) are not PnL. Returns are time-weighted:
+  bar return r_t = (equity_t - flows_t) / equity_{t-1} - 1, chained into a flow-adjusted NAV that
+  starts at `equity_start` (it equals equity when there are no flows). Total return, APY, daily
+  returns and drawdowns use that NAV; pnl.total = equity_end - equity_start - net_flows.
+- APY = (nav_end / equity_start) ** (365 / days) - 1 with days = last bar - first bar.
 """
 from __future__ import annotations
 
@@ -49,6 +53,27 @@ def equity_series(results: Results) -> pd.Series:
     """The per-bar equity (quote) indexed by bar-close time."""
     tl = results.timeline
     return pd.Series(tl["equity"].to_numpy(dtype=float), index=timeline_index(tl), name="equity")
+
+
+def flows_series(results: Results) -> pd.Series:
+    """External capital flows per bar (quote, + in), zeros when the timeline has no `flows` column."""
+    tl = results.timeline
+    f = np.nan_to_num(_col(tl, "flows")) if "flows" in tl.columns else np.zeros(len(tl))
+    return pd.Series(f, index=timeline_index(tl), name="flows")
+
+
+def nav_series(results: Results) -> pd.Series:
+    """Flow-adjusted NAV (quote): equity_start chained by time-weighted bar returns; = equity without flows."""
+    eq = equity_series(results)
+    flows = flows_series(results).to_numpy()
+    if not flows.any():
+        return eq.rename("nav")
+    e = eq.to_numpy(dtype=float)
+    prev = np.r_[float(results.initial_equity), e[:-1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(prev > 0, (e - flows) / prev, np.nan)
+    nav = float(results.initial_equity) * np.cumprod(growth)
+    return pd.Series(nav, index=eq.index, name="nav")
 
 
 def daily_returns(equity: pd.Series, equity_start: float) -> pd.Series:
@@ -220,7 +245,7 @@ def liquidation_stats(results: Results, pnl_liquidation: float) -> dict[str, Any
     by_venue: dict[str, int] = {}
     if n and "venue" in liq.columns:
         by_venue = {str(k): int(c) for k, c in liq["venue"].value_counts().sort_index().items()}
-    return {"liquidations": n, "liquidation_cost": -pnl_liquidation, "liquidation_fees": fees,
+    return {"liquidations": n, "liquidation_cost": 0.0 - pnl_liquidation, "liquidation_fees": fees,
             "insurance_loss": ins, "liquidations_by_venue": by_venue}
 
 
@@ -250,21 +275,24 @@ def synthetic_dollar_stats(results: Results) -> dict[str, Any] | None:
 def compute_metrics(results: Results) -> dict[str, Any]:
     """The metrics.json dictionary: DESIGN §9 keys plus §7 extras; JSON-safe (NaN/inf -> None)."""
     equity = equity_series(results)
+    nav = nav_series(results)
+    net_flows = float(flows_series(results).sum())
     equity_start = float(results.initial_equity)
     equity_end = float(equity.iloc[-1]) if len(equity) else equity_start
+    nav_end = float(nav.iloc[-1]) if len(nav) else equity_start
     times = equity.index
     days = (times[-1] - times[0]) / _DAY if len(times) else 0.0
-    total_return = equity_end / equity_start - 1.0 if equity_start else math.nan
+    total_return = nav_end / equity_start - 1.0 if equity_start else math.nan
     if days > 0 and equity_start > 0:
-        apy = (equity_end / equity_start) ** (DAYS_PER_YEAR / days) - 1.0 if equity_end > 0 else -1.0
+        apy = (nav_end / equity_start) ** (DAYS_PER_YEAR / days) - 1.0 if nav_end > 0 else -1.0
     else:
         apy = math.nan
-    rets = daily_returns(equity, equity_start)
-    dd = max_drawdown_info(equity, equity_start)
+    rets = daily_returns(nav, equity_start)
+    dd = max_drawdown_info(nav, equity_start)
     calmar = apy / -dd["max_drawdown"] if dd["max_drawdown"] < 0 else math.nan
 
     parts = pnl_parts(results)
-    total = equity_end - equity_start
+    total = equity_end - equity_start - net_flows
     pnl = dict(parts, total=total)
     m: dict[str, Any] = {
         "strategy": results.strategy,
@@ -275,6 +303,7 @@ def compute_metrics(results: Results) -> dict[str, Any]:
         "bars": len(equity),
         "equity_start": equity_start,
         "equity_end": equity_end,
+        "net_flows": net_flows,
         "total_return": total_return,
         "apy": apy,
         "volatility": annual_volatility(rets),

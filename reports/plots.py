@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from engine.results import PNL_PARTS, Results
 from reports.attribution import over_time
-from reports.metrics import drawdown, equity_series, timeline_index
+from reports.metrics import drawdown, equity_series, nav_series, timeline_index
 
 # one palette for every chart: PnL parts, venues (in order), lending and markers
 PART_COLORS = {
@@ -83,6 +83,14 @@ def _liq_marks(ax: Axes, results: Results, *, label: bool = True) -> None:
                    label="liquidation" if (label and k == 0) else None)
 
 
+def _has_data(tl: pd.DataFrame, col: str) -> bool:
+    """True when the column exists and has a finite, non-zero value somewhere."""
+    if col not in tl.columns:
+        return False
+    x = tl[col].to_numpy(dtype=float)
+    return bool(np.any(np.isfinite(x) & (x != 0)))
+
+
 def _new(nrows: int = 1, height: float = FIGSIZE[1], ratios: Sequence[float] | None = None,
          dpi: int = 110) -> tuple[Figure, list[Axes]]:
     """A Figure with nrows stacked axes sharing the time axis."""
@@ -102,13 +110,17 @@ def draw_equity(ax: Axes, ax_dd: Axes, results: Results) -> None:
     _liq_marks(ax, results)
     _style(ax, "Equity", "equity (quote)")
     _money_fmt(ax)
+    nav = nav_series(results)
+    if not np.allclose(nav.to_numpy(), eq.to_numpy(), rtol=0, atol=1e-9, equal_nan=True):
+        ax.plot(t, nav.to_numpy(), color=EQUITY_COLOR, linewidth=1.0, linestyle="--",
+                label="flow-adjusted NAV")
     ax.legend(loc="best", fontsize=8, frameon=False)
-    dd = drawdown(eq, results.initial_equity).to_numpy() * 100.0
+    dd = drawdown(nav, results.initial_equity).to_numpy() * 100.0
     ax_dd.fill_between(t, dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.35, linewidth=0)
     ax_dd.plot(t, dd, color=DRAWDOWN_COLOR, linewidth=0.9)
     _liq_marks(ax_dd, results, label=False)
     _style(ax_dd, "Drawdown from running peak", "drawdown (%)")
-    ax_dd.yaxis.set_major_formatter(PercentFormatter(decimals=1))
+    ax_dd.yaxis.set_major_formatter(PercentFormatter(decimals=None))
 
 
 def fig_equity(results: Results, dpi: int = 110) -> Figure:
@@ -151,7 +163,7 @@ def fig_funding(results: Results, dpi: int = 110) -> Figure:
     t_all = timeline_index(tl)
     for i, v in enumerate(results.venues):
         col = f"{v}:funding_rate"
-        if col not in tl.columns:
+        if not _has_data(tl, col):
             continue
         r = tl[col].to_numpy(dtype=float)
         ok = np.isfinite(r)
@@ -160,7 +172,7 @@ def fig_funding(results: Results, dpi: int = 110) -> Figure:
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _liq_marks(ax, results)
     _style(ax, "Funding rate per venue (short receives when positive)", "rate (% per interval)")
-    ax.yaxis.set_major_formatter(PercentFormatter(decimals=3))
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
     ax.legend(loc="best", fontsize=8, frameon=False)
     return fig
 
@@ -178,7 +190,7 @@ def fig_basis(results: Results, dpi: int = 110) -> Figure:
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _liq_marks(ax, results)
     _style(ax, "Basis per venue (perp mark / spot − 1)", "basis (%)")
-    ax.yaxis.set_major_formatter(PercentFormatter(decimals=2))
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
     ax.legend(loc="best", fontsize=8, frameon=False)
     return fig
 
@@ -189,9 +201,10 @@ def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
     tl = results.timeline
     t = _naive(timeline_index(tl))
     liq = results.liquidations
+    top = 0.0
     for i, v in enumerate(results.venues):
         c = venue_color(i)
-        if f"{v}:dist_liq" in tl.columns:
+        if _has_data(tl, f"{v}:dist_liq"):
             ax.plot(t, tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0, color=c, linewidth=1.1,
                     label=v)
         mb, mm = f"{v}:margin_balance", f"{v}:maint_margin"
@@ -199,7 +212,9 @@ def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
             bal = tl[mb].to_numpy(dtype=float)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(bal > 0, tl[mm].to_numpy(dtype=float) / bal, np.nan)
-            ax_mr.plot(t, ratio * 100.0, color=c, linewidth=1.1, label=v)
+            if np.nansum(np.abs(ratio)) > 0:
+                ax_mr.plot(t, ratio * 100.0, color=c, linewidth=1.1, label=v)
+                top = max(top, float(np.nanmax(ratio)))
         if liq is not None and len(liq) and "venue" in liq.columns:
             lv = liq[liq["venue"].astype(str) == v]
             if len(lv):
@@ -209,12 +224,13 @@ def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
                               edgecolor="white", linewidth=0.6, zorder=5, clip_on=False,
                               label=f"liquidation ({v})")
     ax.axhline(0.0, color=LIQ_COLOR, linewidth=0.8)
-    ax_mr.axhline(100.0, color=LIQ_COLOR, linewidth=0.8, linestyle="--")
+    if top > 0.5 or (liq is not None and len(liq)):
+        ax_mr.axhline(100.0, color=LIQ_COLOR, linewidth=0.8, linestyle="--")
     _style(ax, "Distance to liquidation (|mark − liq. price| / mark)", "distance (%)")
-    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
     ax.set_ylim(bottom=0.0)
     _style(ax_mr, "Margin ratio (maintenance / margin balance; 100 % = liquidation)", "ratio (%)")
-    ax_mr.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax_mr.yaxis.set_major_formatter(PercentFormatter(decimals=None))
     ax_mr.set_ylim(bottom=0.0)
     ax.legend(loc="best", fontsize=8, frameon=False)
     ax_mr.legend(loc="best", fontsize=8, frameon=False)
@@ -230,15 +246,19 @@ def fig_allocation(results: Results, dpi: int = 110) -> Figure:
     for i, v in enumerate(results.venues):
         q, px = f"{v}:spot_qty", f"{v}:spot_px"
         if q in tl.columns and px in tl.columns:
-            series.append(np.nan_to_num(tl[q].to_numpy(dtype=float) * tl[px].to_numpy(dtype=float)))
-            labels.append(f"{v} spot")
-            colors.append(venue_color(i))
+            val = np.nan_to_num(tl[q].to_numpy(dtype=float) * tl[px].to_numpy(dtype=float))
+            if np.any(val != 0):
+                series.append(val)
+                labels.append(f"{v} spot")
+                colors.append(venue_color(i))
     lend_cols = [f"{p}:supply" for p in results.protocols if f"{p}:supply" in tl.columns]
     for j, c in enumerate(lend_cols):
+        if not np.any(np.nan_to_num(tl[c].to_numpy(dtype=float)) != 0):
+            continue
         series.append(np.nan_to_num(tl[c].to_numpy(dtype=float)))
         labels.append(f"{c.split(':')[0]} lending")
         colors.append(LENDING_COLOR if j == 0 else VENUE_COLORS[-1 - j % len(VENUE_COLORS)])
-    if not lend_cols and "lending_value" in tl.columns:
+    if not lend_cols and _has_data(tl, "lending_value"):
         series.append(np.nan_to_num(tl["lending_value"].to_numpy(dtype=float)))
         labels.append("lending")
         colors.append(LENDING_COLOR)
@@ -269,7 +289,7 @@ def fig_synthetic(results: Results, dpi: int = 110) -> Figure | None:
             ax.plot(t, s.to_numpy() * 100.0, color=EQUITY_COLOR, linewidth=1.2, label="backing ratio")
             ax.axhline(100.0, color=LIQ_COLOR, linewidth=0.8, linestyle="--", label="fully backed")
             _style(ax, "Backing ratio (assets / synthetic dollars outstanding)", "backing (%)")
-            ax.yaxis.set_major_formatter(PercentFormatter(decimals=2))
+            ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
         else:
             ax.plot(t, s.to_numpy(), color=LENDING_COLOR, linewidth=1.2, label="reserve fund")
             _style(ax, "Reserve fund", "reserve (quote)")
@@ -280,14 +300,14 @@ def fig_synthetic(results: Results, dpi: int = 110) -> Figure | None:
 
 
 def fig_compare_equity(curves: Sequence[tuple[str, pd.Series, float]], dpi: int = 110) -> Figure:
-    """Cumulative return (%) of several runs on one chart; curves are (label, equity, equity_start)."""
+    """Cumulative return (%) of several runs on one chart; curves are (label, flow-adjusted NAV, start)."""
     fig, (ax,) = _new(1, 4.5, dpi=dpi)
     for i, (label, eq, start) in enumerate(curves):
         ax.plot(_naive(eq.index), (eq.to_numpy(dtype=float) / start - 1.0) * 100.0,
                 color=venue_color(i), linewidth=1.3, label=label)
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _style(ax, "Cumulative return by run", "return since start (%)")
-    ax.yaxis.set_major_formatter(PercentFormatter(decimals=1))
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
     ax.legend(loc="best", fontsize=8, frameon=False)
     return fig
 
@@ -321,7 +341,7 @@ def plot(results: Results, dpi: int = 100) -> Figure:
                          color=venue_color(i), linewidth=1.1, label=v)
     _liq_marks(axes[3], results)
     _style(axes[3], "Distance to liquidation", "distance (%)")
-    axes[3].yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    axes[3].yaxis.set_major_formatter(PercentFormatter(decimals=None))
     axes[3].legend(loc="best", fontsize=8, frameon=False)
     fig.suptitle(f"{results.strategy} on {results.dataset}", fontsize=12, fontweight="bold")
     return fig

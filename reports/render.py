@@ -10,7 +10,7 @@ from reports import plots
 from reports.fmt import CONVENTIONS_TEXT, money, num, pct
 from reports.html import environment, png_b64
 from reports.loader import RunDirError, load_run
-from reports.metrics import equity_series
+from reports.metrics import nav_series
 from reports.writers import atomic_write_text, write_reports
 
 __all__ = ["RunDirError", "render_run", "render_comparison"]
@@ -96,7 +96,7 @@ def render_comparison(run_dirs: Sequence[str | Path], out: str | Path, *, dpi: i
                 cls = "neg" if v < 0 else "pos"
             cells.append({"text": "–" if v is None else fmt(v), "cls": cls})
         rows.append({"label": label, "cells": cells})
-    curves = [(lab, equity_series(r), float(r.initial_equity)) for lab, r in zip(labels, runs)]
+    curves = [(lab, nav_series(r), float(r.initial_equity)) for lab, r in zip(labels, runs)]
     equity_png = png_b64(plots.fig_compare_equity(curves, dpi=dpi), dpi)
     html = environment().get_template("compare.html.j2").render(
         title=f"Comparison of {len(runs)} runs", rows=rows, equity_png=equity_png,

@@ -22,7 +22,7 @@ PROTOCOL = "aave"
 def make_fake_results(n_bars: int = 480, seed: int = 7, synthetic: bool = False) -> Results:
     """Build a self-consistent fake run; equity = initial + cumsum(sum of pnl parts)."""
     rng = np.random.default_rng(seed)
-    ts = pd.date_range("2025-01-22 01:00", periods=n_bars, freq="h", tz="UTC", name="ts")
+    ts = pd.date_range("2025-01-22 01:00", periods=n_bars, freq="h", tz="UTC", name="ts").as_unit("ns")
     crash = min(290, n_bars // 2)
     # spot: 70 % annual vol random walk, a -26 % crash over 6 hours, a partial rebound
     ret = rng.normal(0.0, 0.70 / np.sqrt(8760), n_bars)
