@@ -93,7 +93,7 @@ def render_comparison(run_dirs: Sequence[str | Path], out: str | Path, *, dpi: i
             v = _get(m, path)
             cls = ""
             if isinstance(v, float) and path[0] in ("pnl", "total_return", "apy"):
-                cls = "neg" if v < 0 else "pos"
+                cls = "neg" if v < 0 else ("pos" if v > 0 else "")
             cells.append({"text": "–" if v is None else fmt(v), "cls": cls})
         rows.append({"label": label, "cells": cells})
     curves = [(lab, nav_series(r), float(r.initial_equity)) for lab, r in zip(labels, runs)]
