@@ -57,6 +57,15 @@ class Results:
         from reports.metrics import compute_metrics
         return compute_metrics(self)
 
+    def plot(self):
+        """A matplotlib Figure with the report's main charts (for notebooks)."""
+        from reports.notebook import plot
+        return plot(self)
+
+    def _repr_html_(self) -> str:
+        from reports.notebook import results_html
+        return results_html(self)
+
     def save(self, out_dir: str | Path) -> Path:
         """Write the run directory (metrics.json, CSVs, run.toml, reports) atomically per file."""
         from reports.writers import write_run

@@ -1,0 +1,80 @@
+"""Plain-Python twin of engine.kernels.advance.advance: the same bar loop over lists and floats."""
+from __future__ import annotations
+
+import math
+
+from tests.reference import kernels as k
+
+
+def advance(acct, cfg, tiers, mkt, i0, i1):
+    """Return per-bar (equity, pnl parts dict, liquidations) for a book given as plain dicts.
+
+    acct: list of dicts cash, spot, qty, entry, iso; cfg: list of dicts liq_fee, haircut, spot_coll,
+    isolated; tiers: list of (floor, rate, amount) lists; mkt: dict of 2-D lists.
+    State is copied, not mutated. Stops after the first bar with a liquidation.
+    """
+    acct = [dict(a) for a in acct]
+    prev_s = list(mkt["prev_spot"])
+    prev_m = list(mkt["prev_mark"])
+    lend = list(mkt["lend"])
+    out = []
+    for i in range(i0, i1):
+        parts = dict(funding=0.0, basis=0.0, price=0.0, lending=0.0, liquidation=0.0)
+        liqs = []
+        for v, a in enumerate(acct):
+            if a["qty"] == 0:
+                continue
+            wallet_key = "iso" if cfg[v]["isolated"] else "cash"
+            coll = a["spot"] if cfg[v]["spot_coll"] and not cfg[v]["isolated"] else 0.0
+            args = (a[wallet_key], a["qty"], a["entry"], coll, cfg[v]["haircut"], *tiers[v])
+            lo, hi = mkt["mark_low"][i][v], mkt["mark_high"][i][v]
+            order = (hi, lo) if a["qty"] < 0 else (lo, hi)
+            px = math.nan
+            for worst in order:
+                if k.is_breached(*args, worst):
+                    m_open = mkt["mark_open"][i][v]
+                    if k.is_breached(*args, m_open):
+                        px = m_open
+                    else:
+                        px = k.liquidation_price(*args, m_open)
+                        if math.isnan(px) or px < lo or px > hi:
+                            px = worst
+                    break
+            if math.isnan(px):
+                continue
+            q = a["qty"]
+            fee = abs(q) * px * cfg[v]["liq_fee"]
+            a[wallet_key] += q * (px - a["entry"]) - fee
+            a["qty"], a["entry"] = 0.0, 0.0
+            bal = a[wallet_key] + coll * (1 - cfg[v]["haircut"]) * px
+            ins = max(-bal, 0.0)
+            a[wallet_key] += ins
+            if wallet_key == "iso":
+                a["cash"] += a["iso"]
+                a["iso"] = 0.0
+            s_ref = px * prev_s[v] / prev_m[v]
+            parts["price"] += -q * (prev_s[v] - s_ref)
+            parts["basis"] += -q * ((prev_m[v] - prev_s[v]) - (px - s_ref))
+            parts["liquidation"] += ins - fee
+            liqs.append((v, q, px, fee, ins))
+        for v, a in enumerate(acct):
+            r = mkt["funding_rate"][i][v]
+            if a["qty"] != 0 and not math.isnan(r):
+                pay = k.funding_payment(a["qty"], mkt["funding_px"][i][v], r)
+                a["iso" if cfg[v]["isolated"] else "cash"] += pay
+                parts["funding"] += pay
+        for p in range(len(lend)):
+            g = k.lending_interest(lend[p], mkt["lend_apy"][i][p], mkt["dt_years"][i])
+            lend[p] += g
+            parts["lending"] += g
+        equity = sum(lend)
+        for v, a in enumerate(acct):
+            s, m = mkt["spot_close"][i][v], mkt["mark_close"][i][v]
+            parts["price"] += (a["spot"] + a["qty"]) * (s - prev_s[v])
+            parts["basis"] += a["qty"] * ((m - prev_m[v]) - (s - prev_s[v]))
+            prev_s[v], prev_m[v] = s, m
+            equity += a["cash"] + a["iso"] + a["spot"] * s + a["qty"] * (m - a["entry"])
+        out.append((equity, parts, liqs))
+        if liqs:
+            break
+    return out

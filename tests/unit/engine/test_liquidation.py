@@ -1,0 +1,106 @@
+"""Liquidation prices and maintenance margins against Binance's one-way isolated formula (DESIGN §10),
+and liquidation by MARK, not by trade wicks."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.venues import load_venue
+from engine.config import RunConfig
+from engine.kernels.margin import liquidation_price, maintenance_margin
+from engine.runner import run_backtest
+from strategies.perp_short import PerpShort
+from tests.helpers import T0, bars, dataset
+
+# Binance ETHUSDT tiers (Oct 2024): 0.40 % to 50k, 0.50 % to 600k (amount 50), 0.65 % to 3M (amount 950)
+FLOOR = np.array([0.0, 50_000.0, 600_000.0, np.inf])
+RATE = np.array([0.004, 0.005, 0.0065, 0.0065])
+AMOUNT = np.array([0.0, 50.0, 950.0, 950.0])
+
+
+def binance_lp(wb, q, ep, side, mmr, cum):
+    """LP = (WB + cum - side*Q*EP) / (Q*MMR - side*Q)."""
+    return (wb + cum - side * q * ep) / (q * mmr - side * q)
+
+
+def test_maintenance_margin_tiers_by_hand():
+    assert maintenance_margin(40_000.0, FLOOR, RATE, AMOUNT) == pytest.approx(160.0)      # 40k * 0.4 %
+    assert maintenance_margin(100_000.0, FLOOR, RATE, AMOUNT) == pytest.approx(450.0)     # 100k*0.5 % - 50
+    assert maintenance_margin(1_000_000.0, FLOOR, RATE, AMOUNT) == pytest.approx(5_550.0)  # 1M*0.65 % - 950
+    # continuous at the boundary: 50k * 0.4 % = 200 = 50k * 0.5 % - 50
+    assert maintenance_margin(50_000.0 - 1e-6, FLOOR, RATE, AMOUNT) == pytest.approx(200.0)
+    assert maintenance_margin(50_000.0, FLOOR, RATE, AMOUNT) == pytest.approx(200.0)
+
+
+def test_first_tier_long_and_short():
+    # long 1 ETH at 3000 with 300 isolated margin: (300 - 3000) / (0.004 - 1) = 2710.8434
+    lp = liquidation_price(300.0, 1.0, 3000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 3000.0)
+    assert lp == pytest.approx(binance_lp(300, 1, 3000, +1, 0.004, 0), rel=1e-12)
+    assert lp == pytest.approx(2710.843373493976, rel=1e-12)
+    # short 1 ETH at 3000 with 300: (300 + 3000) / (0.004 + 1) = 3286.8526
+    lp = liquidation_price(300.0, -1.0, 3000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 3000.0)
+    assert lp == pytest.approx(3300.0 / 1.004, rel=1e-12)
+
+
+def test_short_crosses_into_second_tier():
+    # short 20 ETH at 2400 (48k, tier 1) with 2400 margin. Tier-1 root: (2400 + 0 + 48000) / 20.08 = 2509.96
+    # -> notional 50,199 is NOT in tier 1 (< 50k). Tier-2 root: (2400 + 50 + 48000) / (20*0.005 + 20)
+    # = 50450 / 20.1 = 2509.9502, notional 50,199 in [50k, 600k): that is the liquidation price.
+    lp = liquidation_price(2400.0, -20.0, 2400.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2400.0)
+    assert lp == pytest.approx(50450.0 / 20.1, rel=1e-12)
+    assert lp == pytest.approx(binance_lp(2400, 20, 2400, -1, 0.005, 50), rel=1e-12)
+
+
+def test_long_falls_into_first_tier():
+    # long 21 ETH at 2400 (50.4k, tier 2) with 5040 margin. Tier-2 root: (5040 + 50 - 50400) / (0.105 - 21)
+    # = 2168.46 -> notional 45,538 not in tier 2. Tier-1 root: (5040 - 50400) / (0.084 - 21) = 2168.6747
+    lp = liquidation_price(5040.0, 21.0, 2400.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2400.0)
+    assert lp == pytest.approx((5040.0 - 50400.0) / (21 * 0.004 - 21), rel=1e-12)
+
+
+def test_cross_margin_spot_collateral_and_short():
+    # cross account: 10 ETH spot posted at a 5 % haircut, short 10 ETH at 3000, no USDT.
+    # B(M) = 0 + (-10)(M - 3000) + 10 * 0.95 * M = 30000 - 0.5 M.
+    # tier 1: 30000 - 0.5 M = 0.04 M -> M = 55,555 (notional 555k, not tier 1);
+    # tier 2: 30000 - 0.5 M = 0.05 M - 50 -> M = 30050 / 0.55 = 54,636.36 (notional 546k, in tier 2).
+    lp = liquidation_price(0.0, -10.0, 3000.0, 10.0, 0.05, FLOOR, RATE, AMOUNT, 3000.0)
+    assert lp == pytest.approx(30050.0 / 0.55, rel=1e-12)
+
+
+def test_mark_decides_not_trade_wick():
+    # 5x USDT short of ~79 ETH at 2000 (see below); its liquidation price is ~2376. In bar 5 the perp TRADE
+    # high wicks to 2600 but the MARK high is only 2300: no liquidation. Without mark bars the same
+    # wick liquidates (and the run log says mark bars were missing).
+    n = 10
+    close = np.full(n, 2000.0)
+    perp_high = close.copy()
+    perp_high[5] = 2600.0
+    mark_high = close.copy()
+    mark_high[5] = 2300.0
+    ds = dataset(bars(close), perp=bars(close, high=perp_high), mark=bars(close, high=mark_high))
+    cfg = RunConfig(slippage=0.0, initial_capital=100_000.0)
+    res = run_backtest(PerpShort(collateral="usdt", leverage=5.0), ds, cfg)
+    assert res.liquidations.empty
+    liq_px = res.timeline["binance:liq_px"].iloc[3]
+    assert 2300.0 < liq_px < 2600.0
+    ds_nomark = dataset(bars(close), perp=bars(close, high=perp_high))
+    res2 = run_backtest(PerpShort(collateral="usdt", leverage=5.0), ds_nomark, cfg)
+    assert len(res2.liquidations) == 1
+    assert res2.liquidations["price"].iloc[0] == pytest.approx(liq_px, rel=1e-12)
+    assert any("no mark-price bars" in line for line in res2.log)
+
+
+def test_liquidation_accounting_adds_up():
+    # after a liquidation the PnL parts still sum to the equity change, and the ledger holds the fee
+    n = 10
+    close = np.full(n, 2000.0)
+    high = close.copy()
+    high[5] = 2600.0
+    ds = dataset(bars(close, high=high))
+    res = run_backtest(PerpShort(collateral="usdt", leverage=5.0), ds, RunConfig(slippage=0.0))
+    liq = res.liquidations.iloc[0]
+    fee = abs(liq["qty"]) * liq["price"] * load_venue("binance", at=T0).liquidation_fee  # clearance fee
+    assert liq["fee"] == pytest.approx(fee, rel=1e-12)
+    led = res.ledger
+    assert led.loc[led.kind == "liquidation_fee", "amount"].sum() == pytest.approx(-fee, rel=1e-12)
+    parts = res.timeline[[c for c in res.timeline if c.startswith("pnl_")]].sum().sum()
+    assert parts == pytest.approx(res.timeline["equity"].iloc[-1] - 1_000_000.0, rel=1e-9, abs=1e-6)
