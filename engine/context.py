@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from engine.config import ConfigError, did_you_mean
-from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SPOT_COLL, PERP, SPOT,
-                                  R_LIQ_PX, R_MAINT, R_MARGIN)
+from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SLIP, C_SPOT_COLL,
+                                  C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_LIQ_PX, R_MAINT, R_MARGIN)
 
 if TYPE_CHECKING:
     from engine.runner import Engine
@@ -41,6 +41,15 @@ class MarginInfo:
     maintenance: float    # maintenance margin (quote)
     liq_px: float         # mark price that liquidates the perp (NaN: none)
     distance: float       # |mark - liq_px| / mark (inf without a position)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCosts:
+    spot_fee: float       # spot taker fee, fraction of notional
+    perp_fee: float       # perp taker fee, fraction of notional
+    slippage: float       # fixed slippage, fraction of price
+    transfer_fee: float   # quote units per transfer out of the venue
+    transfer_delay_s: float  # seconds a transfer out of the venue is in transit
 
 
 class Context:
@@ -139,6 +148,44 @@ class Context:
         col = self._e.market.lend_apy[:, self._p(protocol)]
         end = self.bar + 1
         return col[0 if n is None else max(0, end - n):end].copy()
+
+    # -- venue costs (static config, not market data) --------------------------------------------
+    def costs(self, venue: str) -> VenueCosts:
+        """Trading and transfer costs of a venue, so a strategy can weigh the cost of moving."""
+        j = self._v(venue)
+        cfg, spec = self._e.vcfg[j], self._e.specs[j]
+        return VenueCosts(float(cfg[C_SPOT_TAKER]), float(cfg[C_TAKER]), float(cfg[C_SLIP]),
+                          float(spec.withdrawal_fee), float(spec.withdrawal_delay_s))
+
+    # -- external flows (mints / redemptions), past only -----------------------------------------
+    def flows_history(self, since: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Rows of the dataset's flows (ts, mint, redeem in quote units, both >= 0) known by now.
+
+        A flows row stamped ts totals the period [ts, ts + period) (period = the rows' median
+        spacing, or the bar timeframe with fewer than two rows), so it is known at ts + period.
+        `since` keeps rows with ts >= since. Empty frame when the dataset has no flows.
+        """
+        t, period, frame = self._flows_index()
+        if frame is None:
+            return pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), "mint": [], "redeem": []})
+        hi = int(np.searchsorted(t + period, int(self.now.value), side="right"))
+        lo = 0 if since is None else int(np.searchsorted(t, int(pd.Timestamp(since).value), side="left"))
+        return frame.iloc[lo:max(lo, hi)].reset_index(drop=True).copy()
+
+    def _flows_index(self) -> tuple[np.ndarray, int, pd.DataFrame | None]:
+        """(ts ns, period ns, frame) of the dataset's flows, computed once per run."""
+        cached = getattr(self, "_flows_cache", None)
+        if cached is None:
+            f = self._e.market.flows
+            if f is None or f.empty:
+                cached = (np.empty(0, np.int64), 0, None)
+            else:
+                f = f.sort_values("ts", kind="stable").reset_index(drop=True)
+                t = f["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+                period = int(np.median(np.diff(t))) if t.size > 1 else int(self._e.market.tf_ns)
+                cached = (t, period, f[["ts", "mint", "redeem"]])
+            self._flows_cache = cached
+        return cached
 
     # -- the book now ----------------------------------------------------------------------------
     def spot_qty(self, venue: str) -> float:

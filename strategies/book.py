@@ -1,0 +1,150 @@
+"""Helpers the multi-venue built-ins share: value a venue's hedge, open/close it, steer it to targets.
+
+A "hedge" on a venue is long spot + short perp on that same venue, with the spot posted as
+perp collateral (Ethena's set-up). Its value (the capital it holds, quote units) is
+spot_qty x spot + perp_qty x (mark - entry): a rally raises the spot and lowers the short's
+unrealized PnL by about the same amount, so the value stays near what was put in.
+Orders fill at the next bar's open; everything here counts orders already queued this decision.
+"""
+from __future__ import annotations
+
+from engine.context import Context
+
+
+def unit_value(ctx: Context, venue: str) -> float:
+    """Capital held per base unit of hedge on `venue` (quote): spot + the short's uPnL per unit."""
+    spot = ctx.spot_qty(venue)
+    s = ctx.price(venue, "spot")
+    if spot <= 1e-12:
+        return s
+    perp = ctx.perp_qty(venue)
+    upnl = perp * (ctx.price(venue, "mark") - ctx.entry_price(venue)) if perp != 0.0 else 0.0
+    return max((spot * s + upnl) / spot, 1e-9)
+
+
+def hedge_value(ctx: Context, venue: str) -> float:
+    """Capital in the hedge on `venue` (quote), including spot already ordered this decision."""
+    spot = ctx.spot_qty(venue)
+    pend = ctx.pending(venue, "spot")
+    return spot * unit_value(ctx, venue) + pend * ctx.price(venue, "spot")
+
+
+def open_hedge(ctx: Context, venue: str, value: float, hedge_ratio: float = 1.0, reason: str = "open") -> float:
+    """Buy `value` quote of spot and short hedge_ratio x that quantity of perp; returns base units bought."""
+    if value <= 0.0:
+        return 0.0
+    qty = value / ctx.price(venue, "spot")
+    ctx.order(venue, "spot", qty, reason)
+    ctx.order(venue, "perp", -qty * hedge_ratio, reason)
+    return qty
+
+
+def close_hedge(ctx: Context, venue: str, value: float, reason: str = "unwind") -> float:
+    """Unwind `value` quote of hedge capital: sell spot and buy back perp in proportion; returns base sold.
+
+    Cash freed is about `value` (spot proceeds less the short's realized loss, or plus its gain:
+    buying back a perp that trades at a discount to spot is a gain, the seed's 5.8 % case).
+    """
+    spot = ctx.spot_qty(venue) + ctx.pending(venue, "spot")
+    if value <= 0.0 or spot <= 1e-12:
+        return 0.0
+    qty = min(value / unit_value(ctx, venue), spot)
+    perp = ctx.perp_qty(venue) + ctx.pending(venue, "perp")
+    ratio = -perp / spot if spot > 0 else 0.0
+    ctx.order(venue, "spot", -qty, reason)
+    if ratio > 0.0:
+        ctx.order(venue, "perp", qty * ratio, reason)
+    return qty
+
+
+def rehedge(ctx: Context, venue: str, hedge_ratio: float, threshold: float) -> bool:
+    """Bring the venue's perp to -hedge_ratio x its spot when off by more than `threshold` of the spot."""
+    spot = ctx.spot_qty(venue) + ctx.pending(venue, "spot")
+    perp = ctx.perp_qty(venue) + ctx.pending(venue, "perp")
+    target = -spot * hedge_ratio
+    if abs(perp - target) <= threshold * max(abs(spot), 1e-12):
+        return False
+    ctx.order(venue, "perp", target - perp, "rehedge")
+    return True
+
+
+def best_protocol(ctx: Context) -> tuple[str | None, float]:
+    """(protocol, supply APY) with the highest APY now; (None, nan) without lending data."""
+    best, apy = None, float("nan")
+    for p in ctx.protocols:
+        a = ctx.lending_apy(p)
+        if best is None or a > apy:
+            best, apy = p, a
+    return best, apy
+
+
+def lent_total(ctx: Context) -> float:
+    """Quote supplied to every protocol now."""
+    return sum(ctx.lent(p) for p in ctx.protocols)
+
+
+def steer(ctx: Context, targets: dict[str, float], lend_target: float, *, hedge_ratio: float = 1.0,
+          cash_buffer: float = 0.01, tol: float = 0.05, min_move: float = 0.0) -> list[str]:
+    """Move the book toward hedge capital `targets` (venue -> quote) and `lend_target` (quote in lending).
+
+    One step per decision, in this order (each later step only uses cash already on a venue):
+    1. unwind hedges that are above target by more than `tol` (relative) and `min_move`;
+    2. open hedges below target with the venue's free cash (cash above `cash_buffer` x target);
+    3. if nothing is in transit: withdraw lending above target to the neediest venue, send free
+       cash from venues without a need to the neediest venue, and lend what is left over
+       (to the best protocol) while lending is below target.
+    Cash freed in step 1 is moved at a later decision, once it is on the venue. Returns a log of actions.
+    """
+    done: list[str] = []
+    need: dict[str, float] = {}
+    free: dict[str, float] = {}
+    for v, tgt in targets.items():
+        h = hedge_value(ctx, v)
+        gap = tgt - h
+        band = max(tol * max(tgt, h), min_move)
+        if gap < -band:
+            close_hedge(ctx, v, -gap, "steer: above target")
+            done.append(f"unwind {v} {-gap:.0f}")
+            gap = 0.0
+        cash = ctx.cash(v) - cash_buffer * max(tgt, 0.0)
+        if gap > band and cash > min_move:
+            amt = min(gap, cash / (1.0 + 2 * (ctx.costs(v).spot_fee + ctx.costs(v).perp_fee)))
+            open_hedge(ctx, v, amt, hedge_ratio, "steer: below target")
+            done.append(f"open {v} {amt:.0f}")
+            gap -= amt
+            cash -= amt
+        need[v] = max(gap, 0.0) if gap > band else 0.0
+        free[v] = max(cash, 0.0) if need[v] == 0.0 else 0.0
+    if ctx.in_transit > 0.0:
+        return done
+    lent = lent_total(ctx)
+    total_need = sum(need.values())
+    if total_need > min_move and lent > lend_target + min_move:
+        dst = max(need, key=need.get)
+        amt = min(lent - lend_target, total_need)
+        for p in sorted(ctx.protocols, key=ctx.lending_apy):
+            take = min(amt, ctx.lent(p))
+            if take > 0:
+                ctx.withdraw(p, take, dst)
+                done.append(f"withdraw {p} {take:.0f} -> {dst}")
+                amt -= take
+        return done
+    for src in sorted(free, key=free.get, reverse=True):
+        amt = free[src] - ctx.costs(src).transfer_fee
+        if amt <= min_move:
+            continue
+        if total_need > min_move:
+            dst = max(need, key=need.get)
+            send = min(amt, need[dst])
+            ctx.move_collateral(src, dst, send)
+            done.append(f"move {src} -> {dst} {send:.0f}")
+            need[dst] -= send
+            total_need -= send
+            amt -= send
+        proto, _ = best_protocol(ctx)
+        if proto is not None and lend_target > lent + min_move and amt > min_move:
+            put = min(amt, lend_target - lent)
+            ctx.lend(proto, put, src)
+            done.append(f"lend {src} -> {proto} {put:.0f}")
+            lent += put
+    return done

@@ -1,0 +1,110 @@
+"""funding_allocator: one delta-neutral hedge spread across venues, weighted by trailing funding.
+
+Each venue holds long spot + short perp with the spot posted as collateral. Target weights:
+- `weighting=funding`: w_v = min_weight + (1 - V x min_weight) x max(apr_v, 0) / sum(max(apr, 0)),
+  apr_v the venue's funding over the last `lookback_days` annualized; equal when no venue is positive;
+- `weighting=equal`: 1 / V.
+Weighting by open interest is not offered: our data (bars, funding, lending, flows) has no
+open-interest stream.
+Hysteresis and cost: the book is moved only when some weight is off by more than `band`, AND the
+expected extra funding over `horizon_days` beats the cost of moving: for each quote moved,
+2 x (spot fee + perp fee + slippage) (unwind on one venue, rebuild on another) plus the transfer
+fee per move; the cash is idle while in transit (the transfer delay), counted as lost funding.
+Moving itself goes through strategies.book.steer (unwind, transfer, rebuild over a few decisions).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.context import Context
+from engine.events import BarEvent, StartEvent
+from strategies.base import Strategy, param
+from strategies.book import hedge_value, rehedge, steer
+
+
+class FundingAllocator(Strategy):
+    """Spread one hedge over venues by trailing funding, rebalanced with a band and a cost test."""
+
+    name = "funding_allocator"
+    summary = "one hedge spread across venues weighted by trailing funding (or equal); band + cost of moving"
+    decide = "bar"
+
+    @dataclass(frozen=True, kw_only=True)
+    class Params:
+        weighting: str = param("funding", "'funding': by trailing funding APR; 'equal': 1/V",
+                               choices=("funding", "equal"))
+        lookback_days: float = param(7.0, "trailing window for funding APR (days)")
+        min_weight: float = param(0.1, "floor weight per venue (keeps every venue in use)")
+        band: float = param(0.10, "rebalance only when some weight is off target by more than this")
+        horizon_days: float = param(14.0, "days the funding edge is assumed to last, to weigh against costs")
+        hedge_ratio: float = param(1.0, "perp short as a fraction of the spot held")
+        rehedge_threshold: float = param(0.02, "re-hedge a venue when |spot + perp| exceeds this share of spot")
+        cash_buffer: float = param(0.01, "share of each venue's capital kept as USDT for fees and funding")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.target: dict[str, float] = {}
+        self.rebalances = 0
+
+    def validate(self, venues: list[str], protocols: list[str]) -> None:
+        from engine.config import ConfigError
+        if not 0.0 <= self.p.min_weight * len(venues) <= 1.0:
+            raise ConfigError(f"{self.name}: min_weight x venues must be in [0, 1] ({len(venues)} venues)")
+
+    def on_start(self, ctx: Context, ev: StartEvent) -> None:
+        for v in ctx.venues:
+            ctx.configure(v, spot_collateral=True, isolated=False)
+
+    def weights(self, ctx: Context) -> dict[str, float]:
+        """Target weights from data known now (see the module docstring)."""
+        vs = ctx.venues
+        if self.p.weighting == "equal":
+            return {v: 1.0 / len(vs) for v in vs}
+        apr = np.array([ctx.funding_apr(v, self.p.lookback_days) for v in vs])
+        score = np.where(np.isfinite(apr), np.maximum(apr, 0.0), 0.0)
+        if score.sum() <= 0.0:
+            return {v: 1.0 / len(vs) for v in vs}
+        w = self.p.min_weight + (1.0 - len(vs) * self.p.min_weight) * score / score.sum()
+        return dict(zip(vs, w.tolist()))
+
+    def move_pays(self, ctx: Context, cur: dict[str, float], new: dict[str, float], capital: float) -> bool:
+        """True when the extra funding over horizon_days beats the cost of moving to `new` (quote)."""
+        aprs = {v: ctx.funding_apr(v, self.p.lookback_days) for v in ctx.venues}
+        aprs = {v: (a if np.isfinite(a) else 0.0) for v, a in aprs.items()}
+        gain = sum((new[v] - cur.get(v, 0.0)) * aprs[v] for v in new) * capital * self.p.horizon_days / 365.0
+        cost = 0.0
+        for v in new:
+            moved = abs(new[v] - cur.get(v, 0.0)) * capital / 2.0  # each quote moved leaves one venue, lands on one
+            c = ctx.costs(v)
+            cost += moved * 2.0 * (c.spot_fee + c.perp_fee + c.slippage)
+            if new[v] < cur.get(v, 0.0):
+                cost += c.transfer_fee
+                idle_days = c.transfer_delay_s / 86400.0
+                cost += moved * max(aprs[v], 0.0) * idle_days / 365.0
+        return gain > cost
+
+    def on_bar(self, ctx: Context, ev: BarEvent) -> None:
+        capital = ctx.equity * (1.0 - self.p.cash_buffer)
+        if not self.target:
+            self.target = self.weights(ctx)
+        else:
+            total = sum(hedge_value(ctx, v) for v in ctx.venues)
+            cur = {v: hedge_value(ctx, v) / total for v in ctx.venues} if total > 0 else self.target
+            new = self.weights(ctx)
+            drift = max(abs(new[v] - self.target[v]) for v in new)
+            if drift > self.p.band and self.move_pays(ctx, cur, new, capital):
+                self.target = new
+                self.rebalances += 1
+                ctx.log("reweight " + ", ".join(f"{v}={w:.2f}" for v, w in new.items()))
+        for v, w in self.target.items():
+            ctx.record(f"weight:{v}", w)
+        # tol 0.05 keeps steer from trading on small drift; the band above is the real hysteresis
+        steer(ctx, {v: w * capital for v, w in self.target.items()}, 0.0, hedge_ratio=self.p.hedge_ratio,
+              cash_buffer=self.p.cash_buffer, tol=0.05, min_move=0.001 * capital)
+        for v in ctx.venues:
+            rehedge(ctx, v, self.p.hedge_ratio, self.p.rehedge_threshold)
+
+    def initial_allocation(self, venues: list[str]) -> dict[str, float]:
+        return {v: 1.0 / len(venues) for v in venues}
