@@ -1,0 +1,213 @@
+"""synthetic_dollar: a USDe-like product — supply, mints and redemptions, reserve fund, stakers, backing.
+
+Book: long spot + short perp on every venue by `venue_weights` (equal by default), spot posted as
+perp collateral (Ethena's set-up), `cash_buffer` of each mint kept as USDT on the venue.
+
+Accounting (all quote units, USD; simple and exact, a bookkeeping split of one equity):
+- assets = equity of the book (+ external flows ordered this decision, which land at the next open).
+- supply starts at initial capital x (1 - reserve_seed); the rest is the reserve's seed.
+  (reserve_seed=0 gives supply = initial capital exactly; then opening fees alone put backing
+  a hair below 1.)
+- mints / redemptions: the dataset's flows rows known by now (ctx.flows_history), scaled by
+  initial supply / `reference_supply` (the scenario's flows are for a product of that size).
+  Mints and redemptions known at one decision are netted. Net mint M: supply += M,
+  ctx.external_flow(+M) split by weight, and a hedge of M x (1 - cash_buffer) is opened.
+  Net redemption R (capped at 95 % of supply): supply -= R, the hedge is unwound by R on the
+  venues (by weight, or deepest perp discount first with redeem_from='discount') and
+  ctx.external_flow(-R) pays the redeemer 1 USD per unit. Unwinding a short by buying back a
+  perp that trades below spot is a gain (the seed's 5.8 % Binance discount): that part is
+  recorded as `redemption_basis_gain` = sum over redemption fills of qty x (spot px - perp px).
+- income: cum_pnl = equity - initial capital - flows already applied. Only new highs of
+  cum_pnl are distributed: reserve_share of them stays in the reserve, the rest is minted to
+  stakers (supply grows by it). A fall of cum_pnl (negative funding, fees, basis) is paid by the
+  reserve; a recovery up to the previous high refills the reserve first (no double payout).
+- reserve_fund = assets - supply (it can go negative: a deficit). backing_ratio = assets / supply.
+- staker_apy: staker payouts over the last 7 days / staked supply (staked_share x supply) x 365/7.
+Recorded each decision with ctx.record: backing_ratio, reserve_fund, supply, staker_apy,
+redemption_basis_gain.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.config import ConfigError
+from engine.context import Context
+from engine.events import BarEvent, FillEvent, StartEvent
+from strategies.base import Strategy, param, require_venue
+from strategies.book import close_hedge, hedge_value, open_hedge, rehedge
+
+
+def parse_weights(spec: str, venues: list[str]) -> dict[str, float]:
+    """'binance=0.5,okx=0.5' -> normalized weights; '' -> equal over all venues."""
+    if not spec.strip():
+        return {v: 1.0 / len(venues) for v in venues}
+    out: dict[str, float] = {}
+    for part in spec.split(","):
+        if "=" not in part:
+            raise ConfigError(f"venue_weights: expected venue=weight, got {part!r}")
+        k, w = part.split("=", 1)
+        require_venue(k.strip(), venues)
+        out[k.strip()] = float(w)
+    total = sum(out.values())
+    if total <= 0 or any(w < 0 for w in out.values()):
+        raise ConfigError("venue_weights must be non-negative and sum to > 0")
+    return {k: w / total for k, w in out.items()}
+
+
+class SyntheticDollar(Strategy):
+    """A USDe-like synthetic dollar: hedge spread over venues, mint/redeem flows, reserve fund, stakers."""
+
+    name = "synthetic_dollar"
+    summary = "USDe-like product: mint/redeem flows, hedge over venues, reserve fund, staker APY, backing ratio"
+    decide = "bar"
+
+    @dataclass(frozen=True, kw_only=True)
+    class Params:
+        venue_weights: str = param("", "collateral split, e.g. 'binance=0.5,bybit=0.25,okx=0.25' ('' = equal)")
+        reserve_share: float = param(0.2, "share of new income kept by the reserve fund (rest to stakers)")
+        reserve_seed: float = param(0.01, "share of initial capital that seeds the reserve (not supply)")
+        staked_share: float = param(0.3, "share of supply that is staked and receives the income")
+        reference_supply: float = param(2.5e9, "supply (USD) the dataset's flows refer to; flows are scaled "
+                                               "by initial supply / this (0 = ignore flows)")
+        redeem_from: str = param("weights", "where redemptions unwind: 'weights' or 'discount' "
+                                            "(deepest perp discount first)", choices=("weights", "discount"))
+        hedge_ratio: float = param(1.0, "perp short as a fraction of the spot held")
+        rehedge_threshold: float = param(0.02, "re-hedge a venue when |spot + perp| exceeds this share of spot")
+        cash_buffer: float = param(0.01, "share of capital and of each mint kept as USDT on the venue")
+        min_trade: float = param(0.0, "hedge changes below this (quote) wait and accumulate")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        for k in ("reserve_share", "reserve_seed", "staked_share", "cash_buffer"):
+            if not 0.0 <= getattr(self.p, k) <= 1.0:
+                raise ConfigError(f"{self.name}: {k} must be in [0, 1], not {getattr(self.p, k)}")
+        if self.p.staked_share <= 0.0:
+            raise ConfigError(f"{self.name}: staked_share must be > 0")
+        self.w: dict[str, float] = {}
+        self.opened = False
+        self.supply = 0.0
+        self.initial = 0.0
+        self.scale = 0.0
+        self.flows_applied = 0.0        # external flows already ordered (they land at the next open)
+        self.hwm = 0.0                  # highest cum_pnl distributed so far
+        self.last_flow_ts: pd.Timestamp | None = None
+        self.unhedged: dict[str, float] = {}
+        self.payouts: deque[tuple[pd.Timestamp, float]] = deque()
+        self.basis_gain = 0.0
+        self.reserve_out: pd.Timestamp | None = None
+
+    def validate(self, venues: list[str], protocols: list[str]) -> None:
+        self.w = parse_weights(self.p.venue_weights, venues)
+
+    def initial_allocation(self, venues: list[str]) -> dict[str, float]:
+        return dict(parse_weights(self.p.venue_weights, venues))
+
+    def on_start(self, ctx: Context, ev: StartEvent) -> None:
+        for v in self.w:
+            ctx.configure(v, spot_collateral=True, isolated=False)
+        self.initial = ctx.equity
+        self.supply = self.initial * (1.0 - self.p.reserve_seed)
+        self.scale = self.supply / self.p.reference_supply if self.p.reference_supply > 0 else 0.0
+        self.unhedged = {v: 0.0 for v in self.w}
+
+    def on_fill(self, ctx: Context, ev: FillEvent) -> None:
+        if ev.reason == "redeem":
+            # spot sold (qty < 0) brings qty x spot px, perp bought back costs qty x perp px
+            self.basis_gain += -ev.qty * ev.price
+
+    def on_bar(self, ctx: Context, ev: BarEvent) -> None:
+        if not self.opened:
+            for v, w in self.w.items():
+                open_hedge(ctx, v, ctx.cash(v) * (1.0 - self.p.cash_buffer), self.p.hedge_ratio, "open")
+            self.opened = True
+        else:
+            self._distribute(ctx)
+        net = self._apply_flows(ctx)
+        for v in self.w:
+            rehedge(ctx, v, self.p.hedge_ratio, self.p.rehedge_threshold)
+        self._record(ctx, net)
+
+    # -- income and the reserve ---------------------------------------------------------------------
+    def _distribute(self, ctx: Context) -> None:
+        """Pay new highs of cumulative PnL: reserve_share to the reserve, the rest minted to stakers."""
+        cum = ctx.equity - self.initial - self.flows_applied
+        if cum > self.hwm:
+            new = cum - self.hwm
+            to_stakers = new * (1.0 - self.p.reserve_share)
+            self.supply += to_stakers
+            self.hwm = cum
+            self.payouts.append((ctx.now, to_stakers))
+        while self.payouts and (ctx.now - self.payouts[0][0]).total_seconds() > 7 * 86400:
+            self.payouts.popleft()
+
+    # -- mints and redemptions ----------------------------------------------------------------------
+    def _apply_flows(self, ctx: Context) -> float:
+        """Net mint (+) / redemption (-) known since the last decision, applied; returns the net (quote)."""
+        if self.scale == 0.0:
+            return 0.0
+        rows = ctx.flows_history(since=self.last_flow_ts)
+        if self.last_flow_ts is not None:
+            rows = rows[rows["ts"] > self.last_flow_ts]
+        if rows.empty:
+            return 0.0
+        self.last_flow_ts = rows["ts"].iloc[-1]
+        net = float((rows["mint"].sum() - rows["redeem"].sum()) * self.scale)
+        if net < 0:
+            net = -min(-net, 0.95 * self.supply)
+        self.supply += net
+        self.flows_applied += net
+        if net > 0:
+            for v, w in self.w.items():
+                ctx.external_flow(v, net * w, "mint")
+                self.unhedged[v] += net * w * (1.0 - self.p.cash_buffer)
+        else:
+            for v, amt in self._redeem_split(ctx, -net).items():
+                ctx.external_flow(v, -amt, "redeem")
+                self.unhedged[v] -= amt
+        for v in self.w:
+            u = self.unhedged[v]
+            if abs(u) <= self.p.min_trade:
+                continue
+            if u > 0:
+                open_hedge(ctx, v, u, self.p.hedge_ratio, "mint")
+            else:
+                close_hedge(ctx, v, -u, "redeem")
+            self.unhedged[v] = 0.0
+        return net
+
+    def _redeem_split(self, ctx: Context, amount: float) -> dict[str, float]:
+        """Quote to unwind per venue for a redemption: by weight, or deepest perp discount first."""
+        if self.p.redeem_from == "weights":
+            return {v: amount * w for v, w in self.w.items()}
+        out: dict[str, float] = {}
+        basis = {v: ctx.price(v, "perp") / ctx.price(v, "spot") - 1.0 for v in self.w}
+        left = amount
+        for v in sorted(basis, key=basis.get):
+            take = min(left, max(hedge_value(ctx, v), 0.0))
+            if take > 0:
+                out[v] = take
+                left -= take
+        if left > 0:                     # more than the hedge: the rest comes out of cash by weight
+            for v, w in self.w.items():
+                out[v] = out.get(v, 0.0) + left * w
+        return out
+
+    # -- what the product reports ---------------------------------------------------------------------
+    def _record(self, ctx: Context, net: float) -> None:
+        assets = ctx.equity + net
+        reserve = assets - self.supply
+        staked = self.p.staked_share * self.supply
+        paid = sum(x for _, x in self.payouts)
+        apy = paid / staked * 365.0 / 7.0 if staked > 0 else float("nan")
+        if reserve <= 0 and self.reserve_out is None:
+            self.reserve_out = ctx.now
+            ctx.log(f"reserve fund exhausted: reserve {reserve:.2f}, backing {assets / self.supply:.6f}")
+        ctx.record("backing_ratio", assets / self.supply if self.supply > 0 else float("nan"))
+        ctx.record("reserve_fund", reserve)
+        ctx.record("supply", self.supply)
+        ctx.record("staker_apy", apy)
+        ctx.record("redemption_basis_gain", self.basis_gain)
