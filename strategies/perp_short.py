@@ -43,6 +43,7 @@ class PerpShort(Strategy):
         super().__init__(**params)
         self.opened = False
         self.stopped = False
+        self.reopen = False
 
     def validate(self, venues: list[str], protocols: list[str]) -> None:
         require_venue(self.p.venue, venues)
@@ -59,6 +60,10 @@ class PerpShort(Strategy):
             return
         if not self.opened:
             self._open(ctx)
+            return
+        if self.reopen:
+            self._reopen(ctx)
+            self.reopen = False
             return
         if self.p.collateral == "usdt" and self.p.min_liq_distance > 0 and ctx.perp_qty(v) != 0.0:
             self._top_up(ctx)
@@ -97,4 +102,22 @@ class PerpShort(Strategy):
             ctx.target_position(self.p.venue, "spot", 0.0, "unwind after liquidation")
             self.stopped = True
         else:
-            self.opened = False
+            self.reopen = True
+
+    def _reopen(self, ctx: Context) -> None:
+        """Rebuild the hedge after a liquidation from what is left (spot + cash), same split as at the start.
+
+        usdt: part of the spot is sold so the venue holds perp notional / leverage as margin again;
+        spot: the remaining spot is shorted again (it is its own collateral).
+        """
+        v = self.p.venue
+        s = ctx.price(v, "spot")
+        spot = ctx.spot_qty(v)
+        if self.p.collateral == "spot":
+            keep = spot
+        else:
+            total = spot * s + ctx.cash(v)
+            keep = min(spot, total / (1.0 + self.p.hedge_ratio / self.p.leverage) * (1.0 - self.p.cash_buffer) / s)
+        ctx.order(v, "spot", keep - spot, "reopen after liquidation")
+        ctx.target_position(v, "perp", -keep * self.p.hedge_ratio, "reopen after liquidation")
+        ctx.log(f"{v}: hedge rebuilt after liquidation on {keep:.4f} spot")
