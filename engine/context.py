@@ -60,6 +60,7 @@ class Context:
         self._orders: list[Order] = []
         self._transfers: list[Transfer] = []
         self._flows: list[tuple[str, float, str]] = []
+        self._margin_moves: list[tuple[int, float]] = []
 
     # -- where we are -------------------------------------------------------------------------
     @property
@@ -242,6 +243,14 @@ class Context:
         if isolated is not None:
             cfg[j, C_ISOLATED] = 1.0 if isolated else 0.0
 
+    def add_isolated_margin(self, venue: str, amount: float) -> None:
+        """Isolated venues: move quote cash into (+) or out of (-) the perp's isolated margin at the next fill."""
+        j = self._v(venue)
+        if self._e.vcfg[j, C_ISOLATED] < 0.5:
+            raise ConfigError(f"{venue}: add_isolated_margin needs configure({venue!r}, isolated=True)")
+        if amount != 0.0:
+            self._margin_moves.append((j, float(amount)))
+
     def order(self, venue: str, instrument: str, qty: float, reason: str = "") -> None:
         """Trade `qty` base units (signed) of 'spot' or 'perp' at the next fill."""
         if qty != 0.0 and np.isfinite(qty):
@@ -301,8 +310,8 @@ class Context:
         self._e.log.append(f"{self.now.isoformat()} {message}")
 
     def _take(self) -> tuple[list[Order], list[Transfer], list[tuple[str, float, str]]]:
-        o, t, f = self._orders, self._transfers, self._flows
-        self._orders, self._transfers, self._flows = [], [], []
+        o, t, f = self._orders, self._transfers, self._flows + [("", a, f"margin:{j}") for j, a in self._margin_moves]
+        self._orders, self._transfers, self._flows, self._margin_moves = [], [], [], []
         return o, t, f
 
 

@@ -19,7 +19,7 @@ from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingR
 from engine.kernels.advance import advance
 from engine.kernels.arrays import Ledger, Records, State
 from engine.kernels.book import write_ledger
-from engine.kernels.codes import (A_CASH, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_WITHDRAWAL, K_LENDING, K_TRANSFER_OUT,
+from engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_WITHDRAWAL, K_LENDING, K_TRANSFER_OUT,
                                   K_WITHDRAWAL_FEE, LEDGER_KINDS, L_KIND, L_REF, L_TS, L_VENUE, N_ACCT, N_LEDGER_I,
                                   N_LIQ, N_PNL, N_REC, N_TRANSIT, P_FEES, PERP, Q_BAR, Q_FEE, Q_INSURANCE,
                                   Q_PRICE, Q_QTY, Q_VENUE, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, SPOT,
@@ -174,7 +174,13 @@ class Engine:
         mk, acct = self.mk, self.state.acct
         close_mode = self.config.fill == "close"
         ts_ns = int(self.market.open_ns[i])
-        for venue, amount, _reason in flows:          # capital moves first: mints fund the orders
+        for venue, amount, reason in flows:           # capital moves first: mints fund the orders
+            if reason.startswith("margin:"):              # cash <-> isolated margin, same venue: not a flow
+                j = int(reason.split(":", 1)[1])
+                amount = min(amount, acct[j, A_CASH]) if amount > 0 else max(amount, -acct[j, A_ISO])
+                acct[j, A_CASH] -= amount
+                acct[j, A_ISO] += amount
+                continue
             j = self.market.venues.index(venue)
             acct[j, A_CASH] += amount
             self.rec.flows[i] += amount

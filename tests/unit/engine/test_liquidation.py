@@ -104,3 +104,46 @@ def test_liquidation_accounting_adds_up():
     assert led.loc[led.kind == "liquidation_fee", "amount"].sum() == pytest.approx(-fee, rel=1e-12)
     parts = res.timeline[[c for c in res.timeline if c.startswith("pnl_")]].sum().sum()
     assert parts == pytest.approx(res.timeline["equity"].iloc[-1] - 1_000_000.0, rel=1e-9, abs=1e-6)
+
+
+
+
+def test_isolated_margin_liquidation_price_matches_binance_formula():
+    # isolated short of 10 ETH at 2000 with 4000 isolated margin (5x): LP = (4000 + 20000) / (10*0.004 + 10)
+    # = 2390.4382 (tier 1 of the binance ETH table: notional 23.9k < 50k). Margin outside the isolated
+    # bucket is untouched by the liquidation.
+    from strategies.base import Strategy
+
+    class Iso(Strategy):
+        name = "iso"
+
+        def initial_allocation(self, venues):
+            return {"binance": 1.0}
+
+        def on_start(self, ctx, ev):
+            ctx.configure("binance", isolated=True)
+
+        def on_bar(self, ctx, ev):
+            if ev.bar == 0:
+                ctx.add_isolated_margin("binance", 4000.0)
+                ctx.order("binance", "perp", -10.0)
+
+    n = 10
+    close = np.full(n, 2000.0)
+    high = close.copy()
+    high[6] = 2500.0
+    ds = dataset(bars(close, high=high))
+    cfg = RunConfig(slippage=0.0, initial_capital=10_000.0, venue_overrides={"binance": {"taker_fee": 0.0}})
+    res = run_backtest(Iso(), ds, cfg)
+    spec = load_venue("binance", at=T0)
+    r0 = spec.tier_table("ETH").rate[0]
+    lp = (4000.0 + 20000.0) / (10 * r0 + 10)
+    assert res.timeline["binance:liq_px"].iloc[3] == pytest.approx(lp, rel=1e-12)
+    liq = res.liquidations.iloc[0]
+    assert liq.price == pytest.approx(lp, rel=1e-12)
+    # loss = 10 * (lp - 2000) + fee = 3904.38 + 298.80 = 4203.19 > the 4000 bucket: the bucket is wiped,
+    # the insurance fund absorbs 203.19, and the 6000 outside the bucket stays
+    fee = 10 * lp * spec.liquidation_fee
+    loss = 10 * (lp - 2000.0) + fee
+    assert liq.insurance_loss == pytest.approx(loss - 4000.0, rel=1e-9)
+    assert res.timeline["equity"].iloc[-1] == pytest.approx(6_000.0, rel=1e-12)
