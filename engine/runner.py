@@ -19,7 +19,8 @@ from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingR
 from engine.kernels.advance import advance
 from engine.kernels.arrays import Ledger, Records, State
 from engine.kernels.book import write_ledger
-from engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_WITHDRAWAL, K_LENDING, K_TRANSFER_OUT,
+from engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
+                                  K_WITHDRAWAL, LIQ_SLOTS,
                                   K_WITHDRAWAL_FEE, LEDGER_KINDS, L_KIND, L_REF, L_TS, L_VENUE, N_ACCT, N_LEDGER_I,
                                   N_LIQ, N_PNL, N_REC, N_TRANSIT, P_FEES, PERP, Q_BAR, Q_FEE, Q_INSURANCE,
                                   Q_PRICE, Q_QTY, Q_VENUE, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, SPOT,
@@ -287,7 +288,7 @@ class Engine:
         self._call("on_start", StartEvent(self.now))
         orders, transfers, flows = self.ctx._take()
         decisions = np.flatnonzero(self._decision_mask())
-        liq_out = np.full((len(m.venues), N_LIQ), -1.0)
+        liq_out = np.full((LIQ_SLOTS * len(m.venues), N_LIQ), -1.0)
         ptr, i, last = 0, 0, -1
         while i < n:
             if orders or transfers or flows:

@@ -7,7 +7,7 @@ import pandas as pd
 from data.venues import VenueSpec, load_venue
 from engine.config import ConfigError
 from engine.kernels.arrays import Tiers
-from engine.kernels.codes import (C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
+from engine.kernels.codes import (C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_PARTIAL, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
                                   C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, N_CFG)
 
 OVERRIDABLE = {"taker_fee": C_TAKER, "maker_fee": C_MAKER, "spot_taker_fee": C_SPOT_TAKER,
@@ -30,6 +30,7 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
         vcfg[j, C_LIQ_FEE] = s.liquidation_fee
         vcfg[j, C_HAIRCUT] = s.haircuts.get(base, 0.0)
         vcfg[j, C_SPOT_COLL] = 0.0
+        vcfg[j, C_PARTIAL] = 1.0 if s.partial_liquidation else 0.0
         vcfg[j, C_SLIP], vcfg[j, C_SLIP_IMPACT] = slippage, slippage_impact
         m = t.floor.shape[0]
         floor[j, :m], rate[j, :m], amount[j, :m] = t.floor, t.rate, t.amount

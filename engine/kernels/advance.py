@@ -5,7 +5,9 @@ For each bar i in [i0, i1), at its close instant t (DESIGN §3 order):
 2. funding settlements of the bar, on the positions held;
 3. lending interest over the bar, then transfers that have arrived by t;
 4. mark to market at the close, records for the bar.
-Stops after a bar with a liquidation (the strategy must hear of it) or before a bar when the
+With partial liquidation on (a venue option), a breach in tier k > 0 first closes the part of the
+position above the tier below's floor at the liquidation price; the rest is checked again over the
+same bar (from that price) and closed whole if it breaches too. Stops after a bar with a liquidation (the strategy must hear of it) or before a bar when the
 ledger buffer could overflow. Returns (next bar to process, stop code).
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from numba import njit
 
 from engine.kernels.arrays import Ledger, MarketArrays, Records, State, Tiers
 from engine.kernels.book import book_equity, wallet_col, write_ledger
-from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE,
+from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE, C_PARTIAL,
                                   C_SPOT_COLL, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
                                   K_REALIZED, K_TRANSFER_IN, N_LIQ, P_BASIS, P_FUNDING, P_LENDING,
                                   P_LIQUIDATION, P_PRICE, Q_BAR, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE,
@@ -25,7 +27,8 @@ from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRC
                                   STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from engine.kernels.funding import funding_payment
 from engine.kernels.lending import lending_interest
-from engine.kernels.margin import is_breached, liquidation_price, maintenance_margin, margin_balance
+from engine.kernels.margin import (is_breached, liquidation_price, maintenance_margin, margin_balance,
+                                   tier_index)
 
 
 @njit(cache=True)
@@ -38,8 +41,8 @@ def collateral_base(acct: np.ndarray, vcfg: np.ndarray, v: int) -> float:
 
 @njit(cache=True)
 def liquidation_fill_price(state: State, vcfg: np.ndarray, tiers: Tiers, mkt: MarketArrays, i: int,
-                           v: int) -> float:
-    """Mark price at which venue v's perp is liquidated during bar i, or NaN if it survives the bar."""
+                           v: int, m_start: float) -> float:
+    """Mark price at which venue v's perp is liquidated during bar i (path starting at m_start), or NaN."""
     acct = state.acct
     q = acct[v, A_QTY]
     wallet = acct[v, wallet_col(vcfg, v)]
@@ -51,10 +54,9 @@ def liquidation_fill_price(state: State, vcfg: np.ndarray, tiers: Tiers, mkt: Ma
     first, second = (hi, lo) if q < 0.0 else (lo, hi)
     for m_worst in (first, second):
         if is_breached(wallet, q, acct[v, A_ENTRY], coll, h, fl, rt, am, m_worst):
-            m_open = mkt.mark_open[i, v]
-            if is_breached(wallet, q, acct[v, A_ENTRY], coll, h, fl, rt, am, m_open):
-                return m_open                       # gapped through: closed at the open
-            px = liquidation_price(wallet, q, acct[v, A_ENTRY], coll, h, fl, rt, am, m_open)
+            if is_breached(wallet, q, acct[v, A_ENTRY], coll, h, fl, rt, am, m_start):
+                return m_start                      # gapped through: closed where the path starts
+            px = liquidation_price(wallet, q, acct[v, A_ENTRY], coll, h, fl, rt, am, m_start)
             if math.isnan(px) or px < lo or px > hi:
                 return m_worst
             return px
@@ -63,20 +65,24 @@ def liquidation_fill_price(state: State, vcfg: np.ndarray, tiers: Tiers, mkt: Ma
 
 @njit(cache=True)
 def liquidate(state: State, vcfg: np.ndarray, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int,
-              px: float, liq_id: int, liq_out: np.ndarray, slot: int) -> None:
-    """Close venue v's whole perp at `px`, charge the liquidation fee, let insurance absorb a deficit."""
+              px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int) -> None:
+    """Close `q` (signed, part or all of venue v's perp) at `px`, charge the liquidation fee on it,
+    let the insurance fund absorb a deficit."""
     acct = state.acct
-    q = acct[v, A_QTY]
     col = wallet_col(vcfg, v)
-    realized = q * (px - acct[v, A_ENTRY])
+    entry = acct[v, A_ENTRY]
+    realized = q * (px - entry)
     fee = abs(q) * px * vcfg[v, C_LIQ_FEE]
     acct[v, col] += realized - fee
-    acct[v, A_QTY] = 0.0
-    acct[v, A_ENTRY] = 0.0
-    balance = acct[v, col] + collateral_base(acct, vcfg, v) * (1.0 - vcfg[v, C_HAIRCUT]) * px
+    rest = acct[v, A_QTY] - q
+    if abs(rest) < 1e-12 * max(abs(q), 1.0):
+        rest = 0.0
+    acct[v, A_QTY] = rest
+    acct[v, A_ENTRY] = entry if rest != 0.0 else 0.0
+    balance = acct[v, col] + rest * (px - entry) + collateral_base(acct, vcfg, v) * (1.0 - vcfg[v, C_HAIRCUT]) * px
     insurance = -balance if balance < 0.0 else 0.0
     acct[v, col] += insurance
-    if col == A_ISO:
+    if col == A_ISO and rest == 0.0:
         acct[v, A_CASH] += acct[v, A_ISO]
         acct[v, A_ISO] = 0.0
     write_ledger(ledger.li, ledger.lf, ledger.count, ts_ns, v, K_REALIZED, realized, liq_id)
@@ -162,12 +168,23 @@ def advance(state: State, vcfg: np.ndarray, tiers: Tiers, mkt: MarketArrays, rec
         # 1. liquidations over the bar, on the worst mark
         n_liq = 0
         for v in range(n_v):
-            if acct[v, A_QTY] == 0.0:
+            q = acct[v, A_QTY]
+            if q == 0.0:
                 continue
-            px = liquidation_fill_price(state, vcfg, tiers, mkt, i, v)
-            if not math.isnan(px):
-                liquidate(state, vcfg, rec, ledger, i, t, v, px, liq_id0 + n_liq, liq_out, n_liq)
+            px = liquidation_fill_price(state, vcfg, tiers, mkt, i, v, mkt.mark_open[i, v])
+            if math.isnan(px):
+                continue
+            k = tier_index(q * px, tiers.floor[v])
+            if vcfg[v, C_PARTIAL] > 0.5 and k > 0:
+                keep = tiers.floor[v, k] / px * (1.0 - 1e-9)          # what fits under the tier's floor
+                part = q - keep if q > 0.0 else q + keep
+                liquidate(state, vcfg, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq)
                 n_liq += 1
+                px = liquidation_fill_price(state, vcfg, tiers, mkt, i, v, px)
+                if math.isnan(px):
+                    continue
+            liquidate(state, vcfg, rec, ledger, i, t, v, px, acct[v, A_QTY], liq_id0 + n_liq, liq_out, n_liq)
+            n_liq += 1
         # 2. funding on the positions held
         for v in range(n_v):
             rate = mkt.funding_rate[i, v]

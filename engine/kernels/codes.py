@@ -27,7 +27,8 @@ C_SPOT_COLL = 6    # 1.0 if spot on the venue counts as perp margin (Ethena set-
 C_ISOLATED = 7     # 1.0 for isolated margin, 0.0 for cross
 C_SLIP = 8         # fixed slippage, fraction of price
 C_SLIP_IMPACT = 9  # volume model: extra slippage = impact * sqrt(order qty / bar volume)
-N_CFG = 10
+C_PARTIAL = 10     # 1.0: liquidation first steps the position down to the tier below (bybit/okx style)
+N_CFG = 11
 
 # PnL parts (columns of pnl records); order matches engine.results.PNL_PARTS
 P_FUNDING = 0
@@ -83,7 +84,8 @@ STOP_END = 0
 STOP_LIQUIDATION = 1
 STOP_LEDGER_FULL = 2
 
-# liquidation report (filled when advance stops with STOP_LIQUIDATION)
+# liquidation report (filled when advance stops with STOP_LIQUIDATION); up to LIQ_SLOTS rows per venue
+LIQ_SLOTS = 2
 Q_VENUE = 0
 Q_QTY = 1
 Q_PRICE = 2

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from engine.kernels.advance import advance
 from engine.kernels.arrays import Ledger, MarketArrays, Records, State, Tiers
 from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE,
+                                  C_PARTIAL,
                                   C_SPOT_COLL, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_BASIS,
                                   P_FUNDING, P_LENDING, P_LIQUIDATION, P_PRICE, Q_VENUE, STOP_LIQUIDATION)
 from tests.reference.advance import advance as ref_advance
@@ -40,12 +41,13 @@ def test_advance_matches_twin(seed, nv, npr, n):
     acct = np.zeros((nv, N_ACCT))
     cfg = np.zeros((nv, N_CFG))
     for v in range(nv):
-        q = rng.uniform(-30, 30)
+        q = rng.uniform(-30, 30) * (10 if rng.random() < 0.5 else 1)     # large books reach higher tiers
         acct[v, A_QTY], acct[v, A_ENTRY] = q, mkt.mark_open[0, v] * rng.uniform(0.97, 1.03)
         acct[v, A_SPOT] = max(-q, 0) * rng.uniform(0, 1.1)
         cfg[v, C_ISOLATED] = float(rng.random() < 0.3)
         cfg[v, C_SPOT_COLL] = float(rng.random() < 0.5)
         cfg[v, C_LIQ_FEE], cfg[v, C_HAIRCUT] = rng.uniform(0, 0.02), rng.uniform(0, 0.1)
+        cfg[v, C_PARTIAL] = float(rng.random() < 0.5)
         margin = abs(q) * mkt.mark_open[0, v] / rng.uniform(2, 30)
         acct[v, A_ISO if cfg[v, C_ISOLATED] else A_CASH] = margin
     lend = rng.uniform(0, 1e5, npr)
@@ -54,14 +56,14 @@ def test_advance_matches_twin(seed, nv, npr, n):
     rec = Records(np.full(n, np.nan), np.zeros((n, N_PNL)), np.zeros((n, nv, N_REC)), np.zeros((n, npr)),
                   np.zeros(n), np.zeros(n), np.zeros((nv + 1, N_PNL)))
     ledger = Ledger(np.zeros((4096, 4), np.int64), np.zeros(4096), np.zeros(1, np.int64))
-    liq_out = np.full((nv, N_LIQ), -1.0)
+    liq_out = np.full((2 * nv, N_LIQ), -1.0)
     stop, code = advance(state, cfg, Tiers(np.tile(FLOOR, (nv, 1)), np.tile(RATE, (nv, 1)),
                                            np.tile(AMOUNT, (nv, 1))), mkt, rec, ledger, 0, n, liq_out, 0)
 
     keys = ("cash", "spot", "qty", "entry", "iso")
     r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO]))) for a in acct]
     r_cfg = [dict(liq_fee=c[C_LIQ_FEE], haircut=c[C_HAIRCUT], spot_coll=c[C_SPOT_COLL] > 0.5,
-                  isolated=c[C_ISOLATED] > 0.5) for c in cfg]
+                  isolated=c[C_ISOLATED] > 0.5, partial=c[C_PARTIAL] > 0.5) for c in cfg]
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close",
                                                     "spot_close", "funding_rate", "funding_px", "lend_apy")}
     r_mkt.update(dt_years=mkt.dt_years.tolist(), prev_spot=mkt.spot_open[0].tolist(),
@@ -76,8 +78,8 @@ def test_advance_matches_twin(seed, nv, npr, n):
         for name, col in (("funding", P_FUNDING), ("basis", P_BASIS), ("price", P_PRICE),
                           ("lending", P_LENDING), ("liquidation", P_LIQUIDATION)):
             assert math.isclose(rec.pnl[i, col], parts[name], rel_tol=1e-9, abs_tol=1e-9 * scale), (i, name)
-    got_liq = sorted(int(v) for v in liq_out[:, Q_VENUE] if v >= 0)
-    assert got_liq == sorted(v for v, *_ in out[-1][2])
+    got_liq = sorted((int(r[Q_VENUE]), round(r[1], 6)) for r in liq_out if r[Q_VENUE] >= 0)
+    assert got_liq == sorted((v, round(q, 6)) for v, q, *_ in out[-1][2])
     # identity: PnL parts of each bar sum to its equity change (lending flows included)
     eq = np.r_[acct[:, [A_CASH, A_ISO]].sum() + (acct[:, A_SPOT] * mkt.spot_open[0]).sum()
                + (acct[:, A_QTY] * (mkt.mark_open[0] - acct[:, A_ENTRY])).sum() + lend.sum(), rec.equity[:stop]]

@@ -28,35 +28,47 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             coll = a["spot"] if cfg[v]["spot_coll"] and not cfg[v]["isolated"] else 0.0
             args = (a[wallet_key], a["qty"], a["entry"], coll, cfg[v]["haircut"], *tiers[v])
             lo, hi = mkt["mark_low"][i][v], mkt["mark_high"][i][v]
-            order = (hi, lo) if a["qty"] < 0 else (lo, hi)
-            px = math.nan
-            for worst in order:
-                if k.is_breached(*args, worst):
-                    m_open = mkt["mark_open"][i][v]
-                    if k.is_breached(*args, m_open):
-                        px = m_open
-                    else:
-                        px = k.liquidation_price(*args, m_open)
-                        if math.isnan(px) or px < lo or px > hi:
-                            px = worst
-                    break
+
+            def first_breach(start):
+                args = (a[wallet_key], a["qty"], a["entry"], coll, cfg[v]["haircut"], *tiers[v])
+                for worst in ((hi, lo) if a["qty"] < 0 else (lo, hi)):
+                    if k.is_breached(*args, worst):
+                        if k.is_breached(*args, start):
+                            return start
+                        px = k.liquidation_price(*args, start)
+                        return worst if math.isnan(px) or px < lo or px > hi else px
+                return math.nan
+
+            def close(q, px):
+                fee = abs(q) * px * cfg[v]["liq_fee"]
+                a[wallet_key] += q * (px - a["entry"]) - fee
+                rest = a["qty"] - q
+                rest = 0.0 if abs(rest) < 1e-12 * max(abs(q), 1.0) else rest
+                entry = a["entry"]
+                a["qty"], a["entry"] = rest, (entry if rest else 0.0)
+                bal = a[wallet_key] + rest * (px - entry) + coll * (1 - cfg[v]["haircut"]) * px
+                ins = max(-bal, 0.0)
+                a[wallet_key] += ins
+                if wallet_key == "iso" and rest == 0.0:
+                    a["cash"] += a["iso"]
+                    a["iso"] = 0.0
+                s_ref = px * prev_s[v] / prev_m[v]
+                parts["price"] += -q * (prev_s[v] - s_ref)
+                parts["basis"] += -q * ((prev_m[v] - prev_s[v]) - (px - s_ref))
+                parts["liquidation"] += ins - fee
+                liqs.append((v, q, px, fee, ins))
+
+            px = first_breach(mkt["mark_open"][i][v])
             if math.isnan(px):
                 continue
-            q = a["qty"]
-            fee = abs(q) * px * cfg[v]["liq_fee"]
-            a[wallet_key] += q * (px - a["entry"]) - fee
-            a["qty"], a["entry"] = 0.0, 0.0
-            bal = a[wallet_key] + coll * (1 - cfg[v]["haircut"]) * px
-            ins = max(-bal, 0.0)
-            a[wallet_key] += ins
-            if wallet_key == "iso":
-                a["cash"] += a["iso"]
-                a["iso"] = 0.0
-            s_ref = px * prev_s[v] / prev_m[v]
-            parts["price"] += -q * (prev_s[v] - s_ref)
-            parts["basis"] += -q * ((prev_m[v] - prev_s[v]) - (px - s_ref))
-            parts["liquidation"] += ins - fee
-            liqs.append((v, q, px, fee, ins))
+            tier = k.tier_index(a["qty"] * px, tiers[v][0])
+            if cfg[v].get("partial") and tier > 0:
+                keep = tiers[v][0][tier] / px * (1 - 1e-9)
+                close(a["qty"] - keep if a["qty"] > 0 else a["qty"] + keep, px)
+                px = first_breach(px)
+                if math.isnan(px):
+                    continue
+            close(a["qty"], px)
         for v, a in enumerate(acct):
             r = mkt["funding_rate"][i][v]
             if a["qty"] != 0 and not math.isnan(r):

@@ -147,3 +147,46 @@ def test_isolated_margin_liquidation_price_matches_binance_formula():
     loss = 10 * (lp - 2000.0) + fee
     assert liq.insurance_loss == pytest.approx(loss - 4000.0, rel=1e-9)
     assert res.timeline["equity"].iloc[-1] == pytest.approx(6_000.0, rel=1e-12)
+
+
+def test_partial_liquidation_steps_down_one_tier_by_hand():
+    # tiers: 1 % below 40k notional, 2 % above (amount 400 = 0.01 * 40k). Cross USDT wallet 5000,
+    # short 25 ETH at 2000 (50k, tier 2), liquidation fee 0.1 %, partial liquidation on.
+    # Breach: 55000 - 25 M = 0.02 * 25 M - 400  ->  LP1 = 55400 / 25.5 = 2172.549.
+    # Step down: keep 40000 / LP1 = 18.4116 ETH, close 6.5884 at LP1:
+    #   realized -6.5884 * 172.549 = -1136.81, fee 6.5884 * 2172.549 * 0.001 = 14.31 -> wallet 3848.87.
+    # The rest dies at (3848.87 + 18.4116 * 2000 + 400) / (18.4116 * 1.02) = 2187.0 > the bar's high 2180.
+    from engine.kernels.advance import advance
+    from engine.kernels.arrays import Ledger, MarketArrays, Records, State, Tiers
+    from engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, N_ACCT, N_CFG, N_LIQ
+
+    n = 2
+    px = np.full((n, 1), 2000.0)
+    high = np.array([[2180.0], [2300.0]])
+    mkt = MarketArrays(np.array([3600, 7200], np.int64) * 10**9, px, px, px, px, high, px, px,
+                       np.ones((n, 1)), np.ones((n, 1)), np.full((n, 1), np.nan), px, np.zeros((n, 0)),
+                       np.zeros((n, 0), bool), np.full(n, 1 / 8760))
+    acct = np.zeros((1, N_ACCT))
+    acct[0, A_CASH], acct[0, A_QTY], acct[0, A_ENTRY] = 5000.0, -25.0, 2000.0
+    cfg = np.zeros((1, N_CFG))
+    cfg[0, C_LIQ_FEE], cfg[0, C_PARTIAL] = 0.001, 1.0
+    tiers = Tiers(np.array([[0.0, 40_000.0, np.inf]]), np.array([[0.01, 0.02, 0.02]]),
+                  np.array([[0.0, 400.0, 400.0]]))
+    state = State(acct, np.zeros(0), np.zeros(0), np.zeros((1, 3)), px[0].copy(), px[0].copy())
+    rec = Records(np.zeros(n), np.zeros((n, 7)), np.zeros((n, 1, 5)), np.zeros((n, 0)), np.zeros(n),
+                  np.zeros(n), np.zeros((2, 7)))
+    ledger = Ledger(np.zeros((64, 4), np.int64), np.zeros(64), np.zeros(1, np.int64))
+    liq = np.full((2, N_LIQ), -1.0)
+    stop, code = advance(state, cfg, tiers, mkt, rec, ledger, 0, n, liq, 0)
+    lp1 = 55400.0 / 25.5
+    keep = 40_000.0 / lp1 * (1 - 1e-9)
+    assert stop == 1                                    # stopped after bar 0 to tell the strategy
+    assert liq[0, 0] == 0 and liq[0, 2] == pytest.approx(lp1, rel=1e-12)
+    assert liq[0, 1] == pytest.approx(-25.0 + keep, rel=1e-9)        # closed part
+    assert liq[1, 0] == -1                              # the rest survived bar 0
+    assert acct[0, A_QTY] == pytest.approx(-keep, rel=1e-12)
+    wallet = 5000.0 + (-25.0 + keep) * (lp1 - 2000.0) - (25.0 - keep) * lp1 * 0.001
+    assert acct[0, A_CASH] == pytest.approx(wallet, rel=1e-12)
+    lp2 = (wallet + keep * 2000.0 + 400.0) / (keep * 1.02)
+    assert rec.venue[0, 0, 4] == pytest.approx(lp2, rel=1e-9)       # the rest's liquidation price
+    assert 2180.0 < lp2 < 2300.0
