@@ -28,7 +28,7 @@ from engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT,
 from engine.kernels.fills import fill_order
 from engine.market import build_market
 from engine.results import PNL_PARTS, Results
-from engine.timeline import EV_FUNDING, EV_LENDING, build_events
+from engine.timeline import EV_BAR, EV_FUNDING, EV_LENDING, build_events
 from engine.venue_setup import venue_arrays
 from strategies.base import Strategy
 
@@ -82,6 +82,9 @@ class Engine:
         self._new_fills: list[FillEvent] = []
         self._new_liqs: list[LiquidationEvent] = []
         self.events = build_events(m)
+        # contiguous copies: searchsorted on a strided field view copies the whole field on every call
+        self._ev_bar = np.ascontiguousarray(self.events["bar"])
+        self._ev_kind = np.ascontiguousarray(self.events["kind"])
         self._fill_id = 0
 
     # -- set-up ------------------------------------------------------------------------------------
@@ -143,7 +146,7 @@ class Engine:
 
     def _deliver(self, last: int, d: int) -> None:
         """Run the hooks for everything that became known in bars (last, d], in DESIGN §3 order."""
-        self.bar, self.now = d, _ts(self.market.close_ns[d])
+        self.bar, self.now = d, _ts(self.mk.close_ns[d])     # Market.close_ns builds a new array per access
         for ev in self._new_fills:
             self._call("on_fill", ev)
         self._new_fills = []
@@ -151,12 +154,16 @@ class Engine:
             self._call("on_liquidation", ev)
         self._new_liqs = []
         m = self.market
-        lo = int(np.searchsorted(self.events["bar"], last, side="right"))
-        hi = int(np.searchsorted(self.events["bar"], d, side="right"))
         cls = type(self.strategy)
         want_f = cls.on_funding is not Strategy.on_funding
         want_l = cls.on_lending_rate is not Strategy.on_lending_rate
-        for e in self.events[lo:hi]:
+        if want_f or want_l:
+            lo = int(self._ev_bar.searchsorted(last, side="right"))
+            hi = int(self._ev_bar.searchsorted(d, side="right"))
+            rows = lo + np.flatnonzero(self._ev_kind[lo:hi] != EV_BAR)   # skip the bar closes
+        else:
+            rows = np.empty(0, np.intp)
+        for e in self.events[rows]:
             if e["kind"] == EV_FUNDING and want_f:
                 j, r = int(e["key"]), int(e["row"])
                 ts = m.funding_ts[j]
@@ -270,7 +277,7 @@ class Engine:
             if row[Q_VENUE] < 0:
                 continue
             j, b = int(row[Q_VENUE]), int(row[Q_BAR])
-            ts = _ts(m.close_ns[b])
+            ts = _ts(self.mk.close_ns[b])
             rec = dict(ts=ts, venue=m.venues[j], qty=row[Q_QTY], price=row[Q_PRICE], fee=row[Q_FEE],
                        insurance_loss=row[Q_INSURANCE], liq_id=len(self.liquidations))
             self.liquidations.append(rec)
