@@ -1,0 +1,634 @@
+"""Golden strategy returns: cases, golden files, comparison at rtol 1e-9, and the checks that bless them.
+
+A golden case is (name, strategy, params, data source, run config). Running it gives a flat,
+sorted `key = value` table: `config_id`, `data_fingerprint`, every scalar of metrics.json
+(`metrics.pnl.funding`, ...), equity at fixed checkpoints (`equity."<bar close>"`: start, every
+`checkpoint_days`, end) and ledger totals and row counts by kind (`ledger.funding.total`).
+It is stored as `<golden_dir>/<name>.toml`; `<name>` is `<strategy>__<dataset>`.
+
+Statuses: `pass`; `drift` (a value moved beyond rtol 1e-9, or a key appeared/disappeared);
+`stale` (config_id or data fingerprint differs: the golden describes another run, never a pass);
+`missing` (no golden file yet); `error` (the run raised); `skipped` (optional data absent).
+`update=True` re-blesses: the run must first pass `bless_checks`, which recompute the headline
+numbers independently of the kernels (from the raw dataset, the venue spec, fills and ledger).
+
+No typer/rich here: engine/cli_regress.py is the command line.
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from data.dataset import Dataset
+from engine.config import ConfigError, RunConfig, build_dataclass
+from engine.results import PNL_PARTS, Results
+
+RTOL = 1e-9                 # runs are deterministic; this only absorbs platform noise. Never loosen it.
+ATOL_MONEY = 1e-9           # x initial capital: the "zero" of a quote-valued key (1e-3 on a 1M book)
+ATOL = 1e-300               # every other key: relative comparison only (0 must stay 0)
+CHECKPOINT_DAYS = 7.0
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
+CASES_FILE = "basisbt-golden.toml"
+FREQTRADE_DIR = "../shared/data/freqtrade/binance"     # relative to the repo root; optional real data
+REAL_DATA_CASE = dict(strategy="perp_short", data=f"freqtrade:{FREQTRADE_DIR}", symbol="ETH/USDT",
+                      dataset="binance-eth-usdt-real", run={"start": "2024-11-01", "end": "2025-03-01"})
+# built-in variants beyond the defaults, so the goldens cover the liquidation path (full with insurance on
+# binance, partial tier step-down on bybit): (name, strategy, scenario, params)
+EXTRA_CASES = (
+    ("perp_short-usdt-5x__squeeze", "perp_short", "squeeze", {"collateral": "usdt", "leverage": 5.0}),
+    ("perp_short-usdt-5x-bybit__squeeze", "perp_short", "squeeze",
+     {"collateral": "usdt", "leverage": 5.0, "venue": "bybit"}),
+)
+
+IDENTITY_KEYS = ("config_id", "data_fingerprint")
+_SKIP_METRICS = {"conventions", "config_id", "data_fingerprint", "strategy", "dataset"}
+# quote-valued keys: their atol is ATOL_MONEY x initial capital (leaf names of metrics.json)
+_MONEY_LEAVES = {"equity_start", "equity_end", "net_flows", "attribution_residual", "liquidation_cost",
+                 "liquidation_fees", "insurance_loss", "funding_captured", "funding_available", "book_notional_avg",
+                 "traded_notional", "fees_paid", "slippage_paid", "total"} | set(PNL_PARTS)
+_MONEY_PREFIXES = ("equity.", "ledger.", "metrics.pnl.", "metrics.pnl_by_venue.", "metrics.funding_available_by_venue.",
+                   "metrics.liquidations_by_venue.", "metrics.synthetic_dollar.")
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class GoldenError(ValueError):
+    """A cases file or golden file we cannot use (names the file and the problem)."""
+
+
+# -- cases -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GoldenCase:
+    """One strategy x dataset x config whose returns must not move silently."""
+
+    name: str                                   # file stem, `<strategy>__<dataset>`
+    strategy: str                               # built-in name or path/to/file.py:ClassName
+    data: str                                   # scenario:NAME | freqtrade:DIR | cache[:SYMBOL] | dataset .toml
+    params: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)     # RunConfig keys (start, end, slippage, ...)
+    symbol: str = "ETH/USDT"                    # freqtrade: which pair
+    timeframe: str = "1h"
+    checkpoint_days: float = CHECKPOINT_DAYS
+    optional: bool = False                      # skip (not fail) when the data is absent
+    base_dir: Path = REPO_ROOT                  # relative paths in strategy/data resolve here
+
+    def describe(self) -> str:
+        bits = [f"strategy={self.strategy}", f"data={self.data}"]
+        if self.data.startswith("freqtrade:"):
+            bits.append(f"symbol={self.symbol}")
+        if self.params:
+            bits.append(f"params={_inline(self.params)}")
+        if self.run:
+            bits.append(f"run={_inline(self.run)}")
+        return " ".join(bits)
+
+
+def _inline(d: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}={d[k]!r}" for k in sorted(d)) + "}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+
+
+def builtin_cases() -> list[GoldenCase]:
+    """Every built-in strategy on every embedded scenario (found at run time), EXTRA_CASES, real data if present."""
+    from data.scenarios import list_scenarios
+    from strategies.registry import builtin_strategies
+    cases = []
+    for strat in sorted(builtin_strategies()):
+        for sc in list_scenarios():
+            cases.append(GoldenCase(f"{strat}__{sc.name}", strat, f"scenario:{sc.name}"))
+    scenarios = {sc.name for sc in list_scenarios()}
+    for name, strat, scenario, params in EXTRA_CASES:
+        if strat in builtin_strategies() and scenario in scenarios:
+            cases.append(GoldenCase(name, strat, f"scenario:{scenario}", params=dict(params)))
+    rd = REAL_DATA_CASE
+    cases.append(GoldenCase(f"{rd['strategy']}__{rd['dataset']}", rd["strategy"], rd["data"], run=dict(rd["run"]),
+                            symbol=rd["symbol"], optional=True))
+    return cases
+
+
+_CASE_KEYS = {"name", "strategy", "data", "params", "run", "symbol", "timeframe", "checkpoint_days", "optional"}
+
+
+def load_cases_file(path: str | Path) -> tuple[list[GoldenCase], Path | None, bool]:
+    """Read a cases TOML -> (cases, golden_dir or None, include_builtin). Unknown keys are errors."""
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise GoldenError(f"{p}: no such cases file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise GoldenError(f"{p}: {e}") from None
+    unknown = sorted(set(doc) - {"golden_dir", "include_builtin", "case"})
+    if unknown:
+        raise GoldenError(f"{p}: unknown key {unknown[0]!r}; valid: golden_dir, include_builtin, [[case]]")
+    base = p.resolve().parent
+    cases, seen = [], set()
+    for k, c in enumerate(doc.get("case", []), 1):
+        bad = sorted(set(c) - _CASE_KEYS)
+        if bad:
+            raise GoldenError(f"{p}: case {k}: unknown key {bad[0]!r}; valid: {', '.join(sorted(_CASE_KEYS))}")
+        for req in ("strategy", "data"):
+            if req not in c:
+                raise GoldenError(f"{p}: case {k} needs {req!r}")
+        ds_label = _slug(c["data"].split(":", 1)[1] if c["data"].startswith("scenario:") else Path(c["data"]).stem)
+        name = c.get("name") or f"{_slug(Path(c['strategy'].split(':')[-1]).stem)}__{ds_label}"
+        if not _BARE.match(name.replace(".", "_")):
+            raise GoldenError(f"{p}: case name {name!r}: use letters, digits, '_', '-', '.'")
+        if name in seen:
+            raise GoldenError(f"{p}: case name {name!r} appears twice (give each case a unique name)")
+        seen.add(name)
+        cases.append(GoldenCase(name, c["strategy"], c["data"], dict(c.get("params", {})), dict(c.get("run", {})),
+                                c.get("symbol", "ETH/USDT"), c.get("timeframe", "1h"),
+                                float(c.get("checkpoint_days", CHECKPOINT_DAYS)), bool(c.get("optional", False)),
+                                base))
+    gdir = doc.get("golden_dir")
+    return cases, (base / gdir if gdir else None), bool(doc.get("include_builtin", False))
+
+
+def select(cases: list[GoldenCase], only: list[str] | None) -> list[GoldenCase]:
+    """Cases matching any --only pattern: the case name, its strategy, its dataset part, or a glob on the name."""
+    if not only:
+        return cases
+    out = []
+    for c in cases:
+        ds = c.name.split("__", 1)[-1]
+        if any(pat in (c.name, c.strategy, ds, c.data) or fnmatch.fnmatchcase(c.name, pat) for pat in only):
+            out.append(c)
+    return out
+
+
+# -- running a case -------------------------------------------------------------------------------------
+
+class DataAbsent(RuntimeError):
+    """An optional case's data is not on this machine."""
+
+
+def _resolve_path(text: str, base: Path) -> Path:
+    p = Path(text)
+    return p if p.is_absolute() else base / p
+
+
+def load_case_data(case: GoldenCase) -> Dataset:
+    """The case's Dataset. `freqtrade:DIR` imports the freqtrade tree through a temporary parquet cache."""
+    if case.data.startswith("freqtrade:"):
+        from data import cache
+        from data.ingest.freqtrade import import_freqtrade
+        root = _resolve_path(case.data.split(":", 1)[1], case.base_dir)
+        if not root.is_dir():
+            raise DataAbsent(f"{root} not found")
+        items = import_freqtrade(root, symbols=[case.symbol], timeframe=case.timeframe)
+        with tempfile.TemporaryDirectory(prefix="basisbt-golden-") as tmp:
+            cache.write_many(tmp, [(i.key, i.frame, i.source) for i in items])
+            ds = cache.load_dataset(tmp, case.symbol, case.timeframe, name=case.data)
+        return ds
+    from data.sources import resolve_data
+    if case.data.endswith(".toml"):
+        path = _resolve_path(case.data, case.base_dir)
+        if not path.exists() and case.optional:
+            raise DataAbsent(f"{path} not found")
+        return resolve_data(str(path), timeframe=case.timeframe)
+    return resolve_data(case.data, timeframe=case.timeframe)
+
+
+@dataclass
+class CaseRun:
+    """A finished case: the results, the (cut) dataset it ran on, and its flat golden table."""
+
+    case: GoldenCase
+    results: Results
+    dataset: Dataset
+    config: RunConfig
+    values: dict[str, Any]
+    seconds: float
+
+
+def run_case(case: GoldenCase, data_cache: dict[tuple, Dataset] | None = None) -> CaseRun:
+    """Run one case (datasets are shared through `data_cache` when given)."""
+    import time
+
+    from engine.runner import Engine
+    from strategies.registry import load_strategy_class
+    t0 = time.perf_counter()
+    key = (case.data, case.symbol, case.timeframe, str(case.base_dir))
+    ds = data_cache.get(key) if data_cache is not None else None
+    if ds is None:
+        ds = load_case_data(case)
+        if data_cache is not None:
+            data_cache[key] = ds
+    cfg = build_dataclass(RunConfig, dict(case.run), "run config key")
+    spec = case.strategy
+    if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
+        path_s, cls_name = spec.rsplit(":", 1)
+        spec = f"{_resolve_path(path_s, case.base_dir)}:{cls_name}"
+    strat = load_strategy_class(spec)(**case.params)
+    eng = Engine(strat, ds, cfg, data_label=case.data)
+    res = eng.run()
+    return CaseRun(case, res, eng.dataset, cfg, golden_values(res, case.checkpoint_days),
+                   time.perf_counter() - t0)
+
+
+# -- the golden table ---------------------------------------------------------------------------------------
+
+def _flatten(obj: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(obj, (list, tuple)):
+        for k, v in enumerate(obj):
+            _flatten(v, f"{prefix}.{k}", out)
+    else:
+        out[prefix] = obj
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def checkpoints(index: pd.DatetimeIndex, every_days: float) -> list[int]:
+    """Row numbers of the equity checkpoints: first bar, the last bar at or before start + k*every_days, last bar."""
+    if len(index) == 0:
+        return []
+    rows = {0, len(index) - 1}
+    step = pd.Timedelta(days=every_days)
+    t = index[0] + step
+    while t < index[-1]:
+        rows.add(int(np.searchsorted(index.asi8, t.value, side="right")) - 1)
+        t += step
+    return sorted(rows)
+
+
+def golden_values(res: Results, checkpoint_days: float = CHECKPOINT_DAYS) -> dict[str, Any]:
+    """The flat golden table of one run (see the module docstring)."""
+    vals: dict[str, Any] = {"config_id": res.config_id, "data_fingerprint": res.data_fingerprint}
+    m = res.metrics()
+    flat: dict[str, Any] = {}
+    _flatten({k: v for k, v in m.items() if k not in _SKIP_METRICS}, "", flat)
+    vals.update({f"metrics.{k}": v for k, v in flat.items()})
+    idx = pd.DatetimeIndex(res.timeline.index)
+    eq = res.timeline["equity"].to_numpy(dtype=float)
+    for r in checkpoints(idx, checkpoint_days):
+        vals[f"equity.{_iso(idx[r])}"] = float(eq[r])
+    led = res.ledger
+    for kind in sorted(set(led["kind"])):
+        amounts = led.loc[led["kind"] == kind, "amount"].to_numpy(dtype=float)
+        vals[f"ledger.{kind}.total"] = math.fsum(amounts)
+        vals[f"ledger.{kind}.count"] = int(amounts.size)
+    return vals
+
+
+def _toml_key(key: str) -> str:
+    if key.startswith("equity."):
+        return f'equity."{key[len("equity."):]}"'
+    return ".".join(p if _BARE.match(p) else '"' + p.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                    for p in key.split("."))
+
+
+def _toml_value(v: Any) -> str:
+    if v is None:
+        return '"null"'                       # metrics.json null (NaN / undefined): must stay null
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        r = repr(v)                           # shortest repr that round-trips: bit-exact on reload
+        return r if any(c in r for c in ".en") else r + ".0"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def render(case: GoldenCase, values: dict[str, Any]) -> str:
+    """The golden file text: a header comment, then sorted `key = value` lines."""
+    lines = [f"# golden returns of case {case.name}: {case.describe()}",
+             "# written by `basisbt regress --update` (make golden) after the bless checks passed; do not edit.",
+             f"# compare: rtol {RTOL:g}; a different config_id or data_fingerprint is a stale golden."]
+    lines += [f"{_toml_key(k)} = {_toml_value(values[k])}" for k in sorted(values)]
+    return "\n".join(lines) + "\n"
+
+
+def read_golden(path: Path) -> dict[str, Any]:
+    """A golden file back into its flat table (string 'null' -> None)."""
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise GoldenError(f"{path}: not a golden file: {e}") from None
+    flat: dict[str, Any] = {}
+    _flatten(doc, "", flat)
+    return {k: (None if v == "null" else v) for k, v in flat.items()}
+
+
+def write_golden(path: Path, case: GoldenCase, values: dict[str, Any]) -> None:
+    """Write atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(render(case, values))
+    tmp.replace(path)
+
+
+# -- comparison -----------------------------------------------------------------------------------------------
+
+@dataclass
+class Moved:
+    """One value that differs from its golden (golden/now None when the key is absent on that side)."""
+
+    key: str
+    golden: Any
+    now: Any
+    missing_side: str = ""                     # "golden" | "now" | ""
+
+    @property
+    def delta(self) -> float | None:
+        if isinstance(self.golden, (int, float)) and isinstance(self.now, (int, float)) \
+                and not isinstance(self.golden, bool) and not isinstance(self.now, bool):
+            return float(self.now) - float(self.golden)
+        return None
+
+    @property
+    def rel(self) -> float | None:
+        d = self.delta
+        if d is None:
+            return None
+        g = abs(float(self.golden))
+        return d / g if g else (math.inf if d else 0.0)
+
+
+def _is_money(key: str) -> bool:
+    return key.startswith(_MONEY_PREFIXES) and not key.endswith(".count") or key.rsplit(".", 1)[-1] in _MONEY_LEAVES
+
+
+def same(key: str, golden: Any, now: Any, scale: float) -> bool:
+    """Equal within rtol RTOL (and a tiny atol: ATOL_MONEY x scale for quote-valued keys)."""
+    if isinstance(golden, bool) or isinstance(now, bool) or not isinstance(golden, (int, float)) \
+            or not isinstance(now, (int, float)):
+        return golden == now and type(golden) is type(now)
+    g, n = float(golden), float(now)
+    if math.isnan(g) or math.isnan(n):
+        return math.isnan(g) and math.isnan(n)
+    if math.isinf(g) or math.isinf(n):
+        return g == n
+    atol = ATOL_MONEY * scale if _is_money(key) else ATOL
+    return abs(n - g) <= max(RTOL * max(abs(g), abs(n)), atol)
+
+
+def compare(golden: dict[str, Any], now: dict[str, Any]) -> tuple[list[Moved], list[Moved]]:
+    """(identity changes, moved values). Identity = config_id / data_fingerprint (-> stale)."""
+    ident = [Moved(k, golden.get(k), now.get(k)) for k in IDENTITY_KEYS if golden.get(k) != now.get(k)]
+    scale = abs(float(now.get("metrics.equity_start") or golden.get("metrics.equity_start") or 1.0))
+    moved = []
+    for k in sorted((set(golden) | set(now)) - set(IDENTITY_KEYS)):
+        if k not in golden:
+            moved.append(Moved(k, None, now[k], "golden"))
+        elif k not in now:
+            moved.append(Moved(k, golden[k], None, "now"))
+        elif not same(k, golden[k], now[k], scale):
+            moved.append(Moved(k, golden[k], now[k]))
+    return ident, moved
+
+
+# -- the independent checks that bless a golden -------------------------------------------------------------------
+
+def _tol_ok(a: float, b: float, scale: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(abs(a), abs(b), scale, 1.0)
+
+
+def bless_checks(run: CaseRun) -> list[str]:
+    """Recompute the headline numbers without the kernels; return what disagrees (empty = blessable).
+
+    1. per-bar PnL identity: the seven parts sum to equity_t - equity_(t-1) - flows_t on every bar;
+    2. equity from the books: sum of every ledger row except realized PnL (cash by venue, lending,
+       in transit) + spot held (from fills) at the last spot close + perp PnL from fills and
+       liquidations (-sum dq*px + q_end*mark_end) == equity_end, and the positions match the timeline;
+    3. funding from the raw funding frames: -q(settlement bar) * px * rate summed == pnl.funding == ledger;
+    4. fees from the venue spec: |qty| * price * taker rate (spot or perp) per fill == pnl.fees;
+       slippage: qty * (price - ref_price) per fill == -pnl.slippage; lending and liquidation parts
+       agree with the ledger.
+    """
+    res, ds = run.results, run.dataset
+    tl, led, fills, liqs = res.timeline, res.ledger, res.fills, res.liquidations
+    scale = float(res.initial_equity)
+    problems: list[str] = []
+    m = res.metrics()
+    pnl = m["pnl"]
+
+    def led_sum(*kinds: str, venue: str | None = None) -> float:
+        sel = led["kind"].isin(kinds)
+        if venue is not None:
+            sel &= led["venue"] == venue
+        return math.fsum(led.loc[sel, "amount"].to_numpy(dtype=float))
+
+    # 1. per-bar identity
+    eq = tl["equity"].to_numpy(dtype=float)
+    flows = tl["flows"].to_numpy(dtype=float) if "flows" in tl.columns else np.zeros(len(tl))
+    parts = tl[[f"pnl_{p}" for p in PNL_PARTS]].to_numpy(dtype=float).sum(axis=1)
+    d_eq = np.diff(np.r_[scale, eq]) - flows
+    bad = np.flatnonzero(np.abs(parts - d_eq) > 1e-9 * np.maximum(np.abs(eq), 1.0))
+    if bad.size:
+        b = int(bad[0])
+        problems.append(f"pnl identity broken on {bad.size} bars, first {tl.index[b]}: parts {parts[b]!r} "
+                        f"vs equity change {d_eq[b]!r}")
+    if not _tol_ok(pnl["total"], math.fsum(pnl[p] for p in PNL_PARTS), scale):
+        problems.append(f"pnl parts sum {math.fsum(pnl[p] for p in PNL_PARTS)!r} != pnl.total {pnl['total']!r}")
+
+    # 2. equity from the books
+    money = math.fsum(led.loc[led["kind"] != "realized_pnl", "amount"].to_numpy(dtype=float))
+    books = money
+    for v in res.venues:
+        f = fills[fills["venue"] == v]
+        sp, pp = f[f["instrument"] == "spot"], f[f["instrument"] == "perp"]
+        spot_q = math.fsum(sp["qty"].to_numpy(dtype=float))
+        lq = liqs[liqs["venue"] == v] if len(liqs) else liqs
+        liq_dq = -lq["qty"].to_numpy(dtype=float) if len(lq) else np.zeros(0)
+        liq_px = lq["price"].to_numpy(dtype=float) if len(lq) else np.zeros(0)
+        dq = np.r_[pp["qty"].to_numpy(dtype=float), liq_dq]
+        px = np.r_[pp["price"].to_numpy(dtype=float), liq_px]
+        perp_q = math.fsum(dq)
+        tq_spot, tq_perp = float(tl[f"{v}:spot_qty"].iloc[-1]), float(tl[f"{v}:perp_qty"].iloc[-1])
+        if not (abs(spot_q - tq_spot) <= 1e-9 * max(abs(tq_spot), 1.0)
+                and abs(perp_q - tq_perp) <= 1e-9 * max(abs(tq_perp), 1.0)):
+            problems.append(f"{v}: positions from fills (spot {spot_q!r}, perp {perp_q!r}) != timeline "
+                            f"(spot {tq_spot!r}, perp {tq_perp!r})")
+        books += spot_q * float(tl[f"{v}:spot_px"].iloc[-1])
+        books += math.fsum(-dq * px) + perp_q * float(tl[f"{v}:mark_px"].iloc[-1])
+    if not _tol_ok(books, float(eq[-1]), scale):
+        problems.append(f"equity from ledger + fills {books!r} != equity_end {float(eq[-1])!r}")
+
+    # 3. funding from the raw frames
+    close_ns = pd.DatetimeIndex(tl.index).asi8
+    open0 = close_ns[0] - (close_ns[1] - close_ns[0]) if len(close_ns) > 1 else close_ns[0]
+    funding = 0.0
+    gross = 0.0
+    for v in res.venues:
+        fr = ds.funding.get(v)
+        if fr is None or fr.empty:
+            continue
+        t = pd.DatetimeIndex(fr["ts"]).as_unit("ns").asi8
+        idx = np.searchsorted(close_ns, t, side="left")
+        keep = (idx < len(close_ns)) & (t > open0)
+        rate = fr["rate"].to_numpy(dtype=float)[keep]
+        idx = idx[keep]
+        px = tl[f"{v}:mark_px"].to_numpy(dtype=float)[idx]
+        if "mark_price" in fr.columns:
+            mp = fr["mark_price"].to_numpy(dtype=float)[keep]
+            px = np.where(np.isfinite(mp) & (mp > 0), mp, px)
+        q = tl[f"{v}:perp_qty"].to_numpy(dtype=float)[idx]
+        pays = -q * px * rate
+        funding += math.fsum(pays)
+        gross += float(np.abs(pays).sum())
+        if not _tol_ok(math.fsum(pays), led_sum("funding", venue=v), gross):
+            problems.append(f"{v}: funding recomputed from the raw frame {math.fsum(pays)!r} != ledger "
+                            f"{led_sum('funding', venue=v)!r}")
+    if not (_tol_ok(funding, pnl["funding"], gross) and _tol_ok(pnl["funding"], led_sum("funding"), gross)):
+        problems.append(f"funding: recomputed {funding!r}, pnl.funding {pnl['funding']!r}, ledger "
+                        f"{led_sum('funding')!r}")
+
+    # 4. fees from the venue spec, slippage from the fills, lending and liquidation from the ledger
+    from data.venues import load_venue
+    at = pd.Timestamp(open0, unit="ns", tz="UTC")
+    fee_calc, slip_calc = 0.0, 0.0
+    for v in res.venues:
+        spec = load_venue(v, at=at)
+        over = run.config.venue_overrides.get(v, {})
+        rates = {"spot": float(over.get("spot_taker_fee", spec.spot_taker_fee)),
+                 "perp": float(over.get("taker_fee", spec.taker_fee))}
+        f = fills[fills["venue"] == v]
+        for ins in ("spot", "perp"):
+            g = f[f["instrument"] == ins]
+            qty, price = g["qty"].to_numpy(dtype=float), g["price"].to_numpy(dtype=float)
+            expect = np.abs(qty) * price * rates[ins]
+            got = g["fee"].to_numpy(dtype=float)
+            if np.any(np.abs(expect - got) > 1e-12 * np.maximum(np.abs(expect), 1.0)):
+                k = int(np.argmax(np.abs(expect - got)))
+                problems.append(f"{v} {ins}: fill fee {got[k]!r} != |qty| * price * {rates[ins]} = {expect[k]!r}")
+            fee_calc += math.fsum(expect)
+            slip_calc += math.fsum(qty * (price - g["ref_price"].to_numpy(dtype=float)))
+        # liquidations: fee = |qty| * price * the spec's liquidation fee; price inside the bar's raw mark range
+        lq = liqs[liqs["venue"] == v] if len(liqs) else liqs
+        if len(lq):
+            liq_rate = float(over.get("liquidation_fee", spec.liquidation_fee))
+            marks = ds.mark.get(v)
+            marks = ds.perp[v] if marks is None or marks.empty else marks
+            bar_open = pd.DatetimeIndex(marks["ts"])
+            step = close_ns[1] - close_ns[0]
+            for row in lq.itertuples():
+                expect = abs(row.qty) * row.price * liq_rate
+                if abs(expect - row.fee) > 1e-12 * max(expect, 1.0):
+                    problems.append(f"{v} liquidation {row.ts}: fee {row.fee!r} != |qty| * price * {liq_rate} "
+                                    f"= {expect!r}")
+                k = bar_open.get_indexer([row.ts - pd.Timedelta(int(step), "ns")])[0]
+                if k < 0 or not (marks["low"].iloc[k] - 1e-9 <= row.price <= marks["high"].iloc[k] + 1e-9):
+                    problems.append(f"{v} liquidation {row.ts}: price {row.price!r} outside the bar's mark range")
+    fee_calc += -led_sum("withdrawal_fee")
+    if not _tol_ok(-fee_calc, pnl["fees"], scale) or not _tol_ok(pnl["fees"], led_sum("fee", "withdrawal_fee"), scale):
+        problems.append(f"fees: from spec {-fee_calc!r}, pnl.fees {pnl['fees']!r}, ledger "
+                        f"{led_sum('fee', 'withdrawal_fee')!r}")
+    if not _tol_ok(-slip_calc, pnl["slippage"], scale):
+        problems.append(f"slippage: from fills {-slip_calc!r} != pnl.slippage {pnl['slippage']!r}")
+    if not _tol_ok(pnl["lending"], led_sum("lending_interest"), scale):
+        problems.append(f"lending: pnl {pnl['lending']!r} != ledger interest {led_sum('lending_interest')!r}")
+    if not _tol_ok(pnl["liquidation"], led_sum("liquidation_fee", "insurance"), scale):
+        problems.append(f"liquidation: pnl {pnl['liquidation']!r} != ledger fees + insurance "
+                        f"{led_sum('liquidation_fee', 'insurance')!r}")
+    return problems
+
+
+BLESS_METHOD = ("per-bar PnL identity; equity_end rebuilt from ledger (cash by venue, lending, transit) + fills; "
+                "funding recomputed from the raw funding frames; fees from the venue spec; slippage from fills")
+
+
+# -- the regression -------------------------------------------------------------------------------------------------
+
+@dataclass
+class CaseOutcome:
+    case: GoldenCase
+    status: str                       # pass | drift | stale | missing | error | skipped | updated | unchanged | check-failed
+    identity: list[Moved] = field(default_factory=list)
+    moved: list[Moved] = field(default_factory=list)
+    message: str = ""
+    seconds: float = 0.0
+    path: Path | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("drift", "stale", "missing", "error", "check-failed")
+
+
+def regress(cases: list[GoldenCase], golden_dir: Path, *, update: bool = False,
+            on_case: Callable[[CaseOutcome], None] | None = None) -> list[CaseOutcome]:
+    """Run every case and compare with (or, with update, bless and rewrite) its golden file."""
+    from data.errors import DataError
+    from data.venues import VenueSpecError
+    from engine.market import MarketError
+    from engine.runner import StrategyError
+    data_cache: dict[tuple, Dataset] = {}
+    outcomes = []
+    for case in cases:
+        path = Path(golden_dir) / f"{case.name}.toml"
+        try:
+            run = run_case(case, data_cache)
+        except DataAbsent as e:
+            oc = CaseOutcome(case, "skipped" if case.optional else "error", message=f"data absent: {e}", path=path)
+        except (ConfigError, DataError, VenueSpecError, MarketError, StrategyError, ValueError, OSError) as e:
+            oc = CaseOutcome(case, "error", message=f"{type(e).__name__}: {e}", path=path)
+        else:
+            try:
+                oc = _judge(case, run, path, update)
+            except GoldenError as e:
+                oc = CaseOutcome(case, "error", message=str(e), seconds=run.seconds, path=path)
+        outcomes.append(oc)
+        if on_case is not None:
+            on_case(oc)
+    return outcomes
+
+
+def _judge(case: GoldenCase, run: CaseRun, path: Path, update: bool) -> CaseOutcome:
+    old = read_golden(path) if path.exists() else None
+    ident, moved = compare(old, run.values) if old is not None else ([], [])
+    if update:
+        problems = bless_checks(run)
+        if problems:
+            return CaseOutcome(case, "check-failed", ident, moved, "; ".join(problems), run.seconds, path)
+        if old is not None and not ident and not moved and path.read_text() == render(case, run.values):
+            return CaseOutcome(case, "unchanged", seconds=run.seconds, path=path)
+        write_golden(path, case, run.values)
+        return CaseOutcome(case, "updated", ident, moved, "new golden" if old is None else "", run.seconds, path)
+    if old is None:
+        return CaseOutcome(case, "missing", message="no golden file (bless it with --update)", seconds=run.seconds,
+                           path=path)
+    if ident:
+        return CaseOutcome(case, "stale", ident, moved, "config or data changed: the golden is of another run",
+                           run.seconds, path)
+    return CaseOutcome(case, "drift" if moved else "pass", ident, moved, seconds=run.seconds, path=path)
+
+
+def orphans(cases: list[GoldenCase], golden_dir: Path) -> list[Path]:
+    """Golden files no case writes (a renamed or removed strategy/scenario)."""
+    names = {c.name for c in cases}
+    return sorted(p for p in Path(golden_dir).glob("*__*.toml") if p.stem not in names)
+
+
+def default_cases(cases_file: str | Path | None = None) -> tuple[list[GoldenCase], Path]:
+    """(cases, golden dir): from `cases_file`, else ./basisbt-golden.toml when present, else the built-ins."""
+    path = Path(cases_file) if cases_file else (Path.cwd() / CASES_FILE)
+    if cases_file or path.exists():
+        cases, gdir, include = load_cases_file(path)
+        if include:
+            cases = builtin_cases() + cases
+        return cases, gdir or (path.resolve().parent / "tests" / "golden")
+    return builtin_cases(), DEFAULT_GOLDEN_DIR
