@@ -1,0 +1,277 @@
+"""`make bench`: events per second of our engine against backtrader, a plain-Python heapq loop and
+the numpy memory-bandwidth floor, on one year of synthetic 1-minute data (a script, not a test).
+
+An EVENT is one row of one input stream: bars x streams (spot, perp and mark of each of 3 venues =
+9 streams) + funding settlements + lending-rate rows (benchmarks/synth.EventCount). Every rate
+below is (events of the data that engine consumed) / (wall seconds); backtrader runs the 2-feed
+version on a prefix of binance's bars, its events being that prefix's spot, perp and mark bars
+(the mark is a line of its perp feed) plus binance's funding rows in it.
+
+  (a) ours, perp_short, a decision every 60 bars     (b) ours, a decision every bar
+  (c) backtrader, 2 feeds, on a prefix               (d) plain-Python heapq loop, same accounting
+  (e) kernels alone (advance over every bar) and a numpy pass over the same arrays (the floor)
+
+Writes bench/results.json. Options: --bars N (default one year), --bt-seconds S (backtrader budget),
+--skip-bar (skip (b)), --quick (2 weeks of bars, for a smoke run).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+
+from benchmarks.heapq_loop import prepare, run_heapq, tiers_of  # noqa: E402
+from benchmarks.synth import VENUES, build_year  # noqa: E402
+
+FEES = {"taker_fee": 0.0005, "spot_taker_fee": 0.001}
+VENUE = "binance"
+
+
+def maxrss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def timed(fn, *args, **kw):
+    t = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t
+
+
+# -- JIT and start-up, in fresh processes --------------------------------------------------------------
+JIT_SNIPPET = """
+import time, sys
+t0 = time.perf_counter()
+from data.scenarios import load_scenario
+from engine.config import RunConfig
+from engine.runner import run_backtest
+from strategies.perp_short import PerpShort
+ds = load_scenario('feb-2025-crash', '1h')
+t1 = time.perf_counter()
+run_backtest(PerpShort(), ds, RunConfig())
+t2 = time.perf_counter()
+run_backtest(PerpShort(), ds, RunConfig())
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def jit_times(cache_dir: str) -> dict:
+    """First run (compile or cache load) minus a second run of a 504-bar backtest, in a fresh process."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    out = subprocess.run([sys.executable, "-c", JIT_SNIPPET], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    imp, first, second = map(float, out[-3:])
+    return {"import_s": imp, "first_run_s": first, "second_run_s": second, "jit_s": first - second}
+
+
+def cli_cold_start() -> dict:
+    """Wall time of `basisbt run` (default strategy and scenario, report included) on a warm cache."""
+    exe = Path(sys.executable).with_name("basisbt")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "engine.cli"]
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(cmd + ["run", "--out", f"{d}/warm"], cwd=ROOT, capture_output=True, check=True)
+        times = []
+        for k in range(3):
+            t = time.perf_counter()
+            subprocess.run(cmd + ["run", "--out", f"{d}/r{k}"], cwd=ROOT, capture_output=True, check=True)
+            times.append(time.perf_counter() - t)
+    return {"cmd": " ".join(Path(c).name if k == 0 else c for k, c in enumerate(cmd)) + " run --out DIR",
+            "best_s": min(times), "median_s": float(np.median(times))}
+
+
+# -- our engine ----------------------------------------------------------------------------------------
+def ours(ds, decide: str) -> dict:
+    from engine.config import RunConfig
+    from engine.runner import Engine
+    from strategies.perp_short import PerpShort
+    cfg = RunConfig(decide=decide, slippage=0.0, venue_overrides={VENUE: FEES})
+    eng, setup_s = timed(Engine, PerpShort(venue=VENUE), ds, cfg)
+    res, run_s = timed(eng.run)
+    decisions = int(eng._decision_mask().sum())
+    return {"setup_s": setup_s, "run_s": run_s, "total_s": setup_s + run_s, "decisions": decisions,
+            "final_equity": float(res.equity.iloc[-1]), "n_fills": len(res.fills),
+            "funding": float(res.timeline["pnl_funding"].sum()), "liquidations": len(res.liquidations)}
+
+
+def kernels_and_floor(ds, repeats: int = 3) -> dict:
+    """advance() over every bar with the hedge open, and a numpy pass over the arrays it reads."""
+    from engine.config import RunConfig
+    from engine.kernels.advance import advance
+    from engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, A_SPOT, C_SPOT_COLL, N_LIQ, STOP_END
+    from engine.runner import Engine
+    from strategies.perp_short import PerpShort
+    eng = Engine(PerpShort(venue=VENUE), ds, RunConfig(slippage=0.0, venue_overrides={VENUE: FEES}))
+    mk, st, n = eng.mk, eng.state, eng.market.n
+    j = eng.market.venues.index(VENUE)
+    q = 990_000.0 / mk.spot_close[0, j]
+    eng.vcfg[j, C_SPOT_COLL] = 1.0
+    liq_out = np.full((len(eng.market.venues), N_LIQ), -1.0)
+    kernel = []
+    for _ in range(repeats):
+        st.acct[:] = 0.0
+        st.acct[j, A_CASH], st.acct[j, A_SPOT], st.acct[j, A_QTY], st.acct[j, A_ENTRY] = 10_000.0, q, -q, mk.perp_open[1, j]
+        st.prev_spot[:], st.prev_mark[:] = mk.spot_close[0], mk.mark_close[0]
+        eng.ledger.count[0] = 0
+        (stop, code), dt = timed(advance, st, eng.vcfg, eng.tiers, mk, eng.rec, eng.ledger, 1, n, liq_out, 0)
+        if stop != n or code != STOP_END:
+            raise RuntimeError(f"kernel benchmark stopped early at bar {stop} (code {code})")
+        kernel.append(dt)
+
+    def floor_pass() -> float:
+        # vectorized mark to market, liquidation test, funding and lending over the same (n, V) arrays
+        qs, qp = st.acct[:, A_SPOT], st.acct[:, A_QTY]
+        price = qs * np.diff(mk.spot_close, axis=0, prepend=mk.spot_close[:1])
+        basis = qp * (np.diff(mk.mark_close, axis=0, prepend=mk.mark_close[:1]) -
+                      np.diff(mk.spot_close, axis=0, prepend=mk.spot_close[:1]))
+        worst = np.where(qp < 0, mk.mark_high, mk.mark_low)
+        breach = (st.acct[:, A_CASH] + qp * (worst - st.acct[:, A_ENTRY]) + qs * worst * 0.95
+                  <= np.abs(qp) * worst * 0.004).any()
+        funding = -qp * np.nan_to_num(mk.funding_rate) * mk.funding_px
+        lending = ((1.0 + mk.lend_apy) ** mk.dt_years[:, None] - 1.0)
+        eq = np.cumsum((price + basis + funding).sum(axis=1) + lending.sum(axis=1))
+        return float(eq[-1]) + float(breach) + float(mk.close_ns[-1])
+
+    floor = [timed(floor_pass)[1] for _ in range(repeats)]
+    return {"kernel_s": min(kernel), "kernel_ns_per_bar": min(kernel) / n * 1e9, "numpy_floor_s": min(floor)}
+
+
+# -- backtrader ------------------------------------------------------------------------------------------
+def backtrader_prefix(ds, budget_s: float) -> dict:
+    from engine.bridges.backtrader_bridge import run_perp_short
+    start = ds.perp[VENUE]["ts"].iloc[0]
+    tf_min = 1
+
+    def prefix(bars: int):
+        import pandas as pd
+        sub = ds.between(start, start + pd.Timedelta(minutes=bars * tf_min))
+        f = sub.funding[VENUE]
+        events = bars * 3 + int((f["ts"] > start).sum())
+        return sub, events
+
+    sub, ev = prefix(5_000)
+    _, dt = timed(run_perp_short, sub, VENUE, **FEES)
+    rate = ev / dt
+    bars = int(min(len(ds.perp[VENUE]), max(5_000, budget_s * rate / 3)))
+    sub, ev = prefix(bars)
+    res, dt = timed(run_perp_short, sub, VENUE, **FEES)
+    return {"bars": bars, "events": ev, "s": dt, "events_per_s": ev / dt, "final_equity": res.final_equity,
+            "n_fills": res.n_fills, "funding": res.funding_total}
+
+
+# -- main ------------------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bars", type=int, default=525_600)
+    ap.add_argument("--bt-seconds", type=float, default=90.0)
+    ap.add_argument("--skip-bar", action="store_true", help="skip (b), a decision on every bar")
+    ap.add_argument("--quick", action="store_true", help="2 weeks of bars, 10 s of backtrader")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    a = ap.parse_args()
+    if a.quick:
+        a.bars, a.bt_seconds = 20_160, 10.0
+    R: dict = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+               "event_definition": "bars x streams (spot, perp, mark per venue) + funding rows + lending rows"}
+    print(f"basisbt bench: {a.bars:,} 1m bars x {len(VENUES)} venues", flush=True)
+
+    with tempfile.TemporaryDirectory() as cold_dir:
+        R["jit_cold"] = jit_times(cold_dir)
+    R["jit_warm"] = jit_times(os.environ["NUMBA_CACHE_DIR"])
+    print(f"  JIT compile, cold cache: {R['jit_cold']['jit_s']:.2f} s   warm cache (load): "
+          f"{R['jit_warm']['jit_s']:.2f} s", flush=True)
+    R["cli_cold_start"] = cli_cold_start()
+    print(f"  basisbt run (warm cache, feb-2025-crash 1h, report written): {R['cli_cold_start']['best_s']:.2f} s",
+          flush=True)
+
+    (ds, count), build_s = timed(build_year, a.bars)
+    ev = count.total
+    R["data"] = {"bars": count.bars, "streams": count.streams, "funding_rows": count.funding,
+                 "lending_rows": count.lending, "events": ev, "build_s": build_s}
+    print(f"  data: {ev:,} events ({count.bars:,} bars x {count.streams} streams + {count.funding:,} funding "
+          f"+ {count.lending:,} lending), built in {build_s:.2f} s", flush=True)
+    rss0 = maxrss_mb()
+
+    # warm the kernels in this process so (a) and (b) time steady state (JIT measured above)
+    ours(ds.between(None, ds.perp[VENUE]["ts"].iloc[min(2000, a.bars - 1)]), "60")
+    R["a_hourly"] = ours(ds, "60")
+    R["a_hourly"]["events_per_s"] = ev / R["a_hourly"]["total_s"]
+    R["a_hourly"]["events_per_s_run"] = ev / R["a_hourly"]["run_s"]
+    print(f"  (a) ours, decide=60 : {R['a_hourly']['total_s']:.2f} s ({R['a_hourly']['setup_s']:.2f} set-up "
+          f"+ {R['a_hourly']['run_s']:.2f} run), {R['a_hourly']['events_per_s']:,.0f} events/s", flush=True)
+    if not a.skip_bar:
+        R["b_every_bar"] = ours(ds, "bar")
+        R["b_every_bar"]["events_per_s"] = ev / R["b_every_bar"]["total_s"]
+        R["b_every_bar"]["events_per_s_run"] = ev / R["b_every_bar"]["run_s"]
+        print(f"  (b) ours, decide=bar: {R['b_every_bar']['total_s']:.2f} s, "
+              f"{R['b_every_bar']['events_per_s']:,.0f} events/s "
+              f"({R['b_every_bar']['run_s'] / R['b_every_bar']['decisions'] * 1e6:.1f} us per decision)", flush=True)
+    R["e_kernels"] = kernels_and_floor(ds)
+    k = R["e_kernels"]
+    k["kernel_events_per_s"] = ev / k["kernel_s"]
+    k["floor_events_per_s"] = ev / k["numpy_floor_s"]
+    print(f"  (e) kernels alone: {k['kernel_s']:.3f} s ({k['kernel_ns_per_bar']:.0f} ns/bar), "
+          f"{k['kernel_events_per_s']:,.0f} events/s; numpy floor {k['numpy_floor_s']:.3f} s, "
+          f"{k['floor_events_per_s']:,.0f} events/s", flush=True)
+    R["peak_rss_mb_ours"] = maxrss_mb()
+    R["rss_after_data_mb"] = rss0
+
+    (prep, prep_s) = timed(prepare, ds, VENUE)
+    tiers = tiers_of(ds, VENUE)
+    R["d_heapq"] = {}
+    for name, every in (("decide_60", 60), ("decide_bar", 1)):
+        h, dt = timed(run_heapq, prep, decide_every=every, tiers=tiers, **FEES)
+        R["d_heapq"][name] = {"s": dt, "prepare_s": prep_s, "events_per_s": h.events / dt, "events": h.events,
+                              "final_equity": h.final_equity, "n_fills": h.n_fills, "funding": h.funding_total}
+        print(f"  (d) heapq loop, decide every {every:>2}: {dt:.2f} s (+{prep_s:.2f} s to lists), "
+              f"{h.events / dt:,.0f} events/s, equity {h.final_equity:,.4f}", flush=True)
+    del prep
+    R["c_backtrader"] = backtrader_prefix(ds, a.bt_seconds)
+    c = R["c_backtrader"]
+    print(f"  (c) backtrader 2 feeds: {c['bars']:,} bars, {c['s']:.1f} s, {c['events_per_s']:,.0f} events/s",
+          flush=True)
+    R["peak_rss_mb_process"] = maxrss_mb()
+
+    A, h60 = R["a_hourly"], R["d_heapq"]["decide_60"]
+    ratios = {"a_over_backtrader": A["events_per_s"] / c["events_per_s"],
+              "a_over_heapq": A["events_per_s"] / h60["events_per_s"],
+              "a_run_over_heapq": A["events_per_s_run"] / h60["events_per_s"],
+              "kernels_over_numpy_floor_time": k["kernel_s"] / k["numpy_floor_s"],
+              "heapq_equity_minus_ours": h60["final_equity"] - A["final_equity"]}
+    if "b_every_bar" in R:
+        B, h1 = R["b_every_bar"], R["d_heapq"]["decide_bar"]
+        ratios["b_over_heapq"] = B["events_per_s"] / h1["events_per_s"]
+        ratios["b_over_heapq_hourly"] = B["events_per_s"] / h60["events_per_s"]
+    R["ratios"] = ratios
+    targets = {"a >= 1000x backtrader": ratios["a_over_backtrader"] >= 1000,
+               "a >= 10x heapq": ratios["a_over_heapq"] >= 10,
+               "b >= heapq": ratios.get("b_over_heapq", float("nan")) >= 1,
+               "kernels within 10x of numpy floor": ratios["kernels_over_numpy_floor_time"] <= 10,
+               "peak memory < 1.5 GB": R["peak_rss_mb_ours"] < 1536,
+               "basisbt run cold start < 3 s": R["cli_cold_start"]["best_s"] < 3.0}
+    R["targets_met"] = targets
+    print("  ratios: " + ", ".join(f"{k}={v:,.2f}" for k, v in ratios.items()))
+    print(f"  peak RSS: {R['peak_rss_mb_ours']:,.0f} MB through (a),(b),(e); "
+          f"{R['peak_rss_mb_process']:,.0f} MB with heapq lists and backtrader")
+    print("  targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets.items()))
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(R, indent=2, default=float) + "\n")
+    print(f"  wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
