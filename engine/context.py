@@ -90,8 +90,8 @@ class Context:
 
     def _v(self, venue: str) -> int:
         try:
-            return self._e.market.venues.index(venue)
-        except ValueError:
+            return self._e.venue_index[venue]
+        except KeyError:
             vs = self._e.market.venues
             raise ConfigError(f"unknown venue {venue!r}{did_you_mean(venue, vs)}; valid: {', '.join(vs)}") from None
 
@@ -228,6 +228,8 @@ class Context:
 
     def pending(self, venue: str, instrument: str) -> float:
         """Base units already ordered this decision and not yet filled."""
+        if not self._orders:
+            return 0.0
         j, ins = self._v(venue), _instrument(instrument)
         return sum(o.qty for o in self._orders if o.venue == j and o.instrument == ins)
 

@@ -48,7 +48,11 @@ class Market:
 
     @property
     def close_ns(self) -> np.ndarray:
-        return self.open_ns + self.tf_ns
+        """Bar close times (ns); computed once, callers read it per decision."""
+        c = self.__dict__.get("_close_ns")
+        if c is None:
+            c = self.__dict__["_close_ns"] = self.open_ns + self.tf_ns
+        return c
 
     def arrays(self) -> MarketArrays:
         b = self.bars

@@ -74,6 +74,7 @@ class Engine:
         self.initial_capital = float(self.config.initial_capital)
         self.bar = -1
         self.now = _ts(m.open_ns[0])
+        self.venue_index = {v: j for j, v in enumerate(m.venues)}
         self.ctx = Context(self)
         self.extras: dict[str, dict[pd.Timestamp, float]] = {}
         self.log: list[str] = list(m.log)
