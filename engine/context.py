@@ -6,7 +6,7 @@ bar's open (or this bar's close with fill='close').
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +35,19 @@ class Transfer:
     amount: float         # quote units leaving src (the fee is taken on top)
 
 
+@dataclass(slots=True)
+class Actions:
+    """What one decision asked for; executed together at the next fill instant."""
+
+    orders: list[Order] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
+    flows: list[tuple[int, float]] = field(default_factory=list)         # (venue, +in / -out), not PnL
+    margin_moves: list[tuple[int, float]] = field(default_factory=list)  # (venue, cash -> isolated)
+
+    def __bool__(self) -> bool:
+        return bool(self.orders or self.transfers or self.flows or self.margin_moves)
+
+
 @dataclass(frozen=True, slots=True)
 class MarginInfo:
     balance: float        # margin balance at the close (quote)
@@ -57,10 +70,7 @@ class Context:
 
     def __init__(self, engine: Engine) -> None:
         self._e = engine
-        self._orders: list[Order] = []
-        self._transfers: list[Transfer] = []
-        self._flows: list[tuple[str, float, str]] = []
-        self._margin_moves: list[tuple[int, float]] = []
+        self._act = Actions()
 
     # -- where we are -------------------------------------------------------------------------
     @property
@@ -228,10 +238,10 @@ class Context:
 
     def pending(self, venue: str, instrument: str) -> float:
         """Base units already ordered this decision and not yet filled."""
-        if not self._orders:
+        if not self._act.orders:
             return 0.0
         j, ins = self._v(venue), _instrument(instrument)
-        return sum(o.qty for o in self._orders if o.venue == j and o.instrument == ins)
+        return sum(o.qty for o in self._act.orders if o.venue == j and o.instrument == ins)
 
     # -- actions -----------------------------------------------------------------------------------
     def configure(self, venue: str, *, spot_collateral: bool | None = None, isolated: bool | None = None) -> None:
@@ -251,12 +261,12 @@ class Context:
         if self._e.vcfg[j, C_ISOLATED] < 0.5:
             raise ConfigError(f"{venue}: add_isolated_margin needs configure({venue!r}, isolated=True)")
         if amount != 0.0:
-            self._margin_moves.append((j, float(amount)))
+            self._act.margin_moves.append((j, float(amount)))
 
     def order(self, venue: str, instrument: str, qty: float, reason: str = "") -> None:
         """Trade `qty` base units (signed) of 'spot' or 'perp' at the next fill."""
         if qty != 0.0 and np.isfinite(qty):
-            self._orders.append(Order(self._v(venue), _instrument(instrument), float(qty), reason))
+            self._act.orders.append(Order(self._v(venue), _instrument(instrument), float(qty), reason))
 
     def target_position(self, venue: str, instrument: str, qty: float, reason: str = "") -> None:
         """Order whatever brings the position (including orders already queued) to `qty`."""
@@ -281,28 +291,28 @@ class Context:
         """Send quote cash from venue src to venue dst (fee and delay of the source venue's spec)."""
         self._v(src), self._v(dst)
         if amount > 0:
-            self._transfers.append(Transfer(src, dst, float(amount)))
+            self._act.transfers.append(Transfer(src, dst, float(amount)))
 
     def lend(self, protocol: str, amount: float, from_venue: str) -> None:
         """Supply quote cash from a venue to a lending protocol (arrives after the withdrawal delay)."""
         self._p(protocol), self._v(from_venue)
         if amount > 0:
-            self._transfers.append(Transfer(from_venue, f"lending:{protocol}", float(amount)))
+            self._act.transfers.append(Transfer(from_venue, f"lending:{protocol}", float(amount)))
 
     def withdraw(self, protocol: str, amount: float, to_venue: str) -> None:
         """Take quote cash out of a protocol to a venue (arrives after the venue's deposit delay)."""
         self._p(protocol), self._v(to_venue)
         if amount > 0:
-            self._transfers.append(Transfer(f"lending:{protocol}", to_venue, float(amount)))
+            self._act.transfers.append(Transfer(f"lending:{protocol}", to_venue, float(amount)))
 
     def external_flow(self, venue: str, amount: float, reason: str = "") -> None:
         """Capital entering (+, e.g. a mint) or leaving (-, a redemption) the book as quote cash on a venue.
 
         Not PnL: equity changes by the flow, and the report keeps it apart from returns.
         """
-        self._v(venue)
+        j = self._v(venue)
         if amount != 0.0:
-            self._flows.append((venue, float(amount), reason))
+            self._act.flows.append((j, float(amount)))
 
     def record(self, name: str, value: float) -> None:
         """Store a strategy series point (e.g. backing ratio) at now; reports plot it."""
@@ -311,10 +321,9 @@ class Context:
     def log(self, message: str) -> None:
         self._e.log.append(f"{self.now.isoformat()} {message}")
 
-    def _take(self) -> tuple[list[Order], list[Transfer], list[tuple[str, float, str]]]:
-        o, t, f = self._orders, self._transfers, self._flows + [("", a, f"margin:{j}") for j, a in self._margin_moves]
-        self._orders, self._transfers, self._flows, self._margin_moves = [], [], [], []
-        return o, t, f
+    def _take(self) -> Actions:
+        act, self._act = self._act, Actions()
+        return act
 
 
 def _instrument(name: str) -> int:

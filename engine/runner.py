@@ -13,7 +13,7 @@ import pandas as pd
 
 from data.dataset import Dataset
 from engine.config import ConfigError, RunConfig, config_id
-from engine.context import Context, Order, Transfer
+from engine.context import Actions, Context, Transfer
 from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
                            StartEvent)
 from engine.kernels.advance import advance
@@ -178,23 +178,19 @@ class Engine:
         self._call("on_bar", BarEvent(self.now, d))
 
     # -- fills and transfers at the open of bar i ----------------------------------------------------------
-    def _execute(self, i: int, orders: list[Order], transfers: list[Transfer],
-                 flows: list[tuple[str, float, str]]) -> None:
+    def _execute(self, i: int, act: Actions) -> None:
         mk, acct = self.mk, self.state.acct
         close_mode = self.config.fill == "close"
         ts_ns = int(self.market.open_ns[i])
-        for venue, amount, reason in flows:           # capital moves first: mints fund the orders
-            if reason.startswith("margin:"):              # cash <-> isolated margin, same venue: not a flow
-                j = int(reason.split(":", 1)[1])
-                amount = min(amount, acct[j, A_CASH]) if amount > 0 else max(amount, -acct[j, A_ISO])
-                acct[j, A_CASH] -= amount
-                acct[j, A_ISO] += amount
-                continue
-            j = self.market.venues.index(venue)
+        for j, amount in act.flows:                   # capital moves first: mints fund the orders
             acct[j, A_CASH] += amount
             self.rec.flows[i] += amount
             self._ledger(ts_ns, j, K_DEPOSIT if amount > 0 else K_WITHDRAWAL, amount, -1)
-        for o in orders:
+        for j, amount in act.margin_moves:            # cash <-> isolated margin on one venue
+            amount = min(amount, acct[j, A_CASH]) if amount > 0 else max(amount, -acct[j, A_ISO])
+            acct[j, A_CASH] -= amount
+            acct[j, A_ISO] += amount
+        for o in act.orders:
             qty = o.qty
             if o.instrument == SPOT and acct[o.venue, A_SPOT] + qty < -1e-12:
                 qty = -acct[o.venue, A_SPOT]
@@ -220,7 +216,7 @@ class Engine:
             self.fills.append(dict(ts=_ts(ts_ns), venue=venue, instrument=ins, qty=qty, price=px,
                                    ref_price=ref, fee=fee, slippage=slip, reason=o.reason, fill_id=fid))
             self._new_fills.append(FillEvent(_ts(ts_ns), venue, ins, qty, px, fee, slip, o.reason))
-        for t in transfers:
+        for t in act.transfers:
             self._transfer(i, ts_ns, t)
 
     def _transfer(self, i: int, ts_ns: int, t: Transfer) -> None:
@@ -272,7 +268,7 @@ class Engine:
             self._ledger(ts_ns, len(self.market.venues) + p, K_LENDING, acc, -1)
             self.state.lend_accrued[p] = 0.0
 
-    def _collect_liquidations(self, liq_out: np.ndarray, n_before: int) -> None:
+    def _collect_liquidations(self, liq_out: np.ndarray) -> None:
         m = self.market
         for row in liq_out:
             if row[Q_VENUE] < 0:
@@ -294,36 +290,35 @@ class Engine:
         n = m.n
         self._deposit()
         self._call("on_start", StartEvent(self.now))
-        orders, transfers, flows = self.ctx._take()
+        act = self.ctx._take()
         decisions = np.flatnonzero(self._decision_mask())
         liq_out = np.full((LIQ_SLOTS * len(m.venues), N_LIQ), -1.0)
         ptr, i, last = 0, 0, -1
         while i < n:
-            if orders or transfers or flows:
-                self._execute(i, orders, transfers, flows)
+            if act:
+                self._execute(i, act)
             while decisions[ptr] < i:
                 ptr += 1
             d = int(decisions[ptr])
             stop, code = advance(self.state, self.vcfg, self.tiers, self.mk, self.rec, self.ledger, i, d + 1,
                                  liq_out, len(self.liquidations))
-            orders, transfers, flows = [], [], []
+            act = Actions()
             if code == STOP_LEDGER_FULL:
                 self._grow_ledger()
                 i = stop
                 continue
             if code == STOP_LIQUIDATION:
-                self._collect_liquidations(liq_out, len(self.liquidations))
+                self._collect_liquidations(liq_out)
                 d = stop - 1
             i = stop
             self._deliver(last, d)
             last = d
-            orders, transfers, flows = self.ctx._take()
+            act = self.ctx._take()
             if progress is not None:
                 progress(i, n)
         self.bar, self.now = n - 1, _ts(m.close_ns[n - 1])
         self._call("on_end", EndEvent(self.now))
-        left = self.ctx._take()
-        if orders or transfers or flows or any(left):
+        if act or self.ctx._take():
             self.log.append(f"{self.now.isoformat()} orders placed at the last bar were not filled (no next bar)")
         for p in range(len(m.protocols)):
             self._flush_lending(int(m.close_ns[-1]), p)
