@@ -56,10 +56,12 @@ def _slug(text: str) -> str:
 
 @app.command()
 def run(
-    strategy: str = typer.Option("perp_short", "--strategy", "-s",
-                                 help="built-in name (see `basisbt strategies`) or path/to/file.py:ClassName"),
-    data: str = typer.Option("scenario:feb-2025-crash", "--data", "-d",
-                             help="scenario:NAME (see `basisbt scenarios`), cache[:SYMBOL], or a dataset .toml"),
+    strategy: Optional[str] = typer.Option(
+        None, "--strategy", "-s", show_default="perp_short",
+        help="built-in name (see `basisbt strategies`) or path/to/file.py:ClassName"),
+    data: Optional[str] = typer.Option(
+        None, "--data", "-d", show_default="scenario:feb-2025-crash",
+        help="scenario:NAME (see `basisbt scenarios`), cache[:SYMBOL], or a dataset .toml"),
     config: Optional[Path] = typer.Option(None, "--config", "-c",
                                           help="run TOML: run keys at top level, strategy params under [params]"),
     set_: List[str] = typer.Option([], "--set", help="strategy parameter key=value (repeatable), "
@@ -82,8 +84,9 @@ def run(
     try:
         doc = load_toml(config) if config else {}
         params = dict(doc.pop("params", {}))
-        strategy = doc.pop("strategy", None) if strategy == "perp_short" and "strategy" in doc else strategy
-        data = doc.pop("data", data) if data == "scenario:feb-2025-crash" else data
+        # flags win over the config file, which wins over the defaults
+        strategy = strategy or doc.pop("strategy", None) or "perp_short"
+        data = data or doc.pop("data", None) or "scenario:feb-2025-crash"
         doc.pop("strategy", None), doc.pop("data", None)
         for k, v in (("start", start), ("end", end), ("fill", fill)):
             if v is not None:
