@@ -31,6 +31,7 @@ import pandas as pd
 from data.dataset import Dataset
 from engine.config import ConfigError, RunConfig, build_dataclass
 from engine.results import PNL_PARTS, Results
+from reports.tomlfmt import toml_value
 
 RTOL = 1e-9                 # runs are deterministic; this only absorbs platform noise. Never loosen it.
 ATOL_MONEY = 1e-9           # x initial capital: the "zero" of a quote-valued key (1e-3 on a 1M book)
@@ -297,21 +298,8 @@ def _toml_key(key: str) -> str:
 
 
 def _toml_value(v: Any) -> str:
-    if v is None:
-        return '"null"'                       # metrics.json null (NaN / undefined): must stay null
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        r = repr(v)                           # shortest repr that round-trips: bit-exact on reload
-        return r if any(c in r for c in ".en") else r + ".0"
-    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{s}"'
+    """A golden value: metrics.json's null (NaN / undefined) stays a visible "null", the rest as in run.toml."""
+    return '"null"' if v is None else toml_value(v)
 
 
 def render(case: GoldenCase, values: dict[str, Any]) -> str:

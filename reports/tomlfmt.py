@@ -32,7 +32,7 @@ def _table(doc: Mapping[str, Any], path: tuple[str, ...], lines: list[str]) -> N
         if v is None:
             lines.append(f"# {_key(str(k))} = null (TOML has no null)")
         else:
-            lines.append(f"{_key(str(k))} = {_value(v)}")
+            lines.append(f"{_key(str(k))} = {toml_value(v)}")
     for k, v in tables:
         _table(v, (*path, str(k)), lines)
 
@@ -42,7 +42,7 @@ def _key(k: str) -> str:
     return k if _BARE.match(k) else json.dumps(k, ensure_ascii=False)
 
 
-def _value(v: Any) -> str:
+def toml_value(v: Any) -> str:
     """One TOML value: bool, int, float (repr precision, nan/inf), string, datetime, array, inline table."""
     if isinstance(v, np.generic):
         v = v.item()
@@ -63,8 +63,8 @@ def _value(v: Any) -> str:
     if isinstance(v, (dt.datetime, dt.date)):
         return v.isoformat()
     if isinstance(v, (list, tuple, np.ndarray)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, Mapping):
-        return "{ " + ", ".join(f"{_key(str(k))} = {_value(x)}" for k, x in v.items()
+        return "{ " + ", ".join(f"{_key(str(k))} = {toml_value(x)}" for k, x in v.items()
                                 if x is not None) + " }"
     return json.dumps(str(v), ensure_ascii=False)
