@@ -72,15 +72,18 @@ def load_mapping(path: str | Path, **overrides) -> CsvMapping:
     return CsvMapping(**raw)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, rule: str = "unreadable table") -> pd.DataFrame:
+    """A parquet, feather, JSON or CSV file (CSV cells as text), or DataError(rule) naming the file."""
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
         if path.suffix == ".feather":
             return pd.read_feather(path)
+        if path.suffix == ".json":
+            return pd.read_json(path)
         return pd.read_csv(path, dtype=str, skipinitialspace=True)
     except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as e:
-        raise DataError("unreadable table", file=str(path), detail=str(e).splitlines()[0][:100]) from None
+        raise DataError(rule, file=str(path), detail=str(e).splitlines()[0][:100]) from None
 
 
 def _times(col: pd.Series, m: CsvMapping, file: str) -> pd.Series:
@@ -133,7 +136,7 @@ def import_csv(path: str | Path, mapping: CsvMapping) -> list[Imported]:
     p = Path(path)
     if not p.is_file():
         raise DataError("no such file", file=str(p))
-    df = _read_table(p)
+    df = read_table(p)
     m = mapping
     if m.stream in ("spot", "perp", "mark", "index") and not m.timeframe:
         raise DataError("bars need a timeframe (--timeframe or timeframe = ...)", file=str(p))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from data.errors import DataError
 from data.ingest.common import Imported, epoch_to_utc, log, make, text_to_utc
+from data.ingest.csv_import import read_table
 from data.schemas import TS
 
 RAY = 1e27
@@ -27,17 +27,6 @@ def ray_apr_to_apy(ray) -> np.ndarray:
     """Aave ray APR (1e27 = 100 %) to APY as a fraction, compounding every second."""
     apr = np.asarray(ray, dtype=np.float64) / RAY
     return np.expm1(SECONDS_PER_YEAR * np.log1p(apr / SECONDS_PER_YEAR))
-
-
-def _read(p: Path) -> pd.DataFrame:
-    try:
-        if p.suffix == ".parquet":
-            return pd.read_parquet(p)
-        if p.suffix == ".json":
-            return pd.read_json(p)
-        return pd.read_csv(p, dtype=str, skipinitialspace=True)
-    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as e:
-        raise DataError("unreadable lending file", file=str(p), detail=str(e).splitlines()[0][:100]) from None
 
 
 def _time(df: pd.DataFrame, file: str, assume_utc: bool) -> pd.Series:
@@ -73,7 +62,7 @@ def import_lending(path: str | Path, *, protocol: str, asset: str, fmt: str = "a
     p = Path(path)
     if not p.is_file():
         raise DataError("no such file", file=str(p))
-    df = _read(p)
+    df = read_table(p, "unreadable lending file")
     file = str(p)
     kind = detect_format(df) if fmt == "auto" else fmt
     out = pd.DataFrame({TS: _time(df, file, assume_utc).to_numpy()})
