@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from data.dataset import Dataset
-from data.schemas import timeframe_ns, ts_ns
+from data.schemas import BAR_COLUMNS, MARK_COLUMNS, timeframe_ns, ts_ns
 from engine.kernels.arrays import MarketArrays
 
 YEAR_NS = 365 * 24 * 3600 * 10**9
@@ -65,9 +65,30 @@ class Market:
             dt_years=np.full(self.n, self.tf_ns / YEAR_NS))
 
 
-def _align(frame: pd.DataFrame, grid: np.ndarray, cols: tuple[str, ...]) -> tuple[np.ndarray, int]:
-    """(n, len(cols)) array of `frame` on `grid` open times; gaps filled flat at the previous close."""
+def _strictly_increasing(t: np.ndarray) -> bool:
+    """True when open times are sorted without repeats (what loaders produce), so no sort is needed."""
+    return t.shape[0] < 2 or bool((t[1:] > t[:-1]).all())
+
+
+def _union_grid(times: list[np.ndarray]) -> np.ndarray:
+    """Sorted union of the venues' perp open times; equal to np.unique(concatenate) but avoids hashing it."""
+    if not all(_strictly_increasing(t) for t in times):
+        return np.unique(np.concatenate(times))
+    first = times[0]
+    if all(np.array_equal(t, first) for t in times[1:]):   # the common case: venues share one grid
+        return first.copy()
+    merged = np.sort(np.concatenate(times), kind="stable")  # runs of sorted input merge in linear time
+    keep = np.empty(merged.shape[0], bool)
+    keep[:1] = True
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    return merged[keep]
+
+
+def _align(frame: pd.DataFrame, grid: np.ndarray, cols: tuple[str, ...]) -> tuple[list[np.ndarray], int]:
+    """`frame`'s `cols` on `grid` open times (one array per column); gaps filled flat at the previous close."""
     t = ts_ns(frame)
+    if np.array_equal(t, grid):                 # already on the grid: no lookup, no intermediate copy
+        return [frame[c].to_numpy(dtype=np.float64) for c in cols], 0
     pos = np.searchsorted(t, grid)
     hit = (pos < len(t)) & (t[np.minimum(pos, len(t) - 1)] == grid)
     out = np.full((grid.shape[0], len(cols)), np.nan)
@@ -81,7 +102,7 @@ def _align(frame: pd.DataFrame, grid: np.ndarray, cols: tuple[str, ...]) -> tupl
                 out[~hit, j] = 0.0
             else:
                 out[~hit, j] = close[~hit]
-    return out, missing
+    return [out[:, j] for j in range(len(cols))], missing
 
 
 def build_market(ds: Dataset) -> Market:
@@ -90,32 +111,31 @@ def build_market(ds: Dataset) -> Market:
     if not venues:
         raise MarketError(f"dataset {ds.name!r} has no perp bars")
     tf = timeframe_ns(ds.timeframe)
-    grid = np.unique(np.concatenate([ts_ns(ds.perp[v]) for v in venues]))
+    grid = _union_grid([ts_ns(ds.perp[v]) for v in venues])
     n, nv = grid.shape[0], len(venues)
     log: list[str] = []
-    bars = {f"{k}_{c}": np.empty((n, nv)) for k in ("spot", "perp", "mark")
-            for c in ("open", "high", "low", "close", "volume")}
+    names = [f"{k}_{c}" for k in ("spot", "perp") for c in BAR_COLUMNS] + [f"mark_{c}" for c in MARK_COLUMNS]
+    bars = {name: np.empty((n, nv)) for name in names}
     for j, v in enumerate(venues):
         if v not in ds.spot:
             raise MarketError(f"dataset {ds.name!r}: venue {v} has perp bars but no spot bars")
         for kind, frame in (("spot", ds.spot[v]), ("perp", ds.perp[v])):
-            arr, missing = _align(frame, grid, ("open", "high", "low", "close", "volume"))
+            cols, missing = _align(frame, grid, BAR_COLUMNS)
             if missing:
                 log.append(f"{v} {kind}: {missing} missing bars filled flat at the previous close")
-            for k, c in enumerate(("open", "high", "low", "close", "volume")):
-                bars[f"{kind}_{c}"][:, j] = arr[:, k]
+            for c, col in zip(BAR_COLUMNS, cols):
+                bars[f"{kind}_{c}"][:, j] = col
         mark = ds.mark.get(v)
         if mark is None or mark.empty:
             log.append(f"{v}: no mark-price bars; liquidation checks use perp trade prices (wicks included)")
-            for c in ("open", "high", "low", "close"):
+            for c in MARK_COLUMNS:
                 bars[f"mark_{c}"][:, j] = bars[f"perp_{c}"][:, j]
         else:
-            arr, missing = _align(mark, grid, ("open", "high", "low", "close"))
+            cols, missing = _align(mark, grid, MARK_COLUMNS)
             if missing:
                 log.append(f"{v} mark: {missing} missing bars filled flat at the previous close")
-            for k, c in enumerate(("open", "high", "low", "close")):
-                bars[f"mark_{c}"][:, j] = arr[:, k]
-    bars.pop("mark_volume")
+            for c, col in zip(MARK_COLUMNS, cols):
+                bars[f"mark_{c}"][:, j] = col
     close_ns = grid + tf
     funding_rate = np.full((n, nv), np.nan)
     funding_px = bars["mark_close"].copy()
