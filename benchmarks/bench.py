@@ -127,7 +127,7 @@ def kernels_and_floor(ds, repeats: int = 3) -> dict:
         st.acct[j, A_CASH], st.acct[j, A_SPOT], st.acct[j, A_QTY], st.acct[j, A_ENTRY] = 10_000.0, q, -q, mk.perp_open[1, j]
         st.prev_spot[:], st.prev_mark[:] = mk.spot_close[0], mk.mark_close[0]
         eng.ledger.count[0] = 0
-        (stop, code), dt = timed(advance, st, eng.vcfg, eng.tiers, mk, eng.rec, eng.ledger, 1, n, liq_out, 0)
+        (stop, code), dt = timed(advance, st, eng.vt, mk, eng.rec, eng.ledger, 1, n, liq_out, 0)
         if stop != n or code != STOP_END:
             raise RuntimeError(f"kernel benchmark stopped early at bar {stop} (code {code})")
         kernel.append(dt)

@@ -61,9 +61,10 @@ class Engine:
         strategy.validate(self.market.venues, self.market.protocols)
         m = self.market
         n, nv, npr = m.n, len(m.venues), len(m.protocols)
-        self.vcfg, self.tiers, self.specs = venue_arrays(
+        self.vt, self.specs = venue_arrays(
             m.venues, ds.base, _ts(m.open_ns[0]), self.config.slippage, self.config.slippage_impact,
             self.config.venue_overrides)
+        self.vcfg = self.vt.cfg                    # strategies' margin settings write here (Context.configure)
         self.mk = m.arrays()
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
                            self.mk.spot_open[0].copy(), self.mk.mark_open[0].copy())
@@ -209,7 +210,7 @@ class Engine:
                 self._grow_ledger()
             fid = self._fill_id
             self._fill_id += 1
-            px, fee, slip = fill_order(self.state, self.vcfg, self.rec, self.ledger, i, ts_ns, o.venue,
+            px, fee, slip = fill_order(self.state, self.vt, self.rec, self.ledger, i, ts_ns, o.venue,
                                        o.instrument, qty, ref, spot_ref, vol, fid)
             venue = self.market.venues[o.venue]
             ins = INSTRUMENTS[o.instrument]
@@ -300,7 +301,7 @@ class Engine:
             while decisions[ptr] < i:
                 ptr += 1
             d = int(decisions[ptr])
-            stop, code = advance(self.state, self.vcfg, self.tiers, self.mk, self.rec, self.ledger, i, d + 1,
+            stop, code = advance(self.state, self.vt, self.mk, self.rec, self.ledger, i, d + 1,
                                  liq_out, len(self.liquidations))
             act = Actions()
             if code == STOP_LEDGER_FULL:

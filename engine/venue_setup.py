@@ -6,7 +6,7 @@ import pandas as pd
 
 from data.venues import VenueSpec, load_venue
 from engine.config import ConfigError
-from engine.kernels.arrays import Tiers
+from engine.kernels.arrays import VenueTables
 from engine.kernels.codes import (C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_PARTIAL, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
                                   C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, N_CFG)
 
@@ -15,8 +15,8 @@ OVERRIDABLE = {"taker_fee": C_TAKER, "maker_fee": C_MAKER, "spot_taker_fee": C_S
 
 
 def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float, slippage_impact: float,
-                 overrides: dict[str, dict[str, float]]) -> tuple[np.ndarray, Tiers, list[VenueSpec]]:
-    """(vcfg (V, N_CFG), Tiers (V, K), specs) for `venues` trading `base`, specs in force at `at`."""
+                 overrides: dict[str, dict[str, float]]) -> tuple[VenueTables, list[VenueSpec]]:
+    """(VenueTables: cfg (V, N_CFG) and tiers (V, K), specs) for `venues` trading `base`, specs in force at `at`."""
     specs = [load_venue(v, at=at) for v in venues]
     vcfg = np.zeros((len(venues), N_CFG))
     tables = [s.tier_table(base) for s in specs]
@@ -42,4 +42,4 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
             if key not in OVERRIDABLE:
                 raise ConfigError(f"venue_overrides.{venue}: unknown key {key!r}; valid: {', '.join(OVERRIDABLE)}")
             vcfg[venues.index(venue), OVERRIDABLE[key]] = float(value)
-    return vcfg, Tiers(floor, rate, amount), specs
+    return VenueTables(vcfg, floor, rate, amount), specs

@@ -1,4 +1,8 @@
-"""NamedTuples that pack kernel inputs and state (numpy only: numba sees them as typed tuples)."""
+"""NamedTuples that pack kernel inputs and state (numpy only: numba sees them as typed tuples).
+
+Entry points (advance, fill_order) take these tuples. Per-bar helpers do not: they are inlined
+and take the few arrays they read (see margin.py on reference-count traffic).
+"""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -26,9 +30,10 @@ class MarketArrays(NamedTuple):
     dt_years: np.ndarray      # (n,) bar length in years of 365 days
 
 
-class Tiers(NamedTuple):
-    """Maintenance tiers per venue, (V, K), padded with floor=+inf."""
+class VenueTables(NamedTuple):
+    """Per-venue configuration (V, N_CFG) and maintenance tiers (V, K), padded with floor=+inf."""
 
+    cfg: np.ndarray
     floor: np.ndarray
     rate: np.ndarray
     amount: np.ndarray

@@ -5,6 +5,12 @@ Tiers are arrays (floor, rate, amount) padded with floor=+inf: tier k covers not
 Margin balance is linear in the mark price M: B(M) = A + c*M, with
 A = wallet - qty*entry and c = qty + collateral_base*(1 - haircut) (spot posted as margin is
 valued at the mark). Binance's one-way isolated formula is the special case c = qty.
+
+Kernels call the `*_at` forms, which read row v of the (V, K) tier tables in place. They are
+inlined into the caller and written without `break` or early returns: numba then emits no
+reference-count updates for their array arguments (a row slice, a `break` or a non-inlined call
+costs two atomic updates per array per call, which was most of the per-bar time of `advance`).
+The 1-D forms are for tests and the Python layer.
 """
 from __future__ import annotations
 
@@ -14,75 +20,84 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
-def tier_index(notional: float, floor: np.ndarray) -> int:
-    """Index of the tier that holds |notional|."""
+INLINE = dict(cache=True, inline="always")
+
+
+@njit(**INLINE)
+def tier_index(notional: float, floor: np.ndarray, v: int) -> int:
+    """Index of venue v's tier (row v of the (V, K) `floor` table, ascending) that holds |notional|."""
     n = abs(notional)
     k = 0
-    for j in range(floor.shape[0]):
-        if floor[j] <= n:
-            k = j
-        else:
-            break
+    j = 1
+    while j < floor.shape[1] and floor[v, j] <= n:
+        k = j
+        j += 1
     return k
 
 
-@njit(cache=True)
-def maintenance_margin(notional: float, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray) -> float:
-    """Maintenance margin (quote) for a position of |notional| under the tier table."""
-    k = tier_index(notional, floor)
-    return abs(notional) * rate[k] - amount[k]
+@njit(**INLINE)
+def maintenance_margin_at(notional: float, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray,
+                          v: int) -> float:
+    """Maintenance margin (quote) of |notional| under venue v's tier table."""
+    k = tier_index(notional, floor, v)
+    return abs(notional) * rate[v, k] - amount[v, k]
 
 
-@njit(cache=True)
+@njit(**INLINE)
 def margin_balance(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
                    mark_px: float) -> float:
     """Wallet + unrealized PnL + haircut value of spot collateral, at mark price `mark_px`."""
     return wallet + qty * (mark_px - entry) + coll_base * (1.0 - haircut) * mark_px
 
 
-@njit(cache=True)
-def liquidation_price(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                      floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, ref_px: float) -> float:
-    """Mark price at which margin balance equals maintenance margin; NaN if none exists.
+@njit(**INLINE)
+def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
+                         floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, ref_px: float) -> float:
+    """Mark price at which margin balance equals maintenance margin; NaN if none exists (or qty == 0).
 
     Solves A + c*M = |qty|*rate_k*M - amount_k in every tier and keeps roots that fall in their
     tier; of those, the one nearest `ref_px` on the side that hurts the position. Isolated
     margin: pass the isolated margin as `wallet` and coll_base=0.
     """
-    if qty == 0.0:
-        return np.nan
     a = wallet - qty * entry
     c = qty + coll_base * (1.0 - haircut)
     q = abs(qty)
+    n_k = floor.shape[1]
     best = np.nan
     best_dist = np.inf
-    for k in range(floor.shape[0]):
-        if not math.isfinite(floor[k]):
-            break
-        denom = q * rate[k] - c
-        if denom == 0.0:
-            continue
-        m = (a + amount[k]) / denom
-        if not (m > 0.0):
-            continue
-        notional = q * m
-        hi = floor[k + 1] if k + 1 < floor.shape[0] else np.inf
-        if notional < floor[k] or notional >= hi:
-            continue
-        # a short dies above, a long below; a collateral-heavy book may die on either side
-        dist = abs(m - ref_px)
-        if dist < best_dist:
+    k = 0
+    while qty != 0.0 and k < n_k and math.isfinite(floor[v, k]):
+        denom = q * rate[v, k] - c
+        m = (a + amount[v, k]) / denom if denom != 0.0 else np.nan
+        hi = floor[v, k + 1] if k + 1 < n_k else np.inf
+        # a root counts in its own tier only; a short dies above, a long below, and a
+        # collateral-heavy book may die on either side: keep the root nearest ref_px
+        if m > 0.0 and q * m >= floor[v, k] and q * m < hi and abs(m - ref_px) < best_dist:
             best = m
-            best_dist = dist
+            best_dist = abs(m - ref_px)
+        k += 1
     return best
 
 
-@njit(cache=True)
-def is_breached(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, mark_px: float) -> bool:
+@njit(**INLINE)
+def is_breached_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
+                   floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, mark_px: float) -> bool:
     """True when margin balance <= maintenance margin at `mark_px` (the liquidation condition)."""
-    if qty == 0.0:
-        return False
     bal = margin_balance(wallet, qty, entry, coll_base, haircut, mark_px)
-    return bal <= maintenance_margin(qty * mark_px, floor, rate, amount)
+    return qty != 0.0 and bal <= maintenance_margin_at(qty * mark_px, floor, rate, amount, v)
+
+
+# -- 1-D tier tables (one venue): tests and the Python layer --------------------------------------------
+@njit(cache=True)
+def maintenance_margin(notional: float, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray) -> float:
+    """maintenance_margin_at for a single (K,) tier table."""
+    return maintenance_margin_at(notional, floor.reshape((1, -1)), rate.reshape((1, -1)),
+                                 amount.reshape((1, -1)), 0)
+
+
+@njit(cache=True)
+def liquidation_price(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
+                      floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, ref_px: float) -> float:
+    """liquidation_price_at for a single (K,) tier table."""
+    return liquidation_price_at(wallet, qty, entry, coll_base, haircut, floor.reshape((1, -1)),
+                                rate.reshape((1, -1)), amount.reshape((1, -1)), 0, ref_px)

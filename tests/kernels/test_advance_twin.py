@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.kernels.advance import advance
-from engine.kernels.arrays import Ledger, MarketArrays, Records, State, Tiers
+from engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
 from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE,
                                   C_PARTIAL,
                                   C_SPOT_COLL, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_BASIS,
@@ -57,8 +57,8 @@ def test_advance_matches_twin(seed, nv, npr, n):
                   np.zeros(n), np.zeros(n), np.zeros((nv + 1, N_PNL)))
     ledger = Ledger(np.zeros((4096, 4), np.int64), np.zeros(4096), np.zeros(1, np.int64))
     liq_out = np.full((2 * nv, N_LIQ), -1.0)
-    stop, code = advance(state, cfg, Tiers(np.tile(FLOOR, (nv, 1)), np.tile(RATE, (nv, 1)),
-                                           np.tile(AMOUNT, (nv, 1))), mkt, rec, ledger, 0, n, liq_out, 0)
+    vt = VenueTables(cfg, np.tile(FLOOR, (nv, 1)), np.tile(RATE, (nv, 1)), np.tile(AMOUNT, (nv, 1)))
+    stop, code = advance(state, vt, mkt, rec, ledger, 0, n, liq_out, 0)
 
     keys = ("cash", "spot", "qty", "entry", "iso")
     r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO]))) for a in acct]

@@ -157,7 +157,7 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     #   realized -6.5884 * 172.549 = -1136.81, fee 6.5884 * 2172.549 * 0.001 = 14.31 -> wallet 3848.87.
     # The rest dies at (3848.87 + 18.4116 * 2000 + 400) / (18.4116 * 1.02) = 2187.0 > the bar's high 2180.
     from engine.kernels.advance import advance
-    from engine.kernels.arrays import Ledger, MarketArrays, Records, State, Tiers
+    from engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
     from engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, N_ACCT, N_CFG, N_LIQ
 
     n = 2
@@ -170,14 +170,14 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     acct[0, A_CASH], acct[0, A_QTY], acct[0, A_ENTRY] = 5000.0, -25.0, 2000.0
     cfg = np.zeros((1, N_CFG))
     cfg[0, C_LIQ_FEE], cfg[0, C_PARTIAL] = 0.001, 1.0
-    tiers = Tiers(np.array([[0.0, 40_000.0, np.inf]]), np.array([[0.01, 0.02, 0.02]]),
-                  np.array([[0.0, 400.0, 400.0]]))
+    vt = VenueTables(cfg, np.array([[0.0, 40_000.0, np.inf]]), np.array([[0.01, 0.02, 0.02]]),
+                     np.array([[0.0, 400.0, 400.0]]))
     state = State(acct, np.zeros(0), np.zeros(0), np.zeros((1, 3)), px[0].copy(), px[0].copy())
     rec = Records(np.zeros(n), np.zeros((n, 7)), np.zeros((n, 1, 5)), np.zeros((n, 0)), np.zeros(n),
                   np.zeros(n), np.zeros((2, 7)))
     ledger = Ledger(np.zeros((64, 4), np.int64), np.zeros(64), np.zeros(1, np.int64))
     liq = np.full((2, N_LIQ), -1.0)
-    stop, code = advance(state, cfg, tiers, mkt, rec, ledger, 0, n, liq, 0)
+    stop, code = advance(state, vt, mkt, rec, ledger, 0, n, liq, 0)
     lp1 = 55400.0 / 25.5
     keep = 40_000.0 / lp1 * (1 - 1e-9)
     assert stop == 1                                    # stopped after bar 0 to tell the strategy
