@@ -240,8 +240,10 @@ class Context:
         """Base units already ordered this decision and not yet filled."""
         if not self._act.orders:
             return 0.0
-        j, ins = self._v(venue), _instrument(instrument)
-        return sum(o.qty for o in self._act.orders if o.venue == j and o.instrument == ins)
+        return self._pending_at(self._v(venue), _instrument(instrument))
+
+    def _pending_at(self, j: int, ins: int) -> float:
+        return sum((o.qty for o in self._act.orders if o.venue == j and o.instrument == ins), 0.0)
 
     # -- actions -----------------------------------------------------------------------------------
     def configure(self, venue: str, *, spot_collateral: bool | None = None, isolated: bool | None = None) -> None:
@@ -279,8 +281,12 @@ class Context:
 
         `threshold` is relative to the total spot held. Returns True if an order was placed.
         """
-        spot = sum(self.spot_qty(v) + self.pending(v, "spot") for v in self.venues)
-        perp = sum(self.perp_qty(v) + self.pending(v, "perp") for v in self.venues)
+        self._v(venue)
+        orders = self._act.orders
+        spot = perp = 0.0
+        for j, row in enumerate(self._e.state.acct.tolist()):     # runs every decision: plain floats
+            spot += row[A_SPOT] + (self._pending_at(j, SPOT) if orders else 0.0)
+            perp += row[A_QTY] + (self._pending_at(j, PERP) if orders else 0.0)
         drift = spot + perp - target_delta
         if abs(drift) <= threshold * max(abs(spot), 1e-12):
             return False
@@ -321,8 +327,12 @@ class Context:
     def log(self, message: str) -> None:
         self._e.log.append(f"{self.now.isoformat()} {message}")
 
-    def _take(self) -> Actions:
-        act, self._act = self._act, Actions()
+    def _take(self) -> Actions | None:
+        """The decision's actions (None if it asked for nothing), leaving an empty record behind."""
+        act = self._act
+        if not act:
+            return None
+        self._act = Actions()
         return act
 
 

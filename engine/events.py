@@ -11,10 +11,33 @@ class StartEvent:
     ts: pd.Timestamp          # open of the first bar; no bar is known yet
 
 
-@dataclass(frozen=True, slots=True)
 class BarEvent:
-    ts: pd.Timestamp          # close of the bar that just became known
-    bar: int
+    """A bar close became known: `bar` is its index, `ts` its close time.
+
+    One is made per decision, so `ts` is built only when read (a pd.Timestamp costs more than
+    a typical on_bar)."""
+
+    __slots__ = ("bar", "_ns", "_ts")
+
+    def __init__(self, bar: int, ts_ns: int) -> None:
+        self.bar = bar
+        self._ns = ts_ns
+        self._ts: pd.Timestamp | None = None
+
+    @property
+    def ts(self) -> pd.Timestamp:
+        if self._ts is None:
+            self._ts = pd.Timestamp(self._ns, unit="ns", tz="UTC")
+        return self._ts
+
+    def __repr__(self) -> str:
+        return f"BarEvent(ts={self.ts!r}, bar={self.bar})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BarEvent) and (self.bar, self._ns) == (other.bar, other._ns)
+
+    def __hash__(self) -> int:
+        return hash((self.bar, self._ns))
 
 
 @dataclass(frozen=True, slots=True)

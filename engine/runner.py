@@ -17,6 +17,7 @@ from engine.context import Actions, Context, Transfer
 from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
                            StartEvent)
 from engine.kernels.advance import advance
+from engine.kernels.entry import compiled
 from engine.kernels.arrays import Ledger, Records, State
 from engine.kernels.book import write_ledger
 from engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
@@ -74,7 +75,11 @@ class Engine:
         self.ledger = Ledger(np.zeros((cap, N_LEDGER_I), np.int64), np.zeros(cap), np.zeros(1, np.int64))
         self.initial_capital = float(self.config.initial_capital)
         self.bar = -1
-        self.now = _ts(m.open_ns[0])
+        self._set_now(int(m.open_ns[0]))
+        self._close_ns = m.close_ns.tolist()      # Python ints: read once per decision
+        cls = type(strategy)
+        self._wants_funding = cls.on_funding is not Strategy.on_funding
+        self._wants_lending = cls.on_lending_rate is not Strategy.on_lending_rate
         self.venue_index = {v: j for j, v in enumerate(m.venues)}
         self.ctx = Context(self)
         self.extras: dict[str, dict[pd.Timestamp, float]] = {}
@@ -136,6 +141,18 @@ class Engine:
         li, lf, c = self.ledger
         self.ledger = Ledger(np.concatenate([li, np.zeros_like(li)]), np.concatenate([lf, np.zeros_like(lf)]), c)
 
+    # -- the clock -------------------------------------------------------------------------------------
+    @property
+    def now(self) -> pd.Timestamp:
+        """Close of the last known bar (open of the first bar before any); built when first asked
+        for, since most decisions never read it."""
+        if self._now is None:
+            self._now = _ts(self._now_ns)
+        return self._now
+
+    def _set_now(self, ns: int) -> None:
+        self._now_ns, self._now = ns, None
+
     # -- hooks ---------------------------------------------------------------------------------------
     def _call(self, hook: str, ev: Any) -> None:
         try:
@@ -148,23 +165,27 @@ class Engine:
 
     def _deliver(self, last: int, d: int) -> None:
         """Run the hooks for everything that became known in bars (last, d], in DESIGN §3 order."""
-        self.bar, self.now = d, _ts(self.mk.close_ns[d])     # Market.close_ns builds a new array per access
-        for ev in self._new_fills:
-            self._call("on_fill", ev)
-        self._new_fills = []
-        for ev in self._new_liqs:
-            self._call("on_liquidation", ev)
-        self._new_liqs = []
-        m = self.market
-        cls = type(self.strategy)
-        want_f = cls.on_funding is not Strategy.on_funding
-        want_l = cls.on_lending_rate is not Strategy.on_lending_rate
+        self.bar = d
+        self._set_now(self._close_ns[d])
+        if self._new_fills:
+            for ev in self._new_fills:
+                self._call("on_fill", ev)
+            self._new_fills = []
+        if self._new_liqs:
+            for ev in self._new_liqs:
+                self._call("on_liquidation", ev)
+            self._new_liqs = []
+        want_f, want_l = self._wants_funding, self._wants_lending
         if want_f or want_l:
-            lo = int(self._ev_bar.searchsorted(last, side="right"))
-            hi = int(self._ev_bar.searchsorted(d, side="right"))
-            rows = lo + np.flatnonzero(self._ev_kind[lo:hi] != EV_BAR)   # skip the bar closes
-        else:
-            rows = np.empty(0, np.intp)
+            self._deliver_rates(last, d, want_f, want_l)
+        self._call("on_bar", BarEvent(d, self._now_ns))
+
+    def _deliver_rates(self, last: int, d: int, want_f: bool, want_l: bool) -> None:
+        """on_funding / on_lending_rate for the settlements and rates known in bars (last, d]."""
+        m = self.market
+        lo = int(self._ev_bar.searchsorted(last, side="right"))
+        hi = int(self._ev_bar.searchsorted(d, side="right"))
+        rows = lo + np.flatnonzero(self._ev_kind[lo:hi] != EV_BAR)   # skip the bar closes
         for e in self.events[rows]:
             if e["kind"] == EV_FUNDING and want_f:
                 j, r = int(e["key"]), int(e["row"])
@@ -176,7 +197,6 @@ class Engine:
                 p, b = int(e["key"]), int(e["bar"])
                 apy = m.lend_apy[min(b + 1, m.n - 1), p]
                 self._call("on_lending_rate", LendingRateEvent(_ts(e["known_ns"]), m.protocols[p], float(apy)))
-        self._call("on_bar", BarEvent(self.now, d))
 
     # -- fills and transfers at the open of bar i ----------------------------------------------------------
     def _execute(self, i: int, act: Actions) -> None:
@@ -292,18 +312,19 @@ class Engine:
         self._deposit()
         self._call("on_start", StartEvent(self.now))
         act = self.ctx._take()
-        decisions = np.flatnonzero(self._decision_mask())
+        decisions = np.flatnonzero(self._decision_mask()).tolist()
         liq_out = np.full((LIQ_SLOTS * len(m.venues), N_LIQ), -1.0)
+        kernel = compiled(advance, self.state, self.vt, self.mk, self.rec, self.ledger, 0, 0, liq_out, 0)
         ptr, i, last = 0, 0, -1
         while i < n:
             if act:
                 self._execute(i, act)
             while decisions[ptr] < i:
                 ptr += 1
-            d = int(decisions[ptr])
-            stop, code = advance(self.state, self.vt, self.mk, self.rec, self.ledger, i, d + 1,
-                                 liq_out, len(self.liquidations))
-            act = Actions()
+            d = decisions[ptr]
+            stop, code = kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, d + 1, liq_out,
+                                len(self.liquidations))
+            act = None
             if code == STOP_LEDGER_FULL:
                 self._grow_ledger()
                 i = stop
@@ -317,7 +338,8 @@ class Engine:
             act = self.ctx._take()
             if progress is not None:
                 progress(i, n)
-        self.bar, self.now = n - 1, _ts(m.close_ns[n - 1])
+        self.bar = n - 1
+        self._set_now(self._close_ns[n - 1])
         self._call("on_end", EndEvent(self.now))
         if act or self.ctx._take():
             self.log.append(f"{self.now.isoformat()} orders placed at the last bar were not filled (no next bar)")
