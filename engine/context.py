@@ -14,7 +14,8 @@ import pandas as pd
 
 from engine.config import ConfigError, did_you_mean
 from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SLIP, C_SPOT_COLL,
-                                  C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_LIQ_PX, R_MAINT, R_MARGIN)
+                                  C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
+                                  R_MARGIN, R_QTY, R_SPOT, T_AMOUNT)
 
 if TYPE_CHECKING:
     from engine.runner import Engine
@@ -43,9 +44,10 @@ class Actions:
     transfers: list[Transfer] = field(default_factory=list)
     flows: list[tuple[int, float]] = field(default_factory=list)         # (venue, +in / -out), not PnL
     margin_moves: list[tuple[int, float]] = field(default_factory=list)  # (venue, cash -> isolated)
+    settings: list[tuple[int, int, float]] = field(default_factory=list)  # (venue, vcfg column, value)
 
     def __bool__(self) -> bool:
-        return bool(self.orders or self.transfers or self.flows or self.margin_moves)
+        return bool(self.orders or self.transfers or self.flows or self.margin_moves or self.settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,28 +201,37 @@ class Context:
         return cached
 
     # -- the book now ----------------------------------------------------------------------------
+    # The book is read from the records of the current bar's close, not from the live state: the
+    # engine may have run the kernel past this bar already (it undoes that if the decision acts).
+    def _book(self, venue: str, rec_col: int, acct_col: int) -> float:
+        j = self._v(venue)
+        e = self._e
+        return float(e.rec.venue[e.bar, j, rec_col] if e.bar >= 0 else e.state.acct[j, acct_col])
+
     def spot_qty(self, venue: str) -> float:
-        return float(self._e.state.acct[self._v(venue), A_SPOT])
+        return self._book(venue, R_SPOT, A_SPOT)
 
     def perp_qty(self, venue: str) -> float:
-        return float(self._e.state.acct[self._v(venue), A_QTY])
+        return self._book(venue, R_QTY, A_QTY)
 
     def entry_price(self, venue: str) -> float:
-        return float(self._e.state.acct[self._v(venue), A_ENTRY])
+        return self._book(venue, R_ENTRY, A_ENTRY)
 
     def cash(self, venue: str) -> float:
         """Free quote cash on the venue (isolated margin not included)."""
-        return float(self._e.state.acct[self._v(venue), A_CASH])
+        return self._book(venue, R_CASH, A_CASH)
 
     def isolated_margin(self, venue: str) -> float:
-        return float(self._e.state.acct[self._v(venue), A_ISO])
+        return self._book(venue, R_ISO, A_ISO)
 
     def lent(self, protocol: str) -> float:
-        return float(self._e.state.lend[self._p(protocol)])
+        p, e = self._p(protocol), self._e
+        return float(e.rec.lend[e.bar, p] if e.bar >= 0 else e.state.lend[p])
 
     @property
     def in_transit(self) -> float:
-        return float(self._e.state.transit[:, 2].sum())
+        e = self._e
+        return float(e.rec.transit[e.bar] if e.bar >= 0 else e.state.transit[:, T_AMOUNT].sum())
 
     @property
     def equity(self) -> float:
@@ -247,20 +258,27 @@ class Context:
 
     # -- actions -----------------------------------------------------------------------------------
     def configure(self, venue: str, *, spot_collateral: bool | None = None, isolated: bool | None = None) -> None:
-        """Margin set-up of a venue: spot posted as collateral (Ethena) or not; cross or isolated."""
+        """Margin set-up of a venue: spot posted as collateral (Ethena) or not; cross or isolated.
+        Takes effect at the next fill instant, with the orders."""
         j = self._v(venue)
-        cfg = self._e.vcfg
         if self.perp_qty(venue) != 0.0:
             raise RuntimeError(f"{venue}: change margin settings only without an open perp")
         if spot_collateral is not None:
-            cfg[j, C_SPOT_COLL] = 1.0 if spot_collateral else 0.0
+            self._act.settings.append((j, C_SPOT_COLL, 1.0 if spot_collateral else 0.0))
         if isolated is not None:
-            cfg[j, C_ISOLATED] = 1.0 if isolated else 0.0
+            self._act.settings.append((j, C_ISOLATED, 1.0 if isolated else 0.0))
+
+    def _setting(self, j: int, col: int) -> float:
+        """A venue setting, counting a configure() made earlier in this decision."""
+        for jj, cc, value in reversed(self._act.settings):
+            if (jj, cc) == (j, col):
+                return value
+        return float(self._e.vcfg[j, col])
 
     def add_isolated_margin(self, venue: str, amount: float) -> None:
         """Isolated venues: move quote cash into (+) or out of (-) the perp's isolated margin at the next fill."""
         j = self._v(venue)
-        if self._e.vcfg[j, C_ISOLATED] < 0.5:
+        if self._setting(j, C_ISOLATED) < 0.5:
             raise ConfigError(f"{venue}: add_isolated_margin needs configure({venue!r}, isolated=True)")
         if amount != 0.0:
             self._act.margin_moves.append((j, float(amount)))
@@ -283,10 +301,12 @@ class Context:
         """
         self._v(venue)
         orders = self._act.orders
+        e = self._e
+        book, s, p = (e.rec.venue[e.bar], R_SPOT, R_QTY) if e.bar >= 0 else (e.state.acct, A_SPOT, A_QTY)
         spot = perp = 0.0
-        for j, row in enumerate(self._e.state.acct.tolist()):     # runs every decision: plain floats
-            spot += row[A_SPOT] + (self._pending_at(j, SPOT) if orders else 0.0)
-            perp += row[A_QTY] + (self._pending_at(j, PERP) if orders else 0.0)
+        for j, row in enumerate(book.tolist()):                    # runs every decision: plain floats
+            spot += row[s] + (self._pending_at(j, SPOT) if orders else 0.0)
+            perp += row[p] + (self._pending_at(j, PERP) if orders else 0.0)
         drift = spot + perp - target_delta
         if abs(drift) <= threshold * max(abs(spot), 1e-12):
             return False

@@ -203,6 +203,8 @@ class Engine:
         mk, acct = self.mk, self.state.acct
         close_mode = self.config.fill == "close"
         ts_ns = int(self.market.open_ns[i])
+        for j, col, value in act.settings:           # margin set-up (Context.configure) first
+            self.vt.cfg[j, col] = value
         for j, amount in act.flows:                   # capital moves first: mints fund the orders
             acct[j, A_CASH] += amount
             self.rec.flows[i] += amount
@@ -305,6 +307,13 @@ class Engine:
                             f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f})")
 
     # -- the loop -----------------------------------------------------------------------------------------
+    # The kernel runs ahead through up to `span` decision points at a time; their hooks then run in
+    # order, reading the book from the records of their bar. While decisions ask for nothing, the
+    # run-ahead stands (and the span doubles): one kernel call serves many decisions. When one
+    # acts at bar d, the bars run past d are undone (state restored, kernel re-run up to d) and
+    # the span falls back to 1. Results are identical to stopping at every decision.
+    MAX_SPAN = 4096
+
     def run(self, progress: Any = None) -> Results:
         """Run to the end and return the frozen Results. `progress(done_bars, total)` is optional."""
         m = self.market
@@ -313,29 +322,43 @@ class Engine:
         self._call("on_start", StartEvent(self.now))
         act = self.ctx._take()
         decisions = np.flatnonzero(self._decision_mask()).tolist()
+        n_dec = len(decisions)
         liq_out = np.full((LIQ_SLOTS * len(m.venues), N_LIQ), -1.0)
         kernel = compiled(advance, self.state, self.vt, self.mk, self.rec, self.ledger, 0, 0, liq_out, 0)
-        ptr, i, last = 0, 0, -1
+        ptr, i, last, span = 0, 0, -1, 1
         while i < n:
             if act:
                 self._execute(i, act)
+                act = None
             while decisions[ptr] < i:
                 ptr += 1
-            d = decisions[ptr]
-            stop, code = kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, d + 1, liq_out,
-                                len(self.liquidations))
-            act = None
-            if code == STOP_LEDGER_FULL:
-                self._grow_ledger()
-                i = stop
-                continue
-            if code == STOP_LIQUIDATION:
-                self._collect_liquidations(liq_out)
-                d = stop - 1
-            i = stop
-            self._deliver(last, d)
-            last = d
-            act = self.ctx._take()
+            end = decisions[min(ptr + span, n_dec) - 1] + 1
+            saved = self._save(i) if end > decisions[ptr] + 1 else None
+            n_liq0 = len(self.liquidations)
+            stop, code = kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, end, liq_out, n_liq0)
+            liq_bar = stop - 1 if code == STOP_LIQUIDATION else n
+            while ptr < n_dec and decisions[ptr] < min(stop, liq_bar):
+                d = decisions[ptr]
+                self._deliver(last, d)
+                last = d
+                ptr += 1
+                act = self.ctx._take()
+                if act:
+                    break
+            if act:                                  # the book changes at d + 1: undo the bars run past d
+                if stop > d + 1:
+                    self._restore(saved, i, stop)
+                    kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, d + 1, liq_out, n_liq0)
+                i, span = d + 1, 1
+            else:
+                if code == STOP_LEDGER_FULL:
+                    self._grow_ledger()
+                elif code == STOP_LIQUIDATION:      # a liquidation is a decision point of its own
+                    self._collect_liquidations(liq_out)
+                    self._deliver(last, liq_bar)
+                    last = liq_bar
+                    act = self.ctx._take()
+                i, span = stop, min(2 * span, self.MAX_SPAN)
             if progress is not None:
                 progress(i, n)
         self.bar = n - 1
@@ -346,6 +369,21 @@ class Engine:
         for p in range(len(m.protocols)):
             self._flush_lending(int(m.close_ns[-1]), p)
         return self._results()
+
+    def _save(self, i: int) -> tuple:
+        """What running the kernel from bar i changes and a re-run would not overwrite."""
+        st = self.state
+        return (tuple(x.copy() for x in st), self.rec.attr.copy(), self.rec.pnl[i].copy(), int(self.ledger.count[0]))
+
+    def _restore(self, saved: tuple, i: int, stop: int) -> None:
+        """Put back the state saved before bar i; clear the PnL rows the kernel added to in (i, stop)."""
+        arrays, attr, pnl_i, count = saved
+        for live, kept in zip(self.state, arrays):
+            live[...] = kept
+        self.rec.attr[...] = attr
+        self.rec.pnl[i] = pnl_i
+        self.rec.pnl[i + 1:stop] = 0.0
+        self.ledger.count[0] = count
 
     # -- results --------------------------------------------------------------------------------------------
     def _results(self) -> Results:

@@ -30,8 +30,8 @@ from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRC
                                   C_SPOT_COLL, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
                                   K_REALIZED, K_TRANSFER_IN, N_LIQ, P_BASIS, P_FUNDING, P_LENDING,
                                   P_LIQUIDATION, P_PRICE, Q_BAR, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE,
-                                  R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END, STOP_LEDGER_FULL,
-                                  STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
+                                  R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END,
+                                  STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from engine.kernels.funding import funding_payment
 from engine.kernels.lending import lending_interest
 from engine.kernels.margin import (is_breached_at, liquidation_price_at, maintenance_margin_at, margin_balance,
@@ -209,6 +209,9 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             equity += qp * (m - entry)
             rec.venue[i, v, R_SPOT] = qs
             rec.venue[i, v, R_QTY] = qp
+            rec.venue[i, v, R_CASH] = state.acct[v, A_CASH]
+            rec.venue[i, v, R_ENTRY] = entry
+            rec.venue[i, v, R_ISO] = state.acct[v, A_ISO]
             wallet = state.acct[v, wallet_col(vt.cfg, v)]
             coll = collateral_base(state.acct, vt.cfg, v)
             h = vt.cfg[v, C_HAIRCUT]

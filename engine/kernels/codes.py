@@ -40,13 +40,16 @@ P_LENDING = 5
 P_LIQUIDATION = 6
 N_PNL = 7
 
-# per-venue per-bar record columns
+# per-venue per-bar record columns: the book at the bar's close (what Context reads) and its margin
 R_SPOT = 0
 R_QTY = 1
 R_MARGIN = 2
 R_MAINT = 3
 R_LIQ_PX = 4
-N_REC = 5
+R_CASH = 5
+R_ENTRY = 6
+R_ISO = 7
+N_REC = 8
 
 # ledger kinds: every cash movement (quote units, + in / - out of the holder)
 K_SPOT_TRADE = 0    # cash paid (-) or received (+) for spot

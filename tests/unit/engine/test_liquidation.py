@@ -158,7 +158,7 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     # The rest dies at (3848.87 + 18.4116 * 2000 + 400) / (18.4116 * 1.02) = 2187.0 > the bar's high 2180.
     from engine.kernels.advance import advance
     from engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-    from engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, N_ACCT, N_CFG, N_LIQ
+    from engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, N_ACCT, N_CFG, N_LIQ, N_REC
 
     n = 2
     px = np.full((n, 1), 2000.0)
@@ -173,7 +173,7 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     vt = VenueTables(cfg, np.array([[0.0, 40_000.0, np.inf]]), np.array([[0.01, 0.02, 0.02]]),
                      np.array([[0.0, 400.0, 400.0]]))
     state = State(acct, np.zeros(0), np.zeros(0), np.zeros((1, 3)), px[0].copy(), px[0].copy())
-    rec = Records(np.zeros(n), np.zeros((n, 7)), np.zeros((n, 1, 5)), np.zeros((n, 0)), np.zeros(n),
+    rec = Records(np.zeros(n), np.zeros((n, 7)), np.zeros((n, 1, N_REC)), np.zeros((n, 0)), np.zeros(n),
                   np.zeros(n), np.zeros((2, 7)))
     ledger = Ledger(np.zeros((64, 4), np.int64), np.zeros(64), np.zeros(1, np.int64))
     liq = np.full((2, N_LIQ), -1.0)
