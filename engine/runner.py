@@ -17,19 +17,19 @@ from engine.context import Actions, Context, Transfer
 from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
                            StartEvent)
 from engine.kernels.advance import advance
-from engine.kernels.entry import compiled
 from engine.kernels.arrays import Ledger, Records, State
 from engine.kernels.book import write_ledger
 from engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
-                                  K_WITHDRAWAL, LIQ_SLOTS,
-                                  K_WITHDRAWAL_FEE, LEDGER_KINDS, L_KIND, L_REF, L_TS, L_VENUE, N_ACCT, N_LEDGER_I,
-                                  N_LIQ, N_PNL, N_REC, N_TRANSIT, P_FEES, PERP, Q_BAR, Q_FEE, Q_INSURANCE,
-                                  Q_PRICE, Q_QTY, Q_VENUE, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, SPOT,
-                                  STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
+                                  K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS, L_KIND, L_REF, L_TS,
+                                  L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_FEES, Q_BAR,
+                                  Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE, SPOT, STOP_LEDGER_FULL,
+                                  STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
+from engine.kernels.entry import compiled
 from engine.kernels.fills import fill_order
 from engine.market import build_market
 from engine.results import PNL_PARTS, Results
 from engine.timeline import EV_BAR, EV_FUNDING, EV_LENDING, build_events
+from engine.timeline_frame import build_timeline
 from engine.venue_setup import venue_arrays
 from strategies.base import Strategy
 
@@ -368,7 +368,9 @@ class Engine:
             self.log.append(f"{self.now.isoformat()} orders placed at the last bar were not filled (no next bar)")
         for p in range(len(m.protocols)):
             self._flush_lending(int(m.close_ns[-1]), p)
-        return self._results()
+        results = self._results()
+        self.ctx._e = None      # the run is over: no engine <-> context cycle keeping a year of arrays alive
+        return results
 
     def _save(self, i: int) -> tuple:
         """What running the kernel from bar i changes and a re-run would not overwrite."""
@@ -388,31 +390,7 @@ class Engine:
     # -- results --------------------------------------------------------------------------------------------
     def _results(self) -> Results:
         m, rec = self.market, self.rec
-        idx = pd.DatetimeIndex(pd.to_datetime(m.close_ns, unit="ns", utc=True), name="ts")
-        cols: dict[str, Any] = {"equity": rec.equity}
-        for k, part in enumerate(PNL_PARTS):
-            cols[f"pnl_{part}"] = rec.pnl[:, k]
-        cols["lending_value"] = rec.lend.sum(axis=1)
-        cols["in_transit"] = rec.transit
-        cols["flows"] = rec.flows
-        for j, v in enumerate(m.venues):
-            spot_px, mark_px = m.bars["spot_close"][:, j], m.bars["mark_close"][:, j]
-            liq = rec.venue[:, j, R_LIQ_PX]
-            cols[f"{v}:spot_qty"] = rec.venue[:, j, R_SPOT]
-            cols[f"{v}:perp_qty"] = rec.venue[:, j, R_QTY]
-            cols[f"{v}:spot_px"] = spot_px
-            cols[f"{v}:perp_px"] = m.bars["perp_close"][:, j]
-            cols[f"{v}:mark_px"] = mark_px
-            cols[f"{v}:basis"] = m.bars["perp_close"][:, j] / spot_px - 1.0
-            cols[f"{v}:funding_rate"] = m.funding_rate[:, j]
-            cols[f"{v}:margin_balance"] = rec.venue[:, j, R_MARGIN]
-            cols[f"{v}:maint_margin"] = rec.venue[:, j, R_MAINT]
-            cols[f"{v}:liq_px"] = liq
-            cols[f"{v}:dist_liq"] = np.abs(mark_px - liq) / mark_px
-        for p, name in enumerate(m.protocols):
-            cols[f"{name}:supply"] = rec.lend[:, p]
-            cols[f"{name}:apy"] = m.lend_apy[:, p]
-        timeline = pd.DataFrame(cols, index=idx)
+        timeline = build_timeline(m, rec)
         k = int(self.ledger.count[0])
         li, lf = self.ledger.li[:k], self.ledger.lf[:k]
         names = list(m.venues) + [f"lending:{p}" for p in m.protocols]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
 from engine.kernels.arrays import Ledger, Records, State, VenueTables
