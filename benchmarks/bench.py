@@ -12,7 +12,9 @@ version on a prefix of binance's bars, its events being that prefix's spot, perp
   (e) kernels alone (advance over every bar) and a numpy pass over the same arrays (the floor)
 
 Writes bench/results.json. Options: --bars N (default one year), --bt-seconds S (backtrader budget),
---skip-bar (skip (b)), --quick (2 weeks of bars, for a smoke run).
+--skip-bar (skip (b)), --quick (2 weeks of bars, for a smoke run). Like `basisbt run`, the script
+turns off numpy's huge-page madvise for the whole process (engine/memory.py says why);
+BASISBT_HUGEPAGES=1 keeps it on.
 """
 from __future__ import annotations
 
@@ -184,9 +186,13 @@ def main() -> None:
     a = ap.parse_args()
     if a.quick:
         a.bars, a.bt_seconds = 20_160, 10.0
+    from engine.memory import prefer_small_pages
+    small_pages = prefer_small_pages()          # as `basisbt run` does; applies to every engine below
     R: dict = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+               "numpy_hugepage_madvise": not small_pages,
                "event_definition": "bars x streams (spot, perp, mark per venue) + funding rows + lending rows"}
-    print(f"basisbt bench: {a.bars:,} 1m bars x {len(VENUES)} venues", flush=True)
+    print(f"basisbt bench: {a.bars:,} 1m bars x {len(VENUES)} venues; numpy huge-page madvise "
+          f"{'on' if not small_pages else 'off'}", flush=True)
 
     with tempfile.TemporaryDirectory() as cold_dir:
         R["jit_cold"] = jit_times(cold_dir)

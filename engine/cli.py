@@ -78,8 +78,10 @@ def run(
     from data.venues import VenueSpecError
     from engine.config import ConfigError, RunConfig, build_dataclass, load_toml
     from engine.market import MarketError
+    from engine.memory import prefer_small_pages
     from engine.runner import Engine, StrategyError
     from strategies.registry import load_strategy_class
+    prefer_small_pages()
 
     try:
         doc = load_toml(config) if config else {}
