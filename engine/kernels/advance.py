@@ -222,7 +222,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
         for p in range(n_p):
             rec.lend[i, p] = state.lend[p]
             equity += state.lend[p]
-        for k in range(n_t):                   # same summation order as book.book_equity
+        for k in range(n_t):                   # equity: venues, then lending, then transit slots in order
             equity += state.transit[k, T_AMOUNT]
         rec.transit[i] = in_transit
         rec.equity[i] = equity
