@@ -21,42 +21,24 @@ EVENT_NAMES = ("liquidation", "funding", "lending", "bar", "fill")
 EVENT_DT = np.dtype([("known_ns", "i8"), ("kind", "i1"), ("key", "i4"), ("row", "i8"), ("bar", "i8")])
 
 
-def _put(ev: np.ndarray, at: np.ndarray | slice, known_ns: np.ndarray, kind: int, key: int, row: np.ndarray,
-         bar: np.ndarray) -> None:
-    """Write entries of one kind and key at positions `at`, field by field (whole-record copies are slow)."""
-    for name, value in zip(EVENT_DT.names, (known_ns, kind, key, row, bar)):
-        ev[name][at] = value
-
-
 def _events(known_ns: np.ndarray, kind: int, key: int, row: np.ndarray, bar: np.ndarray) -> np.ndarray:
     """One block of queue entries of a single kind and key."""
     e = np.empty(known_ns.shape[0], EVENT_DT)
-    _put(e, slice(None), known_ns, kind, key, row, bar)
+    for name, value in zip(EVENT_DT.names, (known_ns, kind, key, row, bar)):
+        e[name] = value
     return e
-
-
-def _sorted(ev: np.ndarray) -> np.ndarray:
-    """Entries in queue order: by bar, then kind, key, row (stable)."""
-    return ev[np.lexsort((ev["row"], ev["key"], ev["kind"], ev["bar"]))]
 
 
 def build_events(market: Market, lending_ts: list[np.ndarray] | None = None) -> np.ndarray:
     """The sorted event queue of a market: funding settlements, lending rate changes, bar closes."""
-    parts = [np.empty(0, EVENT_DT)]
+    parts = []
     for j in range(len(market.venues)):
         t, b = market.funding_ts[j], market.funding_bar[j]
         parts.append(_events(t, EV_FUNDING, j, np.arange(t.shape[0]), b))
     for p in range(len(market.protocols)):
         b = np.flatnonzero(market.lend_update[:, p])
         parts.append(_events(market.close_ns[b], EV_LENDING, p, b, b))
-    inputs = _sorted(np.concatenate(parts))
-    n, bars = market.n, np.arange(market.n)
-    if inputs.size and not (0 <= inputs["bar"][0] and inputs["bar"][-1] < n):
-        return _sorted(np.concatenate([inputs, _events(market.close_ns, EV_BAR, -1, bars, bars)]))
-    # Every input kind sorts before EV_BAR, so bar b's close comes right after the inputs of bars <= b:
-    # placing the closes directly avoids sorting all ~n entries again.
-    ev = np.empty(inputs.shape[0] + n, EVENT_DT)
-    in_bar = inputs["bar"]
-    ev[np.arange(inputs.shape[0]) + in_bar] = inputs                   # + the bar closes before it
-    _put(ev, bars + np.searchsorted(in_bar, bars, side="right"), market.close_ns, EV_BAR, -1, bars, bars)
-    return ev
+    bars = np.arange(market.n)
+    parts.append(_events(market.close_ns, EV_BAR, -1, bars, bars))
+    ev = np.concatenate(parts)
+    return ev[np.lexsort((ev["row"], ev["key"], ev["kind"], ev["bar"]))]
