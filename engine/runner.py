@@ -77,7 +77,7 @@ class Engine:
         self.bar = -1
         self._set_now(int(m.open_ns[0]))
         self._close_ns = m.close_ns.tolist()      # Python ints: read once per decision
-        cls = type(strategy)
+        cls = type(strategy)                        # hooks it overrides are also decision points
         self._wants_funding = cls.on_funding is not Strategy.on_funding
         self._wants_lending = cls.on_lending_rate is not Strategy.on_lending_rate
         self.venue_index = {v: j for j, v in enumerate(m.venues)}
@@ -112,10 +112,9 @@ class Engine:
             mask[decide - 1::decide] = True
         else:
             raise ConfigError(f"decide must be 'bar', 'funding' or a positive integer, not {decide!r}")
-        cls = type(self.strategy)
-        if cls.on_funding is not Strategy.on_funding:
+        if self._wants_funding:
             mask |= funding_bars
-        if cls.on_lending_rate is not Strategy.on_lending_rate:
+        if self._wants_lending:
             mask |= self.market.lend_update.any(axis=1)
         mask[-1] = True
         return mask
@@ -175,14 +174,14 @@ class Engine:
             for ev in self._new_liqs:
                 self._call("on_liquidation", ev)
             self._new_liqs = []
-        want_f, want_l = self._wants_funding, self._wants_lending
-        if want_f or want_l:
-            self._deliver_rates(last, d, want_f, want_l)
+        if self._wants_funding or self._wants_lending:
+            self._deliver_rates(last, d)
         self._call("on_bar", BarEvent(d, self._now_ns))
 
-    def _deliver_rates(self, last: int, d: int, want_f: bool, want_l: bool) -> None:
+    def _deliver_rates(self, last: int, d: int) -> None:
         """on_funding / on_lending_rate for the settlements and rates known in bars (last, d]."""
         m = self.market
+        want_f, want_l = self._wants_funding, self._wants_lending
         lo = int(self._ev_bar.searchsorted(last, side="right"))
         hi = int(self._ev_bar.searchsorted(d, side="right"))
         rows = lo + np.flatnonzero(self._ev_kind[lo:hi] != EV_BAR)   # skip the bar closes
