@@ -2,10 +2,11 @@
 
 numpy asks the kernel for transparent huge pages on every large array (madvise). Where the kernel
 answers that with direct compaction (THP defrag = "madvise", the Debian/Ubuntu default), touching
-a fresh array for the first time costs several times more: on this project's CI machine a run on
-a year of 1m bars took 1.65 s with it and 0.65 s without (first run in the process; `make bench`
-prints both). A backtest writes each of its arrays once, so small pages win. Library users opt in
-by calling `prefer_small_pages()`; importing basisbt changes nothing in your process.
+a fresh array for the first time costs several times more: on the 2-vCPU development machine the
+first run on a year of 1m bars took 1.64 s with it and 0.63 s without (`make bench`, and the same
+with BASISBT_HUGEPAGES=1; docs/bench.md). A single backtest writes each of its arrays once, so
+small pages win; a long sweep reusing memory may not (docs/bench.md). Library users opt in by
+calling `prefer_small_pages()`; importing basisbt changes nothing in your process.
 """
 from __future__ import annotations
 
