@@ -121,7 +121,7 @@ def kernels_and_floor(ds, repeats: int = 3) -> dict:
     mk, st, n = eng.mk, eng.state, eng.market.n
     j = eng.market.venues.index(VENUE)
     q = 990_000.0 / mk.spot_close[0, j]
-    eng.vcfg[j, C_SPOT_COLL] = 1.0
+    eng.vt.cfg[j, C_SPOT_COLL] = 1.0
     liq_out = np.full((len(eng.market.venues), N_LIQ), -1.0)
     kernel = []
     for _ in range(repeats):

@@ -44,7 +44,7 @@ class Actions:
     transfers: list[Transfer] = field(default_factory=list)
     flows: list[tuple[int, float]] = field(default_factory=list)         # (venue, +in / -out), not PnL
     margin_moves: list[tuple[int, float]] = field(default_factory=list)  # (venue, cash -> isolated)
-    settings: list[tuple[int, int, float]] = field(default_factory=list)  # (venue, vcfg column, value)
+    settings: list[tuple[int, int, float]] = field(default_factory=list)  # (venue, VenueTables.cfg column, value)
 
     def __bool__(self) -> bool:
         return bool(self.orders or self.transfers or self.flows or self.margin_moves or self.settings)
@@ -166,7 +166,7 @@ class Context:
     def costs(self, venue: str) -> VenueCosts:
         """Trading and transfer costs of a venue, so a strategy can weigh the cost of moving."""
         j = self._v(venue)
-        cfg, spec = self._e.vcfg[j], self._e.specs[j]
+        cfg, spec = self._e.vt.cfg[j], self._e.specs[j]
         return VenueCosts(float(cfg[C_SPOT_TAKER]), float(cfg[C_TAKER]), float(cfg[C_SLIP]),
                           float(spec.withdrawal_fee), float(spec.withdrawal_delay_s))
 
@@ -273,7 +273,7 @@ class Context:
         for jj, cc, value in reversed(self._act.settings):
             if (jj, cc) == (j, col):
                 return value
-        return float(self._e.vcfg[j, col])
+        return float(self._e.vt.cfg[j, col])
 
     def add_isolated_margin(self, venue: str, amount: float) -> None:
         """Isolated venues: move quote cash into (+) or out of (-) the perp's isolated margin at the next fill."""

@@ -65,7 +65,6 @@ class Engine:
         self.vt, self.specs = venue_arrays(
             m.venues, ds.base, _ts(m.open_ns[0]), self.config.slippage, self.config.slippage_impact,
             self.config.venue_overrides)
-        self.vcfg = self.vt.cfg                    # the same array: Context reads fees and margin settings here
         self.mk = m.arrays()
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
                            self.mk.spot_open[0].copy(), self.mk.mark_open[0].copy())
