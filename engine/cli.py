@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from engine.cli_common import err, fail, key_values
+
 app = typer.Typer(
     name="basisbt",
     help="Backtest crypto basis and funding strategies: delta-neutral perp shorts, funding allocation "
@@ -25,29 +27,12 @@ app = typer.Typer(
          "`basisbt scenarios` and `basisbt strategies`.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 out = Console()
-err = Console(stderr=True)
 STATE = {"debug": False}
 
 
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="show full tracebacks on errors")) -> None:
     STATE["debug"] = debug
-
-
-def fail(msg: str, code: int = 2) -> None:
-    """Print one clean error line and exit (2 = bad input or usage)."""
-    err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _parse_sets(sets: List[str]) -> dict[str, str]:
-    kv = {}
-    for s in sets:
-        if "=" not in s:
-            fail(f"--set {s!r}: expected key=value, e.g. --set leverage=5")
-        k, v = s.split("=", 1)
-        kv[k.strip()] = v.strip()
-    return kv
 
 
 def _slug(text: str) -> str:
@@ -94,7 +79,7 @@ def run(
             if v is not None:
                 doc[k] = v
         run_cfg = build_dataclass(RunConfig, doc, "run config key")
-        params.update(_parse_sets(set_))
+        params.update(key_values(set_, "--set", "leverage=5"))
         cls = load_strategy_class(strategy)
         strat = cls(**params)
         t0 = time.perf_counter()

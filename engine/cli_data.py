@@ -16,8 +16,8 @@ from rich.table import Table
 
 from data import cache
 from data.errors import DataError
+from engine.cli_common import err, fail, key_values
 
-err = Console(stderr=True)
 out = Console()
 
 CacheOpt = typer.Option(None, "--cache", help="cache dir (default $BASISBT_CACHE or ~/.cache/basisbt)")
@@ -38,18 +38,13 @@ def _logging() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-def _fail(msg: str) -> None:
-    err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
 def _ts(v: Optional[str], name: str) -> Optional[pd.Timestamp]:
     if v is None:
         return None
     try:
         t = pd.Timestamp(v)
     except (ValueError, TypeError):
-        _fail(f"--{name} {v!r} is not a date (use e.g. 2024-01-01 or 2024-01-01T08:00Z)")
+        fail(f"--{name} {v!r} is not a date (use e.g. 2024-01-01 or 2024-01-01T08:00Z)")
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
@@ -78,7 +73,7 @@ def _guard(fn):
     try:
         fn()
     except (DataError, FetchError, UnknownSource) as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 def register(app: typer.Typer) -> None:
@@ -164,12 +159,7 @@ def register(app: typer.Typer) -> None:
         from data.ingest.csv_import import CsvMapping, import_csv, load_mapping
 
         def body() -> None:
-            cols = {}
-            for c in col:
-                if "=" not in c:
-                    _fail(f"--col {c!r}: use canonical=source, e.g. rate=funding_rate")
-                k, v = c.split("=", 1)
-                cols[k.strip()] = v.strip()
+            cols = key_values(col, "--col", "rate=funding_rate", form="canonical=source")
             over = dict(stream=stream, time=time, time_unit=time_unit, venue=venue, symbol=symbol,
                         venue_column=venue_column, symbol_column=symbol_column, timeframe=timeframe,
                         rate_unit=rate_unit, rate_basis=rate_basis, assume_utc=assume_utc or None)
@@ -178,7 +168,7 @@ def register(app: typer.Typer) -> None:
                 m.columns.update(cols)
             else:
                 if not stream:
-                    _fail("csv import needs --stream or --mapping FILE.toml")
+                    fail("csv import needs --stream or --mapping FILE.toml")
                 m = CsvMapping(**{k: v for k, v in over.items() if v is not None}, columns=cols)
             _store(import_csv(path, m), cache.default_root(cache_dir), repair, fill)
         _guard(body)

@@ -56,19 +56,17 @@ def register(app: typer.Typer) -> None:
         Exit 0 when every case passes; 1 on drift, a stale golden (config or data changed), a
         missing golden, a failed run or (with --update) a failed bless check; 2 on bad input.
         """
+        from engine.cli_common import fail
         from engine.golden import GoldenError, default_cases, orphans, regress, select
         out, err = Console(), Console(stderr=True)
         try:
             cases, gdir = default_cases(cases_file)
         except GoldenError as e:
-            err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(2)
+            fail(str(e))
         gdir = golden_dir or gdir
         chosen = select(cases, only)
         if not chosen:
-            err.print(f"error: --only {' '.join(only)} matches no case; cases: "
-                      f"{', '.join(c.name for c in cases)}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(2)
+            fail(f"--only {' '.join(only)} matches no case; cases: {', '.join(c.name for c in cases)}")
         t0 = time.perf_counter()
 
         def tick(oc) -> None:

@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
                                  help="Where the comparison page goes when several runs are given."),
     ) -> None:
         """Re-render report.html, report.md and metrics.json of a run; with several runs, compare them."""
+        from engine.cli_common import fail
         from reports.render import RunDirError, render_comparison, render_run
 
         try:
@@ -25,5 +26,4 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo(str(render_comparison(run_dirs, out)))
         except RunDirError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from None
+            fail(str(exc))
