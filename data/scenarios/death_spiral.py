@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from data.scenarios import portable_math as pm
 from data.scenarios.info import ScenarioInfo
 from data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, step_at, utc
 
@@ -71,7 +72,7 @@ def spec() -> MarketSpec:
         "okx": VenueSpec(np.full(n_h + 1, -0.00054), sd, rule, perp_volume_per_min=350.0,
                          spot_volume_per_min=40.0),
     }
-    decay = np.exp(-np.arange(n_h + 1, dtype=np.float64) / (50.0 * 24))
+    decay = pm.exp(-np.arange(n_h + 1, dtype=np.float64) / (50.0 * 24))
     lend = {"aave": 0.015 + (0.060 - 0.015) * decay, "morpho": 0.018 + (0.065 - 0.018) * decay}
     anchors = tuple((step_at(start, t), p) for t, p in PRICE_ANCHORS)
     return MarketSpec(

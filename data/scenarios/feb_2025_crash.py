@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from data.scenarios import portable_math as pm
 from data.scenarios.info import ScenarioInfo
 from data.scenarios.paths import (STEPS_PER_MIN, FundingRule, MarketSpec, VenueSpec, hours_between, knots,
                                   step_at, utc)
@@ -117,7 +118,7 @@ def spec() -> MarketSpec:
     h = np.arange(n_h + 1, dtype=np.float64)
     t0 = hours_between(start, "2025-02-03 01:00")
     dt = h - t0
-    profile = np.where((dt >= 0) & (dt < 24), np.exp(-np.clip(dt, 0, None) / 6.0), 0.0)
+    profile = np.where((dt >= 0) & (dt < 24), pm.exp(-np.clip(dt, 0, None) / 6.0), 0.0)
     extra = 38e6 * profile / profile.sum()
     anchors = tuple((step_at(start, t), p) for t, p in PRICE_ANCHORS)
     return MarketSpec(

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from data.scenarios import portable_math as pm
 from data.schemas import TS, TS_DTYPE
 
 F64 = NDArray[np.float64]
@@ -67,7 +68,7 @@ def knots(start: pd.Timestamp, points: list[tuple[str, float]], n_hours: int) ->
 
 def ar1(rng: np.random.Generator, n: int, half_life: float) -> F64:
     """A stationary unit-variance AR(1) series of n points whose autocorrelation halves every half_life points."""
-    phi = 0.5 ** (1.0 / max(half_life, 1e-9))
+    phi = pm.half_life_factor(max(half_life, 1e-9))
     eps = rng.standard_normal(n)
     out = np.empty(n)
     x = eps[0]
@@ -88,7 +89,7 @@ def skewed(z: F64, skew: float) -> F64:
     """A positively skewed transform of a standard series (exp(skew*z)), re-standardized; skew=0 is z."""
     if skew == 0.0:
         return z
-    return standardize(np.exp(skew * z))
+    return standardize(pm.exp(skew * z))
 
 
 def hourly_to_steps(x: F64, n_steps: int) -> F64:
@@ -109,7 +110,7 @@ def flash(n_steps: int, step: int, depth: float, tau_steps: float) -> F64:
     """A flash dislocation: jumps to `depth` at `step` and decays with time constant tau_steps (fine clock)."""
     out = np.zeros(n_steps + 1)
     k = np.arange(n_steps + 1 - step, dtype=np.float64)
-    out[step:] = depth * np.exp(-k / tau_steps)
+    out[step:] = depth * pm.exp(-k / tau_steps)
     return out
 
 
@@ -132,14 +133,14 @@ def anchored_log_price(rng: np.random.Generator, n_steps: int, anchor_steps: F64
     walk = np.concatenate([[0.0], np.cumsum(inc)])
     t = np.arange(n_steps + 1, dtype=np.float64)
     idx = np.asarray(anchor_steps, dtype=np.int64)
-    trend = np.interp(t, idx.astype(np.float64), np.log(np.asarray(anchor_px, dtype=np.float64)))
+    trend = np.interp(t, idx.astype(np.float64), pm.log(np.asarray(anchor_px, dtype=np.float64)))
     return trend + walk - np.interp(t, idx.astype(np.float64), walk[idx])
 
 
 def vol_multiplier(rng: np.random.Generator, template: F64, n_steps: int, vol_of_vol: float = 0.35,
                    half_life_h: float = 24.0) -> F64:
     """Per-step volatility multiplier: a template (hourly) x a lognormal regime, normalized to mean square 1."""
-    regime = np.exp(vol_of_vol * ar1(rng, template.size, half_life_h))
+    regime = pm.exp(vol_of_vol * ar1(rng, template.size, half_life_h))
     regime /= np.sqrt(np.mean(regime**2))
     return hourly_to_steps(template * regime, n_steps)[1:]
 
@@ -158,9 +159,9 @@ def ohlc_from_path(px: F64) -> tuple[F64, F64, F64, F64]:
 def volume_1m(rng: np.random.Generator, px: F64, base_per_min: float, vol_mult: F64) -> F64:
     """Per-minute traded volume in base units: lognormal noise, louder in fast markets and big moves."""
     k = STEPS_PER_MIN
-    ret = np.abs(np.diff(np.log(px[::k])))
+    ret = np.abs(np.diff(pm.log(px[::k])))
     vm = vol_mult.reshape(-1, k).mean(axis=1)
-    noise = np.exp(0.6 * rng.standard_normal(ret.size) - 0.18)
+    noise = pm.exp(0.6 * rng.standard_normal(ret.size) - 0.18)
     return base_per_min * noise * vm * (1.0 + 400.0 * ret)
 
 
@@ -246,8 +247,8 @@ def flows_frame(rng: np.random.Generator, start: pd.Timestamp, mint_per_day: F64
                 extra_redeem: F64 | None = None) -> pd.DataFrame:
     """Hourly mint/redeem of a USDe-like product in USD: daily-rate templates x lognormal noise (+ a stress profile)."""
     n = mint_per_day.size - 1
-    m = mint_per_day[:n] / 24.0 * np.exp(0.8 * rng.standard_normal(n) - 0.32)
-    r = redeem_per_day[:n] / 24.0 * np.exp(0.8 * rng.standard_normal(n) - 0.32)
+    m = mint_per_day[:n] / 24.0 * pm.exp(0.8 * rng.standard_normal(n) - 0.32)
+    r = redeem_per_day[:n] / 24.0 * pm.exp(0.8 * rng.standard_normal(n) - 0.32)
     if extra_redeem is not None:
         r = r + extra_redeem[:n]
     return pd.DataFrame({TS: hourly_ts(start, n), "mint": np.round(m, 2), "redeem": np.round(r, 2)})
@@ -333,7 +334,7 @@ def simulate(spec: MarketSpec, seed: int) -> Market:
     a_steps = np.array([a for a, _ in spec.anchors], dtype=np.int64)
     a_px = np.array([p for _, p in spec.anchors], dtype=np.float64)
     log_e = anchored_log_price(streams["price"], n, a_steps, a_px, spec.vol, vm, spec.jumps_per_day, spec.jump_sd)
-    eff = np.exp(log_e)
+    eff = pm.exp(log_e)
     vm_full = np.concatenate([vm[:1], vm])
     common = skewed(standardize(ar1(streams["premium_common"], spec.n_hours + 1, spec.premium_half_life_h)),
                     spec.premium_skew)
