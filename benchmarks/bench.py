@@ -143,7 +143,7 @@ def kernels_and_floor(ds, repeats: int = 3) -> dict:
         worst = np.where(qp < 0, mk.mark_high, mk.mark_low)
         breach = (st.acct[:, A_CASH] + qp * (worst - st.acct[:, A_ENTRY]) + qs * worst * 0.95
                   <= np.abs(qp) * worst * 0.004).any()
-        funding = -qp * np.nan_to_num(mk.funding_rate) * mk.funding_px
+        funding = -qp * mk.funding_value
         lending = ((1.0 + mk.lend_apy) ** mk.dt_years[:, None] - 1.0)
         eq = np.cumsum((price + basis + funding).sum(axis=1) + lending.sum(axis=1))
         return float(eq[-1]) + float(breach) + float(mk.close_ns[-1])

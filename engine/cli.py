@@ -56,6 +56,8 @@ def run(
     timeframe: Optional[str] = typer.Option(None, "--timeframe", help="bar size for scenarios (1h default, 1m)"),
     fill: Optional[str] = typer.Option(None, "--fill", help="'open' (next bar's open, default) or 'close'"),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<strategy>-<data>)"),
+    strict: bool = typer.Option(False, "--strict", help="refuse data with missing bars or funding inside a gap "
+                                                        "(exit 2) instead of pricing them stale and counting them"),
 ) -> None:
     """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
     from data.errors import DataError
@@ -78,6 +80,8 @@ def run(
         for k, v in (("start", start), ("end", end), ("fill", fill)):
             if v is not None:
                 doc[k] = v
+        if strict:
+            doc["strict"] = True
         run_cfg = build_dataclass(RunConfig, doc, "run config key")
         params.update(key_values(set_, "--set", "leverage=5"))
         cls = load_strategy_class(strategy)
@@ -114,6 +118,15 @@ def run(
     _summary(res, target, elapsed)
 
 
+def _gaps_line(q: dict) -> str:
+    """One line of the data_quality block: what was priced stale or refused (details in metrics.json)."""
+    refused = sum((q.get("orders_refused") or {}).values())
+    stale, f_stale = q.get("stale_total", 0), q.get("funding_priced_stale_total", 0)
+    if not (stale or f_stale or refused):
+        return "none"
+    return f"{stale} stale bars, {f_stale} settlements priced stale, {refused} orders refused"
+
+
 def _summary(res, target: Path, elapsed: float) -> None:
     m = res.metrics()
     t = Table(title=f"{res.strategy} on {res.dataset}", show_header=False, title_justify="left")
@@ -128,6 +141,7 @@ def _summary(res, target: Path, elapsed: float) -> None:
         ("sharpe / sortino", f"{_num(m['sharpe'])} / {_num(m['sortino'])}"),
         ("liquidations", str(m["liquidations"])),
         ("fills", str(m["n_fills"])),
+        ("data gaps", _gaps_line(m.get("data_quality") or {})),
     ]
     for part in ("funding", "basis", "price", "fees", "slippage", "lending", "liquidation"):
         rows.append((f"pnl {part}", f"{pnl[part]:,.2f}"))

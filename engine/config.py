@@ -27,6 +27,7 @@ class RunConfig:
     start: str = ""                        # ISO date; empty = start of data
     end: str = ""                          # ISO date (exclusive); empty = end of data
     venue_overrides: dict[str, dict[str, float]] = field(default_factory=dict)  # e.g. {binance={taker_fee=0.0004}}
+    strict: bool = False                   # refuse data with gaps instead of pricing them stale (not in config_id)
 
     def __post_init__(self) -> None:
         if self.fill not in ("open", "close"):

@@ -6,6 +6,8 @@ bar's open (or this bar's close with fill='close').
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from engine.config import ConfigError, did_you_mean
+from engine.market import LIVE
 from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SLIP, C_SPOT_COLL,
                                   C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
                                   R_MARGIN, R_QTY, R_SPOT, T_AMOUNT)
@@ -138,17 +141,33 @@ class Context:
         return m.funding_raw[j][start:k].copy()
 
     def funding_apr(self, venue: str, days: float = 7.0) -> float:
-        """Trailing funding annualized (sum over the last `days` x 365/days); NaN without data."""
+        """Trailing funding annualized over the last `days`, or over the history that exists if shorter.
+
+        Rates are summed over the settlements known in the window and annualized by the time they
+        cover (settlement count x interval), so a run's first day is not read as "tiny funding"
+        because the window reaches before the data. NaN without any settlement yet.
+        """
         j = self._v(venue)
         m = self._e.market
         k = int(np.searchsorted(m.funding_bar[j], self.bar, side="right"))
         if k == 0:
             return float("nan")
         t_now = int(m.close_ns[self.bar])
-        t0 = t_now - int(days * 86400e9)
         ts = m.funding_ts[j][:k]
-        sel = ts > t0
-        return float(m.funding_raw[j][:k][sel].sum() * 365.0 / days)
+        sel = ts > t_now - int(days * 86400e9)
+        n_sel = int(sel.sum())
+        if n_sel == 0:
+            return float("nan")
+        all_ts = m.funding_ts[j]
+        interval = float(np.median(np.diff(all_ts))) if all_ts.shape[0] > 1 else 8 * 3.6e12
+        covered_days = min(days, n_sel * interval / 86400e9)
+        return float(m.funding_raw[j][:k][sel].sum() * 365.0 / covered_days)
+
+    def listed(self, venue: str, instrument: str = "perp") -> bool:
+        """True when the venue's spot or perp has data at the current bar (an order placed now can fill
+        at the next bar only if that one has a real bar too; otherwise it is refused and logged)."""
+        b = max(self.bar, 0)
+        return int(self._e.market.state[_INSTRUMENT_NAMES[_instrument(instrument)]][b, self._v(venue)]) == LIVE
 
     def lending_apy(self, protocol: str) -> float:
         """Supply APY in force now (the last rate known)."""
@@ -284,8 +303,15 @@ class Context:
             self._act.margin_moves.append((j, float(amount)))
 
     def order(self, venue: str, instrument: str, qty: float, reason: str = "") -> None:
-        """Trade `qty` base units (signed) of 'spot' or 'perp' at the next fill."""
-        if qty != 0.0 and np.isfinite(qty):
+        """Trade `qty` base units (signed) of 'spot' or 'perp' at the next fill.
+
+        A NaN or infinite quantity is a bug in the strategy, never silently dropped: the run stops
+        with exit 2 naming the strategy, hook and bar time. An order for a bar where the venue is not
+        listed or has no data is refused at fill time and logged (see `listed`).
+        """
+        if not math.isfinite(qty):
+            raise ValueError(f"order quantity for {venue} {instrument} is {qty!r}; it must be a finite number")
+        if qty != 0.0:
             self._act.orders.append(Order(self._v(venue), _instrument(instrument), float(qty), reason))
 
     def target_position(self, venue: str, instrument: str, qty: float, reason: str = "") -> None:
@@ -354,6 +380,9 @@ class Context:
             return None
         self._act = Actions()
         return act
+
+
+_INSTRUMENT_NAMES = {SPOT: "spot", PERP: "perp"}
 
 
 def _instrument(name: str) -> int:

@@ -52,7 +52,9 @@ EXTRA_CASES = (
 )
 
 IDENTITY_KEYS = ("config_id", "data_fingerprint")
-_SKIP_METRICS = {"conventions", "config_id", "data_fingerprint", "strategy", "dataset"}
+_SKIP_METRICS = {"conventions", "config_id", "data_fingerprint", "strategy", "dataset", "data_quality"}
+# data_quality is kept as its totals only: a gap appearing or vanishing must move a golden
+_QUALITY_TOTALS = ("stale_total", "funding_priced_stale_total", "orders_refused_total")
 # quote-valued keys: their atol is ATOL_MONEY x initial capital (leaf names of metrics.json)
 _MONEY_LEAVES = {"equity_start", "equity_end", "net_flows", "attribution_residual", "liquidation_cost",
                  "liquidation_fees", "insurance_loss", "funding_captured", "funding_available", "book_notional_avg",
@@ -278,6 +280,8 @@ def golden_values(res: Results, checkpoint_days: float = CHECKPOINT_DAYS) -> dic
     flat: dict[str, Any] = {}
     _flatten({k: v for k, v in m.items() if k not in _SKIP_METRICS}, "", flat)
     vals.update({f"metrics.{k}": v for k, v in flat.items()})
+    quality = m.get("data_quality") or {}
+    vals.update({f"metrics.data_quality.{k}": quality[k] for k in _QUALITY_TOTALS if k in quality})
     idx = pd.DatetimeIndex(res.timeline.index)
     eq = res.timeline["equity"].to_numpy(dtype=float)
     for r in checkpoints(idx, checkpoint_days):

@@ -1,8 +1,13 @@
-"""Align a Dataset's frames on one bar grid as numpy arrays (what kernels and windows read).
+"""Align a Dataset's frames on one regular bar grid as numpy arrays (what kernels and windows read).
 
-Bars of every venue are reindexed to the union grid of perp bar open times. A missing bar is
-filled flat at the previous close with zero volume and counted in the run log. Missing mark
-bars fall back to perp bars (with one log line: liquidation then sees trade wicks).
+No look-ahead, by construction (DESIGN §3): the grid runs from the first perp bar of any venue to
+the last, one bar per timeframe, so a hole in the data is a run of explicit bars, never skipped time.
+Per venue and instrument each bar is UNLISTED (before the series' first bar: prices NaN, nothing
+trades, no funding), LIVE (a real bar) or STALE (a missing bar after the first one: priced at the last
+known close, zero volume, orders refused). Nothing is back-filled. A missing mark bar falls back to
+the perp bar (FALLBACK), then to the last known mark (STALE). Each funding settlement is priced at the
+last mark close known at its instant (the row's own mark price when the file has one). What was
+missing is counted in `Market.quality` (metrics.json `data_quality`) and said once per stream in the log.
 """
 from __future__ import annotations
 
@@ -16,10 +21,12 @@ from data.schemas import BAR_COLUMNS, MARK_COLUMNS, timeframe_ns, ts_ns
 from engine.kernels.arrays import MarketArrays
 
 YEAR_NS = 365 * 24 * 3600 * 10**9
+UNLISTED, LIVE, STALE, FALLBACK = 0, 1, 2, 3      # bar states, int8 arrays (n, V)
+STATE_NAMES = ("unlisted", "live", "stale", "fallback")
 
 
 class MarketError(ValueError):
-    """The dataset cannot be turned into a market (no perp bars, mismatched timeframe...)."""
+    """The dataset cannot be turned into a market (no perp bars, bars off the grid...)."""
 
 
 @dataclass
@@ -31,16 +38,19 @@ class Market:
     timeframe: str
     tf_ns: int
     open_ns: np.ndarray
-    bars: dict[str, np.ndarray]      # "spot_open", "perp_close", "mark_high", ... -> (n, V)
-    funding_rate: np.ndarray         # (n, V), NaN off settlement
-    funding_px: np.ndarray
+    bars: dict[str, np.ndarray]      # "spot_open", "perp_close", "mark_high", ... -> (n, V); NaN while unlisted
+    state: dict[str, np.ndarray]     # "spot", "perp", "mark" -> (n, V) int8: UNLISTED / LIVE / STALE / FALLBACK
+    funding_rate: np.ndarray         # (n, V), sum of the bar's settlement rates; NaN off settlement
+    funding_value: np.ndarray        # (n, V), sum of rate x settlement price: quote per unit of base short
     funding_ts: list[np.ndarray]     # per venue, settlement times (ns) in this grid
     funding_bar: list[np.ndarray]    # per venue, bar index of each settlement
     funding_raw: list[np.ndarray]    # per venue, rate of each settlement
+    funding_stale: list[np.ndarray]  # per venue, True where the settlement was priced at a stale close
     lend_apy: np.ndarray             # (n, P)
     lend_update: np.ndarray          # (n, P) bool
     flows: pd.DataFrame | None
     log: list[str] = field(default_factory=list)
+    quality: dict = field(default_factory=dict)   # metrics.json `data_quality`
 
     @property
     def n(self) -> int:
@@ -54,114 +64,205 @@ class Market:
             c = self.__dict__["_close_ns"] = self.open_ns + self.tf_ns
         return c
 
+    def tradable(self, i: int, j: int, instrument: str) -> int:
+        """State of venue j's spot or perp at bar i (LIVE means an order can fill there)."""
+        return int(self.state[instrument][i, j])
+
     def arrays(self) -> MarketArrays:
         b = self.bars
         return MarketArrays(
             close_ns=self.close_ns, spot_open=b["spot_open"], spot_close=b["spot_close"],
             perp_open=b["perp_open"], mark_open=b["mark_open"], mark_high=b["mark_high"],
             mark_low=b["mark_low"], mark_close=b["mark_close"], spot_volume=b["spot_volume"],
-            perp_volume=b["perp_volume"], funding_rate=self.funding_rate, funding_px=self.funding_px,
+            perp_volume=b["perp_volume"], funding_rate=self.funding_rate, funding_value=self.funding_value,
             lend_apy=self.lend_apy, lend_update=self.lend_update,
             dt_years=np.full(self.n, self.tf_ns / YEAR_NS))
 
 
-def _strictly_increasing(t: np.ndarray) -> bool:
-    """True when open times are sorted without repeats (what loaders produce), so no sort is needed."""
-    return t.shape[0] < 2 or bool((t[1:] > t[:-1]).all())
+def _grid(ds: Dataset, tf: int) -> np.ndarray:
+    """Every bar open from the first perp bar of any venue to the last; bars off that grid are refused."""
+    times = [ts_ns(ds.perp[v]) for v in ds.venues]
+    first = min(int(t[0]) for t in times if t.size)
+    last = max(int(t[-1]) for t in times if t.size)
+    grid = np.arange(first, last + tf, tf, dtype=np.int64)
+    for v in ds.venues:
+        for kind, frame in (("perp", ds.perp[v]), ("spot", ds.spot.get(v)), ("mark", ds.mark.get(v))):
+            if frame is None or frame.empty:
+                continue
+            off = (ts_ns(frame) - first) % tf != 0
+            if off.any():
+                bad = pd.Timestamp(int(ts_ns(frame)[np.argmax(off)]), unit="ns", tz="UTC")
+                raise MarketError(f"dataset {ds.name!r}: {v} {kind} bar at {bad.isoformat()} is off the "
+                                  f"{ds.timeframe} grid that starts {pd.Timestamp(first, unit='ns', tz='UTC')}"
+                                  " (re-import with --snap to move bars onto the grid)")
+    return grid
 
 
-def _union_grid(times: list[np.ndarray]) -> np.ndarray:
-    """Sorted union of the venues' perp open times; equal to np.unique(concatenate) but avoids hashing it."""
-    if not all(_strictly_increasing(t) for t in times):
-        return np.unique(np.concatenate(times))
-    first = times[0]
-    if all(np.array_equal(t, first) for t in times[1:]):   # the common case: venues share one grid
-        return first.copy()
-    merged = np.sort(np.concatenate(times), kind="stable")  # runs of sorted input merge in linear time
-    keep = np.empty(merged.shape[0], bool)
-    keep[:1] = True
-    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
-    return merged[keep]
+def _last_known(hit: np.ndarray) -> np.ndarray:
+    """For each bar, the index of the last bar at or before it that has data (-1 before the first)."""
+    idx = np.where(hit, np.arange(hit.shape[0]), -1)
+    return np.maximum.accumulate(idx)
 
 
-def _align(frame: pd.DataFrame, grid: np.ndarray, cols: tuple[str, ...]) -> tuple[list[np.ndarray], int]:
-    """`frame`'s `cols` on `grid` open times (one array per column); gaps filled flat at the previous close."""
+def _align(frame: pd.DataFrame | None, grid: np.ndarray, cols: tuple[str, ...]
+           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """`frame`'s `cols` on `grid` and each bar's state; a missing bar after the first is the last close, STALE."""
+    n = grid.shape[0]
+    out = {c: np.full(n, np.nan) for c in cols}
+    state = np.zeros(n, np.int8)
+    if frame is None or frame.empty:
+        return out, state
     t = ts_ns(frame)
-    if np.array_equal(t, grid):                 # already on the grid: no lookup, no intermediate copy
-        return [frame[c].to_numpy(dtype=np.float64) for c in cols], 0
+    if np.array_equal(t, grid):                 # already on the grid: no lookup
+        for c in cols:
+            out[c] = frame[c].to_numpy(dtype=np.float64)
+        state[:] = LIVE
+        return out, state
     pos = np.searchsorted(t, grid)
     hit = (pos < len(t)) & (t[np.minimum(pos, len(t) - 1)] == grid)
-    out = np.full((grid.shape[0], len(cols)), np.nan)
-    vals = frame[list(cols)].to_numpy(dtype=np.float64)
-    out[hit] = vals[pos[hit]]
-    missing = int((~hit).sum())
-    if missing:
-        close = pd.Series(out[:, cols.index("close")]).ffill().bfill().to_numpy()
-        for j, c in enumerate(cols):
-            if c == "volume":
-                out[~hit, j] = 0.0
-            else:
-                out[~hit, j] = close[~hit]
-    return [out[:, j] for j in range(len(cols))], missing
+    for c in cols:
+        out[c][hit] = frame[c].to_numpy(dtype=np.float64)[pos[hit]]
+    state[hit] = LIVE
+    k = _last_known(hit)
+    stale = (k >= 0) & ~hit
+    if stale.any():
+        state[stale] = STALE
+        close = out["close"][k[stale]]
+        for c in cols:
+            out[c][stale] = 0.0 if c == "volume" else close
+    if "volume" in out:
+        out["volume"][state == UNLISTED] = 0.0
+    return out, state
+
+
+def _mark_with_fallback(mark: dict[str, np.ndarray], m_state: np.ndarray, perp: dict[str, np.ndarray],
+                        p_state: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Mark bars where real; else the perp bar where real (FALLBACK); else the last known of either (STALE)."""
+    real_mark = (m_state == LIVE) & (p_state != UNLISTED)
+    use_perp = ~real_mark & (p_state == LIVE)
+    state = np.where(real_mark, LIVE, np.where(use_perp, FALLBACK, UNLISTED)).astype(np.int8)
+    out = {c: np.where(real_mark, mark[c], np.where(use_perp, perp[c], np.nan)) for c in MARK_COLUMNS}
+    k = _last_known(state != UNLISTED)
+    stale = (k >= 0) & (state == UNLISTED) & (p_state != UNLISTED)
+    if stale.any():
+        state[stale] = STALE
+        close = out["close"][k[stale]]
+        for c in MARK_COLUMNS:
+            out[c][stale] = close
+    return out, state
+
+
+def _gap_bars(state: np.ndarray) -> int:
+    """Longest run of STALE bars."""
+    stale = np.concatenate([[0], (state == STALE).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(stale))
+    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
+
+
+def _duration(ns: int) -> str:
+    d, rem = divmod(int(ns) // 60_000_000_000, 1440)
+    h, m = divmod(rem, 60)
+    return f"{d}d {h}h {m}m" if m else f"{d}d {h}h"
+
+
+def _stream_quality(state: np.ndarray, tf: int) -> dict:
+    """Bars expected since the stream's first bar, missing (priced stale), longest gap."""
+    listed = int((state != UNLISTED).sum())
+    stale = int((state == STALE).sum())
+    q = {"bars_expected": listed, "bars_missing": stale, "stale_bars": stale,
+         "unlisted_bars": int((state == UNLISTED).sum()), "longest_gap": _duration(_gap_bars(state) * tf)}
+    if (state == FALLBACK).any():
+        q["perp_fallback_bars"] = int((state == FALLBACK).sum())
+    return q
+
+
+def _when(ns: int) -> str:
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M")
+
+
+def _funding(ds: Dataset, v: str, grid: np.ndarray, close_ns: np.ndarray, mark: dict[str, np.ndarray],
+             m_state: np.ndarray, p_state: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Venue v's settlements in the run: time, bar paid at, rate, price, priced-stale flag.
+
+    A settlement belongs to the first bar closing at or after it and is priced at the last mark close
+    known at its instant (the bar closing at or before it). Settlements at or before the run's first
+    open, or before the venue lists its perp, are not earned: no position can have been held.
+    """
+    f = ds.funding.get(v)
+    if f is None or f.empty:
+        e = np.empty(0)
+        return np.empty(0, np.int64), np.empty(0, np.int64), e, e, np.empty(0, bool)
+    t = ts_ns(f)
+    rate = f["rate"].to_numpy(dtype=np.float64)
+    listed = np.flatnonzero(p_state != UNLISTED)
+    first_open = grid[listed[0]] if listed.size else np.iinfo(np.int64).max
+    keep = (t > grid[0]) & (t > first_open) & (t <= close_ns[-1])
+    t, rate = t[keep], rate[keep]
+    bar = np.searchsorted(close_ns, t, side="left")
+    known = np.searchsorted(close_ns, t, side="right") - 1        # last bar closed at or before t
+    px = np.where(known >= 0, mark["close"][np.maximum(known, 0)], mark["open"][0])
+    stale = np.where(known >= 0, m_state[np.maximum(known, 0)] == STALE, False)
+    if "mark_price" in f.columns:
+        mp = f["mark_price"].to_numpy(dtype=np.float64)[keep]
+        own = np.isfinite(mp) & (mp > 0)
+        px = np.where(own, mp, px)
+        stale &= ~own
+    return t, bar, rate, px, stale
 
 
 def build_market(ds: Dataset) -> Market:
-    """Turn a Dataset into aligned arrays on the perp bars' grid."""
+    """Turn a Dataset into aligned arrays on the regular grid of its perp bars."""
     venues = ds.venues
     if not venues:
         raise MarketError(f"dataset {ds.name!r} has no perp bars")
     tf = timeframe_ns(ds.timeframe)
-    grid = _union_grid([ts_ns(ds.perp[v]) for v in venues])
+    grid = _grid(ds, tf)
     n, nv = grid.shape[0], len(venues)
+    close_ns = grid + tf
     log: list[str] = []
+    quality: dict = {"grid": {"first_open": _when(grid[0]), "last_close": _when(close_ns[-1]), "bars": int(n),
+                              "timeframe": ds.timeframe}, "venues": {}}
     names = [f"{k}_{c}" for k in ("spot", "perp") for c in BAR_COLUMNS] + [f"mark_{c}" for c in MARK_COLUMNS]
     bars = {name: np.empty((n, nv)) for name in names}
+    state = {k: np.empty((n, nv), np.int8) for k in ("spot", "perp", "mark")}
+    funding_rate = np.full((n, nv), np.nan)
+    funding_value = np.zeros((n, nv))
+    f_ts, f_bar, f_raw, f_stale = [], [], [], []
     for j, v in enumerate(venues):
         if v not in ds.spot:
             raise MarketError(f"dataset {ds.name!r}: venue {v} has perp bars but no spot bars")
+        vq: dict = {}
+        aligned = {}
         for kind, frame in (("spot", ds.spot[v]), ("perp", ds.perp[v])):
-            cols, missing = _align(frame, grid, BAR_COLUMNS)
-            if missing:
-                log.append(f"{v} {kind}: {missing} missing bars filled flat at the previous close")
-            for c, col in zip(BAR_COLUMNS, cols):
-                bars[f"{kind}_{c}"][:, j] = col
-        mark = ds.mark.get(v)
-        if mark is None or mark.empty:
+            aligned[kind], state[kind][:, j] = _align(frame, grid, BAR_COLUMNS)
+            vq[kind] = _stream_quality(state[kind][:, j], tf)
+        mark_frame = ds.mark.get(v)
+        if mark_frame is None or mark_frame.empty:
             log.append(f"{v}: no mark-price bars; liquidation checks use perp trade prices (wicks included)")
-            for c in MARK_COLUMNS:
-                bars[f"mark_{c}"][:, j] = bars[f"perp_{c}"][:, j]
-        else:
-            cols, missing = _align(mark, grid, MARK_COLUMNS)
-            if missing:
-                log.append(f"{v} mark: {missing} missing bars filled flat at the previous close")
-            for c, col in zip(MARK_COLUMNS, cols):
-                bars[f"mark_{c}"][:, j] = col
-    close_ns = grid + tf
-    funding_rate = np.full((n, nv), np.nan)
-    funding_px = bars["mark_close"].copy()
-    f_ts, f_bar, f_raw = [], [], []
-    for j, v in enumerate(venues):
-        f = ds.funding.get(v)
-        if f is None or f.empty:
-            log.append(f"{v}: no funding rows; the perp neither pays nor earns funding")
-            f_ts.append(np.empty(0, np.int64)), f_bar.append(np.empty(0, np.int64)), f_raw.append(np.empty(0))
-            continue
-        t = ts_ns(f)
-        rate = f["rate"].to_numpy(dtype=np.float64)
-        # a settlement at ts belongs to the first bar closing at or after ts
-        idx = np.searchsorted(close_ns, t, side="left")
-        keep = (idx < n) & (t > grid[0])
-        t, idx, rate = t[keep], idx[keep], rate[keep]
-        f_ts.append(t), f_bar.append(idx), f_raw.append(rate)
+        raw_mark, raw_state = _align(mark_frame, grid, MARK_COLUMNS)
+        aligned["mark"], state["mark"][:, j] = _mark_with_fallback(raw_mark, raw_state, aligned["perp"],
+                                                                   state["perp"][:, j])
+        vq["mark"] = _stream_quality(state["mark"][:, j], tf)
+        for kind, cols in aligned.items():
+            for c, col in cols.items():
+                bars[f"{kind}_{c}"][:, j] = col
+        t, b, rate, px, stale = _funding(ds, v, grid, close_ns, aligned["mark"], state["mark"][:, j],
+                                         state["perp"][:, j])
+        if t.size == 0:
+            log.append(f"{v}: no funding rows in the run; the perp neither pays nor earns funding")
+        f_ts.append(t), f_bar.append(b), f_raw.append(rate), f_stale.append(stale)
         summed = np.zeros(n)
-        np.add.at(summed, idx, rate)
-        has = np.zeros(n, bool)
-        has[idx] = True
-        funding_rate[has, j] = summed[has]
-        if "mark_price" in f.columns:
-            mp = f["mark_price"].to_numpy(dtype=np.float64)[keep]
-            ok = np.isfinite(mp) & (mp > 0)
-            funding_px[idx[ok], j] = mp[ok]
+        np.add.at(summed, b, rate)
+        np.add.at(funding_value[:, j], b, rate * px)
+        funding_rate[np.unique(b), j] = summed[np.unique(b)]
+        gaps = np.diff(t)
+        step = float(np.median(gaps)) if gaps.size else 0.0
+        vq["funding"] = {"settlements": int(t.size), "priced_stale": int(stale.sum()),
+                         "interval_h": step / 3.6e12,
+                         "intervals_missing": int(np.round(gaps[gaps > 1.5 * step] / step - 1).sum()) if step else 0,
+                         "longest_gap": _duration(int(gaps.max()) if gaps.size else 0)}
+        quality["venues"][v] = vq
+        log.extend(_quality_lines(v, vq, state, j, grid))
     protocols = ds.protocols
     lend_apy = np.zeros((n, len(protocols)))
     lend_update = np.zeros((n, len(protocols)), bool)
@@ -169,11 +270,37 @@ def build_market(ds: Dataset) -> Market:
         f = ds.lending[name]
         t = ts_ns(f)
         apy = f["supply_apy"].to_numpy(dtype=np.float64)
-        # rate in force during bar i: the last row known at the bar's open
+        # rate in force during bar i: the last row known at the bar's open; nothing is earned before the first
         k = np.searchsorted(t, grid, side="right") - 1
         lend_apy[:, p] = np.where(k >= 0, apy[np.maximum(k, 0)], 0.0)
         upd = np.searchsorted(close_ns, t, side="left")
         upd = upd[upd < n]
         lend_update[upd, p] = True
-    return Market(venues, protocols, ds.timeframe, tf, grid, bars, funding_rate, funding_px,
-                  f_ts, f_bar, f_raw, lend_apy, lend_update, ds.flows, log)
+        quality.setdefault("lending", {})[name] = {"rows": int(t.size), "bars_before_first_rate": int((k < 0).sum())}
+    quality["stale_total"] = int(sum(q[s]["stale_bars"] for q in quality["venues"].values()
+                                     for s in ("spot", "perp", "mark")))
+    quality["funding_priced_stale_total"] = int(sum(q["funding"]["priced_stale"] for q in quality["venues"].values()))
+    return Market(venues, protocols, ds.timeframe, tf, grid, bars, state, funding_rate, funding_value,
+                  f_ts, f_bar, f_raw, f_stale, lend_apy, lend_update, ds.flows, log, quality)
+
+
+def _quality_lines(v: str, vq: dict, state: dict[str, np.ndarray], j: int, grid: np.ndarray) -> list[str]:
+    """One run-log line per stream with anything missing (never silent, never repeated per bar)."""
+    lines = []
+    for kind in ("spot", "perp", "mark"):
+        q = vq[kind]
+        st = state[kind][:, j]
+        if q["unlisted_bars"] and q["unlisted_bars"] < st.shape[0]:
+            first = int(np.argmax(st != UNLISTED))
+            lines.append(f"{v} {kind}: first bar {_when(grid[first])}; not listed before it "
+                         f"({q['unlisted_bars']} bars: no trading, no funding)")
+        if q["bars_missing"]:
+            lines.append(f"{v} {kind}: {q['bars_missing']} of {q['bars_expected']} bars missing (longest gap "
+                         f"{q['longest_gap']}); priced stale at the last known close, orders refused on them")
+        if q.get("perp_fallback_bars"):
+            lines.append(f"{v} mark: {q['perp_fallback_bars']} bars without a mark bar use the perp bar")
+    fq = vq["funding"]
+    if fq["priced_stale"] or fq["intervals_missing"]:
+        lines.append(f"{v} funding: {fq['settlements']} settlements, {fq['priced_stale']} priced at a stale close, "
+                     f"{fq['intervals_missing']} expected settlements missing (longest gap {fq['longest_gap']})")
+    return lines

@@ -43,6 +43,7 @@ class Results:
     params: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, pd.Series] = field(default_factory=dict)
     log: tuple[str, ...] = ()
+    data_quality: dict[str, Any] = field(default_factory=dict)   # engine.market quality + orders refused
 
     @property
     def equity(self) -> pd.Series:

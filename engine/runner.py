@@ -26,7 +26,7 @@ from engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT,
                                   STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from engine.kernels.entry import compiled
 from engine.kernels.fills import fill_order
-from engine.market import build_market
+from engine.market import LIVE, UNLISTED, build_market
 from engine.results import PNL_PARTS, Results
 from engine.timeline import EV_BAR, EV_FUNDING, EV_LENDING, build_events
 from engine.timeline_frame import build_timeline
@@ -36,6 +36,22 @@ from strategies.base import Strategy
 
 class StrategyError(RuntimeError):
     """A strategy hook raised; the message says which strategy, hook and time."""
+
+
+class DataQualityError(ConfigError):
+    """--strict: the data has gaps the run would price stale (exit 2, naming the first stream)."""
+
+
+def _check_strict(quality: dict) -> None:
+    """Refuse a run whose data has any missing bar or stale-priced settlement (RunConfig.strict)."""
+    for v, vq in quality["venues"].items():
+        for kind in ("spot", "perp", "mark"):
+            if vq[kind]["bars_missing"]:
+                raise DataQualityError(f"--strict: {v} {kind} has {vq[kind]['bars_missing']} missing bars (longest "
+                                       f"gap {vq[kind]['longest_gap']}); they would be priced stale")
+        if vq["funding"]["priced_stale"]:
+            raise DataQualityError(f"--strict: {v} funding has {vq['funding']['priced_stale']} settlements inside "
+                                   "a price gap; they would be priced at a stale close")
 
 
 def _ts(ns: int) -> pd.Timestamp:
@@ -57,6 +73,8 @@ class Engine:
         self.strategy = strategy
         self.symbol = ds.symbol
         self.market = build_market(ds)
+        if self.config.strict:
+            _check_strict(self.market.quality)
         if self.market.n < 2:
             raise ConfigError(f"dataset {ds.name!r} has {self.market.n} bars in the chosen span; need at least 2")
         strategy.validate(self.market.venues, self.market.protocols)
@@ -87,6 +105,7 @@ class Engine:
         self.liquidations: list[dict[str, Any]] = []
         self._new_fills: list[FillEvent] = []
         self._new_liqs: list[LiquidationEvent] = []
+        self.refused: dict[str, int] = {}           # "venue instrument reason" -> orders refused
         self.events = build_events(m)
         # contiguous copies: searchsorted on a strided field view copies the whole field on every call
         self._ev_bar = np.ascontiguousarray(self.events["bar"])
@@ -157,7 +176,7 @@ class Engine:
             getattr(self.strategy, hook)(self.ctx, ev)
         except ConfigError:
             raise
-        except Exception as e:
+        except (Exception, SystemExit, KeyboardInterrupt) as e:    # sys.exit() in a hook must not end the run "ok"
             raise StrategyError(f"strategy {self.strategy.name!r} raised in {hook} at {self.now}: "
                                 f"{type(e).__name__}: {e}") from e
 
@@ -212,6 +231,8 @@ class Engine:
             acct[j, A_CASH] -= amount
             acct[j, A_ISO] += amount
         for o in act.orders:
+            if not self._fillable(i - 1 if close_mode else i, o.venue, o.instrument, ts_ns):
+                continue
             qty = o.qty
             if o.instrument == SPOT and acct[o.venue, A_SPOT] + qty < -1e-12:
                 qty = -acct[o.venue, A_SPOT]
@@ -239,6 +260,21 @@ class Engine:
             self._new_fills.append(FillEvent(_ts(ts_ns), venue, ins, qty, px, fee, slip, o.reason))
         for t in act.transfers:
             self._transfer(i, ts_ns, t)
+
+    def _fillable(self, b: int, j: int, instrument: int, ts_ns: int) -> bool:
+        """An order fills only against a real bar: refused (logged once per kind, counted) where the
+        instrument is not listed yet or its bar is missing, since any price there would be invented."""
+        ins = INSTRUMENTS[instrument]
+        st = int(self.market.state[ins][max(b, 0), j])
+        if st == LIVE:
+            return True
+        kind = f"{self.market.venues[j]} {ins} {'not listed yet' if st == UNLISTED else 'bar missing (data gap)'}"
+        n = self.refused.get(kind, 0)
+        self.refused[kind] = n + 1
+        if n == 0:
+            self.log.append(f"{_ts(ts_ns).isoformat()} order refused: {kind}; later refusals of this kind are "
+                            "counted in metrics.json data_quality.orders_refused")
+        return False
 
     def _transfer(self, i: int, ts_ns: int, t: Transfer) -> None:
         m, st = self.market, self.state
@@ -408,13 +444,15 @@ class Engine:
         attribution = pd.DataFrame(rec.attr, index=list(m.venues) + ["lending"], columns=list(PNL_PARTS))
         params = self.strategy.params_dict()
         cfg = {"strategy": self.strategy.name, "params": params, "data": self.data_label,
-               "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__}}
+               "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__ if k != "strict"}}
+        quality = {**m.quality, "orders_refused": dict(self.refused),
+                   "orders_refused_total": sum(self.refused.values())}
         extras = {k: pd.Series(v, name=k).sort_index() for k, v in self.extras.items()}
         return Results(strategy=self.strategy.name, dataset=self.data_label, venues=tuple(m.venues),
                        protocols=tuple(m.protocols), initial_equity=self.initial_capital, timeline=timeline,
                        ledger=ledger, fills=fills, liquidations=liqs, attribution=attribution, config=cfg,
                        config_id=config_id(cfg), data_fingerprint=self.dataset.fingerprint(), params=params,
-                       extras=extras, log=tuple(self.log))
+                       extras=extras, log=tuple(self.log), data_quality=quality)
 
 
 def run_backtest(strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,

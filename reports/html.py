@@ -10,7 +10,7 @@ import jinja2
 import pandas as pd
 
 from engine.results import Results
-from reports import attribution, plots
+from reports import attribution, plots, quality
 from reports.fmt import CONVENTIONS_TEXT, headline_rows, money, num, pct, period, when
 
 MAX_FILL_ROWS = 200
@@ -134,6 +134,8 @@ def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110) ->
         "conventions": CONVENTIONS_TEXT,
         "run_toml": run_toml(results),
         "log": "\n".join(results.log[:200]) if results.log else "",
+        "quality": {"columns": quality.COLUMNS, "rows": quality.quality_rows(results.data_quality),
+                    "summary": quality.quality_summary(results.data_quality)} if results.data_quality else None,
     }
 
 

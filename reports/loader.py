@@ -1,8 +1,10 @@
 """Read a saved run directory back into a `Results` (the inverse of reports.writers.write_run)."""
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -75,6 +77,12 @@ def load_run(run_dir: str | Path) -> Results:
     log: tuple[str, ...] = ()
     if (d / "run.log").is_file():
         log = tuple((d / "run.log").read_text(encoding="utf-8").splitlines())
+    quality: dict[str, Any] = {}
+    if (d / "metrics.json").is_file():     # the data-quality counts come from the data, not from any CSV
+        try:
+            quality = dict(json.loads((d / "metrics.json").read_text(encoding="utf-8")).get("data_quality") or {})
+        except (ValueError, AttributeError) as exc:
+            raise RunDirError(f"{d / 'metrics.json'}: unreadable ({exc})") from exc
     return Results(
         strategy=str(doc["strategy"]), dataset=str(doc["data"]),
         venues=tuple(doc.get("venues", ())), protocols=tuple(doc.get("protocols", ())),
@@ -82,4 +90,4 @@ def load_run(run_dir: str | Path) -> Results:
         fills=frames["fills"], liquidations=frames["liquidations"], attribution=attr,
         config=dict(doc.get("config", {})), config_id=str(doc.get("config_id", "")),
         data_fingerprint=str(doc.get("data_fingerprint", "")), params=dict(doc.get("params", {})),
-        extras=extras, log=log)
+        extras=extras, log=log, data_quality=quality)

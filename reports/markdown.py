@@ -6,7 +6,7 @@ from typing import Any
 import pandas as pd
 
 from engine.results import Results
-from reports import attribution
+from reports import attribution, quality
 from reports.fmt import CONVENTIONS_TEXT, headline_rows, money, pct, when
 
 
@@ -47,6 +47,9 @@ def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
     if dist:
         out += ["Closest approach to liquidation: " + "; ".join(
             f"{v} {pct(d.get('min'), 1)} at {when(d.get('ts'))} UTC" for v, d in dist.items() if d.get("min") is not None), ""]
+    if results.data_quality:
+        out += ["## Data quality", "", quality.quality_summary(results.data_quality), "",
+                _table(quality.COLUMNS, quality.quality_rows(results.data_quality), "llrrrrl"), ""]
     led = attribution.ledger_by_kind(results)
     out += ["## Ledger by kind (quote, + = inflow)", ""]
     if len(led) == 0:

@@ -327,6 +327,8 @@ def compute_metrics(results: Results) -> dict[str, Any]:
     synth = synthetic_dollar_stats(results)
     if synth is not None:
         m["synthetic_dollar"] = synth
+    if results.data_quality:
+        m["data_quality"] = results.data_quality
     return json_safe(m)
 
 

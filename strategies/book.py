@@ -11,6 +11,11 @@ from __future__ import annotations
 from engine.context import Context
 
 
+def tradable(ctx: Context, venue: str) -> bool:
+    """Both legs of the hedge have a real bar now (a venue lists late, or its data has a gap)."""
+    return ctx.listed(venue, "spot") and ctx.listed(venue, "perp")
+
+
 def unit_value(ctx: Context, venue: str) -> float:
     """Capital held per base unit of hedge on `venue` (quote): spot + the short's uPnL per unit."""
     spot = ctx.spot_qty(venue)
@@ -26,12 +31,14 @@ def hedge_value(ctx: Context, venue: str) -> float:
     """Capital in the hedge on `venue` (quote), including spot already ordered this decision."""
     spot = ctx.spot_qty(venue)
     pend = ctx.pending(venue, "spot")
+    if spot == 0.0 and pend == 0.0:
+        return 0.0                      # also before the venue lists (its price is NaN then)
     return spot * unit_value(ctx, venue) + pend * ctx.price(venue, "spot")
 
 
 def open_hedge(ctx: Context, venue: str, value: float, hedge_ratio: float = 1.0, reason: str = "open") -> float:
     """Buy `value` quote of spot and short hedge_ratio x that quantity of perp; returns base units bought."""
-    if value <= 0.0:
+    if value <= 0.0 or not tradable(ctx, venue):
         return 0.0
     qty = value / ctx.price(venue, "spot")
     ctx.order(venue, "spot", qty, reason)
@@ -46,7 +53,7 @@ def close_hedge(ctx: Context, venue: str, value: float, reason: str = "unwind") 
     buying back a perp that trades at a discount to spot is a gain, the seed's 5.8 % case).
     """
     spot = ctx.spot_qty(venue) + ctx.pending(venue, "spot")
-    if value <= 0.0 or spot <= 1e-12:
+    if value <= 0.0 or spot <= 1e-12 or not tradable(ctx, venue):
         return 0.0
     qty = min(value / unit_value(ctx, venue), spot)
     perp = ctx.perp_qty(venue) + ctx.pending(venue, "perp")
@@ -62,7 +69,7 @@ def rehedge(ctx: Context, venue: str, hedge_ratio: float, threshold: float) -> b
     spot = ctx.spot_qty(venue) + ctx.pending(venue, "spot")
     perp = ctx.perp_qty(venue) + ctx.pending(venue, "perp")
     target = -spot * hedge_ratio
-    if abs(perp - target) <= threshold * max(abs(spot), 1e-12):
+    if abs(perp - target) <= threshold * max(abs(spot), 1e-12) or not ctx.listed(venue, "perp"):
         return False
     ctx.order(venue, "perp", target - perp, "rehedge")
     return True

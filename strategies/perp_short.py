@@ -59,7 +59,8 @@ class PerpShort(Strategy):
         if self.stopped:
             return
         if not self.opened:
-            self._open(ctx)
+            if ctx.listed(v, "spot") and ctx.listed(v, "perp"):     # a venue may list after the data starts
+                self._open(ctx)
             return
         if self.reopen:
             self._reopen(ctx)

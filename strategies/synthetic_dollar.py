@@ -38,7 +38,7 @@ from engine.config import ConfigError
 from engine.context import Context
 from engine.events import BarEvent, FillEvent, StartEvent
 from strategies.base import Strategy, param, require_venue
-from strategies.book import close_hedge, hedge_value, open_hedge, rehedge
+from strategies.book import close_hedge, hedge_value, open_hedge, rehedge, tradable
 
 
 def parse_weights(spec: str, venues: list[str]) -> dict[str, float]:
@@ -89,6 +89,7 @@ class SyntheticDollar(Strategy):
             raise ConfigError(f"{self.name}: staked_share must be > 0")
         self.w: dict[str, float] = {}
         self.opened = False
+        self.opened_on: set[str] = set()     # venues whose hedge is open (each at its first real bar)
         self.supply = 0.0
         self.initial = 0.0
         self.scale = 0.0
@@ -120,12 +121,13 @@ class SyntheticDollar(Strategy):
             self.basis_gain += -ev.qty * ev.price
 
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:
-        if not self.opened:
-            for v, w in self.w.items():
-                open_hedge(ctx, v, ctx.cash(v) * (1.0 - self.p.cash_buffer), self.p.hedge_ratio, "open")
-            self.opened = True
-        else:
+        if self.opened:
             self._distribute(ctx)
+        for v in self.w:                # each venue opens at its first real bar (venues list at different times)
+            if v not in self.opened_on and open_hedge(ctx, v, ctx.cash(v) * (1.0 - self.p.cash_buffer),
+                                                      self.p.hedge_ratio, "open") > 0.0:
+                self.opened_on.add(v)
+        self.opened = True
         net = self._apply_flows(ctx)
         for v in self.w:
             rehedge(ctx, v, self.p.hedge_ratio, self.p.rehedge_threshold)
@@ -184,7 +186,7 @@ class SyntheticDollar(Strategy):
         if self.p.redeem_from == "weights":
             return {v: amount * w for v, w in self.w.items()}
         out: dict[str, float] = {}
-        basis = {v: ctx.price(v, "perp") / ctx.price(v, "spot") - 1.0 for v in self.w}
+        basis = {v: ctx.price(v, "perp") / ctx.price(v, "spot") - 1.0 for v in self.w if tradable(ctx, v)}
         left = amount
         for v in sorted(basis, key=basis.get):
             take = min(left, max(hedge_value(ctx, v), 0.0))

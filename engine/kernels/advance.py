@@ -131,6 +131,8 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             if q == 0.0:
                 continue
             lo, hi = mkt.mark_low[i, v], mkt.mark_high[i, v]
+            if math.isnan(lo):
+                continue                            # not listed: no position can be open
             h = vt.cfg[v, C_HAIRCUT]
             wallet = state.acct[v, wallet_col(vt.cfg, v)]
             coll = collateral_base(state.acct, vt.cfg, v)
@@ -157,7 +159,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             rate = mkt.funding_rate[i, v]
             q = state.acct[v, A_QTY]
             if q != 0.0 and not math.isnan(rate):
-                pay = funding_payment(q, mkt.funding_px[i, v], rate)
+                pay = funding_payment(q, mkt.funding_value[i, v])
                 state.acct[v, wallet_col(vt.cfg, v)] += pay
                 write_ledger(ledger.li, ledger.lf, ledger.count, t, v, K_FUNDING, pay, -1)
                 rec.pnl[i, P_FUNDING] += pay
@@ -193,6 +195,19 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
         for v in range(n_v):
             s = mkt.spot_close[i, v]
             m = mkt.mark_close[i, v]
+            if math.isnan(s):                   # spot not listed (none can be held): the mark is the reference
+                s = m
+            if math.isnan(m):                   # perp not listed (none can be held)
+                m = s
+            if math.isnan(s):                   # venue not listed at all yet: only its cash counts
+                equity += state.acct[v, A_CASH] + state.acct[v, A_ISO]
+                rec.venue[i, v, R_CASH] = state.acct[v, A_CASH]
+                rec.venue[i, v, R_ISO] = state.acct[v, A_ISO]
+                rec.venue[i, v, R_LIQ_PX] = np.nan
+                continue
+            if math.isnan(state.prev_spot[v]):  # first listed bar: nothing was held before it
+                state.prev_spot[v] = s
+                state.prev_mark[v] = m
             ds = s - state.prev_spot[v]
             qs = state.acct[v, A_SPOT]
             qp = state.acct[v, A_QTY]

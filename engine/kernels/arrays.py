@@ -14,7 +14,7 @@ class MarketArrays(NamedTuple):
     """Aligned market data on one bar grid; (n,) or (n, V) / (n, P). Bar i closes at close_ns[i]."""
 
     close_ns: np.ndarray      # int64 (n,)
-    spot_open: np.ndarray     # (n, V)
+    spot_open: np.ndarray     # (n, V); prices are NaN where the instrument is not listed yet
     spot_close: np.ndarray
     perp_open: np.ndarray
     mark_open: np.ndarray
@@ -24,7 +24,7 @@ class MarketArrays(NamedTuple):
     spot_volume: np.ndarray
     perp_volume: np.ndarray
     funding_rate: np.ndarray  # (n, V), NaN where no settlement falls in the bar
-    funding_px: np.ndarray    # (n, V), price the settlement uses (mark at settlement)
+    funding_value: np.ndarray  # (n, V), sum over the bar's settlements of rate x mark known then
     lend_apy: np.ndarray      # (n, P), APY in force during bar i (known at its open)
     lend_update: np.ndarray   # (n, P) bool: a new rate became known at the close of bar i
     dt_years: np.ndarray      # (n,) bar length in years of 365 days

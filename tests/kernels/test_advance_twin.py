@@ -28,16 +28,24 @@ def random_market(rng, n, nv, npr):
     return MarketArrays(
         close_ns=np.arange(1, n + 1, dtype=np.int64) * 3_600_000_000_000, spot_open=np.vstack([s[:1], s[:-1]]),
         spot_close=s, perp_open=m_open, mark_open=m_open, mark_high=hi, mark_low=lo, mark_close=m,
-        spot_volume=np.ones((n, nv)), perp_volume=np.ones((n, nv)), funding_rate=fr, funding_px=m,
+        spot_volume=np.ones((n, nv)), perp_volume=np.ones((n, nv)), funding_rate=fr, funding_value=np.nan_to_num(fr * m),
         lend_apy=rng.uniform(0, 0.2, (n, npr)), lend_update=rng.random((n, npr)) < 0.3,
         dt_years=np.full(n, 1 / 8760))
 
 
+def unlist(mkt, v, k):
+    """Venue v has no bars before bar k (NaN prices, as engine.market leaves them)."""
+    for name in ("spot_open", "spot_close", "perp_open", "mark_open", "mark_high", "mark_low", "mark_close"):
+        getattr(mkt, name)[:k, v] = np.nan
+
+
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**31), nv=st.integers(1, 3), npr=st.integers(0, 2), n=st.integers(2, 40))
-def test_advance_matches_twin(seed, nv, npr, n):
+@given(seed=st.integers(0, 2**31), nv=st.integers(1, 3), npr=st.integers(0, 2), n=st.integers(2, 40),
+       late=st.integers(0, 10))
+def test_advance_matches_twin(seed, nv, npr, n, late):
     rng = np.random.default_rng(seed)
     mkt = random_market(rng, n, nv, npr)
+    late_v = nv - 1 if late and nv > 1 else -1      # that venue lists at bar `late`, holding only cash
     acct = np.zeros((nv, N_ACCT))
     cfg = np.zeros((nv, N_CFG))
     for v in range(nv):
@@ -50,6 +58,10 @@ def test_advance_matches_twin(seed, nv, npr, n):
         cfg[v, C_PARTIAL] = float(rng.random() < 0.5)
         margin = abs(q) * mkt.mark_open[0, v] / rng.uniform(2, 30)
         acct[v, A_ISO if cfg[v, C_ISOLATED] else A_CASH] = margin
+    if late_v >= 0:
+        acct[late_v] = 0.0
+        acct[late_v, A_CASH] = 1000.0
+        unlist(mkt, late_v, min(late, n))
     lend = rng.uniform(0, 1e5, npr)
     state = State(acct.copy(), lend.copy(), np.zeros(npr), np.zeros((2, N_TRANSIT)), mkt.spot_open[0].copy(),
                   mkt.mark_open[0].copy())
@@ -65,8 +77,9 @@ def test_advance_matches_twin(seed, nv, npr, n):
     r_cfg = [dict(liq_fee=c[C_LIQ_FEE], haircut=c[C_HAIRCUT], spot_coll=c[C_SPOT_COLL] > 0.5,
                   isolated=c[C_ISOLATED] > 0.5, partial=c[C_PARTIAL] > 0.5) for c in cfg]
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close",
-                                                    "spot_close", "funding_rate", "funding_px", "lend_apy")}
-    r_mkt.update(dt_years=mkt.dt_years.tolist(), prev_spot=mkt.spot_open[0].tolist(),
+                                                    "spot_close", "funding_rate", "lend_apy")}
+    r_mkt.update(funding_px=mkt.mark_close.tolist(), dt_years=mkt.dt_years.tolist(),
+                 prev_spot=mkt.spot_open[0].tolist(),
                  prev_mark=mkt.mark_open[0].tolist(), lend=lend.tolist())
     out = ref_advance(r_acct, r_cfg, [(FLOOR, RATE, AMOUNT)] * nv, r_mkt, 0, n)
 
@@ -81,6 +94,6 @@ def test_advance_matches_twin(seed, nv, npr, n):
     got_liq = sorted((int(r[Q_VENUE]), round(r[1], 6)) for r in liq_out if r[Q_VENUE] >= 0)
     assert got_liq == sorted((v, round(q, 6)) for v, q, *_ in out[-1][2])
     # identity: PnL parts of each bar sum to its equity change (lending flows included)
-    eq = np.r_[acct[:, [A_CASH, A_ISO]].sum() + (acct[:, A_SPOT] * mkt.spot_open[0]).sum()
-               + (acct[:, A_QTY] * (mkt.mark_open[0] - acct[:, A_ENTRY])).sum() + lend.sum(), rec.equity[:stop]]
+    eq = np.r_[acct[:, [A_CASH, A_ISO]].sum() + np.nansum(acct[:, A_SPOT] * mkt.spot_open[0])
+               + np.nansum(acct[:, A_QTY] * (mkt.mark_open[0] - acct[:, A_ENTRY])) + lend.sum(), rec.equity[:stop]]
     assert np.allclose(np.diff(eq), rec.pnl[:stop].sum(axis=1), rtol=1e-9, atol=1e-6)

@@ -29,13 +29,13 @@ def close(a, b, rel=1e-9, abs_=1e-9):
 
 @given(qty_s, px_s, rate_s)
 def test_funding_payment(q, px, r):
-    assert close(funding.funding_payment(q, px, r), ref.funding_payment(q, px, r))
+    assert close(funding.funding_payment(q, px * r), ref.funding_payment(q, px, r))
 
 
 def test_funding_sign_short_earns_positive_rate():
     # short 2 ETH at mark 3000, rate +0.01 %: receives 2 * 3000 * 0.0001 = 0.60
-    assert funding.funding_payment(-2.0, 3000.0, 0.0001) == pytest.approx(0.60, abs=1e-12)
-    assert funding.funding_payment(-2.0, 3000.0, -0.0001) == pytest.approx(-0.60, abs=1e-12)
+    assert funding.funding_payment(-2.0, 3000.0 * 0.0001) == pytest.approx(0.60, abs=1e-12)
+    assert funding.funding_payment(-2.0, 3000.0 * -0.0001) == pytest.approx(-0.60, abs=1e-12)
 
 
 @given(st.floats(0, 1e9, **finite), st.floats(-0.5, 2.0, **finite), st.floats(0, 2, **finite))

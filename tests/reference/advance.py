@@ -28,6 +28,8 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             coll = a["spot"] if cfg[v]["spot_coll"] and not cfg[v]["isolated"] else 0.0
             args = (a[wallet_key], a["qty"], a["entry"], coll, cfg[v]["haircut"], *tiers[v])
             lo, hi = mkt["mark_low"][i][v], mkt["mark_high"][i][v]
+            if math.isnan(lo):
+                continue
 
             def first_breach(start):
                 args = (a[wallet_key], a["qty"], a["entry"], coll, cfg[v]["haircut"], *tiers[v])
@@ -82,6 +84,12 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
         equity = sum(lend)
         for v, a in enumerate(acct):
             s, m = mkt["spot_close"][i][v], mkt["mark_close"][i][v]
+            if math.isnan(s) and math.isnan(m):      # venue not listed yet
+                equity += a["cash"] + a["iso"]
+                continue
+            s, m = (m if math.isnan(s) else s), (s if math.isnan(m) else m)
+            if math.isnan(prev_s[v]):
+                prev_s[v], prev_m[v] = s, m
             parts["price"] += (a["spot"] + a["qty"]) * (s - prev_s[v])
             parts["basis"] += a["qty"] * ((m - prev_m[v]) - (s - prev_s[v]))
             prev_s[v], prev_m[v] = s, m

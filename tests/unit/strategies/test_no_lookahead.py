@@ -25,11 +25,36 @@ NAMES = sorted(builtin_strategies()) + [EXAMPLE]
 PRICE_COLS = ("open", "high", "low", "close")
 
 
-@lru_cache(maxsize=1)
-def dataset() -> Dataset:
-    """feb-2025-crash, 1h, cut to its first 10 days (crash included) to keep the property fast."""
-    ds = load_scenario("feb-2025-crash")
-    return ds.between(None, pd.Timestamp("2025-02-06", tz="UTC"))
+@lru_cache(maxsize=2)
+def dataset(kind: str = "clean") -> Dataset:
+    """feb-2025-crash, 1h, cut to its first 10 days (crash included) to keep the property fast.
+
+    'gappy' is the same data as real downloads come: bybit lists a day late, okx's data ends a
+    day early, binance misses 6 hours of spot and perp bars and its mark file starts 2 days late.
+    """
+    ds = load_scenario("feb-2025-crash").between(None, pd.Timestamp("2025-02-06", tz="UTC"))
+    return ds if kind == "clean" else make_gappy(ds)
+
+
+def make_gappy(ds: Dataset) -> Dataset:
+    t0 = ds.perp["binance"]["ts"].iloc[0]
+    late, early = t0 + pd.Timedelta(days=1), ds.perp["okx"]["ts"].iloc[-1] - pd.Timedelta(days=1)
+    hole = (t0 + pd.Timedelta(days=3), t0 + pd.Timedelta(days=3, hours=6))
+
+    def keep(f: pd.DataFrame, mask) -> pd.DataFrame:
+        return f[mask(f["ts"])].reset_index(drop=True)
+
+    out = {}
+    for stream in ("spot", "perp", "mark"):
+        d = dict(getattr(ds, stream))
+        d["bybit"] = keep(d["bybit"], lambda t: t >= late)
+        d["okx"] = keep(d["okx"], lambda t: t <= early)
+        if stream == "mark":
+            d["binance"] = keep(d["binance"], lambda t: t >= t0 + pd.Timedelta(days=2))
+        else:
+            d["binance"] = keep(d["binance"], lambda t: (t < hole[0]) | (t >= hole[1]))
+        out[stream] = d
+    return replace(ds, **out)
 
 
 def perturb(ds: Dataset, t: pd.Timestamp, k: float) -> Dataset:
@@ -58,11 +83,12 @@ def before(res, t: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     return fills, extras
 
 
+@pytest.mark.parametrize("kind", ["clean", "gappy"])
 @pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(frac=st.floats(0.15, 0.9), mode=st.sampled_from(["truncate", "scale"]), k=st.floats(0.6, 1.6))
-def test_decisions_before_t_ignore_data_after_t(name: str, frac: float, mode: str, k: float) -> None:
-    ds = dataset()
+def test_decisions_before_t_ignore_data_after_t(name: str, kind: str, frac: float, mode: str, k: float) -> None:
+    ds = dataset(kind)
     opens = ds.perp["binance"]["ts"]
     t = opens.iloc[int(frac * (len(opens) - 1))]
     cls = load_strategy_class(name)

@@ -1,0 +1,33 @@
+"""The data-quality table of a run (metrics.json `data_quality`) as rows both reports print."""
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS = ["venue", "stream", "bars / settlements", "missing", "longest gap", "not listed", "note"]
+
+
+def quality_rows(q: dict[str, Any]) -> list[list[str]]:
+    """One row per venue and stream; the note says what the engine did about what was missing."""
+    rows: list[list[str]] = []
+    for v, vq in (q.get("venues") or {}).items():
+        for kind in ("spot", "perp", "mark"):
+            s = vq.get(kind) or {}
+            note = "priced stale at the last close; orders refused" if s.get("bars_missing") else ""
+            if s.get("perp_fallback_bars"):
+                note = f"{s['perp_fallback_bars']} bars use the perp bar" + (f"; {note}" if note else "")
+            rows.append([v, kind, str(s.get("bars_expected", "")), str(s.get("bars_missing", "")),
+                         str(s.get("longest_gap", "")), str(s.get("unlisted_bars", "")), note])
+        f = vq.get("funding") or {}
+        note = f"{f.get('priced_stale', 0)} priced at a stale close" if f.get("priced_stale") else ""
+        rows.append([v, "funding", str(f.get("settlements", "")), str(f.get("intervals_missing", "")),
+                     str(f.get("longest_gap", "")), "", note])
+    return rows
+
+
+def quality_summary(q: dict[str, Any]) -> str:
+    """One sentence: clean data, or the totals that need a look."""
+    refused = q.get("orders_refused") or {}
+    parts = [f"{q.get('stale_total', 0)} stale bars", f"{q.get('funding_priced_stale_total', 0)} funding "
+             "settlements priced stale", f"{sum(refused.values())} orders refused"]
+    detail = "; ".join(f"{k}: {n}" for k, n in refused.items())
+    return ", ".join(parts) + (f" ({detail})" if detail else "") + "."

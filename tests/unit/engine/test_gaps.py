@@ -1,0 +1,176 @@
+"""Real data as it comes (issue 12): late listings, gaps, early ends. Every expected number is worked by hand.
+
+One venue, hourly bars whose close at bar i is 2000 + i, funding 0.01 % every 8 h. Bars 48..119
+(a 3-day hole) are missing from spot and perp; settlements keep coming through the hole.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.config import RunConfig
+from engine.market import FALLBACK, LIVE, STALE, UNLISTED, build_market
+from engine.runner import DataQualityError, run_backtest
+from strategies.base import Strategy
+from strategies.perp_short import PerpShort
+from tests.helpers import T0, bars, dataset, funding
+
+N = 240
+HOLE = range(48, 120)
+RATE = 0.0001
+NOSLIP = RunConfig(slippage=0.0, initial_capital=100_000.0)
+
+
+def gappy(n: int = N, hole: range = HOLE, lending: dict | None = None):
+    close = 2000.0 + np.arange(n)
+    b = bars(close)
+    b = b[~b.index.isin(list(hole))].reset_index(drop=True)
+    settle = [T0 + pd.Timedelta(hours=8 * (k + 1)) for k in range(n // 8 - 1)]
+    return dataset(b, fund=funding(settle, [RATE] * len(settle)), lending=lending), close, settle
+
+
+class Hold(Strategy):
+    """Buys 1 ETH spot and shorts 1 ETH perp at the first decision, then holds."""
+    name = "hold"
+
+    def __init__(self, lend: float = 0.0, **kw):
+        super().__init__(**kw)
+        self.done, self.lend_amt = False, lend
+
+    def initial_allocation(self, venues):
+        return {"binance": 1.0}
+
+    def on_bar(self, ctx, ev):
+        if not self.done:
+            ctx.order("binance", "spot", 1.0)
+            ctx.order("binance", "perp", -1.0)
+            if self.lend_amt:
+                ctx.lend("aave", self.lend_amt, "binance")
+            self.done = True
+
+
+def test_gap_bars_are_explicit_and_stale_not_skipped():
+    ds, close, _ = gappy()
+    m = build_market(ds)
+    assert m.n == N                                     # the hole is 72 explicit bars, not skipped time
+    st = m.state["perp"][:, 0]
+    assert (st[list(HOLE)] == STALE).all() and (st[:48] == LIVE).all() and (st[120:] == LIVE).all()
+    # inside the hole the price is the last close known (bar 47's), never a later one
+    assert (m.bars["perp_close"][list(HOLE), 0] == close[47]).all()
+    assert (m.bars["perp_volume"][list(HOLE), 0] == 0.0).all()
+    q = m.quality["venues"]["binance"]["perp"]
+    assert q["bars_missing"] == 72 and q["longest_gap"] == "3d 0h"
+
+
+def test_each_settlement_paid_at_its_time_on_the_last_known_close():
+    ds, close, settle = gappy()
+    res = run_backtest(Hold(), ds, NOSLIP)
+    # the short is opened at the open of bar 1 (01:00); every settlement after that is earned,
+    # priced at the close of the bar ending at the settlement, or the last close before the hole
+    expected, stale = 0.0, 0
+    for t in settle:
+        bar = int((t - T0) / pd.Timedelta(hours=1)) - 1        # the bar closing at t
+        known = bar if bar not in HOLE else HOLE.start - 1
+        stale += bar in HOLE
+        expected += RATE * close[known]
+    assert stale == 9                                        # 56h, 64h, ..., 120h
+    assert res.timeline["pnl_funding"].sum() == pytest.approx(expected, rel=1e-12)
+    assert len(res.ledger[res.ledger["kind"] == "funding"]) == len(settle)   # no lumps: one row each
+    assert res.data_quality["venues"]["binance"]["funding"]["priced_stale"] == 9
+
+
+def test_lending_accrues_over_real_elapsed_time_across_a_gap():
+    lend = {"aave": pd.DataFrame({"ts": pd.DatetimeIndex([T0]).astype("datetime64[ns, UTC]"),
+                                  "supply_apy": [0.05]})}
+    ds, _, _ = gappy(lending=lend)
+    res = run_backtest(Hold(lend=10_000.0), ds, NOSLIP)
+    s = res.timeline["aave:supply"].to_numpy()
+    assert s[HOLE.start - 1] > 0
+    # 72 hourly bars = 3 days at 5 % APY, compounding: (1.05)^(3/365) - 1
+    assert s[HOLE.stop - 1] / s[HOLE.start - 1] - 1 == pytest.approx(1.05 ** (3 / 365) - 1, rel=1e-9)
+
+
+def test_orders_on_missing_bars_are_refused_logged_and_counted():
+    class Trader(Hold):
+        def on_bar(self, ctx, ev):
+            if ev.bar in (46, 47, 50):          # fills at bars 47 (real), 48 and 51 (missing)
+                ctx.order("binance", "perp", -0.1)
+
+    ds, _, _ = gappy()
+    res = run_backtest(Trader(), ds, NOSLIP)
+    assert len(res.fills) == 1
+    assert res.data_quality["orders_refused"] == {"binance perp bar missing (data gap)": 2}
+    assert sum("order refused" in line for line in res.log) == 1           # once per kind
+
+
+def test_a_late_venue_is_not_listed_before_its_first_bar():
+    close = 2000.0 + np.arange(48)
+    late = bars(close[24:], start=T0 + pd.Timedelta(hours=24))
+    settle = [T0 + pd.Timedelta(hours=8 * (k + 1)) for k in range(5)]
+    ds = dataset({"binance": bars(close), "bybit": late}, venues=("binance", "bybit"),
+                 fund=funding(settle, [RATE] * 5))
+    seen = []
+
+    class Probe(Strategy):
+        name = "probe"
+
+        def on_bar(self, ctx, ev):
+            seen.append((ev.bar, ctx.listed("bybit"), ctx.price("bybit", "spot")))
+            if ev.bar == 0:
+                ctx.order("bybit", "perp", -1.0)
+                ctx.order("binance", "perp", -1.0)
+
+    res = run_backtest(Probe(), ds, NOSLIP)
+    m = build_market(ds)
+    assert (m.state["spot"][:24, 1] == UNLISTED).all() and (m.state["spot"][24:, 1] == LIVE).all()
+    assert np.isnan(m.bars["spot_close"][:24, 1]).all()                     # nothing back-filled
+    assert seen[0][1] is False and math.isnan(seen[0][2]) and seen[24] == (24, True, close[24])
+    assert list(res.fills["venue"]) == ["binance"]
+    assert res.data_quality["orders_refused"] == {"bybit perp not listed yet": 1}
+    assert np.isfinite(res.timeline["equity"]).all()                       # cash on bybit still counts
+    assert res.timeline["equity"].iloc[0] == pytest.approx(100_000.0 + res.timeline["pnl_fees"].iloc[0])
+
+
+def test_mark_starting_late_falls_back_to_perp_bars_exactly():
+    # a rally that liquidates a 5x short within the first month, mark data only from day 31
+    n = 24 * 45
+    close = 2000.0 * (1 + 0.35 * np.minimum(np.arange(n) / (24 * 20), 1.0))
+    perp = bars(close)
+    mark_full = perp[["ts", "open", "high", "low", "close"]].copy()
+    mark_late = mark_full[mark_full["ts"] >= T0 + pd.Timedelta(days=31)].reset_index(drop=True)
+    cfg = RunConfig(slippage=0.0, initial_capital=100_000.0)
+    strat = dict(collateral="usdt", leverage=5.0, min_liq_distance=0.0)
+    full = run_backtest(PerpShort(**strat), dataset(perp, mark=mark_full), cfg)
+    late = run_backtest(PerpShort(**strat), dataset(perp, mark=mark_late), cfg)
+    assert len(full.liquidations) >= 1
+    pd.testing.assert_frame_equal(full.liquidations, late.liquidations)
+    assert full.timeline["equity"].equals(late.timeline["equity"])
+    m = build_market(dataset(perp, mark=mark_late))
+    assert (m.state["mark"][:24 * 31, 0] == FALLBACK).all()
+    assert m.quality["venues"]["binance"]["mark"]["perp_fallback_bars"] == 24 * 31
+
+
+def test_strict_refuses_gaps_with_one_line():
+    ds, _, _ = gappy()
+    with pytest.raises(DataQualityError, match=r"--strict: binance spot has 72 missing bars \(longest gap 3d 0h\)"):
+        run_backtest(Hold(), ds, RunConfig(strict=True))
+
+
+def test_settlement_at_the_first_open_is_not_earned():
+    close = 2000.0 + np.arange(24)
+    ds = dataset(bars(close), fund=funding([T0, T0 + pd.Timedelta(hours=8)], [RATE, RATE]))
+    m = build_market(ds)
+    assert m.funding_ts[0].tolist() == [int((T0 + pd.Timedelta(hours=8)).value)]
+
+
+def test_reports_show_the_data_quality_table():
+    from reports.markdown import render_markdown
+    ds, _, _ = gappy()
+    res = run_backtest(Hold(), ds, NOSLIP)
+    md = render_markdown(res, res.metrics())
+    assert "## Data quality" in md
+    assert "| binance | perp | 240 | 72 | 3d 0h | 0 | priced stale at the last close; orders refused |" in md
+    assert res.metrics()["data_quality"]["funding_priced_stale_total"] == 9
