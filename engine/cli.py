@@ -152,7 +152,7 @@ def scenarios() -> None:
     """List the embedded scenarios: what each models, what it stresses, and whether it is real data (and from where)."""
     from data.scenarios import list_scenarios
     t = Table(title="embedded scenarios (use --data scenario:NAME)")
-    t.add_column("name", style="bold")
+    t.add_column("name", style="bold", no_wrap=True)
     t.add_column("data")
     t.add_column("what it is")
     t.add_column("what it stresses")
