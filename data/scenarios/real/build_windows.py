@@ -88,7 +88,7 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     _atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", compression_level=19))
 
 
-def _toml(value) -> str:
+def _toml(value: object) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return str(value)
