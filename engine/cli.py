@@ -163,14 +163,15 @@ def _num(x) -> str:
 
 @app.command()
 def scenarios() -> None:
-    """List the embedded scenarios: what each models and what it stresses."""
+    """List the embedded scenarios: what each models, what it stresses, and whether it is real data (and from where)."""
     from data.scenarios import list_scenarios
     t = Table(title="embedded scenarios (use --data scenario:NAME)")
-    t.add_column("name", style="bold")
+    t.add_column("name", style="bold", no_wrap=True)
+    t.add_column("data")
     t.add_column("what it is")
     t.add_column("what it stresses")
-    for s in list_scenarios():
-        t.add_row(s.name, s.summary, s.stresses)
+    for s in list_scenarios(real_data=True):
+        t.add_row(s.name, f"real: {s.source}" if s.real else "synthetic, seeded", s.summary, s.stresses)
     out.print(t)
 
 

@@ -1,15 +1,16 @@
 """Embedded, seeded market scenarios: `load_scenario("feb-2025-crash")` returns a full Dataset offline.
 
-Each scenario is one module (a calibrated MarketSpec plus its ScenarioInfo); `paths.py` holds
-the shared generators and `assemble.py` turns 1m arrays into canonical frames at any timeframe.
-Same name, timeframe and seed give bit-identical frames.
+Each synthetic scenario is one module (a calibrated MarketSpec plus its ScenarioInfo); `paths.py`
+holds the shared generators and `assemble.py` turns 1m arrays into canonical frames at any
+timeframe. Same name, timeframe and seed give bit-identical frames. `real/` holds small windows of
+real Binance data (1h only, no lending or flows), loaded through the freqtrade importer.
 """
 from __future__ import annotations
 
 from types import ModuleType
 
 from data.dataset import Dataset
-from data.scenarios import bull_carry, death_spiral, feb_2025_crash, squeeze
+from data.scenarios import bull_carry, death_spiral, feb_2025_crash, real, squeeze
 from data.scenarios.assemble import minutes_per_bar, to_dataset
 from data.scenarios.info import ScenarioInfo
 from data.scenarios.paths import simulate
@@ -21,20 +22,30 @@ DEFAULT_SCENARIO = feb_2025_crash.NAME
 _MODULES: dict[str, ModuleType] = {m.NAME: m for m in (feb_2025_crash, bull_carry, death_spiral, squeeze)}
 
 
-def list_scenarios() -> list[ScenarioInfo]:
-    """Every embedded scenario (default first), for `basisbt scenarios` and docs."""
-    return [m.INFO for m in _MODULES.values()]
+def list_scenarios(*, real_data: bool = False) -> list[ScenarioInfo]:
+    """The synthetic scenarios (default first), then the real windows when `real_data`.
+
+    Real windows are opt-in so callers that iterate "every scenario" (golden cases, the
+    three-venue invariant tests) keep meaning the generated ones; `basisbt scenarios` lists both.
+    """
+    infos = [m.INFO for m in _MODULES.values()]
+    return infos + [real.info(w) for w in real.WINDOWS] if real_data else infos
 
 
 def load_scenario(name: str, timeframe: str = "1h", seed: int | None = None) -> Dataset:
     """Generate a scenario's Dataset (spot/perp/mark bars on binance, bybit, okx; funding; lending; flows).
 
     `timeframe` is any key of data.schemas.TIMEFRAMES_NS (bars are exact aggregations of 1m
-    bars); `seed=None` uses the scenario's fixed default seed. Unknown names are a ValueError.
+    bars); `seed=None` uses the scenario's fixed default seed. A real window loads its shipped
+    Binance files (1h only: another timeframe, or a seed, is a ValueError). Unknown names are a ValueError.
     """
+    if name in real.BY_NAME:
+        if seed is not None:
+            raise ValueError(f"scenario {name} is real data and takes no seed")
+        return real.load_window(name, timeframe)
     module = _MODULES.get(name)
     if module is None:
-        raise ValueError(f"unknown scenario {name!r}; valid scenarios: {', '.join(_MODULES)}")
+        raise ValueError(f"unknown scenario {name!r}; valid scenarios: {', '.join([*_MODULES, *real.BY_NAME])}")
     minutes_per_bar(timeframe)  # reject an unknown timeframe before simulating
     used = module.DEFAULT_SEED if seed is None else int(seed)
     market = simulate(module.spec(), used)

@@ -7,9 +7,18 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ScenarioInfo:
-    """What a scenario is (name, one-line summary), what it stresses, and the numbers it is calibrated to."""
+    """What a scenario is (name, one-line summary), what it stresses, and the numbers it is calibrated to.
+
+    `source` says where real data come from; it is empty for the synthetic (seeded) scenarios.
+    """
 
     name: str
     summary: str
     stresses: str
     params: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def real(self) -> bool:
+        """True for windows of real exchange data, False for generated ones."""
+        return bool(self.source)

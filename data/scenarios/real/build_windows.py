@@ -1,0 +1,145 @@
+"""Rebuild the shipped real windows from ../shared/data so anyone can check them against the sources.
+
+    .venv/bin/python -m data.scenarios.real.build_windows [--source ../shared/data/freqtrade/binance]
+
+For each window in data.scenarios.real.WINDOWS it keeps the rows with start <= date < end of the
+four Binance ETH/USDT freqtrade files, unchanged (same columns, values and dtypes), and writes them
+in freqtrade's layout as zstd parquet, so they load through the ordinary freqtrade importer. It
+then writes provenance.toml: each source file's name, sha256, rows and span, and per window and
+stream the rows kept, the rows expected on the grid, and the missing ones counted from the data.
+Every file is written atomically (temporary sibling, then rename). Same sources give the same rows.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data.cache import _atomic_write_bytes
+from data.scenarios.real import PROVENANCE, ROOT, WINDOWS, RealWindow, window_dir
+
+DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "freqtrade" / "binance"
+HOUR_NS = 3600 * 10**9
+FUNDING_STEP_NS = 8 * HOUR_NS          # Binance ETHUSDT settles at 00/08/16 UTC in every shipped window
+# stream -> (path in the freqtrade tree without suffix, also used under each window; grid step of its rows)
+FILES: dict[str, tuple[str, int]] = {
+    "spot": ("spot/ETH_USDT-1h", HOUR_NS),
+    "perp": ("futures/ETH_USDT_USDT-1h-futures", HOUR_NS),
+    "mark": ("futures/ETH_USDT_USDT-1h-mark", HOUR_NS),
+    "funding": ("futures/ETH_USDT_USDT-1h-funding_rate", FUNDING_STEP_NS),
+}
+ORIGIN = ("freqtrade download-data files from Binance, as kept in ../shared/data/freqtrade/binance "
+          "(from the public freqtrade user repository Roshan7869/algotrading @ db07ceb); see ../shared/data/README.md")
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes (for provenance)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _ns(frame: pd.DataFrame) -> np.ndarray:
+    return frame["date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def cut(frame: pd.DataFrame, w: RealWindow) -> pd.DataFrame:
+    """The source rows with start <= date < end, unchanged."""
+    start, end = w.span()
+    ns = _ns(frame)
+    keep = (ns >= start.value) & (ns < end.value)
+    return frame[keep].reset_index(drop=True)
+
+
+def gaps(frame: pd.DataFrame, w: RealWindow, step_ns: int) -> dict:
+    """Rows, rows expected on the step grid in [start, end), missing ones, runs of missing and the longest run.
+
+    Times are compared after rounding to the minute (Binance funding times carry ms jitter the
+    importer snaps). Rows off the grid are counted as `off_grid` (e.g. 1h settlements after a capped print).
+    """
+    start, end = w.span()
+    ns = (_ns(frame) + 30 * 10**9) // (60 * 10**9) * (60 * 10**9)
+    grid = np.arange(start.value, end.value, step_ns, dtype=np.int64)
+    present = np.isin(grid, ns)
+    missing = ~present
+    runs, longest, cur = 0, 0, 0
+    for m in missing:
+        cur = cur + 1 if m else 0
+        runs += int(cur == 1)
+        longest = max(longest, cur)
+    return {"rows": int(ns.size), "expected": int(grid.size), "missing": int(missing.sum()),
+            "gaps": runs, "longest_gap": longest, "off_grid": int((~np.isin(ns, grid)).sum()),
+            "first": str(pd.Timestamp(int(ns[0]), tz="UTC")) if ns.size else "",
+            "last": str(pd.Timestamp(int(ns[-1]), tz="UTC")) if ns.size else ""}
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """zstd parquet of the rows as they are (no pandas index), written atomically."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    _atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", compression_level=19))
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def build(source: Path, out: Path = ROOT) -> dict:
+    """Cut every window from `source`, write its files under `out` and return the provenance record."""
+    frames: dict[str, pd.DataFrame] = {}
+    lines = ["# Written by data/scenarios/real/build_windows.py from the files below; do not edit by hand.",
+             f"origin = {_toml(ORIGIN)}", "venue = \"binance\"", "symbol = \"ETH/USDT\"", "timeframe = \"1h\"",
+             "window_end = \"exclusive\"", ""]
+    for stream, (rel, _) in FILES.items():
+        f = source / f"{rel}.feather"
+        if not f.is_file():
+            raise SystemExit(f"{f}: source file not found (give --source DIR, the freqtrade binance directory)")
+        frames[stream] = pd.read_feather(f)
+        ns = _ns(frames[stream])
+        lines += [f"[sources.{stream}]", f"file = {_toml(f'{rel}.feather')}", f"sha256 = {_toml(sha256(f))}",
+                  f"bytes = {f.stat().st_size}", f"rows = {ns.size}",
+                  f"first = {_toml(str(pd.Timestamp(int(ns[0]), tz='UTC')))}",
+                  f"last = {_toml(str(pd.Timestamp(int(ns[-1]), tz='UTC')))}", ""]
+    for w in WINDOWS:
+        lines += [f"[windows.{w.name}]", f"start = {_toml(w.start)}", f"end = {_toml(w.end)}", ""]
+        for stream, (rel, step) in FILES.items():
+            piece = cut(frames[stream], w)
+            target = out / window_dir(w.name).relative_to(ROOT) / f"{rel}.parquet"
+            write_parquet(piece, target)
+            g = gaps(piece, w, step)
+            lines.append(f"[windows.{w.name}.{stream}]")
+            lines.append(f"file = {_toml(target.relative_to(out).as_posix())}")
+            lines += [f"{k} = {_toml(v)}" for k, v in g.items()]
+            lines.append("")
+    text = "\n".join(lines)
+    target = out / PROVENANCE.name
+    _atomic_write_bytes(target, lambda tmp: Path(tmp).write_text(text))
+    return tomllib.loads(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: build the windows and print each file's size."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="freqtrade binance data directory")
+    args = ap.parse_args(argv)
+    build(args.source.resolve())
+    total = 0
+    for f in sorted(ROOT.rglob("*.parquet")):
+        total += f.stat().st_size
+        print(f"{f.relative_to(ROOT)}  {f.stat().st_size:,} B")
+    print(f"total {total:,} B")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
