@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from data.dataset import Dataset
 from data.errors import DataError
+from data.names import UnsafeName, check_name, check_symbol
 from data.schemas import TS, TS_DTYPE, timeframe_ns
 from data.validate import validate_stream
 
@@ -37,6 +38,17 @@ def default_root(cache_dir: str | os.PathLike | None = None) -> Path:
         return Path(cache_dir).expanduser()
     env = os.environ.get(ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "basisbt"
+
+
+def check_root(root: Path) -> Path:
+    """DataError when the cache root (or a parent) exists but is not a directory; else root."""
+    for p in (root, *root.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise DataError("cache path is not a directory", file=str(p),
+                                detail="pass --cache DIR or set BASISBT_CACHE to a directory")
+            break
+    return root
 
 
 def safe_symbol(symbol: str) -> str:
@@ -57,6 +69,13 @@ class Key:
     venue: str
     symbol: str
     timeframe: str
+
+    def __post_init__(self) -> None:
+        """Every name that becomes a path component is checked here, whatever it came from."""
+        check_name(self.stream, "stream")
+        check_name(self.venue, "venue" if self.stream != "lending" else "protocol")
+        check_symbol(self.symbol, "symbol" if self.stream != "lending" else "asset")
+        check_name(self.timeframe, "timeframe")
 
     def path(self, root: Path) -> Path:
         return Path(root) / self.stream / self.venue / safe_symbol(self.symbol) / f"{self.timeframe}.parquet"
@@ -246,7 +265,10 @@ def iter_keys(root: Path | str) -> list[Key]:
         return keys
     for p in sorted(root.glob("*/*/*/*.parquet")):
         stream, venue, sym = p.parts[-4], p.parts[-3], p.parts[-2]
-        keys.append(Key(stream, venue, unsafe_symbol(sym), p.stem))
+        try:
+            keys.append(Key(stream, venue, unsafe_symbol(sym), p.stem))
+        except UnsafeName:
+            continue                  # not written by basisbt (a stray file); never read it
     return keys
 
 
