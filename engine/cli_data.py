@@ -94,10 +94,12 @@ def _store(items, root: Path, repair: bool, max_fill: int) -> None:
 
 def _guard(fn):
     """Run a command body, turning data/fetch errors into exit code 2 and one line."""
-    from data.ingest.fetch import FetchError
+    from data.ingest.fetch import FetchError, NetworkFailure
     from data.sources import UnknownSource
     try:
         fn()
+    except NetworkFailure as e:
+        fail(str(e), code=3)                   # the network failed, not the arguments
     except (DataError, FetchError, UnknownSource) as e:
         fail(str(e))
 
@@ -113,14 +115,20 @@ def register(app: typer.Typer) -> None:
                   since: Optional[str] = typer.Option(None, "--since"), until: Optional[str] = typer.Option(None, "--until"),
                   timeframe: str = typer.Option("1h", "--timeframe"),
                   streams: str = typer.Option("spot,perp,mark,index,funding", "--streams"),
+                  retries: int = typer.Option(5, "--retries", help="retries per request on network errors "
+                                                                   "(backoff 1, 2, 4, ... s); 0-20"),
                   cache_dir: Optional[Path] = CacheOpt) -> None:
-        """Fetch spot/perp/mark/index bars and funding over ccxt (incremental, resumable)."""
+        """Fetch spot/perp/mark/index bars and funding over ccxt (incremental, resumable).
+
+        Arguments are checked before any request; a network failure names the exchange, the
+        endpoint and the cause (DNS, timeout, HTTP status) and exits 3.
+        """
         _logging()
         from data.ingest.fetch import fetch
         t0, t1 = _ts(since, "since"), _ts(until, "until")
-        root = cache.default_root(cache_dir)
 
         def body() -> None:
+            root = _root(cache_dir)
             with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} rows"),
                           TimeElapsedColumn(), console=err) as prog:
                 tasks: dict[str, int] = {}
@@ -132,7 +140,7 @@ def register(app: typer.Typer) -> None:
 
                 reports = fetch([e.strip() for e in exchange.split(",") if e.strip()], symbol, since=t0, until=t1,
                                 timeframe=timeframe, streams=tuple(s.strip() for s in streams.split(",")),
-                                cache_dir=root, progress=progress)
+                                cache_dir=root, progress=progress, retries=retries)
             t = Table(title=f"fetched into {root}")
             for c in ("venue", "stream", "symbol", "rows added", "requests", "gaps", "note"):
                 t.add_column(c)
