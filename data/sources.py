@@ -91,6 +91,8 @@ def _read_frame(path: Path) -> pd.DataFrame:
             raise                              # permissions, I/O: the environment, not the data
         first = (str(e).splitlines() or [type(e).__name__])[0]
         raise DataError("unreadable file", file=str(path), detail=first[:100]) from None
+    if df.empty:
+        raise DataError("no data rows (empty or header only)", file=str(path))
     if TS not in df.columns and "date" in df.columns:
         df = df.rename(columns={"date": TS})
     if TS in df.columns and not pd.api.types.is_datetime64_any_dtype(df[TS].dtype):

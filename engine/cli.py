@@ -74,12 +74,13 @@ def run(
     from data.errors import DataError
     from data.sources import UnknownSource, resolve_data
     from data.venues import VenueSpecError
-    from engine.config import ConfigError, RunConfig, build_dataclass, load_toml
+    from engine.config import ConfigError, RunConfig, build_dataclass, did_you_mean, load_toml
     from engine.market import MarketError
     from engine.memory import prefer_small_pages
     from engine.runner import Engine, StrategyError
     from reports.writers import RunTargetError, check_run_target, write_run
     from strategies.registry import load_strategy_class
+    from pandas import Timestamp as pd_ts
     prefer_small_pages()
 
     try:
@@ -94,9 +95,21 @@ def run(
         for k, v in (("start", start), ("end", end), ("fill", fill)):
             if v is not None:
                 doc[k] = v
-        run_cfg = build_dataclass(RunConfig, doc, "run config key")
+        for k in ("start", "end"):
+            if doc.get(k):
+                try:
+                    pd_ts(str(doc[k]))
+                except ValueError:
+                    raise ConfigError(f"{k} {str(doc[k])[:40]!r} is not a date (use e.g. 2025-02-01)") from None
         params.update(key_values(set_, "--set", "leverage=5"))
         cls = load_strategy_class(strategy)
+        pnames = [f for f, *_ in cls.param_table()]
+        for k in doc:                          # a strategy parameter at the top level of a run TOML
+            hint = "" if k in pnames else did_you_mean(k, pnames)
+            if k not in RunConfig.__dataclass_fields__ and (k in pnames or hint):
+                raise ConfigError(f"{config}: {k!r} is not a run key; strategy parameters of {cls.name!r} "
+                                  f"go under [params]{hint}")
+        run_cfg = build_dataclass(RunConfig, doc, "run config key")
         strat = cls(**params)
         t0 = time.perf_counter()
         ds = resolve_data(data, timeframe=timeframe)

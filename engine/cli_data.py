@@ -77,6 +77,11 @@ def _prescan(path: Path) -> None:
     files = [path] if path.is_file() else [p for p, _ in zip(path.rglob("*"), range(10_000)) if p.is_file()]
     for f in files:
         check_text_table(f, error=lambda m, f=f: DataError(m.split(": ", 1)[1], file=str(f)))
+    if path.is_file() and path.suffix.lower() == ".csv":
+        with open(path, "rb") as fh:
+            lines = [ln for ln in fh.read(1 << 16).splitlines()[:2] if ln.strip()]
+        if len(lines) < 2:
+            raise DataError("no data rows (empty or header only)", file=str(path))
 
 
 def _root(cache_dir: Optional[Path]) -> Path:
