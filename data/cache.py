@@ -4,14 +4,25 @@ Layout: `<root>/<stream>/<venue>/<symbol-safe>/<timeframe>.parquet` where fundin
 timeframe `settle` and lending `rate` (their rows are irregular). Each parquet file carries its
 own manifest in the footer metadata (covered ranges, gaps, rows), so data and manifest can
 never disagree; `<root>/manifest.json` is a readable summary rebuilt after every write.
-A write is temp file in the same directory + os.replace: a killed run leaves the old file.
+
+Safety under concurrency and crashes:
+- Every read-merge-write holds `<root>/.lock` (filelock), so two imports into one cache keep every
+  row; multi-file reads (`load_dataset`, `list_cache`) hold it too when the cache is writable.
+- A multi-file write commits as one unit: each new file is staged as a temp file beside its
+  target, then `<root>/.journal.json` (listing temp -> target) is written atomically — the commit
+  point — and only then are the temps renamed over their targets. Whoever takes the lock next
+  finishes a journal left by a killed writer (roll forward) and deletes stray temp files, so a
+  killed import leaves the old state or the new one, never a mix.
+- Files are created with mode 0666 minus the umask, like any other tool's.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
-import tempfile
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +30,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
 from data.dataset import Dataset
 from data.errors import DataError
+from data.names import UnsafeName, check_name, check_symbol
 from data.schemas import TS, TS_DTYPE, timeframe_ns
 from data.validate import validate_stream
 
@@ -29,6 +42,10 @@ ENV = "BASISBT_CACHE"
 META_KEY = b"basisbt"
 SETTLE = "settle"    # the timeframe slot of funding datasets
 RATE = "rate"        # the timeframe slot of lending datasets
+LOCK_FILE = ".lock"
+JOURNAL = ".journal.json"
+LOCK_TIMEOUT_S = 600.0
+_LOCKS: dict[tuple[str, int], FileLock] = {}   # one FileLock per cache root and process: nested use re-enters
 
 
 def default_root(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -37,6 +54,17 @@ def default_root(cache_dir: str | os.PathLike | None = None) -> Path:
         return Path(cache_dir).expanduser()
     env = os.environ.get(ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "basisbt"
+
+
+def check_root(root: Path) -> Path:
+    """DataError when the cache root (or a parent) exists but is not a directory; else root."""
+    for p in (root, *root.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise DataError("cache path is not a directory", file=str(p),
+                                detail="pass --cache DIR or set BASISBT_CACHE to a directory")
+            break
+    return root
 
 
 def safe_symbol(symbol: str) -> str:
@@ -57,6 +85,13 @@ class Key:
     venue: str
     symbol: str
     timeframe: str
+
+    def __post_init__(self) -> None:
+        """Every name that becomes a path component is checked here, whatever it came from."""
+        check_name(self.stream, "stream")
+        check_name(self.venue, "venue" if self.stream != "lending" else "protocol")
+        check_symbol(self.symbol, "symbol" if self.stream != "lending" else "asset")
+        check_name(self.timeframe, "timeframe")
 
     def path(self, root: Path) -> Path:
         return Path(root) / self.stream / self.venue / safe_symbol(self.symbol) / f"{self.timeframe}.parquet"
@@ -168,12 +203,29 @@ def read_meta(root: Path | str, key: Key) -> dict:
                         detail=str(e).splitlines()[0][:120]) from None
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
+def _new_temp(path: Path) -> Path:
+    """A fresh, empty temp file beside `path` (mode 0666 minus the umask; mkstemp would give 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return tmp
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    tmp = _new_temp(path)
     try:
         write(tmp)
+        _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -183,14 +235,92 @@ def _atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
+def _lock(root: Path) -> FileLock:
+    path = str(Path(root).resolve())
+    lk = _LOCKS.get((path, os.getpid()))          # a forked child needs its own (filelock refuses inherited ones)
+    if lk is None:
+        lk = _LOCKS[(path, os.getpid())] = FileLock(str(Path(path) / LOCK_FILE), timeout=LOCK_TIMEOUT_S)
+    return lk
+
+
+@contextlib.contextmanager
+def locked(root: Path | str) -> Iterator[Path]:
+    """Hold the cache's write lock (re-entrant in one process); finish or clean a killed writer's leftovers."""
+    root = check_root(Path(root))
+    root.mkdir(parents=True, exist_ok=True)
+    lk = _lock(root)
+    try:
+        lk.acquire()
+    except Timeout:
+        raise OSError(errno.EBUSY, f"cache locked by another process for over {LOCK_TIMEOUT_S:.0f} s",
+                      str(root / LOCK_FILE)) from None
+    try:
+        if lk.lock_counter == 1:
+            recover(root)
+        yield root
+    finally:
+        lk.release()
+
+
+@contextlib.contextmanager
+def _reading(root: Path) -> Iterator[None]:
+    """Hold the lock for a multi-file read when the cache is writable; read as is when it is read-only."""
+    if not root.is_dir():
+        yield
+        return
+    try:
+        cm = locked(root)
+        cm.__enter__()
+    except OSError as e:
+        if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        yield                              # a read-only cache cannot have a writer to wait for
+        return
+    try:
+        yield
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def recover(root: Path) -> None:
+    """Under the lock: roll a committed journal forward, then delete temp files of killed writers."""
+    journal = root / JOURNAL
+    if journal.exists():
+        try:
+            moves = json.loads(journal.read_text())["moves"]
+        except (ValueError, KeyError, TypeError):
+            moves = []                       # torn journal: it was never committed (it is written atomically)
+        for tmp_rel, target_rel in moves:
+            tmp = root / tmp_rel
+            if tmp.exists():
+                os.replace(tmp, root / target_rel)
+        write_manifest(root)
+        journal.unlink()
+    for stray in root.rglob(".*.tmp"):
+        try:
+            stray.unlink()
+        except OSError:
+            pass
+
+
 def write(root: Path | str, key: Key, frame: pd.DataFrame, *, covered: Iterable[Range] = (),
           merge: bool = True, source: str | None = None, update_manifest: bool = True) -> dict:
     """Validate, merge with what is cached (new rows win on equal ts) and replace the file atomically.
 
     `covered` are ranges the caller asked the source for (so an empty answer is not asked twice).
-    Returns the manifest entry written. Nothing is written if validation fails.
+    Returns the manifest entry written. Nothing is written if validation fails. Holds the lock.
     """
-    root = Path(root)
+    with locked(root) as root:
+        entry, table = _prepare(root, key, frame, covered=covered, merge=merge, source=source)
+        _atomic_write_bytes(key.path(root), lambda tmp: pq.write_table(table, tmp))
+        if update_manifest:
+            write_manifest(root)
+    return entry
+
+
+def _prepare(root: Path, key: Key, frame: pd.DataFrame, *, covered: Iterable[Range] = (), merge: bool = True,
+             source: str | None = None) -> tuple[dict, pa.Table]:
+    """(manifest entry, table to write): the validated merge of what is cached and `frame` (under the lock)."""
     tf = None if key.timeframe in (SETTLE, RATE) else key.timeframe
     new = validate_stream(key.stream, frame, timeframe=tf, file=source)
     meta = read_meta(root, key) if merge else {}
@@ -221,20 +351,47 @@ def write(root: Path | str, key: Key, frame: pd.DataFrame, *, covered: Iterable[
     }
     table = pa.Table.from_pandas(merged, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(entry).encode()})
-    _atomic_write_bytes(key.path(root), lambda tmp: pq.write_table(table, tmp))
-    if update_manifest:
-        write_manifest(root)
-    return entry
+    return entry, table
 
 
 def write_many(root: Path | str, items: list[tuple[Key, pd.DataFrame, str | None]]) -> list[dict]:
-    """Validate every item first, then write them: an import never leaves half a dataset behind."""
-    root = Path(root)
+    """Write several datasets as one unit (old state or new after a crash; see the module docstring).
+
+    Every item is validated first; then, under the lock, each merged file is staged beside its
+    target, the journal is committed, and the staged files are renamed into place.
+    """
     for key, frame, source in items:
         tf = None if key.timeframe in (SETTLE, RATE) else key.timeframe
         validate_stream(key.stream, frame, timeframe=tf, file=source)
-    entries = [write(root, k, f, source=s, update_manifest=False) for k, f, s in items]
-    write_manifest(root)
+    with locked(root) as root:
+        staged: list[tuple[Path, Path]] = []
+        entries = []
+        try:
+            merged: dict[Key, tuple[dict, pa.Table]] = {}
+            for key, frame, source in items:            # the same key twice merges in order
+                if key in merged:
+                    _, prev = merged[key]
+                    frame = pd.concat([prev.to_pandas(), frame], ignore_index=True)
+                    frame = frame.drop_duplicates(subset=[TS], keep="last").sort_values(TS, kind="stable")
+                merged[key] = _prepare(root, key, frame, source=source)
+                entries.append(merged[key][0])
+            for key, (_, table) in merged.items():
+                target = key.path(root)
+                tmp = _new_temp(target)
+                staged.append((tmp, target))
+                pq.write_table(table, tmp)
+                _fsync(tmp)
+            moves = [[str(t.relative_to(root)), str(g.relative_to(root))] for t, g in staged]
+            _atomic_write_bytes(root / JOURNAL, lambda tmp: Path(tmp).write_text(json.dumps({"moves": moves})))
+        except BaseException:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            raise
+        for tmp, target in staged:                      # committed: from here a crash rolls forward
+            os.replace(tmp, target)
+        write_manifest(root)
+        (root / JOURNAL).unlink()
     return entries
 
 
@@ -246,7 +403,10 @@ def iter_keys(root: Path | str) -> list[Key]:
         return keys
     for p in sorted(root.glob("*/*/*/*.parquet")):
         stream, venue, sym = p.parts[-4], p.parts[-3], p.parts[-2]
-        keys.append(Key(stream, venue, unsafe_symbol(sym), p.stem))
+        try:
+            keys.append(Key(stream, venue, unsafe_symbol(sym), p.stem))
+        except UnsafeName:
+            continue                  # not written by basisbt (a stray file); never read it
     return keys
 
 
@@ -282,8 +442,9 @@ def list_cache(root: Path | str | None = None) -> pd.DataFrame:
     """One row per cached dataset: venue, symbol, stream, timeframe, start, end, rows, gaps (count)."""
     root = default_root(root)
     rows = []
-    for key in iter_keys(root):
-        meta = _entry(root, key)
+    with _reading(root):
+        keys = [(key, _entry(root, key)) for key in iter_keys(root)]
+    for key, meta in keys:
         rows.append({"venue": key.venue, "symbol": key.symbol, "stream": key.stream, "timeframe": key.timeframe,
                      "start": _ts(meta.get("start")), "end": _ts(meta.get("end")), "rows": int(meta.get("rows", 0)),
                      "gaps": len(meta.get("gaps", []))})
@@ -305,6 +466,13 @@ def load_dataset(root: Path | str | None, symbol: str, timeframe: str, venues: l
                  *, name: str | None = None) -> Dataset:
     """Assemble a Dataset for one spot symbol from the cache (spot, perp, mark, funding per venue; all lending)."""
     root = default_root(root)
+    with _reading(root):
+        return _load_dataset(root, symbol, timeframe, venues, name=name)
+
+
+def _load_dataset(root: Path, symbol: str, timeframe: str, venues: list[str] | None, *,
+                  name: str | None) -> Dataset:
+    """load_dataset's body, run under the read lock."""
     spot_sym = symbol.split(":")[0]
     perp_sym = perp_symbol(spot_sym)
     keys = iter_keys(root)

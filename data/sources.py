@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from data.dataset import Dataset
 from data.errors import DataError
+from data.names import check_name, check_symbol
+from data.safe_io import check_text_table, read_small_text
 from data.schemas import TS
 
 
@@ -36,15 +38,22 @@ FORMS = "use scenario:NAME, cache[:SYMBOL] or a dataset .toml"
 
 def resolve_data(source: str, *, timeframe: str | None = None,
                  cache_dir: str | os.PathLike | None = None) -> Dataset:
-    """Load the dataset a `--data` string names."""
+    """Load the dataset a `--data` string names.
+
+    `timeframe` picks the bar size of a scenario or of cached bars; a dataset TOML fixes its own
+    (its files hold bars of one size), so `--timeframe` with a TOML is refused rather than ignored.
+    """
     if source.startswith("scenario:"):
         from data.scenarios import load_scenario
-        return load_scenario(source.split(":", 1)[1], timeframe=timeframe or "1h")
+        name = check_name(source.split(":", 1)[1], "scenario")
+        return load_scenario(name, timeframe=timeframe or "1h")
     if source == "cache" or source.startswith("cache:"):
         from data.cache import default_root, list_cache, load_dataset
         root = default_root(cache_dir)
         symbol = source.split(":", 1)[1] if ":" in source else ""
-        tf = timeframe or "1h"
+        if symbol:
+            check_symbol(symbol)
+        tf = check_name(timeframe or "1h", "timeframe")
         if not symbol:
             listing = list_cache(root)
             bars = listing[listing["stream"].isin(["spot", "perp"]) & (listing["timeframe"] == tf)]
@@ -55,13 +64,17 @@ def resolve_data(source: str, *, timeframe: str | None = None,
             symbol = spots[0]
         return load_dataset(root, symbol, tf)
     if source.endswith(".toml"):
-        return load_dataset_toml(source, timeframe=timeframe)
+        if timeframe is not None:
+            raise UnknownSource(f"--timeframe {timeframe} does not apply to a dataset TOML ({source}): its files "
+                                f"hold bars of one size, set by its own `timeframe` key; drop --timeframe")
+        return load_dataset_toml(source)
     raise UnknownSource(f"unknown data source {source!r}; {FORMS}")
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError("no such file", file=str(path))
+    check_text_table(path, error=lambda msg: DataError(msg.split(": ", 1)[1], file=str(path)))
     try:
         if path.suffix == ".parquet":
             df = pd.read_parquet(path)
@@ -71,10 +84,15 @@ def _read_frame(path: Path) -> pd.DataFrame:
             df = pd.read_csv(path)
         else:
             raise DataError("unknown file type (use .csv, .parquet or .feather)", file=str(path))
-    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as e:
+    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         if isinstance(e, DataError):
             raise
-        raise DataError("unreadable file", file=str(path), detail=str(e).splitlines()[0][:100]) from None
+        if isinstance(e, OSError) and not isinstance(e, FileNotFoundError) and e.errno is not None:
+            raise                              # permissions, I/O: the environment, not the data
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise DataError("unreadable file", file=str(path), detail=first[:100]) from None
+    if df.empty:
+        raise DataError("no data rows (empty or header only)", file=str(path))
     if TS not in df.columns and "date" in df.columns:
         df = df.rename(columns={"date": TS})
     if TS in df.columns and not pd.api.types.is_datetime64_any_dtype(df[TS].dtype):
@@ -84,37 +102,59 @@ def _read_frame(path: Path) -> pd.DataFrame:
     return df
 
 
-def load_dataset_toml(path: str | os.PathLike, *, timeframe: str | None = None) -> Dataset:
-    """Read a dataset TOML and validate every file it names."""
+def _file_entry(p: Path, where: str, value: object) -> Path:
+    """The path a dataset TOML entry names (relative to the TOML); DataError unless it is a string."""
+    if not isinstance(value, str) or not value:
+        raise DataError(f"{where} must be a file name (a string), not {type(value).__name__} {value!r}"[:160],
+                        file=str(p))
+    return p.parent / value
+
+
+def load_dataset_toml(path: str | os.PathLike) -> Dataset:
+    """Read a dataset TOML and validate every file it names (types, names and files checked first)."""
     from data.validate import validate_stream
     p = Path(path)
     if not p.is_file():
         raise UnknownSource(f"dataset toml {str(p)!r} not found; {FORMS}")
+    text = read_small_text(p, "dataset toml", error=lambda m: DataError(m.split(": ", 1)[1], file=str(p)))
     try:
-        spec = tomllib.loads(p.read_text())
+        spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise DataError("unreadable dataset toml", file=str(p), detail=str(e)[:100]) from None
     unknown = sorted(set(spec) - {"name", "symbol", "timeframe", "venues", "lending", "flows"})
     if unknown:
-        raise DataError(f"unknown key {unknown[0]!r}", file=str(p), detail="known: name, symbol, timeframe, venues, lending, flows")
+        raise DataError(f"unknown key {unknown[0]!r}"[:80], file=str(p),
+                        detail="known: name, symbol, timeframe, venues, lending, flows")
     if "symbol" not in spec or not spec.get("venues"):
         raise DataError("dataset toml needs symbol and at least one [venues.NAME]", file=str(p))
-    tf = timeframe or spec.get("timeframe", "1h")
+    for key in ("name", "symbol", "timeframe"):
+        if key in spec and not isinstance(spec[key], str):
+            raise DataError(f"{key} must be a string, not {type(spec[key]).__name__}", file=str(p))
+    for key in ("venues", "lending"):
+        if key in spec and not isinstance(spec[key], dict):
+            raise DataError(f"[{key}] must be a table of NAME = {{...}}", file=str(p))
+    check_symbol(spec["symbol"])
+    tf = check_name(spec.get("timeframe", "1h"), "timeframe")
     tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in ("spot", "perp", "mark", "funding", "lending")}
     for venue, files in spec["venues"].items():
+        check_name(venue, f"venue in {p}")
+        if not isinstance(files, dict):
+            raise DataError(f"[venues.{venue}] must be a table of stream = \"file\"", file=str(p))
         for stream, rel in files.items():
             if stream not in ("spot", "perp", "mark", "funding"):
-                raise DataError(f"unknown stream {stream!r} in [venues.{venue}]", file=str(p),
+                raise DataError(f"unknown stream {stream!r} in [venues.{venue}]"[:120], file=str(p),
                                 detail="known: spot, perp, mark, funding")
-            f = p.parent / rel
+            f = _file_entry(p, f"venues.{venue}.{stream}", rel)
             tables[stream][venue] = validate_stream(stream, _read_frame(f), timeframe=None if stream == "funding" else tf,
                                                     file=str(f))
     for proto, entry in spec.get("lending", {}).items():
-        f = p.parent / (entry["file"] if isinstance(entry, dict) else entry)
+        check_name(proto, f"lending protocol in {p}")
+        rel = entry.get("file") if isinstance(entry, dict) else entry
+        f = _file_entry(p, f"lending.{proto}.file", rel)
         tables["lending"][proto] = validate_stream("lending", _read_frame(f), file=str(f))
     flows = None
     if "flows" in spec:
-        f = p.parent / spec["flows"]
+        f = _file_entry(p, "flows", spec["flows"])
         flows = validate_stream("flows", _read_frame(f), file=str(f))
     return Dataset(spec.get("name", p.stem), spec["symbol"], tf, tables["spot"], tables["perp"], tables["mark"],
                    tables["funding"], tables["lending"], flows)

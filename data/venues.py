@@ -110,6 +110,11 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
 
 def load_venue(name: str, at: pd.Timestamp | str | None = None, directory: Path | None = None) -> VenueSpec:
     """The spec of venue `name` in force at time `at` (latest block started on or before it)."""
+    from data.names import UnsafeName, check_name
+    try:
+        check_name(name, "venue")
+    except UnsafeName as e:
+        raise VenueSpecError(f"{e}; known: {', '.join(available_venues())}") from None
     path = (directory or VENUE_DIR) / f"{name}.toml"
     if not path.exists():
         raise VenueSpecError(f"unknown venue {name!r}; known: {', '.join(available_venues())}")

@@ -1,7 +1,8 @@
 """The `basisbt` command line (DESIGN §9). typer and rich live only in engine/cli*.py.
 
 Exit codes: 0 ok; 1 a run that failed its own checks; 2 bad input or usage (one line naming the
-file/row/rule or the bad parameter and the valid ones; the traceback only with --debug).
+file/row/rule or the bad parameter and the valid ones; the traceback only with --debug); 3 the
+environment failed (permissions, read-only or full disk, network), one line naming the path.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.cli_common import err, fail, key_values
+from engine.cli_common import STATE, SafeGroup, err, fail, key_values
 
 app = typer.Typer(
     name="basisbt",
@@ -25,9 +26,8 @@ app = typer.Typer(
          "across venues, lending rotation and synthetic dollars, with margin and liquidation by mark price.\n\n"
          "Start with `basisbt run` (perp_short on the embedded feb-2025-crash scenario), then "
          "`basisbt scenarios` and `basisbt strategies`.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=SafeGroup)
 out = Console()
-STATE = {"debug": False}
 
 
 @app.callback()
@@ -37,6 +37,17 @@ def _main(debug: bool = typer.Option(False, "--debug", help="show full traceback
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text.replace("scenario:", "")).strip("-")
+
+
+def default_run_name(res) -> str:
+    """`<strategy>-<data>-<first day>-<last day>-<config id[:8]>`: distinct runs get distinct directories.
+
+    The same strategy, parameters, config and span give the same name, so a rerun replaces its
+    earlier run (whole) and never merges with it.
+    """
+    idx = res.timeline["ts"] if "ts" in res.timeline.columns else res.timeline.index
+    days = "-".join(f"{t:%Y%m%d}" for t in (idx[0], idx[-1])) if len(idx) else "empty"
+    return f"{_slug(res.strategy)[:40]}-{_slug(res.dataset)[-48:].strip('-')}-{days}-{res.config_id[:8]}"
 
 
 @app.command()
@@ -55,7 +66,9 @@ def run(
     end: Optional[str] = typer.Option(None, "--end", help="date to stop before (UTC)"),
     timeframe: Optional[str] = typer.Option(None, "--timeframe", help="bar size for scenarios (1h default, 1m)"),
     fill: Optional[str] = typer.Option(None, "--fill", help="'open' (next bar's open, default) or 'close'"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<strategy>-<data>)"),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="run directory, written whole and replacing an earlier run there "
+                                  "(default runs/<strategy>-<data>-<first day>-<last day>-<config id>)"),
     strict: bool = typer.Option(False, "--strict", help="refuse data with missing bars or funding inside a gap "
                                                         "(exit 2) instead of pricing them stale and counting them"),
 ) -> None:
@@ -63,14 +76,18 @@ def run(
     from data.errors import DataError
     from data.sources import UnknownSource, resolve_data
     from data.venues import VenueSpecError
-    from engine.config import ConfigError, RunConfig, build_dataclass, load_toml
+    from engine.config import ConfigError, RunConfig, build_dataclass, did_you_mean, load_toml
     from engine.market import MarketError
     from engine.memory import prefer_small_pages
     from engine.runner import Engine, StrategyError
+    from reports.writers import RunTargetError, check_run_target, write_run
     from strategies.registry import load_strategy_class
+    from pandas import Timestamp as pd_ts
     prefer_small_pages()
 
     try:
+        if out_dir is not None:
+            check_run_target(out_dir)          # refuse a file or a foreign directory before running
         doc = load_toml(config) if config else {}
         params = dict(doc.pop("params", {}))
         # flags win over the config file, which wins over the defaults
@@ -82,14 +99,26 @@ def run(
                 doc[k] = v
         if strict:
             doc["strict"] = True
-        run_cfg = build_dataclass(RunConfig, doc, "run config key")
+        for k in ("start", "end"):
+            if doc.get(k):
+                try:
+                    pd_ts(str(doc[k]))
+                except ValueError:
+                    raise ConfigError(f"{k} {str(doc[k])[:40]!r} is not a date (use e.g. 2025-02-01)") from None
         params.update(key_values(set_, "--set", "leverage=5"))
         cls = load_strategy_class(strategy)
+        pnames = [f for f, *_ in cls.param_table()]
+        for k in doc:                          # a strategy parameter at the top level of a run TOML
+            hint = "" if k in pnames else did_you_mean(k, pnames)
+            if k not in RunConfig.__dataclass_fields__ and (k in pnames or hint):
+                raise ConfigError(f"{config}: {k!r} is not a run key; strategy parameters of {cls.name!r} "
+                                  f"go under [params]{hint}")
+        run_cfg = build_dataclass(RunConfig, doc, "run config key")
         strat = cls(**params)
         t0 = time.perf_counter()
         ds = resolve_data(data, timeframe=timeframe)
         engine = Engine(strat, ds, run_cfg, data_label=data)
-    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, ValueError) as e:
+    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError) as e:
         if STATE["debug"]:
             raise
         fail(str(e))
@@ -112,9 +141,11 @@ def run(
                 raise
             fail(str(e))
     elapsed = time.perf_counter() - t0
-    target = out_dir or Path("runs") / f"{_slug(strat.name)}-{_slug(data)}"
-    from reports.writers import write_run
-    write_run(res, target)
+    target = out_dir or Path("runs") / default_run_name(res)
+    try:
+        write_run(res, target)
+    except RunTargetError as e:
+        fail(str(e))
     _summary(res, target, elapsed)
 
 

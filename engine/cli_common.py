@@ -1,18 +1,93 @@
-"""What every basisbt command shares: one clean error line and exit code, and key=value options."""
+"""What every basisbt command shares: one clean error line and exit code, and key=value options.
+
+Exit codes (DESIGN §9): 0 ok; 1 a run that failed its own checks; 2 bad input or usage; 3 the
+environment failed (permissions, read-only or full disk, network). `SafeGroup` is the one place
+where exceptions that escaped a command become that one line; `--debug` keeps the traceback.
+"""
 from __future__ import annotations
 
-from typing import NoReturn
+import errno
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 err = Console(stderr=True)
+STATE = {"debug": False}
+MAX_MESSAGE = 400          # an error line quotes at most this many characters of anything
+
+BAD_INPUT = 2
+ENVIRONMENT = 3
+# a path the user named that is missing or of the wrong kind is bad input; the rest is the environment
+_INPUT_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP,
+                 errno.ENOTEMPTY}
+_ERRNO_TEXT = {errno.ENOSPC: "no space left on device (disk full)", errno.EROFS: "read-only file system",
+               errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+               errno.EDQUOT: "disk quota exceeded"}
 
 
-def fail(msg: str, code: int = 2) -> NoReturn:
-    """Print one clean error line and exit (2 = bad input or usage)."""
-    err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
+def one_line(msg: str, limit: int = MAX_MESSAGE) -> str:
+    """A message squeezed to one line of at most `limit` characters."""
+    s = " ".join(str(msg).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def fail(msg: str, code: int = BAD_INPUT) -> NoReturn:
+    """Print one clean error line and exit (2 = bad input or usage, 3 = environment)."""
+    err.print(f"error: {one_line(msg)}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def describe_os_error(e: OSError) -> tuple[str, int]:
+    """(one-line message naming the path, exit code) for an OSError."""
+    text = _ERRNO_TEXT.get(e.errno or -1) or e.strerror or type(e).__name__
+    where = e.filename if e.filename is not None else None
+    if where is None:
+        msg = f"{text}" if e.strerror else f"{type(e).__name__}: {e}"
+    else:
+        msg = f"{where}: {text}"
+        if getattr(e, "filename2", None):
+            msg += f" (-> {e.filename2})"
+    code = BAD_INPUT if e.errno in _INPUT_ERRNOS else ENVIRONMENT
+    return msg, code
+
+
+def classify(e: BaseException) -> tuple[str, int] | None:
+    """(message, exit code) for an exception a command let escape; None to let it propagate."""
+    from data.errors import DataError
+    from engine.config import ConfigError
+    if isinstance(e, (DataError, ConfigError)):
+        return str(e), BAD_INPUT
+    if isinstance(e, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({e.reason} at byte {e.start})", BAD_INPUT
+    if isinstance(e, OSError):
+        return describe_os_error(e)
+    if isinstance(e, MemoryError):
+        return "out of memory", ENVIRONMENT
+    if isinstance(e, RecursionError):
+        return f"recursion too deep: {e}", BAD_INPUT
+    if isinstance(e, Exception):
+        return (f"unexpected {type(e).__name__}: {e} (an input basisbt does not check yet, or a bug; "
+                f"rerun with --debug for the traceback)", BAD_INPUT)
+    return None
+
+
+class SafeGroup(TyperGroup):
+    """The root command group: exceptions that escape a command become one line and exit 2 or 3."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as e:
+            if STATE["debug"] or type(e).__module__.startswith(("typer", "click")):
+                raise
+            found = classify(e)
+            if found is None:
+                raise
+            fail(*found)
 
 
 def key_values(items: list[str], option: str, example: str, form: str = "key=value") -> dict[str, str]:

@@ -58,6 +58,37 @@ def _summary(entries: list[dict], title: str) -> None:
     out.print(t)
 
 
+def _names(**flags: Optional[str]) -> None:
+    """Check venue/protocol/symbol/asset flags before any file is read (they become cache paths)."""
+    from data.names import check_name, check_symbol
+    for flag, value in flags.items():
+        if value is None:
+            continue
+        opt = "--" + flag.replace("_", "-")
+        for v in (x.strip() for x in value.split(",")) if flag == "symbol" else (value,):
+            (check_symbol if flag in ("symbol", "asset") else check_name)(v, opt)
+
+
+def _prescan(path: Path) -> None:
+    """Refuse a missing input or a CSV whose first line is huge before an importer reads it whole."""
+    from data.safe_io import check_text_table
+    if not path.exists():
+        raise DataError("no such file or directory", file=str(path))
+    files = [path] if path.is_file() else [p for p, _ in zip(path.rglob("*"), range(10_000)) if p.is_file()]
+    for f in files:
+        check_text_table(f, error=lambda m, f=f: DataError(m.split(": ", 1)[1], file=str(f)))
+    if path.is_file() and path.suffix.lower() == ".csv":
+        with open(path, "rb") as fh:
+            lines = [ln for ln in fh.read(1 << 16).splitlines()[:2] if ln.strip()]
+        if len(lines) < 2:
+            raise DataError("no data rows (empty or header only)", file=str(path))
+
+
+def _root(cache_dir: Optional[Path]) -> Path:
+    """The cache root, refused (exit 2) when it or a parent is a file."""
+    return cache.check_root(cache.default_root(cache_dir))
+
+
 def _store(items, root: Path, repair: bool, max_fill: int) -> None:
     from data.ingest.common import apply_repair
     if repair:
@@ -68,10 +99,12 @@ def _store(items, root: Path, repair: bool, max_fill: int) -> None:
 
 def _guard(fn):
     """Run a command body, turning data/fetch errors into exit code 2 and one line."""
-    from data.ingest.fetch import FetchError
+    from data.ingest.fetch import FetchError, NetworkFailure
     from data.sources import UnknownSource
     try:
         fn()
+    except NetworkFailure as e:
+        fail(str(e), code=3)                   # the network failed, not the arguments
     except (DataError, FetchError, UnknownSource) as e:
         fail(str(e))
 
@@ -87,14 +120,20 @@ def register(app: typer.Typer) -> None:
                   since: Optional[str] = typer.Option(None, "--since"), until: Optional[str] = typer.Option(None, "--until"),
                   timeframe: str = typer.Option("1h", "--timeframe"),
                   streams: str = typer.Option("spot,perp,mark,index,funding", "--streams"),
+                  retries: int = typer.Option(5, "--retries", help="retries per request on network errors "
+                                                                   "(backoff 1, 2, 4, ... s); 0-20"),
                   cache_dir: Optional[Path] = CacheOpt) -> None:
-        """Fetch spot/perp/mark/index bars and funding over ccxt (incremental, resumable)."""
+        """Fetch spot/perp/mark/index bars and funding over ccxt (incremental, resumable).
+
+        Arguments are checked before any request; a network failure names the exchange, the
+        endpoint and the cause (DNS, timeout, HTTP status) and exits 3.
+        """
         _logging()
         from data.ingest.fetch import fetch
-        root = cache.default_root(cache_dir)
         t0, t1 = _ts(since, "since"), _ts(until, "until")
 
         def body() -> None:
+            root = _root(cache_dir)
             with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} rows"),
                           TimeElapsedColumn(), console=err) as prog:
                 tasks: dict[str, int] = {}
@@ -106,7 +145,7 @@ def register(app: typer.Typer) -> None:
 
                 reports = fetch([e.strip() for e in exchange.split(",") if e.strip()], symbol, since=t0, until=t1,
                                 timeframe=timeframe, streams=tuple(s.strip() for s in streams.split(",")),
-                                cache_dir=root, progress=progress)
+                                cache_dir=root, progress=progress, retries=retries)
             t = Table(title=f"fetched into {root}")
             for c in ("venue", "stream", "symbol", "rows added", "requests", "gaps", "note"):
                 t.add_column(c)
@@ -125,8 +164,13 @@ def register(app: typer.Typer) -> None:
         _logging()
         from data.ingest.freqtrade import import_freqtrade
         syms = [s.strip() for s in symbol.split(",")] if symbol else None
-        _guard(lambda: _store(import_freqtrade(path, venue=venue, symbols=syms, timeframe=timeframe),
-                              cache.default_root(cache_dir), repair, fill))
+
+        def body() -> None:
+            _names(venue=venue, symbol=symbol, timeframe=timeframe)
+            root = _root(cache_dir)
+            _prescan(path)
+            _store(import_freqtrade(path, venue=venue, symbols=syms, timeframe=timeframe), root, repair, fill)
+        _guard(body)
 
     @imp.command("binance-vision")
     def imp_vision(path: Path, kind: Optional[str] = typer.Option(None, "--kind", help="klines, markPriceKlines, indexPriceKlines, fundingRate"),
@@ -137,8 +181,12 @@ def register(app: typer.Typer) -> None:
         """Import Binance public dumps (zip/csv, header or not, ms or µs times)."""
         _logging()
         from data.ingest.binance_vision import import_binance_vision
-        _guard(lambda: _store(import_binance_vision(path, kind=kind, market=market, symbol=symbol, venue=venue),
-                              cache.default_root(cache_dir), repair, fill))
+        def body() -> None:
+            _names(venue=venue, symbol=symbol)
+            root = _root(cache_dir)
+            _prescan(path)
+            _store(import_binance_vision(path, kind=kind, market=market, symbol=symbol, venue=venue), root, repair, fill)
+        _guard(body)
 
     @imp.command("csv")
     def imp_csv(path: Path, mapping: Optional[Path] = typer.Option(None, "--mapping", help="mapping TOML"),
@@ -159,6 +207,9 @@ def register(app: typer.Typer) -> None:
         from data.ingest.csv_import import CsvMapping, import_csv, load_mapping
 
         def body() -> None:
+            _names(venue=venue, symbol=symbol, timeframe=timeframe)
+            root = _root(cache_dir)
+            _prescan(path)
             cols = key_values(col, "--col", "rate=funding_rate", form="canonical=source")
             over = dict(stream=stream, time=time, time_unit=time_unit, venue=venue, symbol=symbol,
                         venue_column=venue_column, symbol_column=symbol_column, timeframe=timeframe,
@@ -170,7 +221,7 @@ def register(app: typer.Typer) -> None:
                 if not stream:
                     fail("csv import needs --stream or --mapping FILE.toml")
                 m = CsvMapping(**{k: v for k, v in over.items() if v is not None}, columns=cols)
-            _store(import_csv(path, m), cache.default_root(cache_dir), repair, fill)
+            _store(import_csv(path, m), root, repair, fill)
         _guard(body)
 
     @imp.command("lending")
@@ -184,16 +235,19 @@ def register(app: typer.Typer) -> None:
         """Import lending-rate history (plain time,apy; DefiLlama chart export; Aave ray APR)."""
         _logging()
         from data.ingest.lending import import_lending
-        _guard(lambda: _store(import_lending(path, protocol=protocol, asset=asset, fmt=fmt, unit=unit,
-                                             base_only=base_only, assume_utc=assume_utc),
-                              cache.default_root(cache_dir), False, 0))
+        def body() -> None:
+            _names(protocol=protocol, asset=asset)
+            root = _root(cache_dir)
+            _prescan(path)
+            _store(import_lending(path, protocol=protocol, asset=asset, fmt=fmt, unit=unit,
+                                  base_only=base_only, assume_utc=assume_utc), root, False, 0)
+        _guard(body)
 
     @data_app.command("list")
     def data_list(cache_dir: Optional[Path] = CacheOpt) -> None:
         """List what the cache holds: venue, symbol, stream, span, rows, gaps."""
-        root = cache.default_root(cache_dir)
-
         def body() -> None:
+            root = _root(cache_dir)
             df = cache.list_cache(root)
             if df.empty:
                 out.print(f"cache {root} is empty (basisbt fetch / basisbt import fill it)")

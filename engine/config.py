@@ -5,6 +5,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +33,69 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.fill not in ("open", "close"):
             raise ConfigError(f"fill must be 'open' or 'close', not {self.fill!r}")
-        if self.initial_capital <= 0:
-            raise ConfigError("initial_capital must be > 0")
-        if self.slippage < 0 or self.slippage_impact < 0:
-            raise ConfigError("slippage and slippage_impact must be >= 0")
+        check_range("initial_capital", self.initial_capital, gt=0.0, le=1e15)
+        check_range("slippage", self.slippage, ge=0.0, lt=1.0)
+        check_range("slippage_impact", self.slippage_impact, ge=0.0, le=100.0)
+        if not isinstance(self.venue_overrides, dict):
+            raise ConfigError("venue_overrides must be a table of venue -> {key = value}")
+        for venue, kv in self.venue_overrides.items():
+            check_venue_override(venue, kv)
+
+
+# What a venue override may set, and its valid range. Fees are costs (>= 0): a maker rebate is
+# declared as `maker_rebate` / `spot_maker_rebate` (a positive number the venue pays you), so a
+# typo'd sign cannot turn fees into income.
+VENUE_OVERRIDE_BOUNDS: dict[str, dict[str, float]] = {
+    "taker_fee": {"ge": 0.0, "lt": 0.1},
+    "maker_fee": {"ge": 0.0, "lt": 0.1},
+    "spot_taker_fee": {"ge": 0.0, "lt": 0.1},
+    "spot_maker_fee": {"ge": 0.0, "lt": 0.1},
+    "maker_rebate": {"ge": 0.0, "le": 0.001},
+    "spot_maker_rebate": {"ge": 0.0, "le": 0.001},
+    "liquidation_fee": {"ge": 0.0, "lt": 0.5},
+    "haircut": {"ge": 0.0, "le": 1.0},
+}
+
+
+def check_venue_override(venue: Any, kv: Any) -> None:
+    """ConfigError unless `venue` is a safe name and every override key is known and in its range."""
+    from data.names import check_name
+    try:
+        check_name(str(venue), "venue_overrides venue")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if not isinstance(kv, dict):
+        raise ConfigError(f"venue_overrides.{venue}: expected a table of key = value, got {kv!r}"[:200])
+    keys = list(VENUE_OVERRIDE_BOUNDS)
+    for key, value in kv.items():
+        if key not in VENUE_OVERRIDE_BOUNDS:
+            raise ConfigError(f"venue_overrides.{venue}: unknown key {key!r}{did_you_mean(key, keys)}; "
+                              f"valid: {', '.join(keys)}")
+        v = coerce(value, float, f"venue_overrides.{venue}.{key}")
+        check_range(f"venue_overrides.{venue}.{key}", v, **VENUE_OVERRIDE_BOUNDS[key])
+    if "maker_fee" in kv and "maker_rebate" in kv or "spot_maker_fee" in kv and "spot_maker_rebate" in kv:
+        raise ConfigError(f"venue_overrides.{venue}: give a maker fee or a maker rebate, not both")
+
+
+def range_text(name: str, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+               lt: float | None = None) -> str:
+    """The valid range as a reader writes it: '0 < leverage <= 125'."""
+    lo = f"{ge:g} <= " if ge is not None else (f"{gt:g} < " if gt is not None else "")
+    hi = f" <= {le:g}" if le is not None else (f" < {lt:g}" if lt is not None else "")
+    return f"{lo}{name}{hi}" if lo or hi else f"{name} finite"
+
+
+def check_range(name: str, value: Any, *, ge: float | None = None, gt: float | None = None,
+                le: float | None = None, lt: float | None = None) -> None:
+    """ConfigError naming the valid range unless value is finite and inside it (NaN is never inside)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    rng = range_text(name, ge=ge, gt=gt, le=le, lt=lt)
+    ok = math.isfinite(value)
+    ok = ok and (ge is None or value >= ge) and (gt is None or value > gt)
+    ok = ok and (le is None or value <= le) and (lt is None or value < lt)
+    if not ok:
+        raise ConfigError(f"{name} = {value!r} is out of range; valid: {rng}")
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
@@ -59,6 +119,8 @@ def coerce(value: Any, typ: Any, name: str) -> Any:
                 return False
             raise ValueError(value)
         if typ is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
             return float(value)
         if typ is int:
             f = float(value)
@@ -67,7 +129,7 @@ def coerce(value: Any, typ: Any, name: str) -> Any:
             return int(f)
         if typ is str:
             return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name}: expected {typ.__name__}, got {value!r}") from None
     return value
 
@@ -90,13 +152,20 @@ def build_dataclass(cls: type, values: dict[str, Any], what: str) -> Any:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a run TOML: top-level run keys, [params] for the strategy, strategy/data names."""
+    from data.safe_io import read_small_text
     p = Path(path)
+    text = read_small_text(p, "config file", error=ConfigError)
     try:
-        return tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such config file") from None
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: {e}") from None
+        raise ConfigError(f"{p}: invalid TOML ({e})") from None
+    for key in ("strategy", "data"):
+        if key in doc and not isinstance(doc[key], str):
+            raise ConfigError(f"{p}: {key} must be a string, not {type(doc[key]).__name__}")
+    for key in ("params", "venue_overrides"):
+        if key in doc and not isinstance(doc[key], dict):
+            raise ConfigError(f"{p}: [{key}] must be a table, not {type(doc[key]).__name__}")
+    return doc
 
 
 def config_id(payload: dict[str, Any]) -> str:

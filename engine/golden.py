@@ -202,7 +202,7 @@ def load_case_data(case: GoldenCase) -> Dataset:
         path = _resolve_path(case.data, case.base_dir)
         if not path.exists() and case.optional:
             raise DataAbsent(f"{path} not found")
-        return resolve_data(str(path), timeframe=case.timeframe)
+        return resolve_data(str(path))          # a dataset TOML fixes its own timeframe
     return resolve_data(case.data, timeframe=case.timeframe)
 
 

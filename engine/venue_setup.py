@@ -5,13 +5,15 @@ import numpy as np
 import pandas as pd
 
 from data.venues import VenueSpec, load_venue
-from engine.config import ConfigError
+from engine.config import ConfigError, check_venue_override
 from engine.kernels.arrays import VenueTables
 from engine.kernels.codes import (C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_PARTIAL, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
                                   C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, N_CFG)
 
 OVERRIDABLE = {"taker_fee": C_TAKER, "maker_fee": C_MAKER, "spot_taker_fee": C_SPOT_TAKER,
-               "spot_maker_fee": C_SPOT_MAKER, "liquidation_fee": C_LIQ_FEE, "haircut": C_HAIRCUT}
+               "spot_maker_fee": C_SPOT_MAKER, "liquidation_fee": C_LIQ_FEE, "haircut": C_HAIRCUT,
+               "maker_rebate": C_MAKER, "spot_maker_rebate": C_SPOT_MAKER}
+REBATES = ("maker_rebate", "spot_maker_rebate")    # declared rebates: the venue pays, so the fee is -value
 
 
 def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float, slippage_impact: float,
@@ -41,5 +43,6 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
         for key, value in kv.items():
             if key not in OVERRIDABLE:
                 raise ConfigError(f"venue_overrides.{venue}: unknown key {key!r}; valid: {', '.join(OVERRIDABLE)}")
-            vcfg[venues.index(venue), OVERRIDABLE[key]] = float(value)
+            check_venue_override(venue, {key: value})
+            vcfg[venues.index(venue), OVERRIDABLE[key]] = -float(value) if key in REBATES else float(value)
     return VenueTables(vcfg, floor, rate, amount), specs

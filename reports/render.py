@@ -22,8 +22,20 @@ def render_run(run_dir: str | Path, *, dpi: int = 110) -> dict[str, Any]:
     The CSVs hold exact float round-trips, so metrics.json comes out byte for byte identical to
     the one `Results.save` wrote. Returns the metrics. Raises RunDirError for a bad directory.
     """
+    import shutil
+
+    from reports.writers import commit_dir, staging_dir
     d = Path(run_dir)
-    return write_reports(load_run(d), d, dpi=dpi)
+    results = load_run(d)
+    tmp = staging_dir(d)
+    try:   # re-render a copy and swap it in whole: a failed or killed render leaves the run untouched
+        shutil.copytree(d, tmp, dirs_exist_ok=True, symlinks=True)
+        metrics = write_reports(results, tmp, dpi=dpi)
+        commit_dir(tmp, d)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return metrics
 
 
 # (label, metrics key path, formatter) rows of the comparison table
@@ -103,6 +115,8 @@ def render_comparison(run_dirs: Sequence[str | Path], out: str | Path, *, dpi: i
         runs=[{"label": lab, "path": str(d)} for lab, d in zip(labels, dirs)],
         conventions=CONVENTIONS_TEXT)
     out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirError(f"{out_dir}: exists and is not a directory; choose another --out")
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "metrics.json", json.dumps(
         dict(zip(labels, mets)), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n")

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from engine.config import ConfigError, build_dataclass
+from engine.config import ConfigError, build_dataclass, check_range, range_text
 
 if TYPE_CHECKING:
     from engine.context import Context
@@ -17,9 +17,26 @@ if TYPE_CHECKING:
                                StartEvent)
 
 
-def param(default: Any, doc: str, choices: tuple[Any, ...] | None = None) -> Any:
-    """A strategy parameter with its default, a one-line doc and optionally its allowed values."""
-    return field(default=default, metadata={"doc": doc, "choices": choices})
+def param(default: Any, doc: str, choices: tuple[Any, ...] | None = None, *, ge: float | None = None,
+          gt: float | None = None, le: float | None = None, lt: float | None = None) -> Any:
+    """A strategy parameter: default, one-line doc, and the values it may take (choices or numeric bounds).
+
+    Bounds are checked on every value from --set, a config file or Python (NaN and inf are never
+    valid for a number), so `leverage=-5` is an exit-2 error naming the range, not a run.
+    """
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    if ge is not None and gt is not None or le is not None and lt is not None:
+        raise TypeError("param(): give at most one lower (ge/gt) and one upper (le/lt) bound")
+    return field(default=default, metadata={"doc": doc, "choices": choices, "bounds": bounds})
+
+
+def param_range(f: dataclasses.Field) -> str:
+    """The valid values of a declared parameter, as text for tables and errors ('' when unconstrained)."""
+    choices = f.metadata.get("choices")
+    if choices:
+        return "one of " + ", ".join(map(str, choices))
+    bounds = f.metadata.get("bounds") or {}
+    return range_text(f.name, **bounds) if bounds else ""
 
 
 class Strategy:
@@ -45,18 +62,24 @@ class Strategy:
     def __init__(self, **params: Any) -> None:
         self.p = build_dataclass(self.Params, params, f"parameter of strategy {self.name!r}")
         for f in dataclasses.fields(self.p):
+            value = getattr(self.p, f.name)
             choices = f.metadata.get("choices")
-            if choices and getattr(self.p, f.name) not in choices:
+            if choices and value not in choices:
                 raise ConfigError(f"{self.name}: {f.name} must be one of {', '.join(map(str, choices))}, "
-                                  f"not {getattr(self.p, f.name)!r}")
+                                  f"not {value!r}")
+            try:
+                check_range(f.name, value, **(f.metadata.get("bounds") or {}))
+            except ConfigError as e:
+                raise ConfigError(f"{self.name}: {e}") from None
 
     @classmethod
     def param_table(cls) -> list[tuple[str, str, Any, str]]:
-        """(name, type, default, doc) for each parameter."""
+        """(name, type, default, doc) for each parameter; the doc ends with the valid range if declared."""
         rows = []
         for f in dataclasses.fields(cls.Params):
             typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-            rows.append((f.name, typ, f.default, f.metadata.get("doc", "")))
+            doc, rng = f.metadata.get("doc", ""), param_range(f)
+            rows.append((f.name, typ, f.default, f"{doc} [{rng}]" if rng and not f.metadata.get("choices") else doc))
         return rows
 
     def params_dict(self) -> dict[str, Any]:

@@ -35,13 +35,13 @@ class FundingAllocator(Strategy):
     class Params:
         weighting: str = param("funding", "'funding': by trailing funding APR; 'equal': 1/V",
                                choices=("funding", "equal"))
-        lookback_days: float = param(7.0, "trailing window for funding APR (days)")
-        min_weight: float = param(0.1, "floor weight per venue (keeps every venue in use)")
-        band: float = param(0.10, "rebalance only when some weight is off target by more than this")
-        horizon_days: float = param(14.0, "days the funding edge is assumed to last, to weigh against costs")
-        hedge_ratio: float = param(1.0, "perp short as a fraction of the spot held")
-        rehedge_threshold: float = param(0.02, "re-hedge a venue when |spot + perp| exceeds this share of spot")
-        cash_buffer: float = param(0.01, "share of each venue's capital kept as USDT for fees and funding")
+        lookback_days: float = param(7.0, "trailing window for funding APR (days)", gt=0.0, le=365.0)
+        min_weight: float = param(0.1, "floor weight per venue (keeps every venue in use)", ge=0.0, le=1.0)
+        band: float = param(0.10, "rebalance only when some weight is off target by more than this", ge=0.0, le=1.0)
+        horizon_days: float = param(14.0, "days the funding edge is assumed to last, to weigh against costs", gt=0.0, le=3650.0)
+        hedge_ratio: float = param(1.0, "perp short as a fraction of the spot held", ge=0.0, le=2.0)
+        rehedge_threshold: float = param(0.02, "re-hedge a venue when |spot + perp| exceeds this share of spot", ge=0.0, le=1.0)
+        cash_buffer: float = param(0.01, "share of each venue's capital kept as USDT for fees and funding", ge=0.0, lt=1.0)
 
     def __init__(self, **params) -> None:
         super().__init__(**params)

@@ -36,14 +36,14 @@ class LendingRebalance(Strategy):
     @dataclass(frozen=True, kw_only=True)
     class Params:
         venue: str = param("binance", "venue that holds the spot and the short")
-        lookback_days: float = param(3.0, "trailing window for the funding APR (days)")
-        enter_spread: float = param(0.03, "go to lending when best APY - funding APR exceeds this (per year)")
-        exit_spread: float = param(0.0, "come back to the hedge when best APY - funding APR falls below this")
-        max_share: float = param(0.8, "share of equity in lending in the lending regime (0..1)")
-        min_hold_days: float = param(3.0, "minimum days between two regime switches")
-        hedge_ratio: float = param(1.0, "perp short as a fraction of the spot held")
-        rehedge_threshold: float = param(0.02, "re-hedge when |spot + perp| exceeds this share of spot")
-        cash_buffer: float = param(0.01, "share of the hedge kept as USDT on the venue for fees and funding")
+        lookback_days: float = param(3.0, "trailing window for the funding APR (days)", gt=0.0, le=365.0)
+        enter_spread: float = param(0.03, "go to lending when best APY - funding APR exceeds this (per year)", ge=-1.0, le=1.0)
+        exit_spread: float = param(0.0, "come back to the hedge when best APY - funding APR falls below this", ge=-1.0, le=1.0)
+        max_share: float = param(0.8, "share of equity in lending in the lending regime (0..1)", ge=0.0, le=1.0)
+        min_hold_days: float = param(3.0, "minimum days between two regime switches", ge=0.0, le=365.0)
+        hedge_ratio: float = param(1.0, "perp short as a fraction of the spot held", ge=0.0, le=2.0)
+        rehedge_threshold: float = param(0.02, "re-hedge when |spot + perp| exceeds this share of spot", ge=0.0, le=1.0)
+        cash_buffer: float = param(0.01, "share of the hedge kept as USDT on the venue for fees and funding", ge=0.0, lt=1.0)
 
     def __init__(self, **params) -> None:
         super().__init__(**params)

@@ -31,12 +31,12 @@ class PerpShort(Strategy):
         venue: str = param("binance", "venue that holds the spot and the short")
         collateral: str = param("spot", "'spot': spot posted as perp margin; 'usdt': USDT margin only",
                                 choices=("spot", "usdt"))
-        leverage: float = param(3.0, "usdt collateral: perp notional / USDT margin")
-        hedge_ratio: float = param(1.0, "perp short size as a fraction of the spot held")
-        rehedge_threshold: float = param(0.02, "re-hedge when |spot + perp| exceeds this share of spot")
-        cash_buffer: float = param(0.01, "spot collateral: share of capital kept as USDT for fees")
+        leverage: float = param(3.0, "usdt collateral: perp notional / USDT margin", gt=0.0, le=125.0)
+        hedge_ratio: float = param(1.0, "perp short size as a fraction of the spot held", ge=0.0, le=2.0)
+        rehedge_threshold: float = param(0.02, "re-hedge when |spot + perp| exceeds this share of spot", ge=0.0, le=1.0)
+        cash_buffer: float = param(0.01, "spot collateral: share of capital kept as USDT for fees", ge=0.0, lt=1.0)
         min_liq_distance: float = param(0.0, "usdt: top up margin when the mark is closer than this "
-                                             "fraction to the liquidation price (0 = never)")
+                                             "fraction to the liquidation price (0 = never)", ge=0.0, lt=1.0)
         reopen_after_liquidation: bool = param(False, "rebuild the hedge after a liquidation")
 
     def __init__(self, **params) -> None:

@@ -37,6 +37,8 @@ def load_strategy_class(spec: str) -> type[Strategy]:
             spec_.loader.exec_module(module)
         except ConfigError:
             raise
+        except SystemExit as e:          # sys.exit() in a strategy file must not end basisbt with its code
+            raise ConfigError(f"{path}: called sys.exit({e.code!r}) while being imported") from None
         except Exception as e:
             raise ConfigError(f"{path}: could not import: {type(e).__name__}: {e}") from None
         cls = getattr(module, cls_name, None)

@@ -68,17 +68,17 @@ class SyntheticDollar(Strategy):
     @dataclass(frozen=True, kw_only=True)
     class Params:
         venue_weights: str = param("", "collateral split, e.g. 'binance=0.5,bybit=0.25,okx=0.25' ('' = equal)")
-        reserve_share: float = param(0.2, "share of new income kept by the reserve fund (rest to stakers)")
-        reserve_seed: float = param(0.01, "share of initial capital that seeds the reserve (not supply)")
-        staked_share: float = param(0.3, "share of supply that is staked and receives the income")
+        reserve_share: float = param(0.2, "share of new income kept by the reserve fund (rest to stakers)", ge=0.0, le=1.0)
+        reserve_seed: float = param(0.01, "share of initial capital that seeds the reserve (not supply)", ge=0.0, lt=1.0)
+        staked_share: float = param(0.3, "share of supply that is staked and receives the income", gt=0.0, le=1.0)
         reference_supply: float = param(2.5e9, "supply (USD) the dataset's flows refer to; flows are scaled "
-                                               "by initial supply / this (0 = ignore flows)")
+                                               "by initial supply / this (0 = ignore flows)", ge=0.0, le=1e13)
         redeem_from: str = param("weights", "where redemptions unwind: 'weights' or 'discount' "
                                             "(deepest perp discount first)", choices=("weights", "discount"))
-        hedge_ratio: float = param(1.0, "perp short as a fraction of the spot held")
-        rehedge_threshold: float = param(0.02, "re-hedge a venue when |spot + perp| exceeds this share of spot")
-        cash_buffer: float = param(0.01, "share of capital and of each mint kept as USDT on the venue")
-        min_trade: float = param(0.0, "hedge changes below this (quote) wait and accumulate")
+        hedge_ratio: float = param(1.0, "perp short as a fraction of the spot held", ge=0.0, le=2.0)
+        rehedge_threshold: float = param(0.02, "re-hedge a venue when |spot + perp| exceeds this share of spot", ge=0.0, le=1.0)
+        cash_buffer: float = param(0.01, "share of capital and of each mint kept as USDT on the venue", ge=0.0, lt=1.0)
+        min_trade: float = param(0.0, "hedge changes below this (quote) wait and accumulate", ge=0.0, le=1e12)
 
     def __init__(self, **params) -> None:
         super().__init__(**params)

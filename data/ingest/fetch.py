@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ class FetchError(Exception):
     """A fetch that cannot go on: unknown exchange, bad symbol, retries exhausted (message says what to do)."""
 
 
+class NetworkFailure(FetchError):
+    """Retries exhausted on a network error: the environment failed (exit 3), not the arguments."""
+
+
 @dataclass
 class StreamReport:
     """What one stream fetch did: rows added, requests made, remaining gaps."""
@@ -82,6 +87,30 @@ def _page(ex: ccxt.Exchange, kind: str) -> int:
     return PAGE_SIZES.get(ex.id, DEFAULT_PAGE)[kind]
 
 
+_URL = re.compile(r"https?://[^\s?]+")
+_HTTP = re.compile(r"\s*([1-5]\d\d)\b")
+_DNS = ("Name or service not known", "nodename nor servname", "getaddrinfo", "NameResolutionError",
+        "Temporary failure in name resolution", "No address associated")
+
+
+def describe_network_error(e: Exception) -> str:
+    """'DNS lookup failed' / 'timeout' / 'HTTP 503' / 'connection refused' ... and the endpoint, from a ccxt error."""
+    text = str(e)
+    url = _URL.search(text)
+    where = f" at {url.group(0)}" if url else ""
+    if any(d in text for d in _DNS):
+        cause = "DNS lookup failed"
+    elif isinstance(e, ccxt.RequestTimeout) or "timed out" in text.lower():
+        cause = "timeout"
+    elif "Connection refused" in text:
+        cause = "connection refused"
+    elif url and _HTTP.match(text[url.end():]):        # ccxt: "<id> GET <url> 503 Service Unavailable ..."
+        cause = f"HTTP {_HTTP.match(text[url.end():]).group(1)}"
+    else:
+        cause = "connection failed"
+    return f"{cause}{where} ({type(e).__name__})"
+
+
 def call_with_retry(fn: Callable, *args, retries: int = 5, base_delay: float = 1.0,
                     sleep: Callable[[float], None] = time.sleep, label: str = "") -> object:
     """Call a ccxt method, retrying transient failures with exponential backoff (1, 2, 4, ... s)."""
@@ -91,23 +120,24 @@ def call_with_retry(fn: Callable, *args, retries: int = 5, base_delay: float = 1
         except ccxt.BadSymbol as e:
             raise FetchError(f"{label}: bad symbol ({str(e)[:120]})") from None
         except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:      # subclasses of NetworkError: first
-            why, delay = f"rate limited ({type(e).__name__})", base_delay * 2 ** (attempt + 1)
+            why, delay = f"rate limited: {describe_network_error(e)}", base_delay * 2 ** (attempt + 1)
         except (ccxt.ExchangeNotAvailable, ccxt.RequestTimeout) as e:
-            why, delay = f"exchange unavailable ({type(e).__name__})", base_delay * 2 ** attempt
+            why, delay = f"exchange unavailable: {describe_network_error(e)}", base_delay * 2 ** attempt
         except ccxt.NetworkError as e:
-            why, delay = f"network error ({type(e).__name__})", base_delay * 2 ** attempt
+            why, delay = f"network error: {describe_network_error(e)}", base_delay * 2 ** attempt
         except ccxt.ExchangeError as e:
             raise FetchError(f"{label}: exchange refused the request: {str(e)[:160]}") from None
         if attempt == retries:
-            raise FetchError(f"{label}: {why}, gave up after {retries + 1} attempts; run again to resume")
+            raise NetworkFailure(f"{label}: {why}, gave up after {retries + 1} attempts; run again to resume "
+                                 f"(--retries sets the budget, now {retries})")
         log.warning("%s: %s; retry %d/%d in %.1fs", label, why, attempt + 1, retries, delay)
         sleep(delay)
     raise FetchError(f"{label}: unreachable")   # pragma: no cover
 
 
-def resolve_symbol(ex: ccxt.Exchange, symbol: str) -> None:
+def resolve_symbol(ex: ccxt.Exchange, symbol: str, retries: int = 5) -> None:
     """Load markets and fail clearly when the symbol is not listed (naming similar ones)."""
-    markets = call_with_retry(ex.load_markets, label=f"{ex.id} load_markets")
+    markets = call_with_retry(ex.load_markets, retries=retries, label=f"{ex.id} load_markets")
     if symbol in markets:
         return
     base = symbol.split("/")[0]
@@ -245,6 +275,38 @@ def _flush(root: Path, key: cache.Key, stream: str, rows: list, cov: list, label
     return len(frame)
 
 
+def check_args(exchanges: list[str], symbol: str, *, since: pd.Timestamp | None, until: pd.Timestamp | None,
+               timeframe: str, streams: tuple[str, ...], retries: int, known: list[str] | None) -> None:
+    """Every argument checked before the first request: FetchError naming the bad one."""
+    from data.names import UnsafeName, check_name, check_symbol
+    if not exchanges:
+        raise FetchError("--exchange is empty; e.g. --exchange binance,bybit,okx")
+    try:
+        for ex_id in exchanges:
+            check_name(ex_id, "--exchange")
+        check_symbol(symbol, "--symbol")
+    except UnsafeName as e:
+        raise FetchError(str(e)) from None
+    if not re.fullmatch(r"[A-Z0-9.]+/[A-Z0-9.]+(:[A-Z0-9.]+)?", symbol):
+        raise FetchError(f"--symbol {symbol!r}: expected BASE/QUOTE in capitals, e.g. ETH/USDT")
+    for ex_id in exchanges if known is not None else ():
+        if ex_id not in known:
+            close = difflib.get_close_matches(ex_id, known, n=5, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise FetchError(f"unknown exchange {ex_id!r}; {hint}ccxt knows {len(known)} (e.g. binance, bybit, okx)")
+    try:
+        timeframe_ns(timeframe)
+    except ValueError as e:
+        raise FetchError(str(e)) from None
+    bad = [s for s in streams if s not in STREAMS]
+    if bad:
+        raise FetchError(f"unknown stream {bad[0]!r}; known: {', '.join(STREAMS)}")
+    if since is not None and until is not None and not pd.Timestamp(since) < pd.Timestamp(until):
+        raise FetchError(f"--since {since} is not before --until {until}")
+    if not 0 <= retries <= 20:
+        raise FetchError(f"--retries {retries}: must be between 0 and 20")
+
+
 def supported_streams(ex: ccxt.Exchange, streams: tuple[str, ...]) -> dict[str, str]:
     """Stream -> reason it is skipped, for streams this exchange does not offer."""
     need = {"spot": "fetchOHLCV", "perp": "fetchOHLCV", "mark": "fetchMarkOHLCV", "index": "fetchIndexOHLCV",
@@ -259,13 +321,8 @@ def fetch(exchanges: list[str], symbol: str, *, since: pd.Timestamp | None = Non
           default_days: int = 90) -> list[StreamReport]:
     """Fetch spot, perp, mark, index bars and funding for `symbol` on each exchange into the cache."""
     root = cache.default_root(cache_dir)
-    try:
-        timeframe_ns(timeframe)
-    except ValueError as e:
-        raise FetchError(str(e)) from None
-    bad = [s for s in streams if s not in STREAMS]
-    if bad:
-        raise FetchError(f"unknown stream {bad[0]!r}; known: {', '.join(STREAMS)}")
+    check_args(exchanges, symbol, since=since, until=until, timeframe=timeframe, streams=streams,
+               retries=retries, known=None if exchange_factory else ccxt.exchanges)
     factory = exchange_factory or make_exchange
     spot_sym = symbol.split(":")[0]
     reports: list[StreamReport] = []
@@ -279,9 +336,9 @@ def fetch(exchanges: list[str], symbol: str, *, since: pd.Timestamp | None = Non
         skipped = supported_streams(ex, streams)
         wanted = [s for s in streams if s not in skipped]
         if "spot" in wanted:
-            resolve_symbol(ex, spot_sym)
+            resolve_symbol(ex, spot_sym, retries)
         if any(s != "spot" for s in wanted):
-            resolve_symbol(ex, cache.perp_symbol(spot_sym))
+            resolve_symbol(ex, cache.perp_symbol(spot_sym), retries)
         for s in streams:
             if s in skipped:
                 reports.append(StreamReport(ex_id, s, symbol, timeframe, skipped=skipped[s]))

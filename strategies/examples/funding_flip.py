@@ -24,9 +24,9 @@ class FundingFlip(Strategy):
     @dataclass(frozen=True, kw_only=True)
     class Params:
         venue: str = param("binance", "venue for spot and perp")
-        lookback_days: float = param(3.0, "trailing window of the funding APR (days)")
-        on_above: float = param(0.02, "open the hedge when funding APR is above this (per year)")
-        off_below: float = param(0.0, "close the hedge when funding APR is below this (per year)")
+        lookback_days: float = param(3.0, "trailing window of the funding APR (days)", gt=0.0, le=365.0)
+        on_above: float = param(0.02, "open the hedge when funding APR is above this (per year)", ge=-10.0, le=10.0)
+        off_below: float = param(0.0, "close the hedge when funding APR is below this (per year)", ge=-10.0, le=10.0)
 
     def __init__(self, **params) -> None:
         super().__init__(**params)

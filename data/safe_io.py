@@ -1,0 +1,64 @@
+"""Reading user files without surprises: size caps, UTF-8 decoding and OS errors become one-line errors.
+
+A user file (config TOML, dataset TOML, CSV header) is read whole only when it is small; a 1 GB
+one-line file is refused after reading a capped prefix, and messages quote at most a short excerpt.
+"""
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+MAX_TOML_BYTES = 4 << 20          # a config or dataset TOML larger than 4 MiB is not one
+MAX_LINE_BYTES = 1 << 20          # a CSV header or row longer than 1 MiB is not a table
+EXCERPT = 60
+
+
+def excerpt(text: str | bytes, n: int = EXCERPT) -> str:
+    """A short, single-line quote of some text for an error message."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    one = " ".join(text[: n * 2].split())
+    return repr(one[:n] + ("…" if len(one) > n or len(text) > n * 2 else ""))
+
+
+def read_small_text(path: Path, what: str, *, error: type[Exception], limit: int = MAX_TOML_BYTES) -> str:
+    """The UTF-8 text of a small user file; `error` (one line naming the path) if missing, a dir, huge or binary.
+
+    OSErrors other than "not there / not a file" (permissions, I/O) are re-raised for the CLI to
+    report as environment failures.
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise error(f"{p}: no such {what}") from None
+    except IsADirectoryError:
+        raise error(f"{p}: is a directory, expected a {what}") from None
+    except OSError as e:
+        if e.errno in (errno.EISDIR, errno.ENOTDIR):
+            raise error(f"{p}: not a {what}") from None
+        raise
+    if len(data) > limit:
+        raise error(f"{p}: larger than {limit >> 20} MiB; not a {what}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{p}: not UTF-8 text (byte {e.start}); not a {what}") from None
+
+
+def check_text_table(path: Path, *, error: type[Exception], limit: int = MAX_LINE_BYTES) -> None:
+    """Refuse a CSV-like file whose first line is longer than `limit` bytes or that is not text.
+
+    Reads at most `limit` bytes, so a 1 GB one-line file costs a megabyte, not the 10 GB pandas
+    would take to split its "header".
+    """
+    p = Path(path)
+    if p.suffix.lower() not in (".csv", ".txt", ".tsv") or not p.is_file():
+        return
+    with open(p, "rb") as fh:
+        head = fh.read(limit)
+    if b"\0" in head[:65536]:
+        raise error(f"{p}: binary data, not a CSV text file (starts {excerpt(head[:40])})")
+    if len(head) >= limit and b"\n" not in head:
+        raise error(f"{p}: first line longer than {limit >> 20} MiB; not a CSV (starts {excerpt(head)})")
