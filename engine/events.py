@@ -69,6 +69,19 @@ class FillEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectEvent:
+    """The venue cut or refused an order (Strategy.on_reject); a cut order's filled part also comes as a fill."""
+    ts: pd.Timestamp          # the fill instant
+    venue: str
+    instrument: str           # 'spot' | 'perp'
+    asked: float              # signed base units ordered
+    filled: float             # signed base units accepted (0 when refused)
+    status: str               # 'reduced' | 'refused'
+    why: str                  # 'not enough cash', 'more than the spot held', 'initial margin above margin balance'
+    reason: str               # the order's own reason text
+
+
+@dataclass(frozen=True, slots=True)
 class LiquidationEvent:
     ts: pd.Timestamp          # close of the bar in which the mark crossed the liquidation price
     venue: str

@@ -297,7 +297,7 @@ def _quality_lines(v: str, vq: dict, state: dict[str, np.ndarray], j: int, grid:
         if q["bars_missing"]:
             lines.append(f"{v} {kind}: {q['bars_missing']} of {q['bars_expected']} bars missing (longest gap "
                          f"{q['longest_gap']}); priced stale at the last known close, orders refused on them")
-        if q.get("perp_fallback_bars"):
+        if q.get("perp_fallback_bars") and q["perp_fallback_bars"] < q["bars_expected"]:   # else said above
             lines.append(f"{v} mark: {q['perp_fallback_bars']} bars without a mark bar use the perp bar")
     fq = vq["funding"]
     if fq["priced_stale"] or fq["intervals_missing"]:

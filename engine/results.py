@@ -44,6 +44,7 @@ class Results:
     extras: dict[str, pd.Series] = field(default_factory=dict)
     log: tuple[str, ...] = ()
     data_quality: dict[str, Any] = field(default_factory=dict)   # engine.market quality + orders refused
+    orders_rejected: dict[str, int] = field(default_factory=dict)  # orders the venue cut or refused, by kind
 
     @property
     def equity(self) -> pd.Series:

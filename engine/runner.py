@@ -15,13 +15,14 @@ from data.dataset import Dataset
 from engine.config import ConfigError, RunConfig, config_id
 from engine.context import Actions, Context, Transfer
 from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
-                           StartEvent)
+                           RejectEvent, StartEvent)
 from engine.kernels.advance import advance
 from engine.kernels.arrays import Ledger, Records, State
 from engine.kernels.book import write_ledger
-from engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
+from engine.kernels.codes import (A_CASH, A_ISO, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
                                   K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS, L_KIND, L_REF, L_TS,
-                                  L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_FEES, Q_BAR,
+                                  L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC, N_TRANSIT, O_FILLED, O_REFUSED,
+                                  ORDER_STATUS, P_FEES, Q_BAR, REJECT_REASONS,
                                   Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE, SPOT, STOP_LEDGER_FULL,
                                   STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from engine.kernels.entry import compiled
@@ -105,7 +106,9 @@ class Engine:
         self.liquidations: list[dict[str, Any]] = []
         self._new_fills: list[FillEvent] = []
         self._new_liqs: list[LiquidationEvent] = []
-        self.refused: dict[str, int] = {}           # "venue instrument reason" -> orders refused
+        self.refused: dict[str, int] = {}           # "venue instrument reason" -> orders refused (no real bar)
+        self.rejected: dict[str, int] = {}          # "venue instrument status: reason" -> orders cut by the venue
+        self._new_rejects: list[RejectEvent] = []
         self.events = build_events(m)
         # contiguous copies: searchsorted on a strided field view copies the whole field on every call
         self._ev_bar = np.ascontiguousarray(self.events["bar"])
@@ -188,6 +191,10 @@ class Engine:
             for ev in self._new_fills:
                 self._call("on_fill", ev)
             self._new_fills = []
+        if self._new_rejects:
+            for ev in self._new_rejects:
+                self._call("on_reject", ev)
+            self._new_rejects = []
         if self._new_liqs:
             for ev in self._new_liqs:
                 self._call("on_liquidation", ev)
@@ -233,13 +240,6 @@ class Engine:
         for o in act.orders:
             if not self._fillable(i - 1 if close_mode else i, o.venue, o.instrument, ts_ns):
                 continue
-            qty = o.qty
-            if o.instrument == SPOT and acct[o.venue, A_SPOT] + qty < -1e-12:
-                qty = -acct[o.venue, A_SPOT]
-                self.log.append(f"{_ts(ts_ns).isoformat()} {self.market.venues[o.venue]}: spot sell clipped "
-                                f"to holdings ({qty:.6f}); spot cannot be shorted")
-                if qty == 0.0:
-                    continue
             if close_mode:
                 spot_ref = mk.spot_close[i - 1, o.venue]
                 ref = spot_ref if o.instrument == SPOT else self.market.bars["perp_close"][i - 1, o.venue]
@@ -250,16 +250,31 @@ class Engine:
             if self.ledger.lf.shape[0] - self.ledger.count[0] < 4:
                 self._grow_ledger()
             fid = self._fill_id
-            self._fill_id += 1
-            px, fee, slip = fill_order(self.state, self.vt, self.rec, self.ledger, i, ts_ns, o.venue,
-                                       o.instrument, qty, ref, spot_ref, vol, fid)
+            qty, px, fee, slip, status, reason = fill_order(self.state, self.vt, self.rec, self.ledger, i, ts_ns,
+                                                            o.venue, o.instrument, o.qty, ref, spot_ref, vol, fid)
             venue = self.market.venues[o.venue]
             ins = INSTRUMENTS[o.instrument]
+            if status != O_FILLED:
+                self._rejected(ts_ns, venue, ins, o, qty, int(status), int(reason))
+            if status == O_REFUSED:
+                continue
+            self._fill_id += 1
             self.fills.append(dict(ts=_ts(ts_ns), venue=venue, instrument=ins, qty=qty, price=px,
                                    ref_price=ref, fee=fee, slippage=slip, reason=o.reason, fill_id=fid))
             self._new_fills.append(FillEvent(_ts(ts_ns), venue, ins, qty, px, fee, slip, o.reason))
         for t in act.transfers:
             self._transfer(i, ts_ns, t)
+
+    def _rejected(self, ts_ns: int, venue: str, ins: str, o: Any, filled: float, status: int, reason: int) -> None:
+        """A venue cut or refused an order: counted, logged once per kind, told to the strategy (on_reject)."""
+        kind = f"{venue} {ins} {ORDER_STATUS[status]}: {REJECT_REASONS[reason]}"
+        n = self.rejected.get(kind, 0)
+        self.rejected[kind] = n + 1
+        if n == 0:
+            self.log.append(f"{_ts(ts_ns).isoformat()} order {kind} (asked {o.qty:.6f}, filled {filled:.6f}); later "
+                            "ones of this kind are counted in metrics.json orders_rejected")
+        self._new_rejects.append(RejectEvent(_ts(ts_ns), venue, ins, o.qty, filled, ORDER_STATUS[status],
+                                             REJECT_REASONS[reason], o.reason))
 
     def _fillable(self, b: int, j: int, instrument: int, ts_ns: int) -> bool:
         """An order fills only against a real bar: refused (logged once per kind, counted) where the
@@ -452,7 +467,8 @@ class Engine:
                        protocols=tuple(m.protocols), initial_equity=self.initial_capital, timeline=timeline,
                        ledger=ledger, fills=fills, liquidations=liqs, attribution=attribution, config=cfg,
                        config_id=config_id(cfg), data_fingerprint=self.dataset.fingerprint(), params=params,
-                       extras=extras, log=tuple(self.log), data_quality=quality)
+                       extras=extras, log=tuple(self.log), data_quality=quality,
+                       orders_rejected=dict(self.rejected))
 
 
 def run_backtest(strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,

@@ -26,6 +26,7 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
     floor = np.full((len(venues), k), np.inf)
     rate = np.zeros((len(venues), k))
     amount = np.zeros((len(venues), k))
+    max_lev = np.ones((len(venues), k))
     for j, (s, t) in enumerate(zip(specs, tables)):
         vcfg[j, C_TAKER], vcfg[j, C_MAKER] = s.taker_fee, s.maker_fee
         vcfg[j, C_SPOT_TAKER], vcfg[j, C_SPOT_MAKER] = s.spot_taker_fee, s.spot_maker_fee
@@ -35,8 +36,8 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
         vcfg[j, C_PARTIAL] = 1.0 if s.partial_liquidation else 0.0
         vcfg[j, C_SLIP], vcfg[j, C_SLIP_IMPACT] = slippage, slippage_impact
         m = t.floor.shape[0]
-        floor[j, :m], rate[j, :m], amount[j, :m] = t.floor, t.rate, t.amount
-        rate[j, m:], amount[j, m:] = t.rate[-1], t.amount[-1]
+        floor[j, :m], rate[j, :m], amount[j, :m], max_lev[j, :m] = t.floor, t.rate, t.amount, t.max_leverage
+        rate[j, m:], amount[j, m:], max_lev[j, m:] = t.rate[-1], t.amount[-1], t.max_leverage[-1]
     for venue, kv in overrides.items():
         if venue not in venues:
             raise ConfigError(f"venue_overrides: {venue!r} is not in the data; valid: {', '.join(venues)}")
@@ -45,4 +46,4 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
                 raise ConfigError(f"venue_overrides.{venue}: unknown key {key!r}; valid: {', '.join(OVERRIDABLE)}")
             check_venue_override(venue, {key: value})
             vcfg[venues.index(venue), OVERRIDABLE[key]] = -float(value) if key in REBATES else float(value)
-    return VenueTables(vcfg, floor, rate, amount), specs
+    return VenueTables(vcfg, floor, rate, amount, max_lev), specs

@@ -78,10 +78,13 @@ def load_run(run_dir: str | Path) -> Results:
     if (d / "run.log").is_file():
         log = tuple((d / "run.log").read_text(encoding="utf-8").splitlines())
     quality: dict[str, Any] = {}
-    if (d / "metrics.json").is_file():     # the data-quality counts come from the data, not from any CSV
+    rejected: dict[str, int] = {}
+    if (d / "metrics.json").is_file():     # counts that come from the run, not from any CSV
         try:
-            quality = dict(json.loads((d / "metrics.json").read_text(encoding="utf-8")).get("data_quality") or {})
-        except (ValueError, AttributeError) as exc:
+            saved = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+            quality = dict(saved.get("data_quality") or {})
+            rejected = {str(k): int(v) for k, v in (saved.get("orders_rejected") or {}).items()}
+        except (ValueError, AttributeError, TypeError) as exc:
             raise RunDirError(f"{d / 'metrics.json'}: unreadable ({exc})") from exc
     return Results(
         strategy=str(doc["strategy"]), dataset=str(doc["data"]),
@@ -90,4 +93,5 @@ def load_run(run_dir: str | Path) -> Results:
         fills=frames["fills"], liquidations=frames["liquidations"], attribution=attr,
         config=dict(doc.get("config", {})), config_id=str(doc.get("config_id", "")),
         data_fingerprint=str(doc.get("data_fingerprint", "")), params=dict(doc.get("params", {})),
-        extras=extras, log=log, data_quality=quality)
+        extras=extras, log=log, data_quality=quality,
+        orders_rejected=rejected)

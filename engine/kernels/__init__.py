@@ -1,0 +1,31 @@
+"""numba kernels: pure functions on numpy arrays (each with a plain-Python twin in tests/reference).
+
+numba's on-disk cache is keyed on each function's own source file, but constants imported from
+codes.py (or an inlined helper from margin.py) are frozen into the compiled code: after editing
+codes.py a cached `advance` would keep the old column numbers. So the cache lives in a directory
+named after a hash of every kernel source file: any kernel edit starts a fresh cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from numba.core import config as _numba_config
+
+
+def _sources_key() -> str:
+    h = hashlib.sha256()
+    for p in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _cache_dir() -> str:
+    base = _numba_config.CACHE_DIR or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "basisbt", "numba")
+    return os.path.join(base, f"kernels-{_sources_key()}")
+
+
+if not _numba_config.DISABLE_JIT:
+    _numba_config.CACHE_DIR = _cache_dir()

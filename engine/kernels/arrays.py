@@ -31,12 +31,13 @@ class MarketArrays(NamedTuple):
 
 
 class VenueTables(NamedTuple):
-    """Per-venue configuration (V, N_CFG) and maintenance tiers (V, K), padded with floor=+inf."""
+    """Per-venue configuration (V, N_CFG) and margin tiers (V, K), padded with floor=+inf."""
 
     cfg: np.ndarray
     floor: np.ndarray
     rate: np.ndarray
     amount: np.ndarray
+    max_lev: np.ndarray      # (V, K) the tier's maximum leverage: initial margin = notional / max_lev
 
 
 class State(NamedTuple):

@@ -82,6 +82,17 @@ T_DEST = 1     # venue index, or V + protocol index
 T_AMOUNT = 2
 N_TRANSIT = 3
 
+# what a venue did with an order (fill_order's status) and why it cut or refused it
+O_FILLED = 0
+O_REDUCED = 1
+O_REFUSED = 2
+ORDER_STATUS = ("filled", "reduced", "refused")
+WHY_NONE = 0
+WHY_CASH = 1        # a spot buy costs more than the venue's cash
+WHY_HOLDINGS = 2    # a spot sell exceeds the spot held (spot cannot be shorted)
+WHY_MARGIN = 3      # a perp order needs more initial margin than the margin balance (tier max leverage)
+REJECT_REASONS = ("", "not enough cash", "more than the spot held", "initial margin above margin balance")
+
 # why an advance stopped
 STOP_END = 0
 STOP_LIQUIDATION = 1

@@ -2,18 +2,27 @@
 
 Valuation runs from the previous close (prev_spot / prev_mark). A fill at `ref_px` adds the
 correction dq * (prev - ref): its price part uses the spot move, its basis part the rest.
+
+Orders are checked the way a venue checks them (issue 13): a spot buy is cut to what the venue's
+cash pays (fee included), a spot sell to the spot held (no spot shorting), and a perp order that
+raises exposure to the largest size whose initial margin (notional / the tier's max leverage) the
+margin balance after the fill still covers. A cut is REDUCED, nothing left is REFUSED (codes.O_*).
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from numba import njit
 
 from engine.kernels.arrays import Ledger, Records, State, VenueTables
 from engine.kernels.book import update_position, wallet_col, write_ledger
-from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_SLIP, C_SLIP_IMPACT, C_SPOT_TAKER,
-                                  C_TAKER, K_FEE, K_REALIZED, K_SPOT_TRADE, P_BASIS, P_FEES, P_PRICE,
-                                  P_SLIPPAGE, SPOT)
+from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_SLIP,
+                                  C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, K_FEE, K_REALIZED,
+                                  K_SPOT_TRADE, O_FILLED, O_REDUCED, O_REFUSED, P_BASIS, P_FEES, P_PRICE,
+                                  P_SLIPPAGE, SPOT, WHY_CASH, WHY_HOLDINGS, WHY_MARGIN, WHY_NONE)
+from engine.kernels.margin import tier_index
 
 
 @njit(cache=True)
@@ -26,17 +35,79 @@ def slippage_fraction(qty: float, volume: float, fixed: float, impact: float) ->
 
 
 @njit(cache=True)
+def perp_margin_ok(wallet: float, q0: float, e0: float, coll_value: float, dq: float, px: float, fee_rate: float,
+                   floor: np.ndarray, max_lev: np.ndarray, v: int) -> bool:
+    """True if trading dq at px leaves margin balance >= initial margin (or does not raise exposure).
+
+    Margin balance after the fill: wallet + q0 * (px - e0) (realized or not, the old position's
+    PnL at px stays in it) + collateral value - the fee; the new position itself has no PnL at px.
+    """
+    new_q = q0 + dq
+    if abs(new_q) <= abs(q0):
+        return True
+    notional = abs(new_q) * px
+    k = tier_index(notional, floor, v)
+    balance = wallet + q0 * (px - e0) + coll_value - abs(dq) * px * fee_rate
+    return balance >= notional / max_lev[v, k]
+
+
+@njit(cache=True)
+def allowed_qty(state: State, vt: VenueTables, v: int, instrument: int, qty: float, exec_px: float,
+                spot_px: float) -> tuple:
+    """(qty the venue accepts, status O_*, reason R_*) for an order of `qty` at exec_px."""
+    acct = state.acct
+    if instrument == SPOT:
+        if qty > 0.0:
+            cash = acct[v, A_CASH]
+            most = cash / (exec_px * (1.0 + vt.cfg[v, C_SPOT_TAKER])) if cash > 0.0 else 0.0
+            if qty <= most:
+                return qty, O_FILLED, WHY_NONE
+            return (most, O_REDUCED, WHY_CASH) if most > 1e-12 * qty else (0.0, O_REFUSED, WHY_CASH)
+        held = acct[v, A_SPOT]
+        if -qty <= held + 1e-12:
+            return max(qty, -held), O_FILLED, WHY_NONE
+        return (-held, O_REDUCED, WHY_HOLDINGS) if held > 1e-12 else (0.0, O_REFUSED, WHY_HOLDINGS)
+    iso = vt.cfg[v, C_ISOLATED] > 0.5
+    wallet = acct[v, A_ISO] if iso else acct[v, A_CASH]
+    coll = 0.0
+    if not iso and vt.cfg[v, C_SPOT_COLL] > 0.5:
+        coll = acct[v, A_SPOT] * (1.0 - vt.cfg[v, C_HAIRCUT]) * spot_px
+    q0, e0, fee = acct[v, A_QTY], acct[v, A_ENTRY], vt.cfg[v, C_TAKER]
+    if perp_margin_ok(wallet, q0, e0, coll, qty, exec_px, fee, vt.floor, vt.max_lev, v):
+        return qty, O_FILLED, WHY_NONE
+    # exposure rises monotonically with |dq| past the reducing part: bisect for the largest size that fits
+    lo, hi = 0.0, abs(qty)
+    sign = 1.0 if qty > 0.0 else -1.0
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        if perp_margin_ok(wallet, q0, e0, coll, sign * mid, exec_px, fee, vt.floor, vt.max_lev, v):
+            lo = mid
+        else:
+            hi = mid
+    if lo <= 1e-9 * abs(qty) or lo <= 1e-12:
+        return 0.0, O_REFUSED, WHY_MARGIN
+    return sign * lo, O_REDUCED, WHY_MARGIN
+
+
+@njit(cache=True)
 def fill_order(state: State, vt: VenueTables, rec: Records, ledger: Ledger, bar: int, ts_ns: int,
                v: int, instrument: int, qty: float, ref_px: float, spot_ref_px: float, volume: float,
                fill_id: int) -> tuple:
     """Execute `qty` (signed base) of spot or perp on venue v at ref_px +/- slippage, taker fee.
 
-    Books cash, position, ledger rows and the PnL parts of bar `bar`. Returns
-    (exec_px, fee, slippage_cost), costs as positive quote amounts.
+    Checks the order first (module docstring): a cut order fills its accepted part, a refused one
+    books nothing. Books cash, position, ledger rows and the PnL parts of bar `bar`. Returns
+    (filled qty, exec_px, fee, slippage_cost, status O_*, reason R_*), costs as positive quote amounts.
     """
     acct = state.acct
     slip = slippage_fraction(qty, volume, vt.cfg[v, C_SLIP], vt.cfg[v, C_SLIP_IMPACT])
     exec_px = ref_px * (1.0 + slip) if qty > 0.0 else ref_px * (1.0 - slip)
+    qty, status, reason = allowed_qty(state, vt, v, instrument, qty, exec_px, spot_ref_px)
+    if status == O_REFUSED:
+        return 0.0, exec_px, 0.0, 0.0, status, reason
+    if status == O_REDUCED:                        # a smaller order moves the price less
+        slip = slippage_fraction(qty, volume, vt.cfg[v, C_SLIP], vt.cfg[v, C_SLIP_IMPACT])
+        exec_px = ref_px * (1.0 + slip) if qty > 0.0 else ref_px * (1.0 - slip)
     slip_cost = qty * (exec_px - ref_px)          # >= 0: what slippage took
     prev_s = state.prev_spot[v]
     if instrument == SPOT:
@@ -70,4 +141,4 @@ def fill_order(state: State, vt: VenueTables, rec: Records, ledger: Ledger, bar:
     rec.attr[v, P_BASIS] += basis_part
     rec.attr[v, P_FEES] -= fee
     rec.attr[v, P_SLIPPAGE] -= slip_cost
-    return exec_px, fee, slip_cost
+    return qty, exec_px, fee, slip_cost, status, reason

@@ -69,7 +69,8 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
                   np.zeros(n), np.zeros(n), np.zeros((nv + 1, N_PNL)))
     ledger = Ledger(np.zeros((4096, 4), np.int64), np.zeros(4096), np.zeros(1, np.int64))
     liq_out = np.full((2 * nv, N_LIQ), -1.0)
-    vt = VenueTables(cfg, np.tile(FLOOR, (nv, 1)), np.tile(RATE, (nv, 1)), np.tile(AMOUNT, (nv, 1)))
+    vt = VenueTables(cfg, np.tile(FLOOR, (nv, 1)), np.tile(RATE, (nv, 1)), np.tile(AMOUNT, (nv, 1)),
+                     np.full((nv, FLOOR.size), 20.0))
     stop, code = advance(state, vt, mkt, rec, ledger, 0, n, liq_out, 0)
 
     keys = ("cash", "spot", "qty", "entry", "iso")

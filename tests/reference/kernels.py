@@ -53,7 +53,7 @@ def liquidation_price(wallet, qty, entry, coll_base, haircut, floor, rate, amoun
         lo, step = ref_px, ref_px * 1e-4
         hi = None
         m = ref_px
-        while 0 < m < ref_px * 1e4:
+        while 0 < m < ref_px * 1e12:   # a collateral-heavy book can have its root 1e5 x ref and beyond
             m = lo + direction * step
             if m <= 0:
                 break

@@ -58,7 +58,13 @@ def test_kill_9_during_multi_file_import_leaves_old_or_new(tmp_path):
                     tag = 5.0 - tag
             finally:
                 os._exit(0)
-        time.sleep(rng.uniform(0.0, 0.25))
+        if trial % 2:                                  # make sure some kills land after a commit, however slow
+            deadline = time.monotonic() + 30.0         # the machine: wait for the child's first one
+            while tags(root) == start and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.05))
+        else:
+            time.sleep(rng.uniform(0.0, 0.25))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         listing = cache.list_cache(root)               # the next user of the cache recovers it

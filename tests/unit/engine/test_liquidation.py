@@ -171,7 +171,7 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     cfg = np.zeros((1, N_CFG))
     cfg[0, C_LIQ_FEE], cfg[0, C_PARTIAL] = 0.001, 1.0
     vt = VenueTables(cfg, np.array([[0.0, 40_000.0, np.inf]]), np.array([[0.01, 0.02, 0.02]]),
-                     np.array([[0.0, 400.0, 400.0]]))
+                     np.array([[0.0, 400.0, 400.0]]), np.array([[50.0, 25.0, 25.0]]))
     state = State(acct, np.zeros(0), np.zeros(0), np.zeros((1, 3)), px[0].copy(), px[0].copy())
     rec = Records(np.zeros(n), np.zeros((n, 7)), np.zeros((n, 1, N_REC)), np.zeros((n, 0)), np.zeros(n),
                   np.zeros(n), np.zeros((2, 7)))
