@@ -11,6 +11,7 @@ from typing import Optional
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -25,7 +26,7 @@ CacheOpt = typer.Option(None, "--cache", help="cache dir (default $BASISBT_CACHE
 
 class _LogToConsole(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[dim]{record.getMessage()}[/dim]", highlight=False)
+        err.print(f"[dim]{escape(record.getMessage())}[/dim]", highlight=False)
 
 
 def _logging() -> None:
