@@ -9,9 +9,19 @@ Dataset TOML (paths relative to the TOML; csv/parquet/feather files in canonical
     spot = "binance/spot.parquet"
     perp = "binance/perp.parquet"
     mark = "binance/mark.parquet"        # optional
+    index = "binance/index.parquet"      # optional: index-price bars
     funding = "binance/funding.csv"      # optional
     [lending.aave]
     file = "aave_usdt.csv"
+
+A stream may instead name a raw file with the options of `basisbt import csv` (the keys of a
+mapping TOML, data/ingest/csv_import.py, without stream/venue/symbol/timeframe, which come from
+here) and of every import (on_duplicate, snap, repair, allow_extreme):
+    funding = { file = "raw/funding_7venues.csv", time = "timestamp_utc", columns = { rate = "funding_rate" },
+                where = { exchange = "binance", symbol = "ETH-USDT" }, rate_unit = "percent" }
+A lending table with more keys than `file` goes through `basisbt import lending` (format, rate_unit,
+apr, base_only, where, assume_utc, on_duplicate, allow_extreme). Funding is checked against the
+venue's cap and lending against the APY band, as on import.
 """
 from __future__ import annotations
 
@@ -84,9 +94,79 @@ def _read_frame(path: Path) -> pd.DataFrame:
     return df
 
 
+VENUE_STREAMS = ("spot", "perp", "mark", "index", "funding")
+IMPORT_KEYS = ("on_duplicate", "snap", "repair", "allow_extreme")
+LENDING_KEYS = ("format", "rate_unit", "apr", "base_only", "where", "assume_utc")
+
+
+def _import_options(entry: dict, toml: Path, where: str):
+    from data.ingest.common import ImportOptions
+    opts = {k: entry.pop(k) for k in IMPORT_KEYS if k in entry}
+    try:
+        return ImportOptions(**opts)
+    except TypeError as e:
+        raise DataError(f"bad import option in {where}", file=str(toml), detail=str(e)) from None
+
+
+def _raw_stream(toml: Path, venue: str, stream: str, symbol: str, tf: str, entry: dict) -> pd.DataFrame:
+    """A raw file named by a table: read it through the csv importer's mapping and the import checks."""
+    from data.ingest.common import finalize
+    from data.ingest.csv_import import CsvMapping, import_csv
+    where = f"[venues.{venue}].{stream}"
+    entry = dict(entry)
+    if "file" not in entry:
+        raise DataError(f"{where} needs file = ...", file=str(toml))
+    f = toml.parent / entry.pop("file")
+    opts = _import_options(entry, toml, where)
+    fixed = {"stream", "venue", "symbol", "timeframe", "venue_column", "symbol_column"} & set(entry)
+    if fixed:
+        raise DataError(f"{where}: key {sorted(fixed)[0]!r} is set by the dataset toml", file=str(toml),
+                        detail="filter a multi-venue file with where = { column = value }")
+    try:
+        m = CsvMapping(stream=stream, venue=venue, symbol=symbol, timeframe=None if stream == "funding" else tf,
+                       **entry)
+    except TypeError as e:
+        raise DataError(f"unknown key in {where}", file=str(toml), detail=str(e)) from None
+    items = import_csv(f, m)
+    finalize(items, opts)
+    return items[0].frame
+
+
+def _raw_lending(toml: Path, proto: str, entry: dict) -> pd.DataFrame:
+    from data.ingest.common import finalize
+    from data.ingest.lending import import_lending
+    entry = dict(entry)
+    f = toml.parent / entry.pop("file")
+    opts = _import_options(entry, toml, f"[lending.{proto}]")
+    bad = sorted(set(entry) - set(LENDING_KEYS) - {"asset"})
+    if bad:
+        raise DataError(f"unknown key {bad[0]!r} in [lending.{proto}]", file=str(toml),
+                        detail=f"known: file, asset, {', '.join(LENDING_KEYS + IMPORT_KEYS)}")
+    kw = {("fmt" if k == "format" else "unit" if k == "rate_unit" else k): v for k, v in entry.items() if k != "asset"}
+    items = import_lending(f, protocol=proto, asset=entry.get("asset", "USDT"), **kw)
+    finalize(items, opts)
+    return items[0].frame
+
+
+def _canonical(stream: str, f: Path, tf: str | None, venue: str | None = None,
+               allow_extreme: bool = False) -> pd.DataFrame:
+    """A file already in canonical columns, validated and checked like an import (rows are CSV lines)."""
+    from data.validate import check_funding_cap, check_lending_band, validate_stream
+    df = _read_frame(f)
+    try:
+        if stream == "funding" and venue and TS in df.columns and isinstance(df[TS].dtype, pd.DatetimeTZDtype):
+            check_funding_cap(df, venue, file=str(f))
+        if stream == "lending":
+            check_lending_band(df, allow_extreme=allow_extreme, file=str(f))
+        return validate_stream(stream, df, timeframe=tf, file=str(f))
+    except DataError as e:
+        if e.row is not None and f.suffix == ".csv":
+            raise DataError(e.rule, file=e.file, row=e.row + 1, detail=e.detail) from None     # header = line 1
+        raise
+
+
 def load_dataset_toml(path: str | os.PathLike, *, timeframe: str | None = None) -> Dataset:
-    """Read a dataset TOML and validate every file it names."""
-    from data.validate import validate_stream
+    """Read a dataset TOML and validate every file it names (raw files through the importers' mapping)."""
     p = Path(path)
     if not p.is_file():
         raise UnknownSource(f"dataset toml {str(p)!r} not found; {FORMS}")
@@ -100,21 +180,25 @@ def load_dataset_toml(path: str | os.PathLike, *, timeframe: str | None = None) 
     if "symbol" not in spec or not spec.get("venues"):
         raise DataError("dataset toml needs symbol and at least one [venues.NAME]", file=str(p))
     tf = timeframe or spec.get("timeframe", "1h")
-    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in ("spot", "perp", "mark", "funding", "lending")}
+    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in VENUE_STREAMS + ("lending",)}
     for venue, files in spec["venues"].items():
         for stream, rel in files.items():
-            if stream not in ("spot", "perp", "mark", "funding"):
+            if stream not in VENUE_STREAMS:
                 raise DataError(f"unknown stream {stream!r} in [venues.{venue}]", file=str(p),
-                                detail="known: spot, perp, mark, funding")
-            f = p.parent / rel
-            tables[stream][venue] = validate_stream(stream, _read_frame(f), timeframe=None if stream == "funding" else tf,
-                                                    file=str(f))
+                                detail=f"known: {', '.join(VENUE_STREAMS)}")
+            if isinstance(rel, dict):
+                tables[stream][venue] = _raw_stream(p, venue, stream, spec["symbol"], tf, rel)
+            else:
+                tables[stream][venue] = _canonical(stream, p.parent / rel, None if stream == "funding" else tf, venue)
     for proto, entry in spec.get("lending", {}).items():
-        f = p.parent / (entry["file"] if isinstance(entry, dict) else entry)
-        tables["lending"][proto] = validate_stream("lending", _read_frame(f), file=str(f))
+        if isinstance(entry, dict) and set(entry) - {"file", "allow_extreme"}:
+            tables["lending"][proto] = _raw_lending(p, proto, entry)
+        else:
+            rel = entry["file"] if isinstance(entry, dict) else entry
+            extreme = bool(entry.get("allow_extreme", False)) if isinstance(entry, dict) else False
+            tables["lending"][proto] = _canonical("lending", p.parent / rel, None, allow_extreme=extreme)
     flows = None
     if "flows" in spec:
-        f = p.parent / spec["flows"]
-        flows = validate_stream("flows", _read_frame(f), file=str(f))
+        flows = _canonical("flows", p.parent / spec["flows"], None)
     return Dataset(spec.get("name", p.stem), spec["symbol"], tf, tables["spot"], tables["perp"], tables["mark"],
-                   tables["funding"], tables["lending"], flows)
+                   tables["funding"], tables["lending"], flows, index=tables["index"])

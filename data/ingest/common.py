@@ -165,8 +165,10 @@ def resolve_duplicates(frame: pd.DataFrame, policy: str, file: str | None) -> tu
                         detail=f"{frame[TS].iloc[pos]}, first at {seen}")     # row: a frame position (relabel)
     keep = "last" if policy == "keep-last" else "first"
     drop = frame.duplicated(subset=[TS], keep=keep).to_numpy()
-    out = frame[~drop].reset_index(drop=True)
-    return out, f"--on-duplicate {policy}: dropped {int(drop.sum())} row(s) whose time appears again"
+    out = frame[~drop]
+    if not out[TS].is_monotonic_increasing:       # an overlapping, appended download: the kept rows in time order
+        out = out.sort_values(TS, kind="stable")
+    return out.reset_index(drop=True), f"--on-duplicate {policy}: dropped {int(drop.sum())} row(s) whose time appears again"
 
 
 def finalize(items: list[Imported], opts: ImportOptions = ImportOptions()) -> list[str]:

@@ -195,7 +195,7 @@ def import_csv(path: str | Path, mapping: CsvMapping) -> list[Imported]:
             frame = convert(part, m, label)
         except DataError as e:
             raise relabel(e, part, label) from None
-        if by and not frame[TS].is_monotonic_increasing:
+        if (by or m.where) and not frame[TS].is_monotonic_increasing:    # one series picked out of many
             frame = frame.sort_values(TS, kind="stable").reset_index(drop=True)
         out.append(make(m.stream, venue, symbol, m.timeframe, frame, label))
     return out

@@ -249,3 +249,74 @@ def test_real_multi_venue_file_passes_the_caps_as_it_is():
     assert {i.key.venue for i in items} == {"binance", "bybit", "gate", "htx", "kucoin", "mexc", "dydx"}
     eth = next(i for i in items if i.key.venue == "binance" and i.key.symbol == "ETH/USDT:USDT").frame
     assert eth["rate"].abs().max() == pytest.approx(0.00375)
+
+
+# ------------------------------------------------------------------ index bars and dataset TOMLs on raw files
+
+def _bars_csv(path: Path, n: int = 3, volume: bool = True) -> Path:
+    ts = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC")
+    o = 100 + np.arange(n, dtype=float)
+    df = pd.DataFrame({"ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "open": o, "high": o + 2, "low": o - 2, "close": o + 1})
+    if volume:
+        df["volume"] = 1.0
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_index_bars_import_into_the_cache_and_the_dataset(tmp_path):
+    root = tmp_path / "c"
+    for stream in ("spot", "perp"):
+        r = invoke("import", "csv", _bars_csv(tmp_path / f"{stream}.csv"), "--stream", stream, "--time", "ts",
+                   "--venue", "binance", "--symbol", "ETHUSDT", "--timeframe", "1h", "--cache", root)
+        assert r.exit_code == 0, r.output
+    r = invoke("import", "csv", FIX / "index_bars.csv", "--stream", "index", "--time", "time", "--venue", "binance",
+               "--symbol", "ETHUSDT", "--timeframe", "1h", "--cache", root)
+    assert r.exit_code == 0, r.output
+    ds = cache.load_dataset(root, "ETH/USDT", "1h")
+    assert list(ds.index) == ["binance"] and ds.index["binance"]["close"].tolist() == [100.4, 101.1, 102.2]
+    assert len(ds.between(None, pd.Timestamp("2024-01-01 02:00", tz="UTC")).index["binance"]) == 2
+    bare = cache.load_dataset(root, "ETH/USDT", "1h")
+    object.__setattr__(bare, "index", {})
+    assert bare.fingerprint() != ds.fingerprint()        # index bars are part of what a run read
+
+
+def test_dataset_toml_on_raw_files_uses_the_import_options(tmp_path):
+    from data.sources import load_dataset_toml
+    _bars_csv(tmp_path / "spot.csv"), _bars_csv(tmp_path / "perp.csv")
+    raw = (FIX / "funding_multi.csv").resolve()
+    funding = (f'{{ file = "{raw}", time = "timestamp_utc", columns = {{ rate = "funding_rate" }}, '
+               f'where = {{ exchange = "bybit", symbol = "ETH-USDT" }}, on_duplicate = "keep-last" }}')
+    text = f"""
+symbol = "ETH/USDT"
+timeframe = "1h"
+[venues.bybit]
+spot = "spot.csv"
+perp = "perp.csv"
+index = {{ file = "{(FIX / 'index_bars.csv').resolve()}", time = "time" }}
+funding = {funding}
+[lending.aave]
+file = "{(FIX / 'aave_subgraph_ray.csv').resolve()}"
+where = {{ reserve = "USDT" }}
+"""
+    toml = tmp_path / "ds.toml"
+    toml.write_text(text.replace('index = {', 'index_time = {'))
+    with pytest.raises(DataError, match="unknown stream 'index_time'"):
+        load_dataset_toml(toml)
+    toml.write_text(text.replace(funding, funding.replace("{ file", "{ time_column = 'x', file")))
+    with pytest.raises(DataError, match="unknown key in .venues.bybit..funding"):
+        load_dataset_toml(toml)
+    toml.write_text(text.replace(', on_duplicate = "keep-last"', ""))
+    with pytest.raises(DataError, match="--on-duplicate") as e:
+        load_dataset_toml(toml)
+    assert e.value.row == 11 and "funding_multi.csv" in e.value.file
+    toml.write_text(text)
+    ds = load_dataset_toml(toml)
+    assert ds.funding["bybit"]["rate"].tolist() == pytest.approx([0.00012, 0.00015, 0.00014])
+    assert ds.index["bybit"]["close"].tolist() == [100.4, 101.1, 102.2]
+    assert ds.lending["aave"]["supply_apy"].iloc[0] == pytest.approx(np.expm1(0.05), rel=1e-7)
+    pct = tmp_path / "pct.csv"
+    pct.write_text("ts,rate\n2024-01-01T00:00:00Z,0.0001\n2024-01-01T08:00:00Z,0.01\n")
+    toml.write_text(text.replace(funding, '"pct.csv"'))
+    with pytest.raises(DataError, match="above the bybit cap") as e:
+        load_dataset_toml(toml)                        # canonical files are checked against the cap too
+    assert e.value.row == 3
