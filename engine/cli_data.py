@@ -68,7 +68,15 @@ def _summary(entries: list[dict], title: str) -> None:
 def _store(items, root: Path, repair: bool, max_fill: int, *, on_duplicate: str = "error", snap: Optional[str] = None,
            allow_extreme: bool = False) -> None:
     """Snap, repair, resolve duplicates, check units and validate every item, then write them as one unit."""
-    from data.ingest.common import ImportOptions, finalize
+    from data.ingest.common import ON_DUPLICATE, ImportOptions, finalize
+    from data.validate import parse_tolerance
+    if on_duplicate not in ON_DUPLICATE:
+        fail(f"--on-duplicate {on_duplicate!r}: use one of {', '.join(ON_DUPLICATE)}")
+    if snap is not None:
+        try:
+            parse_tolerance(snap)
+        except DataError:
+            fail(f"--snap {snap!r} is not a duration; use e.g. 5s, 2min, 500ms")
     finalize(items, ImportOptions(on_duplicate=on_duplicate, snap=snap, repair=repair, max_fill=max_fill,
                                   allow_extreme=allow_extreme))
     entries = cache.write_many(root, [(i.key, i.frame, i.source) for i in items])

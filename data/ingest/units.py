@@ -45,13 +45,13 @@ def place_unit(values, *, file: str | None = None, column: str = "rate") -> str:
     if big.any() and small.any():
         pos = _first(small) if big.sum() >= small.sum() else _first(big)
         raise DataError(f"{column}: ray and fraction magnitudes mixed in one column; give --rate-unit", file=file,
-                        row=pos + 1, detail=f"{column}={x[pos]!r}")
+                        row=pos + 1, detail=f"{column}={float(x[pos])!r}")
     if big.any():
         return "ray"
     bad = _first(ax > 1.0)
     if bad is not None:
         raise DataError(f"{column}: cannot place magnitude (not ray, and above 100 % as a fraction: percent? "
-                        f"give --rate-unit percent)", file=file, row=bad + 1, detail=f"{column}={x[bad]!r}")
+                        f"give --rate-unit percent)", file=file, row=bad + 1, detail=f"{column}={float(x[bad])!r}")
     return "fraction"
 
 
@@ -68,11 +68,11 @@ def lending_apy(values, unit: str, *, apr: bool, file: str | None = None, column
         bad = _first((ax > 0) & (ax < RAY_FLOOR))
         if bad is not None:
             raise DataError(f"{column}: not a ray value (a fraction or percent given as ray?)", file=file,
-                            row=bad + 1, detail=f"{column}={x[bad]!r}")
+                            row=bad + 1, detail=f"{column}={float(x[bad])!r}")
         return apr_to_apy(x / RAY)
     bad = _first(ax >= RAY_FLOOR)
     if bad is not None:
         raise DataError(f"{column}: ray-sized value read as {unit} (give --rate-unit ray)", file=file,
-                        row=bad + 1, detail=f"{column}={x[bad]!r}")
+                        row=bad + 1, detail=f"{column}={float(x[bad])!r}")
     frac = x / 100.0 if unit == "percent" else x
     return apr_to_apy(frac) if apr else frac
