@@ -10,9 +10,11 @@ version on a prefix of binance's bars, its events being that prefix's spot, perp
   (a) ours, perp_short, a decision every 60 bars     (b) ours, a decision every bar
   (c) backtrader, 2 feeds, on a prefix               (d) plain-Python heapq loop, same accounting
   (e) kernels alone (advance over every bar) and a numpy pass over the same arrays (the floor)
+  (f) end to end: the year written to a parquet cache, then cache -> Dataset (validation included)
+      -> run -> metrics, with the load time next to reading the same parquet files alone
 
 Writes bench/results.json. Options: --bars N (default one year), --bt-seconds S (backtrader budget),
---skip-bar (skip (b)), --quick (2 weeks of bars, for a smoke run). Like `basisbt run`, the script
+--skip-bar (skip (b)), --quick (2 weeks of bars, for a smoke run), --only-e2e (just (f)). Like `basisbt run`, the script
 turns off numpy's huge-page madvise for the whole process (engine/memory.py says why);
 BASISBT_HUGEPAGES=1 keeps it on.
 """
@@ -152,6 +154,52 @@ def kernels_and_floor(ds, repeats: int = 3) -> dict:
     return {"kernel_s": min(kernel), "kernel_ns_per_bar": min(kernel) / n * 1e9, "numpy_floor_s": min(floor)}
 
 
+# -- end to end: cache -> Dataset -> run -> metrics ----------------------------------------------------
+def end_to_end(ds, repeats: int = 3) -> dict:
+    """Write ds to a temporary cache, then time reading its parquet files alone against the whole load path.
+
+    load = cache.load_dataset + validate_stream on every frame (what an import checks, and what a dataset
+    TOML load runs); raw = pyarrow read_table(...).to_pandas() of the same files. Best of `repeats`.
+    """
+    import pyarrow.parquet as pq
+
+    from data import cache
+    from data.validate import validate_stream
+    from engine.config import RunConfig
+    from engine.runner import run_backtest
+    from strategies.perp_short import PerpShort
+    with tempfile.TemporaryDirectory() as root:
+        items = []
+        for stream, key, frame in ds.frames():
+            sym = ds.symbol if stream == "spot" else (key.upper() if stream == "lending" else f"{ds.symbol}:USDT")
+            items.append((cache.key_for(stream, key, sym, ds.timeframe), frame, f"bench:{stream}/{key}"))
+        _, write_s = timed(cache.write_many, root, items)
+        files = sorted(Path(root).rglob("*.parquet"))
+
+        def raw() -> int:
+            return sum(len(pq.read_table(f).to_pandas()) for f in files)
+
+        def load():
+            got = cache.load_dataset(root, ds.symbol, ds.timeframe)
+            for stream, _key, frame in got.frames():
+                validate_stream(stream, frame, timeframe=got.timeframe if stream in ("spot", "perp", "mark") else None)
+            return got
+
+        raw_s = min(timed(raw)[1] for _ in range(repeats))
+        load_s = min(timed(load)[1] for _ in range(repeats))
+        loaded, _ = timed(load)
+        want = {(st, k): len(f) for st, k, f in ds.frames()}
+        if {(st, k): len(f) for st, k, f in loaded.frames()} != want or not all(
+                np.array_equal(loaded.perp[v]["close"].to_numpy(), ds.perp[v]["close"].to_numpy()) for v in ds.perp):
+            raise RuntimeError("the Dataset read back from the cache differs from the one written")
+        (res, run_s) = timed(run_backtest, PerpShort(venue=VENUE), loaded,
+                             RunConfig(decide="60", slippage=0.0, venue_overrides={VENUE: FEES}))
+        m, metrics_s = timed(res.metrics)
+    return {"files": len(files), "cache_write_s": write_s, "parquet_read_s": raw_s, "load_s": load_s,
+            "load_over_parquet": load_s / raw_s, "run_s": run_s, "metrics_s": metrics_s,
+            "total_s": load_s + run_s + metrics_s, "equity_end": m["equity_end"]}
+
+
 # -- backtrader ------------------------------------------------------------------------------------------
 def backtrader_prefix(ds, budget_s: float) -> dict:
     from engine.bridges.backtrader_bridge import run_perp_short
@@ -175,6 +223,14 @@ def backtrader_prefix(ds, budget_s: float) -> dict:
             "n_fills": res.n_fills, "funding": res.funding_total}
 
 
+def report_e2e(f: dict) -> dict:
+    """Print (f) and return it."""
+    print(f"  (f) end to end: cache load {f['load_s']:.2f} s (validation included) vs parquet read alone "
+          f"{f['parquet_read_s']:.2f} s = {f['load_over_parquet']:.2f}x ({f['files']} files); run {f['run_s']:.2f} s, "
+          f"metrics {f['metrics_s']:.2f} s; total {f['total_s']:.2f} s", flush=True)
+    return f
+
+
 # -- main ------------------------------------------------------------------------------------------------
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -182,6 +238,7 @@ def main() -> None:
     ap.add_argument("--bt-seconds", type=float, default=90.0)
     ap.add_argument("--skip-bar", action="store_true", help="skip (b), a decision on every bar")
     ap.add_argument("--quick", action="store_true", help="2 weeks of bars, 10 s of backtrader")
+    ap.add_argument("--only-e2e", action="store_true", help="only (f): cache -> Dataset -> run -> metrics")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     a = ap.parse_args()
     if a.quick:
@@ -194,6 +251,10 @@ def main() -> None:
     print(f"basisbt bench: {a.bars:,} 1m bars x {len(VENUES)} venues; numpy huge-page madvise "
           f"{'on' if not small_pages else 'off'}", flush=True)
 
+    if a.only_e2e:
+        (ds, count), build_s = timed(build_year, a.bars)
+        R["f_end_to_end"] = report_e2e(end_to_end(ds))
+        return
     with tempfile.TemporaryDirectory() as cold_dir:
         R["jit_cold"] = jit_times(cold_dir)
     R["jit_warm"] = jit_times(os.environ["NUMBA_CACHE_DIR"])
@@ -239,6 +300,7 @@ def main() -> None:
           f"{k['floor_events_per_s']:,.0f} events/s", flush=True)
     R["peak_rss_mb_ours"] = maxrss_mb()
     R["rss_after_data_mb"] = rss0
+    R["f_end_to_end"] = report_e2e(end_to_end(ds))
 
     (prep, prep_s) = timed(prepare, ds, VENUE)
     tiers = tiers_of(ds, VENUE)
@@ -274,7 +336,8 @@ def main() -> None:
                "b >= heapq": ratios.get("b_over_heapq", float("nan")) >= 1,
                "kernels within 10x of numpy floor": ratios["kernels_over_numpy_floor_time"] <= 10,
                "peak memory < 1.5 GB": R["peak_rss_mb_ours"] < 1536,
-               "basisbt run cold start < 3 s": R["cli_cold_start"]["best_s"] < 3.0}
+               "basisbt run cold start < 3 s": R["cli_cold_start"]["best_s"] < 3.0,
+               "cache load within 2x of parquet read": R["f_end_to_end"]["load_over_parquet"] <= 2.0}
     R["targets_met"] = targets
     print("  ratios: " + ", ".join(f"{k}={v:,.2f}" for k, v in ratios.items()))
     print(f"  peak RSS: {R['peak_rss_mb_ours']:,.0f} MB through (a),(b),(e); "

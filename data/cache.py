@@ -487,7 +487,7 @@ def _load_dataset(root: Path, symbol: str, timeframe: str, venues: list[str] | N
         have = sorted({k.symbol.split(":")[0] for k in keys if k.stream in ("spot", "perp")})
         raise DataError(f"no {spot_sym} bars in cache", file=str(root),
                         detail=f"cached symbols: {', '.join(have) or 'none'}; run basisbt fetch or import first")
-    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in ("spot", "perp", "mark", "funding", "lending")}
+    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in ("spot", "perp", "mark", "funding", "lending", "index")}
     notes = []
     for venue in sorted(found):
         for stream, sym, tf in (("spot", spot_sym, timeframe), ("perp", perp_sym, timeframe),
@@ -497,6 +497,11 @@ def _load_dataset(root: Path, symbol: str, timeframe: str, venues: list[str] | N
                 tables[stream][venue] = frame
             elif stream in ("perp", "mark"):
                 notes.append(f"{venue}: no {stream} {tf} bars cached for {sym}")
+        for sym in (perp_sym, spot_sym):        # index bars: fetch stores them under the perp, imports may not
+            frame = read(root, Key("index", venue, sym, timeframe))
+            if frame is not None and len(frame):
+                tables["index"][venue] = frame
+                break
     if not venues:                    # funding-only venues (e.g. imported multi-venue funding) ride along
         for k in keys:
             if k.stream == "funding" and k.symbol == perp_sym and k.venue not in tables["funding"]:
@@ -512,4 +517,4 @@ def _load_dataset(root: Path, symbol: str, timeframe: str, venues: list[str] | N
         if frame is not None and len(frame):
             tables["lending"][k.venue if per_proto[k.venue] == 1 else f"{k.venue}:{k.symbol}"] = frame
     return Dataset(name or f"cache:{spot_sym}", spot_sym, timeframe, tables["spot"], tables["perp"],
-                   tables["mark"], tables["funding"], tables["lending"], None, tuple(notes))
+                   tables["mark"], tables["funding"], tables["lending"], None, tuple(notes), tables["index"])

@@ -12,7 +12,8 @@ class Dataset:
     """Canonical frames keyed by venue (bars, funding) or protocol (lending).
 
     `spot`, `perp`, `mark` map venue -> bar frame; `funding` venue -> funding frame;
-    `lending` protocol -> lending frame; `flows` is an optional mint/redeem frame.
+    `lending` protocol -> lending frame; `flows` is an optional mint/redeem frame; `index`
+    venue -> index-price bars (open, high, low, close), optional: empty unless imported.
     All frames follow data.schemas. `symbol` is the spot symbol, e.g. 'ETH/USDT'.
     """
 
@@ -26,6 +27,7 @@ class Dataset:
     lending: dict[str, pd.DataFrame] = field(default_factory=dict)
     flows: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
+    index: dict[str, pd.DataFrame] = field(default_factory=dict)   # venue -> index-price bars (optional)
 
     @property
     def venues(self) -> list[str]:
@@ -52,6 +54,8 @@ class Dataset:
                 yield stream, key, table[key]
         if self.flows is not None:
             yield "flows", "-", self.flows
+        for key in sorted(self.index):          # last, so datasets without index bars keep their fingerprint
+            yield "index", key, self.index[key]
 
     def fingerprint(self) -> str:
         """sha256 over every frame's bytes: equal data <=> equal fingerprint (for goldens).
@@ -87,4 +91,4 @@ class Dataset:
 
         return Dataset(self.name, self.symbol, self.timeframe, cut_all(self.spot), cut_all(self.perp),
                        cut_all(self.mark), cut_all(self.funding), cut_all(self.lending),
-                       None if self.flows is None else cut(self.flows), self.notes)
+                       None if self.flows is None else cut(self.flows), self.notes, cut_all(self.index))

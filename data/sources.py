@@ -9,9 +9,19 @@ Dataset TOML (paths relative to the TOML; csv/parquet/feather files in canonical
     spot = "binance/spot.parquet"
     perp = "binance/perp.parquet"
     mark = "binance/mark.parquet"        # optional
+    index = "binance/index.parquet"      # optional: index-price bars
     funding = "binance/funding.csv"      # optional
     [lending.aave]
     file = "aave_usdt.csv"
+
+A stream may instead name a raw file with the options of `basisbt import csv` (the keys of a
+mapping TOML, data/ingest/csv_import.py, without stream/venue/symbol/timeframe, which come from
+here) and of every import (on_duplicate, snap, repair, allow_extreme):
+    funding = { file = "raw/funding_7venues.csv", time = "timestamp_utc", columns = { rate = "funding_rate" },
+                where = { exchange = "binance", symbol = "ETH-USDT" }, rate_unit = "percent" }
+A lending table with more keys than `file` goes through `basisbt import lending` (format, rate_unit,
+apr, base_only, where, assume_utc, on_duplicate, allow_extreme). Funding is checked against the
+venue's cap and lending against the APY band, as on import.
 """
 from __future__ import annotations
 
@@ -102,6 +112,77 @@ def _read_frame(path: Path) -> pd.DataFrame:
     return df
 
 
+VENUE_STREAMS = ("spot", "perp", "mark", "index", "funding")
+IMPORT_KEYS = ("on_duplicate", "snap", "repair", "allow_extreme")
+LENDING_KEYS = ("format", "rate_unit", "apr", "base_only", "where", "assume_utc")
+
+
+def _import_options(entry: dict, toml: Path, where: str):
+    from data.ingest.common import ImportOptions
+    opts = {k: entry.pop(k) for k in IMPORT_KEYS if k in entry}
+    try:
+        return ImportOptions(**opts)
+    except TypeError as e:
+        raise DataError(f"bad import option in {where}", file=str(toml), detail=str(e)) from None
+
+
+def _raw_stream(toml: Path, venue: str, stream: str, symbol: str, tf: str, entry: dict) -> pd.DataFrame:
+    """A raw file named by a table: read it through the csv importer's mapping and the import checks."""
+    from data.ingest.common import finalize
+    from data.ingest.csv_import import CsvMapping, import_csv
+    where = f"[venues.{venue}].{stream}"
+    entry = dict(entry)
+    if "file" not in entry:
+        raise DataError(f"{where} needs file = ...", file=str(toml))
+    f = toml.parent / entry.pop("file")
+    opts = _import_options(entry, toml, where)
+    fixed = {"stream", "venue", "symbol", "timeframe", "venue_column", "symbol_column"} & set(entry)
+    if fixed:
+        raise DataError(f"{where}: key {sorted(fixed)[0]!r} is set by the dataset toml", file=str(toml),
+                        detail="filter a multi-venue file with where = { column = value }")
+    try:
+        m = CsvMapping(stream=stream, venue=venue, symbol=symbol, timeframe=None if stream == "funding" else tf,
+                       **entry)
+    except TypeError as e:
+        raise DataError(f"unknown key in {where}", file=str(toml), detail=str(e)) from None
+    items = import_csv(f, m)
+    finalize(items, opts)
+    return items[0].frame
+
+
+def _raw_lending(toml: Path, proto: str, entry: dict) -> pd.DataFrame:
+    from data.ingest.common import finalize
+    from data.ingest.lending import import_lending
+    entry = dict(entry)
+    f = toml.parent / entry.pop("file")
+    opts = _import_options(entry, toml, f"[lending.{proto}]")
+    bad = sorted(set(entry) - set(LENDING_KEYS) - {"asset"})
+    if bad:
+        raise DataError(f"unknown key {bad[0]!r} in [lending.{proto}]", file=str(toml),
+                        detail=f"known: file, asset, {', '.join(LENDING_KEYS + IMPORT_KEYS)}")
+    kw = {("fmt" if k == "format" else "unit" if k == "rate_unit" else k): v for k, v in entry.items() if k != "asset"}
+    items = import_lending(f, protocol=proto, asset=entry.get("asset", "USDT"), **kw)
+    finalize(items, opts)
+    return items[0].frame
+
+
+def _canonical(stream: str, f: Path, tf: str | None, venue: str | None = None,
+               allow_extreme: bool = False) -> pd.DataFrame:
+    """A file already in canonical columns, validated and checked like an import (rows are CSV lines)."""
+    from data.validate import check_funding_cap, check_lending_band, validate_stream
+    df = _read_frame(f)
+    try:
+        if stream == "funding" and venue and TS in df.columns and isinstance(df[TS].dtype, pd.DatetimeTZDtype):
+            check_funding_cap(df, venue, file=str(f))
+        if stream == "lending":
+            check_lending_band(df, allow_extreme=allow_extreme, file=str(f))
+        return validate_stream(stream, df, timeframe=tf, file=str(f))
+    except DataError as e:
+        if e.row is not None and f.suffix == ".csv":
+            raise DataError(e.rule, file=e.file, row=e.row + 1, detail=e.detail) from None     # header = line 1
+        raise
+
+
 def _file_entry(p: Path, where: str, value: object) -> Path:
     """The path a dataset TOML entry names (relative to the TOML); DataError unless it is a string."""
     if not isinstance(value, str) or not value:
@@ -111,8 +192,8 @@ def _file_entry(p: Path, where: str, value: object) -> Path:
 
 
 def load_dataset_toml(path: str | os.PathLike) -> Dataset:
-    """Read a dataset TOML and validate every file it names (types, names and files checked first)."""
-    from data.validate import validate_stream
+    """Read a dataset TOML and validate every file it names (types and names checked first; raw files go
+    through the importers' mapping, canonical ones through the same cap and band checks)."""
     p = Path(path)
     if not p.is_file():
         raise UnknownSource(f"dataset toml {str(p)!r} not found; {FORMS}")
@@ -135,26 +216,31 @@ def load_dataset_toml(path: str | os.PathLike) -> Dataset:
             raise DataError(f"[{key}] must be a table of NAME = {{...}}", file=str(p))
     check_symbol(spec["symbol"])
     tf = check_name(spec.get("timeframe", "1h"), "timeframe")
-    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in ("spot", "perp", "mark", "funding", "lending")}
+    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in VENUE_STREAMS + ("lending",)}
     for venue, files in spec["venues"].items():
         check_name(venue, f"venue in {p}")
         if not isinstance(files, dict):
             raise DataError(f"[venues.{venue}] must be a table of stream = \"file\"", file=str(p))
         for stream, rel in files.items():
-            if stream not in ("spot", "perp", "mark", "funding"):
+            if stream not in VENUE_STREAMS:
                 raise DataError(f"unknown stream {stream!r} in [venues.{venue}]"[:120], file=str(p),
-                                detail="known: spot, perp, mark, funding")
-            f = _file_entry(p, f"venues.{venue}.{stream}", rel)
-            tables[stream][venue] = validate_stream(stream, _read_frame(f), timeframe=None if stream == "funding" else tf,
-                                                    file=str(f))
+                                detail=f"known: {', '.join(VENUE_STREAMS)}")
+            if isinstance(rel, dict):
+                tables[stream][venue] = _raw_stream(p, venue, stream, spec["symbol"], tf, rel)
+            else:
+                f = _file_entry(p, f"venues.{venue}.{stream}", rel)
+                tables[stream][venue] = _canonical(stream, f, None if stream == "funding" else tf, venue)
     for proto, entry in spec.get("lending", {}).items():
         check_name(proto, f"lending protocol in {p}")
-        rel = entry.get("file") if isinstance(entry, dict) else entry
-        f = _file_entry(p, f"lending.{proto}.file", rel)
-        tables["lending"][proto] = validate_stream("lending", _read_frame(f), file=str(f))
+        if isinstance(entry, dict) and set(entry) - {"file", "allow_extreme"}:
+            tables["lending"][proto] = _raw_lending(p, proto, entry)
+        else:
+            rel = entry.get("file") if isinstance(entry, dict) else entry
+            extreme = bool(entry.get("allow_extreme", False)) if isinstance(entry, dict) else False
+            tables["lending"][proto] = _canonical("lending", _file_entry(p, f"lending.{proto}.file", rel), None,
+                                                  allow_extreme=extreme)
     flows = None
     if "flows" in spec:
-        f = _file_entry(p, "flows", spec["flows"])
-        flows = validate_stream("flows", _read_frame(f), file=str(f))
+        flows = _canonical("flows", _file_entry(p, "flows", spec["flows"]), None)
     return Dataset(spec.get("name", p.stem), spec["symbol"], tf, tables["spot"], tables["perp"], tables["mark"],
-                   tables["funding"], tables["lending"], flows)
+                   tables["funding"], tables["lending"], flows, index=tables["index"])

@@ -125,3 +125,24 @@ def load_venue(name: str, at: pd.Timestamp | str | None = None, directory: Path 
     at = at.tz_localize("UTC") if at.tzinfo is None else at
     live = [s for s in specs if s.effective_from <= at]
     return live[-1] if live else specs[0]
+
+
+DEFAULT_FUNDING_CAP = 0.0075   # venues without a spec file: the widest cap of any spec here (OKX ETH +-0.75 %)
+
+
+def funding_caps(venue: str, ts_ns: np.ndarray, directory: Path | None = None) -> tuple[np.ndarray, str]:
+    """|rate| cap per settlement from the venue's spec block in force at each time, and where it came from.
+
+    A spec block holds one cap for every symbol of the venue (the files have no per-symbol cap yet);
+    a venue without a spec file gets DEFAULT_FUNDING_CAP. Importers use this to refuse rates a venue
+    cannot print (a percent read as a fraction is 100x too large).
+    """
+    ts_ns = np.asarray(ts_ns, dtype=np.int64)
+    path = (directory or VENUE_DIR) / f"{venue}.toml"
+    if not path.exists():
+        return np.full(ts_ns.shape, DEFAULT_FUNDING_CAP), f"default cap (no spec file for venue {venue!r})"
+    specs = _load_file(path)
+    starts = np.array([s.effective_from.value for s in specs], dtype=np.int64)
+    caps = np.array([s.funding_cap for s in specs])
+    k = np.clip(np.searchsorted(starts, ts_ns, side="right") - 1, 0, len(specs) - 1)
+    return caps[k], f"data/venues/{venue}.toml"

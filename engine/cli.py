@@ -15,6 +15,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -59,7 +60,7 @@ def run(
         None, "--data", "-d", show_default="scenario:feb-2025-crash",
         help="scenario:NAME (see `basisbt scenarios`), cache[:SYMBOL], or a dataset .toml"),
     config: Optional[Path] = typer.Option(None, "--config", "-c",
-                                          help="run TOML: run keys at top level, strategy params under [params]"),
+                                          help=escape("run TOML: run keys at top level, strategy params under [params]")),
     set_: List[str] = typer.Option([], "--set", help="strategy parameter key=value (repeatable), "
                                                      "e.g. --set collateral=usdt --set leverage=5"),
     start: Optional[str] = typer.Option(None, "--start", help="first date to use (UTC, e.g. 2025-02-01)"),
@@ -71,6 +72,8 @@ def run(
                                   "(default runs/<strategy>-<data>-<first day>-<last day>-<config id>)"),
     strict: bool = typer.Option(False, "--strict", help="refuse data with missing bars or funding inside a gap "
                                                         "(exit 2) instead of pricing them stale and counting them"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache",
+                                             help="cache dir for --data cache (default $BASISBT_CACHE or ~/.cache/basisbt)"),
 ) -> None:
     """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
     from data.errors import DataError
@@ -116,7 +119,7 @@ def run(
         run_cfg = build_dataclass(RunConfig, doc, "run config key")
         strat = cls(**params)
         t0 = time.perf_counter()
-        ds = resolve_data(data, timeframe=timeframe)
+        ds = resolve_data(data, timeframe=timeframe, cache_dir=cache_dir)
         engine = Engine(strat, ds, run_cfg, data_label=data)
     except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError) as e:
         if STATE["debug"]:
@@ -181,7 +184,7 @@ def _summary(res, target: Path, elapsed: float) -> None:
         t.add_row(k, v)
     out.print(t)
     for line in res.log[:8]:
-        err.print(f"[dim]log: {line}[/dim]", highlight=False)
+        err.print(f"[dim]log: {escape(line)}[/dim]", highlight=False)
     if len(res.log) > 8:
         err.print(f"[dim]log: … {len(res.log) - 8} more lines in {target}/run.log[/dim]")
     out.print(f"wrote {target}/ (report.html, report.md, metrics.json, equity.csv, ledger.csv, fills.csv, "
@@ -202,7 +205,8 @@ def scenarios() -> None:
     t.add_column("what it is")
     t.add_column("what it stresses")
     for s in list_scenarios(real_data=True):
-        t.add_row(s.name, f"real: {s.source}" if s.real else "synthetic, seeded", s.summary, s.stresses)
+        t.add_row(escape(s.name), escape(f"real: {s.source}" if s.real else "synthetic, seeded"), escape(s.summary),
+                  escape(s.stresses))
     out.print(t)
 
 
@@ -211,16 +215,16 @@ def strategies() -> None:
     """List strategies with their parameters, types, defaults and docs."""
     from strategies.registry import builtin_strategies
     for name, cls in sorted(builtin_strategies().items()):
-        t = Table(title=f"{name}: {cls.summary}  (decides: {cls.decide})", title_justify="left")
+        t = Table(title=escape(f"{name}: {cls.summary}  (decides: {cls.decide})"), title_justify="left")
         t.add_column("parameter", style="bold")
         t.add_column("type")
         t.add_column("default")
         t.add_column("meaning")
         for pname, typ, default, doc in cls.param_table():
-            t.add_row(pname, str(typ), repr(default), doc)
+            t.add_row(escape(pname), escape(str(typ)), escape(repr(default)), escape(doc))
         out.print(t)
     out.print("Set parameters with --set key=value or a [params] table in --config FILE.toml; "
-              "run your own with --strategy path/to/file.py:ClassName.")
+              "run your own with --strategy path/to/file.py:ClassName.", markup=False)
 
 
 def _register_optional() -> None:

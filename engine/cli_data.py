@@ -11,6 +11,7 @@ from typing import Optional
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,11 +22,17 @@ from engine.cli_common import err, fail, key_values
 out = Console()
 
 CacheOpt = typer.Option(None, "--cache", help="cache dir (default $BASISBT_CACHE or ~/.cache/basisbt)")
+DupOpt = typer.Option("error", "--on-duplicate",
+                      help="rows with the same time: error (default), keep-last or keep-first (file order)")
+SnapOpt = typer.Option(None, "--snap", metavar="TOL",
+                       help="move bars at most TOL off the grid onto it (e.g. 5s, 2min); further off is refused")
+WhereOpt = typer.Option([], "--where", help="keep rows with column=value ('a,b' = either), repeatable; "
+                                            "e.g. --where symbol=ETH-USDT")
 
 
 class _LogToConsole(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[dim]{record.getMessage()}[/dim]", highlight=False)
+        err.print(f"[dim]{escape(record.getMessage())}[/dim]", highlight=False)
 
 
 def _logging() -> None:
@@ -89,10 +96,20 @@ def _root(cache_dir: Optional[Path]) -> Path:
     return cache.check_root(cache.default_root(cache_dir))
 
 
-def _store(items, root: Path, repair: bool, max_fill: int) -> None:
-    from data.ingest.common import apply_repair
-    if repair:
-        apply_repair(items, max_fill=max_fill)
+def _store(items, root: Path, repair: bool, max_fill: int, *, on_duplicate: str = "error", snap: Optional[str] = None,
+           allow_extreme: bool = False) -> None:
+    """Snap, repair, resolve duplicates, check units and validate every item, then write them as one unit."""
+    from data.ingest.common import ON_DUPLICATE, ImportOptions, finalize
+    from data.validate import parse_tolerance
+    if on_duplicate not in ON_DUPLICATE:
+        fail(f"--on-duplicate {on_duplicate!r}: use one of {', '.join(ON_DUPLICATE)}")
+    if snap is not None:
+        try:
+            parse_tolerance(snap)
+        except DataError:
+            fail(f"--snap {snap!r} is not a duration; use e.g. 5s, 2min, 500ms")
+    finalize(items, ImportOptions(on_duplicate=on_duplicate, snap=snap, repair=repair, max_fill=max_fill,
+                                  allow_extreme=allow_extreme))
     entries = cache.write_many(root, [(i.key, i.frame, i.source) for i in items])
     _summary(entries, f"imported into {root}")
 
@@ -159,8 +176,9 @@ def register(app: typer.Typer) -> None:
                       symbol: Optional[str] = typer.Option(None, "--symbol", help="comma-separated, e.g. ETH/USDT"),
                       timeframe: Optional[str] = typer.Option(None, "--timeframe"),
                       repair: bool = typer.Option(False, "--repair"), fill: int = typer.Option(0, "--fill-gaps"),
+                      on_duplicate: str = DupOpt, snap: Optional[str] = SnapOpt,
                       cache_dir: Optional[Path] = CacheOpt) -> None:
-        """Import a freqtrade user_data/data/<exchange> tree (spot, -futures, -mark, -funding_rate)."""
+        """Import a freqtrade user_data/data/<exchange> tree (spot, -futures, -mark, -index, -funding_rate)."""
         _logging()
         from data.ingest.freqtrade import import_freqtrade
         syms = [s.strip() for s in symbol.split(",")] if symbol else None
@@ -169,7 +187,8 @@ def register(app: typer.Typer) -> None:
             _names(venue=venue, symbol=symbol, timeframe=timeframe)
             root = _root(cache_dir)
             _prescan(path)
-            _store(import_freqtrade(path, venue=venue, symbols=syms, timeframe=timeframe), root, repair, fill)
+            _store(import_freqtrade(path, venue=venue, symbols=syms, timeframe=timeframe), root, repair, fill,
+                   on_duplicate=on_duplicate, snap=snap)
         _guard(body)
 
     @imp.command("binance-vision")
@@ -177,15 +196,17 @@ def register(app: typer.Typer) -> None:
                    market: Optional[str] = typer.Option(None, "--market", help="spot or um"),
                    symbol: Optional[str] = typer.Option(None, "--symbol"), venue: str = typer.Option("binance", "--venue"),
                    repair: bool = typer.Option(False, "--repair"), fill: int = typer.Option(0, "--fill-gaps"),
+                   on_duplicate: str = DupOpt, snap: Optional[str] = SnapOpt,
                    cache_dir: Optional[Path] = CacheOpt) -> None:
-        """Import Binance public dumps (zip/csv, header or not, ms or µs times)."""
+        """Import Binance public dumps (zip/csv, header or not, ms or µs times; klines, mark, index, funding)."""
         _logging()
         from data.ingest.binance_vision import import_binance_vision
         def body() -> None:
             _names(venue=venue, symbol=symbol)
             root = _root(cache_dir)
             _prescan(path)
-            _store(import_binance_vision(path, kind=kind, market=market, symbol=symbol, venue=venue), root, repair, fill)
+            _store(import_binance_vision(path, kind=kind, market=market, symbol=symbol, venue=venue), root, repair,
+                   fill, on_duplicate=on_duplicate, snap=snap)
         _guard(body)
 
     @imp.command("csv")
@@ -196,11 +217,16 @@ def register(app: typer.Typer) -> None:
                 venue_column: Optional[str] = typer.Option(None, "--venue-column"),
                 symbol_column: Optional[str] = typer.Option(None, "--symbol-column"),
                 timeframe: Optional[str] = typer.Option(None, "--timeframe"),
-                rate_unit: Optional[str] = typer.Option(None, "--rate-unit", help="fraction or percent"),
-                rate_basis: Optional[str] = typer.Option(None, "--rate-basis", help="interval or annualized"),
+                rate_unit: Optional[str] = typer.Option(
+                    None, "--rate-unit", help="funding: fraction (default), percent or bps; lending: fraction, percent or ray"),
+                rate_basis: Optional[str] = typer.Option(None, "--rate-basis", help="funding: interval or annualized"),
+                apr: bool = typer.Option(False, "--apr", help="lending values are APRs: converted to APY (per-second)"),
                 col: list[str] = typer.Option([], "--col", help="canonical=source, repeatable"),
+                where: list[str] = WhereOpt,
                 assume_utc: bool = typer.Option(False, "--assume-utc"),
                 repair: bool = typer.Option(False, "--repair"), fill: int = typer.Option(0, "--fill-gaps"),
+                on_duplicate: str = DupOpt, snap: Optional[str] = SnapOpt,
+                allow_extreme: bool = typer.Option(False, "--allow-extreme", help="lending: accept APY outside -50 %..+100 %"),
                 cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import any CSV/parquet through a column mapping (flags or --mapping TOML)."""
         _logging()
@@ -211,36 +237,47 @@ def register(app: typer.Typer) -> None:
             root = _root(cache_dir)
             _prescan(path)
             cols = key_values(col, "--col", "rate=funding_rate", form="canonical=source")
+            wh = key_values(where, "--where", "symbol=ETH-USDT", form="column=value")
             over = dict(stream=stream, time=time, time_unit=time_unit, venue=venue, symbol=symbol,
                         venue_column=venue_column, symbol_column=symbol_column, timeframe=timeframe,
-                        rate_unit=rate_unit, rate_basis=rate_basis, assume_utc=assume_utc or None)
+                        rate_unit=rate_unit, rate_basis=rate_basis, apr=apr or None, assume_utc=assume_utc or None)
             if mapping:
                 m = load_mapping(mapping, **over)
                 m.columns.update(cols)
+                m.where.update(wh)
             else:
                 if not stream:
                     fail("csv import needs --stream or --mapping FILE.toml")
-                m = CsvMapping(**{k: v for k, v in over.items() if v is not None}, columns=cols)
-            _store(import_csv(path, m), root, repair, fill)
+                m = CsvMapping(**{k: v for k, v in over.items() if v is not None}, columns=cols, where=wh)
+            _store(import_csv(path, m), root, repair, fill, on_duplicate=on_duplicate, snap=snap,
+                   allow_extreme=allow_extreme)
         _guard(body)
 
     @imp.command("lending")
     def imp_lending(path: Path, protocol: str = typer.Option(..., "--protocol", "--venue"),
                     asset: str = typer.Option("USDT", "--asset", "--symbol"),
                     fmt: str = typer.Option("auto", "--format", help="auto, plain, defillama, aave"),
-                    unit: str = typer.Option("fraction", "--unit", help="plain files: fraction or percent"),
+                    unit: str = typer.Option("auto", "--rate-unit", "--unit",
+                                             help="fraction, percent or ray; auto: Aave ray or fraction by size, "
+                                                  "plain fraction"),
+                    apr: bool = typer.Option(False, "--apr", help="plain files: values are APRs, converted to APY"),
                     base_only: bool = typer.Option(False, "--base-only", help="DefiLlama: apyBase, no rewards"),
+                    where: list[str] = WhereOpt,
                     assume_utc: bool = typer.Option(False, "--assume-utc"),
+                    on_duplicate: str = DupOpt,
+                    allow_extreme: bool = typer.Option(False, "--allow-extreme", help="accept APY outside -50 %..+100 %"),
                     cache_dir: Optional[Path] = CacheOpt) -> None:
-        """Import lending-rate history (plain time,apy; DefiLlama chart export; Aave ray APR)."""
+        """Import lending-rate history (plain time,apy; DefiLlama chart export; Aave subgraph/aavescan APR)."""
         _logging()
         from data.ingest.lending import import_lending
         def body() -> None:
             _names(protocol=protocol, asset=asset)
             root = _root(cache_dir)
             _prescan(path)
-            _store(import_lending(path, protocol=protocol, asset=asset, fmt=fmt, unit=unit,
-                                  base_only=base_only, assume_utc=assume_utc), root, False, 0)
+            wh = key_values(where, "--where", "symbol=USDT", form="column=value")
+            _store(import_lending(path, protocol=protocol, asset=asset, fmt=fmt, unit=unit, apr=apr,
+                                  base_only=base_only, assume_utc=assume_utc, where=wh),
+                   root, False, 0, on_duplicate=on_duplicate, allow_extreme=allow_extreme)
         _guard(body)
 
     @data_app.command("list")

@@ -83,6 +83,15 @@ def _liq_marks(ax: Axes, results: Results, *, label: bool = True) -> None:
                    label="liquidation" if (label and k == 0) else None)
 
 
+def _legend(ax: Axes, empty_note: str | None = None, **kw) -> None:
+    """A legend only when something is labelled: matplotlib warns on an empty one (runs without a perp)."""
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=8, frameon=False, **kw)
+    elif empty_note:
+        ax.text(0.5, 0.5, empty_note, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.4")
+
+
 def _has_data(tl: pd.DataFrame, col: str) -> bool:
     """True when the column exists and has a finite, non-zero value somewhere."""
     if col not in tl.columns:
@@ -114,7 +123,7 @@ def draw_equity(ax: Axes, ax_dd: Axes, results: Results) -> None:
     if not np.allclose(nav.to_numpy(), eq.to_numpy(), rtol=0, atol=1e-9, equal_nan=True):
         ax.plot(t, nav.to_numpy(), color=EQUITY_COLOR, linewidth=1.0, linestyle="--",
                 label="flow-adjusted NAV")
-    ax.legend(loc="best", fontsize=8, frameon=False)
+    _legend(ax, loc="best")
     dd = drawdown(nav, results.initial_equity).to_numpy() * 100.0
     ax_dd.fill_between(t, dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.35, linewidth=0)
     ax_dd.plot(t, dd, color=DRAWDOWN_COLOR, linewidth=0.9)
@@ -146,7 +155,7 @@ def draw_attribution(ax: Axes, results: Results) -> None:
     _liq_marks(ax, results)
     _style(ax, "Cumulative PnL attribution", "PnL (quote)")
     _money_fmt(ax)
-    ax.legend(loc="upper left", fontsize=8, ncol=5, frameon=False)
+    _legend(ax, loc="upper left", ncol=5)
 
 
 def fig_attribution(results: Results, dpi: int = 110) -> Figure:
@@ -173,7 +182,7 @@ def fig_funding(results: Results, dpi: int = 110) -> Figure:
     _liq_marks(ax, results)
     _style(ax, "Funding rate per venue (short receives when positive)", "rate (% per interval)")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
-    ax.legend(loc="best", fontsize=8, frameon=False)
+    _legend(ax, loc="best")
     return fig
 
 
@@ -191,7 +200,7 @@ def fig_basis(results: Results, dpi: int = 110) -> Figure:
     _liq_marks(ax, results)
     _style(ax, "Basis per venue (perp mark / spot − 1)", "basis (%)")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
-    ax.legend(loc="best", fontsize=8, frameon=False)
+    _legend(ax, loc="best")
     return fig
 
 
@@ -232,8 +241,8 @@ def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
     _style(ax_mr, "Margin ratio (maintenance / margin balance; 100 % = liquidation)", "ratio (%)")
     ax_mr.yaxis.set_major_formatter(PercentFormatter(decimals=None))
     ax_mr.set_ylim(bottom=0.0)
-    ax.legend(loc="best", fontsize=8, frameon=False)
-    ax_mr.legend(loc="best", fontsize=8, frameon=False)
+    _legend(ax, "no perp position", loc="best")
+    _legend(ax_mr, "no perp position", loc="best")
     return fig
 
 
@@ -271,7 +280,7 @@ def fig_allocation(results: Results, dpi: int = 110) -> Figure:
     _liq_marks(ax, results)
     _style(ax, "Allocation across venues and lending", "value (quote)")
     _money_fmt(ax)
-    ax.legend(loc="upper left", fontsize=8, ncol=4, frameon=False)
+    _legend(ax, loc="upper left", ncol=4)
     return fig
 
 
@@ -295,7 +304,7 @@ def fig_synthetic(results: Results, dpi: int = 110) -> Figure | None:
             _style(ax, "Reserve fund", "reserve (quote)")
             _money_fmt(ax)
         _liq_marks(ax, results, label=False)
-        ax.legend(loc="best", fontsize=8, frameon=False)
+        _legend(ax, loc="best")
     return fig
 
 
@@ -308,7 +317,7 @@ def fig_compare_equity(curves: Sequence[tuple[str, pd.Series, float]], dpi: int 
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _style(ax, "Cumulative return by run", "return since start (%)")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
-    ax.legend(loc="best", fontsize=8, frameon=False)
+    _legend(ax, loc="best")
     return fig
 
 
@@ -342,6 +351,6 @@ def plot(results: Results, dpi: int = 100) -> Figure:
     _liq_marks(axes[3], results)
     _style(axes[3], "Distance to liquidation", "distance (%)")
     axes[3].yaxis.set_major_formatter(PercentFormatter(decimals=None))
-    axes[3].legend(loc="best", fontsize=8, frameon=False)
+    _legend(axes[3], loc="best")
     fig.suptitle(f"{results.strategy} on {results.dataset}", fontsize=12, fontweight="bold")
     return fig

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataError
-from data.ingest.common import Imported, epoch_to_utc, log, make, normalize_symbol
+from data.ingest.common import Imported, epoch_to_utc, log, make, normalize_symbol, number_lines
 from data.schemas import TS
 
 KLINE_COLS = ["open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
@@ -132,7 +132,7 @@ def read_file(path: str | Path, *, kind: str | None = None, market: str | None =
                     raise DataError("NaN or inf in 'rate'", file=label, row=int(bad[0]) + 1)
         except DataError as e:
             raise _with_row(e, hdr) from None
-        frames.append(frame)
+        frames.append(number_lines(frame, 1 + hdr, label))     # duplicates across files name their own line
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     tf = None if stream == "funding" else (m["tf"] if m else None)
     if stream != "funding" and tf is None:

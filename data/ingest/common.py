@@ -11,10 +11,14 @@ import pandas as pd
 from data.cache import Key, key_for
 from data.errors import DataError
 from data.schemas import TS, TS_DTYPE
-from data.validate import repair, snap_funding_times
+from data.validate import (check_funding_cap, check_lending_band, parse_tolerance, repair, snap_funding_times,
+                           snap_to_grid, validate_stream)
 
 log = logging.getLogger("basisbt.ingest")
 
+LINE = "_line"   # per row: its line in the source file (CSV header = line 1; parquet: data row); never cached
+SRC = "_src"     # per row: the file it came from, when several files make one dataset
+ON_DUPLICATE = ("error", "keep-last", "keep-first")
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USD", "DAI", "BTC", "ETH", "BNB", "EUR")
 
 
@@ -103,6 +107,110 @@ def apply_repair(items: list[Imported], *, max_fill: int = 0) -> list[str]:
         tf = None if it.key.timeframe in ("settle", "rate") else it.key.timeframe
         it.frame, got = repair(it.frame, it.key.stream, timeframe=tf, max_fill=max_fill, file=it.source)
         lines += got
+    return lines
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How an import treats files as they come (the flags every `basisbt import` shares)."""
+
+    on_duplicate: str = "error"       # error | keep-last | keep-first (same time twice in one dataset)
+    snap: str | None = None           # tolerance ('30s', '2min'): bars this close to the grid are moved onto it
+    repair: bool = False              # the explicit --repair fixes (sort, exact duplicates, funding jitter)
+    max_fill: int = 0                 # --fill-gaps N (with repair)
+    allow_extreme: bool = False       # lending APY outside -50 %..+100 % a year
+
+
+def line_of(frame: pd.DataFrame, pos: int) -> tuple[str | None, int]:
+    """(file or None, line) a 0-based frame position came from; without bookkeeping, the 1-based row."""
+    src = str(frame[SRC].iloc[pos]) if SRC in frame.columns else None
+    return src, int(frame[LINE].iloc[pos]) if LINE in frame.columns else pos + 1
+
+
+def relabel(err: DataError, frame: pd.DataFrame, file: str | None = None) -> DataError:
+    """Point an error raised on a frame row at the file and line that row was read from."""
+    if err.row is None or not 1 <= err.row <= len(frame):
+        return err if err.file else DataError(err.rule, file=file, row=err.row, detail=err.detail)
+    src, line = line_of(frame, err.row - 1)
+    return DataError(err.rule, file=src or err.file or file, row=line, detail=err.detail)
+
+
+def number_lines(frame: pd.DataFrame, first_line: int = 1, source: str | None = None) -> pd.DataFrame:
+    """Add the bookkeeping columns: consecutive line numbers from first_line (and the source file)."""
+    frame = frame.copy()
+    frame[LINE] = np.arange(len(frame), dtype=np.int64) + first_line
+    if source is not None:
+        frame[SRC] = pd.Categorical([source] * len(frame))
+    return frame
+
+
+def resolve_duplicates(frame: pd.DataFrame, policy: str, file: str | None) -> tuple[pd.DataFrame, str | None]:
+    """Apply --on-duplicate to rows sharing a time: refuse (naming both lines), or keep the last/first in file order.
+
+    An error's row is the frame position, to be turned into a file line by `relabel` (finalize does).
+    """
+    if policy not in ON_DUPLICATE:
+        raise DataError("unknown --on-duplicate policy", file=file, detail=f"{policy!r}; use {', '.join(ON_DUPLICATE)}")
+    if TS not in frame.columns or len(frame) < 2:
+        return frame, None
+    later = frame.duplicated(subset=[TS], keep="first").to_numpy()
+    if not later.any():
+        return frame, None
+    if policy == "error":
+        pos = int(np.flatnonzero(later)[0])
+        first = int(np.flatnonzero((frame[TS] == frame[TS].iloc[pos]).to_numpy())[0])
+        src, line = line_of(frame, first)
+        seen = f"line {line}" + (f" of {src}" if src and src != line_of(frame, pos)[0] else "")
+        raise DataError("duplicate time (choose --on-duplicate keep-last or keep-first)", file=file, row=pos + 1,
+                        detail=f"{frame[TS].iloc[pos]}, first at {seen}")     # row: a frame position (relabel)
+    keep = "last" if policy == "keep-last" else "first"
+    drop = frame.duplicated(subset=[TS], keep=keep).to_numpy()
+    out = frame[~drop]
+    if not out[TS].is_monotonic_increasing:       # an overlapping, appended download: the kept rows in time order
+        out = out.sort_values(TS, kind="stable")
+    return out.reset_index(drop=True), f"--on-duplicate {policy}: dropped {int(drop.sum())} row(s) whose time appears again"
+
+
+def finalize(items: list[Imported], opts: ImportOptions = ImportOptions()) -> list[str]:
+    """Snap, repair, resolve duplicates, check magnitudes against the venue and validate, in place.
+
+    Errors name the file and the line each row was read from, even when a file was split by a
+    venue/symbol column or several files were joined; the bookkeeping columns are dropped at the end.
+    Returns the log lines (each also logged).
+    """
+    tol = parse_tolerance(opts.snap) if opts.snap else None
+    lines: list[str] = []
+
+    def note(line: str | None, file: str) -> None:
+        if line:
+            lines.append(f"{file}: {line}")
+            log.info("%s: %s", file, line)
+    for it in items:
+        frame, file = it.frame, it.source
+        stream = it.key.stream
+        tf = None if it.key.timeframe in ("settle", "rate") else it.key.timeframe
+
+        def step(fn, *a, **kw):
+            try:
+                return fn(frame, *a, **kw)
+            except DataError as e:
+                raise relabel(e, frame, file) from None
+
+        if tol is not None and TS in frame.columns and isinstance(frame[TS].dtype, pd.DatetimeTZDtype):
+            grid = tf if stream in ("spot", "perp", "mark", "index") else ("1h" if stream == "funding" else None)
+            if grid:
+                frame, line = step(snap_to_grid, grid, tol, file=file)
+                note(line, file)
+        if opts.repair:
+            frame, got = step(repair, stream, timeframe=tf, max_fill=opts.max_fill, file=file)
+            lines += got                                  # repair() logs its own lines
+        frame, line = step(resolve_duplicates, opts.on_duplicate, file)
+        note(line, file)
+        if stream == "funding":
+            step(check_funding_cap, it.key.venue, file=file)
+        if stream == "lending":
+            step(check_lending_band, allow_extreme=opts.allow_extreme, file=file)
+        it.frame = step(lambda f: validate_stream(stream, f, timeframe=tf, file=file))
     return lines
 
 

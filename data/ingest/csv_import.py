@@ -7,11 +7,17 @@ Mapping TOML (every key optional except stream and time):
     venue = "binance"             # or venue_column = "exchange" to split one file into many venues
     symbol = "ETH/USDT"           # or symbol_column = "symbol"
     timeframe = "1h"              # bars only
-    rate_unit = "fraction"        # fraction | percent
-    rate_basis = "interval"       # interval | annualized (APR; converted with the row's interval)
+    rate_unit = "fraction"        # funding: fraction | percent | bps; lending: fraction | percent | ray
+    rate_basis = "interval"       # funding: interval | annualized (APR; converted with the row's interval)
+    apr = false                   # lending: the values are APRs (ray always is); converted to APY
     [columns]                     # canonical = source
     rate = "funding_rate"
     interval_h = "interval_hours"
+    [where]                       # keep only rows whose column equals the value (or one of "a,b")
+    symbol = "ETH-USDT"
+
+Rows carry their line in the file (CSV header = line 1) so every later error names file and line,
+also after the file is split by a venue/symbol column.
 """
 from __future__ import annotations
 
@@ -24,7 +30,8 @@ import pandas as pd
 import pyarrow as pa
 
 from data.errors import DataError
-from data.ingest.common import Imported, epoch_to_utc, log, make, normalize_symbol, text_to_utc
+from data.ingest.common import LINE, Imported, epoch_to_utc, log, make, normalize_symbol, relabel, text_to_utc
+from data.ingest.units import funding_fraction, lending_apy
 from data.schemas import TS
 from data.validate import funding_intervals_h
 
@@ -52,7 +59,9 @@ class CsvMapping:
     timeframe: str | None = None
     rate_unit: str = "fraction"
     rate_basis: str = "interval"
+    apr: bool = False
     columns: dict[str, str] = field(default_factory=dict)
+    where: dict[str, str] = field(default_factory=dict)
 
 
 def load_mapping(path: str | Path, **overrides) -> CsvMapping:
@@ -73,17 +82,41 @@ def load_mapping(path: str | Path, **overrides) -> CsvMapping:
 
 
 def read_table(path: Path, rule: str = "unreadable table") -> pd.DataFrame:
-    """A parquet, feather, JSON or CSV file (CSV cells as text), or DataError(rule) naming the file."""
+    """A parquet, feather, JSON or CSV file (CSV cells as text) with each row's line number, or DataError(rule).
+
+    The `_line` column is the row's line in a CSV (header = line 1; blank lines counted, then dropped),
+    or its 1-based data row in other formats.
+    """
     try:
         if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        if path.suffix == ".feather":
-            return pd.read_feather(path)
-        if path.suffix == ".json":
-            return pd.read_json(path)
-        return pd.read_csv(path, dtype=str, skipinitialspace=True)
+            df = pd.read_parquet(path)
+        elif path.suffix == ".feather":
+            df = pd.read_feather(path)
+        elif path.suffix == ".json":
+            df = pd.read_json(path)
+        else:
+            df = pd.read_csv(path, dtype=str, skipinitialspace=True, skip_blank_lines=False)
+            df[LINE] = np.arange(len(df), dtype=np.int64) + 2
+            return df[df.drop(columns=LINE).notna().any(axis=1)].reset_index(drop=True)
     except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as e:
         raise DataError(rule, file=str(path), detail=str(e).splitlines()[0][:100]) from None
+    df = df.reset_index(drop=True)
+    df[LINE] = np.arange(len(df), dtype=np.int64) + 1
+    return df
+
+
+def apply_where(df: pd.DataFrame, where: dict[str, str], file: str) -> pd.DataFrame:
+    """Keep the rows whose columns equal the given values ('a,b' = either); no row left is an error."""
+    for col, want in where.items():
+        if col not in df.columns:
+            raise DataError(f"--where column {col!r} not in file", file=file,
+                            detail=f"columns: {', '.join(str(c) for c in df.columns if c != LINE)}")
+        vals = [v.strip() for v in str(want).split(",")]
+        df = df[df[col].astype("string").str.strip().isin(vals).fillna(False).to_numpy()]
+    if where and df.empty:
+        raise DataError("no row matches --where", file=file,
+                        detail=", ".join(f"{k}={v}" for k, v in where.items()))
+    return df.reset_index(drop=True)
 
 
 def _times(col: pd.Series, m: CsvMapping, file: str) -> pd.Series:
@@ -104,7 +137,7 @@ def convert(df: pd.DataFrame, m: CsvMapping, file: str) -> pd.DataFrame:
         raise DataError("unknown stream", file=file, detail=f"{m.stream!r}; known: {', '.join(STREAM_COLS)}")
     if m.time not in df.columns:
         raise DataError(f"missing time column {m.time!r}", file=file, detail=f"columns: {', '.join(map(str, df.columns))}")
-    out = pd.DataFrame({TS: _times(df[m.time], m, file).to_numpy()})
+    out = pd.DataFrame({TS: _times(df[m.time], m, file).array})
     for canon in STREAM_COLS[m.stream]:
         src = m.columns.get(canon, canon)
         if src in df.columns:
@@ -113,10 +146,7 @@ def convert(df: pd.DataFrame, m: CsvMapping, file: str) -> pd.DataFrame:
             raise DataError(f"missing column {src!r} (mapped to {canon})", file=file,
                             detail=f"columns: {', '.join(map(str, df.columns))}")
     if m.stream == "funding" and "rate" in out.columns:
-        if m.rate_unit not in ("fraction", "percent"):
-            raise DataError("rate_unit must be fraction or percent", file=file, detail=repr(m.rate_unit))
-        if m.rate_unit == "percent":
-            out["rate"] = out["rate"] / 100.0
+        out["rate"] = funding_fraction(out["rate"].to_numpy(), m.rate_unit, file=file)
         if m.rate_basis == "annualized":
             ns = out[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
             hours = out["interval_h"].to_numpy() if "interval_h" in out else funding_intervals_h(np.sort(ns))
@@ -124,10 +154,12 @@ def convert(df: pd.DataFrame, m: CsvMapping, file: str) -> pd.DataFrame:
             log.info("%s: annualized funding converted to per-interval rates (rate x interval_h / 8760)", file)
         elif m.rate_basis != "interval":
             raise DataError("rate_basis must be interval or annualized", file=file, detail=repr(m.rate_basis))
-    if m.stream == "lending" and m.rate_unit == "percent":
+    if m.stream == "lending":
         for c in ("supply_apy", "borrow_apy"):
             if c in out:
-                out[c] = out[c] / 100.0
+                out[c] = lending_apy(out[c].to_numpy(), m.rate_unit, apr=m.apr, file=file, column=c)
+    if LINE in df.columns:
+        out[LINE] = df[LINE].to_numpy()
     return out
 
 
@@ -136,8 +168,8 @@ def import_csv(path: str | Path, mapping: CsvMapping) -> list[Imported]:
     p = Path(path)
     if not p.is_file():
         raise DataError("no such file", file=str(p))
-    df = read_table(p)
     m = mapping
+    df = apply_where(read_table(p), m.where, str(p))
     if m.stream in ("spot", "perp", "mark", "index") and not m.timeframe:
         raise DataError("bars need a timeframe (--timeframe or timeframe = ...)", file=str(p))
     for col in (m.venue_column, m.symbol_column):
@@ -158,8 +190,12 @@ def import_csv(path: str | Path, mapping: CsvMapping) -> list[Imported]:
         raw_sym = str(vals.get(m.symbol_column, m.symbol))
         symbol = raw_sym.upper() if m.stream == "lending" else normalize_symbol(raw_sym, perp=perp)
         label = str(p) if not by else f"{p}[{'/'.join(map(str, gkey))}]"
-        frame = convert(part.reset_index(drop=True), m, label)
-        if by and not frame[TS].is_monotonic_increasing:
+        part = part.reset_index(drop=True)
+        try:
+            frame = convert(part, m, label)
+        except DataError as e:
+            raise relabel(e, part, label) from None
+        if (by or m.where) and not frame[TS].is_monotonic_increasing:    # one series picked out of many
             frame = frame.sort_values(TS, kind="stable").reset_index(drop=True)
         out.append(make(m.stream, venue, symbol, m.timeframe, frame, label))
     return out

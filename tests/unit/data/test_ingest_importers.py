@@ -53,7 +53,7 @@ def test_binance_vision_tree(tmp_path):
     items = import_binance_vision(FIX / "binance_vision")
     by = {i.key.stream: i for i in items}
     assert set(by) == {"mark", "spot", "funding"}
-    assert by["mark"].key.symbol == "ETH/USDT:USDT" and list(by["mark"].frame.columns) == ["ts", "open", "high", "low", "close"]
+    assert by["mark"].key.symbol == "ETH/USDT:USDT" and [c for c in by["mark"].frame.columns if not c.startswith("_")] == ["ts", "open", "high", "low", "close"]
     assert by["spot"].frame["ts"].iloc[0] == pd.Timestamp("2024-01-01", tz="UTC")      # µs file
     f = by["funding"].frame
     assert f["interval_h"].tolist() == [8, 8, 8, 4] and (f["ts"].astype("int64") % 3_600_000_000_000 == 0).all()
@@ -90,7 +90,9 @@ def test_csv_percent_mixup_exit_2_and_cache_unchanged(tmp_path):
             "--venue-column", "exchange", "--symbol-column", "symbol", "--col", "rate=funding_rate",
             "--col", "interval_h=interval_hours", "--cache", str(root)]
     r = CliRunner().invoke(app, args)
-    assert r.exit_code == 2 and "row 3" in r.output and "bound 0.03" in r.output and "Traceback" not in r.output
+    # line 2 (first data row): 0.01 meant 0.01 %, read as a fraction it is 1 %, above bybit's cap (x 1.25)
+    assert r.exit_code == 2 and "row 2" in r.output and "above the bybit cap" in r.output
+    assert "percent given as a fraction?" in r.output and "Traceback" not in r.output
     assert not list(root.rglob("*.parquet"))
     bad = FIX / "funding_percent.csv"
     it = import_csv(bad, CsvMapping(stream="funding", time="timestamp_utc", venue_column="exchange",
@@ -133,7 +135,7 @@ def test_lending_formats(tmp_path):
     p.write_text("time,apy\n2024-01-01T00:00:00Z,5.0\n2024-01-02T00:00:00Z,5.5\n")
     root = tmp_path / "c"
     r = CliRunner().invoke(cli(), ["import", "lending", str(p), "--protocol", "x", "--cache", str(root)])
-    assert r.exit_code == 2 and "row 1" in r.output and "percent read as fraction" in r.output
+    assert r.exit_code == 2 and "plain.csv, row 2" in r.output and "outside -50%..100% a year" in r.output
     r = CliRunner().invoke(cli(), ["import", "lending", str(p), "--protocol", "x", "--unit", "percent", "--cache", str(root)])
     assert r.exit_code == 0, r.output
     assert cache.list_cache(root).rows.tolist() == [2]

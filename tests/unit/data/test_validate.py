@@ -125,3 +125,14 @@ def test_broken_frames_always_raise_dataerror(d):
     with pytest.raises(DataError) as e:
         validate_bars(d, timeframe="1h", file="x")
     assert e.value.row is not None and 1 <= e.value.row <= len(d)
+
+
+def test_canonical_copy_keeps_times_and_owns_its_memory():
+    """The fast path (no Timestamp boxing) must give the same times and a frame that shares nothing."""
+    d = bars(50)
+    out = validate_bars(d, timeframe="1h")
+    assert str(out["ts"].dtype) == "datetime64[ns, UTC]"
+    assert (out["ts"].to_numpy(dtype="datetime64[ns]") == d["ts"].to_numpy(dtype="datetime64[ns]")).all()
+    before = d["close"].to_numpy().copy()
+    out.loc[0, "close"] = -1.0
+    assert (d["close"].to_numpy() == before).all()
