@@ -32,11 +32,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from data.dataset import Dataset
-from data.errors import DataError
-from data.names import check_name, check_symbol
-from data.safe_io import check_text_table, read_small_text
-from data.schemas import TS
+from basisbt.data.dataset import Dataset
+from basisbt.data.errors import DataError
+from basisbt.data.names import check_name, check_symbol
+from basisbt.data.safe_io import check_text_table, read_small_text
+from basisbt.data.schemas import TS
 
 
 class UnknownSource(ValueError):
@@ -54,11 +54,11 @@ def resolve_data(source: str, *, timeframe: str | None = None,
     (its files hold bars of one size), so `--timeframe` with a TOML is refused rather than ignored.
     """
     if source.startswith("scenario:"):
-        from data.scenarios import load_scenario
+        from basisbt.data.scenarios import load_scenario
         name = check_name(source.split(":", 1)[1], "scenario")
         return load_scenario(name, timeframe=timeframe or "1h")
     if source == "cache" or source.startswith("cache:"):
-        from data.cache import default_root, list_cache, load_dataset
+        from basisbt.data.cache import default_root, list_cache, load_dataset
         root = default_root(cache_dir)
         symbol = source.split(":", 1)[1] if ":" in source else ""
         if symbol:
@@ -118,7 +118,7 @@ LENDING_KEYS = ("format", "rate_unit", "apr", "base_only", "where", "assume_utc"
 
 
 def _import_options(entry: dict, toml: Path, where: str):
-    from data.ingest.common import ImportOptions
+    from basisbt.data.ingest.common import ImportOptions
     opts = {k: entry.pop(k) for k in IMPORT_KEYS if k in entry}
     try:
         return ImportOptions(**opts)
@@ -128,8 +128,8 @@ def _import_options(entry: dict, toml: Path, where: str):
 
 def _raw_stream(toml: Path, venue: str, stream: str, symbol: str, tf: str, entry: dict) -> pd.DataFrame:
     """A raw file named by a table: read it through the csv importer's mapping and the import checks."""
-    from data.ingest.common import finalize
-    from data.ingest.csv_import import CsvMapping, import_csv
+    from basisbt.data.ingest.common import finalize
+    from basisbt.data.ingest.csv_import import CsvMapping, import_csv
     where = f"[venues.{venue}].{stream}"
     entry = dict(entry)
     if "file" not in entry:
@@ -151,8 +151,8 @@ def _raw_stream(toml: Path, venue: str, stream: str, symbol: str, tf: str, entry
 
 
 def _raw_lending(toml: Path, proto: str, entry: dict) -> pd.DataFrame:
-    from data.ingest.common import finalize
-    from data.ingest.lending import import_lending
+    from basisbt.data.ingest.common import finalize
+    from basisbt.data.ingest.lending import import_lending
     entry = dict(entry)
     f = toml.parent / entry.pop("file")
     opts = _import_options(entry, toml, f"[lending.{proto}]")
@@ -169,7 +169,7 @@ def _raw_lending(toml: Path, proto: str, entry: dict) -> pd.DataFrame:
 def _canonical(stream: str, f: Path, tf: str | None, venue: str | None = None,
                allow_extreme: bool = False) -> pd.DataFrame:
     """A file already in canonical columns, validated and checked like an import (rows are CSV lines)."""
-    from data.validate import check_funding_cap, check_lending_band, validate_stream
+    from basisbt.data.validate import check_funding_cap, check_lending_band, validate_stream
     df = _read_frame(f)
     try:
         if stream == "funding" and venue and TS in df.columns and isinstance(df[TS].dtype, pd.DatetimeTZDtype):

@@ -15,9 +15,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from data import cache
-from data.errors import DataError
-from engine.cli_common import err, fail, key_values
+from basisbt.data import cache
+from basisbt.data.errors import DataError
+from basisbt.engine.cli_common import err, fail, key_values
 
 out = Console()
 
@@ -40,7 +40,7 @@ def _logging() -> None:
     if not any(isinstance(h, _LogToConsole) for h in lg.handlers):
         lg.addHandler(_LogToConsole())
     lg.setLevel(logging.INFO)
-    for name in ("data.validate",):
+    for name in ("basisbt.data.validate",):
         logging.getLogger(name).handlers = lg.handlers
         logging.getLogger(name).setLevel(logging.INFO)
 
@@ -67,7 +67,7 @@ def _summary(entries: list[dict], title: str) -> None:
 
 def _names(**flags: Optional[str]) -> None:
     """Check venue/protocol/symbol/asset flags before any file is read (they become cache paths)."""
-    from data.names import check_name, check_symbol
+    from basisbt.data.names import check_name, check_symbol
     for flag, value in flags.items():
         if value is None:
             continue
@@ -78,7 +78,7 @@ def _names(**flags: Optional[str]) -> None:
 
 def _prescan(path: Path) -> None:
     """Refuse a missing input or a CSV whose first line is huge before an importer reads it whole."""
-    from data.safe_io import check_text_table
+    from basisbt.data.safe_io import check_text_table
     if not path.exists():
         raise DataError("no such file or directory", file=str(path))
     files = [path] if path.is_file() else [p for p, _ in zip(path.rglob("*"), range(10_000)) if p.is_file()]
@@ -99,8 +99,8 @@ def _root(cache_dir: Optional[Path]) -> Path:
 def _store(items, root: Path, repair: bool, max_fill: int, *, on_duplicate: str = "error", snap: Optional[str] = None,
            allow_extreme: bool = False) -> None:
     """Snap, repair, resolve duplicates, check units and validate every item, then write them as one unit."""
-    from data.ingest.common import ON_DUPLICATE, ImportOptions, finalize
-    from data.validate import parse_tolerance
+    from basisbt.data.ingest.common import ON_DUPLICATE, ImportOptions, finalize
+    from basisbt.data.validate import parse_tolerance
     if on_duplicate not in ON_DUPLICATE:
         fail(f"--on-duplicate {on_duplicate!r}: use one of {', '.join(ON_DUPLICATE)}")
     if snap is not None:
@@ -116,8 +116,8 @@ def _store(items, root: Path, repair: bool, max_fill: int, *, on_duplicate: str 
 
 def _guard(fn):
     """Run a command body, turning data/fetch errors into exit code 2 and one line."""
-    from data.ingest.fetch import FetchError, NetworkFailure
-    from data.sources import UnknownSource
+    from basisbt.data.ingest.fetch import FetchError, NetworkFailure
+    from basisbt.data.sources import UnknownSource
     try:
         fn()
     except NetworkFailure as e:
@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
         endpoint and the cause (DNS, timeout, HTTP status) and exits 3.
         """
         _logging()
-        from data.ingest.fetch import fetch
+        from basisbt.data.ingest.fetch import fetch
         t0, t1 = _ts(since, "since"), _ts(until, "until")
 
         def body() -> None:
@@ -180,7 +180,7 @@ def register(app: typer.Typer) -> None:
                       cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import a freqtrade user_data/data/<exchange> tree (spot, -futures, -mark, -index, -funding_rate)."""
         _logging()
-        from data.ingest.freqtrade import import_freqtrade
+        from basisbt.data.ingest.freqtrade import import_freqtrade
         syms = [s.strip() for s in symbol.split(",")] if symbol else None
 
         def body() -> None:
@@ -200,7 +200,7 @@ def register(app: typer.Typer) -> None:
                    cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import Binance public dumps (zip/csv, header or not, ms or µs times; klines, mark, index, funding)."""
         _logging()
-        from data.ingest.binance_vision import import_binance_vision
+        from basisbt.data.ingest.binance_vision import import_binance_vision
         def body() -> None:
             _names(venue=venue, symbol=symbol)
             root = _root(cache_dir)
@@ -230,7 +230,7 @@ def register(app: typer.Typer) -> None:
                 cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import any CSV/parquet through a column mapping (flags or --mapping TOML)."""
         _logging()
-        from data.ingest.csv_import import CsvMapping, import_csv, load_mapping
+        from basisbt.data.ingest.csv_import import CsvMapping, import_csv, load_mapping
 
         def body() -> None:
             _names(venue=venue, symbol=symbol, timeframe=timeframe)
@@ -269,7 +269,7 @@ def register(app: typer.Typer) -> None:
                     cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import lending-rate history (plain time,apy; DefiLlama chart export; Aave subgraph/aavescan APR)."""
         _logging()
-        from data.ingest.lending import import_lending
+        from basisbt.data.ingest.lending import import_lending
         def body() -> None:
             _names(protocol=protocol, asset=asset)
             root = _root(cache_dir)

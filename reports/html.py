@@ -9,9 +9,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from engine.results import Results
-from reports import attribution, plots, quality
-from reports.fmt import CONVENTIONS_TEXT, headline_rows, money, num, pct, period, when
+from basisbt.engine.results import Results
+from basisbt.reports import attribution, plots, quality
+from basisbt.reports.fmt import CONVENTIONS_TEXT, headline_rows, money, num, pct, period, when
 
 MAX_FILL_ROWS = 200
 TEMPLATES = Path(__file__).parent / "templates"
@@ -108,7 +108,7 @@ def _worst_days(results: Results, n: int = 5) -> dict[str, Any]:
 
 def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110) -> dict[str, Any]:
     """Everything the report template shows, already formatted."""
-    from reports.writers import run_toml
+    from basisbt.reports.writers import run_toml
 
     m = metrics
     rows = headline_rows(m)

@@ -5,9 +5,9 @@ from typing import Any
 
 import pandas as pd
 
-from engine.results import Results
-from reports import attribution, quality
-from reports.fmt import CONVENTIONS_TEXT, headline_rows, money, pct, when
+from basisbt.engine.results import Results
+from basisbt.reports import attribution, quality
+from basisbt.reports.fmt import CONVENTIONS_TEXT, headline_rows, money, pct, when
 
 
 def _table(header: list[str], rows: list[list[str]], align: str = "") -> str:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data.cache import Key, key_for
-from data.errors import DataError
-from data.schemas import TS, TS_DTYPE
-from data.validate import (check_funding_cap, check_lending_band, parse_tolerance, repair, snap_funding_times,
+from basisbt.data.cache import Key, key_for
+from basisbt.data.errors import DataError
+from basisbt.data.schemas import TS, TS_DTYPE
+from basisbt.data.validate import (check_funding_cap, check_lending_band, parse_tolerance, repair, snap_funding_times,
                            snap_to_grid, validate_stream)
 
 log = logging.getLogger("basisbt.ingest")

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
-from data.ingest.common import LINE, Imported, epoch_to_utc, log, make, relabel, text_to_utc
-from data.ingest.csv_import import apply_where, read_table
-from data.ingest.units import RAY, SECONDS_PER_YEAR, apr_to_apy, lending_apy, place_unit  # noqa: F401
-from data.schemas import TS
+from basisbt.data.errors import DataError
+from basisbt.data.ingest.common import LINE, Imported, epoch_to_utc, log, make, relabel, text_to_utc
+from basisbt.data.ingest.csv_import import apply_where, read_table
+from basisbt.data.ingest.units import RAY, SECONDS_PER_YEAR, apr_to_apy, lending_apy, place_unit  # noqa: F401
+from basisbt.data.schemas import TS
 
 TIME_COLS = ("timestamp", "time", "date", "ts", "datetime")
 AAVE_SUPPLY = ("currentLiquidityRate", "liquidityRate")

@@ -1,6 +1,6 @@
 """Rate units at the import edge: funding to a fraction per interval, lending to APY as a fraction a year.
 
-Inside basisbt rates are fractions (DESIGN §2). Sources differ: funding in percent or bps, lending in
+Inside basisbt rates are fractions (docs/architecture.md §2). Sources differ: funding in percent or bps, lending in
 percent, as Aave's ray (1e27 = 100 %) or as an APR. Every conversion is explicit (`--rate-unit`), and a
 value whose magnitude contradicts the unit is refused with its row instead of being scaled silently
 (a fraction divided by 1e27 once gave an APY of 8e-29, issue #12).
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.errors import DataError
+from basisbt.data.errors import DataError
 
 RAY = 1e27
 RAY_FLOOR = 1e15                  # a nonzero ray below this is an APR under 1e-12: not a ray value

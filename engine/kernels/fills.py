@@ -16,13 +16,13 @@ import numpy as np
 
 from numba import njit
 
-from engine.kernels.arrays import Ledger, Records, State, VenueTables
-from engine.kernels.book import update_position, wallet_col, write_ledger
-from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_SLIP,
+from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
+from basisbt.engine.kernels.book import update_position, wallet_col, write_ledger
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_SLIP,
                                   C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, K_FEE, K_REALIZED,
                                   K_SPOT_TRADE, O_FILLED, O_REDUCED, O_REFUSED, P_BASIS, P_FEES, P_PRICE,
                                   P_SLIPPAGE, SPOT, WHY_CASH, WHY_HOLDINGS, WHY_MARGIN, WHY_NONE)
-from engine.kernels.margin import tier_index
+from basisbt.engine.kernels.margin import tier_index
 
 
 @njit(cache=True)

@@ -8,7 +8,7 @@ import typer
 from rich.text import Text
 from typer.testing import CliRunner
 
-from engine.cli import app
+from basisbt.engine.cli import app
 
 runner = CliRunner()
 
@@ -41,8 +41,8 @@ def test_every_help_string_prints_its_brackets():
 
 
 def _cache_from_scenario(root):
-    from data import cache
-    from data.scenarios import load_scenario
+    from basisbt.data import cache
+    from basisbt.data.scenarios import load_scenario
     ds = load_scenario("feb-2025-crash", timeframe="1h")
     items = []
     for stream in ("spot", "perp", "mark", "funding"):
@@ -65,11 +65,11 @@ def test_run_reads_the_cache_named_by_cache_option(tmp_path, monkeypatch):
 
 
 def test_report_without_perp_position_has_no_matplotlib_warning(tmp_path):
-    from data.scenarios import load_scenario
-    from engine.config import RunConfig
-    from engine.runner import run_backtest
-    from reports.writers import write_run
-    from strategies.base import Strategy
+    from basisbt.data.scenarios import load_scenario
+    from basisbt.engine.config import RunConfig
+    from basisbt.engine.runner import run_backtest
+    from basisbt.reports.writers import write_run
+    from basisbt.strategies.base import Strategy
 
     class Idle(Strategy):
         """Holds nothing: every per-venue plot is empty."""

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import RunConfig
-from engine.kernels.arrays import State, VenueTables
-from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_SPOT_COLL,
+from basisbt.engine.config import RunConfig
+from basisbt.engine.kernels.arrays import State, VenueTables
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_SPOT_COLL,
                                   C_SPOT_TAKER, C_TAKER, N_ACCT, N_CFG, N_TRANSIT, O_FILLED, O_REDUCED, O_REFUSED,
                                   PERP, SPOT)
-from engine.kernels.fills import allowed_qty
-from engine.runner import run_backtest
-from strategies.base import Strategy
+from basisbt.engine.kernels.fills import allowed_qty
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.base import Strategy
 from tests.helpers import bars, dataset
 from tests.reference import orders as ref
 

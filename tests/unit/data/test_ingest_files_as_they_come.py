@@ -12,12 +12,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from data import cache
-from data.errors import DataError
-from data.ingest.common import ImportOptions, finalize
-from data.ingest.csv_import import CsvMapping, import_csv
-from data.ingest.lending import import_lending
-from data.ingest.units import apr_to_apy
+from basisbt.data import cache
+from basisbt.data.errors import DataError
+from basisbt.data.ingest.common import ImportOptions, finalize
+from basisbt.data.ingest.csv_import import CsvMapping, import_csv
+from basisbt.data.ingest.lending import import_lending
+from basisbt.data.ingest.units import apr_to_apy
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "ingest"
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
@@ -25,7 +25,7 @@ MULTI = SHARED / "multi-venue-funding" / "funding_btc_eth_7venues_utc.csv"
 
 
 def cli():
-    from engine.cli_data import register
+    from basisbt.engine.cli_data import register
     app = typer.Typer()
     register(app)
     return app
@@ -226,7 +226,7 @@ def test_snap_within_tolerance(tmp_path):
 
 
 def test_binance_vision_overlapping_files_name_the_second_file(tmp_path):
-    from data.ingest.binance_vision import import_binance_vision
+    from basisbt.data.ingest.binance_vision import import_binance_vision
     d = tmp_path / "futures" / "um" / "daily" / "klines" / "ETHUSDT" / "1h"
     d.mkdir(parents=True)
     row = "{t},1,2,0.5,{c},1,0,0,0,0,0,0\n"
@@ -281,7 +281,7 @@ def test_index_bars_import_into_the_cache_and_the_dataset(tmp_path):
 
 
 def test_dataset_toml_on_raw_files_uses_the_import_options(tmp_path):
-    from data.sources import load_dataset_toml
+    from basisbt.data.sources import load_dataset_toml
     _bars_csv(tmp_path / "spot.csv"), _bars_csv(tmp_path / "perp.csv")
     raw = (FIX / "funding_multi.csv").resolve()
     funding = (f'{{ file = "{raw}", time = "timestamp_utc", columns = {{ rate = "funding_rate" }}, '
