@@ -58,10 +58,10 @@ def timed(fn, *args, **kw):
 JIT_SNIPPET = """
 import time, sys
 t0 = time.perf_counter()
-from data.scenarios import load_scenario
-from engine.config import RunConfig
-from engine.runner import run_backtest
-from strategies.perp_short import PerpShort
+from basisbt.data.scenarios import load_scenario
+from basisbt.engine.config import RunConfig
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.perp_short import PerpShort
 ds = load_scenario('feb-2025-crash', '1h')
 t1 = time.perf_counter()
 run_backtest(PerpShort(), ds, RunConfig())
@@ -84,7 +84,7 @@ def jit_times(cache_dir: str) -> dict:
 def cli_cold_start() -> dict:
     """Wall time of `basisbt run` (default strategy and scenario, report included) on a warm cache."""
     exe = Path(sys.executable).with_name("basisbt")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "engine.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "basisbt.engine.cli"]
     with tempfile.TemporaryDirectory() as d:
         subprocess.run(cmd + ["run", "--out", f"{d}/warm"], cwd=ROOT, capture_output=True, check=True)
         times = []
@@ -98,9 +98,9 @@ def cli_cold_start() -> dict:
 
 # -- our engine ----------------------------------------------------------------------------------------
 def ours(ds, decide: str) -> dict:
-    from engine.config import RunConfig
-    from engine.runner import Engine
-    from strategies.perp_short import PerpShort
+    from basisbt.engine.config import RunConfig
+    from basisbt.engine.runner import Engine
+    from basisbt.strategies.perp_short import PerpShort
     cfg = RunConfig(decide=decide, slippage=0.0, venue_overrides={VENUE: FEES})
     eng, setup_s = timed(Engine, PerpShort(venue=VENUE), ds, cfg)
     res, run_s = timed(eng.run)
@@ -112,11 +112,11 @@ def ours(ds, decide: str) -> dict:
 
 def kernels_and_floor(ds, repeats: int = 3) -> dict:
     """advance() over every bar with the hedge open, and a numpy pass over the arrays it reads."""
-    from engine.config import RunConfig
-    from engine.kernels.advance import advance
-    from engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, A_SPOT, C_SPOT_COLL, N_LIQ, STOP_END
-    from engine.runner import Engine
-    from strategies.perp_short import PerpShort
+    from basisbt.engine.config import RunConfig
+    from basisbt.engine.kernels.advance import advance
+    from basisbt.engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, A_SPOT, C_SPOT_COLL, N_LIQ, STOP_END
+    from basisbt.engine.runner import Engine
+    from basisbt.strategies.perp_short import PerpShort
     eng = Engine(PerpShort(venue=VENUE), ds, RunConfig(slippage=0.0, venue_overrides={VENUE: FEES}))
     mk, st, n = eng.mk, eng.state, eng.market.n
     j = eng.market.venues.index(VENUE)
@@ -154,7 +154,7 @@ def kernels_and_floor(ds, repeats: int = 3) -> dict:
 
 # -- backtrader ------------------------------------------------------------------------------------------
 def backtrader_prefix(ds, budget_s: float) -> dict:
-    from engine.bridges.backtrader_bridge import run_perp_short
+    from basisbt.engine.bridges.backtrader_bridge import run_perp_short
     start = ds.perp[VENUE]["ts"].iloc[0]
     tf_min = 1
 
@@ -186,7 +186,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.quick:
         a.bars, a.bt_seconds = 20_160, 10.0
-    from engine.memory import prefer_small_pages
+    from basisbt.engine.memory import prefer_small_pages
     small_pages = prefer_small_pages()          # as `basisbt run` does; applies to every engine below
     R: dict = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
                "numpy_hugepage_madvise": not small_pages,

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.dataset import Dataset
-from data.schemas import timeframe_ns, ts_ns
+from basisbt.data.dataset import Dataset
+from basisbt.data.schemas import timeframe_ns, ts_ns
 
-K_MARK, K_FUNDING, K_LENDING, K_BAR = 0, 1, 2, 3   # tie-break at one instant (DESIGN §3)
+K_MARK, K_FUNDING, K_LENDING, K_BAR = 0, 1, 2, 3   # tie-break at one instant (docs/architecture.md §3)
 YEAR_NS = 365 * 24 * 3600 * 10**9
 
 
@@ -171,7 +171,7 @@ def run_heapq(prep: dict, *, decide_every: int = 60, cash: float = 1_000_000.0, 
 
 def tiers_of(ds: Dataset, venue: str) -> tuple[list[float], list[float], list[float]]:
     """The venue's maintenance tiers for the dataset's base asset, as Python lists."""
-    from data.venues import load_venue
+    from basisbt.data.venues import load_venue
     t = load_venue(venue, at=ds.perp[venue]["ts"].iloc[0]).tier_table(ds.base)
     return list(map(float, t.floor)), list(map(float, t.rate)), list(map(float, t.amount))
 

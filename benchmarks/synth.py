@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data.dataset import Dataset
-from data.schemas import TS_DTYPE
+from basisbt.data.dataset import Dataset
+from basisbt.data.schemas import TS_DTYPE
 
 VENUES = ("binance", "bybit", "okx")
 PROTOCOLS = ("aave", "morpho")

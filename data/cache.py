@@ -32,11 +32,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from data.dataset import Dataset
-from data.errors import DataError
-from data.names import UnsafeName, check_name, check_symbol
-from data.schemas import TS, TS_DTYPE, timeframe_ns
-from data.validate import validate_stream
+from basisbt.data.dataset import Dataset
+from basisbt.data.errors import DataError
+from basisbt.data.names import UnsafeName, check_name, check_symbol
+from basisbt.data.schemas import TS, TS_DTYPE, timeframe_ns
+from basisbt.data.validate import validate_stream
 
 ENV = "BASISBT_CACHE"
 META_KEY = b"basisbt"

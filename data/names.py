@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from data.errors import DataError
+from basisbt.data.errors import DataError
 
 MAX_LEN = 64
 _NAME = re.compile(r"[A-Za-z0-9._-]+")

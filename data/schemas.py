@@ -1,4 +1,4 @@
-"""Canonical frames (DESIGN §2): the column names and dtypes every loader produces.
+"""Canonical frames (docs/architecture.md §2): the column names and dtypes every loader produces.
 
 Every frame has a `ts` column of dtype datetime64[ns, UTC]. For bars `ts` is the bar's
 OPEN time; the bar becomes known at ts + timeframe. Rates are fractions (never percent).

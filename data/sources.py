@@ -22,11 +22,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from data.dataset import Dataset
-from data.errors import DataError
-from data.names import check_name, check_symbol
-from data.safe_io import check_text_table, read_small_text
-from data.schemas import TS
+from basisbt.data.dataset import Dataset
+from basisbt.data.errors import DataError
+from basisbt.data.names import check_name, check_symbol
+from basisbt.data.safe_io import check_text_table, read_small_text
+from basisbt.data.schemas import TS
 
 
 class UnknownSource(ValueError):
@@ -44,11 +44,11 @@ def resolve_data(source: str, *, timeframe: str | None = None,
     (its files hold bars of one size), so `--timeframe` with a TOML is refused rather than ignored.
     """
     if source.startswith("scenario:"):
-        from data.scenarios import load_scenario
+        from basisbt.data.scenarios import load_scenario
         name = check_name(source.split(":", 1)[1], "scenario")
         return load_scenario(name, timeframe=timeframe or "1h")
     if source == "cache" or source.startswith("cache:"):
-        from data.cache import default_root, list_cache, load_dataset
+        from basisbt.data.cache import default_root, list_cache, load_dataset
         root = default_root(cache_dir)
         symbol = source.split(":", 1)[1] if ":" in source else ""
         if symbol:
@@ -112,7 +112,7 @@ def _file_entry(p: Path, where: str, value: object) -> Path:
 
 def load_dataset_toml(path: str | os.PathLike) -> Dataset:
     """Read a dataset TOML and validate every file it names (types, names and files checked first)."""
-    from data.validate import validate_stream
+    from basisbt.data.validate import validate_stream
     p = Path(path)
     if not p.is_file():
         raise UnknownSource(f"dataset toml {str(p)!r} not found; {FORMS}")

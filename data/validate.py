@@ -1,6 +1,6 @@
-"""Validation of canonical frames (DESIGN §2): one function per stream, loud about bad data.
+"""Validation of canonical frames (docs/architecture.md §2): one function per stream, loud about bad data.
 
-Every validator takes a frame in canonical column names, checks the rules of DESIGN §2 and
+Every validator takes a frame in canonical column names, checks the rules of docs/architecture.md §2 and
 returns a canonical copy (ts as datetime64[ns, UTC], value columns float64, original order
 kept). The first violation raises `DataError(rule, file=, row=)`. Row numbers are 1-based
 positions in the frame as handed in (row 1 = first data row; a CSV header is not counted).
@@ -15,8 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
-from data.schemas import (BAR_COLUMNS, FLOW_COLUMNS, LENDING_COLUMNS, MARK_COLUMNS, TS, TS_DTYPE,
+from basisbt.data.errors import DataError
+from basisbt.data.schemas import (BAR_COLUMNS, FLOW_COLUMNS, LENDING_COLUMNS, MARK_COLUMNS, TS, TS_DTYPE,
                           timeframe_ns)
 
 log = logging.getLogger(__name__)

@@ -110,7 +110,7 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
 
 def load_venue(name: str, at: pd.Timestamp | str | None = None, directory: Path | None = None) -> VenueSpec:
     """The spec of venue `name` in force at time `at` (latest block started on or before it)."""
-    from data.names import UnsafeName, check_name
+    from basisbt.data.names import UnsafeName, check_name
     try:
         check_name(name, "venue")
     except UnsafeName as e:

@@ -1,4 +1,4 @@
-"""The `basisbt` command line (DESIGN §9). typer and rich live only in engine/cli*.py.
+"""The `basisbt` command line (docs/architecture.md §9). typer and rich live only in engine/cli*.py.
 
 Exit codes: 0 ok; 1 a run that failed its own checks; 2 bad input or usage (one line naming the
 file/row/rule or the bad parameter and the valid ones; the traceback only with --debug); 3 the
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.cli_common import STATE, SafeGroup, err, fail, key_values
+from basisbt.engine.cli_common import STATE, SafeGroup, err, fail, key_values
 
 app = typer.Typer(
     name="basisbt",
@@ -73,15 +73,15 @@ def run(
                                                         "(exit 2) instead of pricing them stale and counting them"),
 ) -> None:
     """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
-    from data.errors import DataError
-    from data.sources import UnknownSource, resolve_data
-    from data.venues import VenueSpecError
-    from engine.config import ConfigError, RunConfig, build_dataclass, did_you_mean, load_toml
-    from engine.market import MarketError
-    from engine.memory import prefer_small_pages
-    from engine.runner import Engine, StrategyError
-    from reports.writers import RunTargetError, check_run_target, write_run
-    from strategies.registry import load_strategy_class
+    from basisbt.data.errors import DataError
+    from basisbt.data.sources import UnknownSource, resolve_data
+    from basisbt.data.venues import VenueSpecError
+    from basisbt.engine.config import ConfigError, RunConfig, build_dataclass, did_you_mean, load_toml
+    from basisbt.engine.market import MarketError
+    from basisbt.engine.memory import prefer_small_pages
+    from basisbt.engine.runner import Engine, StrategyError
+    from basisbt.reports.writers import RunTargetError, check_run_target, write_run
+    from basisbt.strategies.registry import load_strategy_class
     from pandas import Timestamp as pd_ts
     prefer_small_pages()
 
@@ -199,7 +199,7 @@ def _num(x) -> str:
 @app.command()
 def scenarios() -> None:
     """List the embedded scenarios: what each models, what it stresses, and whether it is real data (and from where)."""
-    from data.scenarios import list_scenarios
+    from basisbt.data.scenarios import list_scenarios
     t = Table(title="embedded scenarios (use --data scenario:NAME)")
     t.add_column("name", style="bold", no_wrap=True)
     t.add_column("data")
@@ -213,7 +213,7 @@ def scenarios() -> None:
 @app.command()
 def strategies() -> None:
     """List strategies with their parameters, types, defaults and docs."""
-    from strategies.registry import builtin_strategies
+    from basisbt.strategies.registry import builtin_strategies
     for name, cls in sorted(builtin_strategies().items()):
         t = Table(title=f"{name}: {cls.summary}  (decides: {cls.decide})", title_justify="left")
         t.add_column("parameter", style="bold")
@@ -229,7 +229,7 @@ def strategies() -> None:
 
 def _register_optional() -> None:
     import importlib
-    for mod in ("engine.cli_data", "engine.cli_report", "engine.cli_regress", "engine.cli_sweep"):
+    for mod in ("basisbt.engine.cli_data", "basisbt.engine.cli_report", "basisbt.engine.cli_regress", "basisbt.engine.cli_sweep"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:

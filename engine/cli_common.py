@@ -1,6 +1,6 @@
 """What every basisbt command shares: one clean error line and exit code, and key=value options.
 
-Exit codes (DESIGN §9): 0 ok; 1 a run that failed its own checks; 2 bad input or usage; 3 the
+Exit codes (docs/architecture.md §9): 0 ok; 1 a run that failed its own checks; 2 bad input or usage; 3 the
 environment failed (permissions, read-only or full disk, network). `SafeGroup` is the one place
 where exceptions that escaped a command become that one line; `--debug` keeps the traceback.
 """
@@ -55,8 +55,8 @@ def describe_os_error(e: OSError) -> tuple[str, int]:
 
 def classify(e: BaseException) -> tuple[str, int] | None:
     """(message, exit code) for an exception a command let escape; None to let it propagate."""
-    from data.errors import DataError
-    from engine.config import ConfigError
+    from basisbt.data.errors import DataError
+    from basisbt.engine.config import ConfigError
     if isinstance(e, (DataError, ConfigError)):
         return str(e), BAD_INPUT
     if isinstance(e, UnicodeDecodeError):

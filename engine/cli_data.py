@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from data import cache
-from data.errors import DataError
-from engine.cli_common import err, fail, key_values
+from basisbt.data import cache
+from basisbt.data.errors import DataError
+from basisbt.engine.cli_common import err, fail, key_values
 
 out = Console()
 
@@ -33,7 +33,7 @@ def _logging() -> None:
     if not any(isinstance(h, _LogToConsole) for h in lg.handlers):
         lg.addHandler(_LogToConsole())
     lg.setLevel(logging.INFO)
-    for name in ("data.validate",):
+    for name in ("basisbt.data.validate",):
         logging.getLogger(name).handlers = lg.handlers
         logging.getLogger(name).setLevel(logging.INFO)
 
@@ -60,7 +60,7 @@ def _summary(entries: list[dict], title: str) -> None:
 
 def _names(**flags: Optional[str]) -> None:
     """Check venue/protocol/symbol/asset flags before any file is read (they become cache paths)."""
-    from data.names import check_name, check_symbol
+    from basisbt.data.names import check_name, check_symbol
     for flag, value in flags.items():
         if value is None:
             continue
@@ -71,7 +71,7 @@ def _names(**flags: Optional[str]) -> None:
 
 def _prescan(path: Path) -> None:
     """Refuse a missing input or a CSV whose first line is huge before an importer reads it whole."""
-    from data.safe_io import check_text_table
+    from basisbt.data.safe_io import check_text_table
     if not path.exists():
         raise DataError("no such file or directory", file=str(path))
     files = [path] if path.is_file() else [p for p, _ in zip(path.rglob("*"), range(10_000)) if p.is_file()]
@@ -90,7 +90,7 @@ def _root(cache_dir: Optional[Path]) -> Path:
 
 
 def _store(items, root: Path, repair: bool, max_fill: int) -> None:
-    from data.ingest.common import apply_repair
+    from basisbt.data.ingest.common import apply_repair
     if repair:
         apply_repair(items, max_fill=max_fill)
     entries = cache.write_many(root, [(i.key, i.frame, i.source) for i in items])
@@ -99,8 +99,8 @@ def _store(items, root: Path, repair: bool, max_fill: int) -> None:
 
 def _guard(fn):
     """Run a command body, turning data/fetch errors into exit code 2 and one line."""
-    from data.ingest.fetch import FetchError, NetworkFailure
-    from data.sources import UnknownSource
+    from basisbt.data.ingest.fetch import FetchError, NetworkFailure
+    from basisbt.data.sources import UnknownSource
     try:
         fn()
     except NetworkFailure as e:
@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
         endpoint and the cause (DNS, timeout, HTTP status) and exits 3.
         """
         _logging()
-        from data.ingest.fetch import fetch
+        from basisbt.data.ingest.fetch import fetch
         t0, t1 = _ts(since, "since"), _ts(until, "until")
 
         def body() -> None:
@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
                       cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import a freqtrade user_data/data/<exchange> tree (spot, -futures, -mark, -funding_rate)."""
         _logging()
-        from data.ingest.freqtrade import import_freqtrade
+        from basisbt.data.ingest.freqtrade import import_freqtrade
         syms = [s.strip() for s in symbol.split(",")] if symbol else None
 
         def body() -> None:
@@ -180,7 +180,7 @@ def register(app: typer.Typer) -> None:
                    cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import Binance public dumps (zip/csv, header or not, ms or µs times)."""
         _logging()
-        from data.ingest.binance_vision import import_binance_vision
+        from basisbt.data.ingest.binance_vision import import_binance_vision
         def body() -> None:
             _names(venue=venue, symbol=symbol)
             root = _root(cache_dir)
@@ -204,7 +204,7 @@ def register(app: typer.Typer) -> None:
                 cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import any CSV/parquet through a column mapping (flags or --mapping TOML)."""
         _logging()
-        from data.ingest.csv_import import CsvMapping, import_csv, load_mapping
+        from basisbt.data.ingest.csv_import import CsvMapping, import_csv, load_mapping
 
         def body() -> None:
             _names(venue=venue, symbol=symbol, timeframe=timeframe)
@@ -234,7 +234,7 @@ def register(app: typer.Typer) -> None:
                     cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import lending-rate history (plain time,apy; DefiLlama chart export; Aave ray APR)."""
         _logging()
-        from data.ingest.lending import import_lending
+        from basisbt.data.ingest.lending import import_lending
         def body() -> None:
             _names(protocol=protocol, asset=asset)
             root = _root(cache_dir)

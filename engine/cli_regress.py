@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
         Exit 0 when every case passes; 1 on drift, a stale golden (config or data changed), a
         missing golden, a failed run or (with --update) a failed bless check; 2 on bad input.
         """
-        from engine.cli_common import fail
-        from engine.golden import GoldenError, default_cases, orphans, regress, select
+        from basisbt.engine.cli_common import fail
+        from basisbt.engine.golden import GoldenError, default_cases, orphans, regress, select
         out, err = Console(), Console(stderr=True)
         try:
             cases, gdir = default_cases(cases_file)

@@ -16,8 +16,8 @@ def register(app: typer.Typer) -> None:
                                  help="Where the comparison page goes when several runs are given."),
     ) -> None:
         """Re-render report.html, report.md and metrics.json of a run; with several runs, compare them."""
-        from engine.cli_common import fail
-        from reports.render import RunDirError, render_comparison, render_run
+        from basisbt.engine.cli_common import fail
+        from basisbt.reports.render import RunDirError, render_comparison, render_run
 
         try:
             if len(run_dirs) == 1:

@@ -59,7 +59,7 @@ VENUE_OVERRIDE_BOUNDS: dict[str, dict[str, float]] = {
 
 def check_venue_override(venue: Any, kv: Any) -> None:
     """ConfigError unless `venue` is a safe name and every override key is known and in its range."""
-    from data.names import check_name
+    from basisbt.data.names import check_name
     try:
         check_name(str(venue), "venue_overrides venue")
     except ValueError as e:
@@ -152,7 +152,7 @@ def build_dataclass(cls: type, values: dict[str, Any], what: str) -> Any:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a run TOML: top-level run keys, [params] for the strategy, strategy/data names."""
-    from data.safe_io import read_small_text
+    from basisbt.data.safe_io import read_small_text
     p = Path(path)
     text = read_small_text(p, "config file", error=ConfigError)
     try:

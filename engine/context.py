@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from engine.config import ConfigError, did_you_mean
-from engine.market import LIVE
-from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SLIP, C_SPOT_COLL,
+from basisbt.engine.config import ConfigError, did_you_mean
+from basisbt.engine.market import LIVE
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SLIP, C_SPOT_COLL,
                                   C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
                                   R_MARGIN, R_QTY, R_SPOT, T_AMOUNT)
 
 if TYPE_CHECKING:
-    from engine.runner import Engine
+    from basisbt.engine.runner import Engine
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,10 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from data.dataset import Dataset
-from engine.config import ConfigError, RunConfig, build_dataclass
-from engine.results import PNL_PARTS, Results
-from reports.tomlfmt import toml_value
+from basisbt.data.dataset import Dataset
+from basisbt.engine.config import ConfigError, RunConfig, build_dataclass
+from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.reports.tomlfmt import toml_value
 
 RTOL = 1e-9                 # runs are deterministic; this only absorbs platform noise. Never loosen it.
 ATOL_MONEY = 1e-9           # x initial capital: the "zero" of a quote-valued key (1e-3 on a 1M book)
@@ -108,8 +108,8 @@ def _slug(text: str) -> str:
 
 def builtin_cases() -> list[GoldenCase]:
     """Every built-in strategy on every embedded scenario (found at run time), EXTRA_CASES, real data if present."""
-    from data.scenarios import list_scenarios
-    from strategies.registry import builtin_strategies
+    from basisbt.data.scenarios import list_scenarios
+    from basisbt.strategies.registry import builtin_strategies
     cases = []
     for strat in sorted(builtin_strategies()):
         for sc in list_scenarios():
@@ -189,8 +189,8 @@ def _resolve_path(text: str, base: Path) -> Path:
 def load_case_data(case: GoldenCase) -> Dataset:
     """The case's Dataset. `freqtrade:DIR` imports the freqtrade tree through a temporary parquet cache."""
     if case.data.startswith("freqtrade:"):
-        from data import cache
-        from data.ingest.freqtrade import import_freqtrade
+        from basisbt.data import cache
+        from basisbt.data.ingest.freqtrade import import_freqtrade
         root = _resolve_path(case.data.split(":", 1)[1], case.base_dir)
         if not root.is_dir():
             raise DataAbsent(f"{root} not found")
@@ -199,7 +199,7 @@ def load_case_data(case: GoldenCase) -> Dataset:
             cache.write_many(tmp, [(i.key, i.frame, i.source) for i in items])
             ds = cache.load_dataset(tmp, case.symbol, case.timeframe, name=case.data)
         return ds
-    from data.sources import resolve_data
+    from basisbt.data.sources import resolve_data
     if case.data.endswith(".toml"):
         path = _resolve_path(case.data, case.base_dir)
         if not path.exists() and case.optional:
@@ -224,8 +224,8 @@ def run_case(case: GoldenCase, data_cache: dict[tuple, Dataset] | None = None) -
     """Run one case (datasets are shared through `data_cache` when given)."""
     import time
 
-    from engine.runner import Engine
-    from strategies.registry import load_strategy_class
+    from basisbt.engine.runner import Engine
+    from basisbt.strategies.registry import load_strategy_class
     t0 = time.perf_counter()
     key = (case.data, case.symbol, case.timeframe, str(case.base_dir))
     ds = data_cache.get(key) if data_cache is not None else None
@@ -493,7 +493,7 @@ def bless_checks(run: CaseRun) -> list[str]:
                         f"{led_sum('funding')!r}")
 
     # 4. fees from the venue spec, slippage from the fills, lending and liquidation from the ledger
-    from data.venues import load_venue
+    from basisbt.data.venues import load_venue
     at = pd.Timestamp(open0, unit="ns", tz="UTC")
     fee_calc, slip_calc = 0.0, 0.0
     for v in res.venues:
@@ -566,10 +566,10 @@ class CaseOutcome:
 def regress(cases: list[GoldenCase], golden_dir: Path, *, update: bool = False,
             on_case: Callable[[CaseOutcome], None] | None = None) -> list[CaseOutcome]:
     """Run every case and compare with (or, with update, bless and rewrite) its golden file."""
-    from data.errors import DataError
-    from data.venues import VenueSpecError
-    from engine.market import MarketError
-    from engine.runner import StrategyError
+    from basisbt.data.errors import DataError
+    from basisbt.data.venues import VenueSpecError
+    from basisbt.engine.market import MarketError
+    from basisbt.engine.runner import StrategyError
     data_cache: dict[tuple, Dataset] = {}
     outcomes = []
     for case in cases:

@@ -1,6 +1,6 @@
 """Align a Dataset's frames on one regular bar grid as numpy arrays (what kernels and windows read).
 
-No look-ahead, by construction (DESIGN §3): the grid runs from the first perp bar of any venue to
+No look-ahead, by construction (docs/architecture.md §3): the grid runs from the first perp bar of any venue to
 the last, one bar per timeframe, so a hole in the data is a run of explicit bars, never skipped time.
 Per venue and instrument each bar is UNLISTED (before the series' first bar: prices NaN, nothing
 trades, no funding), LIVE (a real bar) or STALE (a missing bar after the first one: priced at the last
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data.dataset import Dataset
-from data.schemas import BAR_COLUMNS, MARK_COLUMNS, timeframe_ns, ts_ns
-from engine.kernels.arrays import MarketArrays
+from basisbt.data.dataset import Dataset
+from basisbt.data.schemas import BAR_COLUMNS, MARK_COLUMNS, timeframe_ns, ts_ns
+from basisbt.engine.kernels.arrays import MarketArrays
 
 YEAR_NS = 365 * 24 * 3600 * 10**9
 UNLISTED, LIVE, STALE, FALLBACK = 0, 1, 2, 3      # bar states, int8 arrays (n, V)

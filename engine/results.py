@@ -54,20 +54,20 @@ class Results:
         return self.timeline.copy()
 
     def metrics(self) -> dict[str, Any]:
-        """The metrics.json dictionary (DESIGN §9)."""
-        from reports.metrics import compute_metrics
+        """The metrics.json dictionary (docs/architecture.md §9)."""
+        from basisbt.reports.metrics import compute_metrics
         return compute_metrics(self)
 
     def plot(self):
         """A matplotlib Figure with the report's main charts (for notebooks)."""
-        from reports.notebook import plot
+        from basisbt.reports.notebook import plot
         return plot(self)
 
     def _repr_html_(self) -> str:
-        from reports.notebook import results_html
+        from basisbt.reports.notebook import results_html
         return results_html(self)
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the run directory (metrics.json, CSVs, run.toml, reports) atomically per file."""
-        from reports.writers import write_run
+        from basisbt.reports.writers import write_run
         return write_run(self, Path(out_dir))

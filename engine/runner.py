@@ -11,27 +11,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.dataset import Dataset
-from engine.config import ConfigError, RunConfig, config_id
-from engine.context import Actions, Context, Transfer
-from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
+from basisbt.data.dataset import Dataset
+from basisbt.engine.config import ConfigError, RunConfig, config_id
+from basisbt.engine.context import Actions, Context, Transfer
+from basisbt.engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
                            StartEvent)
-from engine.kernels.advance import advance
-from engine.kernels.arrays import Ledger, Records, State
-from engine.kernels.book import write_ledger
-from engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
+from basisbt.engine.kernels.advance import advance
+from basisbt.engine.kernels.arrays import Ledger, Records, State
+from basisbt.engine.kernels.book import write_ledger
+from basisbt.engine.kernels.codes import (A_CASH, A_ISO, A_SPOT, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
                                   K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS, L_KIND, L_REF, L_TS,
                                   L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_FEES, Q_BAR,
                                   Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE, SPOT, STOP_LEDGER_FULL,
                                   STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
-from engine.kernels.entry import compiled
-from engine.kernels.fills import fill_order
-from engine.market import LIVE, UNLISTED, build_market
-from engine.results import PNL_PARTS, Results
-from engine.timeline import EV_BAR, EV_FUNDING, EV_LENDING, build_events
-from engine.timeline_frame import build_timeline
-from engine.venue_setup import venue_arrays
-from strategies.base import Strategy
+from basisbt.engine.kernels.entry import compiled
+from basisbt.engine.kernels.fills import fill_order
+from basisbt.engine.market import LIVE, UNLISTED, build_market
+from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.timeline import EV_BAR, EV_FUNDING, EV_LENDING, build_events
+from basisbt.engine.timeline_frame import build_timeline
+from basisbt.engine.venue_setup import venue_arrays
+from basisbt.strategies.base import Strategy
 
 
 class StrategyError(RuntimeError):
@@ -181,7 +181,7 @@ class Engine:
                                 f"{type(e).__name__}: {e}") from e
 
     def _deliver(self, last: int, d: int) -> None:
-        """Run the hooks for everything that became known in bars (last, d], in DESIGN §3 order."""
+        """Run the hooks for everything that became known in bars (last, d], in docs/architecture.md §3 order."""
         self.bar = d
         self._set_now(self._close_ns[d])
         if self._new_fills:

@@ -1,4 +1,4 @@
-"""The merged event queue (DESIGN §3): every input as (known_ns, kind, key, row, bar), sorted.
+"""The merged event queue (docs/architecture.md §3): every input as (known_ns, kind, key, row, bar), sorted.
 
 At one instant the tie-break is liquidation check < funding < lending < bar close < fills; the
 queue holds the inputs (funding, lending, bars), liquidation checks and fills are what the
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.market import Market
+from basisbt.engine.market import Market
 
 EV_LIQUIDATION = 0
 EV_FUNDING = 1

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from engine.kernels.codes import R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT
-from engine.market import Market
-from engine.results import PNL_PARTS
+from basisbt.engine.kernels.codes import R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT
+from basisbt.engine.market import Market
+from basisbt.engine.results import PNL_PARTS
 
 if TYPE_CHECKING:
-    from engine.kernels.arrays import Records
+    from basisbt.engine.kernels.arrays import Records
 
 VENUE_FIELDS = ("spot_qty", "perp_qty", "spot_px", "perp_px", "mark_px", "basis", "funding_rate",
                 "margin_balance", "maint_margin", "liq_px", "dist_liq")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.venues import VenueSpec, load_venue
-from engine.config import ConfigError, check_venue_override
-from engine.kernels.arrays import VenueTables
-from engine.kernels.codes import (C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_PARTIAL, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
+from basisbt.data.venues import VenueSpec, load_venue
+from basisbt.engine.config import ConfigError, check_venue_override
+from basisbt.engine.kernels.arrays import VenueTables
+from basisbt.engine.kernels.codes import (C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_PARTIAL, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
                                   C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, N_CFG)
 
 OVERRIDABLE = {"taker_fee": C_TAKER, "maker_fee": C_MAKER, "spot_taker_fee": C_SPOT_TAKER,

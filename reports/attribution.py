@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from engine.results import PNL_PARTS, Results
-from reports.metrics import timeline_index
+from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.reports.metrics import timeline_index
 
 
 def by_venue(results: Results) -> pd.DataFrame:
@@ -59,7 +59,7 @@ def _kind_names(kind: pd.Series) -> pd.Series:
     """Ledger kinds as names: integer codes are mapped through engine.kernels.codes.LEDGER_KINDS."""
     if pd.api.types.is_integer_dtype(kind):
         try:
-            from engine.kernels.codes import LEDGER_KINDS  # type: ignore[attr-defined]
+            from basisbt.engine.kernels.codes import LEDGER_KINDS  # type: ignore[attr-defined]
         except ImportError:
             LEDGER_KINDS = ()
         names = list(LEDGER_KINDS)

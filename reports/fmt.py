@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports.metrics import MIN_ANNUALIZE_DAYS
+from basisbt.reports.metrics import MIN_ANNUALIZE_DAYS
 
 
 def pct(x: float | None, digits: int = 2) -> str:

@@ -9,9 +9,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from engine.results import Results
-from reports import attribution, plots, quality
-from reports.fmt import (CONVENTIONS_TEXT, annualized, headline_rows, is_short, money, num, pct, period,
+from basisbt.engine.results import Results
+from basisbt.reports import attribution, plots, quality
+from basisbt.reports.fmt import (CONVENTIONS_TEXT, annualized, headline_rows, is_short, money, num, pct, period,
                          when, window, window_note)
 
 MAX_FILL_ROWS = 200
@@ -114,7 +114,7 @@ def _worst_days(results: Results, n: int = 5) -> dict[str, Any]:
 
 def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110) -> dict[str, Any]:
     """Everything the report template shows, already formatted."""
-    from reports.writers import run_toml
+    from basisbt.reports.writers import run_toml
 
     m = metrics
     rows = headline_rows(m)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.results import Results
+from basisbt.engine.results import Results
 
 _STRING_COLUMNS = ("venue", "kind", "ref", "instrument", "reason")
 

@@ -5,9 +5,9 @@ from typing import Any
 
 import pandas as pd
 
-from engine.results import Results
-from reports import attribution, quality
-from reports.fmt import CONVENTIONS_TEXT, annualized_mark, headline_rows, money, num, pct, when, window_note
+from basisbt.engine.results import Results
+from basisbt.reports import attribution, quality
+from basisbt.reports.fmt import CONVENTIONS_TEXT, annualized_mark, headline_rows, money, num, pct, when, window_note
 
 
 def _table(header: list[str], rows: list[list[str]], align: str = "") -> str:

@@ -1,4 +1,4 @@
-"""Run metrics: the metrics.json dictionary (DESIGN §7, §9), pure functions of `Results`.
+"""Run metrics: the metrics.json dictionary (docs/architecture.md §7, §9), pure functions of `Results`.
 
 Conventions (also written into metrics.json under `conventions` and into every report):
 - Money is in quote units (USD-like). Returns, drawdowns, APY and rates are fractions (0.05 = 5 %).
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS, Results
 
 DAYS_PER_YEAR = 365.0
 RISK_FREE = 0.0
@@ -334,7 +334,7 @@ def synthetic_dollar_stats(results: Results) -> dict[str, Any] | None:
 
 
 def compute_metrics(results: Results) -> dict[str, Any]:
-    """The metrics.json dictionary: DESIGN §9 keys plus §7 extras; JSON-safe (NaN/inf -> None)."""
+    """The metrics.json dictionary: docs/architecture.md §9 keys plus §7 extras; JSON-safe (NaN/inf -> None)."""
     equity = equity_series(results)
     nav = nav_series(results)
     net_flows = float(flows_series(results).sum())

@@ -5,10 +5,10 @@ import html as _html
 
 from matplotlib.figure import Figure
 
-from engine.results import PNL_PARTS, Results
-from reports.fmt import annualized, money, num, pct, period, sortino_text
-from reports.metrics import compute_metrics
-from reports.plots import plot as _plot
+from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.reports.fmt import annualized, money, num, pct, period, sortino_text
+from basisbt.reports.metrics import compute_metrics
+from basisbt.reports.plots import plot as _plot
 
 
 def results_html(results: Results) -> str:

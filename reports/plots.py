@@ -15,9 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from engine.results import PNL_PARTS, Results
-from reports.attribution import over_time
-from reports.metrics import drawdown, equity_series, nav_series, timeline_index
+from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.reports.attribution import over_time
+from basisbt.reports.metrics import drawdown, equity_series, nav_series, timeline_index
 
 # one palette for every chart: PnL parts, venues (in order), lending and markers
 PART_COLORS = {

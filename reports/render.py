@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reports import plots
-from reports.fmt import CONVENTIONS_TEXT, annualized, money, num, pct
-from reports.html import environment, png_b64
-from reports.loader import RunDirError, load_run
-from reports.metrics import ANNUALIZED_KEYS, nav_series
-from reports.writers import atomic_write_text, write_reports
+from basisbt.reports import plots
+from basisbt.reports.fmt import CONVENTIONS_TEXT, annualized, money, num, pct
+from basisbt.reports.html import environment, png_b64
+from basisbt.reports.loader import RunDirError, load_run
+from basisbt.reports.metrics import ANNUALIZED_KEYS, nav_series
+from basisbt.reports.writers import atomic_write_text, write_reports
 
 __all__ = ["RunDirError", "render_run", "render_comparison"]
 
@@ -24,7 +24,7 @@ def render_run(run_dir: str | Path, *, dpi: int = 110) -> dict[str, Any]:
     """
     import shutil
 
-    from reports.writers import commit_dir, staging_dir
+    from basisbt.reports.writers import commit_dir, staging_dir
     d = Path(run_dir)
     results = load_run(d)
     tmp = staging_dir(d)
@@ -98,7 +98,7 @@ def render_comparison(run_dirs: Sequence[str | Path], out: str | Path, *, dpi: i
     """
     dirs = [Path(d) for d in run_dirs]
     runs = [load_run(d) for d in dirs]
-    from reports.metrics import compute_metrics
+    from basisbt.reports.metrics import compute_metrics
     mets = [compute_metrics(r) for r in runs]
     labels = _labels(dirs)
     rows = []

@@ -1,4 +1,4 @@
-"""Write a run directory (DESIGN §9): metrics.json, CSVs, run.toml, report.md, report.html.
+"""Write a run directory (docs/architecture.md §9): metrics.json, CSVs, run.toml, report.md, report.html.
 
 A run directory is written as a unit: every file goes into a temporary sibling directory
 `.<name>.tmp-<pid>-<hex>`, which then replaces the target in one step (Linux renameat2
@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from engine.results import Results
-from reports import tomlfmt
-from reports.metrics import compute_metrics, timeline_index
+from basisbt.engine.results import Results
+from basisbt.reports import tomlfmt
+from basisbt.reports.metrics import compute_metrics, timeline_index
 
 RUN_FORMAT = 1
 FILLS_COLUMNS = ("ts", "venue", "instrument", "qty", "price", "ref_price", "fee", "slippage", "reason")
@@ -258,8 +258,8 @@ def _write_run_files(results: Results, out_dir: Path, *, dpi: int) -> None:
 
 def write_reports(results: Results, out_dir: Path, *, dpi: int = 110) -> dict[str, Any]:
     """(Re)write metrics.json, report.md and report.html from a Results; returns the metrics."""
-    from reports.html import render_html
-    from reports.markdown import render_markdown
+    from basisbt.reports.html import render_html
+    from basisbt.reports.markdown import render_markdown
 
     metrics = compute_metrics(results)
     atomic_write_text(out_dir / "metrics.json", metrics_json(metrics))

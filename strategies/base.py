@@ -1,4 +1,4 @@
-"""The Strategy template (DESIGN §6): typed Params, hooks that receive one event, no-ops by default.
+"""The Strategy template (docs/architecture.md §6): typed Params, hooks that receive one event, no-ops by default.
 
 Subclass it, declare `Params` as a frozen kw_only dataclass (fields with `param(default, doc)`),
 override the hooks you need, and act through `ctx` only: it shows data up to now and takes orders.
@@ -9,11 +9,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from engine.config import ConfigError, build_dataclass, check_range, range_text
+from basisbt.engine.config import ConfigError, build_dataclass, check_range, range_text
 
 if TYPE_CHECKING:
-    from engine.context import Context
-    from engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
+    from basisbt.engine.context import Context
+    from basisbt.engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
                                StartEvent)
 
 
@@ -105,6 +105,6 @@ class Strategy:
 def require_venue(venue: str, venues: list[str], what: str = "venue") -> None:
     """ConfigError naming the valid venues when `venue` is not one of them."""
     if venue not in venues:
-        from engine.config import did_you_mean
+        from basisbt.engine.config import did_you_mean
         raise ConfigError(f"{what} {venue!r} is not in the data{did_you_mean(venue, venues)}; "
                           f"valid: {', '.join(venues)}")

@@ -8,7 +8,7 @@ Orders fill at the next bar's open; everything here counts orders already queued
 """
 from __future__ import annotations
 
-from engine.context import Context
+from basisbt.engine.context import Context
 
 
 def tradable(ctx: Context, venue: str) -> bool:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.context import Context
-from engine.events import BarEvent, StartEvent
-from strategies.base import Strategy, param
-from strategies.book import hedge_value, rehedge, steer
+from basisbt.engine.context import Context
+from basisbt.engine.events import BarEvent, StartEvent
+from basisbt.strategies.base import Strategy, param
+from basisbt.strategies.book import hedge_value, rehedge, steer
 
 
 class FundingAllocator(Strategy):
@@ -49,7 +49,7 @@ class FundingAllocator(Strategy):
         self.rebalances = 0
 
     def validate(self, venues: list[str], protocols: list[str]) -> None:
-        from engine.config import ConfigError
+        from basisbt.engine.config import ConfigError
         if not 0.0 <= self.p.min_weight * len(venues) <= 1.0:
             raise ConfigError(f"{self.name}: min_weight x venues must be in [0, 1] ({len(venues)} venues)")
 

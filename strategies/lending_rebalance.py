@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.config import ConfigError
-from engine.context import Context
-from engine.events import BarEvent, StartEvent
-from strategies.base import Strategy, param, require_venue
-from strategies.book import best_protocol, rehedge, steer
+from basisbt.engine.config import ConfigError
+from basisbt.engine.context import Context
+from basisbt.engine.events import BarEvent, StartEvent
+from basisbt.strategies.base import Strategy, param, require_venue
+from basisbt.strategies.book import best_protocol, rehedge, steer
 
 
 class LendingRebalance(Strategy):

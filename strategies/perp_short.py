@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.context import Context
-from engine.events import BarEvent, LiquidationEvent
-from strategies.base import Strategy, param, require_venue
+from basisbt.engine.context import Context
+from basisbt.engine.events import BarEvent, LiquidationEvent
+from basisbt.strategies.base import Strategy, param, require_venue
 
 
 class PerpShort(Strategy):

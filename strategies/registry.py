@@ -5,17 +5,17 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from engine.config import ConfigError, did_you_mean
-from strategies.base import Strategy
+from basisbt.engine.config import ConfigError, did_you_mean
+from basisbt.strategies.base import Strategy
 
 
 def builtin_strategies() -> dict[str, type[Strategy]]:
     """Built-in strategies by name (imported lazily so one broken module names itself)."""
-    from strategies.perp_short import PerpShort
+    from basisbt.strategies.perp_short import PerpShort
     found: dict[str, type[Strategy]] = {PerpShort.name: PerpShort}
-    for mod, cls in (("strategies.funding_allocator", "FundingAllocator"),
-                     ("strategies.lending_rebalance", "LendingRebalance"),
-                     ("strategies.synthetic_dollar", "SyntheticDollar")):
+    for mod, cls in (("basisbt.strategies.funding_allocator", "FundingAllocator"),
+                     ("basisbt.strategies.lending_rebalance", "LendingRebalance"),
+                     ("basisbt.strategies.synthetic_dollar", "SyntheticDollar")):
         if importlib.util.find_spec(mod) is not None:
             c = getattr(importlib.import_module(mod), cls)
             found[c.name] = c

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.config import ConfigError
-from engine.context import Context
-from engine.events import BarEvent, FillEvent, StartEvent
-from strategies.base import Strategy, param, require_venue
-from strategies.book import close_hedge, hedge_value, open_hedge, rehedge, tradable
+from basisbt.engine.config import ConfigError
+from basisbt.engine.context import Context
+from basisbt.engine.events import BarEvent, FillEvent, StartEvent
+from basisbt.strategies.base import Strategy, param, require_venue
+from basisbt.strategies.book import close_hedge, hedge_value, open_hedge, rehedge, tradable
 
 
 def parse_weights(spec: str, venues: list[str]) -> dict[str, float]:

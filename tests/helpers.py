@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.dataset import Dataset
+from basisbt.data.dataset import Dataset
 
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
-from data.ingest.common import Imported, epoch_to_utc, log, make, normalize_symbol
-from data.schemas import TS
+from basisbt.data.errors import DataError
+from basisbt.data.ingest.common import Imported, epoch_to_utc, log, make, normalize_symbol
+from basisbt.data.schemas import TS
 
 KLINE_COLS = ["open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
               "taker_buy_volume", "taker_buy_quote_volume", "ignore"]
@@ -123,7 +123,7 @@ def read_file(path: str | Path, *, kind: str | None = None, market: str | None =
                 ts = epoch_to_utc(df["open_time"], file=label)
                 keep = ["open", "high", "low", "close"] + ([] if stream in ("mark", "index") else ["volume"])
                 frame = pd.DataFrame({TS: ts, **{c: pd.to_numeric(df[c], errors="coerce") for c in keep}})
-            from data.validate import validate_stream
+            from basisbt.data.validate import validate_stream
             tf_ = None if stream == "funding" else (m["tf"] if m else None)
             frame = frame if stream == "funding" else validate_stream(stream, frame, timeframe=tf_, file=label)
             if stream == "funding":

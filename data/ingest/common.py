@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data.cache import Key, key_for
-from data.errors import DataError
-from data.schemas import TS, TS_DTYPE
-from data.validate import repair, snap_funding_times
+from basisbt.data.cache import Key, key_for
+from basisbt.data.errors import DataError
+from basisbt.data.schemas import TS, TS_DTYPE
+from basisbt.data.validate import repair, snap_funding_times
 
 log = logging.getLogger("basisbt.ingest")
 

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from data.errors import DataError
-from data.ingest.common import Imported, epoch_to_utc, log, make, normalize_symbol, text_to_utc
-from data.schemas import TS
-from data.validate import funding_intervals_h
+from basisbt.data.errors import DataError
+from basisbt.data.ingest.common import Imported, epoch_to_utc, log, make, normalize_symbol, text_to_utc
+from basisbt.data.schemas import TS
+from basisbt.data.validate import funding_intervals_h
 
 STREAM_COLS = {
     "spot": ("open", "high", "low", "close", "volume"), "perp": ("open", "high", "low", "close", "volume"),

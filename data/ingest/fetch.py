@@ -19,9 +19,9 @@ from pathlib import Path
 import ccxt
 import pandas as pd
 
-from data import cache
-from data.errors import DataError
-from data.schemas import TS, timeframe_ns
+from basisbt.data import cache
+from basisbt.data.errors import DataError
+from basisbt.data.schemas import TS, timeframe_ns
 
 log = logging.getLogger("basisbt.fetch")
 
@@ -203,7 +203,7 @@ def _funding_frame(rows: list) -> pd.DataFrame:
     df[TS] = pd.to_datetime(df[TS].astype("int64"), unit="ms", utc=True).astype(cache.TS_DTYPE)
     df["rate"] = df["rate"].astype("float64")
     df = df.sort_values(TS, kind="stable").drop_duplicates(TS, keep="last").reset_index(drop=True)
-    from data.validate import snap_funding_times
+    from basisbt.data.validate import snap_funding_times
     df, line = snap_funding_times(df)
     if line:
         log.info("funding: %s", line)
@@ -278,7 +278,7 @@ def _flush(root: Path, key: cache.Key, stream: str, rows: list, cov: list, label
 def check_args(exchanges: list[str], symbol: str, *, since: pd.Timestamp | None, until: pd.Timestamp | None,
                timeframe: str, streams: tuple[str, ...], retries: int, known: list[str] | None) -> None:
     """Every argument checked before the first request: FetchError naming the bad one."""
-    from data.names import UnsafeName, check_name, check_symbol
+    from basisbt.data.names import UnsafeName, check_name, check_symbol
     if not exchanges:
         raise FetchError("--exchange is empty; e.g. --exchange binance,bybit,okx")
     try:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from data.errors import DataError
-from data.ingest.common import Imported, epoch_to_utc, make, normalize_symbol
-from data.schemas import TS
+from basisbt.data.errors import DataError
+from basisbt.data.ingest.common import Imported, epoch_to_utc, make, normalize_symbol
+from basisbt.data.schemas import TS
 
 # ETH_USDT-1h.feather, ETH_USDT_USDT-1h-futures.feather, ...-1h-mark.feather, ...-1h-funding_rate.feather
 NAME = re.compile(r"^(?P<pair>[A-Za-z0-9]+_[A-Za-z0-9]+(?:_[A-Za-z0-9]+)?)-(?P<tf>\d+[mhdwM])"

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
-from data.ingest.common import Imported, epoch_to_utc, log, make, text_to_utc
-from data.ingest.csv_import import read_table
-from data.schemas import TS
+from basisbt.data.errors import DataError
+from basisbt.data.ingest.common import Imported, epoch_to_utc, log, make, text_to_utc
+from basisbt.data.ingest.csv_import import read_table
+from basisbt.data.schemas import TS
 
 RAY = 1e27
 SECONDS_PER_YEAR = 365 * 24 * 3600

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from data.dataset import Dataset
-from data.scenarios import bull_carry, death_spiral, feb_2025_crash, real, squeeze
-from data.scenarios.assemble import minutes_per_bar, to_dataset
-from data.scenarios.info import ScenarioInfo
-from data.scenarios.paths import simulate
+from basisbt.data.dataset import Dataset
+from basisbt.data.scenarios import bull_carry, death_spiral, feb_2025_crash, real, squeeze
+from basisbt.data.scenarios.assemble import minutes_per_bar, to_dataset
+from basisbt.data.scenarios.info import ScenarioInfo
+from basisbt.data.scenarios.paths import simulate
 
 __all__ = ["DEFAULT_SCENARIO", "ScenarioInfo", "list_scenarios", "load_scenario"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.dataset import Dataset
-from data.scenarios.paths import MIN_NS, F64, Market
-from data.schemas import TIMEFRAMES_NS, TS, TS_DTYPE
+from basisbt.data.dataset import Dataset
+from basisbt.data.scenarios.paths import MIN_NS, F64, Market
+from basisbt.data.schemas import TIMEFRAMES_NS, TS, TS_DTYPE
 
 SYMBOL = "ETH/USDT"
 

@@ -7,7 +7,7 @@ with price), and a strategy's choice between funding and a 4-6 % lending yield.
 Parameters and what they are calibrated to (Binance ETHUSDT, ../shared/data, measured with pandas):
 - funding: 8h on all venues, Binance formula from the 8h-average premium. The premium is an
   hourly AR(1) (half-life 8h, positively skewed: exp(0.4 z), venue correlation 0.7) with mean
-  0.012 % and sd 0.045 %, chosen so the funding prints reproduce the 2024 year (DESIGN §10):
+  0.012 % and sd 0.045 %, chosen so the funding prints reproduce the 2024 year (docs/architecture.md §10):
   mean ~0.012 %/8h (measured 0.0118 %), ~3-4 % negative prints (measured 4.2 %), 99th
   percentile ~0.07 % (measured 0.061 %). The sample mean and sd of the premium are
   moment-matched, so the funding mean holds for every seed within about +-0.001 %.
@@ -17,7 +17,7 @@ Parameters and what they are calibrated to (Binance ETHUSDT, ../shared/data, mea
   (Mar 20) -> 3,600 (Apr 10) -> 3,450 (Apr 30): a +50 % uptrend with pullbacks, shaped like
   Jan-Apr 2024 (real 10-day closes 2,584 -> 3,878 peak -> 3,014) but steadier.
 - vol: 60 % annualized including jumps (0.3 jumps/day, sd 1.2 %); 2024 hourly realized 64 %
-  (DESIGN §10), Jan-Apr 2024 65.6 %; vol-of-vol 0.35, half-life 24h.
+  (docs/architecture.md §10), Jan-Apr 2024 65.6 %; vol-of-vol 0.35, half-life 24h.
 - basis: fast noise sd 0.03 % per 2 min on top of the slow premium (2024 hourly perp/spot - 1:
   mean -0.001 %, sd 0.055 %).
 - lending (USDT supply APY, hourly): Aave 4.5 %, Morpho 5.5 % mean, sd 0.4 %, half-life 24h
@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.scenarios.info import ScenarioInfo
-from data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, knots, step_at, utc
+from basisbt.data.scenarios.info import ScenarioInfo
+from basisbt.data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, knots, step_at, utc
 
 NAME = "bull-carry"
 DEFAULT_SEED = 2024

@@ -6,7 +6,7 @@ seed's "income dries up" risk): rotation rules, reserve-fund drawdown, backing r
 
 Parameters and what they are calibrated to (Binance ETHUSDT, ../shared/data, pandas):
 - funding: 8h on all venues, Binance formula. Real 2026 to May: mean -0.0001 %/8h, 46 % negative
-  prints, sd 0.0064 %, min -0.037 %, never above 0.01 % (DESIGN §10; measured -0.00014 %, 46.2 %).
+  prints, sd 0.0064 %, min -0.037 %, never above 0.01 % (docs/architecture.md §10; measured -0.00014 %, 46.2 %).
   The scenario is made CLEARLY negative on purpose: premium mean -0.055 % (sd 0.007 %, half-life
   8h), so funding = premium + 0.05 % averages about -0.005 %/8h with most prints negative on
   every venue (Bybit/OKX a little less negative, -0.054 %). Real 2025-26 hourly perp/spot - 1
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.scenarios import portable_math as pm
-from data.scenarios.info import ScenarioInfo
-from data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, step_at, utc
+from basisbt.data.scenarios import portable_math as pm
+from basisbt.data.scenarios.info import ScenarioInfo
+from basisbt.data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, step_at, utc
 
 NAME = "death-spiral"
 DEFAULT_SEED = 2026

@@ -12,7 +12,7 @@ Parameters and what they are calibrated to (real numbers are Binance ETHUSDT hou
   02:20, 2,487 at 03:00, 2,452 at 05:00, 2,880 on Feb 4 00:00, then 2,600-2,750 to Feb 17.
   Real: spot closes 3,317 (Feb 1 00:00), 2,823 (Feb 3 00:00 bar), 2,492 (01:00 bar close),
   min hourly close 2,452.65 (04:00 bar), 2,880 (Feb 3 23:00), 2,600-2,750 to Feb 20. The 3,300
-  anchor is placed at Feb 2 05:00 (real: ~3,150) so the -25 % move fits inside 24 h as DESIGN §10
+  anchor is placed at Feb 2 05:00 (real: ~3,150) so the -25 % move fits inside 24 h as docs/architecture.md §10
   states it; the hourly-close drawdown is 3,300 -> 2,452 = -25.7 %.
 - bottom: the Binance perp trade low is ~2,080 (real 2,080.19, 02:00 bar) and the Binance mark low
   ~2,158 (real 2,157.66): the 5.8 % Binance discount (seed article) is a flash dislocation of
@@ -43,9 +43,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.scenarios import portable_math as pm
-from data.scenarios.info import ScenarioInfo
-from data.scenarios.paths import (STEPS_PER_MIN, FundingRule, MarketSpec, VenueSpec, hours_between, knots,
+from basisbt.data.scenarios import portable_math as pm
+from basisbt.data.scenarios.info import ScenarioInfo
+from basisbt.data.scenarios.paths import (STEPS_PER_MIN, FundingRule, MarketSpec, VenueSpec, hours_between, knots,
                                   step_at, utc)
 
 NAME = "feb-2025-crash"

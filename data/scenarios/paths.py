@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from data.scenarios import portable_math as pm
-from data.schemas import TS, TS_DTYPE
+from basisbt.data.scenarios import portable_math as pm
+from basisbt.data.schemas import TS, TS_DTYPE
 
 F64 = NDArray[np.float64]
 

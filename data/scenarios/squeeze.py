@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.scenarios.info import ScenarioInfo
-from data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, knots, step_at, utc
+from basisbt.data.scenarios.info import ScenarioInfo
+from basisbt.data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, knots, step_at, utc
 
 NAME = "squeeze"
 DEFAULT_SEED = 20250508

@@ -30,9 +30,9 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from data.dataset import Dataset
-from data.schemas import timeframe_ns, ts_ns
-from data.venues import TierTable, load_venue
+from basisbt.data.dataset import Dataset
+from basisbt.data.schemas import timeframe_ns, ts_ns
+from basisbt.data.venues import TierTable, load_venue
 
 
 def keep_agg_backend() -> None:
@@ -143,7 +143,7 @@ class FundingAnalyzer(bt.Analyzer):
         """Pay this bar's settlements once (idempotent per bar); returns what was paid.
 
         The analyzer calls it after the strategy's `next`; a strategy that must see this bar's
-        funding in its cash before deciding (our engine's order, DESIGN §3) calls it first.
+        funding in its cash before deciding (our engine's order, docs/architecture.md §3) calls it first.
         """
         bar = len(self.datas[0])
         if bar == self._settled_bar:
@@ -216,7 +216,7 @@ def liquidation_price(wallet: float, qty: float, entry: float, tiers: TierTable,
 
 # -- the strategy -------------------------------------------------------------------------------------
 class PerpShortBT(bt.Strategy):
-    """strategies.perp_short on datas[0] = spot, datas[1] = perp of one venue (same rules, same sizes)."""
+    """basisbt.strategies.perp_short on datas[0] = spot, datas[1] = perp of one venue (same rules, same sizes)."""
 
     params = (("collateral", "spot"), ("leverage", 3.0), ("hedge_ratio", 1.0), ("rehedge_threshold", 0.02),
               ("cash_buffer", 0.01), ("min_liq_distance", 0.0), ("tiers", None))

@@ -1,6 +1,6 @@
 """Fast-forward the book over a range of bars (hftbacktest's "advance until the next event").
 
-For each bar i in [i0, i1), at its close instant t (DESIGN §3 order):
+For each bar i in [i0, i1), at its close instant t (docs/architecture.md §3 order):
 1. liquidation check on the bar's worst mark (high for a short, low for a long);
 2. funding settlements of the bar, on the positions held;
 3. lending interest over the bar, then transfers that have arrived by t;
@@ -24,17 +24,17 @@ import math
 import numpy as np
 from numba import njit
 
-from engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-from engine.kernels.book import wallet_col, write_ledger
-from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE, C_PARTIAL,
+from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
+from basisbt.engine.kernels.book import wallet_col, write_ledger
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE, C_PARTIAL,
                                   C_SPOT_COLL, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
                                   K_REALIZED, K_TRANSFER_IN, P_BASIS, P_FUNDING, P_LENDING,
                                   P_LIQUIDATION, P_PRICE, Q_BAR, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE,
                                   R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END,
                                   STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
-from engine.kernels.funding import funding_payment
-from engine.kernels.lending import lending_interest
-from engine.kernels.margin import (is_breached_at, liquidation_price_at, maintenance_margin_at, margin_balance,
+from basisbt.engine.kernels.funding import funding_payment
+from basisbt.engine.kernels.lending import lending_interest
+from basisbt.engine.kernels.margin import (is_breached_at, liquidation_price_at, maintenance_margin_at, margin_balance,
                                    tier_index)
 
 

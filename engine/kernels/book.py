@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.kernels.codes import A_CASH, A_ISO, C_ISOLATED, L_KIND, L_REF, L_TS, L_VENUE
+from basisbt.engine.kernels.codes import A_CASH, A_ISO, C_ISOLATED, L_KIND, L_REF, L_TS, L_VENUE
 
 
 @njit(cache=True, inline="always")

@@ -9,9 +9,9 @@ import math
 
 from numba import njit
 
-from engine.kernels.arrays import Ledger, Records, State, VenueTables
-from engine.kernels.book import update_position, wallet_col, write_ledger
-from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_SLIP, C_SLIP_IMPACT, C_SPOT_TAKER,
+from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
+from basisbt.engine.kernels.book import update_position, wallet_col, write_ledger
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_SLIP, C_SLIP_IMPACT, C_SPOT_TAKER,
                                   C_TAKER, K_FEE, K_REALIZED, K_SPOT_TRADE, P_BASIS, P_FEES, P_PRICE,
                                   P_SLIPPAGE, SPOT)
 

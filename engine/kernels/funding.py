@@ -1,4 +1,4 @@
-"""Funding settlement (DESIGN §4): payment = -qty * mark * rate; a short earns when rate > 0."""
+"""Funding settlement (docs/architecture.md §4): payment = -qty * mark * rate; a short earns when rate > 0."""
 from __future__ import annotations
 
 from numba import njit

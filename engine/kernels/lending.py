@@ -1,4 +1,4 @@
-"""Lending accrual (DESIGN §4): balance grows by (1 + APY) ** (dt / 365 days)."""
+"""Lending accrual (docs/architecture.md §4): balance grows by (1 + APY) ** (dt / 365 days)."""
 from __future__ import annotations
 
 from numba import njit

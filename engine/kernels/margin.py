@@ -1,4 +1,4 @@
-"""Tiered maintenance margin, margin balance and liquidation price (DESIGN §4, §10).
+"""Tiered maintenance margin, margin balance and liquidation price (docs/architecture.md §4, §10).
 
 Tiers are arrays (floor, rate, amount) padded with floor=+inf: tier k covers notional in
 [floor[k], floor[k+1]) and its maintenance margin is notional*rate[k] - amount[k].

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.context import Context
-from engine.events import BarEvent, StartEvent
-from strategies.base import Strategy, param, require_venue
+from basisbt.engine.context import Context
+from basisbt.engine.events import BarEvent, StartEvent
+from basisbt.strategies.base import Strategy, param, require_venue
 
 
 class FundingFlip(Strategy):

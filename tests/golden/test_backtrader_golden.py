@@ -13,8 +13,8 @@ import pytest
 
 bt = pytest.importorskip("backtrader")
 
-from engine.config import RunConfig  # noqa: E402
-from engine.golden import DEFAULT_GOLDEN_DIR, DataAbsent, builtin_cases, load_case_data, read_golden  # noqa: E402
+from basisbt.engine.config import RunConfig  # noqa: E402
+from basisbt.engine.golden import DEFAULT_GOLDEN_DIR, DataAbsent, builtin_cases, load_case_data, read_golden  # noqa: E402
 
 RTOL = 1e-9
 CASES = [c for c in builtin_cases()
@@ -24,7 +24,7 @@ CASES = [c for c in builtin_cases()
 
 def run_in_backtrader(ds, slippage: float, params: dict, cash: float = 1_000_000.0):
     """The bridge's perp_short set-up (engine.bridges.backtrader_bridge.run_perp_short) plus slippage."""
-    from engine.bridges import backtrader_bridge as B
+    from basisbt.engine.bridges import backtrader_bridge as B
     venue = params.get("venue", "binance")
     spec = B.load_venue(venue, at=ds.perp[venue]["ts"].iloc[0])
     lev = float(params.get("leverage", 3.0)) if params.get("collateral", "spot") == "usdt" \

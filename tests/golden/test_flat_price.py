@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.dataset import Dataset
-from data.schemas import TS_DTYPE
-from data.venues import load_venue
-from engine.config import RunConfig
-from engine.golden import CaseRun, GoldenCase, bless_checks, golden_values
-from engine.runner import Engine
-from strategies.perp_short import PerpShort
+from basisbt.data.dataset import Dataset
+from basisbt.data.schemas import TS_DTYPE
+from basisbt.data.venues import load_venue
+from basisbt.engine.config import RunConfig
+from basisbt.engine.golden import CaseRun, GoldenCase, bless_checks, golden_values
+from basisbt.engine.runner import Engine
+from basisbt.strategies.perp_short import PerpShort
 
 P = 2000.0
 START = pd.Timestamp("2025-03-03 00:00", tz="UTC")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine.golden import DEFAULT_GOLDEN_DIR, REPO_ROOT, builtin_cases, read_golden, regress
+from basisbt.engine.golden import DEFAULT_GOLDEN_DIR, REPO_ROOT, builtin_cases, read_golden, regress
 
 ENV = {"COLUMNS": "250", "NO_COLOR": "1"}
 
@@ -40,13 +40,13 @@ def test_every_case_matches_its_golden() -> None:
 
 
 def _cli(args: list[str]):
-    from engine.cli import app
+    from basisbt.engine.cli import app
     return CliRunner().invoke(app, ["regress", *args], env=ENV)
 
 
 def test_fee_change_is_drift_and_restoring_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One fee rate (binance perp taker) changed in a patched copy of the venue specs: exit 1, named; restored: 0."""
-    import data.venues as venues
+    import basisbt.data.venues as venues
     patched = tmp_path / "venues"
     shutil.copytree(venues.VENUE_DIR, patched)
     text = (patched / "binance.toml").read_text()
@@ -100,7 +100,7 @@ def test_rerun_in_fresh_process_is_bit_identical(tmp_path: Path) -> None:
     written = []
     for label in ("cold", "warm"):
         out = tmp_path / label
-        p = subprocess.run([sys.executable, "-m", "engine.cli", "regress", "--update", "--only", "feb-2025-crash",
+        p = subprocess.run([sys.executable, "-m", "basisbt.engine.cli", "regress", "--update", "--only", "feb-2025-crash",
                             "--golden-dir", str(out)], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                            timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr

@@ -17,12 +17,12 @@ import pytest
 
 pytest.importorskip("backtrader")
 
-from data.dataset import Dataset  # noqa: E402
-from data.scenarios import load_scenario  # noqa: E402
-from engine.bridges.backtrader_bridge import run_perp_short  # noqa: E402
-from engine.config import RunConfig  # noqa: E402
-from engine.runner import run_backtest  # noqa: E402
-from strategies.perp_short import PerpShort  # noqa: E402
+from basisbt.data.dataset import Dataset  # noqa: E402
+from basisbt.data.scenarios import load_scenario  # noqa: E402
+from basisbt.engine.bridges.backtrader_bridge import run_perp_short  # noqa: E402
+from basisbt.engine.config import RunConfig  # noqa: E402
+from basisbt.engine.runner import run_backtest  # noqa: E402
+from basisbt.strategies.perp_short import PerpShort  # noqa: E402
 
 RTOL = 1e-6
 FEES = {"taker_fee": 0.0005, "spot_taker_fee": 0.001}

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from data import cache
-from engine.cli import app
-from reports.writers import write_run
+from basisbt.data import cache
+from basisbt.engine.cli import app
+from basisbt.reports.writers import write_run
 
 runner = CliRunner()
 
@@ -230,7 +230,7 @@ def _env(monkeypatch, kind: str | None, w: Path) -> None:
     """Make the filesystem fail the way a full disk, a read-only mount or a permission would."""
     if kind is None:
         return
-    import reports.writers as writers
+    import basisbt.reports.writers as writers
     no, text = {"enospc_run": (errno.ENOSPC, "No space left on device"), "erofs_cache": (errno.EROFS, "Read-only file system"),
                 "eacces_report": (errno.EACCES, "Permission denied")}[kind]
 

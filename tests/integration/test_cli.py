@@ -4,7 +4,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from engine.cli import app
+from basisbt.engine.cli import app
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ import requests
 import typer
 from typer.testing import CliRunner
 
-from data import cache
-from data.ingest import fetch as F
+from basisbt.data import cache
+from basisbt.data.ingest import fetch as F
 
 H = 3_600_000
 T0 = int(pd.Timestamp("2024-01-01", tz="UTC").value // 10**6)
@@ -329,7 +329,7 @@ def test_okx_mark_and_funding(tmp_path):
 
 
 def test_cli_fetch_and_data_list(tmp_path, binance, monkeypatch):
-    from engine import cli_data
+    from basisbt.engine import cli_data
     _, factory = binance
     real = F.fetch
     monkeypatch.setattr(F, "fetch", lambda *a, **k: real(*a, **{**k, "exchange_factory": factory}))

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine.cli import app
+from basisbt.engine.cli import app
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "freqtrade" / "binance"
 
@@ -22,7 +22,7 @@ def test_freqtrade_import_then_backtest_2024(tmp_path, monkeypatch):
                             "--out", str(out)])
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())
-    # 2024 funding averaged 13 % APR on Binance ETHUSDT (DESIGN §10): a 1x hedge must earn a clearly
+    # 2024 funding averaged 13 % APR on Binance ETHUSDT (docs/architecture.md §10): a 1x hedge must earn a clearly
     # positive funding income over the year, and nothing was liquidated with spot as collateral
     assert m["pnl"]["funding"] > 0.08 * m["equity_start"]
     assert m["liquidations"] == 0

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.scenarios import load_scenario
-from engine.results import PNL_PARTS
-from engine.runner import run_backtest
-from strategies.registry import builtin_strategies
+from basisbt.data.scenarios import load_scenario
+from basisbt.engine.results import PNL_PARTS
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.registry import builtin_strategies
 
 SCENARIOS = ("bull-carry", "feb-2025-crash", "death-spiral", "squeeze")
 BUILTINS = ("perp_short", "funding_allocator", "lending_rebalance", "synthetic_dollar")
@@ -41,7 +41,7 @@ def test_builtin_runs_on_scenario(strategy: str, data: str) -> None:
     tl = res.timeline
     assert np.isfinite(tl["equity"]).all()
     assert len(res.fills) > 0
-    # PnL parts + external flows explain every equity change (DESIGN §4)
+    # PnL parts + external flows explain every equity change (docs/architecture.md §4)
     parts = tl[[f"pnl_{p}" for p in PNL_PARTS]].sum(axis=1) + tl["flows"]
     change = tl["equity"].diff().fillna(tl["equity"].iloc[0] - res.initial_equity)
     assert np.allclose(parts, change, rtol=1e-9, atol=1e-6 * res.initial_equity)

@@ -5,9 +5,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.kernels.advance import advance
-from engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-from engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE,
+from basisbt.engine.kernels.advance import advance
+from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE,
                                   C_PARTIAL,
                                   C_SPOT_COLL, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_BASIS,
                                   P_FUNDING, P_LENDING, P_LIQUIDATION, P_PRICE, Q_VENUE, STOP_LIQUIDATION)

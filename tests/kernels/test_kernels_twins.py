@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.kernels import fills, funding, lending, margin
-from engine.kernels.book import update_position
+from basisbt.engine.kernels import fills, funding, lending, margin
+from basisbt.engine.kernels.book import update_position
 from tests.reference import kernels as ref
 
 finite = dict(allow_nan=False, allow_infinity=False)
@@ -15,7 +15,7 @@ qty_s = st.floats(-1e4, 1e4, **finite).filter(lambda x: abs(x) > 1e-6)
 px_s = st.floats(10.0, 1e5, **finite)
 rate_s = st.floats(-0.03, 0.03, **finite)
 
-# Binance ETHUSDT (Oct 2024, DESIGN §10) first three tiers, amount = running sum of rate steps x floor
+# Binance ETHUSDT (Oct 2024, docs/architecture.md §10) first three tiers, amount = running sum of rate steps x floor
 FLOOR = np.array([0.0, 50_000.0, 600_000.0, 3_000_000.0, np.inf])
 RATE = np.array([0.004, 0.005, 0.0065, 0.01, 0.01])
 AMOUNT = np.array([0.0, 50.0, 950.0, 11_450.0, 11_450.0])

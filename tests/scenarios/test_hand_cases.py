@@ -3,11 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.venues import load_venue
-from engine.config import RunConfig
-from engine.runner import run_backtest
-from strategies.base import Strategy
-from strategies.perp_short import PerpShort
+from basisbt.data.venues import load_venue
+from basisbt.engine.config import RunConfig
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.base import Strategy
+from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset, funding
 
 BN = load_venue("binance", at=T0)

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.scenarios import list_scenarios, load_scenario
-from engine.config import RunConfig
-from engine.runner import run_backtest
-from strategies.perp_short import PerpShort
+from basisbt.data.scenarios import list_scenarios, load_scenario
+from basisbt.engine.config import RunConfig
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.perp_short import PerpShort
 from tests.reference import kernels as ref
 
 SCENARIOS = [s.name for s in list_scenarios()]
@@ -31,8 +31,8 @@ def test_usdt_short_liquidated_in_squeeze_where_hand_calc_says():
     # hand calculation, bar by bar: the USDT wallet after the opening fills plus funding received so far;
     # the liquidation price from the bisection twin on the venue's tiers; the first bar whose mark high
     # reaches it is where the short must die.
-    from engine.market import build_market
-    from data.venues import load_venue
+    from basisbt.engine.market import build_market
+    from basisbt.data.venues import load_venue
     m = build_market(ds)
     j = m.venues.index("binance")
     spec = load_venue("binance", at=pd.Timestamp(m.open_ns[0], unit="ns", tz="UTC"))

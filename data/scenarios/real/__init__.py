@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.dataset import Dataset
-from data.errors import DataError
-from data.scenarios.info import ScenarioInfo
+from basisbt.data.dataset import Dataset
+from basisbt.data.errors import DataError
+from basisbt.data.scenarios.info import ScenarioInfo
 
 ROOT = Path(__file__).resolve().parent
 PROVENANCE = ROOT / "provenance.toml"
@@ -89,8 +89,8 @@ def info(w: RealWindow) -> ScenarioInfo:
 
 def load_window(name: str, timeframe: str = TIMEFRAME) -> Dataset:
     """Import one window through the freqtrade importer and the standard validation into a binance Dataset."""
-    from data.ingest.freqtrade import import_freqtrade
-    from data.validate import validate_stream
+    from basisbt.data.ingest.freqtrade import import_freqtrade
+    from basisbt.data.validate import validate_stream
     w = BY_NAME.get(name)
     if w is None:
         raise ValueError(f"unknown real scenario {name!r}; real scenarios: {', '.join(BY_NAME)}")

@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data.cache import _atomic_write_bytes
-from data.scenarios.real import PROVENANCE, ROOT, WINDOWS, RealWindow, window_dir
+from basisbt.data.cache import _atomic_write_bytes
+from basisbt.data.scenarios.real import PROVENANCE, ROOT, WINDOWS, RealWindow, window_dir
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "freqtrade" / "binance"
 HOUR_NS = 3600 * 10**9

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from data import cache
-from data.errors import DataError
-from data.validate import validate_bars
+from basisbt.data import cache
+from basisbt.data.errors import DataError
+from basisbt.data.validate import validate_bars
 from test_validate import bars, broken_bars
 
 K = cache.key_for("perp", "binance", "ETH/USDT:USDT", "1h")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import cache
+from basisbt.data import cache
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 

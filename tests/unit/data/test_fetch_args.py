@@ -3,7 +3,7 @@ import ccxt
 import pandas as pd
 import pytest
 
-from data.ingest import fetch as F
+from basisbt.data.ingest import fetch as F
 
 
 def _no_network(ex_id):

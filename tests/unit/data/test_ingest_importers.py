@@ -10,12 +10,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from data import cache
-from data.errors import DataError
-from data.ingest.binance_vision import import_binance_vision
-from data.ingest.csv_import import CsvMapping, import_csv
-from data.ingest.freqtrade import import_freqtrade
-from data.ingest.lending import import_lending, ray_apr_to_apy
+from basisbt.data import cache
+from basisbt.data.errors import DataError
+from basisbt.data.ingest.binance_vision import import_binance_vision
+from basisbt.data.ingest.csv_import import CsvMapping, import_csv
+from basisbt.data.ingest.freqtrade import import_freqtrade
+from basisbt.data.ingest.lending import import_lending, ray_apr_to_apy
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures"
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
@@ -24,7 +24,7 @@ MULTI = SHARED / "multi-venue-funding" / "funding_btc_eth_7venues_utc.csv"
 
 
 def cli():
-    from engine.cli_data import register
+    from basisbt.engine.cli_data import register
     app = typer.Typer()
     register(app)
     return app
@@ -45,7 +45,7 @@ def test_freqtrade_real_tree_spans(tmp_path):
                                                                 pd.Timestamp("2025-01-01", tz="UTC"))
     f = ds.funding["binance"]
     assert len(f) == 1098 and (f["interval_h"] == 8).all()
-    assert 0.0001 < f["rate"].mean() < 0.00014        # DESIGN §10: 0.0118 % per 8h in 2024
+    assert 0.0001 < f["rate"].mean() < 0.00014        # docs/architecture.md §10: 0.0118 % per 8h in 2024
     assert len(ds.perp["binance"]) == 366 * 24
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from data.cache import Key
-from data.names import UnsafeName, check_name, check_symbol
-from engine.cli import app
+from basisbt.data.cache import Key
+from basisbt.data.names import UnsafeName, check_name, check_symbol
+from basisbt.engine.cli import app
 
 runner = CliRunner()
 BAD = ["../../x", "/etc/passwd", "a/../b", "..", ".hidden", "a b", "x" * 65, "", "-rf", "a\\b", "ven\x00ue"]

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.scenarios import portable_math as pm
+from basisbt.data.scenarios import portable_math as pm
 
 
 def _ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:

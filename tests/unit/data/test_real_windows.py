@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from data.scenarios import list_scenarios, load_scenario
-from data.scenarios import real
-from data.scenarios.real import build_windows as bw
-from data.sources import resolve_data
+from basisbt.data.scenarios import list_scenarios, load_scenario
+from basisbt.data.scenarios import real
+from basisbt.data.scenarios.real import build_windows as bw
+from basisbt.data.sources import resolve_data
 
 SOURCE = Path(__file__).resolve().parents[4] / "shared" / "data" / "freqtrade" / "binance"
 needs_source = pytest.mark.skipif(not SOURCE.is_dir(), reason="../shared/data/freqtrade/binance absent (fresh clone)")
@@ -140,7 +140,7 @@ def test_rebuild_from_sources_gives_the_shipped_rows(tmp_path: Path) -> None:
 
 
 def test_cli_run_on_a_real_window_writes_metrics(tmp_path: Path) -> None:
-    from engine.cli import app
+    from basisbt.engine.cli import app
     out = tmp_path / "run"
     r = CliRunner().invoke(app, ["run", "--data", "scenario:real-binance-oct-2025", "--end", "2025-10-06",
                                  "--out", str(out)])
@@ -150,7 +150,7 @@ def test_cli_run_on_a_real_window_writes_metrics(tmp_path: Path) -> None:
 
 
 def test_cli_refuses_other_timeframe_and_lists_real_scenarios() -> None:
-    from engine.cli import app
+    from basisbt.engine.cli import app
     runner = CliRunner()
     r = runner.invoke(app, ["run", "--data", "scenario:real-binance-oct-2025", "--timeframe", "4h"])
     assert r.exit_code == 2 and "not resampled" in r.output and "Traceback" not in r.output

@@ -1,12 +1,12 @@
-"""Embedded scenarios: determinism, DESIGN §2 invariants, and each scenario's calibration claims."""
+"""Embedded scenarios: determinism, docs/architecture.md §2 invariants, and each scenario's calibration claims."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from data.scenarios import DEFAULT_SCENARIO, list_scenarios, load_scenario
-from data.schemas import TS_DTYPE
+from basisbt.data.scenarios import DEFAULT_SCENARIO, list_scenarios, load_scenario
+from basisbt.data.schemas import TS_DTYPE
 
 NAMES = [i.name for i in list_scenarios()]
 VENUES = ["binance", "bybit", "okx"]
@@ -83,7 +83,7 @@ def test_invariants(loaded: dict, name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_passes_project_validators(loaded: dict, name: str) -> None:
-    validate = pytest.importorskip("data.validate")
+    validate = pytest.importorskip("basisbt.data.validate")
     ds = loaded[name]
     for stream, key, f in ds.frames():
         validate.validate_stream(stream, f, timeframe=ds.timeframe if stream in ("spot", "perp", "mark") else None,

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from data import cache
-from data.errors import DataError
-from data.sources import UnknownSource, resolve_data
+from basisbt.data import cache
+from basisbt.data.errors import DataError
+from basisbt.data.sources import UnknownSource, resolve_data
 
 
 def bars(n=4):

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from data.errors import DataError
-from data.validate import repair, validate_bars, validate_funding, validate_lending, validate_mark, validate_flows
+from basisbt.data.errors import DataError
+from basisbt.data.validate import repair, validate_bars, validate_funding, validate_lending, validate_mark, validate_flows
 
 
 def bars(n=6, start="2024-01-01", tf="1h"):

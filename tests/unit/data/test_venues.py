@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.venues import VenueSpecError, _load_file, available_venues, load_venue, VENUE_DIR
+from basisbt.data.venues import VenueSpecError, _load_file, available_venues, load_venue, VENUE_DIR
 
 VENUES = ["binance", "bybit", "okx"]
 

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.config import RunConfig
-from engine.market import FALLBACK, LIVE, STALE, UNLISTED, build_market
-from engine.runner import DataQualityError, run_backtest
-from strategies.base import Strategy
-from strategies.perp_short import PerpShort
+from basisbt.engine.config import RunConfig
+from basisbt.engine.market import FALLBACK, LIVE, STALE, UNLISTED, build_market
+from basisbt.engine.runner import DataQualityError, run_backtest
+from basisbt.strategies.base import Strategy
+from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset, funding
 
 N = 240
@@ -167,7 +167,7 @@ def test_settlement_at_the_first_open_is_not_earned():
 
 
 def test_reports_show_the_data_quality_table():
-    from reports.markdown import render_markdown
+    from basisbt.reports.markdown import render_markdown
     ds, _, _ = gappy()
     res = run_backtest(Hold(), ds, NOSLIP)
     md = render_markdown(res, res.metrics())

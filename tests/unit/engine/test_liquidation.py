@@ -1,14 +1,14 @@
-"""Liquidation prices and maintenance margins against Binance's one-way isolated formula (DESIGN §10),
+"""Liquidation prices and maintenance margins against Binance's one-way isolated formula (docs/architecture.md §10),
 and liquidation by MARK, not by trade wicks."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from data.venues import load_venue
-from engine.config import RunConfig
-from engine.kernels.margin import liquidation_price, maintenance_margin
-from engine.runner import run_backtest
-from strategies.perp_short import PerpShort
+from basisbt.data.venues import load_venue
+from basisbt.engine.config import RunConfig
+from basisbt.engine.kernels.margin import liquidation_price, maintenance_margin
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset
 
 # Binance ETHUSDT tiers (Oct 2024): 0.40 % to 50k, 0.50 % to 600k (amount 50), 0.65 % to 3M (amount 950)
@@ -112,7 +112,7 @@ def test_isolated_margin_liquidation_price_matches_binance_formula():
     # isolated short of 10 ETH at 2000 with 4000 isolated margin (5x): LP = (4000 + 20000) / (10*0.004 + 10)
     # = 2390.4382 (tier 1 of the binance ETH table: notional 23.9k < 50k). Margin outside the isolated
     # bucket is untouched by the liquidation.
-    from strategies.base import Strategy
+    from basisbt.strategies.base import Strategy
 
     class Iso(Strategy):
         name = "iso"
@@ -156,9 +156,9 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     # Step down: keep 40000 / LP1 = 18.4116 ETH, close 6.5884 at LP1:
     #   realized -6.5884 * 172.549 = -1136.81, fee 6.5884 * 2172.549 * 0.001 = 14.31 -> wallet 3848.87.
     # The rest dies at (3848.87 + 18.4116 * 2000 + 400) / (18.4116 * 1.02) = 2187.0 > the bar's high 2180.
-    from engine.kernels.advance import advance
-    from engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-    from engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, N_ACCT, N_CFG, N_LIQ, N_REC
+    from basisbt.engine.kernels.advance import advance
+    from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
+    from basisbt.engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, N_ACCT, N_CFG, N_LIQ, N_REC
 
     n = 2
     px = np.full((n, 1), 2000.0)

@@ -4,9 +4,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import RunConfig
-from engine.runner import run_backtest
-from strategies.base import Strategy
+from basisbt.engine.config import RunConfig
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.base import Strategy
 from tests.helpers import T0, bars, dataset, funding
 
 

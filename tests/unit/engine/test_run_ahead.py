@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.scenarios import load_scenario
-from engine.config import RunConfig
-from engine.runner import Engine
-from strategies.base import Strategy, param
-from strategies.registry import builtin_strategies
+from basisbt.data.scenarios import load_scenario
+from basisbt.engine.config import RunConfig
+from basisbt.engine.runner import Engine
+from basisbt.strategies.base import Strategy, param
+from basisbt.strategies.registry import builtin_strategies
 
 
 class Jittery(Strategy):
@@ -93,7 +93,7 @@ def test_random_actions_roll_back_exactly(monkeypatch):
 
 
 def test_liquidation_inside_a_run_ahead(monkeypatch):
-    from strategies.perp_short import PerpShort
+    from basisbt.strategies.perp_short import PerpShort
     ds = load_scenario("squeeze")
     s = dict(venue="bybit", collateral="usdt", leverage=5.0)
     one = _run(PerpShort(**s), ds, 1, monkeypatch, decide="60")

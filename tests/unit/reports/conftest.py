@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS, Results
 
 VENUES = ("binance", "bybit")
 PROTOCOL = "aave"

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.results import PNL_PARTS, Results
-from reports import fmt
-from reports import metrics as M
-from reports.markdown import render_markdown
+from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.reports import fmt
+from basisbt.reports import metrics as M
+from basisbt.reports.markdown import render_markdown
 
 
 # -- hand-built runs ---------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_reports_mark_short_window(fake_results: Results) -> None:
     head = md.splitlines()[2]
     assert "total return over 20.0 days" in head and "APY (annualized from 20.0 days)" in head
     assert "Short window: 20.0 days (< 90)" in md
-    from reports.html import report_context
+    from basisbt.reports.html import report_context
     ctx = report_context(fake_results, m, dpi=40)
     cards = {c["label"]: c["value"] for c in ctx["cards"]}
     assert "APY (annualized from 20.0 days)" in cards and "Sharpe (annualized from 20.0 days)" in cards
@@ -118,7 +118,7 @@ def test_reports_mark_short_window(fake_results: Results) -> None:
 
 
 def test_cli_summary_marks_short_window(fake_results: Results, tmp_path, capsys) -> None:
-    from engine.cli import _summary
+    from basisbt.engine.cli import _summary
     _summary(fake_results, tmp_path, 0.1)
     text = capsys.readouterr().out
     assert "(annualized from 20.0 days)" in text
@@ -200,9 +200,9 @@ def test_no_funding_rows_ratio_null() -> None:
 
 
 def test_comparison_and_notebook_mark_short_window(fake_results: Results, tmp_path) -> None:
-    from reports import writers
-    from reports.notebook import results_html
-    from reports.render import render_comparison
+    from basisbt.reports import writers
+    from basisbt.reports.notebook import results_html
+    from basisbt.reports.render import render_comparison
     run = writers.write_run(fake_results, tmp_path / "fake", dpi=40)
     html = render_comparison([run], tmp_path / "cmp", dpi=40).read_text()
     # APY, volatility, Sharpe, Sortino, Calmar and turnover cells: six marks

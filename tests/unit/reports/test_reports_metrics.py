@@ -1,4 +1,4 @@
-"""reports.metrics against quantstats (an independent implementation) and against hand arithmetic."""
+"""basisbt.reports.metrics against quantstats (an independent implementation) and against hand arithmetic."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.results import PNL_PARTS, Results
-from reports import metrics as M
+from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.reports import metrics as M
 
 
 def _five_point() -> Results:

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from engine.results import PNL_PARTS, Results
-from reports import writers
-from reports.loader import RunDirError, load_run
-from reports.metrics import compute_metrics
-from reports.render import render_comparison, render_run
+from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.reports import writers
+from basisbt.reports.loader import RunDirError, load_run
+from basisbt.reports.metrics import compute_metrics
+from basisbt.reports.render import render_comparison, render_run
 
 DPI = 40  # small images keep the suite fast
 
@@ -167,7 +167,7 @@ def test_cli_report(run_dir: Path, tmp_path: Path) -> None:
     typer = pytest.importorskip("typer")
     from typer.testing import CliRunner
 
-    from engine.cli_report import register
+    from basisbt.engine.cli_report import register
 
     app = typer.Typer()
     register(app)
@@ -190,7 +190,7 @@ def test_cli_report(run_dir: Path, tmp_path: Path) -> None:
 
 
 def test_notebook_helpers(fake_results: Results) -> None:
-    from reports.notebook import plot, results_html
+    from basisbt.reports.notebook import plot, results_html
 
     html = results_html(fake_results)
     assert "Sharpe" in html and "liquidation" in html

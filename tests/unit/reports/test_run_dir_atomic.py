@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.writers import RunTargetError, write_run
+from basisbt.reports.writers import RunTargetError, write_run
 from tests.unit.reports.conftest import make_fake_results
 
 
@@ -61,7 +61,7 @@ def test_foreign_targets_refused(tmp_path, old_new):
 
 def _cheap_reports(results, out_dir, *, dpi=110):
     """Stand-in for the plots (2.5 s each): the swap, not the rendering, is what a kill can break."""
-    from reports.writers import atomic_write_text
+    from basisbt.reports.writers import atomic_write_text
     atomic_write_text(out_dir / "metrics.json", f'{{"config_id": "{results.config_id}"}}\n')
     atomic_write_text(out_dir / "report.md", "x" * 200_000)
     return {}

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data.dataset import Dataset
-from data.scenarios import load_scenario
-from engine.runner import run_backtest
-from strategies.registry import builtin_strategies, load_strategy_class
+from basisbt.data.dataset import Dataset
+from basisbt.data.scenarios import load_scenario
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.registry import builtin_strategies, load_strategy_class
 
 EXAMPLE = "strategies/examples/funding_flip.py:FundingFlip"
 NAMES = sorted(builtin_strategies()) + [EXAMPLE]

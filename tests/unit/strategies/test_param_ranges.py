@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from engine.config import ConfigError, RunConfig, build_dataclass
-from strategies.base import Strategy, param
-from strategies.registry import builtin_strategies
+from basisbt.engine.config import ConfigError, RunConfig, build_dataclass
+from basisbt.strategies.base import Strategy, param
+from basisbt.strategies.registry import builtin_strategies
 
 
 @pytest.mark.parametrize("kv, needle", [
@@ -72,8 +72,8 @@ def test_run_config_and_venue_override_ranges(doc, needle):
 def test_declared_maker_rebate_is_negative_fee():
     import pandas as pd
 
-    from engine.kernels.codes import C_MAKER
-    from engine.venue_setup import venue_arrays
+    from basisbt.engine.kernels.codes import C_MAKER
+    from basisbt.engine.venue_setup import venue_arrays
     vt, _ = venue_arrays(["binance"], "ETH", pd.Timestamp("2025-01-01", tz="UTC"), 0.0, 0.0,
                          {"binance": {"maker_rebate": 0.0001}})
     assert vt.cfg[0, C_MAKER] == -0.0001

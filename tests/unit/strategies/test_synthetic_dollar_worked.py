@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.dataset import Dataset
-from engine.config import RunConfig
-from engine.runner import run_backtest
-from strategies.synthetic_dollar import SyntheticDollar
+from basisbt.data.dataset import Dataset
+from basisbt.engine.config import RunConfig
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.synthetic_dollar import SyntheticDollar
 
 T0 = pd.Timestamp("2025-03-01", tz="UTC")
 H = pd.Timedelta(hours=1)

@@ -5,11 +5,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from engine.cli import app
+from basisbt.engine.cli import app
 
 USER_FILE = '''
 from dataclasses import dataclass
-from strategies.base import Strategy, param
+from basisbt.strategies.base import Strategy, param
 
 
 class MyHedge(Strategy):
