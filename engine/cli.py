@@ -167,12 +167,16 @@ def _summary(res, target: Path, elapsed: float) -> None:
     t.add_column(style="bold")
     t.add_column(justify="right")
     pnl = m["pnl"]
+    # a window under 90 days: its annualized figures are extrapolations and say so
+    ann = f" (annualized from {m['days']:.1f} days)" if m["window"]["short"] else ""
     rows = [
         ("equity start → end", f"{m['equity_start']:,.2f} → {m['equity_end']:,.2f}"),
-        ("total return / APY", f"{m['total_return']:.4%} / {m['apy']:.2%}" if m["apy"] is not None
+        ("total return / APY", f"{m['total_return']:.4%} / {m['apy']:.2%}{ann}" if m["apy"] is not None
          else f"{m['total_return']:.4%}"),
         ("max drawdown", f"{m['max_drawdown']:.3%} over {m['max_drawdown_days']:.1f} days"),
-        ("sharpe / sortino", f"{_num(m['sharpe'])} / {_num(m['sortino'])}"),
+        ("sharpe / sortino", f"{_num(m['sharpe'])} / {_num(m['sortino'])}{ann}"),
+        ("funding received / paid", f"{m['funding_received']:,.2f} / {m['funding_paid']:,.2f}"
+         f" (capture ratio {'n/a' if m['funding_capture_ratio'] is None else format(m['funding_capture_ratio'], '.1%')})"),
         ("liquidations", str(m["liquidations"])),
         ("fills", str(m["n_fills"])),
         ("data gaps", _gaps_line(m.get("data_quality") or {})),

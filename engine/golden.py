@@ -59,8 +59,10 @@ _QUALITY_TOTALS = ("stale_total", "funding_priced_stale_total", "orders_refused_
 # quote-valued keys: their atol is ATOL_MONEY x initial capital (leaf names of metrics.json)
 _MONEY_LEAVES = {"equity_start", "equity_end", "net_flows", "attribution_residual", "liquidation_cost",
                  "liquidation_fees", "insurance_loss", "funding_captured", "funding_available", "book_notional_avg",
+                 "funding_received", "funding_paid", "funding_passive",
                  "traded_notional", "fees_paid", "slippage_paid", "total"} | set(PNL_PARTS)
 _MONEY_PREFIXES = ("equity.", "ledger.", "metrics.pnl.", "metrics.pnl_by_venue.", "metrics.funding_available_by_venue.",
+                   "metrics.funding_passive_by_venue.",
                    "metrics.liquidations_by_venue.", "metrics.synthetic_dollar.")
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 

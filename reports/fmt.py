@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from basisbt.reports.metrics import MIN_ANNUALIZE_DAYS
+
 
 def pct(x: float | None, digits: int = 2) -> str:
     """A fraction as percent text (0.0512 -> '5.12 %'); '–' for None."""
@@ -30,6 +32,48 @@ def period(m: dict[str, Any]) -> str:
             f"{m.get('bars', 0)} bars)")
 
 
+def window(m: dict[str, Any]) -> dict[str, Any]:
+    """metrics' `window` block; rebuilt from `days` for a metrics dict written before it existed."""
+    w = m.get("window")
+    if isinstance(w, dict) and "short" in w:
+        return w
+    days = m.get("days") or 0.0
+    return {"days": days, "short": days < MIN_ANNUALIZE_DAYS, "min_days": MIN_ANNUALIZE_DAYS}
+
+
+def is_short(m: dict[str, Any]) -> bool:
+    """True when the run is shorter than MIN_ANNUALIZE_DAYS: annualized figures are extrapolations."""
+    return bool(window(m).get("short"))
+
+
+def annualized_mark(m: dict[str, Any]) -> str:
+    """' (annualized from N days)' for a short window, '' otherwise."""
+    return f" (annualized from {num(window(m).get('days'), 1)} days)" if is_short(m) else ""
+
+
+def annualized(m: dict[str, Any], text: str) -> str:
+    """An annualized figure's text, marked with the window length when the window is short."""
+    return text if text == "–" else text + annualized_mark(m)
+
+
+def window_note(m: dict[str, Any]) -> str:
+    """One sentence for short windows (empty otherwise): annualized figures are extrapolations."""
+    if not is_short(m):
+        return ""
+    return (f"Short window: {num(window(m).get('days'), 1)} days (< {MIN_ANNUALIZE_DAYS:g}). APY, "
+            "volatility, Sharpe, Sortino, Calmar and turnover are extrapolated to a 365-day year from "
+            f"it; the period figure is the total return, {pct(m.get('total_return'))}.")
+
+
+def sortino_text(m: dict[str, Any]) -> str:
+    """Sortino with the number of losing days its downside deviation rests on."""
+    w = window(m)
+    text = annualized(m, num(m.get("sortino")))
+    if "losing_days" in w and "daily_returns" in w:
+        text += f"; {w['losing_days']} losing of {w['daily_returns']} days"
+    return text
+
+
 def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, formatted value) rows for the metrics table of report.md and report.html."""
     rows = [
@@ -37,19 +81,23 @@ def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
         ("Equity start → end (quote)", f"{money(m['equity_start'])} → {money(m['equity_end'])}"),
         ("PnL (quote)", money(m["pnl"]["total"])),
         ("External flows, mints − redemptions (quote)", money(m.get("net_flows"))),
-        ("Total return", pct(m["total_return"])),
-        ("APY (365-day year, compounded)", pct(m["apy"])),
-        ("Volatility (daily returns, annualized)", pct(m["volatility"])),
-        ("Sharpe (rf = 0)", num(m["sharpe"])),
-        ("Sortino (rf = 0, target 0)", num(m["sortino"])),
-        ("Calmar (APY / |max drawdown|)", num(m.get("calmar"))),
+        ("Total return (over the period)", pct(m["total_return"])),
+        ("APY (365-day year, compounded)", annualized(m, pct(m["apy"]))),
+        ("Volatility (daily returns, annualized)", annualized(m, pct(m["volatility"]))),
+        ("Sharpe (rf = 0)", annualized(m, num(m["sharpe"]))),
+        ("Sortino (rf = 0, target 0)", sortino_text(m)),
+        ("Calmar (APY / |max drawdown|)", annualized(m, num(m.get("calmar")))),
         ("Max drawdown (per bar)", pct(m["max_drawdown"])),
         ("Max drawdown length (days)", num(m["max_drawdown_days"], 1)
          + ("" if m.get("max_drawdown_recovery") or not m.get("max_drawdown_peak")
             else " (not recovered)")),
-        ("Funding captured / available (quote)",
-         f"{money(m.get('funding_captured'))} / {money(m.get('funding_available'))}"
-         f" ({pct(m.get('funding_capture_ratio'), 1)})"),
+        ("Funding captured (quote)", money(m.get("funding_captured"))),
+        ("Funding received / paid (quote)",
+         f"{money(m.get('funding_received'))} / {money(m.get('funding_paid'))}"),
+        ("Funding capture ratio (received − paid) / (received + paid), −100 … +100 %",
+         pct(m.get("funding_capture_ratio"), 1)),
+        ("Passive funding: 1x short of the average book, venues equal-weighted (quote)",
+         money(m.get("funding_passive"))),
         ("Average perp short notional (quote)", money(m.get("book_notional_avg"))),
         ("Time hedged", pct(m.get("time_hedged"), 1)),
         ("Liquidations (count, cost in quote)",
@@ -59,7 +107,7 @@ def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
             for v, d in (m.get("min_dist_liq") or {}).items() if d.get("min") is not None)
          or "no perp position"),
         ("Fills, traded notional (quote)", f"{m['n_fills']}, {money(m.get('traded_notional'))}"),
-        ("Turnover (x average equity per year)", num(m.get("turnover"), 1)),
+        ("Turnover (x average equity per year)", annualized(m, num(m.get("turnover"), 1))),
         ("Fees + slippage paid (quote)",
          f"{money(m.get('fees_paid'))} + {money(m.get('slippage_paid'))}"),
     ]
@@ -78,11 +126,18 @@ def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 CONVENTIONS_TEXT = (
-    "Amounts in quote currency. Annualization uses a 365-day year; volatility, Sharpe and Sortino "
+    "Amounts in quote currency. Annualization uses a 365-day year; a run shorter than "
+    f"{MIN_ANNUALIZE_DAYS:g} days (last bar − first bar) is a short window: its APY, volatility, Sharpe, "
+    "Sortino, Calmar and turnover are extrapolations and are marked “annualized from N days”; its "
+    "period figure is the total return. Volatility, Sharpe and Sortino "
     "are computed on daily returns (equity at the last bar close in each UTC day (00:00, 24:00], "
     "the first day measured from the starting equity) with a risk-free rate of 0; Sortino's downside deviation counts all days "
-    "against a 0 target. Max drawdown is measured on every bar. Funding available = average perp "
-    "short notional × the sum of each venue's funding rates, averaged over venues. Time hedged = "
+    "against a 0 target. Max drawdown is measured on every bar. Funding received and paid are the "
+    "positive and negative funding payments of the book's perp positions (one per venue per "
+    "settlement, −perp qty × price × rate); funding capture ratio = (received − paid) / (received + "
+    "paid), between −100 % (every settlement paid) and +100 % (every settlement received) whatever "
+    "the sign of funding, undefined when no funding flowed. Passive funding = average perp short "
+    "notional × the sum of each venue's funding rates, averaged over venues. Time hedged = "
     "share of bars with a perp short and |net ETH delta| ≤ 5 % of spot held. External flows (mints, "
     "redemptions) are not PnL: returns are time-weighted, bar return = (equity − flows) / previous "
     "equity − 1."

@@ -11,7 +11,8 @@ import pandas as pd
 
 from basisbt.engine.results import Results
 from basisbt.reports import attribution, plots, quality
-from basisbt.reports.fmt import CONVENTIONS_TEXT, headline_rows, money, num, pct, period, when
+from basisbt.reports.fmt import (CONVENTIONS_TEXT, annualized, headline_rows, is_short, money, num, pct, period,
+                                 when, window, window_note)
 
 MAX_FILL_ROWS = 200
 TEMPLATES = Path(__file__).parent / "templates"
@@ -46,13 +47,18 @@ def _frame_table(df: pd.DataFrame, total_row: str | None = None) -> dict[str, An
 
 
 def _cards(m: dict[str, Any]) -> list[dict[str, str]]:
-    """Headline cards: return, APY, Sharpe, max drawdown, liquidations, funding captured."""
+    """Headline cards: return, APY, Sharpe, max drawdown, liquidations, funding captured.
+
+    For a short window the APY and Sharpe cards say they are annualized from N days.
+    """
     def sign(x: float | None) -> str:
         return "" if x is None else ("neg" if x < 0 else "pos")
+    ann = f" (annualized from {num(window(m).get('days'), 1)} days)" if is_short(m) else ""
     return [
-        {"label": "Total return", "value": pct(m["total_return"]), "cls": sign(m["total_return"])},
-        {"label": "APY", "value": pct(m["apy"], 1), "cls": sign(m["apy"])},
-        {"label": "Sharpe", "value": num(m["sharpe"]), "cls": ""},
+        {"label": f"Total return over {num(m.get('days'), 1)} days", "value": pct(m["total_return"]),
+         "cls": sign(m["total_return"])},
+        {"label": "APY" + ann, "value": pct(m["apy"], 1), "cls": sign(m["apy"])},
+        {"label": "Sharpe" + ann, "value": num(m["sharpe"]), "cls": ""},
         {"label": "Max drawdown", "value": pct(m["max_drawdown"]), "cls": "neg"
          if (m["max_drawdown"] or 0) < 0 else ""},
         {"label": "Liquidations", "value": str(m["liquidations"]),
@@ -121,6 +127,7 @@ def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110) ->
         "config_id_short": str(results.config_id)[:16],
         "fingerprint_short": str(results.data_fingerprint)[:23],
         "cards": _cards(m),
+        "window_note": window_note(m),
         "metric_halves": [rows[:half], rows[half:]],
         "attribution": _frame_table(attribution.by_venue(results), total_row="total"),
         "residual": f"{m.get('attribution_residual') or 0.0:.3g}",

@@ -7,7 +7,7 @@ import pandas as pd
 
 from basisbt.engine.results import Results
 from basisbt.reports import attribution, quality
-from basisbt.reports.fmt import CONVENTIONS_TEXT, headline_rows, money, pct, when
+from basisbt.reports.fmt import CONVENTIONS_TEXT, annualized_mark, headline_rows, money, num, pct, when, window_note
 
 
 def _table(header: list[str], rows: list[list[str]], align: str = "") -> str:
@@ -23,8 +23,11 @@ def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
     """The Markdown report: headline metrics, attribution by venue, liquidations, ledger summary."""
     m = metrics
     out = [f"# {results.strategy} on {results.dataset}", ""]
-    out += [f"**{pct(m['total_return'])}** total return, **{pct(m['apy'])}** APY, "
+    out += [f"**{pct(m['total_return'])}** total return over {num(m.get('days'), 1)} days, "
+            f"**{pct(m['apy'])}** APY{annualized_mark(m)}, "
             f"max drawdown **{pct(m['max_drawdown'])}**, **{m['liquidations']}** liquidation(s).", ""]
+    if window_note(m):
+        out += [f"> {window_note(m)}", ""]
     out += ["## Metrics", "", _table(["metric", "value"], [[a, b] for a, b in headline_rows(m)],
                                      "lr"), ""]
     attr = attribution.by_venue(results)

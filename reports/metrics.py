@@ -15,6 +15,19 @@ Conventions (also written into metrics.json under `conventions` and into every r
   starts at `equity_start` (it equals equity when there are no flows). Total return, APY, daily
   returns and drawdowns use that NAV; pnl.total = equity_end - equity_start - net_flows.
 - APY = (nav_end / equity_start) ** (365 / days) - 1 with days = last bar - first bar.
+- Short windows: a run of fewer than 90 days (days as above) is `window.short`; its annualized
+  figures (ANNUALIZED_KEYS: apy, volatility, sharpe, sortino, calmar, turnover) are kept under their
+  keys but are extrapolations, and every report marks them "annualized from N days". The period
+  figure is `total_return`; `window.daily_returns` and `window.losing_days` say how many daily
+  returns (and how many below 0) volatility, Sharpe and Sortino rest on.
+- Funding: `funding_received` / `funding_paid` (>= 0) are the sums of the positive / negative
+  funding ledger rows (one per venue per settlement bar: -perp_qty * price * rate, whatever the sign
+  of the rate or of the position). `funding_available` = received + paid: what the book's own perp
+  positions would have collected had every settlement gone their way. `funding_capture_ratio` =
+  (received - paid) / (received + paid), in [-1, 1] by construction (|sum a| <= sum |a|): +1 every
+  settlement received, 0 as much paid as received, -1 every settlement paid; null without funding.
+  `funding_passive` is the old benchmark: a constant short of the average perp short notional,
+  split evenly across venues, earning each venue's summed rates (signed quote, not a ratio).
 """
 from __future__ import annotations
 
@@ -29,6 +42,8 @@ from basisbt.engine.results import PNL_PARTS, Results
 DAYS_PER_YEAR = 365.0
 RISK_FREE = 0.0
 HEDGE_TOLERANCE = 0.05  # a bar is hedged when |net base delta| <= 5 % of gross spot base
+MIN_ANNUALIZE_DAYS = 90.0  # below this window length annualized figures are marked as extrapolations
+ANNUALIZED_KEYS = ("apy", "volatility", "sharpe", "sortino", "calmar", "turnover")
 _DAY = pd.Timedelta(days=1)
 
 CONVENTIONS = {
@@ -37,8 +52,16 @@ CONVENTIONS = {
     "risk_free": RISK_FREE,
     "max_drawdown": "every bar, negative fraction from the running peak",
     "hedged": f"|sum(spot_qty + perp_qty)| <= {HEDGE_TOLERANCE} * sum(|spot_qty|) and a perp short open",
-    "funding_available": ("avg perp short notional x sum of funding rates, "
-                          "equal-weighted over venues"),
+    "annualized_min_days": MIN_ANNUALIZE_DAYS,
+    "annualized_keys": list(ANNUALIZED_KEYS),
+    "short_window": (f"days < {MIN_ANNUALIZE_DAYS:g}: annualized keys are extrapolations from the window, "
+                     "marked in reports; total_return is the period figure"),
+    "funding_available": ("funding_received + funding_paid: the sum of |funding ledger rows|, what the "
+                          "book's own perps would have collected had every settlement gone their way"),
+    "funding_capture_ratio": ("(funding_received - funding_paid) / (funding_received + funding_paid), "
+                              "in [-1, 1]: +1 all settlements received, -1 all paid; null without funding"),
+    "funding_passive": ("avg perp short notional x sum of a venue's funding rates, equal-weighted over "
+                        "venues (signed quote)"),
     "units": "quote currency; fractions for returns and rates",
 }
 
@@ -167,26 +190,64 @@ def pnl_parts(results: Results) -> dict[str, float]:
 
 
 def funding_capture(results: Results) -> dict[str, Any]:
-    """Funding captured (sum of pnl_funding) vs available, in quote.
+    """Funding received, paid, available and the capture ratio, in quote (see the module docstring).
 
-    Available = N x sum of the venue's funding rates over the run, equal-weighted across venues,
-    where N is the time-average over bars of the book's gross perp short notional
-    sum_V max(-perp_qty_V, 0) * mark_px_V: what a constant 1x short of the average book, split evenly
-    across venues, would have earned. Ratio = captured / available (null when available is 0).
+    From the funding ledger rows (one per venue per settlement bar, amount = -perp_qty x price x rate):
+    received = sum of the positive rows, paid = -sum of the negative ones, available = received + paid
+    and ratio = (received - paid) / available, bounded in [-1, 1] whatever the signs of rates and
+    positions; null when no funding flowed. `funding_captured` is sum(pnl_funding), equal to
+    received - paid up to float rounding. `funding_passive` is the signed benchmark of a constant 1x
+    short of the average book (the time-average of sum_V max(-perp_qty_V, 0) * mark_px_V) split evenly
+    across venues, earning each venue's summed funding rates.
     """
     tl = results.timeline
     captured = float(tl["pnl_funding"].sum()) if "pnl_funding" in tl.columns else 0.0
+    amounts, venues = _funding_rows(results.ledger)
+    received = math.fsum(amounts[amounts > 0])
+    paid = 0.0 - math.fsum(amounts[amounts < 0])
+    available = math.fsum(np.abs(amounts))
+    ratio = math.fsum(amounts) / available if available > 0 else math.nan
+    available_by_venue = {v: math.fsum(np.abs(amounts[venues == v])) for v in results.venues}
     short_notional = np.zeros(len(tl))
     for v in results.venues:
         q, px = _col(tl, f"{v}:perp_qty"), _col(tl, f"{v}:mark_px")
         short_notional += np.nan_to_num(np.maximum(-q, 0.0) * px)
     book = float(short_notional.mean()) if len(tl) else 0.0
-    by_venue = {v: book * float(np.nansum(_col(tl, f"{v}:funding_rate"))) for v in results.venues}
-    available = float(np.mean(list(by_venue.values()))) if by_venue else 0.0
-    ratio = captured / available if available != 0.0 else math.nan
-    return {"funding_captured": captured, "funding_available": available,
-            "funding_capture_ratio": ratio, "funding_available_by_venue": by_venue,
-            "book_notional_avg": book}
+    passive_by_venue = {v: book * float(np.nansum(_col(tl, f"{v}:funding_rate"))) for v in results.venues}
+    passive = float(np.mean(list(passive_by_venue.values()))) if passive_by_venue else 0.0
+    return {"funding_captured": captured, "funding_received": received, "funding_paid": paid,
+            "funding_available": available, "funding_available_by_venue": available_by_venue,
+            "funding_capture_ratio": ratio, "funding_passive": passive,
+            "funding_passive_by_venue": passive_by_venue, "book_notional_avg": book}
+
+
+def _funding_rows(ledger: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """(amounts, venues) of the ledger's funding rows; empty arrays when there are none."""
+    if ledger is None or len(ledger) == 0 or not {"kind", "amount"} <= set(ledger.columns):
+        return np.zeros(0), np.zeros(0, dtype=object)
+    rows = ledger[ledger["kind"] == "funding"]
+    amounts = np.nan_to_num(rows["amount"].to_numpy(dtype=float))
+    venues = rows["venue"].astype(str).to_numpy(dtype=object) if "venue" in rows.columns \
+        else np.full(len(rows), "", dtype=object)
+    return amounts, venues
+
+
+def window_info(days: float, returns: pd.Series) -> dict[str, Any]:
+    """How much data the annualized figures rest on: window length, short flag, daily-return counts.
+
+    `short` is days < MIN_ANNUALIZE_DAYS: apy, volatility, sharpe, sortino, calmar and turnover are
+    then extrapolations from the window to a 365-day year; `note` says so in words.
+    """
+    short = bool(days < MIN_ANNUALIZE_DAYS)
+    if short:
+        note = (f"annualized from {days:.1f} days (< {MIN_ANNUALIZE_DAYS:g}): "
+                f"{', '.join(ANNUALIZED_KEYS)} extrapolate a short window to a 365-day year; "
+                "total_return is the period figure")
+    else:
+        note = f"annualized from {days:.1f} days (>= {MIN_ANNUALIZE_DAYS:g})"
+    r = returns.to_numpy(dtype=float)
+    return {"days": days, "min_days": MIN_ANNUALIZE_DAYS, "short": short,
+            "daily_returns": int(r.size), "losing_days": int(np.sum(r < 0)), "note": note}
 
 
 def time_hedged(results: Results) -> float:
@@ -310,6 +371,7 @@ def compute_metrics(results: Results) -> dict[str, Any]:
         "sharpe": sharpe_ratio(rets),
         "sortino": sortino_ratio(rets),
         "calmar": calmar,
+        "window": window_info(days, rets),
         **dd,
         "n_fills": 0 if results.fills is None else len(results.fills),
         "pnl": pnl,

@@ -6,7 +6,7 @@ import html as _html
 from matplotlib.figure import Figure
 
 from basisbt.engine.results import PNL_PARTS, Results
-from basisbt.reports.fmt import money, num, pct, period
+from basisbt.reports.fmt import annualized, money, num, pct, period, sortino_text
 from basisbt.reports.metrics import compute_metrics
 from basisbt.reports.plots import plot as _plot
 
@@ -14,9 +14,10 @@ from basisbt.reports.plots import plot as _plot
 def results_html(results: Results) -> str:
     """A compact HTML summary for `_repr_html_`: headline metrics and the PnL parts (no images)."""
     m = compute_metrics(results)
-    head = [("period", period(m)), ("total return", pct(m["total_return"])), ("APY", pct(m["apy"])),
-            ("volatility", pct(m["volatility"])), ("Sharpe", num(m["sharpe"])),
-            ("Sortino", num(m["sortino"])), ("max drawdown", pct(m["max_drawdown"])),
+    head = [("period", period(m)), ("total return", pct(m["total_return"])),
+            ("APY", annualized(m, pct(m["apy"]))), ("volatility", annualized(m, pct(m["volatility"]))),
+            ("Sharpe", annualized(m, num(m["sharpe"]))), ("Sortino", sortino_text(m)),
+            ("max drawdown", pct(m["max_drawdown"])),
             ("liquidations", str(m["liquidations"])), ("fills", str(m["n_fills"]))]
     parts = [(p, money(m["pnl"][p])) for p in (*PNL_PARTS, "total")]
     row = "<tr><th style='text-align:left'>{}</th><td style='text-align:right'>{}</td></tr>"

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from basisbt.reports import plots
-from basisbt.reports.fmt import CONVENTIONS_TEXT, money, num, pct
+from basisbt.reports.fmt import CONVENTIONS_TEXT, annualized, money, num, pct
 from basisbt.reports.html import environment, png_b64
 from basisbt.reports.loader import RunDirError, load_run
-from basisbt.reports.metrics import nav_series
+from basisbt.reports.metrics import ANNUALIZED_KEYS, nav_series
 from basisbt.reports.writers import atomic_write_text, write_reports
 
 __all__ = ["RunDirError", "render_run", "render_comparison"]
@@ -46,7 +46,7 @@ _COMPARE_ROWS: list[tuple[str, tuple[str, ...], Any]] = [
     ("equity start (quote)", ("equity_start",), money),
     ("equity end (quote)", ("equity_end",), money),
     ("PnL (quote)", ("pnl", "total"), money),
-    ("total return", ("total_return",), pct),
+    ("total return (period)", ("total_return",), pct),
     ("APY", ("apy",), pct),
     ("volatility", ("volatility",), pct),
     ("Sharpe", ("sharpe",), num),
@@ -61,7 +61,10 @@ _COMPARE_ROWS: list[tuple[str, tuple[str, ...], Any]] = [
     ("slippage (quote)", ("pnl", "slippage"), money),
     ("lending (quote)", ("pnl", "lending"), money),
     ("liquidation (quote)", ("pnl", "liquidation"), money),
-    ("funding capture ratio", ("funding_capture_ratio",), lambda x: pct(x, 1)),
+    ("funding received (quote)", ("funding_received",), money),
+    ("funding paid (quote)", ("funding_paid",), money),
+    ("funding capture ratio (−100 … +100 %)", ("funding_capture_ratio",), lambda x: pct(x, 1)),
+    ("passive funding benchmark (quote)", ("funding_passive",), money),
     ("time hedged", ("time_hedged",), lambda x: pct(x, 1)),
     ("liquidations", ("liquidations",), str),
     ("fills", ("n_fills",), str),
@@ -106,7 +109,10 @@ def render_comparison(run_dirs: Sequence[str | Path], out: str | Path, *, dpi: i
             cls = ""
             if isinstance(v, float) and path[0] in ("pnl", "total_return", "apy"):
                 cls = "neg" if v < 0 else ("pos" if v > 0 else "")
-            cells.append({"text": "–" if v is None else fmt(v), "cls": cls})
+            text = "–" if v is None else fmt(v)
+            if path[0] in ANNUALIZED_KEYS:     # a short window's extrapolations say so in their cell
+                text = annualized(m, text)
+            cells.append({"text": text, "cls": cls})
         rows.append({"label": label, "cells": cells})
     curves = [(lab, nav_series(r), float(r.initial_equity)) for lab, r in zip(labels, runs)]
     equity_png = png_b64(plots.fig_compare_equity(curves, dpi=dpi), dpi)

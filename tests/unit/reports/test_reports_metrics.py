@@ -55,7 +55,9 @@ def test_five_point_series_by_hand() -> None:
     assert m["pnl"]["total"] == pytest.approx(19.79, rel=1e-12)
     assert m["pnl"]["funding"] == pytest.approx(19.79, rel=1e-12)
     assert m["liquidations"] == 0 and m["n_fills"] == 0
-    assert m["funding_capture_ratio"] is None  # no short book -> nothing available
+    assert m["funding_capture_ratio"] is None  # no funding payments in the ledger -> nothing available
+    # 4 days < 90: the annualized figures above are marked as extrapolations
+    assert m["window"]["short"] is True and m["window"]["days"] == 4.0
 
 
 def test_against_quantstats(fake_results: Results) -> None:
@@ -114,13 +116,22 @@ def test_design_keys_present_and_json_safe(fake_synth: Results) -> None:
 
 
 def test_funding_available_definition(fake_results: Results) -> None:
-    tl = fake_results.timeline
+    tl, led = fake_results.timeline, fake_results.ledger
+    # passive benchmark: constant short of the average book, equal-weighted over venues
     notional = sum((-tl[f"{v}:perp_qty"]).clip(lower=0) * tl[f"{v}:mark_px"] for v in ("binance", "bybit"))
     n_avg = notional.mean()
-    avail = np.mean([n_avg * tl[f"{v}:funding_rate"].sum() for v in ("binance", "bybit")])
+    passive = np.mean([n_avg * tl[f"{v}:funding_rate"].sum() for v in ("binance", "bybit")])
+    # available = gross of the funding payments actually made on the book's perps
+    pays = led.loc[led["kind"] == "funding", "amount"]
     m = M.compute_metrics(fake_results)
-    assert m["funding_available"] == pytest.approx(avail, rel=1e-12)
+    assert m["funding_passive"] == pytest.approx(passive, rel=1e-12)
+    assert m["funding_available"] == pytest.approx(pays.abs().sum(), rel=1e-12)
+    assert m["funding_received"] == pytest.approx(pays[pays > 0].sum(), rel=1e-12)
+    assert m["funding_paid"] == pytest.approx(-pays[pays < 0].sum(), rel=1e-12)
     assert m["funding_captured"] == pytest.approx(tl["pnl_funding"].sum(), rel=1e-12)
+    assert m["funding_capture_ratio"] == pytest.approx(pays.sum() / pays.abs().sum(), rel=1e-12)
+    # the fake run pays funding through its crash, so the ratio is strictly inside (-1, 1)
+    assert m["funding_paid"] > 0 and -1 < m["funding_capture_ratio"] < 1
 
 
 def test_nan_becomes_null() -> None:
