@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -92,3 +92,25 @@ class Dataset:
         return Dataset(self.name, self.symbol, self.timeframe, cut_all(self.spot), cut_all(self.perp),
                        cut_all(self.mark), cut_all(self.funding), cut_all(self.lending),
                        None if self.flows is None else cut(self.flows), self.notes, cut_all(self.index))
+
+    def with_venues(self, venues: list[str]) -> "Dataset":
+        """Only these venues' frames (lending and flows kept): `basisbt run --venues binance,bybit`."""
+        unknown = [v for v in venues if v not in self.perp]
+        if unknown or not venues:
+            raise ValueError(f"--venues: {', '.join(unknown) or '(none)'} not in the data; "
+                             f"valid: {', '.join(self.venues)}")
+
+        def keep(d: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+            return {k: v for k, v in d.items() if k in venues}
+
+        return replace(self, spot=keep(self.spot), perp=keep(self.perp), mark=keep(self.mark),
+                       funding=keep(self.funding), index=keep(self.index))
+
+    def with_shared_spot(self, source: str) -> "Dataset":
+        """Every venue's spot leg priced from one venue's spot bars, as when spot is held in custody
+        off-exchange (Ethena) and only the perps trade on the venues: `basisbt run --spot-from VENUE`."""
+        if source not in self.spot:
+            raise ValueError(f"--spot-from: no spot bars for {source!r}; venues with spot: "
+                             f"{', '.join(sorted(self.spot)) or 'none'}")
+        return replace(self, spot={v: self.spot[source] for v in self.perp},
+                       notes=self.notes + (f"spot of every venue is {source}'s spot",))

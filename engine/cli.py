@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -74,6 +73,10 @@ def run(
                                                         "(exit 2) instead of pricing them stale and counting them"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache",
                                              help="cache dir for --data cache (default $BASISBT_CACHE or ~/.cache/basisbt)"),
+    venues: Optional[str] = typer.Option(None, "--venues", help="use only these venues of the data, e.g. binance,bybit"),
+    spot_from: Optional[str] = typer.Option(None, "--spot-from",
+                                            help="price every venue's spot leg from this venue's spot bars "
+                                                 "(spot held in custody, perps on the venues)"),
 ) -> None:
     """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
     from basisbt.data.errors import DataError
@@ -120,7 +123,12 @@ def run(
         strat = cls(**params)
         t0 = time.perf_counter()
         ds = resolve_data(data, timeframe=timeframe, cache_dir=cache_dir)
-        engine = Engine(strat, ds, run_cfg, data_label=data)
+        if venues:
+            ds = ds.with_venues([v.strip() for v in venues.split(",") if v.strip()])
+        if spot_from:
+            ds = ds.with_shared_spot(spot_from)
+        label = data + (f" venues={venues}" if venues else "") + (f" spot-from={spot_from}" if spot_from else "")
+        engine = Engine(strat, ds, run_cfg, data_label=label)
     except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError) as e:
         if STATE["debug"]:
             raise

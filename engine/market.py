@@ -230,7 +230,9 @@ def build_market(ds: Dataset) -> Market:
     f_ts, f_bar, f_raw, f_stale = [], [], [], []
     for j, v in enumerate(venues):
         if v not in ds.spot:
-            raise MarketError(f"dataset {ds.name!r}: venue {v} has perp bars but no spot bars")
+            raise MarketError(f"dataset {ds.name!r}: venue {v} has perp bars but no spot bars; price its spot leg "
+                              f"from another venue with --spot-from ({', '.join(sorted(ds.spot)) or 'none has spot'})"
+                              " or leave it out with --venues")
         vq: dict = {}
         aligned = {}
         for kind, frame in (("spot", ds.spot[v]), ("perp", ds.perp[v])):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from basisbt.engine.results import Results
 from basisbt.reports import attribution, plots, quality
-from basisbt.reports.fmt import (CONVENTIONS_TEXT, annualized, headline_rows, is_short, money, num, pct, period,
+from basisbt.reports.fmt import (CONVENTIONS_TEXT, headline_rows, is_short, money, num, pct, period,
                                  when, window, window_note)
 
 MAX_FILL_ROWS = 200

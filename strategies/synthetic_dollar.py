@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from basisbt.engine.config import ConfigError

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, knots, step_at, utc
+from basisbt.data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, step_at, utc
 
 NAME = "bull-carry"
 DEFAULT_SEED = 2024

@@ -16,6 +16,8 @@ bt = pytest.importorskip("backtrader")
 from basisbt.engine.config import RunConfig  # noqa: E402
 from basisbt.engine.golden import DEFAULT_GOLDEN_DIR, DataAbsent, builtin_cases, load_case_data, read_golden  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 RTOL = 1e-9
 CASES = [c for c in builtin_cases()
          if c.strategy == "perp_short" and (DEFAULT_GOLDEN_DIR / f"{c.name}.toml").exists()

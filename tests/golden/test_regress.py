@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 
 from basisbt.engine.golden import DEFAULT_GOLDEN_DIR, REPO_ROOT, builtin_cases, read_golden, regress
 
+pytestmark = pytest.mark.slow
+
 ENV = {"COLUMNS": "250", "NO_COLOR": "1"}
 
 

@@ -24,6 +24,8 @@ from basisbt.engine.config import RunConfig  # noqa: E402
 from basisbt.engine.runner import run_backtest  # noqa: E402
 from basisbt.strategies.perp_short import PerpShort  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 RTOL = 1e-6
 FEES = {"taker_fee": 0.0005, "spot_taker_fee": 0.001}
 BARS = 400

@@ -3,7 +3,6 @@ and a report of a run that never holds a perp raises no matplotlib warning."""
 import json
 import warnings
 
-import pytest
 import typer
 from rich.text import Text
 from typer.testing import CliRunner

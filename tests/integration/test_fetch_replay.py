@@ -185,7 +185,7 @@ def test_binance_full_fetch_pages_retries_and_round_trip(tmp_path, binance):
 
 def test_bad_symbol_names_what_is_listed(tmp_path, binance):
     _, factory = binance
-    with pytest.raises(F.FetchError, match=r"'SOL/USDT' not listed") as e:
+    with pytest.raises(F.FetchError, match=r"'SOL/USDT' not listed"):
         F.fetch(["binance"], "SOL/USDT", since=pd.Timestamp(T0 * 10**6, tz="UTC"), cache_dir=tmp_path,
                 exchange_factory=factory)
     assert cache.list_cache(tmp_path).empty

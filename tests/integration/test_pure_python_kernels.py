@@ -1,9 +1,12 @@
+import pytest
 """With NUMBA_DISABLE_JIT=1 the kernels run as plain Python (how the goldens were cross-checked):
 the engine must still work that way, compiled entry points included (engine/kernels/entry.py)."""
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 

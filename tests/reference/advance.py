@@ -26,7 +26,6 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
                 continue
             wallet_key = "iso" if cfg[v]["isolated"] else "cash"
             coll = a["spot"] if cfg[v]["spot_coll"] and not cfg[v]["isolated"] else 0.0
-            args = (a[wallet_key], a["qty"], a["entry"], coll, cfg[v]["haircut"], *tiers[v])
             lo, hi = mkt["mark_low"][i][v], mkt["mark_high"][i][v]
             if math.isnan(lo):
                 continue

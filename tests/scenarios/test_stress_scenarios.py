@@ -1,5 +1,4 @@
 """The embedded stress scenarios end to end: where a hedge dies, where it survives, and that money adds up."""
-import math
 
 import numpy as np
 import pandas as pd

@@ -14,7 +14,7 @@ import pytest
 
 from basisbt.data import cache
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")]
 
 
 def bars(hours: range, tag: float) -> pd.DataFrame:

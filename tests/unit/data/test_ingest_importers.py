@@ -1,7 +1,6 @@
 """Importers: freqtrade tree (real files, skipped without ../shared), Binance dumps, CSV mapping, lending."""
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ from basisbt.data import cache
 from basisbt.data.errors import DataError
 from basisbt.data.ingest.binance_vision import import_binance_vision
 from basisbt.data.ingest.csv_import import CsvMapping, import_csv
-from basisbt.data.ingest.freqtrade import import_freqtrade
 from basisbt.data.ingest.lending import import_lending, ray_apr_to_apy
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures"

@@ -6,6 +6,7 @@ One venue, hourly bars whose close at bar i is 2000 + i, funding 0.01 % every 8 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -174,3 +175,20 @@ def test_reports_show_the_data_quality_table():
     assert "## Data quality" in md
     assert "| binance | perp | 240 | 72 | 3d 0h | 0 | priced stale at the last close; orders refused |" in md
     assert res.metrics()["data_quality"]["funding_priced_stale_total"] == 9
+
+
+def test_choose_venues_and_share_one_spot():
+    from basisbt.data.scenarios import load_scenario
+    ds = load_scenario("squeeze")
+    two = ds.with_venues(["binance", "okx"])
+    assert two.venues == ["binance", "okx"] and set(two.spot) == {"binance", "okx"}
+    with pytest.raises(ValueError, match="--venues: kraken not in the data; valid: binance, bybit, okx"):
+        ds.with_venues(["kraken"])
+    # perps only on bybit/okx, spot held in custody and priced from binance: runs, spot legs at binance's price
+    perps_only = replace(ds, spot={"binance": ds.spot["binance"]}, perp={k: ds.perp[k] for k in ("bybit", "okx")})
+    with pytest.raises(Exception, match="no spot bars; price its spot leg from another venue with --spot-from"):
+        build_market(perps_only)
+    shared = perps_only.with_shared_spot("binance")
+    m = build_market(shared)
+    assert (m.bars["spot_close"][:, 0] == m.bars["spot_close"][:, 1]).all()
+    assert (m.bars["spot_close"][:, 0] == ds.spot["binance"]["close"].to_numpy()).all()

@@ -1,7 +1,6 @@
 """Liquidation prices and maintenance margins against Binance's one-way isolated formula (docs/architecture.md §10),
 and liquidation by MARK, not by trade wicks."""
 import numpy as np
-import pandas as pd
 import pytest
 
 from basisbt.data.venues import load_venue
