@@ -44,6 +44,21 @@ def collateral_base(acct: np.ndarray, vcfg: np.ndarray, v: int) -> float:
     return acct[v, A_SPOT] if vcfg[v, C_SPOT_COLL] > 0.5 and vcfg[v, C_ISOLATED] < 0.5 else 0.0
 
 
+@njit(cache=True, inline="always")
+def spot_per_mark(mkt: MarketArrays, i: int, v: int) -> float:
+    """Spot close / mark close of bar i: collateral is valued at spot (the index), not at the perp's mark.
+
+    Venues value posted spot at the spot index x collateral ratio; the perp mark carries the basis
+    (1.1 % in the squeeze scenario, more than the whole maintenance margin). Within the bar the basis is
+    taken as at its close, so collateral worth `coll` at spot counts as `coll * spot/mark` mark units.
+    """
+    s = mkt.spot_close[i, v]
+    m = mkt.mark_close[i, v]
+    if s > 0.0 and m > 0.0:
+        return s / m
+    return 1.0
+
+
 @njit(cache=True)
 def liquidation_fill_price(wallet: float, q: float, entry: float, coll: float, h: float, vt: VenueTables,
                            v: int, lo: float, hi: float, m_start: float) -> float:
@@ -63,7 +78,7 @@ def liquidation_fill_price(wallet: float, q: float, entry: float, coll: float, h
 
 @njit(cache=True)
 def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int,
-              px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int) -> None:
+              px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int, ratio: float) -> None:
     """Close `q` (signed, part or all of venue v's perp) at `px`, charge the liquidation fee on it,
     let the insurance fund absorb a deficit."""
     acct = state.acct
@@ -77,7 +92,7 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
         rest = 0.0
     acct[v, A_QTY] = rest
     acct[v, A_ENTRY] = entry if rest != 0.0 else 0.0
-    coll = collateral_base(acct, vt.cfg, v)
+    coll = collateral_base(acct, vt.cfg, v) * ratio
     balance = acct[v, col] + rest * (px - entry) + coll * (1.0 - vt.cfg[v, C_HAIRCUT]) * px
     insurance = -balance if balance < 0.0 else 0.0
     acct[v, col] += insurance
@@ -135,7 +150,8 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                 continue                            # not listed: no position can be open
             h = vt.cfg[v, C_HAIRCUT]
             wallet = state.acct[v, wallet_col(vt.cfg, v)]
-            coll = collateral_base(state.acct, vt.cfg, v)
+            ratio = spot_per_mark(mkt, i, v)
+            coll = collateral_base(state.acct, vt.cfg, v) * ratio
             entry = state.acct[v, A_ENTRY]
             if not (is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, lo) or
                     is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, hi)):
@@ -145,14 +161,15 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             if vt.cfg[v, C_PARTIAL] > 0.5 and k > 0:
                 keep = vt.floor[v, k] / px * (1.0 - 1e-9)          # what fits under the tier's floor
                 part = q - keep if q > 0.0 else q + keep
-                liquidate(state, vt, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq)
+                liquidate(state, vt, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq, ratio)
                 n_liq += 1
                 wallet = state.acct[v, wallet_col(vt.cfg, v)]
                 px = liquidation_fill_price(wallet, state.acct[v, A_QTY], state.acct[v, A_ENTRY], coll, h, vt, v,
                                             lo, hi, px)
                 if math.isnan(px):
                     continue
-            liquidate(state, vt, rec, ledger, i, t, v, px, state.acct[v, A_QTY], liq_id0 + n_liq, liq_out, n_liq)
+            liquidate(state, vt, rec, ledger, i, t, v, px, state.acct[v, A_QTY], liq_id0 + n_liq, liq_out, n_liq,
+                      ratio)
             n_liq += 1
         # 2. funding on the positions held
         for v in range(n_v):
@@ -228,7 +245,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             rec.venue[i, v, R_ENTRY] = entry
             rec.venue[i, v, R_ISO] = state.acct[v, A_ISO]
             wallet = state.acct[v, wallet_col(vt.cfg, v)]
-            coll = collateral_base(state.acct, vt.cfg, v)
+            coll = collateral_base(state.acct, vt.cfg, v) * (s / m)      # at spot (see spot_per_mark)
             h = vt.cfg[v, C_HAIRCUT]
             rec.venue[i, v, R_MARGIN] = margin_balance(wallet, qp, entry, coll, h, m)
             rec.venue[i, v, R_MAINT] = maintenance_margin_at(qp * m, vt.floor, vt.rate, vt.amount, v)

@@ -25,7 +25,10 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             if a["qty"] == 0:
                 continue
             wallet_key = "iso" if cfg[v]["isolated"] else "cash"
-            coll = a["spot"] if cfg[v]["spot_coll"] and not cfg[v]["isolated"] else 0.0
+            # posted spot is valued at spot, not mark: in mark units it is spot/mark of itself
+            s_i, m_i = mkt["spot_close"][i][v], mkt["mark_close"][i][v]
+            ratio = s_i / m_i if s_i > 0 and m_i > 0 else 1.0
+            coll = a["spot"] * ratio if cfg[v]["spot_coll"] and not cfg[v]["isolated"] else 0.0
             lo, hi = mkt["mark_low"][i][v], mkt["mark_high"][i][v]
             if math.isnan(lo):
                 continue

@@ -189,3 +189,22 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     lp2 = (wallet + keep * 2000.0 + 400.0) / (keep * 1.02)
     assert rec.venue[0, 0, 4] == pytest.approx(lp2, rel=1e-9)       # the rest's liquidation price
     assert 2180.0 < lp2 < 2300.0
+
+
+def test_spot_collateral_is_valued_at_spot_not_at_the_perp_mark():
+    # perp and mark trade 2 % above spot (a squeeze premium); the hedge posts its spot as collateral.
+    # Margin balance = cash + q * (mark - entry) + spot_qty * (1 - haircut) * SPOT (venues use the index)
+    n = 12
+    spot = np.full(n, 2000.0)
+    perp = spot * 1.02
+    ds = dataset(bars(spot), perp=bars(perp), mark=bars(perp))
+    res = run_backtest(PerpShort(collateral="spot"), ds, RunConfig(slippage=0.0, initial_capital=100_000.0))
+    tl = res.timeline.iloc[-1]
+    h = load_venue("binance", at=T0).haircuts.get("ETH", 0.0)
+    q_spot, q_perp = tl["binance:spot_qty"], tl["binance:perp_qty"]
+    cash = res.timeline["binance:margin_balance"].iloc[-1] - q_spot * (1 - h) * 2000.0   # what the rest must be
+    entry = res.fills[res.fills["instrument"] == "perp"]["price"].iloc[0]
+    fees = res.fills["fee"].sum()
+    # cash after buying spot at 2000 and paying fees; the short's entry is the perp price, so its uPnL is 0
+    assert q_perp * (2040.0 - entry) == pytest.approx(0.0, abs=1e-9)
+    assert cash == pytest.approx(100_000.0 - q_spot * 2000.0 - fees, rel=1e-12)
