@@ -86,7 +86,7 @@ def jit_times(cache_dir: str) -> dict:
 def cli_cold_start() -> dict:
     """Wall time of `basisbt run` (default strategy and scenario, report included) on a warm cache."""
     exe = Path(sys.executable).with_name("basisbt")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "basisbt.engine.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "basisbt.cli.app"]
     with tempfile.TemporaryDirectory() as d:
         subprocess.run(cmd + ["run", "--out", f"{d}/warm"], cwd=ROOT, capture_output=True, check=True)
         times = []

@@ -14,7 +14,7 @@ import pytest
 bt = pytest.importorskip("backtrader")
 
 from basisbt.engine.config import RunConfig  # noqa: E402
-from basisbt.engine.golden import DEFAULT_GOLDEN_DIR, DataAbsent, builtin_cases, load_case_data, read_golden  # noqa: E402
+from basisbt.regress.golden import DEFAULT_GOLDEN_DIR, DataAbsent, builtin_cases, load_case_data, read_golden  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

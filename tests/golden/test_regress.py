@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from basisbt.engine.golden import DEFAULT_GOLDEN_DIR, REPO_ROOT, builtin_cases, read_golden, regress
+from basisbt.regress.golden import DEFAULT_GOLDEN_DIR, REPO_ROOT, builtin_cases, read_golden, regress
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_every_case_matches_its_golden() -> None:
 
 
 def _cli(args: list[str]):
-    from basisbt.engine.cli import app
+    from basisbt.cli.app import app
     return CliRunner().invoke(app, ["regress", *args], env=ENV)
 
 
@@ -102,7 +102,7 @@ def test_rerun_in_fresh_process_is_bit_identical(tmp_path: Path) -> None:
     written = []
     for label in ("cold", "warm"):
         out = tmp_path / label
-        p = subprocess.run([sys.executable, "-m", "basisbt.engine.cli", "regress", "--update", "--only", "feb-2025-crash",
+        p = subprocess.run([sys.executable, "-m", "basisbt.cli.app", "regress", "--update", "--only", "feb-2025-crash",
                             "--golden-dir", str(out)], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                            timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from basisbt.data import cache
-from basisbt.engine.cli import app
+from basisbt.cli.app import app
 from basisbt.reports.writers import write_run
 
 runner = CliRunner()

@@ -4,7 +4,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from basisbt.engine.cli import app
+from basisbt.cli.app import app
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import typer
 from rich.text import Text
 from typer.testing import CliRunner
 
-from basisbt.engine.cli import app
+from basisbt.cli.app import app
 
 runner = CliRunner()
 

@@ -329,7 +329,7 @@ def test_okx_mark_and_funding(tmp_path):
 
 
 def test_cli_fetch_and_data_list(tmp_path, binance, monkeypatch):
-    from basisbt.engine import cli_data
+    from basisbt.cli import data as cli_data
     _, factory = binance
     real = F.fetch
     monkeypatch.setattr(F, "fetch", lambda *a, **k: real(*a, **{**k, "exchange_factory": factory}))

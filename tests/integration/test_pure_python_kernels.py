@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_golden_case_passes_without_the_jit():
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    out = subprocess.run([sys.executable, "-m", "basisbt.engine.cli", "regress", "--only", "perp_short__feb-2025-crash",
+    out = subprocess.run([sys.executable, "-m", "basisbt.cli.app", "regress", "--only", "perp_short__feb-2025-crash",
                           "--only", "perp_short-usdt-5x-bybit__squeeze"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from basisbt.engine.cli import app
+from basisbt.cli.app import app
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "freqtrade" / "binance"
 

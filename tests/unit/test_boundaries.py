@@ -3,7 +3,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("engine", "strategies", "data", "reports")
+PACKAGES = ("basisbt", "engine", "strategies", "data", "reports")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -30,7 +30,7 @@ def test_kernels_are_numpy_only():
 
 def test_heavy_dependencies_stay_home():
     homes = {"ccxt": ("data/ingest",), "numba": ("engine/kernels",), "matplotlib": ("reports", "engine/bridges"),  # the bridge resets Agg after backtrader.plot
-             "jinja2": ("reports",), "typer": ("engine/cli",), "rich": ("engine/cli",),
+             "jinja2": ("reports",), "typer": ("basisbt/cli",), "rich": ("basisbt/cli",),
              "backtrader": ("engine/bridges",)}
     for f in files():
         rel = f.relative_to(ROOT).as_posix()

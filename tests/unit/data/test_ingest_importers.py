@@ -22,7 +22,7 @@ MULTI = SHARED / "multi-venue-funding" / "funding_btc_eth_7venues_utc.csv"
 
 
 def cli():
-    from basisbt.engine.cli_data import register
+    from basisbt.cli.data import register
     app = typer.Typer()
     register(app)
     return app

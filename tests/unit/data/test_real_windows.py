@@ -140,7 +140,7 @@ def test_rebuild_from_sources_gives_the_shipped_rows(tmp_path: Path) -> None:
 
 
 def test_cli_run_on_a_real_window_writes_metrics(tmp_path: Path) -> None:
-    from basisbt.engine.cli import app
+    from basisbt.cli.app import app
     out = tmp_path / "run"
     r = CliRunner().invoke(app, ["run", "--data", "scenario:real-binance-oct-2025", "--end", "2025-10-06",
                                  "--out", str(out)])
@@ -150,7 +150,7 @@ def test_cli_run_on_a_real_window_writes_metrics(tmp_path: Path) -> None:
 
 
 def test_cli_refuses_other_timeframe_and_lists_real_scenarios() -> None:
-    from basisbt.engine.cli import app
+    from basisbt.cli.app import app
     runner = CliRunner()
     r = runner.invoke(app, ["run", "--data", "scenario:real-binance-oct-2025", "--timeframe", "4h"])
     assert r.exit_code == 2 and "not resampled" in r.output and "Traceback" not in r.output

@@ -118,7 +118,7 @@ def test_reports_mark_short_window(fake_results: Results) -> None:
 
 
 def test_cli_summary_marks_short_window(fake_results: Results, tmp_path, capsys) -> None:
-    from basisbt.engine.cli import _summary
+    from basisbt.cli.app import _summary
     _summary(fake_results, tmp_path, 0.1)
     text = capsys.readouterr().out
     assert "(annualized from 20.0 days)" in text

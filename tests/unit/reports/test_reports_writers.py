@@ -167,7 +167,7 @@ def test_cli_report(run_dir: Path, tmp_path: Path) -> None:
     typer = pytest.importorskip("typer")
     from typer.testing import CliRunner
 
-    from basisbt.engine.cli_report import register
+    from basisbt.cli.report import register
 
     app = typer.Typer()
     register(app)

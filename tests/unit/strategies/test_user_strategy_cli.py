@@ -5,7 +5,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from basisbt.engine.cli import app
+from basisbt.cli.app import app
 
 USER_FILE = '''
 from dataclasses import dataclass

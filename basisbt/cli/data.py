@@ -17,7 +17,7 @@ from rich.table import Table
 
 from basisbt.data import cache
 from basisbt.data.errors import DataError
-from basisbt.engine.cli_common import err, fail, key_values
+from basisbt.cli.common import err, fail, key_values
 
 out = Console()
 

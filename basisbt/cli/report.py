@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
                                  help="Where the comparison page goes when several runs are given."),
     ) -> None:
         """Re-render report.html, report.md and metrics.json of a run; with several runs, compare them."""
-        from basisbt.engine.cli_common import fail
+        from basisbt.cli.common import fail
         from basisbt.reports.render import RunDirError, render_comparison, render_run
 
         try:

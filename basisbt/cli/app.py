@@ -1,4 +1,4 @@
-"""The `basisbt` command line (docs/architecture.md §9). typer and rich live only in engine/cli*.py.
+"""The `basisbt` command line (docs/architecture.md §9). typer and rich live only in basisbt/cli/*.py.
 
 Exit codes: 0 ok; 1 a run that failed its own checks; 2 bad input or usage (one line naming the
 file/row/rule or the bad parameter and the valid ones; the traceback only with --debug); 3 the
@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from basisbt.engine.cli_common import STATE, SafeGroup, err, fail, key_values
+from basisbt.cli.common import STATE, SafeGroup, err, fail, key_values
 
 app = typer.Typer(
     name="basisbt",
@@ -239,19 +239,14 @@ def strategies() -> None:
               "run your own with --strategy path/to/file.py:ClassName.", markup=False)
 
 
-def _register_optional() -> None:
-    import importlib
-    for mod in ("basisbt.engine.cli_data", "basisbt.engine.cli_report", "basisbt.engine.cli_regress", "basisbt.engine.cli_sweep"):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name == mod:
-                continue
-            raise
+def _register_commands() -> None:
+    """The import/fetch/data, report and regress commands live in their own modules."""
+    from basisbt.cli import data, regress, report
+    for m in (data, report, regress):
         m.register(app)
 
 
-_register_optional()
+_register_commands()
 
 
 def main() -> None:

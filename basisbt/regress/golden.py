@@ -12,7 +12,7 @@ Statuses: `pass`; `drift` (a value moved beyond rtol 1e-9, or a key appeared/dis
 `update=True` re-blesses: the run must first pass `bless_checks`, which recompute the headline
 numbers independently of the kernels (from the raw dataset, the venue spec, fills and ledger).
 
-No typer/rich here: engine/cli_regress.py is the command line.
+No typer/rich here: basisbt/cli/regress.py is the command line.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ RTOL = 1e-9                 # runs are deterministic; this only absorbs platform
 ATOL_MONEY = 1e-9           # x initial capital: the "zero" of a quote-valued key (1e-3 on a 1M book)
 ATOL = 1e-300               # every other key: relative comparison only (0 must stay 0)
 CHECKPOINT_DAYS = 7.0
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 CASES_FILE = "basisbt-golden.toml"
 FREQTRADE_DIR = "../shared/data/freqtrade/binance"     # relative to the repo root; optional real data

@@ -1,7 +1,7 @@
 """`basisbt regress`: rerun the golden cases, print what moved, exit 1 on drift / stale / missing.
 
-`register(app)` adds the command to the basisbt Typer app (engine/cli.py finds this module).
-The cases, golden files and comparison live in engine/golden.py.
+`register(app)` adds the command to the basisbt Typer app (basisbt/cli/app.py finds this module).
+The cases, golden files and comparison live in basisbt/regress/golden.py.
 """
 from __future__ import annotations
 
@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
         Exit 0 when every case passes; 1 on drift, a stale golden (config or data changed), a
         missing golden, a failed run or (with --update) a failed bless check; 2 on bad input.
         """
-        from basisbt.engine.cli_common import fail
-        from basisbt.engine.golden import GoldenError, default_cases, orphans, regress, select
+        from basisbt.cli.common import fail
+        from basisbt.regress.golden import GoldenError, default_cases, orphans, regress, select
         out, err = Console(), Console(stderr=True)
         try:
             cases, gdir = default_cases(cases_file)

@@ -1,0 +1,1 @@
+"""Golden strategy returns for CI (`basisbt regress`): cases, golden files, comparison, bless checks."""
