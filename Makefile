@@ -12,8 +12,10 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test]'
+# constraints.txt pins every dependency to the versions the goldens and benchmarks were made with, so a
+# fresh clone (CI) installs the same numpy/pandas/numba as the machine that blessed them.
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install -q -e '.[test]' -c constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
