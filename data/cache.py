@@ -35,6 +35,7 @@ from filelock import FileLock, Timeout
 from basisbt.data.dataset import Dataset
 from basisbt.data.errors import DataError
 from basisbt.data.names import UnsafeName, check_name, check_symbol
+from basisbt.data.safe_io import fsync_path
 from basisbt.data.schemas import TS, TS_DTYPE, timeframe_ns
 from basisbt.data.validate import validate_stream
 
@@ -211,21 +212,11 @@ def _new_temp(path: Path) -> Path:
     return tmp
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _atomic_write_bytes(path: Path, write) -> None:
     tmp = _new_temp(path)
     try:
         write(tmp)
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -380,7 +371,7 @@ def write_many(root: Path | str, items: list[tuple[Key, pd.DataFrame, str | None
                 tmp = _new_temp(target)
                 staged.append((tmp, target))
                 pq.write_table(table, tmp)
-                _fsync(tmp)
+                fsync_path(tmp)
             moves = [[str(t.relative_to(root)), str(g.relative_to(root))] for t, g in staged]
             _atomic_write_bytes(root / JOURNAL, lambda tmp: Path(tmp).write_text(json.dumps({"moves": moves})))
         except BaseException:

@@ -6,6 +6,7 @@ one-line file is refused after reading a capped prefix, and messages quote at mo
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 MAX_TOML_BYTES = 4 << 20          # a config or dataset TOML larger than 4 MiB is not one
@@ -62,3 +63,17 @@ def check_text_table(path: Path, *, error: type[Exception], limit: int = MAX_LIN
         raise error(f"{p}: binary data, not a CSV text file (starts {excerpt(head[:40])})")
     if len(head) >= limit and b"\n" not in head:
         raise error(f"{p}: first line longer than {limit >> 20} MiB; not a CSV (starts {excerpt(head)})")
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a directory's entries to disk (best effort: some filesystems refuse it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

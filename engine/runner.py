@@ -268,11 +268,8 @@ class Engine:
     def _rejected(self, ts_ns: int, venue: str, ins: str, o: Any, filled: float, status: int, reason: int) -> None:
         """A venue cut or refused an order: counted, logged once per kind, told to the strategy (on_reject)."""
         kind = f"{venue} {ins} {ORDER_STATUS[status]}: {REJECT_REASONS[reason]}"
-        n = self.rejected.get(kind, 0)
-        self.rejected[kind] = n + 1
-        if n == 0:
-            self.log.append(f"{_ts(ts_ns).isoformat()} order {kind} (asked {o.qty:.6f}, filled {filled:.6f}); later "
-                            "ones of this kind are counted in metrics.json orders_rejected")
+        self._count_once(self.rejected, kind, ts_ns, f"order {kind} (asked {o.qty:.6f}, filled {filled:.6f}); later "
+                         "ones of this kind are counted in metrics.json orders_rejected")
         self._new_rejects.append(RejectEvent(_ts(ts_ns), venue, ins, o.qty, filled, ORDER_STATUS[status],
                                              REJECT_REASONS[reason], o.reason))
 
@@ -284,12 +281,15 @@ class Engine:
         if st == LIVE:
             return True
         kind = f"{self.market.venues[j]} {ins} {'not listed yet' if st == UNLISTED else 'bar missing (data gap)'}"
-        n = self.refused.get(kind, 0)
-        self.refused[kind] = n + 1
-        if n == 0:
-            self.log.append(f"{_ts(ts_ns).isoformat()} order refused: {kind}; later refusals of this kind are "
-                            "counted in metrics.json data_quality.orders_refused")
+        self._count_once(self.refused, kind, ts_ns, f"order refused: {kind}; later refusals of this kind are "
+                         "counted in metrics.json data_quality.orders_refused")
         return False
+
+    def _count_once(self, counter: dict[str, int], kind: str, ts_ns: int, message: str) -> None:
+        """Count one more event of `kind`; the run log says the first of each kind, metrics.json the count."""
+        counter[kind] = counter.get(kind, 0) + 1
+        if counter[kind] == 1:
+            self.log.append(f"{_ts(ts_ns).isoformat()} {message}")
 
     def _transfer(self, i: int, ts_ns: int, t: Transfer) -> None:
         m, st = self.market, self.state

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from basisbt.data.safe_io import fsync_path
 from basisbt.engine.results import Results
 from basisbt.reports import tomlfmt
 from basisbt.reports.metrics import compute_metrics, timeline_index
@@ -193,19 +194,6 @@ def replace_dir(new: Path, target: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def staging_dir(target: Path) -> Path:
     """A fresh temporary sibling of target (mode from the umask), after cleaning killed writers' leftovers."""
     parent = target.parent
@@ -218,9 +206,9 @@ def staging_dir(target: Path) -> Path:
 
 def commit_dir(tmp: Path, target: Path) -> None:
     """fsync the staged files' directory, then swap it in for target."""
-    _fsync_dir(tmp)
+    fsync_path(tmp)
     replace_dir(tmp, target)
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
 
 
 def write_run(results: Results, out_dir: Path, *, dpi: int = 110) -> Path:
