@@ -108,15 +108,12 @@ def _align(frame: pd.DataFrame | None, grid: np.ndarray, cols: tuple[str, ...]
            ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """`frame`'s `cols` on `grid` and each bar's state; a missing bar after the first is the last close, STALE."""
     n = grid.shape[0]
+    t = ts_ns(frame) if frame is not None and not frame.empty else None
+    if t is not None and np.array_equal(t, grid):      # already on the grid (the common case): no lookup
+        return {c: frame[c].to_numpy(dtype=np.float64) for c in cols}, np.full(n, LIVE, np.int8)
     out = {c: np.full(n, np.nan) for c in cols}
     state = np.zeros(n, np.int8)
-    if frame is None or frame.empty:
-        return out, state
-    t = ts_ns(frame)
-    if np.array_equal(t, grid):                 # already on the grid: no lookup
-        for c in cols:
-            out[c] = frame[c].to_numpy(dtype=np.float64)
-        state[:] = LIVE
+    if t is None:
         return out, state
     pos = np.searchsorted(t, grid)
     hit = (pos < len(t)) & (t[np.minimum(pos, len(t) - 1)] == grid)
@@ -138,6 +135,8 @@ def _align(frame: pd.DataFrame | None, grid: np.ndarray, cols: tuple[str, ...]
 def _mark_with_fallback(mark: dict[str, np.ndarray], m_state: np.ndarray, perp: dict[str, np.ndarray],
                         p_state: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Mark bars where real; else the perp bar where real (FALLBACK); else the last known of either (STALE)."""
+    if (m_state == LIVE).all() and (p_state != UNLISTED).all():    # complete mark and perp: nothing to do
+        return mark, m_state
     real_mark = (m_state == LIVE) & (p_state != UNLISTED)
     use_perp = ~real_mark & (p_state == LIVE)
     state = np.where(real_mark, LIVE, np.where(use_perp, FALLBACK, UNLISTED)).astype(np.int8)
