@@ -108,6 +108,12 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
     return tuple(sorted(specs, key=lambda s: s.effective_from))
 
 
+def all_blocks(name: str, directory: Path | None = None) -> tuple[VenueSpec, ...]:
+    """Every dated spec block of venue `name`, oldest first (a run spanning several uses each in turn)."""
+    load_venue(name, directory=directory)              # the name checks and the unknown-venue message
+    return _load_file((directory or VENUE_DIR) / f"{name}.toml")
+
+
 def load_venue(name: str, at: pd.Timestamp | str | None = None, directory: Path | None = None) -> VenueSpec:
     """The spec of venue `name` in force at time `at` (latest block started on or before it)."""
     from basisbt.data.names import UnsafeName, check_name

@@ -19,8 +19,8 @@ from basisbt.engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, Records, State
 from basisbt.engine.kernels.book import write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_ISO, INSTRUMENTS, K_DEPOSIT, K_LENDING, K_TRANSFER_OUT,
-                                  K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS, L_KIND, L_REF, L_TS,
+from basisbt.engine.kernels.codes import (A_CASH, A_ISO, C_ISOLATED, C_SPOT_COLL, INSTRUMENTS, K_DEPOSIT,
+                                  K_LENDING, K_TRANSFER_OUT, K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS, L_KIND, L_REF, L_TS,
                                   L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC, N_TRANSIT, O_FILLED, O_REFUSED,
                                   ORDER_STATUS, P_FEES, Q_BAR, REJECT_REASONS,
                                   Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE, SPOT, STOP_LEDGER_FULL,
@@ -31,7 +31,7 @@ from basisbt.engine.market import LIVE, UNLISTED, build_market
 from basisbt.engine.results import PNL_PARTS, Results
 from basisbt.engine.timeline import EV_BAR, EV_FUNDING, EV_LENDING, build_events
 from basisbt.engine.timeline_frame import build_timeline
-from basisbt.engine.venue_setup import venue_arrays
+from basisbt.engine.venue_setup import venue_schedule
 from basisbt.strategies.base import Strategy
 
 
@@ -81,9 +81,10 @@ class Engine:
         strategy.validate(self.market.venues, self.market.protocols)
         m = self.market
         n, nv, npr = m.n, len(m.venues), len(m.protocols)
-        self.vt, self.specs = venue_arrays(
-            m.venues, ds.base, _ts(m.open_ns[0]), self.config.slippage, self.config.slippage_impact,
-            self.config.venue_overrides)
+        schedule = venue_schedule(m.venues, ds.base, m.open_ns, self.config.slippage, self.config.slippage_impact,
+                                  self.config.venue_overrides)
+        _, self.vt, self.specs = schedule[0]
+        self._spec_changes = schedule[1:]          # (bar, tables, specs) the run switches to at that bar's open
         self.mk = m.arrays()
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
                            self.mk.spot_open[0].copy(), self.mk.mark_open[0].copy())
@@ -376,12 +377,16 @@ class Engine:
         kernel = compiled(advance, self.state, self.vt, self.mk, self.rec, self.ledger, 0, 0, liq_out, 0)
         ptr, i, last, span = 0, 0, -1, 1
         while i < n:
+            while self._spec_changes and self._spec_changes[0][0] <= i:
+                self._switch_specs(*self._spec_changes.pop(0))
             if act:
                 self._execute(i, act)
                 act = None
             while decisions[ptr] < i:
                 ptr += 1
             end = decisions[min(ptr + span, n_dec) - 1] + 1
+            if self._spec_changes:                      # never run a bar under the tables of another block
+                end = min(end, self._spec_changes[0][0])
             saved = self._save(i) if end > decisions[ptr] + 1 else None
             n_liq0 = len(self.liquidations)
             stop, code = kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, end, liq_out, n_liq0)
@@ -420,6 +425,19 @@ class Engine:
         results = self._results()
         self.ctx._e = None      # the run is over: no engine <-> context cycle keeping a year of arrays alive
         return results
+
+    def _switch_specs(self, bar: int, vt: Any, specs: list) -> None:
+        """From `bar` on, the venue spec blocks in force then: tiers and fees replaced in place (the kernel
+        keeps its arrays); the margin set-up a strategy chose (isolated, spot collateral) stays."""
+        keep = self.vt.cfg[:, [C_ISOLATED, C_SPOT_COLL]].copy()
+        for live, new in zip(self.vt, vt):
+            live[...] = new
+        self.vt.cfg[:, [C_ISOLATED, C_SPOT_COLL]] = keep
+        for j, (old, spec) in enumerate(zip(self.specs, specs)):
+            if spec.effective_from != old.effective_from:
+                self.log.append(f"{_ts(self.market.open_ns[bar]).isoformat()} {self.market.venues[j]}: spec block of "
+                                f"{spec.effective_from.date()} in force from here (tiers, fees)")
+        self.specs = specs
 
     def _save(self, i: int) -> tuple:
         """What running the kernel from bar i changes and a re-run would not overwrite."""

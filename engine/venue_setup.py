@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from basisbt.data.venues import VenueSpec, load_venue
+from basisbt.data.venues import VenueSpec, all_blocks, load_venue
 from basisbt.engine.config import ConfigError, check_venue_override
 from basisbt.engine.kernels.arrays import VenueTables
 from basisbt.engine.kernels.codes import (C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_PARTIAL, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
@@ -17,12 +17,14 @@ REBATES = ("maker_rebate", "spot_maker_rebate")    # declared rebates: the venue
 
 
 def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float, slippage_impact: float,
-                 overrides: dict[str, dict[str, float]]) -> tuple[VenueTables, list[VenueSpec]]:
-    """(VenueTables: cfg (V, N_CFG) and tiers (V, K), specs) for `venues` trading `base`, specs in force at `at`."""
+                 overrides: dict[str, dict[str, float]], min_tiers: int = 0) -> tuple[VenueTables, list[VenueSpec]]:
+    """(VenueTables: cfg (V, N_CFG) and tiers (V, K), specs) for `venues` trading `base`, specs in force at `at`.
+
+    K is at least `min_tiers`, so tables of several spec blocks can share one shape (see venue_schedule)."""
     specs = [load_venue(v, at=at) for v in venues]
     vcfg = np.zeros((len(venues), N_CFG))
     tables = [s.tier_table(base) for s in specs]
-    k = max(t.floor.shape[0] for t in tables)
+    k = max([t.floor.shape[0] for t in tables] + [min_tiers])
     floor = np.full((len(venues), k), np.inf)
     rate = np.zeros((len(venues), k))
     amount = np.zeros((len(venues), k))
@@ -47,3 +49,20 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
             check_venue_override(venue, {key: value})
             vcfg[venues.index(venue), OVERRIDABLE[key]] = -float(value) if key in REBATES else float(value)
     return VenueTables(vcfg, floor, rate, amount, max_lev), specs
+
+
+def venue_schedule(venues: list[str], base: str, open_ns: np.ndarray, slippage: float, slippage_impact: float,
+                   overrides: dict[str, dict[str, float]]) -> list[tuple[int, VenueTables, list[VenueSpec]]]:
+    """The venue tables in force over a run: (first bar, tables, specs) at the start and at every bar where
+    some venue's spec block changes (tiers, fees), all with one tier count so they can replace each other."""
+    t0, t1 = int(open_ns[0]), int(open_ns[-1])
+    bars = {0}
+    for v in venues:
+        for spec in all_blocks(v):
+            t = int(spec.effective_from.value)
+            if t0 < t <= t1:
+                bars.add(int(np.searchsorted(open_ns, t, side="left")))
+    at = [pd.Timestamp(int(open_ns[b]), unit="ns", tz="UTC") for b in sorted(bars)]
+    k = max(load_venue(v, at=a).tier_table(base).floor.shape[0] for v in venues for a in at)
+    return [(b, *venue_arrays(venues, base, a, slippage, slippage_impact, overrides, min_tiers=k))
+            for b, a in zip(sorted(bars), at)]
