@@ -37,9 +37,3 @@ def timeframe_ns(timeframe: str) -> int:
 def ts_ns(frame: pd.DataFrame) -> np.ndarray:
     """The `ts` column as int64 nanoseconds since the epoch (what kernels use)."""
     return frame[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
-
-
-def as_utc_ns(values) -> pd.Series:
-    """Coerce tz-aware timestamps to datetime64[ns, UTC]. Naive input is rejected by validation, not here."""
-    s = pd.Series(values)
-    return s.dt.tz_convert("UTC").astype(TS_DTYPE)

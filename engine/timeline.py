@@ -16,7 +16,6 @@ EV_FUNDING = 1
 EV_LENDING = 2
 EV_BAR = 3
 EV_FILL = 4
-EVENT_NAMES = ("liquidation", "funding", "lending", "bar", "fill")
 
 EVENT_DT = np.dtype([("known_ns", "i8"), ("kind", "i1"), ("key", "i4"), ("row", "i8"), ("bar", "i8")])
 

@@ -187,7 +187,7 @@ def fig_funding(results: Results, dpi: int = 110) -> Figure:
 
 
 def fig_basis(results: Results, dpi: int = 110) -> Figure:
-    """Basis per venue, perp mark / spot - 1, in %."""
+    """Basis per venue, perp close / spot close - 1 (the traded basis, not the mark's), in %."""
     fig, (ax,) = _new(1, dpi=dpi)
     tl = results.timeline
     t = _naive(timeline_index(tl))
@@ -198,7 +198,7 @@ def fig_basis(results: Results, dpi: int = 110) -> Figure:
                     label=v)
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _liq_marks(ax, results)
-    _style(ax, "Basis per venue (perp mark / spot − 1)", "basis (%)")
+    _style(ax, "Basis per venue (perp close / spot close − 1)", "basis (%)")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
     _legend(ax, loc="best")
     return fig

@@ -10,7 +10,7 @@ Hysteresis and cost: the book is moved only when some weight is off by more than
 expected extra funding over `horizon_days` beats the cost of moving: for each quote moved,
 2 x (spot fee + perp fee + slippage) (unwind on one venue, rebuild on another) plus the transfer
 fee per move; the cash is idle while in transit (the transfer delay), counted as lost funding.
-Moving itself goes through strategies.book.steer (unwind, transfer, rebuild over a few decisions).
+Moving itself goes through strategies.hedge.steer (unwind, transfer, rebuild over a few decisions).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import numpy as np
 from basisbt.engine.context import Context
 from basisbt.engine.events import BarEvent, StartEvent
 from basisbt.strategies.base import Strategy, param
-from basisbt.strategies.book import hedge_value, rehedge, steer
+from basisbt.strategies.hedge import hedge_value, rehedge, steer
 
 
 class FundingAllocator(Strategy):

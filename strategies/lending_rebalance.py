@@ -11,7 +11,7 @@ enter_spread > exit_spread is the hysteresis band; it should cover a round trip 
 x 365 / hold_days in APR terms). In the lending regime `max_share` of equity sits in lending:
 the hedge is unwound proportionally (spot and perp together, so the book stays delta-neutral),
 the cash is sent to the best protocol (transfer fee and delay of the venue); in the hedge regime
-lending is withdrawn and the hedge rebuilt. Moves go through strategies.book.steer.
+lending is withdrawn and the hedge rebuilt. Moves go through strategies.hedge.steer.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from basisbt.engine.config import ConfigError
 from basisbt.engine.context import Context
 from basisbt.engine.events import BarEvent, StartEvent
 from basisbt.strategies.base import Strategy, param, require_venue
-from basisbt.strategies.book import best_protocol, rehedge, steer
+from basisbt.strategies.hedge import best_protocol, rehedge, steer
 
 
 class LendingRebalance(Strategy):

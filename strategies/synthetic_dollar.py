@@ -37,7 +37,7 @@ from basisbt.engine.config import ConfigError
 from basisbt.engine.context import Context
 from basisbt.engine.events import BarEvent, FillEvent, StartEvent
 from basisbt.strategies.base import Strategy, param, require_venue
-from basisbt.strategies.book import close_hedge, hedge_value, open_hedge, rehedge, tradable
+from basisbt.strategies.hedge import close_hedge, hedge_value, open_hedge, rehedge, tradable
 
 
 def parse_weights(spec: str, venues: list[str]) -> dict[str, float]:

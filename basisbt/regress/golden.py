@@ -543,10 +543,6 @@ def bless_checks(run: CaseRun) -> list[str]:
     return problems
 
 
-BLESS_METHOD = ("per-bar PnL identity; equity_end rebuilt from ledger (cash by venue, lending, transit) + fills; "
-                "funding recomputed from the raw funding frames; fees from the venue spec; slippage from fills")
-
-
 # -- the regression -------------------------------------------------------------------------------------------------
 
 @dataclass

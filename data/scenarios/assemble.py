@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
-from basisbt.data.scenarios.paths import MIN_NS, F64, Market
+from basisbt.data.scenarios.paths import MIN_NS, F64, ScenarioPaths
 from basisbt.data.schemas import TIMEFRAMES_NS, TS, TS_DTYPE
 
 SYMBOL = "ETH/USDT"
@@ -38,7 +38,7 @@ def bar_frame(start: pd.Timestamp, bars: dict[str, F64], m: int) -> pd.DataFrame
     return pd.DataFrame({TS: ts, **{k: np.asarray(v, dtype=np.float64) for k, v in agg.items()}})
 
 
-def to_dataset(name: str, market: Market, timeframe: str, notes: tuple[str, ...]) -> Dataset:
+def to_dataset(name: str, market: ScenarioPaths, timeframe: str, notes: tuple[str, ...]) -> Dataset:
     """Assemble the canonical Dataset of a simulated market at `timeframe` (1m bars aggregated exactly)."""
     m = minutes_per_bar(timeframe)
     venues = sorted(market.perp)

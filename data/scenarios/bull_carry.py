@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, step_at, utc
+from basisbt.data.scenarios.paths import FundingRule, MarketSpec, ScenarioVenue, step_at, utc
 
 NAME = "bull-carry"
 DEFAULT_SEED = 2024
@@ -69,9 +69,9 @@ def spec() -> MarketSpec:
     mean = np.full(n_h + 1, 0.00012)
     sd = np.full(n_h + 1, 0.00045)
     venues = {
-        "binance": VenueSpec(mean, sd, rule, perp_volume_per_min=1400.0),
-        "bybit": VenueSpec(mean, sd, rule, perp_volume_per_min=700.0, spot_volume_per_min=60.0),
-        "okx": VenueSpec(mean, sd, rule, perp_volume_per_min=500.0, spot_volume_per_min=50.0),
+        "binance": ScenarioVenue(mean, sd, rule, perp_volume_per_min=1400.0),
+        "bybit": ScenarioVenue(mean, sd, rule, perp_volume_per_min=700.0, spot_volume_per_min=60.0),
+        "okx": ScenarioVenue(mean, sd, rule, perp_volume_per_min=500.0, spot_volume_per_min=50.0),
     }
     lend = {"aave": np.full(n_h + 1, 0.045), "morpho": np.full(n_h + 1, 0.055)}
     anchors = tuple((step_at(start, t), p) for t, p in PRICE_ANCHORS)

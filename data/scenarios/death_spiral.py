@@ -25,7 +25,7 @@ import numpy as np
 
 from basisbt.data.scenarios import portable_math as pm
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, step_at, utc
+from basisbt.data.scenarios.paths import FundingRule, MarketSpec, ScenarioVenue, step_at, utc
 
 NAME = "death-spiral"
 DEFAULT_SEED = 2026
@@ -65,11 +65,11 @@ def spec() -> MarketSpec:
     rule = FundingRule(interval_h=8, cap=0.0075)
     sd = np.full(n_h + 1, 0.00007)
     venues = {
-        "binance": VenueSpec(np.full(n_h + 1, -0.00055), sd, rule, perp_volume_per_min=900.0,
+        "binance": ScenarioVenue(np.full(n_h + 1, -0.00055), sd, rule, perp_volume_per_min=900.0,
                              spot_volume_per_min=150.0),
-        "bybit": VenueSpec(np.full(n_h + 1, -0.00054), sd, rule, perp_volume_per_min=450.0,
+        "bybit": ScenarioVenue(np.full(n_h + 1, -0.00054), sd, rule, perp_volume_per_min=450.0,
                            spot_volume_per_min=45.0),
-        "okx": VenueSpec(np.full(n_h + 1, -0.00054), sd, rule, perp_volume_per_min=350.0,
+        "okx": ScenarioVenue(np.full(n_h + 1, -0.00054), sd, rule, perp_volume_per_min=350.0,
                          spot_volume_per_min=40.0),
     }
     decay = pm.exp(-np.arange(n_h + 1, dtype=np.float64) / (50.0 * 24))

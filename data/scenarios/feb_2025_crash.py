@@ -45,7 +45,7 @@ import numpy as np
 
 from basisbt.data.scenarios import portable_math as pm
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import (STEPS_PER_MIN, FundingRule, MarketSpec, VenueSpec, hours_between, knots,
+from basisbt.data.scenarios.paths import (STEPS_PER_MIN, FundingRule, MarketSpec, ScenarioVenue, hours_between, knots,
                                   step_at, utc)
 
 NAME = "feb-2025-crash"
@@ -100,12 +100,12 @@ def spec() -> MarketSpec:
     tau = 2.5 * STEPS_PER_MIN
     rule = FundingRule(interval_h=8, cap=0.0075)
     venues = {
-        "binance": VenueSpec(knots(start, prem, n_h), np.full(n_h + 1, 0.00006), rule,
+        "binance": ScenarioVenue(knots(start, prem, n_h), np.full(n_h + 1, 0.00006), rule,
                              flashes=((bottom, -0.0575, tau),), perp_volume_per_min=1400.0),
-        "bybit": VenueSpec(knots(start, prem, n_h) * 0.9, np.full(n_h + 1, 0.00006), rule,
+        "bybit": ScenarioVenue(knots(start, prem, n_h) * 0.9, np.full(n_h + 1, 0.00006), rule,
                            flashes=((bottom, -0.0095, tau),), perp_volume_per_min=700.0,
                            spot_volume_per_min=60.0),
-        "okx": VenueSpec(knots(start, prem, n_h) * 0.9, np.full(n_h + 1, 0.00006), rule,
+        "okx": ScenarioVenue(knots(start, prem, n_h) * 0.9, np.full(n_h + 1, 0.00006), rule,
                          flashes=((bottom, -0.0095, tau),), perp_volume_per_min=500.0,
                          spot_volume_per_min=50.0),
     }

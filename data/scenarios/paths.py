@@ -263,7 +263,7 @@ def hourly_ts(start: pd.Timestamp, n: int) -> pd.Series:
 # ----------------------------------------------------------------- one market, all venues
 
 @dataclass(frozen=True)
-class VenueSpec:
+class ScenarioVenue:
     """One venue's basis and funding set-up; premium templates are hourly fractions (n_hours + 1)."""
 
     premium_mean: F64
@@ -283,7 +283,7 @@ class MarketSpec:
     anchors: tuple[tuple[int, float], ...]              # (fine-clock step, price), first 0 and last n_steps
     vol: float                                          # annualized realized vol target
     vol_template: F64                                   # hourly multiplier template (n_hours + 1)
-    venues: dict[str, VenueSpec]
+    venues: dict[str, ScenarioVenue]
     lending_mean: dict[str, F64]                        # protocol -> hourly supply APY template
     lending_sd: float
     mint_per_day: F64
@@ -308,7 +308,7 @@ class MarketSpec:
 
 
 @dataclass(frozen=True)
-class Market:
+class ScenarioPaths:
     """Simulated 1m bars per venue (dicts of arrays) plus funding, lending and flow frames."""
 
     start: pd.Timestamp
@@ -325,7 +325,7 @@ def step_at(start: pd.Timestamp, t: str) -> int:
     return int((utc(t).value - start.value) // STEP_NS)
 
 
-def simulate(spec: MarketSpec, seed: int) -> Market:
+def simulate(spec: MarketSpec, seed: int) -> ScenarioPaths:
     """Run every generator of a MarketSpec with one seed; same spec and seed give identical arrays."""
     names = ["vol", "price", "premium_common", "lending", "flows"] + [f"venue:{v}" for v in spec.venues]
     streams = dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
@@ -365,4 +365,4 @@ def simulate(spec: MarketSpec, seed: int) -> Market:
     lending = {p: lending_frame(lend_rng, spec.start, mean, spec.lending_sd, 24.0)
                for p, mean in spec.lending_mean.items()}
     flows = flows_frame(streams["flows"], spec.start, spec.mint_per_day, spec.redeem_per_day, spec.extra_redeem)
-    return Market(spec.start, spot, perp, mark, funding, lending, flows)
+    return ScenarioPaths(spec.start, spot, perp, mark, funding, lending, flows)

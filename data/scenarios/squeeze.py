@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import FundingRule, MarketSpec, VenueSpec, knots, step_at, utc
+from basisbt.data.scenarios.paths import FundingRule, MarketSpec, ScenarioVenue, knots, step_at, utc
 
 NAME = "squeeze"
 DEFAULT_SEED = 20250508
@@ -75,9 +75,9 @@ def spec() -> MarketSpec:
     binance_rule = FundingRule(interval_h=8, cap=0.0075, switch_to_h=1, revert_after_h=72)
     rule = FundingRule(interval_h=8, cap=0.0075)
     venues = {
-        "binance": VenueSpec(premium(0.011), sd, binance_rule, perp_volume_per_min=1400.0),
-        "bybit": VenueSpec(premium(0.006), sd, rule, perp_volume_per_min=700.0, spot_volume_per_min=60.0),
-        "okx": VenueSpec(premium(0.006), sd, rule, perp_volume_per_min=500.0, spot_volume_per_min=50.0),
+        "binance": ScenarioVenue(premium(0.011), sd, binance_rule, perp_volume_per_min=1400.0),
+        "bybit": ScenarioVenue(premium(0.006), sd, rule, perp_volume_per_min=700.0, spot_volume_per_min=60.0),
+        "okx": ScenarioVenue(premium(0.006), sd, rule, perp_volume_per_min=500.0, spot_volume_per_min=50.0),
     }
     lend = {
         "aave": knots(start, [(START, 0.045), ("2025-05-07 18:00", 0.045), ("2025-05-09 12:00", 0.07),

@@ -1,7 +1,6 @@
 """Integer codes shared by kernels and the Python layer (numba cannot see enums or strings)."""
 from __future__ import annotations
 
-import numpy as np
 
 # instruments
 SPOT = 0
@@ -108,5 +107,3 @@ Q_INSURANCE = 4
 Q_BAR = 5
 N_LIQ = 6
 
-NO_VENUE = -1
-F64 = np.float64
