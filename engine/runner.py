@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
+from basisbt.engine.checkpoint import Checkpoint
 from basisbt.engine.config import ConfigError, RunConfig, config_id
 from basisbt.engine.context import Actions, Context, Transfer
 from basisbt.engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
@@ -361,7 +362,8 @@ class Engine:
     # order, reading the book from the records of their bar. While decisions ask for nothing, the
     # run-ahead stands (and the span doubles): one kernel call serves many decisions. When one
     # acts at bar d, the bars run past d are undone (state restored, kernel re-run up to d) and
-    # the span falls back to 1. Results are identical to stopping at every decision.
+    # the span falls back to 1. Results are identical to stopping at every decision, under the four
+    # invariants stated in engine/checkpoint.py.
     MAX_SPAN = 4096
 
     def run(self, progress: Any = None) -> Results:
@@ -387,7 +389,7 @@ class Engine:
             end = decisions[min(ptr + span, n_dec) - 1] + 1
             if self._spec_changes:                      # never run a bar under the tables of another block
                 end = min(end, self._spec_changes[0][0])
-            saved = self._save(i) if end > decisions[ptr] + 1 else None
+            saved = Checkpoint.take(i, self.state, self.rec, self.ledger) if end > decisions[ptr] + 1 else None
             n_liq0 = len(self.liquidations)
             stop, code = kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, end, liq_out, n_liq0)
             liq_bar = stop - 1 if code == STOP_LIQUIDATION else n
@@ -401,7 +403,7 @@ class Engine:
                     break
             if act:                                  # the book changes at d + 1: undo the bars run past d
                 if stop > d + 1:
-                    self._restore(saved, i, stop)
+                    saved.restore(self.state, self.rec, self.ledger, stop)
                     kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, d + 1, liq_out, n_liq0)
                 i, span = d + 1, 1
             else:
@@ -439,20 +441,6 @@ class Engine:
                                 f"{spec.effective_from.date()} in force from here (tiers, fees)")
         self.specs = specs
 
-    def _save(self, i: int) -> tuple:
-        """What running the kernel from bar i changes and a re-run would not overwrite."""
-        st = self.state
-        return (tuple(x.copy() for x in st), self.rec.attr.copy(), self.rec.pnl[i].copy(), int(self.ledger.count[0]))
-
-    def _restore(self, saved: tuple, i: int, stop: int) -> None:
-        """Put back the state saved before bar i; clear the PnL rows the kernel added to in (i, stop)."""
-        arrays, attr, pnl_i, count = saved
-        for live, kept in zip(self.state, arrays):
-            live[...] = kept
-        self.rec.attr[...] = attr
-        self.rec.pnl[i] = pnl_i
-        self.rec.pnl[i + 1:stop] = 0.0
-        self.ledger.count[0] = count
 
     # -- results --------------------------------------------------------------------------------------------
     def _results(self) -> Results:

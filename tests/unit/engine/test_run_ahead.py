@@ -8,6 +8,7 @@ import pytest
 
 from basisbt.data.scenarios import load_scenario
 from basisbt.engine.config import RunConfig
+from basisbt.engine.checkpoint import Checkpoint
 from basisbt.engine.runner import Engine
 from basisbt.strategies.base import Strategy, param
 from basisbt.strategies.registry import builtin_strategies
@@ -79,13 +80,13 @@ def test_builtins_identical_with_and_without_run_ahead(name, scenario, monkeypat
 def test_random_actions_roll_back_exactly(monkeypatch):
     ds = load_scenario("feb-2025-crash")
     calls = {"restore": 0}
-    restore = Engine._restore
+    restore = Checkpoint.restore
 
     def counting(self, *a):
         calls["restore"] += 1
         return restore(self, *a)
 
-    monkeypatch.setattr(Engine, "_restore", counting)
+    monkeypatch.setattr(Checkpoint, "restore", counting)
     ahead = _run(Jittery(), ds, Engine.MAX_SPAN, monkeypatch)
     assert calls["restore"] > 10                 # the run-ahead was undone many times
     assert len(ahead.fills) > 10 and (ahead.ledger["kind"] == "transfer_in").any()
