@@ -21,7 +21,6 @@ import contextlib
 import errno
 import json
 import os
-import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from filelock import FileLock, Timeout
 from basisbt.data.dataset import Dataset
 from basisbt.data.errors import DataError
 from basisbt.data.names import UnsafeName, check_name, check_symbol
-from basisbt.data.safe_io import fsync_path
+from basisbt.data.safe_io import atomic_write, fsync_path, new_temp
 from basisbt.data.schemas import TS, TS_DTYPE, timeframe_ns
 from basisbt.data.validate import validate_stream
 
@@ -204,26 +203,11 @@ def read_meta(root: Path | str, key: Key) -> dict:
                         detail=str(e).splitlines()[0][:120]) from None
 
 
-def _new_temp(path: Path) -> Path:
-    """A fresh, empty temp file beside `path` (mode 0666 minus the umask; mkstemp would give 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    return tmp
+_new_temp = new_temp          # module attribute, so a test can make every cache write fail
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
-    tmp = _new_temp(path)
-    try:
-        write(tmp)
-        fsync_path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, write, make_temp=lambda p: _new_temp(p))
 
 
 def _lock(root: Path) -> FileLock:

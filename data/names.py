@@ -44,3 +44,8 @@ def check_name(name: str, what: str = "name", *, symbol: bool = False) -> str:
 def check_symbol(symbol: str, what: str = "symbol") -> str:
     """check_name for a market symbol ('ETH/USDT', 'ETH/USDT:USDT', 'USDT')."""
     return check_name(symbol, what, symbol=True)
+
+
+def slug(text: str) -> str:
+    """A label made safe for a file or directory name: runs of other characters become one '-'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 MAX_TOML_BYTES = 4 << 20          # a config or dataset TOML larger than 4 MiB is not one
@@ -77,3 +79,31 @@ def fsync_path(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def new_temp(path: Path) -> Path:
+    """A fresh, empty temp file beside `path` (mode 0666 minus the umask; mkstemp would give 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return tmp
+
+
+def atomic_write(path: Path, write: Callable[[Path], object], make_temp: Callable[[Path], Path] = new_temp) -> None:
+    """All or nothing: `write(tmp)` fills a temp file beside `path`, which is flushed and renamed over it."""
+    tmp = make_temp(Path(path))
+    try:
+        write(tmp)
+        fsync_path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text atomically (see atomic_write)."""
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(text.encode("utf-8")))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from basisbt.data.errors import DataError
 from basisbt.data.schemas import (BAR_COLUMNS, FLOW_COLUMNS, LENDING_COLUMNS, MARK_COLUMNS, TS, TS_DTYPE,
-                          timeframe_ns)
+                          timeframe_ns, ts_ns)
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def check_funding_cap(df: pd.DataFrame, venue: str, *, file: str | None = None) 
     from basisbt.data.venues import funding_caps
     if len(df) == 0 or "rate" not in df.columns:
         return
-    ns = _ts_ns(df)
+    ns = ts_ns(df)
     caps, origin = funding_caps(venue, ns)
     rate = pd.to_numeric(df["rate"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = _first(np.abs(rate) > caps * FUNDING_CAP_ALLOWANCE * (1 + 1e-9))
@@ -305,7 +305,7 @@ def snap_to_grid(df: pd.DataFrame, grid: str, tolerance_ns: int, *, file: str | 
     if tolerance_ns * 2 >= g:
         raise DataError(f"--snap tolerance must be under half the {grid} grid", file=file,
                         detail=f"{_dur(tolerance_ns)} >= {_dur(g // 2)}")
-    ns = _ts_ns(df)
+    ns = ts_ns(df)
     snapped = ((ns + g // 2) // g) * g
     off = np.abs(snapped - ns)
     bad = _first(off > tolerance_ns)
@@ -322,10 +322,6 @@ def snap_to_grid(df: pd.DataFrame, grid: str, tolerance_ns: int, *, file: str | 
 
 
 # ---------------------------------------------------------------- repairs (explicit, logged)
-
-def _ts_ns(df: pd.DataFrame) -> np.ndarray:
-    return df[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
-
 
 def sort_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     """Sort by time (stable); returns the frame and a log line when anything moved."""
@@ -348,7 +344,7 @@ def drop_exact_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
 
 def snap_funding_times(df: pd.DataFrame, *, grid: str = "1h", tolerance_ms: int = 1000) -> tuple[pd.DataFrame, str | None]:
     """Snap settlement times within tolerance of the grid (Binance's ms jitter) onto it."""
-    ns = _ts_ns(df)
+    ns = ts_ns(df)
     g = timeframe_ns(grid)
     snapped = ((ns + g // 2) // g) * g
     moved = (snapped != ns) & (np.abs(snapped - ns) <= tolerance_ms * 10**6)
@@ -365,7 +361,7 @@ def fill_gaps(df: pd.DataFrame, timeframe: str, max_bars: int) -> tuple[pd.DataF
     if max_bars <= 0 or len(df) < 2:
         return df, None
     tf = timeframe_ns(timeframe)
-    ns = _ts_ns(df)
+    ns = ts_ns(df)
     d = np.diff(ns) // tf - 1
     holes = np.flatnonzero((d >= 1) & (d <= max_bars))
     if not holes.size:

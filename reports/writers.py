@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from basisbt.data.safe_io import fsync_path
+from basisbt.data.safe_io import atomic_write_text, fsync_path
 from basisbt.engine.results import Results
 from basisbt.reports import tomlfmt
 from basisbt.reports.metrics import compute_metrics, timeline_index
@@ -32,30 +32,6 @@ RUN_FORMAT = 1
 FILLS_COLUMNS = ("ts", "venue", "instrument", "qty", "price", "ref_price", "fee", "slippage", "reason")
 LEDGER_COLUMNS = ("ts", "venue", "kind", "amount", "ref")
 LIQUIDATION_COLUMNS = ("ts", "venue", "qty", "price", "fee", "insurance_loss")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes to path via a same-directory temp file and os.replace (all or nothing)."""
-    path = Path(path)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies, like open()
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write UTF-8 text atomically (see atomic_write_bytes)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def metrics_json(metrics: dict[str, Any]) -> str:

@@ -7,7 +7,6 @@ environment failed (permissions, read-only or full disk, network), one line nami
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -19,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from basisbt.cli.common import STATE, SafeGroup, err, fail, key_values
+from basisbt.data.names import slug
 
 app = typer.Typer(
     name="basisbt",
@@ -36,7 +36,7 @@ def _main(debug: bool = typer.Option(False, "--debug", help="show full traceback
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.replace("scenario:", "")).strip("-")
+    return slug(text.replace("scenario:", ""))
 
 
 def default_run_name(res) -> str:

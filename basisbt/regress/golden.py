@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
+from basisbt.data.names import slug
 from basisbt.engine.config import ConfigError, RunConfig, build_dataclass
 from basisbt.engine.results import PNL_PARTS, Results
 from basisbt.reports.tomlfmt import toml_value
@@ -103,10 +104,6 @@ def _inline(d: dict[str, Any]) -> str:
     return "{" + ", ".join(f"{k}={d[k]!r}" for k in sorted(d)) + "}"
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
-
-
 def builtin_cases() -> list[GoldenCase]:
     """Every built-in strategy on every embedded scenario (found at run time), EXTRA_CASES, real data if present."""
     from basisbt.data.scenarios import list_scenarios
@@ -149,8 +146,8 @@ def load_cases_file(path: str | Path) -> tuple[list[GoldenCase], Path | None, bo
         for req in ("strategy", "data"):
             if req not in c:
                 raise GoldenError(f"{p}: case {k} needs {req!r}")
-        ds_label = _slug(c["data"].split(":", 1)[1] if c["data"].startswith("scenario:") else Path(c["data"]).stem)
-        name = c.get("name") or f"{_slug(Path(c['strategy'].split(':')[-1]).stem)}__{ds_label}"
+        ds_label = slug(c["data"].split(":", 1)[1] if c["data"].startswith("scenario:") else Path(c["data"]).stem)
+        name = c.get("name") or f"{slug(Path(c['strategy'].split(':')[-1]).stem)}__{ds_label}"
         if not _BARE.match(name.replace(".", "_")):
             raise GoldenError(f"{p}: case name {name!r}: use letters, digits, '_', '-', '.'")
         if name in seen:

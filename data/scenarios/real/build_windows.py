@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from basisbt.data.cache import _atomic_write_bytes
+from basisbt.data.safe_io import atomic_write as _atomic_write_bytes
 from basisbt.data.scenarios.real import PROVENANCE, ROOT, WINDOWS, RealWindow, window_dir
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "freqtrade" / "binance"
