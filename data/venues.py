@@ -127,9 +127,9 @@ def load_venue(name: str, at: pd.Timestamp | str | None = None, directory: Path 
     specs = _load_file(path)
     if at is None:
         return specs[-1]
-    at = pd.Timestamp(at)
-    at = at.tz_localize("UTC") if at.tzinfo is None else at
-    live = [s for s in specs if s.effective_from <= at]
+    when = pd.Timestamp(at)
+    when = when.tz_localize("UTC") if when.tzinfo is None else when
+    live = [s for s in specs if s.effective_from <= when]
     return live[-1] if live else specs[0]
 
 

@@ -108,13 +108,13 @@ def _align(frame: pd.DataFrame | None, grid: np.ndarray, cols: tuple[str, ...]
            ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """`frame`'s `cols` on `grid` and each bar's state; a missing bar after the first is the last close, STALE."""
     n = grid.shape[0]
-    t = ts_ns(frame) if frame is not None and not frame.empty else None
-    if t is not None and np.array_equal(t, grid):      # already on the grid (the common case): no lookup
-        return {c: frame[c].to_numpy(dtype=np.float64) for c in cols}, np.full(n, LIVE, np.int8)
     out = {c: np.full(n, np.nan) for c in cols}
     state = np.zeros(n, np.int8)
-    if t is None:
+    if frame is None or frame.empty:
         return out, state
+    t = ts_ns(frame)
+    if np.array_equal(t, grid):                 # already on the grid (the common case): no lookup
+        return {c: frame[c].to_numpy(dtype=np.float64) for c in cols}, np.full(n, LIVE, np.int8)
     pos = np.searchsorted(t, grid)
     hit = (pos < len(t)) & (t[np.minimum(pos, len(t) - 1)] == grid)
     for c in cols:
@@ -251,7 +251,10 @@ def build_market(ds: Dataset) -> Market:
                                          state["perp"][:, j])
         if t.size == 0:
             log.append(f"{v}: no funding rows in the run; the perp neither pays nor earns funding")
-        f_ts.append(t), f_bar.append(b), f_raw.append(rate), f_stale.append(stale)
+        f_ts.append(t)
+        f_bar.append(b)
+        f_raw.append(rate)
+        f_stale.append(stale)
         summed = np.zeros(n)
         np.add.at(summed, b, rate)
         np.add.at(funding_value[:, j], b, rate * px)

@@ -95,7 +95,8 @@ class Engine:
         self.ledger = Ledger(np.zeros((cap, N_LEDGER_I), np.int64), np.zeros(cap), np.zeros(1, np.int64))
         self.initial_capital = float(self.config.initial_capital)
         self.bar = -1
-        self._set_now(int(m.open_ns[0]))
+        self._now_ns: int = int(m.open_ns[0])
+        self._now: pd.Timestamp | None = None      # built from _now_ns when first asked for
         self._close_ns = m.close_ns.tolist()      # Python ints: read once per decision
         cls = type(strategy)                        # hooks it overrides are also decision points
         self._wants_funding = cls.on_funding is not Strategy.on_funding
@@ -173,7 +174,8 @@ class Engine:
         return self._now
 
     def _set_now(self, ns: int) -> None:
-        self._now_ns, self._now = ns, None
+        self._now_ns = ns
+        self._now = None
 
     # -- hooks ---------------------------------------------------------------------------------------
     def _call(self, hook: str, ev: Any) -> None:
@@ -403,6 +405,7 @@ class Engine:
                     break
             if act:                                  # the book changes at d + 1: undo the bars run past d
                 if stop > d + 1:
+                    assert saved is not None           # a run past d + 1 always took a checkpoint
                     saved.restore(self.state, self.rec, self.ledger, stop)
                     kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, d + 1, liq_out, n_liq0)
                 i, span = d + 1, 1

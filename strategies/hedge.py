@@ -127,7 +127,7 @@ def steer(ctx: Context, targets: dict[str, float], lend_target: float, *, hedge_
     lent = lent_total(ctx)
     total_need = sum(need.values())
     if total_need > min_move and lent > lend_target + min_move:
-        dst = max(need, key=need.get)
+        dst = max(need, key=lambda v: need[v])
         amt = min(lent - lend_target, total_need)
         for p in sorted(ctx.protocols, key=ctx.lending_apy):
             take = min(amt, ctx.lent(p))
@@ -136,12 +136,12 @@ def steer(ctx: Context, targets: dict[str, float], lend_target: float, *, hedge_
                 done.append(f"withdraw {p} {take:.0f} -> {dst}")
                 amt -= take
         return done
-    for src in sorted(free, key=free.get, reverse=True):
+    for src in sorted(free, key=lambda v: free[v], reverse=True):
         amt = free[src] - ctx.costs(src).transfer_fee
         if amt <= min_move:
             continue
         if total_need > min_move:
-            dst = max(need, key=need.get)
+            dst = max(need, key=lambda v: need[v])
             send = min(amt, need[dst])
             ctx.move_collateral(src, dst, send)
             done.append(f"move {src} -> {dst} {send:.0f}")

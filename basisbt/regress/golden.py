@@ -42,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 CASES_FILE = "basisbt-golden.toml"
 FREQTRADE_DIR = "../shared/data/freqtrade/binance"     # relative to the repo root; optional real data
-REAL_DATA_CASE = dict(strategy="perp_short", data=f"freqtrade:{FREQTRADE_DIR}", symbol="ETH/USDT",
+REAL_DATA_CASE: dict[str, Any] = dict(strategy="perp_short", data=f"freqtrade:{FREQTRADE_DIR}", symbol="ETH/USDT",
                       dataset="binance-eth-usdt-real", run={"start": "2024-11-01", "end": "2025-03-01"})
 # built-in variants beyond the defaults, so the goldens cover the liquidation path (full with insurance on
 # binance, partial tier step-down on bybit): (name, strategy, scenario, params)
