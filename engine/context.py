@@ -9,19 +9,21 @@ from __future__ import annotations
 import math
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from basisbt.engine.config import ConfigError, did_you_mean
-from basisbt.engine.market import LIVE
 from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SLIP, C_SPOT_COLL,
                                   C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
                                   R_MARGIN, R_QTY, R_SPOT, T_AMOUNT)
+from basisbt.engine.market import LIVE, Market
 
 if TYPE_CHECKING:
-    from basisbt.engine.runner import Engine
+    from basisbt.data.venues import VenueSpec
+    from basisbt.engine.kernels.arrays import Records, State, VenueTables
+    from basisbt.strategies.base import Strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +72,54 @@ class VenueCosts:
     transfer_delay_s: float  # seconds a transfer out of the venue is in transit
 
 
-class Context:
-    """The strategy's only window on the run. Created by the engine; strategies never build one."""
+class RunView(Protocol):
+    """What a Context reads of the run: the whole seam between Context and Engine (mypy checks Engine
+    against it). Everything is read at the current bar through the per-bar records, never live state
+    the kernel may have run ahead on (engine/checkpoint.py, invariant 4)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._e = engine
+    bar: int
+    symbol: str
+    market: Market
+    rec: Records
+    state: State
+    vt: VenueTables
+    specs: list[VenueSpec]
+    strategy: Strategy
+    venue_index: dict[str, int]
+    extras: dict[str, dict[pd.Timestamp, float]]
+    log: list[str]
+    initial_capital: float
+
+    @property
+    def now(self) -> pd.Timestamp: ...
+
+
+class Context:
+    """The strategy's only window on the run. Created by the engine; strategies never build one.
+
+    The engine talks to it through three calls: `take_actions()` after each hook, `venue_of(name)`,
+    and `detach()` at the end of the run (so a finished run's arrays are not kept alive by a strategy
+    holding on to its context)."""
+
+    def __init__(self, run: RunView) -> None:
+        self._e: RunView = run
         self._act = Actions()
+
+    def take_actions(self) -> Actions | None:
+        """The decision's actions (None if it asked for nothing), leaving an empty record behind."""
+        act = self._act
+        if not act:
+            return None
+        self._act = Actions()
+        return act
+
+    def venue_of(self, venue: str) -> int:
+        """Index of a venue by name; a ConfigError naming the valid ones otherwise."""
+        return self._v(venue)
+
+    def detach(self) -> None:
+        """The run is over: drop the engine, so no context <-> engine cycle keeps a year of arrays alive."""
+        self._e = None  # type: ignore[assignment]
 
     # -- where we are -------------------------------------------------------------------------
     @property
@@ -372,14 +416,6 @@ class Context:
 
     def log(self, message: str) -> None:
         self._e.log.append(f"{self.now.isoformat()} {message}")
-
-    def _take(self) -> Actions | None:
-        """The decision's actions (None if it asked for nothing), leaving an empty record behind."""
-        act = self._act
-        if not act:
-            return None
-        self._act = Actions()
-        return act
 
 
 _INSTRUMENT_NAMES = {SPOT: "spot", PERP: "perp"}

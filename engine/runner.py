@@ -150,7 +150,7 @@ class Engine:
             raise ConfigError(f"{self.strategy.name}: initial_allocation must give non-negative weights")
         t0 = int(self.market.open_ns[0])
         for venue, w in sorted(alloc.items()):
-            j = self.ctx._v(venue)
+            j = self.ctx.venue_of(venue)
             amt = self.initial_capital * w / total
             self.state.acct[j, A_CASH] += amt
             self._ledger(t0, j, K_DEPOSIT, amt, -1)
@@ -374,7 +374,7 @@ class Engine:
         n = m.n
         self._deposit()
         self._call("on_start", StartEvent(self.now))
-        act = self.ctx._take()
+        act = self.ctx.take_actions()
         decisions = np.flatnonzero(self._decision_mask()).tolist()
         n_dec = len(decisions)
         liq_out = np.full((LIQ_SLOTS * len(m.venues), N_LIQ), -1.0)
@@ -400,7 +400,7 @@ class Engine:
                 self._deliver(last, d)
                 last = d
                 ptr += 1
-                act = self.ctx._take()
+                act = self.ctx.take_actions()
                 if act:
                     break
             if act:                                  # the book changes at d + 1: undo the bars run past d
@@ -416,19 +416,19 @@ class Engine:
                     self._collect_liquidations(liq_out)
                     self._deliver(last, liq_bar)
                     last = liq_bar
-                    act = self.ctx._take()
+                    act = self.ctx.take_actions()
                 i, span = stop, min(2 * span, self.MAX_SPAN)
             if progress is not None:
                 progress(i, n)
         self.bar = n - 1
         self._set_now(self._close_ns[n - 1])
         self._call("on_end", EndEvent(self.now))
-        if act or self.ctx._take():
+        if act or self.ctx.take_actions():
             self.log.append(f"{self.now.isoformat()} orders placed at the last bar were not filled (no next bar)")
         for p in range(len(m.protocols)):
             self._flush_lending(int(m.close_ns[-1]), p)
         results = self._results()
-        self.ctx._e = None      # the run is over: no engine <-> context cycle keeping a year of arrays alive
+        self.ctx.detach()
         return results
 
     def _switch_specs(self, bar: int, vt: Any, specs: list) -> None:
