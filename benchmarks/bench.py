@@ -120,10 +120,10 @@ def kernels_and_floor(ds, repeats: int = 3) -> dict:
     from basisbt.engine.runner import Engine
     from basisbt.strategies.perp_short import PerpShort
     eng = Engine(PerpShort(venue=VENUE), ds, RunConfig(slippage=0.0, venue_overrides={VENUE: FEES}))
-    mk, st, n = eng.mk, eng.state, eng.market.n
+    mk, st, n = eng.arrays, eng.state, eng.market.n
     j = eng.market.venues.index(VENUE)
     q = 990_000.0 / mk.spot_close[0, j]
-    eng.vt.cfg[j, C_SPOT_COLL] = 1.0
+    eng.tables.cfg[j, C_SPOT_COLL] = 1.0
     liq_out = np.full((len(eng.market.venues), N_LIQ), -1.0)
     kernel = []
     for _ in range(repeats):
@@ -131,7 +131,7 @@ def kernels_and_floor(ds, repeats: int = 3) -> dict:
         st.acct[j, A_CASH], st.acct[j, A_SPOT], st.acct[j, A_QTY], st.acct[j, A_ENTRY] = 10_000.0, q, -q, mk.perp_open[1, j]
         st.prev_spot[:], st.prev_mark[:] = mk.spot_close[0], mk.mark_close[0]
         eng.ledger.count[0] = 0
-        (stop, code), dt = timed(advance, st, eng.vt, mk, eng.rec, eng.ledger, 1, n, liq_out, 0)
+        (stop, code), dt = timed(advance, st, eng.tables, mk, eng.rec, eng.ledger, 1, n, liq_out, 0)
         if stop != n or code != STOP_END:
             raise RuntimeError(f"kernel benchmark stopped early at bar {stop} (code {code})")
         kernel.append(dt)

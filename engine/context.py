@@ -82,7 +82,7 @@ class RunView(Protocol):
     market: Market
     rec: Records
     state: State
-    vt: VenueTables
+    tables: VenueTables
     specs: list[VenueSpec]
     strategy: Strategy
     venue_index: dict[str, int]
@@ -229,7 +229,7 @@ class Context:
     def costs(self, venue: str) -> VenueCosts:
         """Trading and transfer costs of a venue, so a strategy can weigh the cost of moving."""
         j = self._v(venue)
-        cfg, spec = self._e.vt.cfg[j], self._e.specs[j]
+        cfg, spec = self._e.tables.cfg[j], self._e.specs[j]
         return VenueCosts(float(cfg[C_SPOT_TAKER]), float(cfg[C_TAKER]), float(cfg[C_SLIP]),
                           float(spec.withdrawal_fee), float(spec.withdrawal_delay_s))
 
@@ -336,7 +336,7 @@ class Context:
         for jj, cc, value in reversed(self._act.settings):
             if (jj, cc) == (j, col):
                 return value
-        return float(self._e.vt.cfg[j, col])
+        return float(self._e.tables.cfg[j, col])
 
     def add_isolated_margin(self, venue: str, amount: float) -> None:
         """Isolated venues: move quote cash into (+) or out of (-) the perp's isolated margin at the next fill."""

@@ -84,11 +84,11 @@ class Engine:
         n, nv, npr = m.n, len(m.venues), len(m.protocols)
         schedule = venue_schedule(m.venues, ds.base, m.open_ns, self.config.slippage, self.config.slippage_impact,
                                   self.config.venue_overrides)
-        _, self.vt, self.specs = schedule[0]
+        _, self.tables, self.specs = schedule[0]
         self._spec_changes = schedule[1:]          # (bar, tables, specs) the run switches to at that bar's open
-        self.mk = m.arrays()
+        self.arrays = m.arrays()
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
-                           self.mk.spot_open[0].copy(), self.mk.mark_open[0].copy())
+                           self.arrays.spot_open[0].copy(), self.arrays.mark_open[0].copy())
         self.rec = Records(np.full(n, np.nan), np.zeros((n, N_PNL)), np.zeros((n, nv, N_REC)),
                            np.zeros((n, npr)), np.zeros(n), np.zeros(n), np.zeros((nv + 1, N_PNL)))
         cap = 1024 + 4 * sum(len(b) for b in m.funding_bar) + 2 * int(m.lend_update.sum())
@@ -156,13 +156,14 @@ class Engine:
             self._ledger(t0, j, K_DEPOSIT, amt, -1)
 
     def _ledger(self, ts_ns: int, venue: int, kind: int, amount: float, ref: int) -> None:
-        if self.ledger.count[0] >= self.ledger.lf.shape[0]:
+        if self.ledger.count[0] >= self.ledger.amounts.shape[0]:
             self._grow_ledger()
-        write_ledger(self.ledger.li, self.ledger.lf, self.ledger.count, ts_ns, venue, kind, amount, ref)
+        write_ledger(self.ledger.keys, self.ledger.amounts, self.ledger.count, ts_ns, venue, kind, amount, ref)
 
     def _grow_ledger(self) -> None:
-        li, lf, c = self.ledger
-        self.ledger = Ledger(np.concatenate([li, np.zeros_like(li)]), np.concatenate([lf, np.zeros_like(lf)]), c)
+        keys, amounts, c = self.ledger
+        self.ledger = Ledger(np.concatenate([keys, np.zeros_like(keys)]), np.concatenate([amounts, np.zeros_like(amounts)]),
+                             c)
 
     # -- the clock -------------------------------------------------------------------------------------
     @property
@@ -228,11 +229,11 @@ class Engine:
 
     # -- fills and transfers at the open of bar i ----------------------------------------------------------
     def _execute(self, i: int, act: Actions) -> None:
-        mk, acct = self.mk, self.state.acct
+        mk, acct = self.arrays, self.state.acct
         close_mode = self.config.fill == "close"
         ts_ns = int(self.market.open_ns[i])
         for j, col, value in act.settings:           # margin set-up (Context.configure) first
-            self.vt.cfg[j, col] = value
+            self.tables.cfg[j, col] = value
         for j, amount in act.flows:                   # capital moves first: mints fund the orders
             acct[j, A_CASH] += amount
             self.rec.flows[i] += amount
@@ -251,10 +252,10 @@ class Engine:
                 spot_ref = mk.spot_open[i, o.venue]
                 ref = spot_ref if o.instrument == SPOT else mk.perp_open[i, o.venue]
             vol = (mk.spot_volume if o.instrument == SPOT else mk.perp_volume)[i, o.venue]
-            if self.ledger.lf.shape[0] - self.ledger.count[0] < 4:
+            if self.ledger.amounts.shape[0] - self.ledger.count[0] < 4:
                 self._grow_ledger()
             fid = self._fill_id
-            qty, px, fee, slip, status, reason = fill_order(self.state, self.vt, self.rec, self.ledger, i, ts_ns,
+            qty, px, fee, slip, status, reason = fill_order(self.state, self.tables, self.rec, self.ledger, i, ts_ns,
                                                             o.venue, o.instrument, o.qty, ref, spot_ref, vol, fid)
             venue = self.market.venues[o.venue]
             ins = INSTRUMENTS[o.instrument]
@@ -350,7 +351,7 @@ class Engine:
             if row[Q_VENUE] < 0:
                 continue
             j, b = int(row[Q_VENUE]), int(row[Q_BAR])
-            ts = _ts(self.mk.close_ns[b])
+            ts = _ts(self.arrays.close_ns[b])
             rec = dict(ts=ts, venue=m.venues[j], qty=row[Q_QTY], price=row[Q_PRICE], fee=row[Q_FEE],
                        insurance_loss=row[Q_INSURANCE], liq_id=len(self.liquidations))
             self.liquidations.append(rec)
@@ -378,7 +379,7 @@ class Engine:
         decisions = np.flatnonzero(self._decision_mask()).tolist()
         n_dec = len(decisions)
         liq_out = np.full((LIQ_SLOTS * len(m.venues), N_LIQ), -1.0)
-        kernel = compiled(advance, self.state, self.vt, self.mk, self.rec, self.ledger, 0, 0, liq_out, 0)
+        kernel = compiled(advance, self.state, self.tables, self.arrays, self.rec, self.ledger, 0, 0, liq_out, 0)
         ptr, i, last, span = 0, 0, -1, 1
         while i < n:
             while self._spec_changes and self._spec_changes[0][0] <= i:
@@ -393,7 +394,7 @@ class Engine:
                 end = min(end, self._spec_changes[0][0])
             saved = Checkpoint.take(i, self.state, self.rec, self.ledger) if end > decisions[ptr] + 1 else None
             n_liq0 = len(self.liquidations)
-            stop, code = kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, end, liq_out, n_liq0)
+            stop, code = kernel(self.state, self.tables, self.arrays, self.rec, self.ledger, i, end, liq_out, n_liq0)
             liq_bar = stop - 1 if code == STOP_LIQUIDATION else n
             while ptr < n_dec and decisions[ptr] < min(stop, liq_bar):
                 d = decisions[ptr]
@@ -407,7 +408,7 @@ class Engine:
                 if stop > d + 1:
                     assert saved is not None           # a run past d + 1 always took a checkpoint
                     saved.restore(self.state, self.rec, self.ledger, stop)
-                    kernel(self.state, self.vt, self.mk, self.rec, self.ledger, i, d + 1, liq_out, n_liq0)
+                    kernel(self.state, self.tables, self.arrays, self.rec, self.ledger, i, d + 1, liq_out, n_liq0)
                 i, span = d + 1, 1
             else:
                 if code == STOP_LEDGER_FULL:
@@ -434,10 +435,10 @@ class Engine:
     def _switch_specs(self, bar: int, vt: Any, specs: list) -> None:
         """From `bar` on, the venue spec blocks in force then: tiers and fees replaced in place (the kernel
         keeps its arrays); the margin set-up a strategy chose (isolated, spot collateral) stays."""
-        keep = self.vt.cfg[:, [C_ISOLATED, C_SPOT_COLL]].copy()
-        for live, new in zip(self.vt, vt):
+        keep = self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]].copy()
+        for live, new in zip(self.tables, vt):
             live[...] = new
-        self.vt.cfg[:, [C_ISOLATED, C_SPOT_COLL]] = keep
+        self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]] = keep
         for j, (old, spec) in enumerate(zip(self.specs, specs)):
             if spec.effective_from != old.effective_from:
                 self.log.append(f"{_ts(self.market.open_ns[bar]).isoformat()} {self.market.venues[j]}: spec block of "
@@ -450,16 +451,16 @@ class Engine:
         m, rec = self.market, self.rec
         timeline = build_timeline(m, rec)
         k = int(self.ledger.count[0])
-        li, lf = self.ledger.li[:k], self.ledger.lf[:k]
+        keys, amounts = self.ledger.keys[:k], self.ledger.amounts[:k]
         names = list(m.venues) + [f"lending:{p}" for p in m.protocols]
-        order = np.argsort(li[:, L_TS], kind="stable")
-        li, lf = li[order], lf[order]
+        order = np.argsort(keys[:, L_TS], kind="stable")
+        keys, amounts = keys[order], amounts[order]
         ledger = pd.DataFrame({
-            "ts": pd.to_datetime(li[:, L_TS], unit="ns", utc=True),
-            "venue": [names[x] if x >= 0 else "" for x in li[:, L_VENUE]],
-            "kind": [LEDGER_KINDS[x] for x in li[:, L_KIND]],
-            "amount": lf,
-            "ref": li[:, L_REF],
+            "ts": pd.to_datetime(keys[:, L_TS], unit="ns", utc=True),
+            "venue": [names[x] if x >= 0 else "" for x in keys[:, L_VENUE]],
+            "kind": [LEDGER_KINDS[x] for x in keys[:, L_KIND]],
+            "amount": amounts,
+            "ref": keys[:, L_REF],
         })
         fills = pd.DataFrame(self.fills, columns=["ts", "venue", "instrument", "qty", "price", "ref_price", "fee",
                                                   "slippage", "reason", "fill_id"])

@@ -99,10 +99,10 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     if col == A_ISO and rest == 0.0:
         acct[v, A_CASH] += acct[v, A_ISO]
         acct[v, A_ISO] = 0.0
-    write_ledger(ledger.li, ledger.lf, ledger.count, ts_ns, v, K_REALIZED, realized, liq_id)
-    write_ledger(ledger.li, ledger.lf, ledger.count, ts_ns, v, K_LIQ_FEE, -fee, liq_id)
+    write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_REALIZED, realized, liq_id)
+    write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_LIQ_FEE, -fee, liq_id)
     if insurance > 0.0:
-        write_ledger(ledger.li, ledger.lf, ledger.count, ts_ns, v, K_INSURANCE, insurance, liq_id)
+        write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_INSURANCE, insurance, liq_id)
     # the position left at px: same correction as a fill of -q (spot assumed to keep its basis)
     prev_s = state.prev_spot[v]
     prev_m = state.prev_mark[v]
@@ -132,7 +132,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
     n_v = state.acct.shape[0]
     n_p = state.lend.shape[0]
     n_t = state.transit.shape[0]
-    cap = ledger.lf.shape[0]
+    cap = ledger.amounts.shape[0]
     for s in range(liq_out.shape[0]):
         liq_out[s, Q_VENUE] = -1.0
     for i in range(i0, i1):
@@ -178,7 +178,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             if q != 0.0 and not math.isnan(rate):
                 pay = funding_payment(q, mkt.funding_value[i, v])
                 state.acct[v, wallet_col(vt.cfg, v)] += pay
-                write_ledger(ledger.li, ledger.lf, ledger.count, t, v, K_FUNDING, pay, -1)
+                write_ledger(ledger.keys, ledger.amounts, ledger.count, t, v, K_FUNDING, pay, -1)
                 rec.pnl[i, P_FUNDING] += pay
                 rec.attr[v, P_FUNDING] += pay
         # 3. lending interest over the bar, then arrivals
@@ -189,7 +189,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             rec.pnl[i, P_LENDING] += g
             rec.attr[n_v, P_LENDING] += g
             if mkt.lend_update[i, p] and state.lend_accrued[p] != 0.0:
-                write_ledger(ledger.li, ledger.lf, ledger.count, t, n_v + p, K_LENDING, state.lend_accrued[p], -1)
+                write_ledger(ledger.keys, ledger.amounts, ledger.count, t, n_v + p, K_LENDING, state.lend_accrued[p], -1)
                 state.lend_accrued[p] = 0.0
         in_transit = 0.0
         for k in range(n_t):
@@ -200,10 +200,10 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                 dest = int(state.transit[k, T_DEST])
                 if dest < n_v:
                     state.acct[dest, A_CASH] += amt
-                    write_ledger(ledger.li, ledger.lf, ledger.count, t, dest, K_TRANSFER_IN, amt, -1)
+                    write_ledger(ledger.keys, ledger.amounts, ledger.count, t, dest, K_TRANSFER_IN, amt, -1)
                 else:
                     state.lend[dest - n_v] += amt
-                    write_ledger(ledger.li, ledger.lf, ledger.count, t, dest, K_LEND_SUPPLY, amt, -1)
+                    write_ledger(ledger.keys, ledger.amounts, ledger.count, t, dest, K_LEND_SUPPLY, amt, -1)
                 state.transit[k, T_AMOUNT] = 0.0
             else:
                 in_transit += amt

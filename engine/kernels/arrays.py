@@ -66,6 +66,6 @@ class Records(NamedTuple):
 class Ledger(NamedTuple):
     """Preallocated ledger buffer; count[0] rows are used."""
 
-    li: np.ndarray     # (cap, N_LEDGER_I) int64
-    lf: np.ndarray     # (cap,) float64 amounts
+    keys: np.ndarray     # (cap, N_LEDGER_I) int64: time, venue, kind, ref (codes.L_*)
+    amounts: np.ndarray  # (cap,) float64 quote amounts
     count: np.ndarray  # (1,) int64

@@ -11,15 +11,15 @@ from basisbt.engine.kernels.codes import A_CASH, A_ISO, C_ISOLATED, L_KIND, L_RE
 
 
 @njit(cache=True, inline="always")
-def write_ledger(li: np.ndarray, lf: np.ndarray, count: np.ndarray, ts_ns: int, venue: int, kind: int,
+def write_ledger(keys: np.ndarray, amounts: np.ndarray, count: np.ndarray, ts_ns: int, venue: int, kind: int,
                  amount: float, ref: int) -> None:
     """Append one cash movement to the preallocated ledger (caller guarantees room)."""
     k = count[0]
-    li[k, L_TS] = ts_ns
-    li[k, L_VENUE] = venue
-    li[k, L_KIND] = kind
-    li[k, L_REF] = ref
-    lf[k] = amount
+    keys[k, L_TS] = ts_ns
+    keys[k, L_VENUE] = venue
+    keys[k, L_KIND] = kind
+    keys[k, L_REF] = ref
+    amounts[k] = amount
     count[0] = k + 1
 
 

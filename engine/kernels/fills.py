@@ -114,7 +114,7 @@ def fill_order(state: State, vt: VenueTables, rec: Records, ledger: Ledger, bar:
         fee = abs(qty) * exec_px * vt.cfg[v, C_SPOT_TAKER]
         acct[v, A_CASH] -= qty * exec_px + fee
         acct[v, A_SPOT] += qty
-        write_ledger(ledger.li, ledger.lf, ledger.count, ts_ns, v, K_SPOT_TRADE, -qty * exec_px, fill_id)
+        write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_SPOT_TRADE, -qty * exec_px, fill_id)
         price_part = qty * (prev_s - ref_px)
         basis_part = 0.0
     else:
@@ -125,14 +125,14 @@ def fill_order(state: State, vt: VenueTables, rec: Records, ledger: Ledger, bar:
         acct[v, A_ENTRY] = new_e
         acct[v, col] += realized - fee
         if realized != 0.0:
-            write_ledger(ledger.li, ledger.lf, ledger.count, ts_ns, v, K_REALIZED, realized, fill_id)
+            write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_REALIZED, realized, fill_id)
         if new_q == 0.0 and col == A_ISO:         # closed: isolated margin returns to the wallet
             acct[v, A_CASH] += acct[v, A_ISO]
             acct[v, A_ISO] = 0.0
         prev_m = state.prev_mark[v]
         price_part = qty * (prev_s - spot_ref_px)
         basis_part = qty * ((prev_m - prev_s) - (ref_px - spot_ref_px))
-    write_ledger(ledger.li, ledger.lf, ledger.count, ts_ns, v, K_FEE, -fee, fill_id)
+    write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_FEE, -fee, fill_id)
     rec.pnl[bar, P_PRICE] += price_part
     rec.pnl[bar, P_BASIS] += basis_part
     rec.pnl[bar, P_FEES] -= fee

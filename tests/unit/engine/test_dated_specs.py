@@ -47,9 +47,9 @@ def test_a_run_across_a_spec_change_switches_tables_at_that_bar():
     start = pd.Timestamp("2024-02-01", tz="UTC")
     ds = dataset(bars(np.full(24 * 5, 2000.0), start=start))
     eng = Engine(PerpShort(collateral="usdt", leverage=3.0), ds, RunConfig(slippage=0.0))
-    assert eng.vt.rate[0, 0] == 0.005                        # the 2023-12-12 table at the first bar
+    assert eng.tables.rate[0, 0] == 0.005                        # the 2023-12-12 table at the first bar
     res = eng.run()
-    assert eng.vt.rate[0, 0] == 0.004                        # the 2024-02-03 table after it
+    assert eng.tables.rate[0, 0] == 0.004                        # the 2024-02-03 table after it
     assert any("spec block of 2024-02-03 in force" in line for line in res.log)
     # maintenance margin recorded before and after the change follows each table (same position, same price)
     mm = res.timeline["binance:maint_margin"]
