@@ -30,7 +30,7 @@ from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
 from basisbt.engine.market import LIVE, UNLISTED, build_market
 from basisbt.engine.results import PNL_PARTS, Results
-from basisbt.engine.timeline import EV_BAR, EV_FUNDING, EV_LENDING, build_events
+from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, build_events
 from basisbt.engine.timeline_frame import build_timeline
 from basisbt.engine.venue_setup import venue_schedule
 from basisbt.strategies.base import Strategy

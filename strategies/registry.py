@@ -22,11 +22,14 @@ def builtin_strategies() -> dict[str, type[Strategy]]:
     return found
 
 
-def load_strategy_class(spec: str) -> type[Strategy]:
-    """`perp_short` or `my_strats.py:MyHedge` -> the Strategy subclass."""
+def load_strategy_class(spec: str, base_dir: Path | None = None) -> type[Strategy]:
+    """`perp_short` or `my_strats.py:MyHedge` -> the Strategy subclass; a relative file path is taken
+    relative to `base_dir` when given (a cases file names files relative to itself)."""
     if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
         path_s, cls_name = spec.rsplit(":", 1)
         path = Path(path_s)
+        if base_dir is not None and not path.is_absolute():
+            path = Path(base_dir) / path
         if not path.exists():
             raise ConfigError(f"strategy file {path} does not exist")
         mod_name = f"basisbt_user_{path.stem}"

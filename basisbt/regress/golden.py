@@ -232,11 +232,7 @@ def run_case(case: GoldenCase, data_cache: dict[tuple, Dataset] | None = None) -
         if data_cache is not None:
             data_cache[key] = ds
     cfg = build_dataclass(RunConfig, dict(case.run), "run config key")
-    spec = case.strategy
-    if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
-        path_s, cls_name = spec.rsplit(":", 1)
-        spec = f"{_resolve_path(path_s, case.base_dir)}:{cls_name}"
-    strat = load_strategy_class(spec)(**case.params)
+    strat = load_strategy_class(case.strategy, base_dir=case.base_dir)(**case.params)
     eng = Engine(strat, ds, cfg, data_label=case.data)
     res = eng.run()
     return CaseRun(case, res, eng.dataset, cfg, golden_values(res, case.checkpoint_days),

@@ -29,7 +29,7 @@ C_SLIP_IMPACT = 9  # volume model: extra slippage = impact * sqrt(order qty / ba
 C_PARTIAL = 10     # 1.0: liquidation first steps the position down to the tier below (bybit/okx style)
 N_CFG = 11
 
-# PnL parts (columns of pnl records); order matches engine.results.PNL_PARTS
+# PnL parts (columns of pnl records), in the order of engine.results.PNL_PARTS (tests/unit/engine/test_codes.py)
 P_FUNDING = 0
 P_BASIS = 1
 P_PRICE = 2

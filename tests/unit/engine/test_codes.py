@@ -36,3 +36,10 @@ def test_each_prefix_table_has_distinct_values():
             continue
         assert value not in tables[prefix], f"{name} = {value} repeats {tables[prefix][value]}"
         tables[prefix][value] = name
+
+
+def test_pnl_codes_follow_pnl_parts():
+    """The kernels' P_* columns and the Results' PNL_PARTS are one table, in one order."""
+    from basisbt.engine.results import PNL_PARTS
+    assert [getattr(codes, f"P_{p.upper()}") for p in PNL_PARTS] == list(range(len(PNL_PARTS)))
+    assert codes.N_PNL == len(PNL_PARTS)
