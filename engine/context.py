@@ -187,9 +187,10 @@ class Context:
     def funding_apr(self, venue: str, days: float = 7.0) -> float:
         """Trailing funding annualized over the last `days`, or over the history that exists if shorter.
 
-        Rates are summed over the settlements known in the window and annualized by the time they
-        cover (settlement count x interval), so a run's first day is not read as "tiny funding"
-        because the window reaches before the data. NaN without any settlement yet.
+        Rates are summed over the settlements known in the window and annualized by the window's
+        length, cut to the history that exists (from one interval before the first settlement known),
+        so a run's first day is not read as "tiny funding" because the window reaches before the data.
+        NaN without any settlement yet.
         """
         j = self._v(venue)
         m = self._e.market
@@ -202,9 +203,9 @@ class Context:
         n_sel = int(sel.sum())
         if n_sel == 0:
             return float("nan")
-        all_ts = m.funding_ts[j]
-        interval = float(np.median(np.diff(all_ts))) if all_ts.shape[0] > 1 else 8 * 3.6e12
-        covered_days = min(days, n_sel * interval / 86400e9)
+        # history starts one interval before the first settlement known (all of it at or before now)
+        first_interval = float(ts[1] - ts[0]) if k > 1 else 8 * 3.6e12
+        covered_days = min(days, (t_now - (float(ts[0]) - first_interval)) / 86400e9)
         return float(m.funding_raw[j][:k][sel].sum() * 365.0 / covered_days)
 
     def listed(self, venue: str, instrument: str = "perp") -> bool:

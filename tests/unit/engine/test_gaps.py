@@ -192,3 +192,23 @@ def test_choose_venues_and_share_one_spot():
     m = build_market(shared)
     assert (m.bars["spot_close"][:, 0] == m.bars["spot_close"][:, 1]).all()
     assert (m.bars["spot_close"][:, 0] == ds.spot["binance"]["close"].to_numpy()).all()
+
+
+def test_funding_apr_uses_the_history_that_exists():
+    # 0.01 % every 8 h is 10.95 % a year; at the first settlement only 8 h of history exist (the run
+    # starts at T0, one interval before it): the trailing 7-day APR must say 10.95 %, not 7 days' worth / 21
+    close = np.full(24 * 10, 2000.0)
+    settle = [T0 + pd.Timedelta(hours=8 * (k + 1)) for k in range(29)]
+    ds = dataset(bars(close), fund=funding(settle, [RATE] * 29))
+    seen = {}
+
+    class Probe(Strategy):
+        name = "probe"
+
+        def on_bar(self, ctx, ev):
+            seen[ev.bar] = ctx.funding_apr("binance", 7.0)
+
+    run_backtest(Probe(), ds, NOSLIP)
+    assert math.isnan(seen[6])                                    # before the first settlement
+    for bar in (7, 23, 24 * 9 - 1):                               # 8 h, 1 day, 9 days (window full)
+        assert seen[bar] == pytest.approx(RATE * 3 * 365, rel=1e-12), bar
