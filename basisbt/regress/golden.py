@@ -506,18 +506,25 @@ def bless_checks(run: CaseRun) -> list[str]:
                 problems.append(f"{v} {ins}: fill fee {got[k]!r} != |qty| * price * {rates[ins]} = {expect[k]!r}")
             fee_calc += math.fsum(expect)
             slip_calc += math.fsum(qty * (price - g["ref_price"].to_numpy(dtype=float)))
-        # liquidations: fee = |qty| * price * the spec's liquidation fee; price inside the bar's raw mark range
+        # liquidations: fee = |qty| * price * the spec's liquidation fee, or its taker fee for the step down of a
+        # partial liquidation (a step leaves a position: a later row at the same close, or the timeline's qty);
+        # price inside the bar's raw mark range
         lq = liqs[liqs["venue"] == v] if len(liqs) else liqs
         if len(lq):
             liq_rate = float(over.get("liquidation_fee", spec.liquidation_fee))
+            taker_rate = float(over.get("taker_fee", spec.taker_fee))
+            left = tl[f"{v}:perp_qty"]
+            last_at = {ts: i for i, ts in enumerate(lq["ts"])}           # last row of each close instant
             marks = ds.mark.get(v)
             marks = ds.perp[v] if marks is None or marks.empty else marks
             bar_open = pd.DatetimeIndex(marks["ts"])
             step = close_ns[1] - close_ns[0]
-            for row in lq.itertuples():
-                expect = abs(row.qty) * row.price * liq_rate
+            for i, row in enumerate(lq.itertuples()):
+                is_step = spec.partial_liquidation and (i != last_at[row.ts] or abs(float(left.loc[row.ts])) > 0)
+                rate = taker_rate if is_step else liq_rate
+                expect = abs(row.qty) * row.price * rate
                 if abs(expect - row.fee) > 1e-12 * max(expect, 1.0):
-                    problems.append(f"{v} liquidation {row.ts}: fee {row.fee!r} != |qty| * price * {liq_rate} "
+                    problems.append(f"{v} liquidation {row.ts}: fee {row.fee!r} != |qty| * price * {rate} "
                                     f"= {expect!r}")
                 k = bar_open.get_indexer([row.ts - pd.Timedelta(int(step), "ns")])[0]
                 if k < 0 or not (marks["low"].iloc[k] - 1e-9 <= row.price <= marks["high"].iloc[k] + 1e-9):

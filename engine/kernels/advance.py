@@ -27,7 +27,7 @@ from numba import njit
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
 from basisbt.engine.kernels.book import wallet_col, write_ledger
 from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE, C_PARTIAL,
-                                  C_SPOT_COLL, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
+                                  C_SPOT_COLL, C_TAKER, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
                                   K_REALIZED, K_TRANSFER_IN, P_BASIS, P_FUNDING, P_LENDING,
                                   P_LIQUIDATION, P_PRICE, Q_BAR, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE,
                                   R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END,
@@ -78,14 +78,15 @@ def liquidation_fill_price(wallet: float, q: float, entry: float, coll: float, h
 
 @njit(cache=True)
 def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int,
-              px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int, ratio: float) -> None:
+              px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int, ratio: float,
+              fee_rate: float) -> None:
     """Close `q` (signed, part or all of venue v's perp) at `px`, charge the liquidation fee on it,
     let the insurance fund absorb a deficit."""
     acct = state.acct
     col = wallet_col(vt.cfg, v)
     entry = acct[v, A_ENTRY]
     realized = q * (px - entry)
-    fee = abs(q) * px * vt.cfg[v, C_LIQ_FEE]
+    fee = abs(q) * px * fee_rate
     acct[v, col] += realized - fee
     rest = acct[v, A_QTY] - q
     if abs(rest) < 1e-12 * max(abs(q), 1.0):
@@ -161,7 +162,10 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             if vt.cfg[v, C_PARTIAL] > 0.5 and k > 0:
                 keep = vt.floor[v, k] / px * (1.0 - 1e-9)          # what fits under the tier's floor
                 part = q - keep if q > 0.0 else q + keep
-                liquidate(state, vt, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq, ratio)
+                # the step down is an order to the book and pays the taker fee (Bybit's rule; OKX's
+                # liquidation fee is its taker rate), the rest closes with the liquidation fee
+                liquidate(state, vt, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq, ratio,
+                          vt.cfg[v, C_TAKER])
                 n_liq += 1
                 wallet = state.acct[v, wallet_col(vt.cfg, v)]
                 px = liquidation_fill_price(wallet, state.acct[v, A_QTY], state.acct[v, A_ENTRY], coll, h, vt, v,
@@ -169,7 +173,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                 if math.isnan(px):
                     continue
             liquidate(state, vt, rec, ledger, i, t, v, px, state.acct[v, A_QTY], liq_id0 + n_liq, liq_out, n_liq,
-                      ratio)
+                      ratio, vt.cfg[v, C_LIQ_FEE])
             n_liq += 1
         # 2. funding on the positions held
         for v in range(n_v):

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
 from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE,
+                                  C_TAKER,
                                   C_PARTIAL,
                                   C_SPOT_COLL, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_BASIS,
                                   P_FUNDING, P_LENDING, P_LIQUIDATION, P_PRICE, Q_VENUE, STOP_LIQUIDATION)
@@ -55,6 +56,7 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
         cfg[v, C_ISOLATED] = float(rng.random() < 0.3)
         cfg[v, C_SPOT_COLL] = float(rng.random() < 0.5)
         cfg[v, C_LIQ_FEE], cfg[v, C_HAIRCUT] = rng.uniform(0, 0.02), rng.uniform(0, 0.1)
+        cfg[v, C_TAKER] = rng.uniform(0, 0.001)
         cfg[v, C_PARTIAL] = float(rng.random() < 0.5)
         margin = abs(q) * mkt.mark_open[0, v] / rng.uniform(2, 30)
         acct[v, A_ISO if cfg[v, C_ISOLATED] else A_CASH] = margin
@@ -75,7 +77,7 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
 
     keys = ("cash", "spot", "qty", "entry", "iso")
     r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO]))) for a in acct]
-    r_cfg = [dict(liq_fee=c[C_LIQ_FEE], haircut=c[C_HAIRCUT], spot_coll=c[C_SPOT_COLL] > 0.5,
+    r_cfg = [dict(liq_fee=c[C_LIQ_FEE], taker=c[C_TAKER], haircut=c[C_HAIRCUT], spot_coll=c[C_SPOT_COLL] > 0.5,
                   isolated=c[C_ISOLATED] > 0.5, partial=c[C_PARTIAL] > 0.5) for c in cfg]
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close",
                                                     "spot_close", "funding_rate", "lend_apy")}

@@ -43,8 +43,8 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
                         return worst if math.isnan(px) or px < lo or px > hi else px
                 return math.nan
 
-            def close(q, px):
-                fee = abs(q) * px * cfg[v]["liq_fee"]
+            def close(q, px, fee_rate):
+                fee = abs(q) * px * fee_rate
                 a[wallet_key] += q * (px - a["entry"]) - fee
                 rest = a["qty"] - q
                 rest = 0.0 if abs(rest) < 1e-12 * max(abs(q), 1.0) else rest
@@ -68,11 +68,11 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             tier = k.tier_index(a["qty"] * px, tiers[v][0])
             if cfg[v].get("partial") and tier > 0:
                 keep = tiers[v][0][tier] / px * (1 - 1e-9)
-                close(a["qty"] - keep if a["qty"] > 0 else a["qty"] + keep, px)
+                close(a["qty"] - keep if a["qty"] > 0 else a["qty"] + keep, px, cfg[v]["taker"])   # a step: taker fee
                 px = first_breach(px)
                 if math.isnan(px):
                     continue
-            close(a["qty"], px)
+            close(a["qty"], px, cfg[v]["liq_fee"])
         for v, a in enumerate(acct):
             r = mkt["funding_rate"][i][v]
             if a["qty"] != 0 and not math.isnan(r):

@@ -157,7 +157,8 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     # The rest dies at (3848.87 + 18.4116 * 2000 + 400) / (18.4116 * 1.02) = 2187.0 > the bar's high 2180.
     from basisbt.engine.kernels.advance import advance
     from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-    from basisbt.engine.kernels.codes import A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, N_ACCT, N_CFG, N_LIQ, N_REC
+    from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, C_TAKER, N_ACCT, N_CFG,
+                                              N_LIQ, N_REC)
 
     n = 2
     px = np.full((n, 1), 2000.0)
@@ -168,7 +169,7 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     acct = np.zeros((1, N_ACCT))
     acct[0, A_CASH], acct[0, A_QTY], acct[0, A_ENTRY] = 5000.0, -25.0, 2000.0
     cfg = np.zeros((1, N_CFG))
-    cfg[0, C_LIQ_FEE], cfg[0, C_PARTIAL] = 0.001, 1.0
+    cfg[0, C_LIQ_FEE], cfg[0, C_PARTIAL], cfg[0, C_TAKER] = 0.001, 1.0, 0.0005
     vt = VenueTables(cfg, np.array([[0.0, 40_000.0, np.inf]]), np.array([[0.01, 0.02, 0.02]]),
                      np.array([[0.0, 400.0, 400.0]]), np.array([[50.0, 25.0, 25.0]]))
     state = State(acct, np.zeros(0), np.zeros(0), np.zeros((1, 3)), px[0].copy(), px[0].copy())
@@ -184,7 +185,8 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     assert liq[0, 1] == pytest.approx(-25.0 + keep, rel=1e-9)        # closed part
     assert liq[1, 0] == -1                              # the rest survived bar 0
     assert acct[0, A_QTY] == pytest.approx(-keep, rel=1e-12)
-    wallet = 5000.0 + (-25.0 + keep) * (lp1 - 2000.0) - (25.0 - keep) * lp1 * 0.001
+    # the step down is an order and pays the taker fee (0.05 %), not the liquidation fee (Bybit's rule)
+    wallet = 5000.0 + (-25.0 + keep) * (lp1 - 2000.0) - (25.0 - keep) * lp1 * 0.0005
     assert acct[0, A_CASH] == pytest.approx(wallet, rel=1e-12)
     lp2 = (wallet + keep * 2000.0 + 400.0) / (keep * 1.02)
     assert rec.venue[0, 0, 4] == pytest.approx(lp2, rel=1e-9)       # the rest's liquidation price
