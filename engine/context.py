@@ -211,8 +211,7 @@ class Context:
     def listed(self, venue: str, instrument: str = "perp") -> bool:
         """True when the venue's spot or perp has data at the current bar (an order placed now can fill
         at the next bar only if that one has a real bar too; otherwise it is refused and logged)."""
-        b = max(self.bar, 0)
-        return int(self._e.market.state[_INSTRUMENT_NAMES[_instrument(instrument)]][b, self._v(venue)]) == LIVE
+        return self._e.market.state_at(self.bar, self._v(venue), _INSTRUMENT_NAMES[_instrument(instrument)]) == LIVE
 
     def lending_apy(self, protocol: str) -> float:
         """Supply APY in force now (the last rate known)."""

@@ -22,7 +22,6 @@ from basisbt.engine.kernels.arrays import MarketArrays
 
 YEAR_NS = 365 * 24 * 3600 * 10**9
 UNLISTED, LIVE, STALE, FALLBACK = 0, 1, 2, 3      # bar states, int8 arrays (n, V)
-STATE_NAMES = ("unlisted", "live", "stale", "fallback")
 
 
 class MarketError(ValueError):
@@ -64,9 +63,9 @@ class Market:
             c = self.__dict__["_close_ns"] = self.open_ns + self.tf_ns
         return c
 
-    def tradable(self, i: int, j: int, instrument: str) -> int:
-        """State of venue j's spot or perp at bar i (LIVE means an order can fill there)."""
-        return int(self.state[instrument][i, j])
+    def state_at(self, i: int, j: int, instrument: str) -> int:
+        """State of venue j's 'spot' or 'perp' at bar i (LIVE: a real bar, an order can fill there)."""
+        return int(self.state[instrument][max(i, 0), j])
 
     def arrays(self) -> MarketArrays:
         b = self.bars

@@ -282,7 +282,7 @@ class Engine:
         """An order fills only against a real bar: refused (logged once per kind, counted) where the
         instrument is not listed yet or its bar is missing, since any price there would be invented."""
         ins = INSTRUMENTS[instrument]
-        st = int(self.market.state[ins][max(b, 0), j])
+        st = self.market.state_at(b, j, ins)
         if st == LIVE:
             return True
         kind = f"{self.market.venues[j]} {ins} {'not listed yet' if st == UNLISTED else 'bar missing (data gap)'}"
@@ -432,11 +432,11 @@ class Engine:
         self.ctx.detach()
         return results
 
-    def _switch_specs(self, bar: int, vt: Any, specs: list) -> None:
+    def _switch_specs(self, bar: int, tables: Any, specs: list) -> None:
         """From `bar` on, the venue spec blocks in force then: tiers and fees replaced in place (the kernel
         keeps its arrays); the margin set-up a strategy chose (isolated, spot collateral) stays."""
         keep = self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]].copy()
-        for live, new in zip(self.tables, vt):
+        for live, new in zip(self.tables, tables):
             live[...] = new
         self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]] = keep
         for j, (old, spec) in enumerate(zip(self.specs, specs)):
