@@ -257,7 +257,8 @@ def build_market(ds: Dataset) -> Market:
         summed = np.zeros(n)
         np.add.at(summed, b, rate)
         np.add.at(funding_value[:, j], b, rate * px)
-        funding_rate[np.unique(b), j] = summed[np.unique(b)]
+        settled = np.unique(b)
+        funding_rate[settled, j] = summed[settled]
         gaps = np.diff(t)
         step = float(np.median(gaps)) if gaps.size else 0.0
         vq["funding"] = {"settlements": int(t.size), "priced_stale": int(stale.sum()),
