@@ -167,13 +167,13 @@ def _raw_lending(toml: Path, proto: str, entry: dict) -> pd.DataFrame:
 
 
 def _canonical(stream: str, f: Path, tf: str | None, venue: str | None = None,
-               allow_extreme: bool = False) -> pd.DataFrame:
+               allow_extreme: bool = False, base: str | None = None) -> pd.DataFrame:
     """A file already in canonical columns, validated and checked like an import (rows are CSV lines)."""
     from basisbt.data.validate import check_funding_cap, check_lending_band, validate_stream
     df = _read_frame(f)
     try:
         if stream == "funding" and venue and TS in df.columns and isinstance(df[TS].dtype, pd.DatetimeTZDtype):
-            check_funding_cap(df, venue, file=str(f))
+            check_funding_cap(df, venue, base=base, file=str(f))
         if stream == "lending":
             check_lending_band(df, allow_extreme=allow_extreme, file=str(f))
         return validate_stream(stream, df, timeframe=tf, file=str(f))
@@ -229,7 +229,8 @@ def load_dataset_toml(path: str | os.PathLike) -> Dataset:
                 tables[stream][venue] = _raw_stream(p, venue, stream, spec["symbol"], tf, rel)
             else:
                 f = _file_entry(p, f"venues.{venue}.{stream}", rel)
-                tables[stream][venue] = _canonical(stream, f, None if stream == "funding" else tf, venue)
+                tables[stream][venue] = _canonical(stream, f, None if stream == "funding" else tf, venue,
+                                                   base=spec["symbol"].split("/")[0])
     for proto, entry in spec.get("lending", {}).items():
         check_name(proto, f"lending protocol in {p}")
         if isinstance(entry, dict) and set(entry) - {"file", "allow_extreme"}:

@@ -240,26 +240,27 @@ def validate_stream(stream: str, df: pd.DataFrame, *, timeframe: str | None = No
 
 # ---------------------------------------------------------------- magnitudes against the venue (issue #12)
 
-# A rate may print up to this multiple of the cap in the venue file before it is refused: the files keep one
-# cap per dated block for all symbols and several are marked approximate (Binance's ETHUSDT printed 0.375 %
-# on 2021-01-04 08:00 under a 0.3 % block, ../shared/reference/venues). Unit mistakes are 100x (percent
-# read as a fraction) or 10,000x (bps), far beyond it.
+# A rate may print up to this multiple of its symbol's cap in the venue file before it is refused: some caps
+# are inferred, not recorded (Binance ETHUSDT's 0.3 % after 2024-02, Bybit's ETHUSDT bounds), and a cap change
+# is dated to the week of a snapshot. Unit mistakes are 100x (percent read as a fraction) or 10,000x (bps),
+# far beyond it.
 FUNDING_CAP_ALLOWANCE = 1.25
 LENDING_APY_BAND = (-0.5, 1.0)   # APY a year; outside it an import needs --allow-extreme
 
 
-def check_funding_cap(df: pd.DataFrame, venue: str, *, file: str | None = None) -> None:
-    """Refuse |rate| above the venue's cap in force at that settlement (x FUNDING_CAP_ALLOWANCE)."""
+def check_funding_cap(df: pd.DataFrame, venue: str, *, base: str | None = None, file: str | None = None) -> None:
+    """Refuse |rate| above the venue's cap for `base` in force at that settlement (x FUNDING_CAP_ALLOWANCE)."""
     from basisbt.data.venues import funding_caps
     if len(df) == 0 or "rate" not in df.columns:
         return
     ns = ts_ns(df)
-    caps, origin = funding_caps(venue, ns)
+    caps, origin = funding_caps(venue, ns, base)
     rate = pd.to_numeric(df["rate"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = _first(np.abs(rate) > caps * FUNDING_CAP_ALLOWANCE * (1 + 1e-9))
     if bad is not None:
         day = pd.Timestamp(int(ns[bad]), tz="UTC").date()
-        raise _fail(f"|funding rate| above the {venue} cap of {caps[bad]:.4%} per interval on {day} "
+        who = f"{venue} {base}" if base else venue
+        raise _fail(f"|funding rate| above the {who} cap of {caps[bad]:.4%} per interval on {day} "
                     f"(percent given as a fraction? see --rate-unit)", file, bad,
                     detail=f"rate={float(rate[bad])!r}; cap from {origin}")
 

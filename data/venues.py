@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ class VenueSpec:
     spot_maker_fee: float
     spot_taker_fee: float
     funding_interval_h: float     # default interval; data may override per settlement
-    funding_cap: float            # |rate| cap per interval (fraction)
+    funding_cap: dict[str, float]  # |rate| cap per interval (fraction) by base asset; "*" = any other base
     liquidation_fee: float        # fraction of liquidated notional
     partial_liquidation: bool     # step down tiers instead of closing all at once
     withdrawal_fee: float         # quote units per transfer out
@@ -51,6 +52,14 @@ class VenueSpec:
     haircuts: dict[str, float] = field(default_factory=dict)   # asset -> collateral haircut
     tiers: dict[str, TierTable] = field(default_factory=dict)  # base asset -> tiers
     sources: dict[str, str] = field(default_factory=dict)
+
+    def cap_for(self, base: str | None = None) -> float:
+        """|funding rate| cap per interval for `base` (caps are per symbol); None: the widest of the block."""
+        if base is not None and base in self.funding_cap:
+            return self.funding_cap[base]
+        if base is not None and "*" in self.funding_cap:
+            return self.funding_cap["*"]
+        return max(self.funding_cap.values())
 
     def tier_table(self, base: str) -> TierTable:
         try:
@@ -76,6 +85,18 @@ def _tier_table(path: Path, base: str, rows: list[dict]) -> TierTable:
     return TierTable(floor, rate, amount, lev)
 
 
+def _funding_cap(path: Path, value: Any) -> dict[str, float]:
+    """`funding_cap = 0.003` (every symbol) or `funding_cap = { ETH = 0.00375, BTC = 0.003 }` (per base asset)."""
+    caps = dict(value) if isinstance(value, dict) else {"*": value}
+    try:
+        out = {str(k): float(v) for k, v in caps.items()}
+    except (TypeError, ValueError):
+        raise VenueSpecError(f"{path}: funding_cap must be a number or a table of BASE = number, got {value!r}") from None
+    if not out or not all(0.0 < v < 1.0 for v in out.values()):
+        raise VenueSpecError(f"{path}: funding_cap values must be fractions in (0, 1), got {value!r}")
+    return out
+
+
 @lru_cache(maxsize=None)
 def _load_file(path: Path) -> tuple[VenueSpec, ...]:
     try:
@@ -91,7 +112,7 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
                 maker_fee=float(block["maker_fee"]), taker_fee=float(block["taker_fee"]),
                 spot_maker_fee=float(block["spot_maker_fee"]), spot_taker_fee=float(block["spot_taker_fee"]),
                 funding_interval_h=float(block["funding_interval_h"]),
-                funding_cap=float(block["funding_cap"]),
+                funding_cap=_funding_cap(path, block["funding_cap"]),
                 liquidation_fee=float(block["liquidation_fee"]),
                 partial_liquidation=bool(block.get("partial_liquidation", False)),
                 withdrawal_fee=float(block["withdrawal_fee"]),
@@ -136,12 +157,13 @@ def load_venue(name: str, at: pd.Timestamp | str | None = None, directory: Path 
 DEFAULT_FUNDING_CAP = 0.0075   # venues without a spec file: the widest cap of any spec here (OKX ETH +-0.75 %)
 
 
-def funding_caps(venue: str, ts_ns: np.ndarray, directory: Path | None = None) -> tuple[np.ndarray, str]:
-    """|rate| cap per settlement from the venue's spec block in force at each time, and where it came from.
+def funding_caps(venue: str, ts_ns: np.ndarray, base: str | None = None,
+                 directory: Path | None = None) -> tuple[np.ndarray, str]:
+    """|rate| cap per settlement for `base` from the venue's spec block in force at each time, and where it came from.
 
-    A spec block holds one cap for every symbol of the venue (the files have no per-symbol cap yet);
-    a venue without a spec file gets DEFAULT_FUNDING_CAP. Importers use this to refuse rates a venue
-    cannot print (a percent read as a fraction is 100x too large).
+    Caps are per symbol and dated (Binance ETH 0.375 % until 2024-02, BTC 0.3 %); without `base` the widest
+    cap of the block. A venue without a spec file gets DEFAULT_FUNDING_CAP. Importers use this to refuse
+    rates a venue cannot print (a percent read as a fraction is 100x too large).
     """
     ts_ns = np.asarray(ts_ns, dtype=np.int64)
     path = (directory or VENUE_DIR) / f"{venue}.toml"
@@ -149,6 +171,6 @@ def funding_caps(venue: str, ts_ns: np.ndarray, directory: Path | None = None) -
         return np.full(ts_ns.shape, DEFAULT_FUNDING_CAP), f"default cap (no spec file for venue {venue!r})"
     specs = _load_file(path)
     starts = np.array([s.effective_from.value for s in specs], dtype=np.int64)
-    caps = np.array([s.funding_cap for s in specs])
+    caps = np.array([s.cap_for(base) for s in specs])
     k = np.clip(np.searchsorted(starts, ts_ns, side="right") - 1, 0, len(specs) - 1)
     return caps[k], f"data/venues/{venue}.toml"

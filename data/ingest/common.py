@@ -207,7 +207,7 @@ def finalize(items: list[Imported], opts: ImportOptions = ImportOptions()) -> li
         frame, line = step(resolve_duplicates, opts.on_duplicate, file)
         note(line, file)
         if stream == "funding":
-            step(check_funding_cap, it.key.venue, file=file)
+            step(check_funding_cap, it.key.venue, base=it.key.symbol.split("/")[0], file=file)
         if stream == "lending":
             step(check_lending_band, allow_extreme=opts.allow_extreme, file=file)
         it.frame = step(lambda f: validate_stream(stream, f, timeframe=tf, file=file))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import FundingRule, MarketSpec, ScenarioVenue, step_at, utc
+from basisbt.data.scenarios.paths import MarketSpec, ScenarioVenue, step_at, utc, venue_rule
 
 NAME = "bull-carry"
 DEFAULT_SEED = 2024
@@ -45,7 +45,7 @@ PARAMS: dict = {
     "price_start": 2300.0, "price_end": 3450.0, "vol_annual": 0.60, "jumps_per_day": 0.3, "jump_sd": 0.012,
     "premium_mean": 0.00012, "premium_sd": 0.00045, "premium_skew": 0.4, "premium_half_life_h": 8.0,
     "target_funding_mean_8h": 0.000118, "target_negative_share": 0.04,
-    "funding_interval_h": 8, "funding_cap": 0.0075,
+    "funding_interval_h": "from data/venues", "funding_cap": "from data/venues (per venue and symbol)",
     "lending_mean": {"aave": 0.045, "morpho": 0.055}, "lending_sd": 0.004,
     "supply_usd": 1.5e9, "mint_per_day": 25e6, "redeem_per_day": 10e6,
 }
@@ -65,13 +65,13 @@ def spec() -> MarketSpec:
     """The calibrated MarketSpec of the 2024-like bull carry (see the module docstring)."""
     start = utc(START)
     n_h = DAYS * 24
-    rule = FundingRule(interval_h=8, cap=0.0075)
+    rule = {v: venue_rule(v, start, DAYS) for v in ("binance", "bybit", "okx")}
     mean = np.full(n_h + 1, 0.00012)
     sd = np.full(n_h + 1, 0.00045)
     venues = {
-        "binance": ScenarioVenue(mean, sd, rule, perp_volume_per_min=1400.0),
-        "bybit": ScenarioVenue(mean, sd, rule, perp_volume_per_min=700.0, spot_volume_per_min=60.0),
-        "okx": ScenarioVenue(mean, sd, rule, perp_volume_per_min=500.0, spot_volume_per_min=50.0),
+        "binance": ScenarioVenue(mean, sd, rule["binance"], perp_volume_per_min=1400.0),
+        "bybit": ScenarioVenue(mean, sd, rule["bybit"], perp_volume_per_min=700.0, spot_volume_per_min=60.0),
+        "okx": ScenarioVenue(mean, sd, rule["okx"], perp_volume_per_min=500.0, spot_volume_per_min=50.0),
     }
     lend = {"aave": np.full(n_h + 1, 0.045), "morpho": np.full(n_h + 1, 0.055)}
     anchors = tuple((step_at(start, t), p) for t, p in PRICE_ANCHORS)

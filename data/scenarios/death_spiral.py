@@ -25,7 +25,7 @@ import numpy as np
 
 from basisbt.data.scenarios import portable_math as pm
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import FundingRule, MarketSpec, ScenarioVenue, step_at, utc
+from basisbt.data.scenarios.paths import MarketSpec, ScenarioVenue, step_at, utc, venue_rule
 
 NAME = "death-spiral"
 DEFAULT_SEED = 2026
@@ -41,7 +41,7 @@ PARAMS: dict = {
     "price_start": 3050.0, "price_end": 2200.0, "vol_annual": 0.40, "jumps_per_day": 0.1, "jump_sd": 0.01,
     "premium_mean": {"binance": -0.00055, "bybit": -0.00054, "okx": -0.00054}, "premium_sd": 0.00007,
     "target_funding_mean_8h": -0.00005, "real_2026_funding_mean_8h": -0.000001, "real_2026_negative_share": 0.46,
-    "funding_interval_h": 8, "funding_cap": 0.0075,
+    "funding_interval_h": "from data/venues", "funding_cap": "from data/venues (per venue and symbol)",
     "lending_start": {"aave": 0.060, "morpho": 0.065}, "lending_end": {"aave": 0.015, "morpho": 0.018},
     "lending_decay_days": 50.0, "lending_sd": 0.0025,
     "supply_usd": 3.0e9, "mint_per_day": 5e6, "redeem_per_day": 20e6,
@@ -62,14 +62,14 @@ def spec() -> MarketSpec:
     """The calibrated MarketSpec of the slow negative-funding bleed (see the module docstring)."""
     start = utc(START)
     n_h = DAYS * 24
-    rule = FundingRule(interval_h=8, cap=0.0075)
+    rule = {v: venue_rule(v, start, DAYS) for v in ("binance", "bybit", "okx")}
     sd = np.full(n_h + 1, 0.00007)
     venues = {
-        "binance": ScenarioVenue(np.full(n_h + 1, -0.00055), sd, rule, perp_volume_per_min=900.0,
+        "binance": ScenarioVenue(np.full(n_h + 1, -0.00055), sd, rule["binance"], perp_volume_per_min=900.0,
                              spot_volume_per_min=150.0),
-        "bybit": ScenarioVenue(np.full(n_h + 1, -0.00054), sd, rule, perp_volume_per_min=450.0,
+        "bybit": ScenarioVenue(np.full(n_h + 1, -0.00054), sd, rule["bybit"], perp_volume_per_min=450.0,
                            spot_volume_per_min=45.0),
-        "okx": ScenarioVenue(np.full(n_h + 1, -0.00054), sd, rule, perp_volume_per_min=350.0,
+        "okx": ScenarioVenue(np.full(n_h + 1, -0.00054), sd, rule["okx"], perp_volume_per_min=350.0,
                          spot_volume_per_min=40.0),
     }
     decay = pm.exp(-np.arange(n_h + 1, dtype=np.float64) / (50.0 * 24))

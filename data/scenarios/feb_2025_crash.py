@@ -45,8 +45,8 @@ import numpy as np
 
 from basisbt.data.scenarios import portable_math as pm
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import (STEPS_PER_MIN, FundingRule, MarketSpec, ScenarioVenue, hours_between, knots,
-                                  step_at, utc)
+from basisbt.data.scenarios.paths import (STEPS_PER_MIN, MarketSpec, ScenarioVenue, hours_between, knots,
+                                  step_at, utc, venue_rule)
 
 NAME = "feb-2025-crash"
 DEFAULT_SEED = 20250203
@@ -72,7 +72,7 @@ PARAMS: dict = {
     "binance_flash_discount": 0.058, "bybit_okx_flash_discount": 0.0095, "flash_tau_min": 2.5,
     "vol_annual": 0.65, "crash_vol_multiplier": 3.0,
     "premium_mean_before": -0.00042, "premium_mean_crash": -0.00075, "premium_sd": 0.00006,
-    "funding_interval_h": 8, "funding_cap": 0.0075,
+    "funding_interval_h": "from data/venues", "funding_cap": "from data/venues (per venue and symbol)",
     "funding_before": "0.004-0.01 %/8h", "funding_trough": "-0.025 to -0.04 %/8h",
     "lending_base": {"aave": 0.050, "morpho": 0.055}, "lending_peak": {"aave": 0.073, "morpho": 0.086},
     "supply_usd": 2.5e9, "mint_per_day": 15e6, "redeem_per_day": 12e6, "crash_redemptions_24h": 50e6,
@@ -98,14 +98,14 @@ def spec() -> MarketSpec:
             ("2025-02-09 00:00", -0.00035), ("2025-02-17 00:00", -0.00035)]
     bottom = step_at(start, CRASH_BOTTOM)
     tau = 2.5 * STEPS_PER_MIN
-    rule = FundingRule(interval_h=8, cap=0.0075)
+    rule = {v: venue_rule(v, start, DAYS) for v in ("binance", "bybit", "okx")}
     venues = {
-        "binance": ScenarioVenue(knots(start, prem, n_h), np.full(n_h + 1, 0.00006), rule,
+        "binance": ScenarioVenue(knots(start, prem, n_h), np.full(n_h + 1, 0.00006), rule["binance"],
                              flashes=((bottom, -0.0575, tau),), perp_volume_per_min=1400.0),
-        "bybit": ScenarioVenue(knots(start, prem, n_h) * 0.9, np.full(n_h + 1, 0.00006), rule,
+        "bybit": ScenarioVenue(knots(start, prem, n_h) * 0.9, np.full(n_h + 1, 0.00006), rule["bybit"],
                            flashes=((bottom, -0.0095, tau),), perp_volume_per_min=700.0,
                            spot_volume_per_min=60.0),
-        "okx": ScenarioVenue(knots(start, prem, n_h) * 0.9, np.full(n_h + 1, 0.00006), rule,
+        "okx": ScenarioVenue(knots(start, prem, n_h) * 0.9, np.full(n_h + 1, 0.00006), rule["okx"],
                          flashes=((bottom, -0.0095, tau),), perp_volume_per_min=500.0,
                          spot_volume_per_min=50.0),
     }

@@ -175,6 +175,28 @@ class FundingRule:
     cap: float = 0.0075
     switch_to_h: int | None = None     # e.g. 1: Binance moves a symbol to 1h after a capped print (since May 2025)
     revert_after_h: int = 72           # back to interval_h at the first base-grid time this long after the last cap
+    cap_changes: tuple[tuple[int, float], ...] = ()   # (hours since epoch, cap from then): a venue's dated caps
+
+    def cap_at(self, abs_h: int) -> float:
+        """The cap in force at hour `abs_h` since the epoch."""
+        cap = self.cap
+        for h, c in self.cap_changes:
+            cap = c if abs_h >= h else cap
+        return cap
+
+
+def venue_rule(venue: str, start: pd.Timestamp, days: int, base: str = "ETH", **switch: int) -> FundingRule:
+    """The FundingRule of `venue`'s spec files over [start, start + days]: its interval and its dated cap for `base`.
+
+    Scenarios take caps and intervals from data/venues/*.toml, so a corrected spec corrects the scenarios.
+    """
+    from basisbt.data.venues import all_blocks, load_venue
+    first = load_venue(venue, at=start)
+    end = start + pd.Timedelta(days=days)
+    changes = tuple((int(b.effective_from.value // HOUR_NS), b.cap_for(base)) for b in all_blocks(venue)
+                    if start < b.effective_from <= end and b.cap_for(base) != first.cap_for(base))
+    return FundingRule(interval_h=int(first.funding_interval_h), cap=first.cap_for(base), cap_changes=changes,
+                       **switch)
 
 
 def funding_rate(premium: float, interval_h: float, cap: float) -> float:
@@ -205,14 +227,15 @@ def funding_frame(premium: F64, mark: F64, start: pd.Timestamp, rule: FundingRul
             j1 = h * STEPS_PER_HOUR
             j0 = max(j1 - span * STEPS_PER_HOUR, 0)
             p = (cum[j1] - cum[j0]) / max(j1 - j0, 1)
-            r = funding_rate(p, cur, rule.cap)
+            cap = rule.cap_at(abs_h)
+            r = funding_rate(p, cur, cap)
             rows_t.append((start_h + h) * HOUR_NS)
             rows_r.append(r)
             rows_i.append(float(cur))
             rows_m.append(mark[j1])
             last_settle_h = h
             if rule.switch_to_h is not None:
-                if abs(r) >= rule.cap * (1 - 1e-12):
+                if abs(r) >= cap * (1 - 1e-12):
                     last_cap_h = h
                     cur = rule.switch_to_h
                 elif (cur != rule.interval_h and last_cap_h is not None and h - last_cap_h >= rule.revert_after_h

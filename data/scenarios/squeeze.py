@@ -13,10 +13,12 @@ Parameters and what they are calibrated to:
 - vol: 60 % base, x2.2 during the rally, vol-of-vol 0.35, jumps 0.2/day sd 1.2 %.
 - funding: STYLIZED beyond the real event (real Binance prints stayed <= 0.01 %/8h on May 7-14):
   the perp premium rises to 1.1 % on Binance (0.6 % Bybit/OKX) over the rally, so the Binance
-  8h print is capped at 0.75 % (cap parameter), Binance then settles every 1h (the May-2025 rule:
+  8h print is capped at Binance's ETHUSDT cap of 0.3 % (data/venues/binance.toml, the 2025 block;
+  0.75 % before the caps were per venue), Binance then settles every 1h (the May-2025 rule:
   1h after a capped print; F = (P + clamp(0.01 % - P, +-0.05 %)) x 1/8 ~ 0.13 %/h) and reverts to
   8h at the first 00/08/16 UTC settlement 72 h after its last capped print; Bybit/OKX stay 8h
-  and print ~0.5 %/8h. Before and after: premium mean 0.01 %, sd 0.02 % (funding ~0.01 %/8h).
+  and print ~0.5 %/8h (Bybit capped at its 0.375 %, OKX under its 0.75 %). Before and after:
+  premium mean 0.01 %, sd 0.02 % (funding ~0.01 %/8h).
 - lending (USDT supply APY): Aave 4.5 %, Morpho 5.2 %, rising to 7 % / 8 % during the rally
   (borrow demand for leverage), sd 0.3 %.
 - flows (USDe-like, ~2 B supply): mint 20 M/day rising to 60 M/day in the rally, redeem 8 M/day.
@@ -26,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import FundingRule, MarketSpec, ScenarioVenue, knots, step_at, utc
+from basisbt.data.scenarios.paths import MarketSpec, ScenarioVenue, knots, step_at, utc, venue_rule
 
 NAME = "squeeze"
 DEFAULT_SEED = 20250508
@@ -42,7 +44,7 @@ PARAMS: dict = {
     "start": "2025-04-25T00:00Z", "days": DAYS, "default_seed": DEFAULT_SEED,
     "rally_from": 1800.0, "rally_to": 2600.0, "rally_hours": 52, "vol_annual": 0.60, "rally_vol_multiplier": 2.2,
     "premium_peak": {"binance": 0.011, "bybit": 0.006, "okx": 0.006}, "premium_base": 0.0001,
-    "funding_cap": 0.0075, "binance_switch_to_h": 1, "revert_after_h": 72,
+    "funding_cap": "from data/venues (per venue and symbol)", "binance_switch_to_h": 1, "revert_after_h": 72,
     "lending_base": {"aave": 0.045, "morpho": 0.052}, "lending_peak": {"aave": 0.07, "morpho": 0.08},
     "supply_usd": 2.0e9, "mint_per_day": 20e6, "mint_per_day_rally": 60e6, "redeem_per_day": 8e6,
 }
@@ -55,7 +57,7 @@ INFO = ScenarioInfo(
 )
 
 NOTES = ("synthetic, seeded; price path shaped like the 7-10 May 2025 rally (+44 % in 76 h)",
-         "funding stylized beyond the real event: capped 0.75 %/8h on Binance then 1h settlements",
+         "funding stylized beyond the real event: capped at the venue caps (Binance 0.3 %/8h) then 1h settlements",
          "flows: USDe-like product, ~2 B supply")
 
 
@@ -72,12 +74,12 @@ def spec() -> MarketSpec:
                              ("2025-05-13 00:00", 0.0001), ("2025-05-25", 0.0001)], n_h)
 
     sd = np.full(n_h + 1, 0.0002)
-    binance_rule = FundingRule(interval_h=8, cap=0.0075, switch_to_h=1, revert_after_h=72)
-    rule = FundingRule(interval_h=8, cap=0.0075)
+    binance_rule = venue_rule("binance", start, DAYS, switch_to_h=1, revert_after_h=72)
+    rule = {v: venue_rule(v, start, DAYS) for v in ("bybit", "okx")}
     venues = {
         "binance": ScenarioVenue(premium(0.011), sd, binance_rule, perp_volume_per_min=1400.0),
-        "bybit": ScenarioVenue(premium(0.006), sd, rule, perp_volume_per_min=700.0, spot_volume_per_min=60.0),
-        "okx": ScenarioVenue(premium(0.006), sd, rule, perp_volume_per_min=500.0, spot_volume_per_min=50.0),
+        "bybit": ScenarioVenue(premium(0.006), sd, rule["bybit"], perp_volume_per_min=700.0, spot_volume_per_min=60.0),
+        "okx": ScenarioVenue(premium(0.006), sd, rule["okx"], perp_volume_per_min=500.0, spot_volume_per_min=50.0),
     }
     lend = {
         "aave": knots(start, [(START, 0.045), ("2025-05-07 18:00", 0.045), ("2025-05-09 12:00", 0.07),

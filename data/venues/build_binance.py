@@ -24,7 +24,7 @@ taker_fee = 0.0005              # fees
 spot_maker_fee = 0.001          # spot_fees
 spot_taker_fee = 0.001
 funding_interval_h = 8          # funding: ETHUSDT/BTCUSDT default 8h
-funding_cap = {cap_max}         # funding_caps: the larger of ETH {cap_eth} and BTC 0.003 (one cap per block for now)
+funding_cap = {{ ETH = {cap_eth}, BTC = 0.003 }}   # funding_caps: per symbol
 liquidation_fee = 0.0125        # liquidation: clearance fee 1.25 % for ETHUSDT and BTCUSDT (exchangeInfo liquidationFee)
 partial_liquidation = false     # Binance liquidates in one IOC order, then closes at bankruptcy
 withdrawal_fee = 1.0            # approximate: USDT on TRC20 ~1 USDT; network-dependent, fee page not retrieved
@@ -34,7 +34,7 @@ haircuts = {{ ETH = 0.05, BTC = 0.05, USDT = 0.0 }}   # haircuts: Multi-Assets M
 SOURCES = '''fees = "Binance FAQ 'Fee Schedule of Binance Futures' binance.com/en/support/articles/360033544231 (regular tier)"
 spot_fees = "regular-user spot rate 0.1 % maker and taker"
 funding = "Binance announcement of 2025-05-02 on funding settlement frequency (default 8h)"
-funding_caps = "per symbol, kept as the larger one until specs hold per-symbol caps: BTCUSDT +-0.300 % (capped prints 2020-02-12, 2020-03-13); ETHUSDT +-0.375 % until 2024-02 (print of 0.375 % on 2021-01-04 08:00) = 0.75 x tier-1 rate 0.5 %; 0.3 % after tier 1 went to 0.4 % (same rule, not verified by a print)"
+funding_caps = "per symbol: BTCUSDT +-0.300 % (capped prints 2020-02-12, 2020-03-13); ETHUSDT +-0.375 % until 2024-02 (print of 0.375 % on 2021-01-04 08:00) = 0.75 x tier-1 rate 0.5 %; 0.3 % after tier 1 went to 0.4 % (same rule, not verified by a print)"
 liquidation = "exchangeInfo liquidationFee 0.012500 for ETHUSDT/BTCUSDT (hummingbot test fixture); mechanism: Binance FAQ 'Insurance Fund' 360033525371"
 haircuts = "Binance FAQ 'What Is Multi-Assets Mode' (2021-05-28): BTC/ETH collateral value ratio 95 %"
 '''
@@ -73,7 +73,7 @@ def render(snaps: dict) -> str:
         eth, btc = in_force(snaps["ETH"], date), in_force(snaps["BTC"], date)
         cap_eth = 0.00375 if eth[2][0]["rate"] >= 0.005 else 0.003
         lines += ["[[spec]]", f'effective_from = "{"2021-01-01" if n == 0 else date}"',
-                  FIELDS.format(cap_eth=cap_eth, cap_max=max(cap_eth, 0.003)).rstrip(), "", "[spec.sources]",
+                  FIELDS.format(cap_eth=cap_eth).rstrip(), "", "[spec.sources]",
                   f'tiers_ETH = "ETHUSDT leverageBracket snapshot {eth[0]} ({eth[1]}), freqtrade binance_leverage_tiers.json"',
                   f'tiers_BTC = "BTCUSDT leverageBracket snapshot {btc[0]} ({btc[1]}), freqtrade binance_leverage_tiers.json"',
                   SOURCES.rstrip(), ""]

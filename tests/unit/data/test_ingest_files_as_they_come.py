@@ -59,7 +59,7 @@ def test_funding_in_percent_is_refused_at_its_line_with_a_hint(tmp_path):
         imported(p, stream="funding", time="t", venue="binance", symbol="ETHUSDT")
     # 0.01 read as a fraction is 1 % per 8h; binance's cap (0.3 %) x 1.25 allows 0.375 %
     assert e.value.row == 2 and e.value.file == str(p)
-    assert "above the binance cap" in e.value.rule and "percent given as a fraction?" in e.value.rule
+    assert "above the binance ETH cap" in e.value.rule and "percent given as a fraction?" in e.value.rule
     f = imported(p, stream="funding", time="t", venue="binance", symbol="ETHUSDT", rate_unit="percent")[0].frame
     assert f["rate"].tolist() == pytest.approx([1e-4, 1.2e-4])
     b = funding_csv(tmp_path, "bybit", [("2024-01-01T00:00Z", 1.0), ("2024-01-01T08:00Z", -2.5)])
@@ -70,11 +70,29 @@ def test_funding_in_percent_is_refused_at_its_line_with_a_hint(tmp_path):
 def test_cap_is_the_one_in_force_on_the_date(tmp_path):
     # okx: 0.3 % from 2019-07-18, 0.75 % from 2021-01-01 (data/venues/okx.toml); limit = cap x 1.25
     old = funding_csv(tmp_path, "okx", [("2020-06-01T00:00Z", 0.001), ("2020-06-01T08:00Z", 0.005)])
-    with pytest.raises(DataError, match=r"okx cap of 0.3000% per interval on 2020-06-01") as e:
+    with pytest.raises(DataError, match=r"okx ETH cap of 0.3000% per interval on 2020-06-01") as e:
         imported(old, stream="funding", time="t", venue="okx", symbol="ETH-USDT-SWAP")
     assert e.value.row == 3
     new = funding_csv(tmp_path, "okx", [("2022-06-01T00:00Z", 0.001), ("2022-06-01T08:00Z", 0.005)])
     assert len(imported(new, stream="funding", time="t", venue="okx", symbol="ETH-USDT-SWAP")[0].frame) == 2
+
+
+def test_caps_are_per_symbol(tmp_path):
+    # okx 2022: ETH +-0.75 % (x 1.25 = 0.9375 %), BTC +-0.375 % (x 1.25 = 0.46875 %): 0.5 % passes for ETH only
+    rows = [("2022-06-01T00:00Z", 0.001), ("2022-06-01T08:00Z", 0.005)]
+    assert len(imported(funding_csv(tmp_path, "okx", rows), stream="funding", time="t", venue="okx",
+                        symbol="ETH-USDT-SWAP")[0].frame) == 2
+    with pytest.raises(DataError, match=r"okx BTC cap of 0.3750% per interval") as e:
+        imported(funding_csv(tmp_path, "okx", rows), stream="funding", time="t", venue="okx", symbol="BTC-USDT-SWAP")
+    assert e.value.row == 3
+    # binance ETH after 2024-02-03: 0.3 % x 1.25 = 0.375 %; a 0.4 % print is refused there but was a 0.375 % cap
+    # x 1.25 = 0.469 % before
+    late = [("2024-06-01T00:00Z", 0.001), ("2024-06-01T08:00Z", 0.004)]
+    with pytest.raises(DataError, match=r"binance ETH cap of 0.3000%"):
+        imported(funding_csv(tmp_path, "binance", late), stream="funding", time="t", venue="binance", symbol="ETHUSDT")
+    early = [("2023-06-01T00:00Z", 0.001), ("2023-06-01T08:00Z", 0.004)]
+    assert len(imported(funding_csv(tmp_path, "binance", early), stream="funding", time="t", venue="binance",
+                        symbol="ETHUSDT")[0].frame) == 2
 
 
 def test_a_print_at_the_real_cap_passes_and_unknown_venues_get_the_default_cap(tmp_path):
@@ -317,6 +335,6 @@ where = {{ reserve = "USDT" }}
     pct = tmp_path / "pct.csv"
     pct.write_text("ts,rate\n2024-01-01T00:00:00Z,0.0001\n2024-01-01T08:00:00Z,0.01\n")
     toml.write_text(text.replace(funding, '"pct.csv"'))
-    with pytest.raises(DataError, match="above the bybit cap") as e:
+    with pytest.raises(DataError, match="above the bybit ETH cap") as e:
         load_dataset_toml(toml)                        # canonical files are checked against the cap too
     assert e.value.row == 3

@@ -89,7 +89,7 @@ def test_csv_percent_mixup_exit_2_and_cache_unchanged(tmp_path):
             "--col", "interval_h=interval_hours", "--cache", str(root)]
     r = CliRunner().invoke(app, args)
     # line 2 (first data row): 0.01 meant 0.01 %, read as a fraction it is 1 %, above bybit's cap (x 1.25)
-    assert r.exit_code == 2 and "row 2" in r.output and "above the bybit cap" in r.output
+    assert r.exit_code == 2 and "row 2" in r.output and "above the bybit ETH cap" in r.output
     assert "percent given as a fraction?" in r.output and "Traceback" not in r.output
     assert not list(root.rglob("*.parquet"))
     bad = FIX / "funding_percent.csv"

@@ -26,7 +26,7 @@ def test_the_three_venues_are_shipped():
     assert set(VENUES) <= set(available_venues())
 
 
-@pytest.mark.parametrize("name", VENUES)
+@pytest.mark.parametrize("name", available_venues())
 def test_every_venue_loads_with_eth_and_btc_tiers(name):
     for spec in _load_file(VENUE_DIR / f"{name}.toml"):
         assert spec.name == name
@@ -35,7 +35,7 @@ def test_every_venue_loads_with_eth_and_btc_tiers(name):
         assert spec.sources, f"{name} {spec.effective_from.date()}: no [spec.sources]"
 
 
-@pytest.mark.parametrize("name", VENUES)
+@pytest.mark.parametrize("name", VENUES)      # the three shipped venues each have a documented change
 def test_a_documented_change_gives_at_least_two_blocks(name):
     specs = _load_file(VENUE_DIR / f"{name}.toml")
     assert len(specs) >= 2
@@ -92,7 +92,9 @@ def test_fees_and_scalars_are_plausible(name, spec):
     assert 0 <= spec.maker_fee <= spec.taker_fee < 0.002
     assert 0 <= spec.spot_maker_fee <= spec.spot_taker_fee < 0.002
     assert spec.funding_interval_h in (1, 2, 4, 8)
-    assert 0 < spec.funding_cap <= 0.03
+    # caps are per symbol (no global bound: Hyperliquid's is 4 %/h); a cap of 100 % or more is a unit slip
+    assert spec.funding_cap and all(0 < c < 1 for c in spec.funding_cap.values())
+    assert spec.cap_for("ETH") > 0 and spec.cap_for("BTC") > 0
     assert 0 <= spec.liquidation_fee < 0.05
     assert spec.withdrawal_fee >= 0 and spec.withdrawal_delay_s >= 0
     assert {"ETH", "BTC", "USDT"} <= set(spec.haircuts)
@@ -105,7 +107,7 @@ def test_partial_liquidation_is_on_for_bybit_and_okx_only():
     assert load_venue("bybit").partial_liquidation and load_venue("okx").partial_liquidation
 
 
-@pytest.mark.parametrize("name", VENUES)
+@pytest.mark.parametrize("name", available_venues())
 def test_at_picks_the_block_in_force(name):
     specs = _load_file(VENUE_DIR / f"{name}.toml")
     for prev, nxt in zip(specs, specs[1:]):
@@ -122,7 +124,8 @@ def test_at_picks_the_block_in_force(name):
 
 def test_effective_from_changes_the_numbers():
     okx_old, okx_new = load_venue("okx", at="2020-06-01"), load_venue("okx", at="2024-06-01")
-    assert okx_old.funding_cap == 0.003 and okx_new.funding_cap == 0.0075
+    assert okx_old.cap_for("ETH") == okx_old.cap_for("BTC") == 0.003
+    assert okx_new.cap_for("ETH") == 0.0075 and okx_new.cap_for("BTC") == 0.00375
     bn_old, bn_new = load_venue("binance", at="2022-01-01"), load_venue("binance", at="2025-01-01")
     assert bn_old.tier_table("BTC").floor[2] == 250_000 and bn_old.tier_table("BTC").floor[3] == 1_000_000
     assert bn_new.tier_table("BTC").floor[3] == 3_000_000
@@ -140,12 +143,37 @@ def test_unknown_base_asset_names_the_available_ones():
         load_venue("binance").tier_table("DOGE")
 
 
+_MIN_BLOCK = ('name = "v"\n[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
+              'spot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\nfunding_cap = 0.003\n'
+              'liquidation_fee = 0.01\nwithdrawal_fee = 1\nwithdrawal_delay_min = 30\n'
+              '[[spec.tiers.ETH]]\nfloor = 0\nrate = 0.01\namount = 0\n')
+
+
 def test_a_tier_table_with_falling_rates_is_rejected(tmp_path):
     (tmp_path / "bad.toml").write_text(
-        'name = "bad"\n[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
-        'spot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\nfunding_cap = 0.003\n'
-        'liquidation_fee = 0.01\nwithdrawal_fee = 1\nwithdrawal_delay_min = 30\n'
-        '[[spec.tiers.ETH]]\nfloor = 0\nrate = 0.01\namount = 0\n'
-        '[[spec.tiers.ETH]]\nfloor = 1000\nrate = 0.005\namount = -5\n')
+        _MIN_BLOCK.replace('name = "v"', 'name = "bad"') + '[[spec.tiers.ETH]]\nfloor = 1000\nrate = 0.005\namount = -5\n')
     with pytest.raises(VenueSpecError, match="rising"):
         load_venue("bad", directory=tmp_path)
+
+
+def test_binance_funding_caps_are_per_symbol_and_dated():
+    """ETHUSDT +-0.375 % while tier 1 was 0.5 % (until the 2024-02-03 table), 0.3 % after; BTCUSDT 0.3 % throughout."""
+    before, after = load_venue("binance", at="2024-02-02"), load_venue("binance", at="2024-02-03")
+    assert before.tier_table("ETH").rate[0] == 0.005 and after.tier_table("ETH").rate[0] == 0.004
+    assert before.cap_for("ETH") == 0.00375 and after.cap_for("ETH") == 0.003
+    assert before.cap_for("BTC") == after.cap_for("BTC") == 0.003
+    assert before.cap_for(None) == 0.00375            # no symbol: the widest cap of the block
+
+
+def test_a_cap_for_an_unlisted_symbol_falls_back_to_the_star_entry(tmp_path):
+    body = _MIN_BLOCK.replace("funding_cap = 0.003", "funding_cap = { ETH = 0.0075, \"*\" = 0.001 }")
+    (tmp_path / "v.toml").write_text(body)
+    spec = load_venue("v", directory=tmp_path)
+    assert spec.cap_for("ETH") == 0.0075 and spec.cap_for("SOL") == 0.001
+
+
+@pytest.mark.parametrize("bad", ["0", "-0.01", "1.5", "{ ETH = \"x\" }", "{}"])
+def test_a_bad_funding_cap_is_refused_with_the_file(tmp_path, bad):
+    (tmp_path / "v.toml").write_text(_MIN_BLOCK.replace("funding_cap = 0.003", f"funding_cap = {bad}"))
+    with pytest.raises(VenueSpecError, match="funding_cap"):
+        load_venue("v", directory=tmp_path)
