@@ -13,6 +13,7 @@ Frames (all times UTC, datetime64[ns, UTC]):
 - `liquidations`: ts, venue, qty, price, fee, insurance_loss.
 - `attribution`: index venue names plus 'lending', columns the seven PnL parts (totals).
 - `extras`: strategy-specific series keyed by name (e.g. 'backing_ratio', 'reserve_fund').
+`venue_blocks`: per venue, the spec blocks (data/venues/*.toml `effective_from`) in force and from/to when.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class Results:
     log: tuple[str, ...] = ()
     data_quality: dict[str, Any] = field(default_factory=dict)   # engine.market quality + orders refused
     orders_rejected: dict[str, int] = field(default_factory=dict)  # orders the venue cut or refused, by kind
+    venue_blocks: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # spec block in force: from, to
 
     @property
     def equity(self) -> pd.Series:

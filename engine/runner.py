@@ -86,6 +86,9 @@ class Engine:
                                   self.config.venue_overrides)
         _, self.tables, self.specs = schedule[0]
         self._spec_changes = schedule[1:]          # (bar, tables, specs) the run switches to at that bar's open
+        start = _ts(m.open_ns[0]).isoformat()
+        self.venue_blocks: dict[str, list[dict[str, str]]] = {  # which spec block was in force when (run.toml)
+            v: [{"block": str(s.effective_from.date()), "from": start}] for v, s in zip(m.venues, self.specs)}
         self.arrays = m.arrays()
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
                            self.arrays.spot_open[0].copy(), self.arrays.mark_open[0].copy())
@@ -441,6 +444,10 @@ class Engine:
         self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]] = keep
         for j, (old, spec) in enumerate(zip(self.specs, specs)):
             if spec.effective_from != old.effective_from:
+                at = _ts(self.market.open_ns[bar]).isoformat()
+                blocks = self.venue_blocks[self.market.venues[j]]
+                blocks[-1]["to"] = at
+                blocks.append({"block": str(spec.effective_from.date()), "from": at})
                 self.log.append(f"{_ts(self.market.open_ns[bar]).isoformat()} {self.market.venues[j]}: spec block of "
                                 f"{spec.effective_from.date()} in force from here (tiers, fees)")
         self.specs = specs
@@ -478,7 +485,12 @@ class Engine:
                        ledger=ledger, fills=fills, liquidations=liqs, attribution=attribution, config=cfg,
                        config_id=config_id(cfg), data_fingerprint=self.dataset.fingerprint(), params=params,
                        extras=extras, log=tuple(self.log), data_quality=quality,
-                       orders_rejected=dict(self.rejected))
+                       orders_rejected=dict(self.rejected), venue_blocks=self._blocks_closed())
+
+    def _blocks_closed(self) -> dict[str, list[dict[str, str]]]:
+        """venue_blocks with the last block of each venue ending at the run's last close."""
+        end = _ts(self.market.close_ns[-1]).isoformat()
+        return {v: [{**b, "to": b.get("to", end)} for b in blocks] for v, blocks in self.venue_blocks.items()}
 
 
 def run_backtest(strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,

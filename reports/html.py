@@ -141,6 +141,7 @@ def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110) ->
         "conventions": CONVENTIONS_TEXT,
         "run_toml": run_toml(results),
         "log": "\n".join(results.log[:200]) if results.log else "",
+        "venue_blocks": quality.venue_block_rows(results.venue_blocks),
         "quality": {"columns": quality.COLUMNS, "rows": quality.quality_rows(results.data_quality),
                     "summary": quality.quality_summary(results.data_quality)} if results.data_quality else None,
     }

@@ -94,4 +94,5 @@ def load_run(run_dir: str | Path) -> Results:
         config=dict(doc.get("config", {})), config_id=str(doc.get("config_id", "")),
         data_fingerprint=str(doc.get("data_fingerprint", "")), params=dict(doc.get("params", {})),
         extras=extras, log=log, data_quality=quality,
-        orders_rejected=rejected)
+        orders_rejected=rejected, venue_blocks={str(v): [dict(b) for b in bl]
+                                                for v, bl in (doc.get("venue_blocks") or {}).items()})

@@ -53,6 +53,10 @@ def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
     if results.data_quality:
         out += ["## Data quality", "", quality.quality_summary(results.data_quality), "",
                 _table(quality.COLUMNS, quality.quality_rows(results.data_quality), "llrrrrl"), ""]
+    if results.venue_blocks:
+        out += ["## Venue specs in force", "",
+                _table(("venue", "spec block", "from (UTC)", "to (UTC)"), quality.venue_block_rows(results.venue_blocks),
+                       "llll"), ""]
     led = attribution.ledger_by_kind(results)
     out += ["## Ledger by kind (quote, + = inflow)", ""]
     if len(led) == 0:

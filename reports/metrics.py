@@ -391,6 +391,8 @@ def compute_metrics(results: Results) -> dict[str, Any]:
         m["synthetic_dollar"] = synth
     if results.data_quality:
         m["data_quality"] = results.data_quality
+    if results.venue_blocks:
+        m["venue_blocks"] = results.venue_blocks
     m["orders_rejected"] = dict(results.orders_rejected)
     m["orders_rejected_total"] = int(sum(results.orders_rejected.values()))
     return json_safe(m)

@@ -1,4 +1,4 @@
-"""The data-quality table of a run (metrics.json `data_quality`) as rows both reports print."""
+"""Data-quality and venue-spec tables of a run (metrics.json `data_quality`, `venue_blocks`) for both reports."""
 from __future__ import annotations
 
 from typing import Any
@@ -31,3 +31,10 @@ def quality_summary(q: dict[str, Any]) -> str:
              "settlements priced stale", f"{sum(refused.values())} orders refused"]
     detail = "; ".join(f"{k}: {n}" for k, n in refused.items())
     return ", ".join(parts) + (f" ({detail})" if detail else "") + "."
+
+
+def venue_block_rows(blocks: dict[str, list[dict[str, str]]]) -> list[list[str]]:
+    """One row per venue and spec block in force during the run: venue, block date, from, to (minutes, UTC)."""
+    def minute(t: str) -> str:
+        return t[:16].replace("T", " ")
+    return [[v, b["block"], minute(b["from"]), minute(b.get("to", ""))] for v, bl in blocks.items() for b in bl]

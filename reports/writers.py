@@ -80,6 +80,8 @@ def run_toml(results: Results) -> str:
         "params": dict(results.params or {}),
         "config": dict(results.config or {}),
     }
+    if results.venue_blocks:
+        doc["venue_blocks"] = {v: list(b) for v, b in results.venue_blocks.items()}
     return tomlfmt.dumps(doc, header="basisbt run: the resolved configuration of this run.\n"
                                       "Re-render the reports with `basisbt report <this dir>`.")
 

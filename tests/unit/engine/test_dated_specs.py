@@ -62,3 +62,14 @@ def test_a_run_across_a_spec_change_switches_tables_at_that_bar():
     assert before == pytest.approx(notional * t_old.rate[k_old] - t_old.amount[k_old], rel=1e-12)
     assert after == pytest.approx(notional * t_new.rate[k_new] - t_new.amount[k_new], rel=1e-12)
     assert before != after
+    # metrics.json, run.toml and the reports say which block was in force when
+    first_open, switch = "2024-02-01T00:00:00+00:00", "2024-02-03T00:00:00+00:00"
+    assert res.venue_blocks == {"binance": [
+        {"block": "2023-12-12", "from": first_open, "to": switch},
+        {"block": "2024-02-03", "from": switch, "to": res.timeline.index[-1].isoformat()}]}
+    assert res.metrics()["venue_blocks"] == res.venue_blocks
+    from basisbt.reports.writers import run_toml
+    import tomllib
+    assert tomllib.loads(run_toml(res))["venue_blocks"] == res.venue_blocks
+    from basisbt.reports.markdown import render_markdown
+    assert "| binance | 2024-02-03 | 2024-02-03 00:00 |" in render_markdown(res, res.metrics())
