@@ -180,7 +180,8 @@ def _when(ns: int) -> str:
 
 def _funding(ds: Dataset, v: str, grid: np.ndarray, close_ns: np.ndarray, mark: dict[str, np.ndarray],
              m_state: np.ndarray, p_state: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Venue v's settlements in the run: time, bar paid at, rate, price, priced-stale flag.
+    """Venue v's settlements in the run: time, bar paid at, rate, price, priced-stale flag, interval (h, NaN
+    where the data does not say).
 
     A settlement belongs to the first bar closing at or after it and is priced at the last mark close
     known at its instant (the bar closing at or before it). Settlements at or before the run's first
@@ -189,7 +190,7 @@ def _funding(ds: Dataset, v: str, grid: np.ndarray, close_ns: np.ndarray, mark: 
     f = ds.funding.get(v)
     if f is None or f.empty:
         e = np.empty(0)
-        return np.empty(0, np.int64), np.empty(0, np.int64), e, e, np.empty(0, bool)
+        return np.empty(0, np.int64), np.empty(0, np.int64), e, e, np.empty(0, bool), e
     t = ts_ns(f)
     rate = f["rate"].to_numpy(dtype=np.float64)
     listed = np.flatnonzero(p_state != UNLISTED)
@@ -205,7 +206,33 @@ def _funding(ds: Dataset, v: str, grid: np.ndarray, close_ns: np.ndarray, mark: 
         own = np.isfinite(mp) & (mp > 0)
         px = np.where(own, mp, px)
         stale &= ~own
-    return t, bar, rate, px, stale
+    hours = f["interval_h"].to_numpy(dtype=np.float64)[keep] if "interval_h" in f.columns else np.full(t.size, np.nan)
+    return t, bar, rate, px, stale, hours
+
+
+def missing_settlements(t: np.ndarray, hours: np.ndarray, spec_hours: np.ndarray) -> int:
+    """Settlements expected between consecutive rows but absent: a gap longer than 1.5 intervals misses
+    round(gap / interval) - 1. The interval is the row's own `interval_h` (a venue may switch 8h -> 1h), else
+    the venue spec's `funding_interval_h` in force at the row (data/venues), else the median gap."""
+    if t.size < 2:
+        return 0
+    gaps = np.diff(t) / 3.6e12
+    step = np.where(np.isfinite(hours[1:]) & (hours[1:] > 0), hours[1:], spec_hours[1:])
+    step = np.where(np.isfinite(step) & (step > 0), step, float(np.median(gaps)))
+    late = gaps > 1.5 * step
+    return int(np.round(gaps[late] / step[late] - 1).sum())
+
+
+def _spec_hours(venue: str, t: np.ndarray) -> np.ndarray:
+    """funding_interval_h of the venue's spec block in force at each time, NaN for a venue without a spec file."""
+    from basisbt.data.venues import VenueSpecError, all_blocks
+    try:
+        blocks = all_blocks(venue)
+    except VenueSpecError:
+        return np.full(t.size, np.nan)
+    starts = np.array([b.effective_from.value for b in blocks], dtype=np.int64)
+    k = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(blocks) - 1)
+    return np.array([b.funding_interval_h for b in blocks])[k]
 
 
 def build_market(ds: Dataset) -> Market:
@@ -246,7 +273,7 @@ def build_market(ds: Dataset) -> Market:
         for kind, cols in aligned.items():
             for c, col in cols.items():
                 bars[f"{kind}_{c}"][:, j] = col
-        t, b, rate, px, stale = _funding(ds, v, grid, close_ns, aligned["mark"], state["mark"][:, j],
+        t, b, rate, px, stale, hours = _funding(ds, v, grid, close_ns, aligned["mark"], state["mark"][:, j],
                                          state["perp"][:, j])
         if t.size == 0:
             log.append(f"{v}: no funding rows in the run; the perp neither pays nor earns funding")
@@ -263,7 +290,7 @@ def build_market(ds: Dataset) -> Market:
         step = float(np.median(gaps)) if gaps.size else 0.0
         vq["funding"] = {"settlements": int(t.size), "priced_stale": int(stale.sum()),
                          "interval_h": step / 3.6e12,
-                         "intervals_missing": int(np.round(gaps[gaps > 1.5 * step] / step - 1).sum()) if step else 0,
+                         "intervals_missing": missing_settlements(t, hours, _spec_hours(v, t)),
                          "longest_gap": _duration(int(gaps.max()) if gaps.size else 0)}
         quality["venues"][v] = vq
         log.extend(_quality_lines(v, vq, state, j, grid))

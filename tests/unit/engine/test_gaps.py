@@ -212,3 +212,34 @@ def test_funding_apr_uses_the_history_that_exists():
     assert math.isnan(seen[6])                                    # before the first settlement
     for bar in (7, 23, 24 * 9 - 1):                               # 8 h, 1 day, 9 days (window full)
         assert seen[bar] == pytest.approx(RATE * 3 * 365, rel=1e-12), bar
+
+
+# ---------------------------------------------------------------- expected settlements (issue 15 item 7)
+
+H = 3_600 * 10**9
+
+
+def test_missing_settlements_use_each_rows_interval_then_the_spec():
+    from basisbt.engine.market import missing_settlements
+    t = np.array([0, 8, 16, 40, 48], dtype=np.int64) * H            # a 24 h gap: 16 -> 40 misses 24 and 32
+    nan = np.full(t.size, np.nan)
+    assert missing_settlements(t, nan, np.full(t.size, 8.0)) == 2
+    # Binance after a capped print: 1 h rows, then back to 8 h; each row says its interval: nothing missing,
+    # although the median gap (1 h) would call every 8 h gap 7 missing settlements
+    hours = np.array([8.0] + [1.0] * 20 + [8.0, 8.0])
+    t = np.cumsum(hours).astype(np.int64) * H
+    assert missing_settlements(t, hours, np.full(t.size, 8.0)) == 0
+    assert missing_settlements(t, np.full(t.size, np.nan), np.full(t.size, np.nan)) == 14   # median: 2 x 7
+    # without interval_h the spec's interval decides: 4 h data under an 8 h spec misses nothing, a 16 h hole
+    # in it misses one 8 h settlement (16 / 8 - 1)
+    t = np.array([0, 4, 8, 24, 28], dtype=np.int64) * H
+    assert missing_settlements(t, np.full(t.size, np.nan), np.full(t.size, 8.0)) == 1
+
+
+def test_data_quality_counts_a_missing_day_of_settlements_against_the_spec():
+    # 8 h settlements with 2025-01-03 00:00..16:00 absent (3 settlements); binance's spec says 8 h
+    settle = [T0 + pd.Timedelta(hours=8 * (k + 1)) for k in range(N // 8 - 1)]
+    kept = [s for s in settle if not (pd.Timestamp("2025-01-03", tz="UTC") <= s < pd.Timestamp("2025-01-04", tz="UTC"))]
+    assert len(settle) - len(kept) == 3
+    m = build_market(dataset(bars(2000.0 + np.arange(N)), fund=funding(kept, [RATE] * len(kept))))
+    assert m.quality["venues"]["binance"]["funding"]["intervals_missing"] == 3
