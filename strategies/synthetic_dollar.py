@@ -150,13 +150,11 @@ class SyntheticDollar(Strategy):
         """Net mint (+) / redemption (-) known since the last decision, applied; returns the net (quote)."""
         if self.scale == 0.0:
             return 0.0
-        rows = ctx.flows_history(since=self.last_flow_ts)
-        if self.last_flow_ts is not None:
-            rows = rows[rows["ts"] > self.last_flow_ts]
-        if rows.empty:
+        mint, redeem, last = ctx.flows_since(self.last_flow_ts)
+        if last is None:
             return 0.0
-        self.last_flow_ts = rows["ts"].iloc[-1]
-        net = float((rows["mint"].sum() - rows["redeem"].sum()) * self.scale)
+        self.last_flow_ts = last
+        net = float((mint - redeem) * self.scale)
         if net < 0:
             net = -min(-net, 0.95 * self.supply)
         self.supply += net
