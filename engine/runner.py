@@ -245,6 +245,7 @@ class Engine:
             amount = min(amount, acct[j, A_CASH]) if amount > 0 else max(amount, -acct[j, A_ISO])
             acct[j, A_CASH] -= amount
             acct[j, A_ISO] += amount
+        when: pd.Timestamp | None = None
         for o in act.orders:
             if not self._fillable(i - 1 if close_mode else i, o.venue, o.instrument, ts_ns):
                 continue
@@ -267,9 +268,10 @@ class Engine:
             if status == O_REFUSED:
                 continue
             self._fill_id += 1
-            self.fills.append(dict(ts=_ts(ts_ns), venue=venue, instrument=ins, qty=qty, price=px,
+            when = when or _ts(ts_ns)                 # one Timestamp per instant (30 us each)
+            self.fills.append(dict(ts=when, venue=venue, instrument=ins, qty=qty, price=px,
                                    ref_price=ref, fee=fee, slippage=slip, reason=o.reason, fill_id=fid))
-            self._new_fills.append(FillEvent(_ts(ts_ns), venue, ins, qty, px, fee, slip, o.reason))
+            self._new_fills.append(FillEvent(when, venue, ins, qty, px, fee, slip, o.reason))
         for t in act.transfers:
             self._transfer(i, ts_ns, t)
 
