@@ -223,10 +223,13 @@ def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent
     acct[j, :] = 0.0
     recovered = ev.recovery * balance if balance > 0.0 else 0.0
     lost = balance - recovered
+    dst = eng.venue_events.first_other(j, i)
+    if balance == 0.0 and q == 0.0 and spot == 0.0:
+        eng.log.append(f"{ts.isoformat()} {ev.describe()}: the book held nothing there, nothing lost")
+        return VenueDefaultEvent(ts, venue, 0.0, 0.0, 0.0, ts, eng.market.venues[dst])
     eng._ledger(ts_ns, j, K_DEFAULT_LOSS, -lost, ref)
     eng.rec.pnl[i, P_LIQUIDATION] -= lost
     eng.rec.attr[j, P_LIQUIDATION] -= lost
-    dst = eng.venue_events.first_other(j, i)
     arrive = ts_ns + int(round(ev.delay_h * 3600e9))
     arrive = max(arrive, eng.venue_events.arrival_floor(dst, i))
     if recovered > 0.0:
