@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from basisbt.data.venue_events import VenueEvent, fingerprint_text
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -28,6 +30,7 @@ class Dataset:
     flows: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
     index: dict[str, pd.DataFrame] = field(default_factory=dict)   # venue -> index-price bars (optional)
+    venue_events: tuple[VenueEvent, ...] = ()   # scheduled ADL / halts / defaults (data/venue_events.py)
 
     @property
     def venues(self) -> list[str]:
@@ -74,6 +77,8 @@ class Dataset:
         for stream, key, frame in self.frames():
             h.update(f"|{stream}:{key}:{','.join(frame.columns)}|".encode())
             h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        if self.venue_events:                   # only then, so datasets without events keep their fingerprint
+            h.update(f"|venue_events:{fingerprint_text(self.venue_events)}".encode())
         return h.hexdigest()[:16]
 
     def between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "Dataset":
@@ -91,7 +96,8 @@ class Dataset:
 
         return Dataset(self.name, self.symbol, self.timeframe, cut_all(self.spot), cut_all(self.perp),
                        cut_all(self.mark), cut_all(self.funding), cut_all(self.lending),
-                       None if self.flows is None else cut(self.flows), self.notes, cut_all(self.index))
+                       None if self.flows is None else cut(self.flows), self.notes, cut_all(self.index),
+                       self.venue_events)
 
     def with_venues(self, venues: list[str]) -> "Dataset":
         """Only these venues' frames (lending and flows kept): `basisbt run --venues binance,bybit`."""
@@ -104,7 +110,8 @@ class Dataset:
             return {k: v for k, v in d.items() if k in venues}
 
         return replace(self, spot=keep(self.spot), perp=keep(self.perp), mark=keep(self.mark),
-                       funding=keep(self.funding), index=keep(self.index))
+                       funding=keep(self.funding), index=keep(self.index),
+                       venue_events=tuple(e for e in self.venue_events if e.venue in venues))
 
     def with_shared_spot(self, source: str) -> "Dataset":
         """Every venue's spot leg priced from one venue's spot bars, as when spot is held in custody

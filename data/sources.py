@@ -37,6 +37,7 @@ from basisbt.data.errors import DataError
 from basisbt.data.names import check_name, check_symbol
 from basisbt.data.safe_io import check_text_table, read_small_text
 from basisbt.data.schemas import TS
+from basisbt.data.venue_events import parse_venue_events
 
 
 class UnknownSource(ValueError):
@@ -202,10 +203,10 @@ def load_dataset_toml(path: str | os.PathLike) -> Dataset:
         spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise DataError("unreadable dataset toml", file=str(p), detail=str(e)[:100]) from None
-    unknown = sorted(set(spec) - {"name", "symbol", "timeframe", "venues", "lending", "flows"})
+    unknown = sorted(set(spec) - {"name", "symbol", "timeframe", "venues", "lending", "flows", "venue_events"})
     if unknown:
         raise DataError(f"unknown key {unknown[0]!r}"[:80], file=str(p),
-                        detail="known: name, symbol, timeframe, venues, lending, flows")
+                        detail="known: name, symbol, timeframe, venues, lending, flows, venue_events")
     if "symbol" not in spec or not spec.get("venues"):
         raise DataError("dataset toml needs symbol and at least one [venues.NAME]", file=str(p))
     for key in ("name", "symbol", "timeframe"):
@@ -243,5 +244,6 @@ def load_dataset_toml(path: str | os.PathLike) -> Dataset:
     flows = None
     if "flows" in spec:
         flows = _canonical("flows", _file_entry(p, "flows", spec["flows"]), None)
+    events = parse_venue_events(spec.get("venue_events", []), sorted(tables["perp"]), str(p))
     return Dataset(spec.get("name", p.stem), spec["symbol"], tf, tables["spot"], tables["perp"], tables["mark"],
-                   tables["funding"], tables["lending"], flows, index=tables["index"])
+                   tables["funding"], tables["lending"], flows, index=tables["index"], venue_events=events)

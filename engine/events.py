@@ -94,3 +94,38 @@ class LiquidationEvent:
 @dataclass(frozen=True, slots=True)
 class EndEvent:
     ts: pd.Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class AdlEvent:
+    """The venue auto-deleveraged our profitable perp (Strategy.on_adl); `qty` 0 when it was not in profit."""
+    ts: pd.Timestamp          # the bar open at which it was applied
+    venue: str
+    qty: float                # signed base units closed (+ for a short bought back); 0: nothing happened
+    price: float              # the price it was closed at
+    fraction: float           # share of the position the schedule asked for
+    realized: float           # realized PnL of the closed part (quote)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueHaltEvent:
+    """A venue halt began or ended (Strategy.on_venue_halt)."""
+    ts: pd.Timestamp
+    venue: str
+    phase: str                # 'start' | 'end'
+    start: pd.Timestamp
+    end: pd.Timestamp
+    trading: bool             # True: orders on the venue are refused during the halt
+    withdrawals: bool         # True: transfers out are refused, transfers in wait for the end
+
+
+@dataclass(frozen=True, slots=True)
+class VenueDefaultEvent:
+    """A venue defaulted (Strategy.on_venue_default): its book closed and its balance written off."""
+    ts: pd.Timestamp
+    venue: str
+    balance: float            # cash + isolated margin + spot at spot + closed perp PnL at the default (quote)
+    recovered: float          # recovery x balance, arriving at `arrives` on `destination`
+    lost: float               # balance - recovered (ledger kind default_loss)
+    arrives: pd.Timestamp
+    destination: str

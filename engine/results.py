@@ -11,6 +11,8 @@ Frames (all times UTC, datetime64[ns, UTC]):
 - `ledger`: every cash movement: ts, venue, kind (engine.kernels.codes.LEDGER_KINDS), amount, ref.
 - `fills`: ts, venue, instrument ('spot'|'perp'), qty (signed base), price, ref_price, fee, slippage, reason.
 - `liquidations`: ts, venue, qty, price, fee, insurance_loss.
+- `venue_events`: scheduled ADL and venue defaults that changed the book (engine/venue_events.py): ts, venue,
+  kind ('adl' | 'default' | 'default_loss'), instrument, qty (signed change, base), price, amount (quote).
 - `attribution`: index venue names plus 'lending', columns the seven PnL parts (totals).
 - `extras`: strategy-specific series keyed by name (e.g. 'backing_ratio', 'reserve_fund').
 `venue_blocks`: per venue, the spec blocks (data/venues/*.toml `effective_from`) in force and from/to when.
@@ -47,6 +49,10 @@ class Results:
     data_quality: dict[str, Any] = field(default_factory=dict)   # engine.market quality + orders refused
     orders_rejected: dict[str, int] = field(default_factory=dict)  # orders the venue cut or refused, by kind
     venue_blocks: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # spec block in force: from, to
+    # scheduled venue events that moved the book (ADL, default): ts, venue, kind, instrument, qty (signed change
+    # of the position, base), price, amount (quote: realized PnL, spot proceeds, or - the default loss)
+    venue_events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["ts", "venue", "kind", "instrument", "qty", "price", "amount"]))
 
     @property
     def equity(self) -> pd.Series:

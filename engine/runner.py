@@ -23,7 +23,7 @@ from basisbt.engine.kernels.book import write_ledger
 from basisbt.engine.kernels.codes import (A_CASH, A_ISO, C_ISOLATED, C_SPOT_COLL, INSTRUMENTS, K_DEPOSIT,
                                   K_LENDING, K_TRANSFER_OUT, K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS, L_KIND, L_REF, L_TS,
                                   L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC, N_TRANSIT, O_FILLED, O_REFUSED,
-                                  ORDER_STATUS, P_FEES, Q_BAR, REJECT_REASONS,
+                                  ORDER_STATUS, P_FEES, Q_BAR, REJECT_REASONS, WHY_DEFAULTED,
                                   Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE, SPOT, STOP_LEDGER_FULL,
                                   STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from basisbt.engine.kernels.entry import compiled
@@ -32,6 +32,7 @@ from basisbt.engine.market import LIVE, UNLISTED, build_market
 from basisbt.engine.results import PNL_PARTS, Results
 from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, build_events
 from basisbt.engine.timeline_frame import build_timeline
+from basisbt.engine.venue_events import EVENT_COLUMNS, VenueSchedule, apply_step
 from basisbt.engine.venue_setup import venue_schedule
 from basisbt.strategies.base import Strategy
 
@@ -120,6 +121,10 @@ class Engine:
         self._ev_bar = np.ascontiguousarray(self.events["bar"])
         self._ev_kind = np.ascontiguousarray(self.events["kind"])
         self._fill_id = 0
+        # scheduled ADL / halts / defaults (engine/venue_events.py), applied at bar opens between kernel calls
+        self.venue_events = VenueSchedule(ds.venue_events, list(m.venues), m.open_ns, self.data_label, self.log)
+        self.venue_event_rows: list[dict[str, Any]] = []
+        self._new_venue_events: list[tuple[str, Any]] = []
 
     # -- set-up ------------------------------------------------------------------------------------
     def _decision_mask(self) -> np.ndarray:
@@ -143,6 +148,7 @@ class Engine:
             mask |= funding_bars
         if self._wants_lending:
             mask |= self.market.lend_update.any(axis=1)
+        mask[self.venue_events.bars()] = True          # the strategy hears of a venue event at its bar
         mask[-1] = True
         return mask
 
@@ -207,6 +213,10 @@ class Engine:
             for ev in self._new_liqs:
                 self._call("on_liquidation", ev)
             self._new_liqs = []
+        if self._new_venue_events:                   # on_adl / on_venue_halt / on_venue_default
+            for hook, ev in self._new_venue_events:
+                self._call(hook, ev)
+            self._new_venue_events = []
         if self._wants_funding or self._wants_lending:
             self._deliver_rates(last, d)
         self._call("on_bar", BarEvent(d, self._now_ns))
@@ -238,6 +248,10 @@ class Engine:
         for j, col, value in act.settings:           # margin set-up (Context.configure) first
             self.tables.cfg[j, col] = value
         for j, amount in act.flows:                   # capital moves first: mints fund the orders
+            if self.venue_events.trading_blocked(j, i) == WHY_DEFAULTED:
+                self._count_once(self.rejected, f"{self.market.venues[j]} flow refused: venue defaulted", ts_ns,
+                                 f"external flow {amount:.2f} to defaulted {self.market.venues[j]} refused")
+                continue
             acct[j, A_CASH] += amount
             self.rec.flows[i] += amount
             self._ledger(ts_ns, j, K_DEPOSIT if amount > 0 else K_WITHDRAWAL, amount, -1)
@@ -247,6 +261,10 @@ class Engine:
             acct[j, A_ISO] += amount
         when: pd.Timestamp | None = None
         for o in act.orders:
+            why = self.venue_events.trading_blocked(o.venue, i)
+            if why:                                  # a halted or defaulted venue refuses every order
+                self._rejected(ts_ns, self.market.venues[o.venue], INSTRUMENTS[o.instrument], o, 0.0, O_REFUSED, why)
+                continue
             if not self._fillable(i - 1 if close_mode else i, o.venue, o.instrument, ts_ns):
                 continue
             if close_mode:
@@ -306,14 +324,20 @@ class Engine:
         nv = len(m.venues)
         if t.src.startswith("lending:"):
             p = m.protocols.index(t.src.split(":", 1)[1])
+            dst = m.venues.index(t.dst)
+            if self._transfer_blocked(i, ts_ns, t, dst, only_default=True):
+                return
             self._flush_lending(ts_ns, p)
             amount = min(t.amount, st.lend[p])
             st.lend[p] -= amount
             src_idx, fee = nv + p, 0.0
-            dst = m.venues.index(t.dst)
             delay = self.specs[dst].withdrawal_delay_s
         else:
             j = m.venues.index(t.src)
+            if self._transfer_blocked(i, ts_ns, t, j) or (not t.dst.startswith("lending:") and
+                                                         self._transfer_blocked(i, ts_ns, t, m.venues.index(t.dst),
+                                                                                only_default=True)):
+                return
             fee = self.specs[j].withdrawal_fee
             amount = min(t.amount, max(st.acct[j, A_CASH] - fee, 0.0))
             if amount < t.amount:
@@ -333,6 +357,28 @@ class Engine:
             self._ledger(ts_ns, src_idx, K_WITHDRAWAL_FEE, -fee, -1)
             self.rec.pnl[i, P_FEES] -= fee
             self.rec.attr[min(src_idx, nv), P_FEES] -= fee
+        arrive = ts_ns + delay * 1e9
+        if dst < nv:                                 # a venue halting withdrawals credits deposits after the halt
+            arrive = max(arrive, self.venue_events.arrival_floor(dst, i))
+        self._put_in_transit(dst, amount, arrive)
+
+    def _transfer_blocked(self, i: int, ts_ns: int, t: Transfer, j: int, only_default: bool = False) -> bool:
+        """A transfer out of a venue whose withdrawals are halted (or to or from a defaulted one) is refused:
+        counted in orders_rejected, logged once per kind, told to the strategy (on_reject, instrument 'transfer')."""
+        why = self.venue_events.withdrawals_blocked(j, i)
+        if not why or (only_default and why != WHY_DEFAULTED):
+            return False
+        venue = self.market.venues[j]
+        kind = f"{venue} transfer refused: {REJECT_REASONS[why]}"
+        self._count_once(self.rejected, kind, ts_ns, f"transfer {t.src}->{t.dst} {t.amount:.2f} refused: {venue} "
+                         f"{REJECT_REASONS[why]}; later ones are counted in metrics.json orders_rejected")
+        self._new_rejects.append(RejectEvent(_ts(ts_ns), venue, "transfer", t.amount, 0.0, "refused",
+                                             REJECT_REASONS[why], f"{t.src}->{t.dst}"))
+        return True
+
+    def _put_in_transit(self, dst: int, amount: float, arrive_ns: float) -> None:
+        """Money on its way to venue/protocol `dst`, arriving (kernel step 3) at the first close >= arrive_ns."""
+        st = self.state
         free = np.flatnonzero(st.transit[:, T_AMOUNT] == 0.0)
         if free.size == 0:
             grown = np.zeros((st.transit.shape[0] * 2, N_TRANSIT))
@@ -340,7 +386,7 @@ class Engine:
             self.state = st = st._replace(transit=grown)
             free = np.flatnonzero(st.transit[:, T_AMOUNT] == 0.0)
         k = free[0]
-        st.transit[k, T_ARRIVE_NS] = ts_ns + delay * 1e9
+        st.transit[k, T_ARRIVE_NS] = arrive_ns
         st.transit[k, T_DEST] = dst
         st.transit[k, T_AMOUNT] = amount
 
@@ -389,6 +435,8 @@ class Engine:
         while i < n:
             while self._spec_changes and self._spec_changes[0][0] <= i:
                 self._switch_specs(*self._spec_changes.pop(0))
+            for step in self.venue_events.due(i):       # venue events at this open, before its fills
+                self._new_venue_events.append(apply_step(self, step, i))
             if act:
                 self._execute(i, act)
                 act = None
@@ -397,6 +445,7 @@ class Engine:
             end = decisions[min(ptr + span, n_dec) - 1] + 1
             if self._spec_changes:                      # never run a bar under the tables of another block
                 end = min(end, self._spec_changes[0][0])
+            end = min(end, self.venue_events.next_bar(n))  # nor past the open of a venue event
             saved = Checkpoint.take(i, self.state, self.rec, self.ledger) if end > decisions[ptr] + 1 else None
             n_liq0 = len(self.liquidations)
             stop, code = kernel(self.state, self.tables, self.arrays, self.rec, self.ledger, i, end, liq_out, n_liq0)
@@ -487,7 +536,8 @@ class Engine:
                        ledger=ledger, fills=fills, liquidations=liqs, attribution=attribution, config=cfg,
                        config_id=config_id(cfg), data_fingerprint=self.dataset.fingerprint(), params=params,
                        extras=extras, log=tuple(self.log), data_quality=quality,
-                       orders_rejected=dict(self.rejected), venue_blocks=self._blocks_closed())
+                       orders_rejected=dict(self.rejected), venue_blocks=self._blocks_closed(),
+                       venue_events=pd.DataFrame(self.venue_event_rows, columns=list(EVENT_COLUMNS)))
 
     def _blocks_closed(self) -> dict[str, list[dict[str, str]]]:
         """venue_blocks with the last block of each venue ending at the run's last close."""

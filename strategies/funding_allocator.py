@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from basisbt.engine.context import Context
-from basisbt.engine.events import BarEvent, StartEvent
+from basisbt.engine.events import AdlEvent, BarEvent, StartEvent, VenueDefaultEvent
 from basisbt.strategies.base import Strategy, param
-from basisbt.strategies.hedge import hedge_value, rehedge, steer
+from basisbt.strategies.hedge import hedge_value, rehedge, restore_after_adl, steer
 
 
 class FundingAllocator(Strategy):
@@ -47,6 +47,18 @@ class FundingAllocator(Strategy):
         super().__init__(**params)
         self.target: dict[str, float] = {}
         self.rebalances = 0
+        self.dead: set[str] = set()      # venues that defaulted: no longer in the targets
+
+    def live(self, ctx: Context) -> list[str]:
+        """The venues still in business."""
+        return [v for v in ctx.venues if v not in self.dead]
+
+    def on_adl(self, ctx: Context, ev: AdlEvent) -> None:
+        restore_after_adl(ctx, ev, self.p.hedge_ratio)
+
+    def on_venue_default(self, ctx: Context, ev: VenueDefaultEvent) -> None:
+        self.dead.add(ev.venue)
+        self.target = {}                 # re-weight over the venues left at the next bar
 
     def validate(self, venues: list[str], protocols: list[str]) -> None:
         from basisbt.engine.config import ConfigError
@@ -59,7 +71,7 @@ class FundingAllocator(Strategy):
 
     def weights(self, ctx: Context) -> dict[str, float]:
         """Target weights from data known now (see the module docstring)."""
-        vs = ctx.venues
+        vs = self.live(ctx)
         if self.p.weighting == "equal":
             return {v: 1.0 / len(vs) for v in vs}
         apr = np.array([ctx.funding_apr(v, self.p.lookback_days) for v in vs])
@@ -90,8 +102,8 @@ class FundingAllocator(Strategy):
         if not self.target:
             self.target = self.weights(ctx)
         else:
-            total = sum(hedge_value(ctx, v) for v in ctx.venues)
-            cur = {v: hedge_value(ctx, v) / total for v in ctx.venues} if total > 0 else self.target
+            total = sum(hedge_value(ctx, v) for v in self.live(ctx))
+            cur = {v: hedge_value(ctx, v) / total for v in self.live(ctx)} if total > 0 else self.target
             new = self.weights(ctx)
             drift = max(abs(new[v] - self.target[v]) for v in new)
             if drift > self.p.band and self.move_pays(ctx, cur, new, capital):
@@ -103,7 +115,7 @@ class FundingAllocator(Strategy):
         # tol 0.05 keeps steer from trading on small drift; the band above is the real hysteresis
         steer(ctx, {v: w * capital for v, w in self.target.items()}, 0.0, hedge_ratio=self.p.hedge_ratio,
               cash_buffer=self.p.cash_buffer, tol=0.05, min_move=0.001 * capital)
-        for v in ctx.venues:
+        for v in self.live(ctx):
             rehedge(ctx, v, self.p.hedge_ratio, self.p.rehedge_threshold)
 
     def initial_allocation(self, venues: list[str]) -> dict[str, float]:

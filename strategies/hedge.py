@@ -9,6 +9,7 @@ Orders fill at the next bar's open; everything here counts orders already queued
 from __future__ import annotations
 
 from basisbt.engine.context import Context
+from basisbt.engine.events import AdlEvent
 
 
 def tradable(ctx: Context, venue: str) -> bool:
@@ -64,15 +65,24 @@ def close_hedge(ctx: Context, venue: str, value: float, reason: str = "unwind") 
     return qty
 
 
-def rehedge(ctx: Context, venue: str, hedge_ratio: float, threshold: float) -> bool:
+def rehedge(ctx: Context, venue: str, hedge_ratio: float, threshold: float, reason: str = "rehedge") -> bool:
     """Bring the venue's perp to -hedge_ratio x its spot when off by more than `threshold` of the spot."""
     spot = ctx.spot_qty(venue) + ctx.pending(venue, "spot")
     perp = ctx.perp_qty(venue) + ctx.pending(venue, "perp")
     target = -spot * hedge_ratio
     if abs(perp - target) <= threshold * max(abs(spot), 1e-12) or not ctx.listed(venue, "perp"):
         return False
-    ctx.order(venue, "perp", target - perp, "rehedge")
+    ctx.order(venue, "perp", target - perp, reason)
     return True
+
+
+def restore_after_adl(ctx: Context, ev: AdlEvent, hedge_ratio: float) -> bool:
+    """After the venue auto-deleveraged part of the short (Strategy.on_adl), short the spot's hedge again now:
+    the spot is untouched, so the book is long the deleveraged part until the perp is restored."""
+    if ev.qty == 0.0:
+        return False
+    ctx.log(f"{ev.venue}: ADL closed {ev.qty:+.6f} perp at {ev.price:,.2f}; restoring the hedge")
+    return rehedge(ctx, ev.venue, hedge_ratio, 0.0, "restore hedge after ADL")
 
 
 def best_protocol(ctx: Context) -> tuple[str | None, float]:

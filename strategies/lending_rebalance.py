@@ -21,9 +21,9 @@ import numpy as np
 
 from basisbt.engine.config import ConfigError
 from basisbt.engine.context import Context
-from basisbt.engine.events import BarEvent, StartEvent
+from basisbt.engine.events import AdlEvent, BarEvent, StartEvent
 from basisbt.strategies.base import Strategy, param, require_venue
-from basisbt.strategies.hedge import best_protocol, rehedge, steer
+from basisbt.strategies.hedge import best_protocol, rehedge, restore_after_adl, steer
 
 
 class LendingRebalance(Strategy):
@@ -85,6 +85,10 @@ class LendingRebalance(Strategy):
         steer(ctx, {v: hedge_capital}, equity * share, hedge_ratio=self.p.hedge_ratio,
               cash_buffer=self.p.cash_buffer, tol=0.02, min_move=0.001 * equity)
         rehedge(ctx, v, self.p.hedge_ratio, self.p.rehedge_threshold)
+
+    def on_adl(self, ctx: Context, ev: AdlEvent) -> None:
+        if ev.venue == self.p.venue:
+            restore_after_adl(ctx, ev, self.p.hedge_ratio)
 
     def _switch(self, ctx: Context, to_lending: bool, spread: float) -> None:
         self.lending = to_lending

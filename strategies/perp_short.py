@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from basisbt.engine.context import Context
-from basisbt.engine.events import BarEvent, LiquidationEvent
+from basisbt.engine.events import AdlEvent, BarEvent, LiquidationEvent, VenueDefaultEvent
 from basisbt.strategies.base import Strategy, param, require_venue
 
 
@@ -104,6 +104,21 @@ class PerpShort(Strategy):
             self.stopped = True
         else:
             self.reopen = True
+
+    def on_adl(self, ctx: Context, ev: AdlEvent) -> None:
+        """The venue deleveraged part of the short: the spot stayed, so short it again at the next open."""
+        if ev.venue != self.p.venue or ev.qty == 0.0 or self.stopped:
+            return
+        spot = ctx.spot_qty(ev.venue) + ctx.pending(ev.venue, "spot")
+        ctx.log(f"{ev.venue}: ADL closed {ev.qty:+.6f} perp at {ev.price:,.2f}; restoring the hedge")
+        ctx.hedge_to_delta(ev.venue, target_delta=spot * (1.0 - self.p.hedge_ratio), threshold=0.0,
+                           reason="restore hedge after ADL")
+
+    def on_venue_default(self, ctx: Context, ev: VenueDefaultEvent) -> None:
+        """Our venue failed: its book is gone (what is recovered arrives elsewhere); nothing left to hedge."""
+        if ev.venue == self.p.venue:
+            ctx.log(f"{ev.venue} defaulted: {ev.lost:,.2f} lost, {ev.recovered:,.2f} to {ev.destination}; stopping")
+            self.stopped = True
 
     def _reopen(self, ctx: Context) -> None:
         """Rebuild the hedge after a liquidation from what is left (spot + cash), same split as at the start.

@@ -35,9 +35,9 @@ import pandas as pd
 
 from basisbt.engine.config import ConfigError
 from basisbt.engine.context import Context
-from basisbt.engine.events import BarEvent, FillEvent, StartEvent
+from basisbt.engine.events import AdlEvent, BarEvent, FillEvent, StartEvent, VenueDefaultEvent
 from basisbt.strategies.base import Strategy, param, require_venue
-from basisbt.strategies.hedge import close_hedge, hedge_value, open_hedge, rehedge, tradable
+from basisbt.strategies.hedge import close_hedge, hedge_value, open_hedge, rehedge, restore_after_adl, tradable
 
 
 def parse_weights(spec: str, venues: list[str]) -> dict[str, float]:
@@ -118,6 +118,22 @@ class SyntheticDollar(Strategy):
         if ev.reason == "redeem":
             # spot sold (qty < 0) brings qty x spot px, perp bought back costs qty x perp px
             self.basis_gain += -ev.qty * ev.price
+
+    def on_adl(self, ctx: Context, ev: AdlEvent) -> None:
+        if ev.venue in self.w:
+            restore_after_adl(ctx, ev, self.p.hedge_ratio)
+
+    def on_venue_default(self, ctx: Context, ev: VenueDefaultEvent) -> None:
+        """A venue failed: its book is written off; mints and redemptions go to the other venues from now on
+        (weights renormalized). The recovered part arrives later on ev.destination and is kept as cash backing."""
+        if ev.venue not in self.w:
+            return
+        ctx.log(f"{ev.venue} defaulted: {ev.lost:,.2f} lost, {ev.recovered:,.2f} arrives on {ev.destination}")
+        self.w.pop(ev.venue)
+        self.unhedged.pop(ev.venue, None)
+        total = sum(self.w.values())
+        if total > 0:
+            self.w = {v: w / total for v, w in self.w.items()}
 
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:
         if self.opened:

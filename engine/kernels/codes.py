@@ -64,9 +64,11 @@ K_LEND_SUPPLY = 9   # money arriving in a lending protocol (+)
 K_WITHDRAWAL_FEE = 10
 K_DEPOSIT = 11      # initial capital, and external capital added later (e.g. mints)
 K_WITHDRAWAL = 12   # external capital taken out (e.g. redemptions) (-)
+K_ADL = 13          # realized perp PnL of a position the venue auto-deleveraged (engine/runner.py, venue events)
+K_DEFAULT_LOSS = 14  # the part of a defaulted venue's balance that is not recovered (-)
 LEDGER_KINDS = ("spot_trade", "realized_pnl", "fee", "funding", "lending_interest", "liquidation_fee",
                 "insurance", "transfer_out", "transfer_in", "lending_supply", "withdrawal_fee", "deposit",
-                "withdrawal")
+                "withdrawal", "adl", "default_loss")
 
 # ledger integer columns (ledger_i); the amount lives in ledger_f
 L_TS = 0
@@ -90,7 +92,10 @@ WHY_NONE = 0
 WHY_CASH = 1        # a spot buy costs more than the venue's cash
 WHY_HOLDINGS = 2    # a spot sell exceeds the spot held (spot cannot be shorted)
 WHY_MARGIN = 3      # a perp order needs more initial margin than the margin balance (tier max leverage)
-REJECT_REASONS = ("", "not enough cash", "more than the spot held", "initial margin above margin balance")
+WHY_HALTED = 4      # the venue's trading (or withdrawals, for a transfer) is halted (a scheduled venue event)
+WHY_DEFAULTED = 5   # the venue has defaulted: nothing trades or moves there any more
+REJECT_REASONS = ("", "not enough cash", "more than the spot held", "initial margin above margin balance",
+                  "venue halted", "venue defaulted")
 
 # why an advance stopped
 STOP_END = 0

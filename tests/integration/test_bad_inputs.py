@@ -45,6 +45,12 @@ FILES: dict[str, str | bytes] = {
     "ds_venues_str.toml": 'symbol = "ETH/USDT"\nvenues = "binance"\n',
     "ds_stream.toml": 'symbol = "ETH/USDT"\n[venues.binance]\ntrades = "bars.csv"\n',
     "ds_ok.toml": 'symbol = "ETH/USDT"\n[venues.binance]\nspot = "bars.csv"\nperp = "bars.csv"\n',
+    "ds_event_venue.toml": 'symbol = "ETH/USDT"\n[venues.binance]\nspot = "bars.csv"\nperp = "bars.csv"\n'
+                           '[[venue_events]]\nkind = "adl"\nvenue = "okx"\ntime = 2025-01-01T01:00:00Z\n'
+                           'fraction = 0.5\nprice = 1.0\n',
+    "ds_event_halt.toml": 'symbol = "ETH/USDT"\n[venues.binance]\nspot = "bars.csv"\nperp = "bars.csv"\n'
+                          '[[venue_events]]\nkind = "halt"\nvenue = "binance"\nstart = 2025-01-01T01:00:00Z\n'
+                          'end = 2025-01-01T00:00:00Z\n',
     "cfg_invalid.toml": "strategy = \n",
     "cfg_unknown.toml": "levrage = 5\n",
     "cfg_params_str.toml": 'params = "leverage=5"\n',
@@ -170,6 +176,8 @@ CASES = [
     C("run", "--data", "{w}/ds_nosym.toml", *OUT),
     C("run", "--data", "{w}/ds_venues_str.toml", *OUT),
     C("run", "--data", "{w}/ds_stream.toml", *OUT),
+    C("run", "--data", "{w}/ds_event_venue.toml", *OUT, needle="entry 1 (adl): unknown venue 'okx'"),
+    C("run", "--data", "{w}/ds_event_halt.toml", *OUT, needle="entry 1 (halt): end"),
     C("run", "--data", "{w}/ds_ok.toml", "--timeframe", "1m", *OUT, needle="--timeframe"),
     C("run", "--data", "cache:ETH/BTC", "--cache-dummy", *OUT),
     C("run", "--data", "scenario:squeeze", "--timeframe", "7m", *OUT),

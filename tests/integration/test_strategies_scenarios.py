@@ -16,7 +16,7 @@ from basisbt.engine.results import PNL_PARTS
 from basisbt.engine.runner import run_backtest
 from basisbt.strategies.registry import builtin_strategies
 
-SCENARIOS = ("bull-carry", "feb-2025-crash", "death-spiral", "squeeze")
+SCENARIOS = ("bull-carry", "feb-2025-crash", "death-spiral", "squeeze", "adl-crash", "venue-default")
 BUILTINS = ("perp_short", "funding_allocator", "lending_rebalance", "synthetic_dollar")
 
 
@@ -102,3 +102,45 @@ def test_synthetic_dollar_reserve_lifetime_in_death_spiral() -> None:
     assert pd.Timedelta(days=30) < lasted < pd.Timedelta(days=150)
     assert backing.iloc[-1] < 1.0
     assert backing[backing.index < gone.index[0]].min() >= 1.0
+
+
+def test_adl_crash_deleverages_the_short_and_every_hedger_restores_it_at_the_next_decision() -> None:
+    # at 2025-03-04 06:00 (a bar open) binance closes half of every profitable short at 1,640; the hedgers
+    # hear it at that bar's close and short the same amount again at the next open (one bar unhedged)
+    t = pd.Timestamp("2025-03-04 06:00", tz="UTC")
+    for name in ("perp_short", "synthetic_dollar", "funding_allocator", "lending_rebalance"):
+        res = run(name, "adl-crash")
+        tl, led = res.timeline, res.ledger
+        before, at, after = tl["binance:perp_qty"].asof(t), tl.loc[t + pd.Timedelta("1h"), "binance:perp_qty"], \
+            tl.loc[t + pd.Timedelta("2h"), "binance:perp_qty"]
+        closed = res.venue_events                  # applied at the open, before that bar's own fills (mints)
+        assert list(closed["kind"]) == ["adl"] and closed["qty"].iloc[0] == pytest.approx(-0.5 * before, rel=1e-12)
+        if name == "perp_short":                   # no other trade at that open
+            assert at == pytest.approx(0.5 * before, rel=1e-12)
+        assert after == pytest.approx(-tl.loc[t + pd.Timedelta("2h"), "binance:spot_qty"], rel=0.02), name
+        adl = led[led["kind"] == "adl"]
+        assert len(adl) == 1 and adl["amount"].iloc[0] > 0, name                  # a short in profit at 1,640
+        print(f"adl-crash {name}: short {before:.2f} -> {at:.2f} (ADL) -> {after:.2f} one bar later; "
+              f"realized {adl['amount'].iloc[0]:,.0f}")
+
+
+def test_venue_default_costs_synthetic_dollar_the_unrecovered_part_and_no_more() -> None:
+    # bybit holds a third of synthetic_dollar's book; it halts withdrawals, defaults and returns 60 %:
+    # the loss is 40 % of what bybit held at the default, the backing ratio falls below 1 by about
+    # 0.4 / 3 and stays there (the reserve seed is 1 %); nothing else is written off
+    res = run("synthetic_dollar", "venue-default")
+    led, tl = res.ledger, res.timeline
+    t = pd.Timestamp("2022-11-10", tz="UTC")
+    at = led[(led["ts"] == t) & (led["venue"] == "bybit")]
+    lost = -at.loc[at["kind"] == "default_loss", "amount"].sum()
+    recovered = -at.loc[at["kind"] == "transfer_out", "amount"].sum()
+    balance = lost + recovered
+    assert lost == pytest.approx(0.4 * balance, rel=1e-12) and recovered == pytest.approx(0.6 * balance, rel=1e-12)
+    assert res.metrics()["pnl"]["liquidation"] == pytest.approx(-lost, rel=1e-12)
+    arrived = led[(led["kind"] == "transfer_in") & (led["venue"] == "binance")]
+    assert arrived["amount"].sum() == pytest.approx(recovered, rel=1e-12)
+    backing = res.extras["backing_ratio"]
+    assert backing[backing.index < t].min() >= 1.0 and backing.iloc[-1] < 0.9
+    print(f"venue-default synthetic_dollar: bybit balance {balance:,.0f} at the default, lost {lost:,.0f} "
+          f"({lost / res.initial_equity:.2%} of capital), backing {backing[backing.index < t].min():.4f} -> "
+          f"{backing.iloc[-1]:.4f}; equity end {tl['equity'].iloc[-1]:,.0f}")

@@ -101,3 +101,22 @@ def test_liquidation_inside_a_run_ahead(monkeypatch):
     ahead = _run(PerpShort(**s), ds, Engine.MAX_SPAN, monkeypatch, decide="60")
     assert len(one.liquidations) >= 1
     _same(one, ahead)
+
+
+@pytest.mark.parametrize("name", sorted(builtin_strategies()))
+@pytest.mark.parametrize("scenario", ["adl-crash", "venue-default"])
+def test_venue_events_identical_with_and_without_run_ahead(name, scenario, monkeypatch):
+    # the kernel stops at each venue event's open (engine/venue_events.py); with sparse decisions the
+    # run-ahead spans many bars around the events, which must change nothing
+    ds = load_scenario(scenario)
+    cls = builtin_strategies()[name]
+    for cfg in ({}, {"decide": "12"}):
+        one, ahead = _run(cls(), ds, 1, monkeypatch, **cfg), _run(cls(), ds, Engine.MAX_SPAN, monkeypatch, **cfg)
+        _same(one, ahead)
+        pd.testing.assert_frame_equal(one.venue_events, ahead.venue_events, check_exact=True)
+
+
+def test_random_actions_with_a_venue_halt_and_default_roll_back_exactly(monkeypatch):
+    ds = load_scenario("venue-default")
+    ahead = _run(Jittery(), ds, Engine.MAX_SPAN, monkeypatch)
+    _same(_run(Jittery(), ds, 1, monkeypatch), ahead)

@@ -1,0 +1,271 @@
+"""Scheduled venue events in a run (issue 15 items 4-5): ADL, halts and defaults, applied between kernel calls.
+
+The schedule comes from `Dataset.venue_events` (data/venue_events.py). Each event is applied at the first
+bar OPEN at or after its time, in Python, before that bar's fills, like a fill (engine/runner.py stops the
+kernel `advance` there; no kernel change). PnL stays exact: a close at a stated price is booked like a
+fill at that price (price and basis parts from the previous close), a default's written-off part goes to
+the `liquidation` part (every forced loss: liquidation fees, insurance, defaults) and the ledger shows
+`adl` and `default_loss` as their own kinds. Every event bar is a decision point, where the strategy's
+`on_adl`, `on_venue_halt` and `on_venue_default` hooks run.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from basisbt.data.venue_events import VenueEvent, check_events
+from basisbt.engine.events import AdlEvent, VenueDefaultEvent, VenueHaltEvent
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, K_ADL, K_DEFAULT_LOSS,
+                                          K_REALIZED, K_SPOT_TRADE, K_TRANSFER_IN, K_TRANSFER_OUT, P_BASIS,
+                                          P_LIQUIDATION, P_PRICE, T_AMOUNT, T_ARRIVE_NS, T_DEST, WHY_DEFAULTED,
+                                          WHY_HALTED, WHY_NONE)
+
+EVENT_COLUMNS = ("ts", "venue", "kind", "instrument", "qty", "price", "amount")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do at the open of `bar`: 'adl', 'halt-start', 'halt-end' or 'default'."""
+
+    bar: int
+    order: int                 # position in the schedule: ties at one bar keep the schedule's order
+    phase: str
+    event: VenueEvent
+    venue: int
+
+
+class VenueSchedule:
+    """A run's venue events resolved to bars: what is pending, and what is halted or defaulted at bar i."""
+
+    def __init__(self, events: tuple[VenueEvent, ...], venues: list[str], open_ns: np.ndarray, where: str,
+                 log: list[str]) -> None:
+        check_events(events, venues, where)
+        n = len(open_ns)
+        self.venues = venues
+        self.steps: list[Step] = []
+        self.halts: list[tuple[int, int, int, VenueEvent]] = []     # (venue, first bar, end bar, event)
+        self.default_bar: dict[int, int] = {}
+
+        def bar_of(t: pd.Timestamp) -> int:
+            return int(np.searchsorted(open_ns, t.value, side="left"))
+
+        for k, ev in enumerate(events):
+            j = venues.index(ev.venue)
+            b = bar_of(ev.time)
+            if ev.kind == "halt":
+                assert ev.end is not None
+                e = bar_of(ev.end)
+                if b >= n or e <= 0:
+                    log.append(f"{ev.time.isoformat()} {ev.describe()}: outside the run, ignored")
+                    continue
+                self.halts.append((j, b, e, ev))
+                self.steps.append(Step(b, k, "halt-start", ev, j))
+                if e < n:
+                    self.steps.append(Step(e, k, "halt-end", ev, j))
+                continue
+            if b >= n or ev.time.value < open_ns[0]:
+                log.append(f"{ev.time.isoformat()} {ev.describe()}: outside the run, ignored")
+                continue
+            if ev.kind == "default":
+                self.default_bar[j] = b
+            self.steps.append(Step(b, k, ev.kind, ev, j))
+        self.steps.sort(key=lambda s: (s.bar, s.order, s.phase != "halt-end"))
+
+    def bars(self) -> list[int]:
+        """Bars at whose open something happens: each is a decision point (the strategy hears of it there)."""
+        return sorted({s.bar for s in self.steps})
+
+    def next_bar(self, n: int) -> int:
+        """The bar of the next pending step (n when none): the kernel must not run past its open."""
+        return self.steps[0].bar if self.steps else n
+
+    def due(self, i: int) -> list[Step]:
+        """Pop the steps due at or before bar i, in order."""
+        out = []
+        while self.steps and self.steps[0].bar <= i:
+            out.append(self.steps.pop(0))
+        return out
+
+    def trading_blocked(self, j: int, i: int) -> int:
+        """Why an order on venue j filling at bar i's open is refused (codes.WHY_*), WHY_NONE if it is not."""
+        d = self.default_bar.get(j)
+        if d is not None and i >= d:
+            return WHY_DEFAULTED
+        for hj, b, e, ev in self.halts:
+            if hj == j and ev.stop_trading and b <= i < e:
+                return WHY_HALTED
+        return WHY_NONE
+
+    def withdrawals_blocked(self, j: int, i: int) -> int:
+        """Why a transfer out of (or into) venue j at bar i's open is refused; WHY_NONE if it is not."""
+        d = self.default_bar.get(j)
+        if d is not None and i >= d:
+            return WHY_DEFAULTED
+        for hj, b, e, ev in self.halts:
+            if hj == j and ev.stop_withdrawals and b <= i < e:
+                return WHY_HALTED
+        return WHY_NONE
+
+    def arrival_floor(self, j: int, i: int) -> int:
+        """Earliest arrival (ns) of a transfer to venue j sent at bar i: the end of a withdrawal halt under way."""
+        floor = 0
+        for hj, b, e, ev in self.halts:
+            if hj == j and ev.stop_withdrawals and b <= i < e:
+                assert ev.end is not None
+                floor = max(floor, int(ev.end.value))
+        return floor
+
+    def first_other(self, j: int, i: int) -> int:
+        """Where a defaulted venue's recovery goes: the first other venue (data order) not defaulted by bar i."""
+        for k in range(len(self.venues)):
+            d = self.default_bar.get(k)
+            if k != j and (d is None or d > i):
+                return k
+        return j
+
+
+def _book_close(eng: Any, i: int, j: int, dq: float, px: float, spot_ref: float) -> None:
+    """Price and basis parts of a perp trade of dq at px at bar i's open: the same correction as a fill."""
+    st, rec = eng.state, eng.rec
+    prev_s, prev_m = st.prev_spot[j], st.prev_mark[j]
+    price_part = dq * (prev_s - spot_ref)
+    basis_part = dq * ((prev_m - prev_s) - (px - spot_ref))
+    rec.pnl[i, P_PRICE] += price_part
+    rec.pnl[i, P_BASIS] += basis_part
+    rec.attr[j, P_PRICE] += price_part
+    rec.attr[j, P_BASIS] += basis_part
+
+
+def _spot_ref(eng: Any, i: int, j: int, px: float) -> float:
+    """The venue's spot price at bar i's open (the perp price carried at the last basis when spot is missing)."""
+    s = float(eng.arrays.spot_open[i, j])
+    if math.isfinite(s) and s > 0:
+        return s
+    prev_s, prev_m = eng.state.prev_spot[j], eng.state.prev_mark[j]
+    return px * prev_s / prev_m if prev_m > 0 and math.isfinite(prev_s) else px
+
+
+def apply_adl(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
+    """Reduce venue j's perp by the scheduled fraction at the scheduled price if it is in profit there (no fee)."""
+    ev, j = step.event, step.venue
+    acct = eng.state.acct
+    q, entry, px = float(acct[j, A_QTY]), float(acct[j, A_ENTRY]), ev.price
+    ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC")
+    venue = eng.market.venues[j]
+    if q == 0.0 or q * (px - entry) <= 0.0:
+        why = "no position" if q == 0.0 else f"position {q:.6f} (entry {entry:,.2f}) not in profit"
+        eng.log.append(f"{ts.isoformat()} {ev.describe()}: {why}, nothing closed")
+        return AdlEvent(ts, venue, 0.0, px, ev.fraction, 0.0)
+    dq = -q if ev.fraction >= 1.0 else -q * ev.fraction
+    realized = -dq * (px - entry)
+    col = A_ISO if eng.tables.cfg[j, C_ISOLATED] > 0.5 else A_CASH
+    acct[j, col] += realized
+    rest = q + dq
+    acct[j, A_QTY] = rest
+    if rest == 0.0:
+        acct[j, A_ENTRY] = 0.0
+        if col == A_ISO:                       # closed: isolated margin returns to the wallet
+            acct[j, A_CASH] += acct[j, A_ISO]
+            acct[j, A_ISO] = 0.0
+    ref = len(eng.venue_event_rows)
+    eng._ledger(ts_ns, j, K_ADL, realized, ref)
+    _book_close(eng, i, j, dq, px, _spot_ref(eng, i, j, px))
+    eng.venue_event_rows.append(dict(ts=ts, venue=venue, kind="adl", instrument="perp", qty=dq, price=px,
+                                     amount=realized))
+    eng.log.append(f"{ts.isoformat()} {ev.describe()}: closed {dq:+.6f} (of {q:.6f}, entry {entry:,.2f}), "
+                   f"realized {realized:,.2f}")
+    return AdlEvent(ts, venue, dq, px, ev.fraction, realized)
+
+
+def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent:
+    """Close venue j's book at the stated price, write its whole balance off, send recovery x balance on.
+
+    Balance = cash + isolated margin + the perp's PnL closed at `price` + spot at the venue's spot price
+    now + money already in transit to the venue. Ledger on the venue: realized_pnl, spot_trade,
+    transfer_in (money in flight), default_loss (the lost part), transfer_out (the recovered part, which
+    then travels like a transfer and arrives `delay_h` later on `first_other`).
+    """
+    ev, j = step.event, step.venue
+    st = eng.state
+    acct = st.acct
+    ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC")
+    venue = eng.market.venues[j]
+    ref = len(eng.venue_event_rows)
+    q, entry, px = float(acct[j, A_QTY]), float(acct[j, A_ENTRY]), ev.price
+    balance = float(acct[j, A_CASH] + acct[j, A_ISO])
+    if q != 0.0:
+        realized = q * (px - entry)
+        balance += realized
+        eng._ledger(ts_ns, j, K_REALIZED, realized, ref)
+        _book_close(eng, i, j, -q, px, _spot_ref(eng, i, j, px))
+        eng.venue_event_rows.append(dict(ts=ts, venue=venue, kind="default", instrument="perp", qty=-q, price=px,
+                                         amount=realized))
+    spot = float(acct[j, A_SPOT])
+    if spot != 0.0:
+        s = _spot_ref(eng, i, j, px)
+        balance += spot * s
+        eng._ledger(ts_ns, j, K_SPOT_TRADE, spot * s, ref)
+        part = -spot * (st.prev_spot[j] - s)            # a spot sale of `spot` at s, valued from the last close
+        eng.rec.pnl[i, P_PRICE] += part
+        eng.rec.attr[j, P_PRICE] += part
+        eng.venue_event_rows.append(dict(ts=ts, venue=venue, kind="default", instrument="spot", qty=-spot, price=s,
+                                         amount=spot * s))
+    tr = st.transit
+    for k in np.flatnonzero((tr[:, T_AMOUNT] != 0.0) & (tr[:, T_DEST] == j)):
+        amt = float(tr[k, T_AMOUNT])                   # deposits in flight land in the failed venue
+        balance += amt
+        eng._ledger(ts_ns, j, K_TRANSFER_IN, amt, ref)
+        tr[k, T_AMOUNT] = 0.0
+    acct[j, :] = 0.0
+    recovered = ev.recovery * balance if balance > 0.0 else 0.0
+    lost = balance - recovered
+    dst = eng.venue_events.first_other(j, i)
+    if balance == 0.0 and q == 0.0 and spot == 0.0:
+        eng.log.append(f"{ts.isoformat()} {ev.describe()}: the book held nothing there, nothing lost")
+        return VenueDefaultEvent(ts, venue, 0.0, 0.0, 0.0, ts, eng.market.venues[dst])
+    eng._ledger(ts_ns, j, K_DEFAULT_LOSS, -lost, ref)
+    eng.rec.pnl[i, P_LIQUIDATION] -= lost
+    eng.rec.attr[j, P_LIQUIDATION] -= lost
+    arrive = ts_ns + int(round(ev.delay_h * 3600e9))
+    arrive = max(arrive, eng.venue_events.arrival_floor(dst, i))
+    if recovered > 0.0:
+        eng._ledger(ts_ns, j, K_TRANSFER_OUT, -recovered, ref)
+        eng._put_in_transit(dst, recovered, arrive)
+    eng.venue_event_rows.append(dict(ts=ts, venue=venue, kind="default_loss", instrument="", qty=0.0,
+                                     price=math.nan, amount=-lost))
+    dest = eng.market.venues[dst]
+    when = pd.Timestamp(arrive, unit="ns", tz="UTC")
+    eng.log.append(f"{ts.isoformat()} {ev.describe()}: balance {balance:,.2f} written off, {recovered:,.2f} "
+                   f"arrives on {dest} at {when.isoformat()}, {lost:,.2f} lost")
+    return VenueDefaultEvent(ts, venue, balance, recovered, lost, when, dest)
+
+
+def apply_halt(eng: Any, step: Step, i: int, ts_ns: int) -> VenueHaltEvent:
+    """Start or end of a halt: at the start, transfers in flight to the venue wait for its end."""
+    ev, j = step.event, step.venue
+    assert ev.end is not None
+    ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC")
+    if step.phase == "halt-start":
+        if ev.stop_withdrawals:
+            tr = eng.state.transit
+            late = (tr[:, T_AMOUNT] != 0.0) & (tr[:, T_DEST] == j) & (tr[:, T_ARRIVE_NS] < ev.end.value)
+            tr[late, T_ARRIVE_NS] = float(ev.end.value)
+        eng.log.append(f"{ts.isoformat()} {ev.describe()} begins")
+    else:
+        eng.log.append(f"{ts.isoformat()} halt {ev.venue} ends")
+    return VenueHaltEvent(ts, ev.venue, "start" if step.phase == "halt-start" else "end", ev.time, ev.end,
+                          ev.stop_trading, ev.stop_withdrawals)
+
+
+def apply_step(eng: Any, step: Step, i: int) -> tuple[str, Any]:
+    """Apply one step at bar i's open; returns (strategy hook, event) to deliver at the next decision."""
+    ts_ns = int(eng.market.open_ns[i])
+    if step.phase == "adl":
+        return "on_adl", apply_adl(eng, step, i, ts_ns)
+    if step.phase == "default":
+        return "on_venue_default", apply_default(eng, step, i, ts_ns)
+    return "on_venue_halt", apply_halt(eng, step, i, ts_ns)
