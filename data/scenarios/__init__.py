@@ -7,10 +7,11 @@ real Binance data (1h only, no lending or flows), loaded through the freqtrade i
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from types import ModuleType
 
 from basisbt.data.dataset import Dataset
-from basisbt.data.scenarios import bull_carry, death_spiral, feb_2025_crash, real, squeeze
+from basisbt.data.scenarios import bull_carry, collateral_depeg, death_spiral, feb_2025_crash, real, squeeze
 from basisbt.data.scenarios.assemble import minutes_per_bar, to_dataset
 from basisbt.data.scenarios.info import ScenarioInfo
 from basisbt.data.scenarios.paths import simulate
@@ -19,7 +20,8 @@ __all__ = ["DEFAULT_SCENARIO", "ScenarioInfo", "list_scenarios", "load_scenario"
 
 DEFAULT_SCENARIO = feb_2025_crash.NAME
 
-_MODULES: dict[str, ModuleType] = {m.NAME: m for m in (feb_2025_crash, bull_carry, death_spiral, squeeze)}
+_MODULES: dict[str, ModuleType] = {m.NAME: m for m in (feb_2025_crash, bull_carry, death_spiral, squeeze,
+                                                      collateral_depeg)}
 
 
 def list_scenarios(*, real_data: bool = False) -> list[ScenarioInfo]:
@@ -49,4 +51,8 @@ def load_scenario(name: str, timeframe: str = "1h", seed: int | None = None) -> 
     minutes_per_bar(timeframe)  # reject an unknown timeframe before simulating
     used = module.DEFAULT_SEED if seed is None else int(seed)
     market = simulate(module.spec(), used)
-    return to_dataset(name, market, timeframe, module.NOTES + (f"seed={used}",))
+    ds = to_dataset(name, market, timeframe, module.NOTES + (f"seed={used}",))
+    if hasattr(module, "collateral_frames"):        # a collateral asset with its own bars (collateral-depeg)
+        ds = replace(ds, collateral=module.collateral_frames(minutes_per_bar(timeframe), used),
+                     collateral_asset=module.COLLATERAL_ASSET)
+    return ds
