@@ -16,6 +16,8 @@ class Dataset:
     `spot`, `perp`, `mark` map venue -> bar frame; `funding` venue -> funding frame;
     `lending` protocol -> lending frame; `flows` is an optional mint/redeem frame; `index`
     venue -> index-price bars (open, high, low, close), optional: empty unless imported.
+    `collateral`: venue -> bars (open, high, low, close, in quote) of the collateral asset named
+    `collateral_asset` (e.g. USDe) that an account on that venue can hold as margin; optional.
     All frames follow data.schemas. `symbol` is the spot symbol, e.g. 'ETH/USDT'.
     """
 
@@ -31,6 +33,8 @@ class Dataset:
     notes: tuple[str, ...] = ()
     index: dict[str, pd.DataFrame] = field(default_factory=dict)   # venue -> index-price bars (optional)
     venue_events: tuple[VenueEvent, ...] = ()   # scheduled ADL / halts / defaults (data/venue_events.py)
+    collateral: dict[str, pd.DataFrame] = field(default_factory=dict)  # venue -> collateral-asset bars (optional)
+    collateral_asset: str = ""
 
     @property
     def venues(self) -> list[str]:
@@ -59,6 +63,8 @@ class Dataset:
             yield "flows", "-", self.flows
         for key in sorted(self.index):          # last, so datasets without index bars keep their fingerprint
             yield "index", key, self.index[key]
+        for key in sorted(self.collateral):     # after index, for the same reason
+            yield "collateral", key, self.collateral[key]
 
     def fingerprint(self) -> str:
         """sha256 over every frame's bytes: equal data <=> equal fingerprint (for goldens).
@@ -97,7 +103,8 @@ class Dataset:
         return Dataset(self.name, self.symbol, self.timeframe, cut_all(self.spot), cut_all(self.perp),
                        cut_all(self.mark), cut_all(self.funding), cut_all(self.lending),
                        None if self.flows is None else cut(self.flows), self.notes, cut_all(self.index),
-                       self.venue_events)
+                       venue_events=self.venue_events, collateral=cut_all(self.collateral),
+                       collateral_asset=self.collateral_asset)
 
     def with_venues(self, venues: list[str]) -> "Dataset":
         """Only these venues' frames (lending and flows kept): `basisbt run --venues binance,bybit`."""
@@ -110,7 +117,7 @@ class Dataset:
             return {k: v for k, v in d.items() if k in venues}
 
         return replace(self, spot=keep(self.spot), perp=keep(self.perp), mark=keep(self.mark),
-                       funding=keep(self.funding), index=keep(self.index),
+                       funding=keep(self.funding), index=keep(self.index), collateral=keep(self.collateral),
                        venue_events=tuple(e for e in self.venue_events if e.venue in venues))
 
     def with_shared_spot(self, source: str) -> "Dataset":

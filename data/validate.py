@@ -224,10 +224,10 @@ def validate_flows(df: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame
 
 def validate_stream(stream: str, df: pd.DataFrame, *, timeframe: str | None = None, file: str | None = None,
                     funding_bound: float = FUNDING_RATE_BOUND) -> pd.DataFrame:
-    """Dispatch to the validator of a stream name (spot, perp, mark, index, funding, lending, flows)."""
+    """Dispatch to the validator of a stream name (spot, perp, mark, index, collateral, funding, lending, flows)."""
     if stream in ("spot", "perp"):
         return validate_bars(df, timeframe=timeframe, file=file)
-    if stream in ("mark", "index"):
+    if stream in ("mark", "index", "collateral"):      # collateral: a margin asset's price bars (Dataset.collateral)
         return validate_mark(df, timeframe=timeframe, file=file)
     if stream == "funding":
         return validate_funding(df, bound=funding_bound, file=file)
@@ -235,7 +235,7 @@ def validate_stream(stream: str, df: pd.DataFrame, *, timeframe: str | None = No
         return validate_lending(df, file=file)
     if stream == "flows":
         return validate_flows(df, file=file)
-    raise DataError("unknown stream", file=file, detail=f"{stream!r}; known: spot, perp, mark, index, funding, lending, flows")
+    raise DataError("unknown stream", file=file, detail=f"{stream!r}; known: spot, perp, mark, index, collateral, funding, lending, flows")
 
 
 # ---------------------------------------------------------------- magnitudes against the venue (issue #12)

@@ -53,8 +53,13 @@ VENUE_OVERRIDE_BOUNDS: dict[str, dict[str, float]] = {
     "maker_rebate": {"ge": 0.0, "le": 0.001},
     "spot_maker_rebate": {"ge": 0.0, "le": 0.001},
     "liquidation_fee": {"ge": 0.0, "lt": 0.5},
+    "collateral_ratio": {"ge": 0.0, "le": 1.0},
+    "liquidation_threshold": {"ge": 1.0, "le": 2.0},
     "haircut": {"ge": 0.0, "le": 1.0},
 }
+
+
+MARGIN_MODES = ("standard", "portfolio")    # portfolio: engine.venue_setup.PORTFOLIO (threshold 1.05, rates)
 
 
 def check_venue_override(venue: Any, kv: Any) -> None:
@@ -66,8 +71,12 @@ def check_venue_override(venue: Any, kv: Any) -> None:
         raise ConfigError(str(e)) from None
     if not isinstance(kv, dict):
         raise ConfigError(f"venue_overrides.{venue}: expected a table of key = value, got {kv!r}"[:200])
-    keys = list(VENUE_OVERRIDE_BOUNDS)
+    keys = list(VENUE_OVERRIDE_BOUNDS) + ["margin_mode"]
     for key, value in kv.items():
+        if key == "margin_mode":
+            if value not in MARGIN_MODES:
+                raise ConfigError(f"venue_overrides.{venue}.margin_mode = {value!r}; valid: {', '.join(MARGIN_MODES)}")
+            continue
         if key not in VENUE_OVERRIDE_BOUNDS:
             raise ConfigError(f"venue_overrides.{venue}: unknown key {key!r}{did_you_mean(key, keys)}; "
                               f"valid: {', '.join(keys)}")

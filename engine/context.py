@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from basisbt.engine.config import ConfigError, did_you_mean
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SLIP, C_SPOT_COLL,
-                                  C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SLIP,
+                                  C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_COLL, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
                                   R_MARGIN, R_QTY, R_SPOT, T_AMOUNT)
 from basisbt.engine.market import LIVE, Market
 
@@ -50,9 +50,11 @@ class Actions:
     flows: list[tuple[int, float]] = field(default_factory=list)         # (venue, +in / -out), not PnL
     margin_moves: list[tuple[int, float]] = field(default_factory=list)  # (venue, cash -> isolated)
     settings: list[tuple[int, int, float]] = field(default_factory=list)  # (venue, VenueTables.cfg column, value)
+    collateral_buys: list[tuple[int, float]] = field(default_factory=list)  # (venue, quote cash -> collateral asset)
 
     def __bool__(self) -> bool:
-        return bool(self.orders or self.transfers or self.flows or self.margin_moves or self.settings)
+        return bool(self.orders or self.transfers or self.flows or self.margin_moves or self.settings
+                    or self.collateral_buys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +399,22 @@ class Context:
             return False
         self.order(venue, "perp", -drift, reason)
         return True
+
+    def collateral_units(self, venue: str) -> float:
+        """Units of the dataset's collateral asset (e.g. USDe) held on a venue as margin."""
+        return self._book(venue, R_COLL, A_COLL)
+
+    def buy_collateral(self, venue: str, amount: float) -> None:
+        """Convert `amount` quote cash on a venue into the dataset's collateral asset (amount < 0: sell that
+        much quote worth back to cash), at the asset's last close, no fee, after the orders of the next fill
+        instant. Cross margin counts it at price x the venue's collateral_ratio (docs/architecture.md §4)."""
+        j = self._v(venue)
+        coll = self._e.market.collateral
+        if not coll or np.isnan(coll["close"][:, j]).all():
+            raise ConfigError(f"{venue}: the dataset has no collateral-asset bars for this venue "
+                              f"(a dataset's `collateral` frames, e.g. scenario collateral-depeg)")
+        if amount != 0:
+            self._act.collateral_buys.append((j, float(amount)))
 
     def move_collateral(self, src: str, dst: str, amount: float) -> None:
         """Send quote cash from venue src to venue dst (fee and delay of the source venue's spec)."""

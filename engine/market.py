@@ -50,6 +50,8 @@ class Market:
     flows: pd.DataFrame | None
     log: list[str] = field(default_factory=list)
     quality: dict = field(default_factory=dict)   # metrics.json `data_quality`
+    collateral: dict[str, np.ndarray] = field(default_factory=dict)   # "low", "close" -> (n, V) collateral asset bars
+    collateral_asset: str = ""
 
     @property
     def n(self) -> int:
@@ -75,7 +77,9 @@ class Market:
             mark_low=b["mark_low"], mark_close=b["mark_close"], spot_volume=b["spot_volume"],
             perp_volume=b["perp_volume"], funding_rate=self.funding_rate, funding_value=self.funding_value,
             lend_apy=self.lend_apy, lend_update=self.lend_update,
-            dt_years=np.full(self.n, self.tf_ns / YEAR_NS))
+            dt_years=np.full(self.n, self.tf_ns / YEAR_NS),
+            coll_low=self.collateral.get("low", np.full((self.n, len(self.venues)), np.nan)),
+            coll_close=self.collateral.get("close", np.full((self.n, len(self.venues)), np.nan)))
 
 
 def _grid(ds: Dataset, tf: int) -> np.ndarray:
@@ -312,7 +316,26 @@ def build_market(ds: Dataset) -> Market:
                                      for s in ("spot", "perp", "mark")))
     quality["funding_priced_stale_total"] = int(sum(q["funding"]["priced_stale"] for q in quality["venues"].values()))
     return Market(venues, protocols, ds.timeframe, tf, grid, bars, state, funding_rate, funding_value,
-                  f_ts, f_bar, f_raw, f_stale, lend_apy, lend_update, ds.flows, log, quality)
+                  f_ts, f_bar, f_raw, f_stale, lend_apy, lend_update, ds.flows, log, quality,
+                  _collateral(ds, venues, grid, log), ds.collateral_asset)
+
+
+def _collateral(ds: Dataset, venues: list[str], grid: np.ndarray, log: list[str]) -> dict[str, np.ndarray]:
+    """The collateral asset's low and close per venue on the grid (NaN where the venue has none; a
+    missing bar after the first is its last close, like any stream); empty when the dataset has none."""
+    if not ds.collateral:
+        return {}
+    out = {c: np.full((grid.shape[0], len(venues)), np.nan) for c in ("low", "close")}
+    for j, v in enumerate(venues):
+        frame = ds.collateral.get(v)
+        if frame is None or frame.empty:
+            continue
+        cols, st = _align(frame, grid, ("low", "close"))
+        out["low"][:, j], out["close"][:, j] = cols["low"], cols["close"]
+        if (st == STALE).any():
+            log.append(f"{v} collateral {ds.collateral_asset}: {int((st == STALE).sum())} bars missing; "
+                       "priced stale at the last known close")
+    return out
 
 
 def _quality_lines(v: str, vq: dict, state: dict[str, np.ndarray], j: int, grid: np.ndarray) -> list[str]:

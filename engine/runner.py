@@ -20,7 +20,8 @@ from basisbt.engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, Records, State
 from basisbt.engine.kernels.book import write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_ISO, C_ISOLATED, C_SPOT_COLL, INSTRUMENTS, K_DEPOSIT,
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ISO, C_ISOLATED, C_SPOT_COLL, INSTRUMENTS, K_COLL_TRADE,
+                                  K_DEPOSIT,
                                   K_LENDING, K_TRANSFER_OUT, K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS, L_KIND, L_REF, L_TS,
                                   L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC, N_TRANSIT, O_FILLED, O_REFUSED,
                                   ORDER_STATUS, P_FEES, Q_BAR, REJECT_REASONS, WHY_DEFAULTED,
@@ -290,8 +291,26 @@ class Engine:
             self.fills.append(dict(ts=when, venue=venue, instrument=ins, qty=qty, price=px,
                                    ref_price=ref, fee=fee, slippage=slip, reason=o.reason, fill_id=fid))
             self._new_fills.append(FillEvent(when, venue, ins, qty, px, fee, slip, o.reason))
+        for j, amount in act.collateral_buys:         # after the orders: cash left -> collateral asset
+            self._buy_collateral(i, ts_ns, j, amount)
         for t in act.transfers:
             self._transfer(i, ts_ns, t)
+
+    def _buy_collateral(self, i: int, ts_ns: int, j: int, amount: float) -> None:
+        """Quote `amount` of venue j's cash into collateral-asset units (amount < 0: units back to cash) at the
+        asset's last close (bar i-1), no fee; clipped to the cash or units held. Value-neutral at that close."""
+        acct = self.state.acct
+        px = float(self.arrays.coll_close[max(i - 1, 0), j])
+        if not math.isfinite(px) or px <= 0.0:
+            self._count_once(self.refused, f"{self.market.venues[j]} collateral no price", ts_ns,
+                             f"collateral conversion refused on {self.market.venues[j]}: no collateral price yet")
+            return
+        amount = min(amount, max(acct[j, A_CASH], 0.0)) if amount > 0 else max(amount, -acct[j, A_COLL] * px)
+        if amount == 0.0:
+            return
+        acct[j, A_CASH] -= amount
+        acct[j, A_COLL] += amount / px
+        self._ledger(ts_ns, j, K_COLL_TRADE, -amount, -1)
 
     def _rejected(self, ts_ns: int, venue: str, ins: str, o: Any, filled: float, status: int, reason: int) -> None:
         """A venue cut or refused an order: counted, logged once per kind, told to the strategy (on_reject)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from basisbt.engine.kernels.codes import R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT
+from basisbt.engine.kernels.codes import R_COLL, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT
 from basisbt.engine.market import Market
 from basisbt.engine.results import PNL_PARTS
 
@@ -70,4 +70,11 @@ def build_timeline(market: Market, rec: Records) -> pd.DataFrame:
         col[f"{name}:supply"][:] = rec.lend[:, p]
         col[f"{name}:apy"][:] = market.lend_apy[:, p]
     idx = pd.DatetimeIndex(pd.to_datetime(market.close_ns, unit="ns", utc=True), name="ts")
-    return pd.DataFrame(block.T, index=idx, columns=names, copy=False)
+    frame = pd.DataFrame(block.T, index=idx, columns=names, copy=False)
+    if market.collateral:                           # only datasets with a collateral asset: V:coll_qty, V:coll_px
+        extra = {}
+        for j, v in enumerate(market.venues):
+            extra[f"{v}:coll_qty"] = rec.venue[:, j, R_COLL]
+            extra[f"{v}:coll_px"] = market.collateral["close"][:, j]
+        frame = pd.concat([frame, pd.DataFrame(extra, index=idx)], axis=1)
+    return frame

@@ -19,8 +19,8 @@ import pandas as pd
 
 from basisbt.data.venue_events import VenueEvent, check_events
 from basisbt.engine.events import AdlEvent, VenueDefaultEvent, VenueHaltEvent
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, K_ADL, K_DEFAULT_LOSS,
-                                          K_REALIZED, K_SPOT_TRADE, K_TRANSFER_IN, K_TRANSFER_OUT, P_BASIS,
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, K_ADL,
+                                          K_COLL_TRADE, K_DEFAULT_LOSS, K_REALIZED, K_SPOT_TRADE, K_TRANSFER_IN, K_TRANSFER_OUT, P_BASIS,
                                           P_LIQUIDATION, P_PRICE, T_AMOUNT, T_ARRIVE_NS, T_DEST, WHY_DEFAULTED,
                                           WHY_HALTED, WHY_NONE)
 
@@ -185,7 +185,7 @@ def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent
     """Close venue j's book at the stated price, write its whole balance off, send recovery x balance on.
 
     Balance = cash + isolated margin + the perp's PnL closed at `price` + spot at the venue's spot price
-    now + money already in transit to the venue. Ledger on the venue: realized_pnl, spot_trade,
+    now + collateral-asset units at their last close + money already in transit to the venue. Ledger on the venue: realized_pnl, spot_trade,
     transfer_in (money in flight), default_loss (the lost part), transfer_out (the recovered part, which
     then travels like a transfer and arrives `delay_h` later on `first_other`).
     """
@@ -214,6 +214,13 @@ def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent
         eng.rec.attr[j, P_PRICE] += part
         eng.venue_event_rows.append(dict(ts=ts, venue=venue, kind="default", instrument="spot", qty=-spot, price=s,
                                          amount=spot * s))
+    units = float(acct[j, A_COLL])
+    if units != 0.0:                                   # a collateral asset (USDe) at its last close, as equity had it
+        cpx = float(eng.arrays.coll_close[max(i - 1, 0), j])
+        balance += units * cpx
+        eng._ledger(ts_ns, j, K_COLL_TRADE, units * cpx, ref)
+        eng.venue_event_rows.append(dict(ts=ts, venue=venue, kind="default", instrument="collateral", qty=-units,
+                                         price=cpx, amount=units * cpx))
     tr = st.transit
     for k in np.flatnonzero((tr[:, T_AMOUNT] != 0.0) & (tr[:, T_DEST] == j)):
         amt = float(tr[k, T_AMOUNT])                   # deposits in flight land in the failed venue
@@ -224,7 +231,7 @@ def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent
     recovered = ev.recovery * balance if balance > 0.0 else 0.0
     lost = balance - recovered
     dst = eng.venue_events.first_other(j, i)
-    if balance == 0.0 and q == 0.0 and spot == 0.0:
+    if balance == 0.0 and q == 0.0 and spot == 0.0 and units == 0.0:
         eng.log.append(f"{ts.isoformat()} {ev.describe()}: the book held nothing there, nothing lost")
         return VenueDefaultEvent(ts, venue, 0.0, 0.0, 0.0, ts, eng.market.venues[dst])
     eng._ledger(ts_ns, j, K_DEFAULT_LOSS, -lost, ref)

@@ -7,12 +7,17 @@ import pandas as pd
 from basisbt.data.venues import VenueSpec, all_blocks, load_venue
 from basisbt.engine.config import ConfigError, check_venue_override
 from basisbt.engine.kernels.arrays import VenueTables
-from basisbt.engine.kernels.codes import (C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_PARTIAL, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
-                                  C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, N_CFG)
+from basisbt.engine.kernels.codes import (C_COLL_RATIO, C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_MM_THRESHOLD, C_PARTIAL,
+                                  C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, N_CFG)
 
 OVERRIDABLE = {"taker_fee": C_TAKER, "maker_fee": C_MAKER, "spot_taker_fee": C_SPOT_TAKER,
                "spot_maker_fee": C_SPOT_MAKER, "liquidation_fee": C_LIQ_FEE, "haircut": C_HAIRCUT,
-               "maker_rebate": C_MAKER, "spot_maker_rebate": C_SPOT_MAKER}
+               "maker_rebate": C_MAKER, "spot_maker_rebate": C_SPOT_MAKER, "collateral_ratio": C_COLL_RATIO,
+               "liquidation_threshold": C_MM_THRESHOLD}
+# margin_mode = "portfolio": Binance Portfolio Margin (../shared/reference/venues/README.md): liquidated at
+# uniMMR <= 1.05, collateral rates BTC/ETH 0.95 (haircut 0.05), USDT/USDC 0.9999 (used for the collateral
+# asset: no recorded rate for USDe). Keys given next to it win.
+PORTFOLIO = {"liquidation_threshold": 1.05, "haircut": 0.05, "collateral_ratio": 0.9999}
 REBATES = ("maker_rebate", "spot_maker_rebate")    # declared rebates: the venue pays, so the fee is -value
 
 
@@ -37,12 +42,16 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
         vcfg[j, C_SPOT_COLL] = 0.0
         vcfg[j, C_PARTIAL] = 1.0 if s.partial_liquidation else 0.0
         vcfg[j, C_SLIP], vcfg[j, C_SLIP_IMPACT] = slippage, slippage_impact
+        vcfg[j, C_COLL_RATIO], vcfg[j, C_MM_THRESHOLD] = 1.0, 1.0    # standard margin: counted in full, 1.00 x MM
         m = t.floor.shape[0]
         floor[j, :m], rate[j, :m], amount[j, :m], max_lev[j, :m] = t.floor, t.rate, t.amount, t.max_leverage
         rate[j, m:], amount[j, m:], max_lev[j, m:] = t.rate[-1], t.amount[-1], t.max_leverage[-1]
     for venue, kv in overrides.items():
         if venue not in venues:
             raise ConfigError(f"venue_overrides: {venue!r} is not in the data; valid: {', '.join(venues)}")
+        if kv.get("margin_mode") == "portfolio":
+            kv = {**PORTFOLIO, **{k: x for k, x in kv.items() if k != "margin_mode"}}
+        kv = {k: x for k, x in kv.items() if k != "margin_mode"}        # "standard": the spec as it is
         for key, value in kv.items():
             if key not in OVERRIDABLE:
                 raise ConfigError(f"venue_overrides.{venue}: unknown key {key!r}; valid: {', '.join(OVERRIDABLE)}")

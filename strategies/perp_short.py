@@ -6,6 +6,9 @@ Two set-ups (parameter `collateral`):
   by the spot's gain (minus the haircut).
 - `usdt`: the short is margined with USDT only (perp notional / `leverage`); the spot is held but
   does not count as margin (classic cash and carry). A sharp rally can liquidate the short.
+- `usde`: as `usdt`, but the margin (perp notional / `leverage`) is converted into the dataset's
+  collateral asset (USDe in the `collateral-depeg` scenario) when the hedge opens: a depeg of that
+  asset shrinks the margin (Binance Multi-Assets mode, 2025-10-10).
 Re-hedges when the net delta drifts past `rehedge_threshold` of the spot held, and (usdt) tops
 up margin by selling spot and shrinking the hedge when the distance to liquidation falls below
 `min_liq_distance`.
@@ -29,9 +32,9 @@ class PerpShort(Strategy):
     @dataclass(frozen=True, kw_only=True)
     class Params:
         venue: str = param("binance", "venue that holds the spot and the short")
-        collateral: str = param("spot", "'spot': spot posted as perp margin; 'usdt': USDT margin only",
-                                choices=("spot", "usdt"))
-        leverage: float = param(3.0, "usdt collateral: perp notional / USDT margin", gt=0.0, le=125.0)
+        collateral: str = param("spot", "'spot': spot posted as perp margin; 'usdt': USDT margin only; 'usde': "
+                                "the margin held as the dataset's collateral asset", choices=("spot", "usdt", "usde"))
+        leverage: float = param(3.0, "usdt/usde collateral: perp notional / margin", gt=0.0, le=125.0)
         hedge_ratio: float = param(1.0, "perp short size as a fraction of the spot held", ge=0.0, le=2.0)
         rehedge_threshold: float = param(0.02, "re-hedge when |spot + perp| exceeds this share of spot", ge=0.0, le=1.0)
         cash_buffer: float = param(0.01, "spot collateral: share of capital kept as USDT for fees", ge=0.0, lt=1.0)
@@ -83,6 +86,8 @@ class PerpShort(Strategy):
         qty = spot_notional / s
         ctx.order(v, "spot", qty, "open")
         ctx.order(v, "perp", -qty * self.p.hedge_ratio, "open")
+        if self.p.collateral == "usde":         # the margin, converted after the orders fill
+            ctx.buy_collateral(v, spot_notional * self.p.hedge_ratio / self.p.leverage)
         self.opened = True
 
     def _top_up(self, ctx: Context) -> None:

@@ -45,13 +45,16 @@ FREQTRADE_DIR = "../shared/data/freqtrade/binance"     # relative to the repo ro
 REAL_DATA_CASE: dict[str, Any] = dict(strategy="perp_short", data=f"freqtrade:{FREQTRADE_DIR}", symbol="ETH/USDT",
                       dataset="binance-eth-usdt-real", run={"start": "2024-11-01", "end": "2025-03-01"})
 # built-in variants beyond the defaults, so the goldens cover the liquidation path (full with insurance on
-# binance, partial tier step-down on bybit): (name, strategy, scenario, params)
-EXTRA_CASES = (
+# binance, partial tier step-down on bybit): (name, strategy, scenario, params[, {timeframe, run}])
+EXTRA_CASES: tuple[tuple[Any, ...], ...] = (
     ("perp_short-usdt-5x__squeeze", "perp_short", "squeeze", {"collateral": "usdt", "leverage": 5.0}),
     ("perp_short-usdt-5x-bybit__squeeze", "perp_short", "squeeze",
      {"collateral": "usdt", "leverage": 5.0, "venue": "bybit"}),
     # the hedge on the venue that fails (venue-default's bybit): its whole book written off, 60 % recovered
     ("perp_short-bybit__venue-default", "perp_short", "venue-default", {"venue": "bybit"}),
+    # USDe margin liquidated by the depeg (tests/scenarios/test_collateral_depeg.py has the hand arithmetic)
+    ("perp_short-usde-10x__collateral-depeg", "perp_short", "collateral-depeg",
+     {"collateral": "usde", "leverage": 10.0}, {"timeframe": "5m", "run": {"start": "2025-10-10T21:25"}}),
 )
 
 # scenarios whose builtin goldens cover only some strategies (the venue-event scenarios: the hedgers they test)
@@ -122,9 +125,11 @@ def builtin_cases() -> list[GoldenCase]:
                 continue
             cases.append(GoldenCase(f"{strat}__{sc.name}", strat, f"scenario:{sc.name}"))
     scenarios = {sc.name for sc in list_scenarios()}
-    for name, strat, scenario, params in EXTRA_CASES:
+    for name, strat, scenario, params, *more in EXTRA_CASES:
         if strat in builtin_strategies() and scenario in scenarios:
-            cases.append(GoldenCase(name, strat, f"scenario:{scenario}", params=dict(params)))
+            how: dict[str, Any] = more[0] if more else {}
+            cases.append(GoldenCase(name, strat, f"scenario:{scenario}", params=dict(params),
+                                    run=dict(how.get("run", {})), timeframe=how.get("timeframe", "1h")))
     rd = REAL_DATA_CASE
     cases.append(GoldenCase(f"{rd['strategy']}__{rd['dataset']}", rd["strategy"], rd["data"], run=dict(rd["run"]),
                             symbol=rd["symbol"], optional=True))

@@ -11,7 +11,8 @@ from dataclasses import replace
 from types import ModuleType
 
 from basisbt.data.dataset import Dataset
-from basisbt.data.scenarios import adl_crash, bull_carry, death_spiral, feb_2025_crash, real, squeeze, venue_default
+from basisbt.data.scenarios import (adl_crash, bull_carry, collateral_depeg, death_spiral, feb_2025_crash, real, squeeze,
+                                     venue_default)
 from basisbt.data.scenarios.assemble import minutes_per_bar, to_dataset
 from basisbt.data.scenarios.info import ScenarioInfo
 from basisbt.data.scenarios.paths import simulate
@@ -21,7 +22,7 @@ __all__ = ["DEFAULT_SCENARIO", "ScenarioInfo", "list_scenarios", "load_scenario"
 DEFAULT_SCENARIO = feb_2025_crash.NAME
 
 _MODULES: dict[str, ModuleType] = {m.NAME: m for m in (feb_2025_crash, bull_carry, death_spiral, squeeze, adl_crash,
-                                                       venue_default)}
+                                                       venue_default, collateral_depeg)}
 
 
 def list_scenarios(*, real_data: bool = False) -> list[ScenarioInfo]:
@@ -53,4 +54,9 @@ def load_scenario(name: str, timeframe: str = "1h", seed: int | None = None) -> 
     market = simulate(module.spec(), used)
     ds = to_dataset(name, market, timeframe, module.NOTES + (f"seed={used}",))
     events = getattr(module, "VENUE_EVENTS", ())       # scheduled ADL / halts / defaults (data/venue_events.py)
-    return replace(ds, venue_events=tuple(events)) if events else ds
+    if events:
+        ds = replace(ds, venue_events=tuple(events))
+    if hasattr(module, "collateral_frames"):        # a collateral asset with its own bars (collateral-depeg)
+        ds = replace(ds, collateral=module.collateral_frames(minutes_per_bar(timeframe), used),
+                     collateral_asset=module.COLLATERAL_ASSET)
+    return ds

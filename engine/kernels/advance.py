@@ -1,7 +1,8 @@
 """Fast-forward the book over a range of bars (hftbacktest's "advance until the next event").
 
 For each bar i in [i0, i1), at its close instant t (docs/architecture.md §3 order):
-1. liquidation check on the bar's worst mark (high for a short, low for a long);
+1. liquidation check on the bar's worst mark (high for a short, low for a long), a collateral asset
+   (A_COLL) at its bar low, breach at the venue's threshold x maintenance (C_MM_THRESHOLD);
 2. funding settlements of the bar, on the positions held;
 3. lending interest over the bar, then transfers that have arrived by t;
 4. mark to market at the close, records for the bar.
@@ -26,11 +27,12 @@ from numba import njit
 
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
 from basisbt.engine.kernels.book import wallet_col, write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE, C_PARTIAL,
-                                  C_SPOT_COLL, C_TAKER, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_COLL_RATIO, C_HAIRCUT,
+                                  C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL,
+                                  C_SPOT_COLL, C_TAKER, K_COLL_TRADE, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
                                   K_REALIZED, K_TRANSFER_IN, P_BASIS, P_FUNDING, P_LENDING,
                                   P_LIQUIDATION, P_PRICE, Q_BAR, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE,
-                                  R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END,
+                                  R_CASH, R_COLL, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END,
                                   STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from basisbt.engine.kernels.funding import funding_payment
 from basisbt.engine.kernels.lending import lending_interest
@@ -42,6 +44,42 @@ from basisbt.engine.kernels.margin import (is_breached_at, liquidation_price_at,
 def collateral_base(acct: np.ndarray, vcfg: np.ndarray, v: int) -> float:
     """Spot base units that count as perp margin on venue v (0 unless cross with spot collateral)."""
     return acct[v, A_SPOT] if vcfg[v, C_SPOT_COLL] > 0.5 and vcfg[v, C_ISOLATED] < 0.5 else 0.0
+
+
+@njit(cache=True, inline="always")
+def collateral_value(acct: np.ndarray, vcfg: np.ndarray, v: int, px: float) -> float:
+    """Margin value (quote) of venue v's collateral-asset units at price `px`: units x px x ratio (cross only)."""
+    units = acct[v, A_COLL]
+    if units == 0.0 or vcfg[v, C_ISOLATED] > 0.5:
+        return 0.0
+    return units * px * vcfg[v, C_COLL_RATIO]
+
+
+@njit(cache=True, inline="always")
+def mm_threshold(vcfg: np.ndarray, v: int) -> float:
+    """Venue v's liquidation threshold on maintenance (1.0; 1.05 in Binance portfolio margin); 0 = unset = 1.0."""
+    thr = vcfg[v, C_MM_THRESHOLD]
+    return thr if thr > 0.0 else 1.0
+
+
+@njit(cache=True)
+def sell_collateral(state: State, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int, px: float,
+                    prev_px: float) -> None:
+    """A liquidation on venue v first sells all its collateral-asset units at `px` (the bar's low) into cash.
+
+    The venue converts collateral to cover the loss; the units' price change since the last close
+    (`prev_px`) goes to the price part, so a depeg loss shows there and in the ledger (collateral_trade).
+    """
+    units = state.acct[v, A_COLL]
+    if units == 0.0 or math.isnan(px):
+        return
+    proceeds = units * px
+    state.acct[v, A_COLL] = 0.0
+    state.acct[v, A_CASH] += proceeds
+    write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_COLL_TRADE, proceeds, -1)
+    part = units * (px - prev_px) if not math.isnan(prev_px) else 0.0
+    rec.pnl[i, P_PRICE] += part
+    rec.attr[v, P_PRICE] += part
 
 
 @njit(cache=True, inline="always")
@@ -63,13 +101,14 @@ def spot_per_mark(mkt: MarketArrays, i: int, v: int) -> float:
 def liquidation_fill_price(wallet: float, q: float, entry: float, coll: float, h: float, vt: VenueTables,
                            v: int, lo: float, hi: float, m_start: float) -> float:
     """Mark price at which a perp (q, entry) is liquidated in a bar whose mark spans [lo, hi] and
-    starts at m_start, or NaN."""
+    starts at m_start, or NaN. The venue's threshold (mm_threshold) applies to the check and the solve."""
+    thr = mm_threshold(vt.cfg, v)
     first, second = (hi, lo) if q < 0.0 else (lo, hi)
     for m_worst in (first, second):
-        if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_worst):
-            if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start):
+        if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_worst, thr):
+            if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, thr):
                 return m_start                      # gapped through: closed where the path starts
-            px = liquidation_price_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start)
+            px = liquidation_price_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, thr)
             if math.isnan(px) or px < lo or px > hi:
                 return m_worst
             return px
@@ -137,7 +176,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
     for s in range(liq_out.shape[0]):
         liq_out[s, Q_VENUE] = -1.0
     for i in range(i0, i1):
-        if cap - ledger.count[0] < 3 * n_v + n_p + n_t + 1:
+        if cap - ledger.count[0] < 4 * n_v + n_p + n_t + 1:
             return i, STOP_LEDGER_FULL
         t = mkt.close_ns[i]
         # 1. liquidations over the bar, on the worst mark
@@ -150,14 +189,19 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             if math.isnan(lo):
                 continue                            # not listed: no position can be open
             h = vt.cfg[v, C_HAIRCUT]
-            wallet = state.acct[v, wallet_col(vt.cfg, v)]
+            # a collateral asset counts at its bar LOW here (worst case within the bar, docs/architecture.md §4)
+            wallet = state.acct[v, wallet_col(vt.cfg, v)] + collateral_value(state.acct, vt.cfg, v, mkt.coll_low[i, v])
             ratio = spot_per_mark(mkt, i, v)
             coll = collateral_base(state.acct, vt.cfg, v) * ratio
             entry = state.acct[v, A_ENTRY]
-            if not (is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, lo) or
-                    is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, hi)):
+            thr = mm_threshold(vt.cfg, v)
+            if not (is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, lo, thr) or
+                    is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, hi, thr)):
                 continue                            # the common case, decided without a call
             px = liquidation_fill_price(wallet, q, entry, coll, h, vt, v, lo, hi, mkt.mark_open[i, v])
+            if state.acct[v, A_COLL] != 0.0 and vt.cfg[v, C_ISOLATED] < 0.5:
+                sell_collateral(state, rec, ledger, i, t, v, mkt.coll_low[i, v],
+                                mkt.coll_close[max(i - 1, 0), v])
             k = tier_index(q * px, vt.floor, v)
             if vt.cfg[v, C_PARTIAL] > 0.5 and k > 0:
                 keep = vt.floor[v, k] / px * (1.0 - 1e-9)          # what fits under the tier's floor
@@ -224,6 +268,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                 equity += state.acct[v, A_CASH] + state.acct[v, A_ISO]
                 rec.venue[i, v, R_CASH] = state.acct[v, A_CASH]
                 rec.venue[i, v, R_ISO] = state.acct[v, A_ISO]
+                rec.venue[i, v, R_COLL] = state.acct[v, A_COLL]
                 rec.venue[i, v, R_LIQ_PX] = np.nan
                 continue
             if math.isnan(state.prev_spot[v]):  # first listed bar: nothing was held before it
@@ -243,18 +288,27 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             state.prev_mark[v] = m
             equity += state.acct[v, A_CASH] + state.acct[v, A_ISO] + qs * s
             equity += qp * (m - entry)
+            units = state.acct[v, A_COLL]
+            c_close = 0.0
+            if units != 0.0:                    # the collateral asset at its close; its move is in the price part
+                c_close = mkt.coll_close[i, v]
+                equity += units * c_close
+                c_part = units * (c_close - mkt.coll_close[max(i - 1, 0), v])
+                rec.pnl[i, P_PRICE] += c_part
+                rec.attr[v, P_PRICE] += c_part
             rec.venue[i, v, R_SPOT] = qs
             rec.venue[i, v, R_QTY] = qp
             rec.venue[i, v, R_CASH] = state.acct[v, A_CASH]
             rec.venue[i, v, R_ENTRY] = entry
             rec.venue[i, v, R_ISO] = state.acct[v, A_ISO]
-            wallet = state.acct[v, wallet_col(vt.cfg, v)]
+            rec.venue[i, v, R_COLL] = units
+            wallet = state.acct[v, wallet_col(vt.cfg, v)] + collateral_value(state.acct, vt.cfg, v, c_close)
             coll = collateral_base(state.acct, vt.cfg, v) * (s / m)      # at spot (see spot_per_mark)
             h = vt.cfg[v, C_HAIRCUT]
             rec.venue[i, v, R_MARGIN] = margin_balance(wallet, qp, entry, coll, h, m)
             rec.venue[i, v, R_MAINT] = maintenance_margin_at(qp * m, vt.floor, vt.rate, vt.amount, v)
             rec.venue[i, v, R_LIQ_PX] = liquidation_price_at(wallet, qp, entry, coll, h, vt.floor, vt.rate, vt.amount,
-                                                             v, m)
+                                                             v, m, mm_threshold(vt.cfg, v))
         for p in range(n_p):
             rec.lend[i, p] = state.lend[p]
             equity += state.lend[p]

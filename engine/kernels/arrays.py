@@ -28,6 +28,8 @@ class MarketArrays(NamedTuple):
     lend_apy: np.ndarray      # (n, P), APY in force during bar i (known at its open)
     lend_update: np.ndarray   # (n, P) bool: a new rate became known at the close of bar i
     dt_years: np.ndarray      # (n,) bar length in years of 365 days
+    coll_low: np.ndarray      # (n, V) collateral asset (A_COLL) bar low, quote; NaN where the venue has none
+    coll_close: np.ndarray    # (n, V) its bar close
 
 
 class VenueTables(NamedTuple):

@@ -13,7 +13,8 @@ A_SPOT = 1     # spot base units held on the venue
 A_QTY = 2      # signed perp position, base units (short < 0)
 A_ENTRY = 3    # average entry price of the perp position
 A_ISO = 4      # isolated margin assigned to the perp (quote); 0 in cross mode
-N_ACCT = 5
+A_COLL = 5     # units of the venue's collateral asset (USDe-like, own price series); margin at price x ratio
+N_ACCT = 6
 
 # columns of the per-venue configuration `vcfg` (V, N_CFG)
 C_TAKER = 0        # perp taker fee, fraction of notional
@@ -27,7 +28,10 @@ C_ISOLATED = 7     # 1.0 for isolated margin, 0.0 for cross
 C_SLIP = 8         # fixed slippage, fraction of price
 C_SLIP_IMPACT = 9  # volume model: extra slippage = impact * sqrt(order qty / bar volume)
 C_PARTIAL = 10     # 1.0: liquidation first steps the position down to the tier below (bybit/okx style)
-N_CFG = 11
+# 11..16: reserved (venue liquidation rules, another branch)
+C_COLL_RATIO = 17    # collateral ratio of the collateral asset (A_COLL): it counts as margin at price x ratio
+C_MM_THRESHOLD = 18  # breach when margin balance <= threshold x maintenance (1.0; Binance portfolio margin 1.05)
+N_CFG = 19
 
 # PnL parts (columns of pnl records), in the order of engine.results.PNL_PARTS (tests/unit/engine/test_codes.py)
 P_FUNDING = 0
@@ -48,7 +52,8 @@ R_LIQ_PX = 4
 R_CASH = 5
 R_ENTRY = 6
 R_ISO = 7
-N_REC = 8
+R_COLL = 8     # collateral-asset units held (A_COLL)
+N_REC = 9
 
 # ledger kinds: every cash movement (quote units, + in / - out of the holder)
 K_SPOT_TRADE = 0    # cash paid (-) or received (+) for spot
@@ -66,9 +71,10 @@ K_DEPOSIT = 11      # initial capital, and external capital added later (e.g. mi
 K_WITHDRAWAL = 12   # external capital taken out (e.g. redemptions) (-)
 K_ADL = 13          # realized perp PnL of a position the venue auto-deleveraged (engine/runner.py, venue events)
 K_DEFAULT_LOSS = 14  # the part of a defaulted venue's balance that is not recovered (-)
+K_COLL_TRADE = 15   # cash paid (-) for collateral-asset units, or received (+) when they are sold (incl. at liquidation)
 LEDGER_KINDS = ("spot_trade", "realized_pnl", "fee", "funding", "lending_interest", "liquidation_fee",
                 "insurance", "transfer_out", "transfer_in", "lending_supply", "withdrawal_fee", "deposit",
-                "withdrawal", "adl", "default_loss")
+                "withdrawal", "adl", "default_loss", "collateral_trade")
 
 # ledger integer columns (ledger_i); the amount lives in ledger_f
 L_TS = 0

@@ -52,10 +52,12 @@ def margin_balance(wallet: float, qty: float, entry: float, coll_base: float, ha
 
 @njit(**INLINE)
 def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                         floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, ref_px: float) -> float:
-    """Mark price at which margin balance equals maintenance margin; NaN if none exists (or qty == 0).
+                         floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, ref_px: float,
+                         thr: float = 1.0) -> float:
+    """Mark price at which margin balance equals thr x maintenance margin; NaN if none exists (or qty == 0).
 
-    Solves A + c*M = |qty|*rate_k*M - amount_k in every tier and keeps roots that fall in their
+    Solves A + c*M = thr*(|qty|*rate_k*M - amount_k) in every tier (thr: the venue's liquidation
+    threshold, 1.0; Binance portfolio margin liquidates at uniMMR <= 1.05) and keeps roots that fall in their
     tier; of those, the one nearest `ref_px` on the side that hurts the position. Isolated
     margin: pass the isolated margin as `wallet` and coll_base=0.
     """
@@ -67,8 +69,8 @@ def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: flo
     best_dist = np.inf
     k = 0
     while qty != 0.0 and k < n_k and math.isfinite(floor[v, k]):
-        denom = q * rate[v, k] - c
-        m = (a + amount[v, k]) / denom if denom != 0.0 else np.nan
+        denom = thr * q * rate[v, k] - c
+        m = (a + thr * amount[v, k]) / denom if denom != 0.0 else np.nan
         hi = floor[v, k + 1] if k + 1 < n_k else np.inf
         # a root counts in its own tier only; a short dies above, a long below, and a
         # collateral-heavy book may die on either side: keep the root nearest ref_px
@@ -81,10 +83,11 @@ def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: flo
 
 @njit(**INLINE)
 def is_breached_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                   floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, mark_px: float) -> bool:
-    """True when margin balance <= maintenance margin at `mark_px` (the liquidation condition)."""
+                   floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, mark_px: float,
+                   thr: float = 1.0) -> bool:
+    """True when margin balance <= thr x maintenance margin at `mark_px` (the liquidation condition)."""
     bal = margin_balance(wallet, qty, entry, coll_base, haircut, mark_px)
-    return qty != 0.0 and bal <= maintenance_margin_at(qty * mark_px, floor, rate, amount, v)
+    return qty != 0.0 and bal <= thr * maintenance_margin_at(qty * mark_px, floor, rate, amount, v)
 
 
 # -- 1-D tier tables (one venue): tests and the Python layer --------------------------------------------
@@ -97,7 +100,8 @@ def maintenance_margin(notional: float, floor: np.ndarray, rate: np.ndarray, amo
 
 @njit(cache=True)
 def liquidation_price(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                      floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, ref_px: float) -> float:
+                      floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, ref_px: float,
+                      thr: float = 1.0) -> float:
     """liquidation_price_at for a single (K,) tier table."""
     return liquidation_price_at(wallet, qty, entry, coll_base, haircut, floor.reshape((1, -1)),
-                                rate.reshape((1, -1)), amount.reshape((1, -1)), 0, ref_px)
+                                rate.reshape((1, -1)), amount.reshape((1, -1)), 0, ref_px, thr)

@@ -16,7 +16,8 @@ from basisbt.engine.results import PNL_PARTS
 from basisbt.engine.runner import run_backtest
 from basisbt.strategies.registry import builtin_strategies
 
-SCENARIOS = ("bull-carry", "feb-2025-crash", "death-spiral", "squeeze", "adl-crash", "venue-default")
+SCENARIOS = ("bull-carry", "feb-2025-crash", "death-spiral", "squeeze", "adl-crash", "venue-default",
+             "collateral-depeg")
 BUILTINS = ("perp_short", "funding_allocator", "lending_rebalance", "synthetic_dollar")
 
 

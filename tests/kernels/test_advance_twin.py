@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE,
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_COLL_RATIO, C_HAIRCUT,
+                                  C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD,
                                   C_TAKER,
                                   C_PARTIAL,
                                   C_SPOT_COLL, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_BASIS,
@@ -26,17 +27,22 @@ def random_market(rng, n, nv, npr):
     hi = np.maximum(m, m_open) * (1 + np.abs(rng.normal(0, 0.01, (n, nv))))
     lo = np.minimum(m, m_open) * (1 - np.abs(rng.normal(0, 0.01, (n, nv))))
     fr = np.where(rng.random((n, nv)) < 0.2, rng.normal(0, 0.001, (n, nv)), np.nan)
+    # a USDe-like collateral asset near 1, sometimes depegging to 0.6-0.9 within a bar
+    c_close = 1.0 + rng.normal(0, 0.002, (n, nv))
+    c_low = c_close * np.where(rng.random((n, nv)) < 0.1, rng.uniform(0.6, 0.9, (n, nv)),
+                               1 - np.abs(rng.normal(0, 0.002, (n, nv))))
     return MarketArrays(
         close_ns=np.arange(1, n + 1, dtype=np.int64) * 3_600_000_000_000, spot_open=np.vstack([s[:1], s[:-1]]),
         spot_close=s, perp_open=m_open, mark_open=m_open, mark_high=hi, mark_low=lo, mark_close=m,
         spot_volume=np.ones((n, nv)), perp_volume=np.ones((n, nv)), funding_rate=fr, funding_value=np.nan_to_num(fr * m),
         lend_apy=rng.uniform(0, 0.2, (n, npr)), lend_update=rng.random((n, npr)) < 0.3,
-        dt_years=np.full(n, 1 / 8760))
+        dt_years=np.full(n, 1 / 8760), coll_low=c_low, coll_close=c_close)
 
 
 def unlist(mkt, v, k):
     """Venue v has no bars before bar k (NaN prices, as engine.market leaves them)."""
-    for name in ("spot_open", "spot_close", "perp_open", "mark_open", "mark_high", "mark_low", "mark_close"):
+    for name in ("spot_open", "spot_close", "perp_open", "mark_open", "mark_high", "mark_low", "mark_close",
+                 "coll_low", "coll_close"):
         getattr(mkt, name)[:k, v] = np.nan
 
 
@@ -58,7 +64,13 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
         cfg[v, C_LIQ_FEE], cfg[v, C_HAIRCUT] = rng.uniform(0, 0.02), rng.uniform(0, 0.1)
         cfg[v, C_TAKER] = rng.uniform(0, 0.001)
         cfg[v, C_PARTIAL] = float(rng.random() < 0.5)
+        cfg[v, C_COLL_RATIO] = rng.uniform(0.8, 1.0)
+        cfg[v, C_MM_THRESHOLD] = rng.choice([0.0, 1.0, 1.05])       # 0 = unset = 1.0
         margin = abs(q) * mkt.mark_open[0, v] / rng.uniform(2, 30)
+        if rng.random() < 0.4:                                      # part of the margin as collateral units
+            share = rng.uniform(0, 1)
+            acct[v, A_COLL] = margin * share
+            margin *= 1 - share
         acct[v, A_ISO if cfg[v, C_ISOLATED] else A_CASH] = margin
     if late_v >= 0:
         acct[late_v] = 0.0
@@ -75,12 +87,14 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
                      np.full((nv, FLOOR.size), 20.0))
     stop, code = advance(state, vt, mkt, rec, ledger, 0, n, liq_out, 0)
 
-    keys = ("cash", "spot", "qty", "entry", "iso")
-    r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO]))) for a in acct]
+    keys = ("cash", "spot", "qty", "entry", "iso", "coll")
+    r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO], a[A_COLL]))) for a in acct]
     r_cfg = [dict(liq_fee=c[C_LIQ_FEE], taker=c[C_TAKER], haircut=c[C_HAIRCUT], spot_coll=c[C_SPOT_COLL] > 0.5,
-                  isolated=c[C_ISOLATED] > 0.5, partial=c[C_PARTIAL] > 0.5) for c in cfg]
+                  isolated=c[C_ISOLATED] > 0.5, partial=c[C_PARTIAL] > 0.5, coll_ratio=c[C_COLL_RATIO],
+                  thr=c[C_MM_THRESHOLD]) for c in cfg]
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close",
-                                                    "spot_close", "funding_rate", "lend_apy")}
+                                                    "spot_close", "funding_rate", "lend_apy", "coll_low",
+                                                    "coll_close")}
     r_mkt.update(funding_px=mkt.mark_close.tolist(), dt_years=mkt.dt_years.tolist(),
                  prev_spot=mkt.spot_open[0].tolist(),
                  prev_mark=mkt.mark_open[0].tolist(), lend=lend.tolist())
@@ -98,5 +112,6 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
     assert got_liq == sorted((v, round(q, 6)) for v, q, *_ in out[-1][2])
     # identity: PnL parts of each bar sum to its equity change (lending flows included)
     eq = np.r_[acct[:, [A_CASH, A_ISO]].sum() + np.nansum(acct[:, A_SPOT] * mkt.spot_open[0])
+               + np.nansum(acct[:, A_COLL] * mkt.coll_close[0])
                + np.nansum(acct[:, A_QTY] * (mkt.mark_open[0] - acct[:, A_ENTRY])) + lend.sum(), rec.equity[:stop]]
     assert np.allclose(np.diff(eq), rec.pnl[:stop].sum(axis=1), rtol=1e-9, atol=1e-6)

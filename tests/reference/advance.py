@@ -9,8 +9,9 @@ from tests.reference import kernels as k
 def advance(acct, cfg, tiers, mkt, i0, i1):
     """Return per-bar (equity, pnl parts dict, liquidations) for a book given as plain dicts.
 
-    acct: list of dicts cash, spot, qty, entry, iso; cfg: list of dicts liq_fee, haircut, spot_coll,
-    isolated; tiers: list of (floor, rate, amount) lists; mkt: dict of 2-D lists.
+    acct: list of dicts cash, spot, qty, entry, iso (optional coll: collateral-asset units); cfg: list of
+    dicts liq_fee, haircut, spot_coll, isolated (optional coll_ratio, thr); tiers: list of (floor, rate,
+    amount) lists; mkt: dict of 2-D lists (optional coll_low, coll_close).
     State is copied, not mutated. Stops after the first bar with a liquidation.
     """
     acct = [dict(a) for a in acct]
@@ -18,6 +19,10 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
     prev_m = list(mkt["prev_mark"])
     lend = list(mkt["lend"])
     out = []
+
+    def coll_px(name, i, v):
+        return mkt[name][i][v] if name in mkt else math.nan
+
     for i in range(i0, i1):
         parts = dict(funding=0.0, basis=0.0, price=0.0, lending=0.0, liquidation=0.0)
         liqs = []
@@ -32,14 +37,19 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             lo, hi = mkt["mark_low"][i][v], mkt["mark_high"][i][v]
             if math.isnan(lo):
                 continue
+            thr = cfg[v].get("thr", 1.0) or 1.0
+            c_low = coll_px("coll_low", i, v)
 
             def first_breach(start):
-                args = (a[wallet_key], a["qty"], a["entry"], coll, cfg[v]["haircut"], *tiers[v])
+                # collateral-asset units count at the bar's low x ratio (cross only)
+                extra = a.get("coll", 0.0) * c_low * cfg[v].get("coll_ratio", 1.0) \
+                    if a.get("coll", 0.0) and not cfg[v]["isolated"] else 0.0
+                args = (a[wallet_key] + extra, a["qty"], a["entry"], coll, cfg[v]["haircut"], *tiers[v])
                 for worst in ((hi, lo) if a["qty"] < 0 else (lo, hi)):
-                    if k.is_breached(*args, worst):
-                        if k.is_breached(*args, start):
+                    if k.is_breached(*args, worst, thr):
+                        if k.is_breached(*args, start, thr):
                             return start
-                        px = k.liquidation_price(*args, start)
+                        px = k.liquidation_price(*args, start, thr)
                         return worst if math.isnan(px) or px < lo or px > hi else px
                 return math.nan
 
@@ -65,6 +75,11 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             px = first_breach(mkt["mark_open"][i][v])
             if math.isnan(px):
                 continue
+            if a.get("coll", 0.0) and not cfg[v]["isolated"]:      # the venue sells the collateral at the low
+                a["cash"] += a["coll"] * c_low
+                prev = coll_px("coll_close", max(i - 1, 0), v)
+                parts["price"] += a["coll"] * (c_low - prev) if not math.isnan(prev) else 0.0
+                a["coll"] = 0.0
             tier = k.tier_index(a["qty"] * px, tiers[v][0])
             if cfg[v].get("partial") and tier > 0:
                 keep = tiers[v][0][tier] / px * (1 - 1e-9)
@@ -96,6 +111,10 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             parts["basis"] += a["qty"] * ((m - prev_m[v]) - (s - prev_s[v]))
             prev_s[v], prev_m[v] = s, m
             equity += a["cash"] + a["iso"] + a["spot"] * s + a["qty"] * (m - a["entry"])
+            if a.get("coll", 0.0):
+                c = coll_px("coll_close", i, v)
+                equity += a["coll"] * c
+                parts["price"] += a["coll"] * (c - coll_px("coll_close", max(i - 1, 0), v))
         out.append((equity, parts, liqs))
         if liqs:
             break

@@ -30,14 +30,14 @@ def margin_balance(wallet, qty, entry, coll_base, haircut, mark_px):
     return wallet + qty * (mark_px - entry) + coll_base * (1 - haircut) * mark_px
 
 
-def is_breached(wallet, qty, entry, coll_base, haircut, floor, rate, amount, mark_px):
+def is_breached(wallet, qty, entry, coll_base, haircut, floor, rate, amount, mark_px, thr=1.0):
     if qty == 0:
         return False
     return margin_balance(wallet, qty, entry, coll_base, haircut, mark_px) <= \
-        maintenance_margin(qty * mark_px, floor, rate, amount)
+        thr * maintenance_margin(qty * mark_px, floor, rate, amount)
 
 
-def liquidation_price(wallet, qty, entry, coll_base, haircut, floor, rate, amount, ref_px):
+def liquidation_price(wallet, qty, entry, coll_base, haircut, floor, rate, amount, ref_px, thr=1.0):
     """By bisection on the breach condition, walking away from ref_px on each side (independent of the
     kernel's closed form). Returns the nearest crossing, or NaN."""
     if qty == 0:
@@ -45,7 +45,7 @@ def liquidation_price(wallet, qty, entry, coll_base, haircut, floor, rate, amoun
 
     def gap(m):
         return margin_balance(wallet, qty, entry, coll_base, haircut, m) - \
-            maintenance_margin(qty * m, floor, rate, amount)
+            thr * maintenance_margin(qty * m, floor, rate, amount)
 
     best = math.nan
     g0 = gap(ref_px)

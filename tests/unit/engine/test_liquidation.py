@@ -165,7 +165,7 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     high = np.array([[2180.0], [2300.0]])
     mkt = MarketArrays(np.array([3600, 7200], np.int64) * 10**9, px, px, px, px, high, px, px,
                        np.ones((n, 1)), np.ones((n, 1)), np.full((n, 1), np.nan), px, np.zeros((n, 0)),
-                       np.zeros((n, 0), bool), np.full(n, 1 / 8760))
+                       np.zeros((n, 0), bool), np.full(n, 1 / 8760), np.full((n, 1), np.nan), np.full((n, 1), np.nan))
     acct = np.zeros((1, N_ACCT))
     acct[0, A_CASH], acct[0, A_QTY], acct[0, A_ENTRY] = 5000.0, -25.0, 2000.0
     cfg = np.zeros((1, N_CFG))
