@@ -1,16 +1,23 @@
 """Tiered maintenance margin, margin balance and liquidation price (docs/architecture.md §4, §10).
 
-Tiers are arrays (floor, rate, amount) padded with floor=+inf: tier k covers notional in
-[floor[k], floor[k+1]) and its maintenance margin is notional*rate[k] - amount[k].
+Tiers are arrays (floor, rate, amount) padded with floor=+inf: tier k covers sizes in
+[floor[k], floor[k+1]), where the size is the |notional| (quote), or |qty| (base units) on a venue
+whose tiers count contracts (cfg C_TIER_BASE, OKX). Tier k's maintenance margin is
+notional*rate[k] - amount[k]; `amount` is the running-sum deduction (Binance, Bybit) or 0 for a
+venue that applies the rate to the whole position (OKX, zeroed when the spec is read).
+The venue liquidates when margin balance <= the liquidation level
+    level = notional*(rate[k] + trigger) - amount[k] + close_rate*|qty|*M_b,
+with `trigger` = cfg C_TRIGGER_FEE (OKX: the taker fee) and the last term Bybit's fee to close at
+the bankruptcy price M_b of the perp (where wallet + qty*(M - entry) = 0), a constant of the state.
 Margin balance is linear in the mark price M: B(M) = A + c*M, with
 A = wallet - qty*entry and c = qty + collateral_base*(1 - haircut) (spot posted as margin is
 valued at the mark). Binance's one-way isolated formula is the special case c = qty.
 
-Kernels call the `*_at` forms, which read row v of the (V, K) tier tables in place. They are
-inlined into the caller and written without `break` or early returns: numba then emits no
-reference-count updates for their array arguments (a row slice, a `break` or a non-inlined call
-costs two atomic updates per array per call, which was most of the per-bar time of `advance`).
-The 1-D forms are for tests and the Python layer.
+Kernels call the `*_at` forms, which read row v of the (V, K) tier tables and of the (V, N_CFG)
+venue config in place. They are inlined into the caller and written without `break` or early
+returns: numba then emits no reference-count updates for their array arguments (a row slice, a
+`break` or a non-inlined call costs two atomic updates per array per call, which was most of the
+per-bar time of `advance`). The 1-D forms are for tests and the Python layer.
 """
 from __future__ import annotations
 
@@ -19,14 +26,16 @@ import math
 import numpy as np
 from numba import njit
 
+from basisbt.engine.kernels.codes import C_CLOSE_FEE, C_TIER_BASE, C_TRIGGER_FEE, N_CFG
+
 
 INLINE = dict(cache=True, inline="always")
 
 
 @njit(**INLINE)
-def tier_index(notional: float, floor: np.ndarray, v: int) -> int:
-    """Index of venue v's tier (row v of the (V, K) `floor` table, ascending) that holds |notional|."""
-    n = abs(notional)
+def tier_index(size: float, floor: np.ndarray, v: int) -> int:
+    """Index of venue v's tier (row v of the (V, K) `floor` table, ascending) that holds |size|."""
+    n = abs(size)
     k = 0
     j = 1
     while j < floor.shape[1] and floor[v, j] <= n:
@@ -36,11 +45,38 @@ def tier_index(notional: float, floor: np.ndarray, v: int) -> int:
 
 
 @njit(**INLINE)
-def maintenance_margin_at(notional: float, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray,
-                          v: int) -> float:
-    """Maintenance margin (quote) of |notional| under venue v's tier table."""
-    k = tier_index(notional, floor, v)
-    return abs(notional) * rate[v, k] - amount[v, k]
+def tier_size(qty: float, mark_px: float, cfg: np.ndarray, v: int) -> float:
+    """What venue v's tier floors measure: |qty| (base-unit tiers) or |qty * mark_px| (notional)."""
+    return abs(qty) if cfg[v, C_TIER_BASE] > 0.5 else abs(qty * mark_px)
+
+
+@njit(**INLINE)
+def maintenance_margin_at(qty: float, mark_px: float, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray,
+                          cfg: np.ndarray, v: int) -> float:
+    """Maintenance margin (quote) of a perp of `qty` at `mark_px` under venue v's tier table."""
+    k = tier_index(tier_size(qty, mark_px, cfg, v), floor, v)
+    return abs(qty * mark_px) * rate[v, k] - amount[v, k]
+
+
+@njit(**INLINE)
+def close_fee_at(wallet: float, qty: float, entry: float, cfg: np.ndarray, v: int) -> float:
+    """Fee to close the perp at its bankruptcy price (Bybit's term of maintenance), 0 on other venues.
+
+    The perp's bankruptcy price M_b solves wallet + qty*(M_b - entry) = 0, so |qty|*M_b =
+    max(-sign(qty)*(wallet - qty*entry), 0): a constant of the state (spot collateral is left out,
+    so a spot-hedged short is not charged for a bankruptcy price its collateral puts far away).
+    """
+    a = wallet - qty * entry
+    s = -a if qty > 0.0 else a
+    return cfg[v, C_CLOSE_FEE] * s if s > 0.0 else 0.0
+
+
+@njit(**INLINE)
+def liquidation_level_at(wallet: float, qty: float, entry: float, mark_px: float, floor: np.ndarray,
+                         rate: np.ndarray, amount: np.ndarray, cfg: np.ndarray, v: int) -> float:
+    """Margin balance at or below which venue v liquidates: maintenance + trigger fee + fee to close."""
+    return (maintenance_margin_at(qty, mark_px, floor, rate, amount, cfg, v)
+            + abs(qty * mark_px) * cfg[v, C_TRIGGER_FEE] + close_fee_at(wallet, qty, entry, cfg, v))
 
 
 @njit(**INLINE)
@@ -52,52 +88,81 @@ def margin_balance(wallet: float, qty: float, entry: float, coll_base: float, ha
 
 @njit(**INLINE)
 def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                         floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, ref_px: float) -> float:
-    """Mark price at which margin balance equals maintenance margin; NaN if none exists (or qty == 0).
+                         floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, cfg: np.ndarray, v: int,
+                         ref_px: float) -> float:
+    """Mark price at which margin balance equals the liquidation level; NaN if none exists (or qty == 0).
 
-    Solves A + c*M = |qty|*rate_k*M - amount_k in every tier and keeps roots that fall in their
-    tier; of those, the one nearest `ref_px` on the side that hurts the position. Isolated
-    margin: pass the isolated margin as `wallet` and coll_base=0.
+    Solves A + c*M = |qty|*(rate_k + trigger)*M - amount_k + close_fee in every tier and keeps roots
+    that fall in their tier; of those, the one nearest `ref_px` on the side that hurts the position.
+    With whole-position notional tiers the level jumps up at a floor: the floor's price is a
+    crossing too when the book is breached just above it and not just below. Base-unit tiers do
+    not depend on the mark (one tier holds every root). Isolated margin: pass the isolated margin
+    as `wallet` and coll_base=0.
     """
     a = wallet - qty * entry
     c = qty + coll_base * (1.0 - haircut)
     q = abs(qty)
+    trig = cfg[v, C_TRIGGER_FEE]
+    cf = close_fee_at(wallet, qty, entry, cfg, v)
+    base = cfg[v, C_TIER_BASE] > 0.5
     n_k = floor.shape[1]
     best = np.nan
     best_dist = np.inf
     k = 0
     while qty != 0.0 and k < n_k and math.isfinite(floor[v, k]):
-        denom = q * rate[v, k] - c
-        m = (a + amount[v, k]) / denom if denom != 0.0 else np.nan
+        r = rate[v, k] + trig
+        denom = q * r - c
+        m = (a + amount[v, k] - cf) / denom if denom != 0.0 else np.nan
         hi = floor[v, k + 1] if k + 1 < n_k else np.inf
+        size = q if base else q * m
         # a root counts in its own tier only; a short dies above, a long below, and a
         # collateral-heavy book may die on either side: keep the root nearest ref_px
-        if m > 0.0 and q * m >= floor[v, k] and q * m < hi and abs(m - ref_px) < best_dist:
+        if m > 0.0 and size >= floor[v, k] and size < hi and abs(m - ref_px) < best_dist:
             best = m
             best_dist = abs(m - ref_px)
+        if not base and k > 0 and amount[v, k] == 0.0:
+            mf = floor[v, k] / q                  # a jump of the whole-position level at this floor
+            bal = a + c * mf
+            if (bal <= q * mf * r - amount[v, k] + cf and bal > q * mf * (rate[v, k - 1] + trig) - amount[v, k - 1] + cf
+                    and abs(mf - ref_px) < best_dist):
+                best = mf
+                best_dist = abs(mf - ref_px)
         k += 1
     return best
 
 
 @njit(**INLINE)
 def is_breached_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                   floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, mark_px: float) -> bool:
-    """True when margin balance <= maintenance margin at `mark_px` (the liquidation condition)."""
+                   floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, cfg: np.ndarray, v: int,
+                   mark_px: float) -> bool:
+    """True when margin balance <= the liquidation level at `mark_px` (the liquidation condition)."""
     bal = margin_balance(wallet, qty, entry, coll_base, haircut, mark_px)
-    return qty != 0.0 and bal <= maintenance_margin_at(qty * mark_px, floor, rate, amount, v)
+    return qty != 0.0 and bal <= liquidation_level_at(wallet, qty, entry, mark_px, floor, rate, amount, cfg, v)
 
 
 # -- 1-D tier tables (one venue): tests and the Python layer --------------------------------------------
 @njit(cache=True)
+def model_cfg(trigger_fee: float, close_fee: float, tier_base: bool) -> np.ndarray:
+    """A one-venue config row holding just the liquidation-model columns the margin helpers read."""
+    cfg = np.zeros((1, N_CFG))
+    cfg[0, C_TRIGGER_FEE] = trigger_fee
+    cfg[0, C_CLOSE_FEE] = close_fee
+    cfg[0, C_TIER_BASE] = 1.0 if tier_base else 0.0
+    return cfg
+
+
+@njit(cache=True)
 def maintenance_margin(notional: float, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray) -> float:
-    """maintenance_margin_at for a single (K,) tier table."""
-    return maintenance_margin_at(notional, floor.reshape((1, -1)), rate.reshape((1, -1)),
-                                 amount.reshape((1, -1)), 0)
+    """maintenance_margin_at of |notional| for a single (K,) notional tier table."""
+    return maintenance_margin_at(notional, 1.0, floor.reshape((1, -1)), rate.reshape((1, -1)),
+                                 amount.reshape((1, -1)), model_cfg(0.0, 0.0, False), 0)
 
 
 @njit(cache=True)
 def liquidation_price(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                      floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, ref_px: float) -> float:
-    """liquidation_price_at for a single (K,) tier table."""
+                      floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, ref_px: float,
+                      trigger_fee: float = 0.0, close_fee: float = 0.0, tier_base: bool = False) -> float:
+    """liquidation_price_at for a single (K,) tier table and the given liquidation-model terms."""
     return liquidation_price_at(wallet, qty, entry, coll_base, haircut, floor.reshape((1, -1)),
-                                rate.reshape((1, -1)), amount.reshape((1, -1)), 0, ref_px)
+                                rate.reshape((1, -1)), amount.reshape((1, -1)),
+                                model_cfg(trigger_fee, close_fee, tier_base), 0, ref_px)
