@@ -28,9 +28,9 @@ from numba import njit
 
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
 from basisbt.engine.kernels.book import wallet_col, write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY, C_HAIRCUT, C_ISOLATED,
-                                  C_LIQ_FEE, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SPOT_COLL, C_TAKER,
-                                  C_TIER_BASE, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY, C_CLOSE_FEE, C_HAIRCUT,
+                                  C_ISOLATED, C_LIQ_FEE, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SPOT_COLL,
+                                  C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
                                   K_REALIZED, K_TRANSFER_IN, P_BASIS, P_FUNDING, P_LENDING,
                                   P_LIQUIDATION, P_PRICE, Q_BAR, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE,
                                   R_CASH, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END,
@@ -68,11 +68,13 @@ def liquidation_fill_price(wallet: float, q: float, entry: float, coll: float, h
     """Mark price at which a perp (q, entry) is liquidated in a bar whose mark spans [lo, hi] and
     starts at m_start, or NaN."""
     first, second = (hi, lo) if q < 0.0 else (lo, hi)
+    trig, close, base = vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5
     for m_worst in (first, second):
-        if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, vt.cfg, v, m_worst):
-            if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, vt.cfg, v, m_start):
+        if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_worst, trig, close, base):
+            if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, trig, close, base):
                 return m_start                      # gapped through: closed where the path starts
-            px = liquidation_price_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, vt.cfg, v, m_start)
+            px = liquidation_price_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, trig, close,
+                                      base)
             if math.isnan(px) or px < lo or px > hi:
                 return m_worst
             return px
@@ -166,15 +168,16 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             ratio = spot_per_mark(mkt, i, v)
             coll = collateral_base(state.acct, vt.cfg, v) * ratio
             entry = state.acct[v, A_ENTRY]
-            if not (is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, vt.cfg, v, lo) or
-                    is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, vt.cfg, v, hi)):
+            trig, close, base = vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5
+            if not (is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, lo, trig, close, base) or
+                    is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, hi, trig, close, base)):
                 continue                            # the common case, decided without a call
             px = liquidation_fill_price(wallet, q, entry, coll, h, vt, v, lo, hi, mkt.mark_open[i, v])
-            k = tier_index(tier_size(q, px, vt.cfg, v), vt.floor, v)
+            k = tier_index(tier_size(q, px, base), vt.floor, v)
             if vt.cfg[v, C_PARTIAL] > 0.5 and k > 0 and k + 1 >= vt.cfg[v, C_PARTIAL_FROM]:
                 j = max(k - max(int(vt.cfg[v, C_PARTIAL_TIERS]), 1), 0)     # the tier stepped down to
                 cap = vt.floor[v, j + 1]
-                keep = (cap if vt.cfg[v, C_TIER_BASE] > 0.5 else cap / px) * (1.0 - 1e-9)   # what fits in it
+                keep = (cap if base else cap / px) * (1.0 - 1e-9)   # what fits in it
                 part = q - keep if q > 0.0 else q + keep
                 # the step down is an order to the book and pays the taker fee (Bybit's and OKX's rule), the
                 # rest closes with the liquidation fee or at the bankruptcy price
@@ -266,9 +269,11 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             coll = collateral_base(state.acct, vt.cfg, v) * (s / m)      # at spot (see spot_per_mark)
             h = vt.cfg[v, C_HAIRCUT]
             rec.venue[i, v, R_MARGIN] = margin_balance(wallet, qp, entry, coll, h, m)
-            rec.venue[i, v, R_MAINT] = liquidation_level_at(wallet, qp, entry, m, vt.floor, vt.rate, vt.amount, vt.cfg, v)
+            trig, close, base = vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5
+            rec.venue[i, v, R_MAINT] = liquidation_level_at(wallet, qp, entry, m, vt.floor, vt.rate, vt.amount, v, trig,
+                                                            close, base)
             rec.venue[i, v, R_LIQ_PX] = liquidation_price_at(wallet, qp, entry, coll, h, vt.floor, vt.rate, vt.amount,
-                                                             vt.cfg, v, m)
+                                                             v, m, trig, close, base)
         for p in range(n_p):
             rec.lend[i, p] = state.lend[p]
             equity += state.lend[p]

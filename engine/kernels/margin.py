@@ -13,11 +13,13 @@ Margin balance is linear in the mark price M: B(M) = A + c*M, with
 A = wallet - qty*entry and c = qty + collateral_base*(1 - haircut) (spot posted as margin is
 valued at the mark). Binance's one-way isolated formula is the special case c = qty.
 
-Kernels call the `*_at` forms, which read row v of the (V, K) tier tables and of the (V, N_CFG)
-venue config in place. They are inlined into the caller and written without `break` or early
-returns: numba then emits no reference-count updates for their array arguments (a row slice, a
-`break` or a non-inlined call costs two atomic updates per array per call, which was most of the
-per-bar time of `advance`). The 1-D forms are for tests and the Python layer.
+Kernels call the `*_at` forms, which read row v of the (V, K) tier tables in place and take the
+venue's model terms (trigger, close_rate, base: cfg columns C_TRIGGER_FEE, C_CLOSE_FEE, C_TIER_BASE)
+as scalars. They are inlined into the caller and written without `break` or early returns: numba
+then emits no reference-count updates for their array arguments (a row slice, a `break`, a branch
+around an array argument or a non-inlined call costs two atomic updates per array per call, which was
+most of the per-bar time of `advance`; passing the cfg array in did too). The 1-D forms are for tests
+and the Python layer.
 """
 from __future__ import annotations
 
@@ -25,8 +27,6 @@ import math
 
 import numpy as np
 from numba import njit
-
-from basisbt.engine.kernels.codes import C_CLOSE_FEE, C_TIER_BASE, C_TRIGGER_FEE, N_CFG
 
 
 INLINE = dict(cache=True, inline="always")
@@ -45,22 +45,22 @@ def tier_index(size: float, floor: np.ndarray, v: int) -> int:
 
 
 @njit(**INLINE)
-def tier_size(qty: float, mark_px: float, cfg: np.ndarray, v: int) -> float:
-    """What venue v's tier floors measure: |qty| (base-unit tiers) or |qty * mark_px| (notional)."""
-    return abs(qty) if cfg[v, C_TIER_BASE] > 0.5 else abs(qty * mark_px)
+def tier_size(qty: float, mark_px: float, base: bool) -> float:
+    """What a venue's tier floors measure: |qty| (base-unit tiers) or |qty * mark_px| (notional)."""
+    return abs(qty) if base else abs(qty * mark_px)
 
 
 @njit(**INLINE)
 def maintenance_margin_at(qty: float, mark_px: float, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray,
-                          cfg: np.ndarray, v: int) -> float:
+                          v: int, base: bool) -> float:
     """Maintenance margin (quote) of a perp of `qty` at `mark_px` under venue v's tier table."""
-    k = tier_index(tier_size(qty, mark_px, cfg, v), floor, v)
+    k = tier_index(tier_size(qty, mark_px, base), floor, v)
     return abs(qty * mark_px) * rate[v, k] - amount[v, k]
 
 
 @njit(**INLINE)
-def close_fee_at(wallet: float, qty: float, entry: float, cfg: np.ndarray, v: int) -> float:
-    """Fee to close the perp at its bankruptcy price (Bybit's term of maintenance), 0 on other venues.
+def close_fee(wallet: float, qty: float, entry: float, close_rate: float) -> float:
+    """Fee to close the perp at its bankruptcy price (Bybit's term of maintenance; close_rate 0 elsewhere).
 
     The perp's bankruptcy price M_b solves wallet + qty*(M_b - entry) = 0, so |qty|*M_b =
     max(-sign(qty)*(wallet - qty*entry), 0): a constant of the state (spot collateral is left out,
@@ -68,15 +68,16 @@ def close_fee_at(wallet: float, qty: float, entry: float, cfg: np.ndarray, v: in
     """
     a = wallet - qty * entry
     s = -a if qty > 0.0 else a
-    return cfg[v, C_CLOSE_FEE] * s if s > 0.0 else 0.0
+    return close_rate * max(s, 0.0)
 
 
 @njit(**INLINE)
 def liquidation_level_at(wallet: float, qty: float, entry: float, mark_px: float, floor: np.ndarray,
-                         rate: np.ndarray, amount: np.ndarray, cfg: np.ndarray, v: int) -> float:
+                         rate: np.ndarray, amount: np.ndarray, v: int, trigger: float, close_rate: float,
+                         base: bool) -> float:
     """Margin balance at or below which venue v liquidates: maintenance + trigger fee + fee to close."""
-    return (maintenance_margin_at(qty, mark_px, floor, rate, amount, cfg, v)
-            + abs(qty * mark_px) * cfg[v, C_TRIGGER_FEE] + close_fee_at(wallet, qty, entry, cfg, v))
+    return (maintenance_margin_at(qty, mark_px, floor, rate, amount, v, base)
+            + abs(qty * mark_px) * trigger + close_fee(wallet, qty, entry, close_rate))
 
 
 @njit(**INLINE)
@@ -88,8 +89,8 @@ def margin_balance(wallet: float, qty: float, entry: float, coll_base: float, ha
 
 @njit(**INLINE)
 def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                         floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, cfg: np.ndarray, v: int,
-                         ref_px: float) -> float:
+                         floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, ref_px: float,
+                         trigger: float, close_rate: float, base: bool) -> float:
     """Mark price at which margin balance equals the liquidation level; NaN if none exists (or qty == 0).
 
     Solves A + c*M = |qty|*(rate_k + trigger)*M - amount_k + close_fee in every tier and keeps roots
@@ -102,11 +103,11 @@ def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: flo
     a = wallet - qty * entry
     c = qty + coll_base * (1.0 - haircut)
     q = abs(qty)
-    trig = cfg[v, C_TRIGGER_FEE]
-    cf = close_fee_at(wallet, qty, entry, cfg, v)
-    base = cfg[v, C_TIER_BASE] > 0.5
+    trig = trigger
+    cf = close_fee(wallet, qty, entry, close_rate)
     n_k = floor.shape[1]
-    best = np.nan
+    jumps = not base and amount[v, n_k - 1] == 0.0     # whole-position notional tiers (a deduction table has
+    best = np.nan                                      # amount > 0 at the top unless every rate is the same)
     best_dist = np.inf
     k = 0
     while qty != 0.0 and k < n_k and math.isfinite(floor[v, k]):
@@ -120,7 +121,7 @@ def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: flo
         if m > 0.0 and size >= floor[v, k] and size < hi and abs(m - ref_px) < best_dist:
             best = m
             best_dist = abs(m - ref_px)
-        if not base and k > 0 and amount[v, k] == 0.0:
+        if jumps and k > 0:
             mf = floor[v, k] / q                  # a jump of the whole-position level at this floor
             bal = a + c * mf
             if (bal <= q * mf * r - amount[v, k] + cf and bal > q * mf * (rate[v, k - 1] + trig) - amount[v, k - 1] + cf
@@ -133,29 +134,20 @@ def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: flo
 
 @njit(**INLINE)
 def is_breached_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                   floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, cfg: np.ndarray, v: int,
-                   mark_px: float) -> bool:
+                   floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, mark_px: float,
+                   trigger: float, close_rate: float, base: bool) -> bool:
     """True when margin balance <= the liquidation level at `mark_px` (the liquidation condition)."""
     bal = margin_balance(wallet, qty, entry, coll_base, haircut, mark_px)
-    return qty != 0.0 and bal <= liquidation_level_at(wallet, qty, entry, mark_px, floor, rate, amount, cfg, v)
+    return qty != 0.0 and bal <= liquidation_level_at(wallet, qty, entry, mark_px, floor, rate, amount, v, trigger,
+                                                      close_rate, base)
 
 
 # -- 1-D tier tables (one venue): tests and the Python layer --------------------------------------------
 @njit(cache=True)
-def model_cfg(trigger_fee: float, close_fee: float, tier_base: bool) -> np.ndarray:
-    """A one-venue config row holding just the liquidation-model columns the margin helpers read."""
-    cfg = np.zeros((1, N_CFG))
-    cfg[0, C_TRIGGER_FEE] = trigger_fee
-    cfg[0, C_CLOSE_FEE] = close_fee
-    cfg[0, C_TIER_BASE] = 1.0 if tier_base else 0.0
-    return cfg
-
-
-@njit(cache=True)
 def maintenance_margin(notional: float, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray) -> float:
     """maintenance_margin_at of |notional| for a single (K,) notional tier table."""
     return maintenance_margin_at(notional, 1.0, floor.reshape((1, -1)), rate.reshape((1, -1)),
-                                 amount.reshape((1, -1)), model_cfg(0.0, 0.0, False), 0)
+                                 amount.reshape((1, -1)), 0, False)
 
 
 @njit(cache=True)
@@ -164,5 +156,5 @@ def liquidation_price(wallet: float, qty: float, entry: float, coll_base: float,
                       trigger_fee: float = 0.0, close_fee: float = 0.0, tier_base: bool = False) -> float:
     """liquidation_price_at for a single (K,) tier table and the given liquidation-model terms."""
     return liquidation_price_at(wallet, qty, entry, coll_base, haircut, floor.reshape((1, -1)),
-                                rate.reshape((1, -1)), amount.reshape((1, -1)),
-                                model_cfg(trigger_fee, close_fee, tier_base), 0, ref_px)
+                                rate.reshape((1, -1)), amount.reshape((1, -1)), 0, ref_px, trigger_fee, close_fee,
+                                tier_base)
