@@ -77,6 +77,8 @@ def test_okx_recorded_position_full_run_liquidated_at_bankruptcy():
     low = close.copy()
     low[6] = 2700.0
     ds = dataset(bars(close, low=low), venues=("okx",))
+    # no opening fee, so the isolated margin is the recorded 30.11 (the trigger fee is the spec's own 0.05 %:
+    # `trigger_fee = "taker"` is read from the block, a taker_fee override does not change it)
     cfg = RunConfig(slippage=0.0, initial_capital=100.0, venue_overrides={"okx": {"taker_fee": 0.0}})
     res = run_backtest(OkxIsolatedLong(), ds, cfg)
     lp = okx_recorded_lp()
