@@ -45,10 +45,18 @@ class VenueSpec:
     spot_taker_fee: float
     funding_interval_h: float     # default interval; data may override per settlement
     funding_cap: dict[str, float]  # |rate| cap per interval (fraction) by base asset; "*" = any other base
-    liquidation_fee: float        # fraction of liquidated notional
-    partial_liquidation: bool     # step down tiers instead of closing all at once
+    liquidation_fee: float        # fraction of liquidated notional (a close at the liquidation price)
     withdrawal_fee: float         # quote units per transfer out
     withdrawal_delay_s: float     # seconds money is in transit
+    # the venue's liquidation model (docs/architecture.md §4); defaults are Binance's
+    maintenance: str = "deduction"            # "deduction": rate x notional - running-sum amount; "whole_position"
+    trigger_fee: float = 0.0                  # added to the tier rate in the breach test (OKX: taker fee)
+    close_fee_in_maintenance: bool = False    # maintenance includes the taker fee to close at bankruptcy (Bybit)
+    liquidation_price: str = "liquidation"    # full close "liquidation" (+ liquidation_fee) or "bankruptcy"
+    partial: str = "none"                     # "none" or "step": first step down the tiers, paying the taker fee
+    partial_from_tier: int = 2                # 1-based tier from which a breach steps down (OKX 3)
+    partial_tiers: int = 1                    # tiers stepped down at a time (OKX 2)
+    tier_unit: str = "notional"               # tier floors in quote "notional" or "base" units (OKX contracts)
     haircuts: dict[str, float] = field(default_factory=dict)   # asset -> collateral haircut
     tiers: dict[str, TierTable] = field(default_factory=dict)  # base asset -> tiers
     sources: dict[str, str] = field(default_factory=dict)
@@ -61,6 +69,11 @@ class VenueSpec:
             return self.funding_cap["*"]
         return max(self.funding_cap.values())
 
+    @property
+    def partial_liquidation(self) -> bool:
+        """True when a breach first steps the position down the tiers (spec `partial = "step"`)."""
+        return self.partial == "step"
+
     def tier_table(self, base: str) -> TierTable:
         try:
             return self.tiers[base]
@@ -72,16 +85,19 @@ def available_venues() -> list[str]:
     return sorted(p.stem for p in VENUE_DIR.glob("*.toml"))
 
 
-def _tier_table(path: Path, base: str, rows: list[dict]) -> TierTable:
+def _tier_table(path: Path, base: str, rows: list[dict], whole_position: bool = False) -> TierTable:
     try:
         floor = np.array([float(r["floor"]) for r in rows])
         rate = np.array([float(r["rate"]) for r in rows])
-        amount = np.array([float(r["amount"]) for r in rows])
+        amount = np.array([float(r.get("amount", 0.0)) if whole_position else float(r["amount"]) for r in rows])
         lev = np.array([float(r.get("max_leverage", 1.0 / r["rate"] / 2)) for r in rows])
     except KeyError as e:
         raise VenueSpecError(f"{path}: tier of {base} lacks key {e}") from None
     if floor[0] != 0 or np.any(np.diff(floor) <= 0) or np.any(np.diff(rate) < 0):
         raise VenueSpecError(f"{path}: tiers of {base} must start at 0 with rising floors and rates")
+    if whole_position and np.any(amount != 0):
+        raise VenueSpecError(f"{path}: tiers of {base}: maintenance = \"whole_position\" applies the rate to the "
+                             f"whole position, so `amount` must be 0 or left out")
     return TierTable(floor, rate, amount, lev)
 
 
@@ -106,6 +122,7 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
     specs = []
     for block in doc.get("spec", []):
         try:
+            model = _liquidation_model(path, block)
             spec = VenueSpec(
                 name=doc["name"],
                 effective_from=pd.Timestamp(block["effective_from"], tz="UTC"),
@@ -114,11 +131,12 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
                 funding_interval_h=float(block["funding_interval_h"]),
                 funding_cap=_funding_cap(path, block["funding_cap"]),
                 liquidation_fee=float(block["liquidation_fee"]),
-                partial_liquidation=bool(block.get("partial_liquidation", False)),
                 withdrawal_fee=float(block["withdrawal_fee"]),
                 withdrawal_delay_s=float(block["withdrawal_delay_min"]) * 60.0,
+                **model,
                 haircuts={k: float(v) for k, v in block.get("haircuts", {}).items()},
-                tiers={b: _tier_table(path, b, rows) for b, rows in block.get("tiers", {}).items()},
+                tiers={b: _tier_table(path, b, rows, model["maintenance"] == "whole_position")
+                       for b, rows in block.get("tiers", {}).items()},
                 sources=dict(block.get("sources", {})),
             )
         except KeyError as e:
@@ -127,6 +145,42 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
     if not specs:
         raise VenueSpecError(f"{path}: no [[spec]] blocks")
     return tuple(sorted(specs, key=lambda s: s.effective_from))
+
+
+CHOICES = {"maintenance": ("deduction", "whole_position"), "liquidation_price": ("liquidation", "bankruptcy"),
+           "partial": ("none", "step"), "tier_unit": ("notional", "base")}
+
+
+def _liquidation_model(path: Path, block: dict) -> dict:
+    """The liquidation-model fields of a spec block, checked (docs/architecture.md §4).
+
+    `trigger_fee` may be a number or "taker" (the block's taker fee). A block without `partial` may
+    give the older boolean `partial_liquidation`: true is partial = "step" from tier 2, one tier at a time.
+    """
+    where = f"{path} (block effective_from {block.get('effective_from')!r})"
+    out: dict = {}
+    for key, allowed in CHOICES.items():
+        value = block.get(key, allowed[0])
+        if key == "partial" and "partial" not in block:
+            value = "step" if block.get("partial_liquidation", False) is True else "none"
+        if value not in allowed:
+            raise VenueSpecError(f"{where}: {key} = {value!r}; valid: {', '.join(map(repr, allowed))}")
+        out[key] = value
+    trig = block.get("trigger_fee", 0.0)
+    if trig == "taker":
+        trig = block["taker_fee"]
+    close = block.get("close_fee_in_maintenance", False)
+    if isinstance(trig, bool) or not isinstance(trig, (int, float)) or not 0 <= trig < 0.01:
+        raise VenueSpecError(f"{where}: trigger_fee = {trig!r}; give a fraction in [0, 0.01) or \"taker\"")
+    if not isinstance(close, bool):
+        raise VenueSpecError(f"{where}: close_fee_in_maintenance = {close!r}; give true or false")
+    start, step = block.get("partial_from_tier", 2), block.get("partial_tiers", 1)
+    if isinstance(start, bool) or isinstance(step, bool) or not isinstance(start, int) or not isinstance(step, int) \
+            or start < 2 or step < 1:
+        raise VenueSpecError(f"{where}: partial_from_tier = {start!r}, partial_tiers = {step!r}; give whole "
+                             f"numbers, partial_from_tier >= 2 (tier 1 has no tier below) and partial_tiers >= 1")
+    out.update(trigger_fee=float(trig), close_fee_in_maintenance=close, partial_from_tier=start, partial_tiers=step)
+    return out
 
 
 def all_blocks(name: str, directory: Path | None = None) -> tuple[VenueSpec, ...]:

@@ -7,8 +7,9 @@ import pandas as pd
 from basisbt.data.venues import VenueSpec, all_blocks, load_venue
 from basisbt.engine.config import ConfigError, check_venue_override
 from basisbt.engine.kernels.arrays import VenueTables
-from basisbt.engine.kernels.codes import (C_COLL_RATIO, C_HAIRCUT, C_LIQ_FEE, C_MAKER, C_MM_THRESHOLD, C_PARTIAL,
-                                  C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, N_CFG)
+from basisbt.engine.kernels.codes import (C_BANKRUPTCY, C_CLOSE_FEE, C_COLL_RATIO, C_HAIRCUT, C_LIQ_FEE, C_MAKER,
+                                  C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SLIP, C_SLIP_IMPACT,
+                                  C_SPOT_COLL, C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, N_CFG)
 
 OVERRIDABLE = {"taker_fee": C_TAKER, "maker_fee": C_MAKER, "spot_taker_fee": C_SPOT_TAKER,
                "spot_maker_fee": C_SPOT_MAKER, "liquidation_fee": C_LIQ_FEE, "haircut": C_HAIRCUT,
@@ -40,7 +41,13 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
         vcfg[j, C_LIQ_FEE] = s.liquidation_fee
         vcfg[j, C_HAIRCUT] = s.haircuts.get(base, 0.0)
         vcfg[j, C_SPOT_COLL] = 0.0
-        vcfg[j, C_PARTIAL] = 1.0 if s.partial_liquidation else 0.0
+        # the liquidation model (whole-position maintenance needs no column: its amounts are 0 in the table)
+        vcfg[j, C_PARTIAL] = 1.0 if s.partial == "step" else 0.0
+        vcfg[j, C_PARTIAL_FROM], vcfg[j, C_PARTIAL_TIERS] = s.partial_from_tier, s.partial_tiers
+        vcfg[j, C_TRIGGER_FEE] = s.trigger_fee
+        vcfg[j, C_CLOSE_FEE] = s.taker_fee if s.close_fee_in_maintenance else 0.0
+        vcfg[j, C_BANKRUPTCY] = 1.0 if s.liquidation_price == "bankruptcy" else 0.0
+        vcfg[j, C_TIER_BASE] = 1.0 if s.tier_unit == "base" else 0.0
         vcfg[j, C_SLIP], vcfg[j, C_SLIP_IMPACT] = slippage, slippage_impact
         vcfg[j, C_COLL_RATIO], vcfg[j, C_MM_THRESHOLD] = 1.0, 1.0    # standard margin: counted in full, 1.00 x MM
         m = t.floor.shape[0]

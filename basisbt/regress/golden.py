@@ -541,11 +541,17 @@ def bless_checks(run: CaseRun) -> list[str]:
             marks = ds.perp[v] if marks is None or marks.empty else marks
             bar_open = pd.DatetimeIndex(marks["ts"])
             step = close_ns[1] - close_ns[0]
+            # a whole close at the bankruptcy price loses the margin left, at most the liquidation level there
+            level = max(spec.tier_table(ds.base).rate) + spec.trigger_fee + 2 * taker_rate
             for i, row in enumerate(lq.itertuples()):
                 is_step = spec.partial_liquidation and (i != last_at[row.ts] or abs(float(left.loc[row.ts])) > 0)
                 rate = taker_rate if is_step else liq_rate
                 expect = abs(row.qty) * row.price * rate
-                if abs(expect - row.fee) > 1e-12 * max(expect, 1.0):
+                if not is_step and spec.liquidation_price == "bankruptcy":
+                    if not -1e-9 <= row.fee <= abs(row.qty) * row.price * level + 1e-9:
+                        problems.append(f"{v} liquidation {row.ts}: margin lost at bankruptcy {row.fee!r} is not in "
+                                        f"[0, |qty| * price * {level}]")
+                elif abs(expect - row.fee) > 1e-12 * max(expect, 1.0):
                     problems.append(f"{v} liquidation {row.ts}: fee {row.fee!r} != |qty| * price * {rate} "
                                     f"= {expect!r}")
                 k = bar_open.get_indexer([row.ts - pd.Timedelta(int(step), "ns")])[0]

@@ -26,7 +26,10 @@ spot_taker_fee = 0.001
 funding_interval_h = 8          # funding: ETHUSDT/BTCUSDT default 8h
 funding_cap = {{ ETH = {cap_eth}, BTC = 0.003 }}   # funding_caps: per symbol
 liquidation_fee = 0.0125        # liquidation: clearance fee 1.25 % for ETHUSDT and BTCUSDT (exchangeInfo liquidationFee)
-partial_liquidation = false     # Binance liquidates in one IOC order, then closes at bankruptcy
+maintenance = "deduction"       # liquidation: tier rate x notional - cum (leverageBracket `cum`)
+liquidation_price = "liquidation"   # liquidation: closed at the liquidation price, clearance fee charged
+partial = "none"                # liquidation: one IOC order for the whole position, no tier step-down
+tier_unit = "notional"          # leverageBracket notionalFloor / notionalCap are quote notional
 withdrawal_fee = 1.0            # approximate: USDT on TRC20 ~1 USDT; network-dependent, fee page not retrieved
 withdrawal_delay_min = 30       # approximate: confirmations + internal review, not a documented constant
 haircuts = {{ ETH = 0.05, BTC = 0.05, USDT = 0.0 }}   # haircuts: Multi-Assets Mode collateral value ratio 95 %

@@ -6,9 +6,11 @@ For each bar i in [i0, i1), at its close instant t (docs/architecture.md §3 ord
 2. funding settlements of the bar, on the positions held;
 3. lending interest over the bar, then transfers that have arrived by t;
 4. mark to market at the close, records for the bar.
-With partial liquidation on (a venue option), a breach in tier k > 0 first closes the part of the
-position above the tier below's floor at the liquidation price; the rest is checked again over the
-same bar (from that price) and closed whole if it breaches too. Stops after a bar with a
+With partial liquidation on (a venue option), a breach in a tier from C_PARTIAL_FROM up first
+closes the part of the position above the cap of the tier C_PARTIAL_TIERS below, at the liquidation
+price and with the taker fee; the rest is checked again over the same bar (from that price) and closed
+whole if it breaches too: with the liquidation fee, or at the bankruptcy price (C_BANKRUPTCY: the
+margin balance left is lost). Stops after a bar with a
 liquidation (the strategy must hear of it) or before a bar when the ledger buffer could overflow.
 Returns (next bar to process, stop code).
 
@@ -27,17 +29,18 @@ from numba import njit
 
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
 from basisbt.engine.kernels.book import wallet_col, write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_COLL_RATIO, C_HAIRCUT,
-                                  C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL,
-                                  C_SPOT_COLL, C_TAKER, K_COLL_TRADE, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY, C_CLOSE_FEE,
+                                  C_COLL_RATIO, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM,
+                                  C_PARTIAL_TIERS, C_SPOT_COLL, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, K_COLL_TRADE,
+                                  K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
                                   K_REALIZED, K_TRANSFER_IN, P_BASIS, P_FUNDING, P_LENDING,
                                   P_LIQUIDATION, P_PRICE, Q_BAR, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE,
                                   R_CASH, R_COLL, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END,
                                   STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from basisbt.engine.kernels.funding import funding_payment
 from basisbt.engine.kernels.lending import lending_interest
-from basisbt.engine.kernels.margin import (is_breached_at, liquidation_price_at, maintenance_margin_at, margin_balance,
-                                   tier_index)
+from basisbt.engine.kernels.margin import (is_breached_at, liquidation_level_at, liquidation_price_at, margin_balance,
+                                   tier_index, tier_size)
 
 
 @njit(cache=True, inline="always")
@@ -104,11 +107,14 @@ def liquidation_fill_price(wallet: float, q: float, entry: float, coll: float, h
     starts at m_start, or NaN. The venue's threshold (mm_threshold) applies to the check and the solve."""
     thr = mm_threshold(vt.cfg, v)
     first, second = (hi, lo) if q < 0.0 else (lo, hi)
+    trig, close, base = vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5
     for m_worst in (first, second):
-        if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_worst, thr):
-            if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, thr):
+        if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_worst, trig, close, base, thr):
+            if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, trig, close, base,
+                              thr):
                 return m_start                      # gapped through: closed where the path starts
-            px = liquidation_price_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, thr)
+            px = liquidation_price_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, trig, close,
+                                      base, thr)
             if math.isnan(px) or px < lo or px > hi:
                 return m_worst
             return px
@@ -118,22 +124,31 @@ def liquidation_fill_price(wallet: float, q: float, entry: float, coll: float, h
 @njit(cache=True)
 def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int,
               px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int, ratio: float,
-              fee_rate: float) -> None:
-    """Close `q` (signed, part or all of venue v's perp) at `px`, charge the liquidation fee on it,
-    let the insurance fund absorb a deficit."""
+              fee_rate: float, bankrupt: bool) -> None:
+    """Close `q` (signed, part or all of venue v's perp) at `px`, charge the fee on it, let the
+    insurance fund absorb a deficit.
+
+    The fee is |q| * px * fee_rate; with `bankrupt` (a whole close on a venue that takes the position
+    over at its bankruptcy price) it is the margin balance left after closing at px instead, floored at
+    0: closing at px and losing that balance is closing at the bankruptcy price (booked as
+    `liquidation_fee`; for isolated margin it is |q * (px - M_b)|, the isolated margin left)."""
     acct = state.acct
     col = wallet_col(vt.cfg, v)
     entry = acct[v, A_ENTRY]
     realized = q * (px - entry)
-    fee = abs(q) * px * fee_rate
-    acct[v, col] += realized - fee
     rest = acct[v, A_QTY] - q
     if abs(rest) < 1e-12 * max(abs(q), 1.0):
         rest = 0.0
+    coll = collateral_base(acct, vt.cfg, v) * ratio
+    coll_value = coll * (1.0 - vt.cfg[v, C_HAIRCUT]) * px
+    fee = abs(q) * px * fee_rate
+    if bankrupt:
+        left = acct[v, col] + realized + rest * (px - entry) + coll_value
+        fee = left if left > 0.0 else 0.0
+    acct[v, col] += realized - fee
     acct[v, A_QTY] = rest
     acct[v, A_ENTRY] = entry if rest != 0.0 else 0.0
-    coll = collateral_base(acct, vt.cfg, v) * ratio
-    balance = acct[v, col] + rest * (px - entry) + coll * (1.0 - vt.cfg[v, C_HAIRCUT]) * px
+    balance = acct[v, col] + rest * (px - entry) + coll_value
     insurance = -balance if balance < 0.0 else 0.0
     acct[v, col] += insurance
     if col == A_ISO and rest == 0.0:
@@ -194,22 +209,26 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             ratio = spot_per_mark(mkt, i, v)
             coll = collateral_base(state.acct, vt.cfg, v) * ratio
             entry = state.acct[v, A_ENTRY]
+            trig, close, base = vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5
             thr = mm_threshold(vt.cfg, v)
-            if not (is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, lo, thr) or
-                    is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, hi, thr)):
+            if not (is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, lo, trig, close, base, thr)
+                    or is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, hi, trig, close, base,
+                                      thr)):
                 continue                            # the common case, decided without a call
             px = liquidation_fill_price(wallet, q, entry, coll, h, vt, v, lo, hi, mkt.mark_open[i, v])
             if state.acct[v, A_COLL] != 0.0 and vt.cfg[v, C_ISOLATED] < 0.5:
                 sell_collateral(state, rec, ledger, i, t, v, mkt.coll_low[i, v],
                                 mkt.coll_close[max(i - 1, 0), v])
-            k = tier_index(q * px, vt.floor, v)
-            if vt.cfg[v, C_PARTIAL] > 0.5 and k > 0:
-                keep = vt.floor[v, k] / px * (1.0 - 1e-9)          # what fits under the tier's floor
+            k = tier_index(tier_size(q, px, base), vt.floor, v)
+            if vt.cfg[v, C_PARTIAL] > 0.5 and k > 0 and k + 1 >= vt.cfg[v, C_PARTIAL_FROM]:
+                j = max(k - max(int(vt.cfg[v, C_PARTIAL_TIERS]), 1), 0)     # the tier stepped down to
+                cap = vt.floor[v, j + 1]
+                keep = (cap if base else cap / px) * (1.0 - 1e-9)   # what fits in it
                 part = q - keep if q > 0.0 else q + keep
-                # the step down is an order to the book and pays the taker fee (Bybit's rule; OKX's
-                # liquidation fee is its taker rate), the rest closes with the liquidation fee
+                # the step down is an order to the book and pays the taker fee (Bybit's and OKX's rule), the
+                # rest closes with the liquidation fee or at the bankruptcy price
                 liquidate(state, vt, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq, ratio,
-                          vt.cfg[v, C_TAKER])
+                          vt.cfg[v, C_TAKER], False)
                 n_liq += 1
                 wallet = state.acct[v, wallet_col(vt.cfg, v)]
                 px = liquidation_fill_price(wallet, state.acct[v, A_QTY], state.acct[v, A_ENTRY], coll, h, vt, v,
@@ -217,7 +236,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                 if math.isnan(px):
                     continue
             liquidate(state, vt, rec, ledger, i, t, v, px, state.acct[v, A_QTY], liq_id0 + n_liq, liq_out, n_liq,
-                      ratio, vt.cfg[v, C_LIQ_FEE])
+                      ratio, vt.cfg[v, C_LIQ_FEE], vt.cfg[v, C_BANKRUPTCY] > 0.5)
             n_liq += 1
         # 2. funding on the positions held
         for v in range(n_v):
@@ -306,9 +325,12 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             coll = collateral_base(state.acct, vt.cfg, v) * (s / m)      # at spot (see spot_per_mark)
             h = vt.cfg[v, C_HAIRCUT]
             rec.venue[i, v, R_MARGIN] = margin_balance(wallet, qp, entry, coll, h, m)
-            rec.venue[i, v, R_MAINT] = maintenance_margin_at(qp * m, vt.floor, vt.rate, vt.amount, v)
+            trig, close, base = vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5
+            thr = mm_threshold(vt.cfg, v)
+            rec.venue[i, v, R_MAINT] = liquidation_level_at(wallet, qp, entry, m, vt.floor, vt.rate, vt.amount, v, trig,
+                                                            close, base, thr)
             rec.venue[i, v, R_LIQ_PX] = liquidation_price_at(wallet, qp, entry, coll, h, vt.floor, vt.rate, vt.amount,
-                                                             v, m, mm_threshold(vt.cfg, v))
+                                                             v, m, trig, close, base, thr)
         for p in range(n_p):
             rec.lend[i, p] = state.lend[p]
             equity += state.lend[p]

@@ -27,8 +27,14 @@ C_SPOT_COLL = 6    # 1.0 if spot on the venue counts as perp margin (Ethena set-
 C_ISOLATED = 7     # 1.0 for isolated margin, 0.0 for cross
 C_SLIP = 8         # fixed slippage, fraction of price
 C_SLIP_IMPACT = 9  # volume model: extra slippage = impact * sqrt(order qty / bar volume)
-C_PARTIAL = 10     # 1.0: liquidation first steps the position down to the tier below (bybit/okx style)
-# 11..16: reserved (venue liquidation rules, another branch)
+C_PARTIAL = 10     # 1.0: liquidation first steps the position down the tiers (spec `partial = "step"`)
+# venue liquidation models (docs/architecture.md §4, spec fields in data/venues/*.toml)
+C_TRIGGER_FEE = 11    # added to the tier rate in the breach test (OKX: taker fee; 0 elsewhere)
+C_CLOSE_FEE = 12      # fee rate to close at the bankruptcy price, added to maintenance (Bybit: taker; 0 elsewhere)
+C_BANKRUPTCY = 13     # 1.0: a full liquidation takes the position over at the bankruptcy price (remaining margin lost)
+C_PARTIAL_FROM = 14   # 1-based tier from which a breach first steps down (2 = any tier above the first; OKX 3)
+C_PARTIAL_TIERS = 15  # tiers stepped down at a time (OKX 2, Bybit 1)
+C_TIER_BASE = 16      # 1.0: tier floors are in base units (|qty|, OKX contracts x ctVal), else quote notional
 C_COLL_RATIO = 17    # collateral ratio of the collateral asset (A_COLL): it counts as margin at price x ratio
 C_MM_THRESHOLD = 18  # breach when margin balance <= threshold x maintenance (1.0; Binance portfolio margin 1.05)
 N_CFG = 19

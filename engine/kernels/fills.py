@@ -19,7 +19,7 @@ from numba import njit
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
 from basisbt.engine.kernels.book import update_position, wallet_col, write_ledger
 from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_SLIP,
-                                  C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, K_FEE, K_REALIZED,
+                                  C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, C_TIER_BASE, K_FEE, K_REALIZED,
                                   K_SPOT_TRADE, O_FILLED, O_REDUCED, O_REFUSED, P_BASIS, P_FEES, P_PRICE,
                                   P_SLIPPAGE, SPOT, WHY_CASH, WHY_HOLDINGS, WHY_MARGIN, WHY_NONE)
 from basisbt.engine.kernels.margin import tier_index
@@ -36,7 +36,7 @@ def slippage_fraction(qty: float, volume: float, fixed: float, impact: float) ->
 
 @njit(cache=True)
 def perp_margin_ok(wallet: float, q0: float, e0: float, coll_value: float, dq: float, px: float, fee_rate: float,
-                   floor: np.ndarray, max_lev: np.ndarray, v: int) -> bool:
+                   floor: np.ndarray, max_lev: np.ndarray, v: int, tier_base: float = 0.0) -> bool:
     """True if trading dq at px leaves margin balance >= initial margin (or does not raise exposure).
 
     Margin balance after the fill: wallet + q0 * (px - e0) (realized or not, the old position's
@@ -46,7 +46,7 @@ def perp_margin_ok(wallet: float, q0: float, e0: float, coll_value: float, dq: f
     if abs(new_q) <= abs(q0):
         return True
     notional = abs(new_q) * px
-    k = tier_index(notional, floor, v)
+    k = tier_index(abs(new_q) if tier_base > 0.5 else notional, floor, v)    # OKX tiers count contracts
     balance = wallet + q0 * (px - e0) + coll_value - abs(dq) * px * fee_rate
     return balance >= notional / max_lev[v, k]
 
@@ -73,14 +73,15 @@ def allowed_qty(state: State, vt: VenueTables, v: int, instrument: int, qty: flo
     if not iso and vt.cfg[v, C_SPOT_COLL] > 0.5:
         coll = acct[v, A_SPOT] * (1.0 - vt.cfg[v, C_HAIRCUT]) * spot_px
     q0, e0, fee = acct[v, A_QTY], acct[v, A_ENTRY], vt.cfg[v, C_TAKER]
-    if perp_margin_ok(wallet, q0, e0, coll, qty, exec_px, fee, vt.floor, vt.max_lev, v):
+    if perp_margin_ok(wallet, q0, e0, coll, qty, exec_px, fee, vt.floor, vt.max_lev, v, vt.cfg[v, C_TIER_BASE]):
         return qty, O_FILLED, WHY_NONE
     # exposure rises monotonically with |dq| past the reducing part: bisect for the largest size that fits
     lo, hi = 0.0, abs(qty)
     sign = 1.0 if qty > 0.0 else -1.0
     for _ in range(64):
         mid = 0.5 * (lo + hi)
-        if perp_margin_ok(wallet, q0, e0, coll, sign * mid, exec_px, fee, vt.floor, vt.max_lev, v):
+        if perp_margin_ok(wallet, q0, e0, coll, sign * mid, exec_px, fee, vt.floor, vt.max_lev, v,
+                          vt.cfg[v, C_TIER_BASE]):
             lo = mid
         else:
             hi = mid

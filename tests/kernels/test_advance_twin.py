@@ -7,17 +7,38 @@ from hypothesis import strategies as st
 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_COLL_RATIO, C_HAIRCUT,
-                                  C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD,
-                                  C_TAKER,
-                                  C_PARTIAL,
-                                  C_SPOT_COLL, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_BASIS,
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY, C_CLOSE_FEE,
+                                  C_COLL_RATIO, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL,
+                                  C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SPOT_COLL, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE,
+                                  N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_BASIS,
                                   P_FUNDING, P_LENDING, P_LIQUIDATION, P_PRICE, Q_VENUE, STOP_LIQUIDATION)
 from tests.reference.advance import advance as ref_advance
 
 FLOOR = np.array([0.0, 50_000.0, 600_000.0, np.inf])
 RATE = np.array([0.004, 0.005, 0.0065, 0.0065])
 AMOUNT = np.array([0.0, 50.0, 950.0, 950.0])
+# an OKX-like table: floors in base units (ETH), whole-position rates (no amounts), four tiers
+FLOOR_BASE = np.array([0.0, 20.0, 60.0, 160.0, np.inf])
+RATE_BASE = np.array([0.004, 0.0065, 0.01, 0.015, 0.015])
+AMOUNT_ZERO = np.zeros(5)
+
+
+def random_model(rng):
+    """A random liquidation model: (tiers, kernel cfg columns, twin cfg keys). Covers Binance (deduction,
+    liquidation price, no partial), Bybit (close fee, bankruptcy, step 1), OKX (base whole-position tiers,
+    trigger fee, bankruptcy, from tier 3 two at a time) and whole-position notional tiers, mixed at random."""
+    base = rng.random() < 0.35
+    whole = base or rng.random() < 0.25
+    tiers = (FLOOR_BASE, RATE_BASE, AMOUNT_ZERO) if base else \
+        (np.r_[FLOOR, np.inf], np.r_[RATE, RATE[-1]], np.zeros(5) if whole else np.r_[AMOUNT, AMOUNT[-1]])
+    twin = dict(partial=rng.random() < 0.5, partial_from=int(rng.integers(2, 4)), partial_tiers=int(rng.integers(1, 3)),
+                trigger=rng.uniform(0, 0.001) if rng.random() < 0.5 else 0.0,
+                close_fee=rng.uniform(0, 0.001) if rng.random() < 0.5 else 0.0, base=bool(base),
+                bankrupt=bool(rng.random() < 0.5))
+    cols = {C_PARTIAL: float(twin["partial"]), C_PARTIAL_FROM: twin["partial_from"],
+            C_PARTIAL_TIERS: twin["partial_tiers"], C_TRIGGER_FEE: twin["trigger"], C_CLOSE_FEE: twin["close_fee"],
+            C_TIER_BASE: float(base), C_BANKRUPTCY: float(twin["bankrupt"])}
+    return tiers, cols, twin
 
 
 def random_market(rng, n, nv, npr):
@@ -46,7 +67,7 @@ def unlist(mkt, v, k):
         getattr(mkt, name)[:k, v] = np.nan
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(seed=st.integers(0, 2**31), nv=st.integers(1, 3), npr=st.integers(0, 2), n=st.integers(2, 40),
        late=st.integers(0, 10))
 def test_advance_matches_twin(seed, nv, npr, n, late):
@@ -55,6 +76,7 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
     late_v = nv - 1 if late and nv > 1 else -1      # that venue lists at bar `late`, holding only cash
     acct = np.zeros((nv, N_ACCT))
     cfg = np.zeros((nv, N_CFG))
+    models = [random_model(rng) for _ in range(nv)]
     for v in range(nv):
         q = rng.uniform(-30, 30) * (10 if rng.random() < 0.5 else 1)     # large books reach higher tiers
         acct[v, A_QTY], acct[v, A_ENTRY] = q, mkt.mark_open[0, v] * rng.uniform(0.97, 1.03)
@@ -63,9 +85,10 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
         cfg[v, C_SPOT_COLL] = float(rng.random() < 0.5)
         cfg[v, C_LIQ_FEE], cfg[v, C_HAIRCUT] = rng.uniform(0, 0.02), rng.uniform(0, 0.1)
         cfg[v, C_TAKER] = rng.uniform(0, 0.001)
-        cfg[v, C_PARTIAL] = float(rng.random() < 0.5)
         cfg[v, C_COLL_RATIO] = rng.uniform(0.8, 1.0)
         cfg[v, C_MM_THRESHOLD] = rng.choice([0.0, 1.0, 1.05])       # 0 = unset = 1.0
+        for col, x in models[v][1].items():
+            cfg[v, col] = x
         margin = abs(q) * mkt.mark_open[0, v] / rng.uniform(2, 30)
         if rng.random() < 0.4:                                      # part of the margin as collateral units
             share = rng.uniform(0, 1)
@@ -83,22 +106,22 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
                   np.zeros(n), np.zeros(n), np.zeros((nv + 1, N_PNL)))
     ledger = Ledger(np.zeros((4096, 4), np.int64), np.zeros(4096), np.zeros(1, np.int64))
     liq_out = np.full((2 * nv, N_LIQ), -1.0)
-    vt = VenueTables(cfg, np.tile(FLOOR, (nv, 1)), np.tile(RATE, (nv, 1)), np.tile(AMOUNT, (nv, 1)),
-                     np.full((nv, FLOOR.size), 20.0))
+    vt = VenueTables(cfg, np.array([m[0][0] for m in models]), np.array([m[0][1] for m in models]),
+                     np.array([m[0][2] for m in models]), np.full((nv, 5), 20.0))
     stop, code = advance(state, vt, mkt, rec, ledger, 0, n, liq_out, 0)
 
     keys = ("cash", "spot", "qty", "entry", "iso", "coll")
     r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO], a[A_COLL]))) for a in acct]
     r_cfg = [dict(liq_fee=c[C_LIQ_FEE], taker=c[C_TAKER], haircut=c[C_HAIRCUT], spot_coll=c[C_SPOT_COLL] > 0.5,
-                  isolated=c[C_ISOLATED] > 0.5, partial=c[C_PARTIAL] > 0.5, coll_ratio=c[C_COLL_RATIO],
-                  thr=c[C_MM_THRESHOLD]) for c in cfg]
+                  isolated=c[C_ISOLATED] > 0.5, coll_ratio=c[C_COLL_RATIO], thr=c[C_MM_THRESHOLD], **m[2])
+                 for c, m in zip(cfg, models)]
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close",
                                                     "spot_close", "funding_rate", "lend_apy", "coll_low",
                                                     "coll_close")}
     r_mkt.update(funding_px=mkt.mark_close.tolist(), dt_years=mkt.dt_years.tolist(),
                  prev_spot=mkt.spot_open[0].tolist(),
                  prev_mark=mkt.mark_open[0].tolist(), lend=lend.tolist())
-    out = ref_advance(r_acct, r_cfg, [(FLOOR, RATE, AMOUNT)] * nv, r_mkt, 0, n)
+    out = ref_advance(r_acct, r_cfg, [m[0] for m in models], r_mkt, 0, n)
 
     assert stop == len(out)
     assert (code == STOP_LIQUIDATION) == bool(out[-1][2])

@@ -70,6 +70,33 @@ def test_liquidation_price_vs_bisection(q, entry, lev, coll_share, h):
         assert abs(bal - mm) <= 1e-6 * max(1.0, abs(mm))
 
 
+# an OKX-like table: floors in base units, whole-position rates (no running-sum amounts)
+FLOOR_BASE = np.array([0.0, 20.0, 60.0, 160.0, np.inf])
+RATE_BASE = np.array([0.004, 0.0065, 0.01, 0.015, 0.015])
+
+
+@settings(max_examples=300, deadline=None)
+@given(q=st.floats(-500, 500, **finite).filter(lambda x: abs(x) > 1e-3), entry=st.floats(500, 5000, **finite),
+       lev=st.floats(1.5, 50, **finite), coll_share=st.floats(0, 1.2, **finite), h=st.floats(0, 0.1, **finite),
+       trigger=st.sampled_from([0.0, 0.0005]), close_fee=st.sampled_from([0.0, 0.00055]),
+       table=st.sampled_from(["deduction", "whole_notional", "whole_base"]))
+def test_liquidation_price_vs_bisection_venue_models(q, entry, lev, coll_share, h, trigger, close_fee, table):
+    # the venue liquidation models (OKX trigger fee and base/whole-position tiers, Bybit's fee to close)
+    floor, rate, amount = {"deduction": (FLOOR, RATE, AMOUNT), "whole_notional": (FLOOR, RATE, np.zeros(5)),
+                           "whole_base": (FLOOR_BASE, RATE_BASE, np.zeros(5))}[table]
+    base = table == "whole_base"
+    wallet = abs(q) * entry / lev
+    coll = abs(q) * coll_share if q < 0 else 0.0
+    model = dict(trigger=trigger, close_fee=close_fee, base=base)
+    k = margin.liquidation_price(wallet, q, entry, coll, h, floor, rate, amount, entry, trigger, close_fee, base)
+    r = ref.liquidation_price(wallet, q, entry, coll, h, floor, rate, amount, entry, **model)
+    assert close(k, r, rel=1e-7, abs_=1e-6), (k, r)
+    if not math.isnan(k):   # the breach flips at the price found
+        above = ref.is_breached(wallet, q, entry, coll, h, floor, rate, amount, k * (1 + 1e-9), **model)
+        below = ref.is_breached(wallet, q, entry, coll, h, floor, rate, amount, k * (1 - 1e-9), **model)
+        assert above != below
+
+
 @given(st.floats(-100, 100, **finite), px_s, st.floats(-100, 100, **finite).filter(lambda x: x != 0), px_s)
 def test_update_position(q, e, dq, px):
     e = e if q != 0 else 0.0

@@ -9,9 +9,11 @@ from tests.reference import kernels as k
 def advance(acct, cfg, tiers, mkt, i0, i1):
     """Return per-bar (equity, pnl parts dict, liquidations) for a book given as plain dicts.
 
-    acct: list of dicts cash, spot, qty, entry, iso (optional coll: collateral-asset units); cfg: list of
-    dicts liq_fee, haircut, spot_coll, isolated (optional coll_ratio, thr); tiers: list of (floor, rate,
-    amount) lists; mkt: dict of 2-D lists (optional coll_low, coll_close).
+    acct: list of dicts cash, spot, qty, entry, iso (optional coll: collateral-asset units); cfg: list of dicts
+    liq_fee, taker, haircut, spot_coll, isolated, optional coll_ratio and thr (threshold), and the liquidation
+    model (all optional, Binance's by default): partial, partial_from (1-based tier), partial_tiers, trigger,
+    close_fee, base (tiers in base units), bankrupt; tiers: list of (floor, rate, amount) lists; mkt: dict of
+    2-D lists (optional coll_low, coll_close).
     State is copied, not mutated. Stops after the first bar with a liquidation.
     """
     acct = [dict(a) for a in acct]
@@ -40,24 +42,32 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             thr = cfg[v].get("thr", 1.0) or 1.0
             c_low = coll_px("coll_low", i, v)
 
+            c = cfg[v]
+            model = dict(trigger=c.get("trigger", 0.0), close_fee=c.get("close_fee", 0.0), base=c.get("base", False),
+                         thr=thr)
+
             def first_breach(start):
                 # collateral-asset units count at the bar's low x ratio (cross only)
-                extra = a.get("coll", 0.0) * c_low * cfg[v].get("coll_ratio", 1.0) \
-                    if a.get("coll", 0.0) and not cfg[v]["isolated"] else 0.0
-                args = (a[wallet_key] + extra, a["qty"], a["entry"], coll, cfg[v]["haircut"], *tiers[v])
+                extra = a.get("coll", 0.0) * c_low * c.get("coll_ratio", 1.0) \
+                    if a.get("coll", 0.0) and not c["isolated"] else 0.0
+                args = (a[wallet_key] + extra, a["qty"], a["entry"], coll, c["haircut"], *tiers[v])
                 for worst in ((hi, lo) if a["qty"] < 0 else (lo, hi)):
-                    if k.is_breached(*args, worst, thr):
-                        if k.is_breached(*args, start, thr):
+                    if k.is_breached(*args, worst, **model):
+                        if k.is_breached(*args, start, **model):
                             return start
-                        px = k.liquidation_price(*args, start, thr)
+                        px = k.liquidation_price(*args, start, **model)
                         return worst if math.isnan(px) or px < lo or px > hi else px
                 return math.nan
 
-            def close(q, px, fee_rate):
-                fee = abs(q) * px * fee_rate
-                a[wallet_key] += q * (px - a["entry"]) - fee
+            def close(q, px, fee_rate, bankrupt=False):
                 rest = a["qty"] - q
                 rest = 0.0 if abs(rest) < 1e-12 * max(abs(q), 1.0) else rest
+                if bankrupt:    # taken over at the bankruptcy price: what the book still holds at px is lost
+                    fee = max(a[wallet_key] + q * (px - a["entry"]) + rest * (px - a["entry"])
+                              + coll * (1 - cfg[v]["haircut"]) * px, 0.0)
+                else:
+                    fee = abs(q) * px * fee_rate
+                a[wallet_key] += q * (px - a["entry"]) - fee
                 entry = a["entry"]
                 a["qty"], a["entry"] = rest, (entry if rest else 0.0)
                 bal = a[wallet_key] + rest * (px - entry) + coll * (1 - cfg[v]["haircut"]) * px
@@ -75,19 +85,21 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             px = first_breach(mkt["mark_open"][i][v])
             if math.isnan(px):
                 continue
-            if a.get("coll", 0.0) and not cfg[v]["isolated"]:      # the venue sells the collateral at the low
+            if a.get("coll", 0.0) and not c["isolated"]:      # the venue sells the collateral at the low
                 a["cash"] += a["coll"] * c_low
                 prev = coll_px("coll_close", max(i - 1, 0), v)
                 parts["price"] += a["coll"] * (c_low - prev) if not math.isnan(prev) else 0.0
                 a["coll"] = 0.0
-            tier = k.tier_index(a["qty"] * px, tiers[v][0])
-            if cfg[v].get("partial") and tier > 0:
-                keep = tiers[v][0][tier] / px * (1 - 1e-9)
-                close(a["qty"] - keep if a["qty"] > 0 else a["qty"] + keep, px, cfg[v]["taker"])   # a step: taker fee
+            floors = tiers[v][0]
+            tier = k.tier_index(a["qty"] if c.get("base") else a["qty"] * px, floors)      # 0-based
+            if c.get("partial") and tier >= 1 and tier + 1 >= c.get("partial_from", 2):
+                to = max(tier - c.get("partial_tiers", 1), 0)          # the tier stepped down to; keep its cap
+                keep = (floors[to + 1] if c.get("base") else floors[to + 1] / px) * (1 - 1e-9)
+                close(a["qty"] - keep if a["qty"] > 0 else a["qty"] + keep, px, c["taker"])   # a step: taker fee
                 px = first_breach(px)
                 if math.isnan(px):
                     continue
-            close(a["qty"], px, cfg[v]["liq_fee"])
+            close(a["qty"], px, c["liq_fee"], c.get("bankrupt", False))
         for v, a in enumerate(acct):
             r = mkt["funding_rate"][i][v]
             if a["qty"] != 0 and not math.isnan(r):

@@ -26,26 +26,38 @@ def maintenance_margin(notional, floor, rate, amount):
     return abs(notional) * rate[k] - amount[k]
 
 
+def liquidation_level(wallet, qty, entry, mark_px, floor, rate, amount, trigger=0.0, close_fee=0.0, base=False,
+                      thr=1.0):
+    """Maintenance in the tier the venue counts (|qty| if base else notional), plus the trigger fee on the
+    notional, plus the fee to close at the perp's bankruptcy price (where wallet + qty*(M - entry) hits 0),
+    all times the venue's threshold (1.0; 1.05 for Binance portfolio margin; 0 means unset = 1.0)."""
+    notional = abs(qty * mark_px)
+    k = tier_index(abs(qty) if base else notional, floor)
+    bankrupt_px = max(entry - wallet / qty, 0.0)
+    level = notional * rate[k] - amount[k] + notional * trigger + close_fee * abs(qty) * bankrupt_px
+    return (thr if thr > 0 else 1.0) * level
+
+
 def margin_balance(wallet, qty, entry, coll_base, haircut, mark_px):
     return wallet + qty * (mark_px - entry) + coll_base * (1 - haircut) * mark_px
 
 
-def is_breached(wallet, qty, entry, coll_base, haircut, floor, rate, amount, mark_px, thr=1.0):
+def is_breached(wallet, qty, entry, coll_base, haircut, floor, rate, amount, mark_px, **model):
     if qty == 0:
         return False
     return margin_balance(wallet, qty, entry, coll_base, haircut, mark_px) <= \
-        thr * maintenance_margin(qty * mark_px, floor, rate, amount)
+        liquidation_level(wallet, qty, entry, mark_px, floor, rate, amount, **model)
 
 
-def liquidation_price(wallet, qty, entry, coll_base, haircut, floor, rate, amount, ref_px, thr=1.0):
+def liquidation_price(wallet, qty, entry, coll_base, haircut, floor, rate, amount, ref_px, **model):
     """By bisection on the breach condition, walking away from ref_px on each side (independent of the
-    kernel's closed form). Returns the nearest crossing, or NaN."""
+    kernel's closed form). Returns the nearest crossing, or NaN. `model`: liquidation_level's keywords."""
     if qty == 0:
         return math.nan
 
     def gap(m):
         return margin_balance(wallet, qty, entry, coll_base, haircut, m) - \
-            thr * maintenance_margin(qty * m, floor, rate, amount)
+            liquidation_level(wallet, qty, entry, m, floor, rate, amount, **model)
 
     best = math.nan
     g0 = gap(ref_px)

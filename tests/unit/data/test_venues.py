@@ -16,10 +16,11 @@ def _all_specs():
             yield name, spec
 
 
-def _all_tables():
+def _all_tables(maintenance=None):
     for name, spec in _all_specs():
         for base, table in spec.tiers.items():
-            yield pytest.param(table, id=f"{name}-{spec.effective_from.date()}-{base}")
+            if maintenance is None or spec.maintenance == maintenance:
+                yield pytest.param(table, id=f"{name}-{spec.effective_from.date()}-{base}")
 
 
 def test_the_three_venues_are_shipped():
@@ -42,14 +43,23 @@ def test_a_documented_change_gives_at_least_two_blocks(name):
     assert all(a.effective_from < b.effective_from for a, b in zip(specs, specs[1:]))
 
 
-@pytest.mark.parametrize("table", list(_all_tables()))
+@pytest.mark.parametrize("table", list(_all_tables("deduction")))
 def test_amounts_are_the_running_sum_of_rate_steps(table):
     expected = np.concatenate([[0.0], np.cumsum(np.diff(table.rate) * table.floor[1:])])
     assert table.amount[0] == 0
     np.testing.assert_allclose(table.amount, expected, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("table", list(_all_tables()))
+@pytest.mark.parametrize("table", list(_all_tables("whole_position")))
+def test_whole_position_tables_have_no_deduction(table):
+    # OKX applies the tier's rate to the whole position: maintenance jumps at a floor by rate step x floor
+    assert not table.amount.any()
+    for k, floor in enumerate(table.floor[1:], start=1):
+        jump = table.maintenance(floor) - table.maintenance(np.nextafter(floor, 0.0))
+        assert jump == pytest.approx((table.rate[k] - table.rate[k - 1]) * floor, abs=1e-6)
+
+
+@pytest.mark.parametrize("table", list(_all_tables("deduction")))
 def test_maintenance_is_continuous_at_every_tier_floor(table):
     for floor in table.floor[1:]:
         below = table.maintenance(np.nextafter(floor, 0.0))     # last point of the tier below
@@ -105,6 +115,64 @@ def test_fees_and_scalars_are_plausible(name, spec):
 def test_partial_liquidation_is_on_for_bybit_and_okx_only():
     assert not load_venue("binance").partial_liquidation
     assert load_venue("bybit").partial_liquidation and load_venue("okx").partial_liquidation
+
+
+@pytest.mark.parametrize("name", VENUES)
+def test_each_venue_states_its_liquidation_model(name):
+    # README facts (../shared/reference/venues/README.md): Binance deduction + clearance fee, no partial;
+    # Bybit fee to close in maintenance, step one tier paying taker, rest at bankruptcy; OKX whole position,
+    # contracts, trigger at maintenance + taker, from tier 3 two tiers at a time, bankruptcy
+    want = {"binance": ("deduction", 0.0, False, "liquidation", "none", "notional"),
+            "bybit": ("deduction", 0.0, True, "bankruptcy", "step", "notional"),
+            "okx": ("whole_position", "taker", False, "bankruptcy", "step", "base")}[name]
+    for spec in _load_file(VENUE_DIR / f"{name}.toml"):
+        trig = spec.taker_fee if want[1] == "taker" else want[1]
+        assert (spec.maintenance, spec.trigger_fee, spec.close_fee_in_maintenance, spec.liquidation_price,
+                spec.partial, spec.tier_unit) == (want[0], trig, *want[2:])
+        if name == "okx":
+            assert (spec.partial_from_tier, spec.partial_tiers) == (3, 2)
+            assert spec.tier_table("ETH").floor[1] == 500 and spec.tier_table("BTC").floor[1] == 10   # recorded
+        elif name == "bybit":
+            assert (spec.partial_from_tier, spec.partial_tiers) == (2, 1)
+
+
+HEAD = ('name = "x"\n[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
+        'spot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\nfunding_cap = 0.003\n'
+        'liquidation_fee = 0.01\nwithdrawal_fee = 1\nwithdrawal_delay_min = 30\n')
+TIERS = '[[spec.tiers.ETH]]\nfloor = 0\nrate = 0.01\namount = 0\n'
+
+
+def test_the_old_partial_boolean_still_reads(tmp_path):
+    (tmp_path / "x.toml").write_text(HEAD + "partial_liquidation = true\n" + TIERS)
+    spec = load_venue("x", directory=tmp_path)
+    assert (spec.partial, spec.partial_from_tier, spec.partial_tiers) == ("step", 2, 1)
+    assert (spec.maintenance, spec.liquidation_price, spec.tier_unit, spec.trigger_fee) == \
+        ("deduction", "liquidation", "notional", 0.0)
+
+
+@pytest.mark.parametrize("line, rule", [
+    ('maintenance = "whole"', "maintenance"),
+    ('liquidation_price = "bankrupt"', "liquidation_price"),
+    ('partial = "steps"', "partial"),
+    ('tier_unit = "contracts"', "tier_unit"),
+    ('trigger_fee = "maker"', "trigger_fee"),
+    ("trigger_fee = 0.5", "trigger_fee"),
+    ('close_fee_in_maintenance = "yes"', "close_fee_in_maintenance"),
+    ('partial = "step"\npartial_from_tier = 1', "partial_from_tier"),
+    ('partial = "step"\npartial_tiers = 0', "partial_tiers"),
+])
+def test_a_bad_liquidation_model_names_the_file_and_the_rule(tmp_path, line, rule):
+    (tmp_path / "x.toml").write_text(HEAD + line + "\n" + TIERS)
+    with pytest.raises(VenueSpecError, match=rule) as e:
+        load_venue("x", directory=tmp_path)
+    assert "x.toml" in str(e.value)
+
+
+def test_whole_position_tiers_refuse_a_deduction(tmp_path):
+    (tmp_path / "x.toml").write_text(HEAD + 'maintenance = "whole_position"\n' + TIERS +
+                                     '[[spec.tiers.ETH]]\nfloor = 100\nrate = 0.02\namount = 1\n')
+    with pytest.raises(VenueSpecError, match="whole_position"):
+        load_venue("x", directory=tmp_path)
 
 
 @pytest.mark.parametrize("name", available_venues())

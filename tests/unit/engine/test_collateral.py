@@ -28,16 +28,16 @@ def test_portfolio_threshold_moves_the_liquidation_price_by_hand():
     # thr 1.00: 220,000 - 100 M = M - 500          -> M = 220,500 / 101    = 2,183.1683
     # thr 1.05: 220,000 - 100 M = 1.05 (M - 500)   -> M = 220,525 / 101.05 = 2,182.3355
     lp_std = liquidation_price(20_000.0, -100.0, 2000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2000.0)
-    lp_pm = liquidation_price(20_000.0, -100.0, 2000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2000.0, 1.05)
+    lp_pm = liquidation_price(20_000.0, -100.0, 2000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2000.0, thr=1.05)
     assert lp_std == pytest.approx(220_500.0 / 101.0, rel=1e-12)
     assert lp_pm == pytest.approx(220_525.0 / 101.05, rel=1e-12)
     assert lp_pm < lp_std                      # a higher threshold liquidates a short earlier
     # the twin (bisection on the breach condition, no closed form) agrees
-    r = ref.liquidation_price(20_000.0, -100.0, 2000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2000.0, 1.05)
+    r = ref.liquidation_price(20_000.0, -100.0, 2000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2000.0, thr=1.05)
     assert r == pytest.approx(lp_pm, rel=1e-9)
     # at 2,182.5 (between the two): margin 1,750 vs maintenance 1,682.5 -> alive at 1.00, dead at 1.05 (1,766.6)
     assert not ref.is_breached(20_000.0, -100.0, 2000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2182.5)
-    assert ref.is_breached(20_000.0, -100.0, 2000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2182.5, 1.05)
+    assert ref.is_breached(20_000.0, -100.0, 2000.0, 0.0, 0.0, FLOOR, RATE, AMOUNT, 2182.5, thr=1.05)
 
 
 def test_portfolio_margin_mode_is_a_venue_override():
