@@ -372,7 +372,14 @@ def _run_dask(jobs: list[dict[str, Any]], scheduler: str, n_jobs: int, processes
     finally:
         client.close()
         if cluster is not None:
-            cluster.close()
+            import logging
+            nanny = logging.getLogger("distributed.nanny")
+            level = nanny.level
+            nanny.setLevel(logging.ERROR)        # "worker still alive after 4 s, killing" on a busy machine
+            try:
+                cluster.close()
+            finally:
+                nanny.setLevel(level)
 
 
 def check_scheduler(scheduler: str | None) -> None:
