@@ -171,6 +171,8 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
         raise SweepError(str(e)) from None
     fields = _fields(cls)
     datas = list(dict.fromkeys(datas or ["scenario:feb-2025-crash"]))
+    for data in datas:
+        check_data(data)
     fixed_vals: dict[str, Any] = {}
     for k, v in (fixed or {}).items():
         if k not in fields:
@@ -234,6 +236,23 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
         raise SweepError("the sweep has no cells")
     return SweepPlan(strategy=strategy, datas=tuple(datas), axes=tuple(names), fixed=fixed_vals, run=run,
                      timeframe=timeframe, cache_dir=cache_dir, cells=tuple(cells), mode=mode)
+
+
+def check_data(data: str) -> None:
+    """SweepError for a --data that names nothing, found before any cell runs: an unknown scenario, a dataset
+    TOML that is not there, or a form --data does not take (cache contents are the workers' to read)."""
+    from basisbt.data.scenarios import _MODULES, real
+    from basisbt.data.sources import FORMS
+    if data.startswith("scenario:"):
+        name = data.split(":", 1)[1]
+        names = [*_MODULES, *real.BY_NAME]
+        if name not in names:
+            raise SweepError(f"--data {data}: unknown scenario{did_you_mean(name, names)}; valid: {', '.join(names)}")
+    elif data.endswith(".toml"):
+        if not Path(data).is_file():
+            raise SweepError(f"--data {data}: no such dataset TOML")
+    elif not (data == "cache" or data.startswith("cache:")):
+        raise SweepError(f"--data {data!r}: {FORMS}")
 
 
 def _fmt(params: dict[str, Any]) -> str:

@@ -63,10 +63,13 @@ def test_samples_stay_inside_the_declared_ranges_and_repeat_with_the_seed():
     ({"grid": ["leverage=2"], "samples": 3}, "not both"),
     ({"samples": 3, "vary": ["venue"]}, "no declared range"),
     ({"grid": ["leverage=2"], "fixed": {"leverage": "3"}}, "either fixed or varied"),
+    ({"grid": ["leverage=2"], "datas": ["scenario:sqeeze"]}, "unknown scenario (did you mean 'squeeze'?)"),
+    ({"grid": ["leverage=2"], "datas": ["nowhere.toml"]}, "no such dataset TOML"),
 ])
 def test_bad_sweeps_say_what_is_wrong(kw, msg):
+    datas = kw.pop("datas", [DATA])
     with pytest.raises(SweepError) as e:
-        plan_sweep("perp_short", [DATA], run=RUN, **kw)
+        plan_sweep("perp_short", datas, run=RUN, **kw)
     assert msg in str(e.value)
 
 
