@@ -261,6 +261,7 @@ def _fmt(params: dict[str, Any]) -> str:
 
 # -- one cell, in a worker --------------------------------------------------------------------------------
 _DATA: dict[tuple[str, str | None, str | None], Any] = {}     # per worker process: datasets by --data string
+_CLASSES: dict[str, type] = {}                                  # and strategy classes by --strategy
 
 
 def worker_dataset(data: str, timeframe: str | None, cache_dir: str | None) -> Any:
@@ -292,7 +293,9 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     row: dict[str, Any] = {"cell": job["id"], "data": job["data"]}
     row.update({k: job["params"][k] for k in job["axes"]})
-    cls = load_strategy_class(job["strategy"])
+    cls = _CLASSES.get(job["strategy"])
+    if cls is None:                            # a path.py:Class strategy is imported once per worker too
+        cls = _CLASSES[job["strategy"]] = load_strategy_class(job["strategy"])
     try:
         ds = worker_dataset(job["data"], job["timeframe"], job["cache_dir"])
         cfg = build_dataclass(RunConfig, job["run"], "run config key")

@@ -47,3 +47,13 @@ def test_a_frame_of_a_metrics_only_run_fails_clearly(datasets, tmp_path):
             read()
     assert not (tmp_path / "run").exists()
     assert "not kept" in repr(res.timeline) and res._repr_html_() is None
+
+
+def test_runs_on_one_dataset_hash_it_once_even_with_a_window(monkeypatch):
+    ds = bb.load("scenario:feb-2025-crash")
+    calls = []
+    real = bb.Dataset._hash_frames
+    monkeypatch.setattr(bb.Dataset, "_hash_frames", lambda self: calls.append(self.name) or real(self))
+    a = [bb.run("perp_short", ds, frames=False, end="2025-02-01").data_fingerprint for _ in range(3)]
+    assert len(calls) == 1 and len(set(a)) == 1               # the cut window is kept and hashed once
+    assert bb.run("perp_short", ds, frames=False).data_fingerprint != a[0] and len(calls) == 2
