@@ -11,6 +11,7 @@ import pandas as pd
 from basisbt.data.safe_io import atomic_write, atomic_write_text
 
 TABLE_ROWS = 50
+MAX_HEAT_SIDE = 12
 SHOWN_METRICS = ("apy", "total_return", "sharpe", "max_drawdown", "liquidations", "funding_capture_ratio",
                  "n_fills")
 
@@ -22,12 +23,20 @@ def heatmap_frame(table: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFr
 
 
 def heatmap_png(table: pd.DataFrame, x: str, y: str, metric: str, path: Path) -> bytes:
-    """Draw the heatmap (matplotlib, Agg) with each cell's value written in it; write it to `path` atomically."""
-    import io
-
+    """Draw the heatmap (matplotlib, Agg) with each cell's value written in it; write it to `path` atomically.
+    With more than MAX_HEAT_SIDE distinct values on an axis (a random sample) it is a scatter of the cells."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    ok = table[table["error"].fillna("") == ""] if "error" in table.columns else table
+    if max(ok[x].nunique(), ok[y].nunique()) > MAX_HEAT_SIDE:     # sampled values: a scatter, not a grid
+        fig, ax = plt.subplots(figsize=(6.5, 5))
+        sc = ax.scatter(ok[x], ok[y], c=ok[metric].astype(float), cmap="viridis", s=24)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.set_title(f"{metric} per cell")
+        fig.colorbar(sc, ax=ax)
+        return _save(fig, path)
     grid = heatmap_frame(table, x, y, metric)
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * max(3, grid.shape[1]), 1.2 + 0.6 * max(3, grid.shape[0])))
     im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto", origin="lower")
@@ -37,9 +46,18 @@ def heatmap_png(table: pd.DataFrame, x: str, y: str, metric: str, path: Path) ->
     ax.set_ylabel(y)
     ax.set_title(f"{metric} (mean over the other inputs)")
     for (i, j), v in pd.DataFrame(grid.to_numpy()).stack(future_stack=True).items():
-        if isinstance(v, float) and math.isfinite(v):
-            ax.text(j, i, f"{v:.4g}", ha="center", va="center", color="w", fontsize=8)
+        if isinstance(v, float) and math.isfinite(v):         # dark text on the bright end of viridis
+            ax.text(j, i, f"{v:.4g}", ha="center", va="center", fontsize=8,
+                    color="k" if im.norm(v) > 0.6 else "w")
     fig.colorbar(im, ax=ax)
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> bytes:
+    """The figure as PNG bytes, written to `path` atomically; the figure is closed."""
+    import io
+
+    import matplotlib.pyplot as plt
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
