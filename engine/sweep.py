@@ -378,8 +378,17 @@ def _run_dask(jobs: list[dict[str, Any]], scheduler: str, n_jobs: int, processes
         raise SweepError(f"--scheduler needs dask.distributed ({e})") from None
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=max(1, n_jobs), threads_per_worker=1, processes=processes,
-                               dashboard_address=None)
+        import dask.config
+        # our own cluster's workers run like the local pool's: no sampling profiler walking the task's stack
+        # every 10 ms, and glibc's own malloc trimming (the nanny's MALLOC_TRIM_THRESHOLD_=64 KiB hands freed
+        # memory back to the OS after every cell, and the next cell faults it in again)
+        env = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
+        with dask.config.set({"distributed.worker.profile.enabled": False,
+                              "distributed.admin.system-monitor.gil.enabled": False,
+                              "distributed.nanny.pre-spawn-environ": env}):
+            cluster = LocalCluster(n_workers=max(1, n_jobs), threads_per_worker=1, processes=processes,
+                                   dashboard_address=None)
         client = Client(cluster)
     else:
         check_scheduler(scheduler)
@@ -388,6 +397,8 @@ def _run_dask(jobs: list[dict[str, Any]], scheduler: str, n_jobs: int, processes
         except OSError as e:
             raise SweepError(f"--scheduler {scheduler}: cannot connect ({e})") from None
     try:
+        if jobs:
+            client.run(warm)                   # every worker loads the engine and kernels once, in parallel
         futures = [client.submit(run_cell, job, key=f"basisbt-cell-{job['id']}", pure=False) for job in jobs]
         for fut in as_completed(futures):
             yield fut.result()
