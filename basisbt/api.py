@@ -25,10 +25,12 @@ def load(source: str = DEFAULT_DATA, *, timeframe: str | None = None, cache_dir:
 
 
 def run(strategy: str | type[Strategy] | Strategy = "perp_short", data: str | Dataset = DEFAULT_DATA, *,
-        params: dict[str, Any] | None = None, config: RunConfig | None = None, **run_keys: Any) -> Results:
+        params: dict[str, Any] | None = None, config: RunConfig | None = None, frames: bool = True,
+        **run_keys: Any) -> Results:
     """Run one backtest. `strategy`: a built-in name, `path.py:Class`, a Strategy class or instance;
     `params`: its parameters (checked against their declared ranges); `run_keys`: RunConfig fields
-    (start, end, initial_capital, slippage, fill, strict...), or pass a whole `config`."""
+    (start, end, initial_capital, slippage, fill, strict...), or pass a whole `config`. `frames=False`
+    keeps metrics only (same metrics(), no timeline/ledger/fills frames: faster, for sweeps)."""
     if isinstance(strategy, Strategy):
         if params:
             raise ValueError("pass params to the Strategy you built, or pass its class/name with params=")
@@ -40,7 +42,7 @@ def run(strategy: str | type[Strategy] | Strategy = "perp_short", data: str | Da
         raise ValueError("pass either config= or RunConfig keys, not both")
     cfg = config or build_dataclass(RunConfig, run_keys, "run config key")
     ds = load(data) if isinstance(data, str) else data
-    return run_backtest(strat, ds, cfg, data_label=data if isinstance(data, str) else ds.name)
+    return run_backtest(strat, ds, cfg, data_label=data if isinstance(data, str) else ds.name, frames=frames)
 
 
 def scenarios(*, real_data: bool = True) -> list[ScenarioInfo]:

@@ -12,9 +12,13 @@ version on a prefix of binance's bars, its events being that prefix's spot, perp
   (e) kernels alone (advance over every bar) and a numpy pass over the same arrays (the floor)
   (f) end to end: the year written to a parquet cache, then cache -> Dataset (validation included)
       -> run -> metrics, with the load time next to reading the same parquet files alone
+  (a') (a) with frames=False (metrics only: no timeline/ledger/fills frames), then + metrics()
+  (g) with --sweep: `basisbt sweep` throughput, one-year HOURLY 3-venue perp_short runs (a decision every
+      bar), metrics only, from a parquet cache: local processes (--jobs = cores) and a Dask LocalCluster
 
 Writes bench/results.json. Options: --bars N (default one year), --bt-seconds S (backtrader budget),
---skip-bar (skip (b)), --quick (2 weeks of bars, for a smoke run), --only-e2e (just (f)). Like `basisbt run`, the script
+--skip-bar (skip (b)), --quick (2 weeks of bars, for a smoke run), --only-e2e (just (f)), --sweep (add (g)),
+--only-sweep (just (g)), --sweep-cells N (cells per backend, default 48). Like `basisbt run`, the script
 turns off numpy's huge-page madvise for the whole process (engine/memory.py says why);
 BASISBT_HUGEPAGES=1 keeps it on.
 """
@@ -99,17 +103,79 @@ def cli_cold_start() -> dict:
 
 
 # -- our engine ----------------------------------------------------------------------------------------
-def ours(ds, decide: str) -> dict:
+def ours(ds, decide: str, frames: bool = True) -> dict:
     from basisbt.engine.config import RunConfig
     from basisbt.engine.runner import Engine
     from basisbt.strategies.perp_short import PerpShort
     cfg = RunConfig(decide=decide, slippage=0.0, venue_overrides={VENUE: FEES})
     eng, setup_s = timed(Engine, PerpShort(venue=VENUE), ds, cfg)
-    res, run_s = timed(eng.run)
+    res, run_s = timed(eng.run, frames=frames)
     decisions = int(eng._decision_mask().sum())
-    return {"setup_s": setup_s, "run_s": run_s, "total_s": setup_s + run_s, "decisions": decisions,
-            "final_equity": float(res.equity.iloc[-1]), "n_fills": len(res.fills),
-            "funding": float(res.timeline["pnl_funding"].sum()), "liquidations": len(res.liquidations)}
+    out = {"setup_s": setup_s, "run_s": run_s, "total_s": setup_s + run_s, "decisions": decisions}
+    if frames:
+        out.update(final_equity=float(res.equity.iloc[-1]), n_fills=len(res.fills),
+                   funding=float(res.timeline["pnl_funding"].sum()), liquidations=len(res.liquidations))
+    else:
+        m, metrics_s = timed(res.metrics)
+        out.update(metrics_s=metrics_s, total_with_metrics_s=setup_s + run_s + metrics_s,
+                   final_equity=m["equity_end"], n_fills=m["n_fills"], funding=m["pnl"]["funding"],
+                   liquidations=m["liquidations"])
+    return out
+
+
+# -- (g) sweep throughput -------------------------------------------------------------------------------
+def sweep_throughput(n_cells: int, jobs: int) -> dict:
+    """Cells per second of `basisbt sweep` (engine.sweep.run_sweep) on one year of hourly bars x 3 venues,
+    perp_short deciding every bar, metrics only; the data read from a parquet cache by each worker.
+
+    Per backend: wall time of the whole sweep (pool or cluster start-up included) and the steady rate,
+    cells finished after the first `jobs` / time from the `jobs`-th to the last (start-up excluded).
+    """
+    from basisbt.data import cache
+    from basisbt.engine.sweep import plan_sweep, run_sweep
+    from benchmarks.synth import to_hourly
+    ds = to_hourly(build_year()[0])
+    side = max(2, int(round(n_cells ** 0.5)))
+    grid = [f"hedge_ratio={','.join(f'{0.5 + 0.5 * k / (side - 1):.4f}' for k in range(side))}",
+            f"rehedge_threshold={','.join(f'{0.01 + 0.04 * k / (side - 1):.4f}' for k in range(side))}"]
+    out: dict = {"cells": side * side, "jobs": jobs, "bars": len(ds.perp[VENUE]), "timeframe": "1h",
+                 "strategy": "perp_short (decide=bar: 8,760 decisions)"}
+    with tempfile.TemporaryDirectory() as root:
+        items = []
+        for stream, key, frame in ds.frames():
+            sym = ds.symbol if stream == "spot" else (key.upper() if stream == "lending" else f"{ds.symbol}:USDT")
+            items.append((cache.key_for(stream, key, sym, ds.timeframe), frame, f"bench:{stream}/{key}"))
+        cache.write_many(root, items)
+        plan = plan_sweep("perp_short", [f"cache:{ds.symbol}"], grid=grid, cache_dir=root, timeframe="1h")
+        tables = {}
+        for name, kw in (("local", {}), ("dask_local_cluster", {"scheduler": "local"})):
+            stamps: list[float] = []
+            t0 = time.perf_counter()
+            try:
+                table = run_sweep(plan, Path(root) / f"sweep-{name}", jobs=jobs,
+                                  on_row=lambda _row: stamps.append(time.perf_counter()), **kw)
+            except ImportError as e:
+                out[name] = {"error": str(e)}
+                continue
+            wall = time.perf_counter() - t0
+            steady = (len(stamps) - jobs) / (stamps[-1] - stamps[jobs - 1]) if len(stamps) > jobs else float("nan")
+            out[name] = {"wall_s": wall, "cells_per_s": len(stamps) / wall, "steady_cells_per_s": steady,
+                         "mean_cell_s": float(table["run_s"].mean()), "errors": int((table["error"] != "").sum())}
+            tables[name] = table.drop(columns=["run_s"]).sort_values("cell").reset_index(drop=True)
+            print(f"  (g) sweep, {name:<18}: {len(stamps)} cells in {wall:.1f} s = {len(stamps) / wall:.2f} cells/s "
+                  f"(steady {steady:.2f}/s; {out[name]['mean_cell_s']:.3f} s per cell in a worker)", flush=True)
+        if len(tables) == 2:
+            out["tables_identical"] = bool(tables["local"].equals(tables["dask_local_cluster"]))
+    return out
+
+
+def sweep_targets(g: dict) -> dict:
+    """Issue 17's sweep targets: >= 50 cells/s (steady) on local processes; a LocalCluster within 15 %."""
+    loc, dsk = g.get("local", {}), g.get("dask_local_cluster", {})
+    t = {"sweep >= 50 runs/s (local, steady)": loc.get("steady_cells_per_s", 0.0) >= 50}
+    if "steady_cells_per_s" in dsk:
+        t["LocalCluster within 15 % of local (steady)"] = dsk["steady_cells_per_s"] >= 0.85 * loc["steady_cells_per_s"]
+    return t
 
 
 def kernels_and_floor(ds, repeats: int = 3) -> dict:
@@ -239,6 +305,9 @@ def main() -> None:
     ap.add_argument("--skip-bar", action="store_true", help="skip (b), a decision on every bar")
     ap.add_argument("--quick", action="store_true", help="2 weeks of bars, 10 s of backtrader")
     ap.add_argument("--only-e2e", action="store_true", help="only (f): cache -> Dataset -> run -> metrics")
+    ap.add_argument("--sweep", action="store_true", help="add (g): sweep throughput, local processes and Dask")
+    ap.add_argument("--only-sweep", action="store_true", help="only (g)")
+    ap.add_argument("--sweep-cells", type=int, default=48, help="cells per backend in (g)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     a = ap.parse_args()
     if a.quick:
@@ -254,6 +323,13 @@ def main() -> None:
     if a.only_e2e:
         (ds, count), build_s = timed(build_year, a.bars)
         R["f_end_to_end"] = report_e2e(end_to_end(ds))
+        return
+    if a.only_sweep:
+        R["g_sweep"] = sweep_throughput(a.sweep_cells, os.cpu_count() or 1)
+        R["targets_met"] = sweep_targets(R["g_sweep"])
+        print("  targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in R["targets_met"].items()))
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(R, indent=2, default=float) + "\n")
         return
     with tempfile.TemporaryDirectory() as cold_dir:
         R["jit_cold"] = jit_times(cold_dir)
@@ -284,6 +360,13 @@ def main() -> None:
     R["a_hourly_repeat"]["events_per_s"] = ev / R["a_hourly_repeat"]["total_s"]
     print(f"      again, same Dataset (as in a sweep): {R['a_hourly_repeat']['total_s']:.2f} s, "
           f"{R['a_hourly_repeat']['events_per_s']:,.0f} events/s", flush=True)
+    lean = min((ours(ds, "60", frames=False) for _ in range(2)), key=lambda r: r["total_s"])
+    lean["events_per_s"] = ev / lean["total_s"]
+    lean["events_per_s_with_metrics"] = ev / lean["total_with_metrics_s"]
+    R["a_metrics_only"] = lean
+    print(f"  (a') ours, decide=60, frames=False: {lean['total_s']:.2f} s ({lean['setup_s']:.2f} set-up + "
+          f"{lean['run_s']:.2f} run), {lean['events_per_s']:,.0f} events/s; + metrics {lean['metrics_s']:.2f} s = "
+          f"{lean['total_with_metrics_s']:.2f} s, {lean['events_per_s_with_metrics']:,.0f} events/s", flush=True)
     if not a.skip_bar:
         R["b_every_bar"] = ours(ds, "bar")
         R["b_every_bar"]["events_per_s"] = ev / R["b_every_bar"]["total_s"]
@@ -324,6 +407,12 @@ def main() -> None:
               "a_run_over_heapq": A["events_per_s_run"] / h60["events_per_s"],
               "a_repeat_over_backtrader": R["a_hourly_repeat"]["events_per_s"] / c["events_per_s"],
               "a_repeat_over_heapq": R["a_hourly_repeat"]["events_per_s"] / h60["events_per_s"],
+              "a_metrics_only_over_backtrader": R["a_metrics_only"]["events_per_s"] / c["events_per_s"],
+              "a_metrics_only_over_heapq": R["a_metrics_only"]["events_per_s"] / h60["events_per_s"],
+              "a_metrics_only_with_metrics_over_backtrader":
+                  R["a_metrics_only"]["events_per_s_with_metrics"] / c["events_per_s"],
+              "a_metrics_only_with_metrics_over_heapq":
+                  R["a_metrics_only"]["events_per_s_with_metrics"] / h60["events_per_s"],
               "kernels_over_numpy_floor_time": k["kernel_s"] / k["numpy_floor_s"],
               "heapq_equity_minus_ours": h60["final_equity"] - A["final_equity"]}
     if "b_every_bar" in R:
@@ -333,11 +422,16 @@ def main() -> None:
     R["ratios"] = ratios
     targets = {"a >= 1000x backtrader": ratios["a_over_backtrader"] >= 1000,
                "a >= 10x heapq": ratios["a_over_heapq"] >= 10,
+               "frames=False >= 1000x backtrader": ratios["a_metrics_only_over_backtrader"] >= 1000,
+               "frames=False >= 10x heapq": ratios["a_metrics_only_over_heapq"] >= 10,
                "b >= heapq": ratios.get("b_over_heapq", float("nan")) >= 1,
                "kernels within 10x of numpy floor": ratios["kernels_over_numpy_floor_time"] <= 10,
                "peak memory < 1.5 GB": R["peak_rss_mb_ours"] < 1536,
                "basisbt run cold start < 3 s": R["cli_cold_start"]["best_s"] < 3.0,
                "cache load within 2x of parquet read": R["f_end_to_end"]["load_over_parquet"] <= 2.0}
+    if a.sweep:
+        R["g_sweep"] = sweep_throughput(a.sweep_cells, os.cpu_count() or 1)
+        targets.update(sweep_targets(R["g_sweep"]))
     R["targets_met"] = targets
     print("  ratios: " + ", ".join(f"{k}={v:,.2f}" for k, v in ratios.items()))
     print(f"  peak RSS: {R['peak_rss_mb_ours']:,.0f} MB through (a),(b),(e); "

@@ -84,3 +84,20 @@ def build_year(n_bars: int = 525_600, seed: int = 7) -> tuple[Dataset, EventCoun
     count = EventCount(bars=n_bars, streams=3 * len(VENUES), funding=len(VENUES) * settle_ns.size,
                        lending=len(PROTOCOLS) * lend_ns.size)
     return ds, count
+
+
+def to_hourly(ds: Dataset) -> Dataset:
+    """The 1m dataset as exact 1h bars (open first, high max, low min, close last, volume summed); funding
+    and lending rows unchanged. The sweep benchmark's one-year hourly 3-venue data."""
+    def agg(f: pd.DataFrame) -> pd.DataFrame:
+        n = len(f) // 60 * 60
+        cols = {"ts": f["ts"].iloc[:n:60].reset_index(drop=True)}
+        for c, fn in (("open", None), ("high", np.max), ("low", np.min), ("close", None), ("volume", np.sum)):
+            if c not in f.columns:
+                continue
+            x = f[c].to_numpy()[:n].reshape(-1, 60)
+            cols[c] = x[:, 0] if c == "open" else x[:, -1] if c == "close" else fn(x, axis=1)
+        return pd.DataFrame(cols)
+    return Dataset("bench:1y-1h", ds.symbol, "1h", {v: agg(f) for v, f in ds.spot.items()},
+                   {v: agg(f) for v, f in ds.perp.items()}, {v: agg(f) for v, f in ds.mark.items()},
+                   dict(ds.funding), dict(ds.lending))

@@ -88,7 +88,19 @@ class Dataset:
         return h.hexdigest()[:16]
 
     def between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "Dataset":
-        """The same dataset cut to rows with start <= ts < end (either bound may be None)."""
+        """The same dataset cut to rows with start <= ts < end (either bound may be None).
+
+        The cut is kept on this Dataset (frozen, like the fingerprint), so runs over one window, as in a
+        sweep with --start/--end, cut and hash it once."""
+        cuts = self.__dict__.setdefault("_cuts", {})
+        key = (start, end)
+        if key not in cuts:
+            if len(cuts) >= 8:                  # a few windows at a time; forget the oldest
+                cuts.pop(next(iter(cuts)))
+            cuts[key] = self._between(start, end)
+        return cuts[key]
+
+    def _between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "Dataset":
         def cut(f: pd.DataFrame) -> pd.DataFrame:
             m = pd.Series(True, index=f.index)
             if start is not None:

@@ -16,16 +16,64 @@ Frames (all times UTC, datetime64[ns, UTC]):
 - `attribution`: index venue names plus 'lending', columns the seven PnL parts (totals).
 - `extras`: strategy-specific series keyed by name (e.g. 'backing_ratio', 'reserve_fund').
 `venue_blocks`: per venue, the spec blocks (data/venues/*.toml `effective_from`) in force and from/to when.
+
+A run with `frames=False` (sweeps, Monte Carlo) builds none of timeline, ledger, fills and liquidations:
+they are `NotKept` placeholders that raise `FramesNotKept` when read, and `records` holds the arrays the
+metrics are computed from instead (reports.metrics reads either, with identical results).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from basisbt.engine.kernels.arrays import Records
+    from basisbt.engine.market import Market
+
 PNL_PARTS = ("funding", "basis", "price", "fees", "slippage", "lending", "liquidation")
+
+
+class FramesNotKept(RuntimeError):
+    """A frame was asked of Results computed with frames=False (metrics only)."""
+
+
+class NotKept:
+    """Stands in for a frame a frames=False run did not build: reading it raises FramesNotKept."""
+
+    def __init__(self, name: str) -> None:
+        self.__dict__["name"] = name
+
+    def _fail(self, *_: Any, **__: Any) -> NoReturn:
+        raise FramesNotKept(f"this run kept metrics only (frames=False): its {self.__dict__['name']} frame "
+                            "was not built; run with frames=True to get it")
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        self._fail()
+
+    __getitem__ = __len__ = __iter__ = __contains__ = __bool__ = __array__ = _fail
+
+    def __repr__(self) -> str:
+        return f"<{self.__dict__['name']}: not kept (frames=False)>"
+
+
+@dataclass(frozen=True)
+class RunRecords:
+    """What a frames=False run keeps instead of frames: the aligned market, the per-bar record arrays,
+    the ledger rows sorted by time (keys, amounts, account names) and the fills and liquidations as dicts."""
+
+    market: Market
+    rec: Records
+    ledger_keys: np.ndarray
+    ledger_amounts: np.ndarray
+    ledger_names: tuple[str, ...]
+    fills: tuple[dict[str, Any], ...]
+    liquidations: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -53,6 +101,12 @@ class Results:
     # of the position, base), price, amount (quote: realized PnL, spot proceeds, or - the default loss)
     venue_events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["ts", "venue", "kind", "instrument", "qty", "price", "amount"]))
+    records: RunRecords | None = field(default=None, repr=False, compare=False)   # frames=False runs only
+
+    @property
+    def has_frames(self) -> bool:
+        """False for a frames=False run: metrics() works, the frames raise FramesNotKept."""
+        return not isinstance(self.timeline, NotKept)
 
     @property
     def equity(self) -> pd.Series:
@@ -72,11 +126,15 @@ class Results:
         from basisbt.reports.notebook import plot
         return plot(self)
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self) -> str | None:
+        if not self.has_frames:
+            return None                         # the notebook falls back to repr()
         from basisbt.reports.notebook import results_html
         return results_html(self)
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the run directory (metrics.json, CSVs, run.toml, reports) atomically per file."""
+        if not self.has_frames:
+            self.timeline._fail()
         from basisbt.reports.writers import write_run
         return write_run(self, Path(out_dir))

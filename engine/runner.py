@@ -30,7 +30,7 @@ from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ISO, C_ISOLATED, C_S
 from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
 from basisbt.engine.market import LIVE, UNLISTED, build_market
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS, NotKept, Results, RunRecords
 from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, build_events
 from basisbt.engine.timeline_frame import build_timeline
 from basisbt.engine.venue_events import EVENT_COLUMNS, VenueSchedule, apply_step
@@ -439,8 +439,9 @@ class Engine:
     # invariants stated in engine/checkpoint.py.
     MAX_SPAN = 4096
 
-    def run(self, progress: Any = None) -> Results:
-        """Run to the end and return the frozen Results. `progress(done_bars, total)` is optional."""
+    def run(self, progress: Any = None, *, frames: bool = True) -> Results:
+        """Run to the end and return the frozen Results. `progress(done_bars, total)` is optional;
+        `frames=False` keeps metrics only (Results._results says what that skips)."""
         m = self.market
         n = m.n
         self._deposit()
@@ -501,7 +502,7 @@ class Engine:
             self.log.append(f"{self.now.isoformat()} orders placed at the last bar were not filled (no next bar)")
         for p in range(len(m.protocols)):
             self._flush_lending(int(m.close_ns[-1]), p)
-        results = self._results()
+        results = self._results(frames)
         self.ctx.detach()
         return results
 
@@ -524,25 +525,32 @@ class Engine:
 
 
     # -- results --------------------------------------------------------------------------------------------
-    def _results(self) -> Results:
+    def _results(self, frames: bool = True) -> Results:
+        """The frozen Results. frames=False builds no timeline, ledger, fills or liquidations frame (the
+        metrics then read the record arrays kept in `records`, with the same values): sweeps need only those."""
         m, rec = self.market, self.rec
-        timeline = build_timeline(m, rec)
         k = int(self.ledger.count[0])
         keys, amounts = self.ledger.keys[:k], self.ledger.amounts[:k]
         names = list(m.venues) + [f"lending:{p}" for p in m.protocols]
         order = np.argsort(keys[:, L_TS], kind="stable")
         keys, amounts = keys[order], amounts[order]
-        ledger = pd.DataFrame({
-            "ts": pd.to_datetime(keys[:, L_TS], unit="ns", utc=True),
-            "venue": [names[x] if x >= 0 else "" for x in keys[:, L_VENUE]],
-            "kind": [LEDGER_KINDS[x] for x in keys[:, L_KIND]],
-            "amount": amounts,
-            "ref": keys[:, L_REF],
-        })
-        fills = pd.DataFrame(self.fills, columns=["ts", "venue", "instrument", "qty", "price", "ref_price", "fee",
-                                                  "slippage", "reason", "fill_id"])
-        liqs = pd.DataFrame(self.liquidations, columns=["ts", "venue", "qty", "price", "fee", "insurance_loss",
-                                                        "liq_id"])
+        records = None
+        if frames:
+            timeline: Any = build_timeline(m, rec)
+            ledger: Any = pd.DataFrame({
+                "ts": pd.to_datetime(keys[:, L_TS], unit="ns", utc=True),
+                "venue": [names[x] if x >= 0 else "" for x in keys[:, L_VENUE]],
+                "kind": [LEDGER_KINDS[x] for x in keys[:, L_KIND]],
+                "amount": amounts,
+                "ref": keys[:, L_REF],
+            })
+            fills: Any = pd.DataFrame(self.fills, columns=["ts", "venue", "instrument", "qty", "price", "ref_price",
+                                                           "fee", "slippage", "reason", "fill_id"])
+            liqs: Any = pd.DataFrame(self.liquidations, columns=["ts", "venue", "qty", "price", "fee",
+                                                                 "insurance_loss", "liq_id"])
+        else:
+            timeline, ledger, fills, liqs = (NotKept(x) for x in ("timeline", "ledger", "fills", "liquidations"))
+            records = RunRecords(m, rec, keys, amounts, tuple(names), tuple(self.fills), tuple(self.liquidations))
         attribution = pd.DataFrame(rec.attr, index=list(m.venues) + ["lending"], columns=list(PNL_PARTS))
         params = self.strategy.params_dict()
         cfg = {"strategy": self.strategy.name, "params": params, "data": self.data_label,
@@ -556,7 +564,7 @@ class Engine:
                        config_id=config_id(cfg), data_fingerprint=self.dataset.fingerprint(), params=params,
                        extras=extras, log=tuple(self.log), data_quality=quality,
                        orders_rejected=dict(self.rejected), venue_blocks=self._blocks_closed(),
-                       venue_events=pd.DataFrame(self.venue_event_rows, columns=list(EVENT_COLUMNS)))
+                       venue_events=pd.DataFrame(self.venue_event_rows, columns=list(EVENT_COLUMNS)), records=records)
 
     def _blocks_closed(self) -> dict[str, list[dict[str, str]]]:
         """venue_blocks with the last block of each venue ending at the run's last close."""
@@ -565,6 +573,6 @@ class Engine:
 
 
 def run_backtest(strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,
-                 data_label: str | None = None, progress: Any = None) -> Results:
-    """Run one backtest and return its Results."""
-    return Engine(strategy, dataset, config, data_label).run(progress)
+                 data_label: str | None = None, progress: Any = None, *, frames: bool = True) -> Results:
+    """Run one backtest and return its Results (frames=False: metrics only, see Engine._results)."""
+    return Engine(strategy, dataset, config, data_label).run(progress, frames=frames)

@@ -28,6 +28,10 @@ Conventions (also written into metrics.json under `conventions` and into every r
   settlement received, 0 as much paid as received, -1 every settlement paid; null without funding.
   `funding_passive` is the old benchmark: a constant short of the average perp short notional,
   split evenly across venues, earning each venue's summed rates (signed quote, not a ratio).
+
+The functions read a run through `RunView`: its frames, or for a frames=False run (engine.results) the
+record arrays those frames are built from, column by column with the same arithmetic, so both give the
+same metrics (tests/unit/reports/test_metrics_records.py checks every key).
 """
 from __future__ import annotations
 
@@ -72,30 +76,115 @@ def timeline_index(timeline: pd.DataFrame) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(idx)
 
 
-def equity_series(results: Results) -> pd.Series:
+class RunView:
+    """What the metrics read of a run: its frames, or (frames=False) its record arrays, one column at a time.
+
+    Record columns come from engine.timeline_frame.timeline_column (the code that builds the frame) and the
+    fills, ledger and liquidation rows from the same lists the frames are made of, in the same order.
+    """
+
+    def __init__(self, results: Results) -> None:
+        self.results = results
+        self.records = None if results.has_frames else results.records
+        self._cols: dict[str, np.ndarray] = {}
+        if self.records is None:
+            tl = results.timeline
+            self.times = timeline_index(tl)
+            self._names = set(tl.columns)
+        else:
+            from basisbt.engine.timeline_frame import timeline_columns, timeline_times
+            m = self.records.market
+            self.times = timeline_times(m)
+            self._names = set(timeline_columns(m.venues, m.protocols))
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def has(self, name: str) -> bool:
+        """True when the run's timeline has this column."""
+        return name in self._names
+
+    def col(self, name: str) -> np.ndarray:
+        """A timeline column as a float array (do not modify it), NaN when the column is missing."""
+        if not self.has(name):
+            return np.full(len(self), np.nan)
+        got = self._cols.get(name)
+        if got is None:
+            if self.records is None:
+                got = self.results.timeline[name].to_numpy(dtype=float)
+            else:
+                from basisbt.engine.timeline_frame import timeline_column
+                got = timeline_column(self.records.market, self.records.rec, name, view=True)
+            self._cols[name] = got
+        return got
+
+    def funding_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(amounts, venues) of the ledger's funding rows, in ledger order; empty arrays when none."""
+        if self.records is None:
+            return _funding_rows(self.results.ledger)
+        from basisbt.engine.kernels.codes import L_KIND, L_VENUE, LEDGER_KINDS
+        r = self.records
+        rows = r.ledger_keys[:, L_KIND] == LEDGER_KINDS.index("funding")
+        names = np.array([*r.ledger_names, ""], dtype=object)       # venue index -1 -> ""
+        return np.nan_to_num(r.ledger_amounts[rows].astype(float)), names[r.ledger_keys[rows, L_VENUE]]
+
+    def fills(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(count, qty, price, fee, slippage) of the fills."""
+        if self.records is None:
+            f = self.results.fills
+            if f is None or len(f) == 0:
+                return 0, *(np.zeros(0),) * 4
+            return (len(f), *(f[c].to_numpy(dtype=float) if c in f.columns else np.zeros(len(f))
+                              for c in ("qty", "price", "fee", "slippage")))
+        rows = self.records.fills
+        return (len(rows), *(np.array([x[c] for x in rows], dtype=float)
+                             for c in ("qty", "price", "fee", "slippage")))
+
+    def liquidations(self) -> tuple[int, np.ndarray, np.ndarray, list[str]]:
+        """(count, fees, insurance losses, venues) of the liquidations."""
+        if self.records is None:
+            liq = self.results.liquidations
+            n = 0 if liq is None else len(liq)
+            if not n:
+                return 0, np.zeros(0), np.zeros(0), []
+            return (n, *(liq[c].to_numpy(dtype=float) if c in liq.columns else np.zeros(n)
+                         for c in ("fee", "insurance_loss")),
+                    [str(v) for v in liq["venue"]] if "venue" in liq.columns else [])
+        rows = self.records.liquidations
+        return (len(rows), np.array([x["fee"] for x in rows], dtype=float),
+                np.array([x["insurance_loss"] for x in rows], dtype=float), [str(x["venue"]) for x in rows])
+
+
+def _view(results: Results | RunView) -> RunView:
+    return results if isinstance(results, RunView) else RunView(results)
+
+
+def equity_series(results: Results | RunView) -> pd.Series:
     """The per-bar equity (quote) indexed by bar-close time."""
-    tl = results.timeline
-    return pd.Series(tl["equity"].to_numpy(dtype=float), index=timeline_index(tl), name="equity")
+    v = _view(results)
+    return pd.Series(v.col("equity"), index=v.times, name="equity")
 
 
-def flows_series(results: Results) -> pd.Series:
+def flows_series(results: Results | RunView) -> pd.Series:
     """External capital flows per bar (quote, + in), zeros when the timeline has no `flows` column."""
-    tl = results.timeline
-    f = np.nan_to_num(_col(tl, "flows")) if "flows" in tl.columns else np.zeros(len(tl))
-    return pd.Series(f, index=timeline_index(tl), name="flows")
+    v = _view(results)
+    f = np.nan_to_num(v.col("flows")) if v.has("flows") else np.zeros(len(v))
+    return pd.Series(f, index=v.times, name="flows")
 
 
-def nav_series(results: Results) -> pd.Series:
+def nav_series(results: Results | RunView) -> pd.Series:
     """Flow-adjusted NAV (quote): equity_start chained by time-weighted bar returns; = equity without flows."""
+    results = _view(results)
     eq = equity_series(results)
     flows = flows_series(results).to_numpy()
     if not flows.any():
         return eq.rename("nav")
     e = eq.to_numpy(dtype=float)
-    prev = np.r_[float(results.initial_equity), e[:-1]]
+    start = float(results.results.initial_equity)
+    prev = np.r_[start, e[:-1]]
     with np.errstate(divide="ignore", invalid="ignore"):
         growth = np.where(prev > 0, (e - flows) / prev, np.nan)
-    nav = float(results.initial_equity) * np.cumprod(growth)
+    nav = start * np.cumprod(growth)
     return pd.Series(nav, index=eq.index, name="nav")
 
 
@@ -183,13 +272,19 @@ def max_drawdown_info(equity: pd.Series, equity_start: float) -> dict[str, Any]:
     return out
 
 
-def pnl_parts(results: Results) -> dict[str, float]:
+def pnl_parts(results: Results | RunView) -> dict[str, float]:
     """Sum of each timeline pnl_* column (quote); a missing column counts as 0."""
-    tl = results.timeline
-    return {p: float(tl[f"pnl_{p}"].sum()) if f"pnl_{p}" in tl.columns else 0.0 for p in PNL_PARTS}
+    v = _view(results)
+    return {p: _sum(v.col(f"pnl_{p}")) if v.has(f"pnl_{p}") else 0.0 for p in PNL_PARTS}
 
 
-def funding_capture(results: Results) -> dict[str, Any]:
+def _sum(x: np.ndarray) -> float:
+    """Sum skipping NaN, as pandas' Series.sum does (same float result on float64); no copy without NaN."""
+    total = float(np.sum(x))
+    return float(np.nansum(x)) if math.isnan(total) else total
+
+
+def funding_capture(results: Results | RunView) -> dict[str, Any]:
     """Funding received, paid, available and the capture ratio, in quote (see the module docstring).
 
     From the funding ledger rows (one per venue per settlement bar, amount = -perp_qty x price x rate):
@@ -200,20 +295,21 @@ def funding_capture(results: Results) -> dict[str, Any]:
     short of the average book (the time-average of sum_V max(-perp_qty_V, 0) * mark_px_V) split evenly
     across venues, earning each venue's summed funding rates.
     """
-    tl = results.timeline
-    captured = float(tl["pnl_funding"].sum()) if "pnl_funding" in tl.columns else 0.0
-    amounts, venues = _funding_rows(results.ledger)
+    tl = _view(results)
+    venue_names = tl.results.venues
+    captured = _sum(tl.col("pnl_funding")) if tl.has("pnl_funding") else 0.0
+    amounts, venues = tl.funding_rows()
     received = math.fsum(amounts[amounts > 0])
     paid = 0.0 - math.fsum(amounts[amounts < 0])
     available = math.fsum(np.abs(amounts))
     ratio = math.fsum(amounts) / available if available > 0 else math.nan
-    available_by_venue = {v: math.fsum(np.abs(amounts[venues == v])) for v in results.venues}
+    available_by_venue = {v: math.fsum(np.abs(amounts[venues == v])) for v in venue_names}
     short_notional = np.zeros(len(tl))
-    for v in results.venues:
+    for v in venue_names:
         q, px = _col(tl, f"{v}:perp_qty"), _col(tl, f"{v}:mark_px")
         short_notional += np.nan_to_num(np.maximum(-q, 0.0) * px)
     book = float(short_notional.mean()) if len(tl) else 0.0
-    passive_by_venue = {v: book * float(np.nansum(_col(tl, f"{v}:funding_rate"))) for v in results.venues}
+    passive_by_venue = {v: book * float(np.nansum(_col(tl, f"{v}:funding_rate"))) for v in venue_names}
     passive = float(np.mean(list(passive_by_venue.values()))) if passive_by_venue else 0.0
     return {"funding_captured": captured, "funding_received": received, "funding_paid": paid,
             "funding_available": available, "funding_available_by_venue": available_by_venue,
@@ -250,15 +346,15 @@ def window_info(days: float, returns: pd.Series) -> dict[str, Any]:
             "daily_returns": int(r.size), "losing_days": int(np.sum(r < 0)), "note": note}
 
 
-def time_hedged(results: Results) -> float:
+def time_hedged(results: Results | RunView) -> float:
     """Fraction of bars (0..1) with a perp short open and |net base delta| <= 5 % of gross spot base."""
-    tl = results.timeline
+    tl = _view(results)
     if len(tl) == 0:
         return math.nan
     net = np.zeros(len(tl))
     gross = np.zeros(len(tl))
     short = np.zeros(len(tl), dtype=bool)
-    for v in results.venues:
+    for v in tl.results.venues:
         s, p = np.nan_to_num(_col(tl, f"{v}:spot_qty")), np.nan_to_num(_col(tl, f"{v}:perp_qty"))
         net += s + p
         gross += np.abs(s)
@@ -267,12 +363,12 @@ def time_hedged(results: Results) -> float:
     return float(hedged.mean())
 
 
-def min_distance_to_liquidation(results: Results) -> dict[str, dict[str, Any]]:
+def min_distance_to_liquidation(results: Results | RunView) -> dict[str, dict[str, Any]]:
     """Per venue: smallest |mark - liq| / mark over bars with a position (fraction) and when; null if none."""
-    tl = results.timeline
-    times = timeline_index(tl)
+    tl = _view(results)
+    times = tl.times
     out: dict[str, dict[str, Any]] = {}
-    for v in results.venues:
+    for v in tl.results.venues:
         d = _col(tl, f"{v}:dist_liq")
         if np.isfinite(d).any():
             i = int(np.nanargmin(d))
@@ -282,30 +378,24 @@ def min_distance_to_liquidation(results: Results) -> dict[str, dict[str, Any]]:
     return out
 
 
-def trading_stats(results: Results, equity: pd.Series, days: float) -> dict[str, float]:
+def trading_stats(results: Results | RunView, equity: pd.Series, days: float) -> dict[str, float]:
     """Traded notional, annual turnover (x average equity per year), fees and slippage paid (quote, >= 0)."""
-    f = results.fills
-    if f is None or len(f) == 0:
+    n, qty, price, fee, slippage = _view(results).fills()
+    if n == 0:
         traded = fees = slip = 0.0
     else:
-        traded = float((f["qty"].abs() * f["price"]).sum())
-        fees = float(f["fee"].sum()) if "fee" in f.columns else 0.0
-        slip = float(f["slippage"].sum()) if "slippage" in f.columns else 0.0
+        traded, fees, slip = _sum(np.abs(qty) * price), _sum(fee), _sum(slippage)
     avg_eq = float(equity.mean()) if len(equity) else math.nan
     turnover = traded / avg_eq / (days / DAYS_PER_YEAR) if days > 0 and avg_eq > 0 else math.nan
     return {"traded_notional": traded, "turnover": turnover, "fees_paid": fees,
             "slippage_paid": slip}
 
 
-def liquidation_stats(results: Results, pnl_liquidation: float) -> dict[str, Any]:
+def liquidation_stats(results: Results | RunView, pnl_liquidation: float) -> dict[str, Any]:
     """Count, cost (= -pnl.liquidation, quote, positive is a loss), fees and insurance-fund losses."""
-    liq = results.liquidations
-    n = 0 if liq is None else len(liq)
-    fees = float(liq["fee"].sum()) if n and "fee" in liq.columns else 0.0
-    ins = float(liq["insurance_loss"].sum()) if n and "insurance_loss" in liq.columns else 0.0
-    by_venue: dict[str, int] = {}
-    if n and "venue" in liq.columns:
-        by_venue = {str(k): int(c) for k, c in liq["venue"].value_counts().sort_index().items()}
+    n, fee, insurance, venues = _view(results).liquidations()
+    fees, ins = (_sum(fee), _sum(insurance)) if n else (0.0, 0.0)
+    by_venue = {v: venues.count(v) for v in sorted(set(venues))}
     return {"liquidations": n, "liquidation_cost": 0.0 - pnl_liquidation, "liquidation_fees": fees,
             "insurance_loss": ins, "liquidations_by_venue": by_venue}
 
@@ -334,10 +424,13 @@ def synthetic_dollar_stats(results: Results) -> dict[str, Any] | None:
 
 
 def compute_metrics(results: Results) -> dict[str, Any]:
-    """The metrics.json dictionary: docs/architecture.md §9 keys plus §7 extras; JSON-safe (NaN/inf -> None)."""
-    equity = equity_series(results)
-    nav = nav_series(results)
-    net_flows = float(flows_series(results).sum())
+    """The metrics.json dictionary: docs/architecture.md §9 keys plus §7 extras; JSON-safe (NaN/inf -> None).
+
+    Works alike on a run with frames and on a frames=False run (RunView reads either)."""
+    view = RunView(results)
+    equity = equity_series(view)
+    nav = nav_series(view)
+    net_flows = _sum(flows_series(view).to_numpy())
     equity_start = float(results.initial_equity)
     equity_end = float(equity.iloc[-1]) if len(equity) else equity_start
     nav_end = float(nav.iloc[-1]) if len(nav) else equity_start
@@ -352,7 +445,7 @@ def compute_metrics(results: Results) -> dict[str, Any]:
     dd = max_drawdown_info(nav, equity_start)
     calmar = apy / -dd["max_drawdown"] if dd["max_drawdown"] < 0 else math.nan
 
-    parts = pnl_parts(results)
+    parts = pnl_parts(view)
     total = equity_end - equity_start - net_flows
     pnl = dict(parts, total=total)
     m: dict[str, Any] = {
@@ -373,19 +466,19 @@ def compute_metrics(results: Results) -> dict[str, Any]:
         "calmar": calmar,
         "window": window_info(days, rets),
         **dd,
-        "n_fills": 0 if results.fills is None else len(results.fills),
+        "n_fills": view.fills()[0],
         "pnl": pnl,
         "attribution_residual": total - math.fsum(parts.values()),
         "pnl_by_venue": _attribution_dict(results.attribution),
-        "min_dist_liq": min_distance_to_liquidation(results),
-        "time_hedged": time_hedged(results),
+        "min_dist_liq": min_distance_to_liquidation(view),
+        "time_hedged": time_hedged(view),
         "config_id": results.config_id,
         "data_fingerprint": results.data_fingerprint,
         "conventions": dict(CONVENTIONS),
     }
-    m.update(liquidation_stats(results, parts["liquidation"]))
-    m.update(funding_capture(results))
-    m.update(trading_stats(results, equity, days))
+    m.update(liquidation_stats(view, parts["liquidation"]))
+    m.update(funding_capture(view))
+    m.update(trading_stats(view, equity, days))
     synth = synthetic_dollar_stats(results)
     if synth is not None:
         m["synthetic_dollar"] = synth
@@ -424,8 +517,10 @@ def _attribution_dict(attr: pd.DataFrame | None) -> dict[str, dict[str, float]]:
             for v in attr.index}
 
 
-def _col(tl: pd.DataFrame, name: str) -> np.ndarray:
+def _col(tl: pd.DataFrame | RunView, name: str) -> np.ndarray:
     """A timeline column as float array, NaN when the column is missing."""
+    if isinstance(tl, RunView):
+        return tl.col(name)
     if name in tl.columns:
         return tl[name].to_numpy(dtype=float)
     return np.full(len(tl), np.nan)

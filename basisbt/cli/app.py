@@ -240,9 +240,9 @@ def strategies() -> None:
 
 
 def _register_commands() -> None:
-    """The import/fetch/data, report and regress commands live in their own modules."""
-    from basisbt.cli import data, regress, report
-    for m in (data, report, regress):
+    """The import/fetch/data, report, regress and sweep commands live in their own modules."""
+    from basisbt.cli import data, regress, report, sweep
+    for m in (data, report, regress, sweep):
         m.register(app)
 
 

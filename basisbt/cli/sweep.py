@@ -1,0 +1,152 @@
+"""`basisbt sweep`: a grid or a random sample over a strategy's parameters and datasets (engine/sweep.py does
+the work; this module parses flags, shows progress and prints the table)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from basisbt.cli.common import STATE, err, fail, key_values
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `sweep` command to the basisbt Typer app."""
+
+    @app.command("sweep")
+    def sweep(
+        strategy: str = typer.Option("perp_short", "--strategy", "-s",
+                                     help="built-in name or path/to/file.py:ClassName"),
+        data: List[str] = typer.Option([], "--data", "-d", show_default="scenario:feb-2025-crash",
+                                       help="dataset (repeatable): scenario:NAME, cache[:SYMBOL] or a dataset .toml"),
+        grid: List[str] = typer.Option([], "--grid", "-g", help="param=v1,v2,... (repeatable): every combination"),
+        samples: Optional[int] = typer.Option(None, "--samples", "-n",
+                                              help="N random draws over the parameters' declared ranges"),
+        seed: int = typer.Option(0, "--seed", help="seed of --samples"),
+        vary: Optional[str] = typer.Option(None, "--vary", help="with --samples: only these parameters, e.g. "
+                                                                "leverage,hedge_ratio (default: all with a range)"),
+        set_: List[str] = typer.Option([], "--set", help="fixed strategy parameter key=value (repeatable)"),
+        start: Optional[str] = typer.Option(None, "--start", help="first date to use (UTC)"),
+        end: Optional[str] = typer.Option(None, "--end", help="date to stop before (UTC)"),
+        timeframe: Optional[str] = typer.Option(None, "--timeframe", help="bar size for scenarios (1h default)"),
+        cache_dir: Optional[Path] = typer.Option(None, "--cache", help="cache dir for --data cache"),
+        out_dir: Optional[Path] = typer.Option(None, "--out", "-o",
+                                               help="sweep directory (default runs/sweep-<strategy>); a rerun into "
+                                                    "the same directory runs only the cells not stored yet"),
+        jobs: Optional[int] = typer.Option(None, "--jobs", "-j", show_default="all cores",
+                                           help="worker processes (local) or LocalCluster workers"),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                                help="run on Dask: tcp://HOST:PORT, or 'local' for a LocalCluster"),
+        sort: str = typer.Option("apy", "--sort", help="metric (or parameter) the table is sorted by, best first"),
+        ascending: bool = typer.Option(False, "--ascending", help="sort smallest first"),
+        heatmap: Optional[str] = typer.Option(None, "--heatmap", help="X,Y parameters of the heatmap "
+                                                                      "(default: the two varied ones, if two)"),
+        max_cells: Optional[int] = typer.Option(None, "--max-cells", help="run at most N missing cells this time "
+                                                                          "(the rest on a rerun)"),
+    ) -> None:
+        """Run many metrics-only backtests over a parameter grid or sample and datasets; write results.parquet,
+        results.csv (sorted by --sort), heatmap.png and report.html. Resumable: rerun to finish."""
+        from basisbt.engine.config import ConfigError
+        from basisbt.engine.sweep import SweepError, check_scheduler, plan_sweep, run_sweep, sort_keys, sort_table, write_table
+        from basisbt.reports.sweep import heatmap_png, write_report
+        from pandas import Timestamp
+
+        try:
+            if jobs is not None and jobs < 1:
+                raise SweepError(f"--jobs {jobs}: need at least 1")
+            if max_cells is not None and max_cells < 0:
+                raise SweepError(f"--max-cells {max_cells}: need 0 or more")
+            run_keys = {}
+            for k, v in (("start", start), ("end", end)):
+                if v is not None:
+                    try:
+                        Timestamp(v)
+                    except ValueError:
+                        raise SweepError(f"--{k} {v[:40]!r} is not a date (use e.g. 2025-02-01)") from None
+                    run_keys[k] = v
+            plan = plan_sweep(strategy, data, grid=grid, samples=samples, seed=seed,
+                              vary=[v.strip() for v in vary.split(",") if v.strip()] if vary else None,
+                              fixed=key_values(set_, "--set", "leverage=5"), run=run_keys, timeframe=timeframe,
+                              cache_dir=str(cache_dir) if cache_dir else None)
+            if sort not in sort_keys(plan.axes):
+                raise SweepError(f"--sort {sort!r}: not a metric or varied parameter; valid: "
+                                 f"{', '.join(sort_keys(plan.axes))}")
+            heat = _heat_axes(heatmap, plan.axes)
+            check_scheduler(scheduler)
+        except (SweepError, ConfigError) as e:
+            if STATE["debug"]:
+                raise
+            fail(str(e))
+        out = out_dir or Path("runs") / f"sweep-{Path(strategy.split(':')[0]).stem}"
+        if out.exists() and not out.is_dir():
+            fail(f"{out}: exists and is not a directory")
+        from basisbt.engine.sweep import missing_cells
+        todo = len(missing_cells(plan, out))
+        todo = min(todo, max_cells) if max_cells is not None else todo
+        where = f"Dask {scheduler}" if scheduler else f"{jobs or os.cpu_count()} local processes"
+        err.print(f"sweep: {len(plan.cells)} cells ({plan.mode}), {len(plan.cells) - len(missing_cells(plan, out))} "
+                  f"stored, running {todo} on {where}", highlight=False, markup=False)
+        t0 = time.perf_counter()
+        with Progress(TextColumn("[bold]cells"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal) as prog:
+            task = prog.add_task("sweep", total=todo)
+            try:
+                table = run_sweep(plan, out, jobs=jobs, scheduler=scheduler, max_cells=max_cells,
+                                  on_row=lambda row: prog.advance(task))
+            except SweepError as e:
+                if STATE["debug"]:
+                    raise
+                fail(str(e))
+        elapsed = time.perf_counter() - t0
+        table = sort_table(table, sort, ascending)
+        pq, csv = write_table(table, out)
+        png = None
+        if heat and len(table):
+            png = heatmap_png(table, heat[0], heat[1], sort, out / "heatmap.png")
+        page = write_report(table, out, strategy=strategy, datas=list(plan.datas), mode=plan.mode, sort=sort,
+                            axes=list(plan.axes), fixed=plan.fixed, heatmap=png, heat_axes=heat)
+        _print_table(table, plan.axes, sort)
+        missing = len(plan.cells) - len(table)
+        rate = f", {todo / elapsed:.1f} cells/s" if todo and elapsed > 0 else ""
+        err.print(f"ran {todo} cells in {elapsed:.1f}s{rate}; "
+                  f"{missing} still missing (rerun to finish)" if missing else
+                  f"ran {todo} cells in {elapsed:.1f}s{rate}; all {len(table)} cells stored", highlight=False, markup=False)
+        files = [pq.name, csv.name, "heatmap.png" if png else None, page.name]
+        typer.echo(f"wrote {out}/ ({', '.join(f for f in files if f)})")
+
+
+def _heat_axes(option: str | None, axes: tuple[str, ...]) -> tuple[str, str] | None:
+    """The heatmap's (x, y) parameters: --heatmap X,Y, or the two varied ones when exactly two vary."""
+    from basisbt.engine.sweep import SweepError
+    if option is None:
+        return (axes[0], axes[1]) if len(axes) == 2 else None
+    xy = [a.strip() for a in option.split(",")]
+    if len(xy) != 2 or xy[0] == xy[1]:
+        raise SweepError(f"--heatmap {option!r}: expected two different parameters X,Y")
+    for a in xy:
+        if a not in axes:
+            raise SweepError(f"--heatmap {a!r}: not a varied parameter; varied: {', '.join(axes) or 'none'}")
+    return xy[0], xy[1]
+
+
+def _print_table(table, axes: tuple[str, ...], sort: str, rows: int = 15) -> None:
+    """The best `rows` cells on the terminal."""
+    from rich.console import Console
+    cols = ["data", *axes, *dict.fromkeys((sort, "apy", "sharpe", "max_drawdown", "liquidations"))]
+    t = Table(title=f"best {min(rows, len(table))} of {len(table)} cells by {sort}", title_justify="left")
+    for c in cols:
+        t.add_column(escape(c), justify="left" if c in ("data", *axes) else "right")
+    for _, r in table.head(rows).iterrows():
+        t.add_row(*(escape(_fmt(r[c])) for c in cols))
+    Console().print(t)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "n/a" if v != v else f"{v:.4g}"
+    return str(v)
