@@ -15,10 +15,13 @@ version on a prefix of binance's bars, its events being that prefix's spot, perp
   (a') (a) with frames=False (metrics only: no timeline/ledger/fills frames), then + metrics()
   (g) with --sweep: `basisbt sweep` throughput, one-year HOURLY 3-venue perp_short runs (a decision every
       bar), metrics only, from a parquet cache: local processes (--jobs = cores) and a Dask LocalCluster
+  (h) with --stress: `basisbt stress` throughput, synthetic_dollar on one-year hourly generated paths
+      (deciding daily, --decide 24), local processes; the time for 1,000 paths is extrapolated
 
 Writes bench/results.json. Options: --bars N (default one year), --bt-seconds S (backtrader budget),
 --skip-bar (skip (b)), --quick (2 weeks of bars, for a smoke run), --only-e2e (just (f)), --sweep (add (g)),
---only-sweep (just (g)), --sweep-cells N (cells per backend, default 48). Like `basisbt run`, the script
+--only-sweep (just (g)), --sweep-cells N (cells per backend, default 48), --stress (add (h)), --only-stress
+(just (h)), --stress-paths N (default 60). Like `basisbt run`, the script
 turns off numpy's huge-page madvise for the whole process (engine/memory.py says why);
 BASISBT_HUGEPAGES=1 keeps it on.
 """
@@ -169,6 +172,23 @@ def sweep_throughput(n_cells: int, jobs: int) -> dict:
     return out
 
 
+# -- (h) stress throughput ------------------------------------------------------------------------------
+def stress_throughput(n_paths: int, jobs: int) -> dict:
+    """Paths per second of `basisbt stress` (engine.stress.run_stress): synthetic_dollar deciding daily on
+    one-year hourly 3-venue paths generated in the workers; wall time includes the pool start."""
+    from basisbt.data.stress.model import StressModel
+    from basisbt.engine.stress import StressPlan, run_stress
+    plan = StressPlan("synthetic_dollar", {}, StressModel(days=365), paths=n_paths, run={"decide": "24"})
+    t0 = time.perf_counter()
+    table = run_stress(plan, jobs=jobs)
+    wall = time.perf_counter() - t0
+    rate = len(table) / wall
+    out = {"paths": len(table), "jobs": jobs, "wall_s": wall, "paths_per_s": rate, "s_for_1000": 1000 / rate}
+    print(f"  (h) stress, synthetic_dollar 1y hourly (daily decisions), {jobs} processes: {len(table)} paths in "
+          f"{wall:.1f} s = {rate:.2f} paths/s -> 1,000 paths in ~{1000 / rate:.0f} s", flush=True)
+    return out
+
+
 def sweep_targets(g: dict) -> dict:
     """Issue 17's sweep targets: >= 50 cells/s (steady) on local processes; a LocalCluster within 15 %."""
     loc, dsk = g.get("local", {}), g.get("dask_local_cluster", {})
@@ -308,6 +328,9 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="add (g): sweep throughput, local processes and Dask")
     ap.add_argument("--only-sweep", action="store_true", help="only (g)")
     ap.add_argument("--sweep-cells", type=int, default=48, help="cells per backend in (g)")
+    ap.add_argument("--stress", action="store_true", help="add (h): stress throughput")
+    ap.add_argument("--only-stress", action="store_true", help="only (h)")
+    ap.add_argument("--stress-paths", type=int, default=60, help="paths in (h)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     a = ap.parse_args()
     if a.quick:
@@ -324,9 +347,14 @@ def main() -> None:
         (ds, count), build_s = timed(build_year, a.bars)
         R["f_end_to_end"] = report_e2e(end_to_end(ds))
         return
-    if a.only_sweep:
-        R["g_sweep"] = sweep_throughput(a.sweep_cells, os.cpu_count() or 1)
-        R["targets_met"] = sweep_targets(R["g_sweep"])
+    if a.only_sweep or a.only_stress:
+        R["targets_met"] = {}
+        if a.only_sweep:
+            R["g_sweep"] = sweep_throughput(a.sweep_cells, os.cpu_count() or 1)
+            R["targets_met"].update(sweep_targets(R["g_sweep"]))
+        if a.only_stress:
+            R["h_stress"] = stress_throughput(a.stress_paths, os.cpu_count() or 1)
+            R["targets_met"]["stress 1,000 paths < 120 s"] = R["h_stress"]["s_for_1000"] < 120
         print("  targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in R["targets_met"].items()))
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(R, indent=2, default=float) + "\n")
@@ -432,6 +460,9 @@ def main() -> None:
     if a.sweep:
         R["g_sweep"] = sweep_throughput(a.sweep_cells, os.cpu_count() or 1)
         targets.update(sweep_targets(R["g_sweep"]))
+    if a.stress:
+        R["h_stress"] = stress_throughput(a.stress_paths, os.cpu_count() or 1)
+        targets["stress 1,000 paths < 120 s"] = R["h_stress"]["s_for_1000"] < 120
     R["targets_met"] = targets
     print("  ratios: " + ", ".join(f"{k}={v:,.2f}" for k, v in ratios.items()))
     print(f"  peak RSS: {R['peak_rss_mb_ours']:,.0f} MB through (a),(b),(e); "

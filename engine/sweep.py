@@ -348,11 +348,22 @@ def collect(plan: SweepPlan, out: Path) -> pd.DataFrame:
 
 
 # -- backends ---------------------------------------------------------------------------------------------
-def _run_local(jobs: list[dict[str, Any]], n_jobs: int) -> Iterable[dict[str, Any]]:
-    """Rows as cells finish, on `n_jobs` worker processes (in this process when 1)."""
+def run_jobs(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[str, Any]], n_jobs: int,
+             scheduler: str | None = None, processes: bool = True) -> Iterable[dict[str, Any]]:
+    """fn(job) for every job, yielded as they finish: on `n_jobs` local processes (scheduler None) or a Dask
+    cluster. The backend of sweeps (fn = run_cell) and stress runs (engine/stress.run_chunk); `fn` must be a
+    module-level function so workers can import it."""
+    if scheduler is None:
+        return _run_local(fn, jobs, n_jobs)
+    return _run_dask(fn, jobs, scheduler, n_jobs, processes)
+
+
+def _run_local(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[str, Any]],
+               n_jobs: int) -> Iterable[dict[str, Any]]:
+    """Results as jobs finish, on `n_jobs` worker processes (in this process when 1)."""
     if n_jobs <= 1 or len(jobs) <= 1:
         for job in jobs:
-            yield run_cell(job)
+            yield fn(job)
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -361,7 +372,7 @@ def _run_local(jobs: list[dict[str, Any]], n_jobs: int) -> Iterable[dict[str, An
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["basisbt.engine.sweep_preload"])
     with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=ctx) as pool:
-        futures = [pool.submit(run_cell, job) for job in jobs]
+        futures = [pool.submit(fn, job) for job in jobs]
         try:
             for fut in as_completed(futures):
                 yield fut.result()
@@ -370,8 +381,9 @@ def _run_local(jobs: list[dict[str, Any]], n_jobs: int) -> Iterable[dict[str, An
                 fut.cancel()
 
 
-def _run_dask(jobs: list[dict[str, Any]], scheduler: str, n_jobs: int, processes: bool) -> Iterable[dict[str, Any]]:
-    """Rows as cells finish on a Dask cluster: `scheduler` tcp://HOST:PORT, or 'local' for a LocalCluster."""
+def _run_dask(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[str, Any]], scheduler: str,
+              n_jobs: int, processes: bool) -> Iterable[dict[str, Any]]:
+    """Results as jobs finish on a Dask cluster: `scheduler` tcp://HOST:PORT, or 'local' for a LocalCluster."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as e:                   # pragma: no cover - dask is a dependency
@@ -399,7 +411,7 @@ def _run_dask(jobs: list[dict[str, Any]], scheduler: str, n_jobs: int, processes
     try:
         if jobs:
             client.run(warm)                   # every worker loads the engine and kernels once, in parallel
-        futures = [client.submit(run_cell, job, key=f"basisbt-cell-{job['id']}", pure=False) for job in jobs]
+        futures = [client.submit(fn, job, key=f"basisbt-{fn.__name__}-{job['id']}", pure=False) for job in jobs]
         for fut in as_completed(futures):
             yield fut.result()
     finally:
@@ -436,7 +448,7 @@ def run_sweep(plan: SweepPlan, out: str | os.PathLike, *, jobs: int | None = Non
         todo = todo[:max_cells]
     n_jobs = jobs or os.cpu_count() or 1
     batch = [plan.job(c) for c in todo]
-    rows = _run_local(batch, n_jobs) if scheduler is None else _run_dask(batch, scheduler, n_jobs, processes)
+    rows = run_jobs(run_cell, batch, n_jobs, scheduler, processes)
     for row in rows:
         write_cell(out, row)
         if on_row is not None:

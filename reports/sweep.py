@@ -36,7 +36,7 @@ def heatmap_png(table: pd.DataFrame, x: str, y: str, metric: str, path: Path) ->
         ax.set_ylabel(y)
         ax.set_title(f"{metric} per cell")
         fig.colorbar(sc, ax=ax)
-        return _save(fig, path)
+        return save_png(fig, path)
     grid = heatmap_frame(table, x, y, metric)
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * max(3, grid.shape[1]), 1.2 + 0.6 * max(3, grid.shape[0])))
     im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto", origin="lower")
@@ -50,10 +50,10 @@ def heatmap_png(table: pd.DataFrame, x: str, y: str, metric: str, path: Path) ->
             ax.text(j, i, f"{v:.4g}", ha="center", va="center", fontsize=8,
                     color="k" if im.norm(v) > 0.6 else "w")
     fig.colorbar(im, ax=ax)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
-def _save(fig: Any, path: Path) -> bytes:
+def save_png(fig: Any, path: Path) -> bytes:
     """The figure as PNG bytes, written to `path` atomically; the figure is closed."""
     import io
 

@@ -240,9 +240,9 @@ def strategies() -> None:
 
 
 def _register_commands() -> None:
-    """The import/fetch/data, report, regress and sweep commands live in their own modules."""
-    from basisbt.cli import data, regress, report, sweep
-    for m in (data, report, regress, sweep):
+    """The import/fetch/data, report, regress, sweep and stress commands live in their own modules."""
+    from basisbt.cli import data, regress, report, stress, sweep
+    for m in (data, report, regress, sweep, stress):
         m.register(app)
 
 

@@ -48,8 +48,8 @@ def test_samples_stay_inside_the_declared_ranges_and_repeat_with_the_seed():
     draws = sample_params(PerpShort, ["leverage", "hedge_ratio", "cash_buffer", "collateral"], 200, seed=7)
     assert draws == sample_params(PerpShort, ["leverage", "hedge_ratio", "cash_buffer", "collateral"], 200, seed=7)
     assert all(0 < d["leverage"] <= 125 and 0 <= d["hedge_ratio"] <= 2 and 0 <= d["cash_buffer"] < 1
-               and d["collateral"] in ("spot", "usdt") for d in draws)
-    assert {d["collateral"] for d in draws} == {"spot", "usdt"}
+               and d["collateral"] in ("spot", "usdt", "usde") for d in draws)
+    assert {d["collateral"] for d in draws} == {"spot", "usdt", "usde"}
     p = plan_sweep("perp_short", [DATA], samples=5, seed=1, vary=["leverage", "hedge_ratio"], run=RUN)
     assert p.axes == ("leverage", "hedge_ratio") and len(p.cells) == 5
 
