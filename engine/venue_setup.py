@@ -15,7 +15,7 @@ OVERRIDABLE = {"taker_fee": C_TAKER, "maker_fee": C_MAKER, "spot_taker_fee": C_S
                "spot_maker_fee": C_SPOT_MAKER, "liquidation_fee": C_LIQ_FEE, "haircut": C_HAIRCUT,
                "maker_rebate": C_MAKER, "spot_maker_rebate": C_SPOT_MAKER, "collateral_ratio": C_COLL_RATIO,
                "liquidation_threshold": C_MM_THRESHOLD}
-# margin_mode = "portfolio": Binance Portfolio Margin (../shared/reference/venues/README.md): liquidated at
+# margin_mode = "portfolio": Binance Portfolio Margin (docs/venue-facts.md): liquidated at
 # uniMMR <= 1.05, collateral rates BTC/ETH 0.95 (haircut 0.05), USDT/USDC 0.9999 (used for the collateral
 # asset: no recorded rate for USDe). Keys given next to it win.
 PORTFOLIO = {"liquidation_threshold": 1.05, "haircut": 0.05, "collateral_ratio": 0.9999}

@@ -7,7 +7,7 @@ low: a short margined with USDe loses margin twice (the rebound and the depeg) a
 where the same short margined with USDT or with the spot survives. Liquidation checks value the
 collateral at its bar low (docs/architecture.md §4).
 
-Parameters and what they are calibrated to (../shared/reference/venues/README.md, events):
+Parameters and what they are calibrated to (docs/venue-facts.md, events):
 - price anchors (UTC): 4,370 at 00:00, 4,300 at 14:00, 4,080 at 20:00, 3,950 at 20:50, bottom
   3,440 at 21:20 (real Binance 21:00 bar: spot low 3,435.00, mark low 3,425.34, perp low 3,400.00),
   3,600 at 21:36, 3,760 at 22:10, 3,800 at 23:00, 3,780 on Oct 11, 3,740 at the end. Only the

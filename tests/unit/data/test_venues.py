@@ -119,7 +119,7 @@ def test_partial_liquidation_is_on_for_bybit_and_okx_only():
 
 @pytest.mark.parametrize("name", VENUES)
 def test_each_venue_states_its_liquidation_model(name):
-    # README facts (../shared/reference/venues/README.md): Binance deduction + clearance fee, no partial;
+    # README facts (docs/venue-facts.md): Binance deduction + clearance fee, no partial;
     # Bybit fee to close in maintenance, step one tier paying taker, rest at bankruptcy; OKX whole position,
     # contracts, trigger at maintenance + taker, from tier 3 two tiers at a time, bankruptcy
     want = {"binance": ("deduction", 0.0, False, "liquidation", "none", "notional"),

@@ -45,7 +45,7 @@ def test_portfolio_margin_mode_is_a_venue_override():
     std, _ = venue_arrays(["binance", "bybit"], "ETH", ts, 0.0, 0.0, {})
     assert std.cfg[0, C_MM_THRESHOLD] == 1.0 and std.cfg[0, C_COLL_RATIO] == 1.0
     pm, _ = venue_arrays(["binance", "bybit"], "ETH", ts, 0.0, 0.0, {"binance": {"margin_mode": "portfolio"}})
-    # Binance PM (../shared/reference/venues/README.md): uniMMR <= 1.05, ETH rate 0.95, stable rate 0.9999
+    # Binance PM (docs/venue-facts.md): uniMMR <= 1.05, ETH rate 0.95, stable rate 0.9999
     assert pm.cfg[0, C_MM_THRESHOLD] == 1.05
     assert pm.cfg[0, C_HAIRCUT] == pytest.approx(0.05)
     assert pm.cfg[0, C_COLL_RATIO] == 0.9999
