@@ -102,6 +102,7 @@ class Results:
     venue_events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["ts", "venue", "kind", "instrument", "qty", "price", "amount"]))
     records: RunRecords | None = field(default=None, repr=False, compare=False)   # frames=False runs only
+    benchmark: dict[str, str] = field(default_factory=dict)   # file, column, series, unit (reports/benchmark.py)
 
     @property
     def has_frames(self) -> bool:
@@ -131,6 +132,13 @@ class Results:
             return None                         # the notebook falls back to repr()
         from basisbt.reports.notebook import results_html
         return results_html(self)
+
+    def with_benchmark(self, spec: str, unit: str = "fraction") -> "Results":
+        """These Results with an outside series to compare against: 'FILE.csv:COLUMN[:SERIES]' (SERIES: a
+        strategy record such as staker_apy, a timeline column, or nav). metrics() then has `benchmark`
+        (correlation, mean difference) and the report a chart (reports/benchmark.py)."""
+        from basisbt.reports.benchmark import attach
+        return attach(self, spec, unit)
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the run directory (metrics.json, CSVs, run.toml, reports) atomically per file."""

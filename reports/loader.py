@@ -95,4 +95,5 @@ def load_run(run_dir: str | Path) -> Results:
         data_fingerprint=str(doc.get("data_fingerprint", "")), params=dict(doc.get("params", {})),
         extras=extras, log=log, data_quality=quality,
         orders_rejected=rejected, venue_blocks={str(v): [dict(b) for b in bl]
-                                                for v, bl in (doc.get("venue_blocks") or {}).items()})
+                                                for v, bl in (doc.get("venue_blocks") or {}).items()},
+        benchmark={str(k): str(v) for k, v in (doc.get("benchmark") or {}).items()})

@@ -53,6 +53,12 @@ def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
     if results.data_quality:
         out += ["## Data quality", "", quality.quality_summary(results.data_quality), "",
                 _table(quality.COLUMNS, quality.quality_rows(results.data_quality), "llrrrrl"), ""]
+    b = metrics.get("benchmark")
+    if b:
+        corr = "n/a" if b["correlation"] is None else f"{b['correlation']:.3f}"
+        diff = "n/a" if b["mean_difference"] is None else f"{b['mean_difference']:.6g}"
+        out += ["## Benchmark", "", f"`{b['series']}` against `{b['column']}` of {b['file']} (daily means, "
+                f"{b['days']} days): correlation {corr}, mean difference (run - benchmark) {diff}.", ""]
     if results.venue_blocks:
         out += ["## Venue specs in force", "",
                 _table(("venue", "spec block", "from (UTC)", "to (UTC)"), quality.venue_block_rows(results.venue_blocks),

@@ -486,6 +486,9 @@ def compute_metrics(results: Results) -> dict[str, Any]:
         m["data_quality"] = results.data_quality
     if results.venue_blocks:
         m["venue_blocks"] = results.venue_blocks
+    if results.benchmark:
+        from basisbt.reports.benchmark import compare
+        m["benchmark"] = compare(results)
     m["orders_rejected"] = dict(results.orders_rejected)
     m["orders_rejected_total"] = int(sum(results.orders_rejected.values()))
     return json_safe(m)

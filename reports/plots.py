@@ -321,6 +321,11 @@ def fig_compare_equity(curves: Sequence[tuple[str, pd.Series, float]], dpi: int 
     return fig
 
 
+def _fig_benchmark(results: Results, dpi: int) -> Figure | None:
+    from basisbt.reports.benchmark import fig_benchmark
+    return fig_benchmark(results, dpi)
+
+
 def report_figures(results: Results, dpi: int = 110) -> list[tuple[str, str, Figure]]:
     """All report charts as (anchor id, caption, figure), in page order; absent data is skipped."""
     figs: list[tuple[str, str, Figure | None]] = [
@@ -332,6 +337,7 @@ def report_figures(results: Results, dpi: int = 110) -> list[tuple[str, str, Fig
          fig_liquidation_risk(results, dpi) if results.venues else None),
         ("allocation", "Allocation", fig_allocation(results, dpi)),
         ("synthetic", "Backing ratio and reserve fund", fig_synthetic(results, dpi)),
+        ("benchmark", "Against the benchmark", _fig_benchmark(results, dpi)),
     ]
     return [(k, c, f) for k, c, f in figs if f is not None]
 

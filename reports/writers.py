@@ -82,6 +82,8 @@ def run_toml(results: Results) -> str:
     }
     if results.venue_blocks:
         doc["venue_blocks"] = {v: list(b) for v, b in results.venue_blocks.items()}
+    if results.benchmark:
+        doc["benchmark"] = dict(results.benchmark)
     return tomlfmt.dumps(doc, header="basisbt run: the resolved configuration of this run.\n"
                                       "Re-render the reports with `basisbt report <this dir>`.")
 

@@ -77,6 +77,13 @@ def run(
     spot_from: Optional[str] = typer.Option(None, "--spot-from",
                                             help="price every venue's spot leg from this venue's spot bars "
                                                  "(spot held in custody, perps on the venues)"),
+    benchmark: Optional[str] = typer.Option(None, "--benchmark",
+                                            help="compare a recorded series with an outside one: FILE.csv:COLUMN"
+                                                 "[:SERIES], SERIES = staker_apy (default when recorded), nav, "
+                                                 "backing_ratio or a timeline column; correlation and mean "
+                                                 "difference of daily means go to metrics.json and the report"),
+    benchmark_unit: str = typer.Option("fraction", "--benchmark-unit",
+                                       help="units of the benchmark column: fraction or percent"),
 ) -> None:
     """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
     from basisbt.data.errors import DataError
@@ -121,6 +128,9 @@ def run(
                                   f"go under [params]{hint}")
         run_cfg = build_dataclass(RunConfig, doc, "run config key")
         strat = cls(**params)
+        if benchmark:                          # a missing file or column is refused before the run
+            from basisbt.reports.benchmark import load_series, parse_spec
+            load_series(*parse_spec(benchmark)[:2], unit=benchmark_unit)
         t0 = time.perf_counter()
         ds = resolve_data(data, timeframe=timeframe, cache_dir=cache_dir)
         if venues:
@@ -152,6 +162,11 @@ def run(
                 raise
             fail(str(e))
     elapsed = time.perf_counter() - t0
+    if benchmark:
+        try:
+            res = res.with_benchmark(benchmark, benchmark_unit)
+        except (ConfigError, DataError) as e:
+            fail(str(e))
     target = out_dir or Path("runs") / default_run_name(res)
     try:
         write_run(res, target)
@@ -189,6 +204,12 @@ def _summary(res, target: Path, elapsed: float) -> None:
         ("fills", str(m["n_fills"])),
         ("data gaps", _gaps_line(m.get("data_quality") or {})),
     ]
+    if m.get("benchmark"):
+        b = m["benchmark"]
+        rows.append((f"{b['series']} vs {b['column']}",
+                     f"correlation {_num(b['correlation'])}, mean difference "
+                     f"{'n/a' if b['mean_difference'] is None else format(b['mean_difference'], '.4g')} "
+                     f"over {b['days']} days"))
     for part in ("funding", "basis", "price", "fees", "slippage", "lending", "liquidation"):
         rows.append((f"pnl {part}", f"{pnl[part]:,.2f}"))
     rows.append(("pnl total", f"{pnl['total']:,.2f}"))

@@ -64,7 +64,8 @@ SCENARIO_STRATEGIES: dict[str, tuple[str, ...]] = {"adl-crash": ("perp_short", "
 IDENTITY_KEYS = ("config_id", "data_fingerprint")
 _SKIP_METRICS = {"conventions", "config_id", "data_fingerprint", "strategy", "dataset", "data_quality",
                  "orders_rejected",       # kept as orders_rejected_total
-                 "venue_blocks"}          # which spec blocks were used: a changed block moves the numbers
+                 "venue_blocks",          # which spec blocks were used: a changed block moves the numbers
+                 "benchmark"}
 # data_quality is kept as its totals only: a gap appearing or vanishing must move a golden
 _QUALITY_TOTALS = ("stale_total", "funding_priced_stale_total", "orders_refused_total")
 # quote-valued keys: their atol is ATOL_MONEY x initial capital (leaf names of metrics.json)
