@@ -78,6 +78,11 @@ class SyntheticDollar(Strategy):
         rehedge_threshold: float = param(0.02, "re-hedge a venue when |spot + perp| exceeds this share of spot", ge=0.0, le=1.0)
         cash_buffer: float = param(0.01, "share of capital and of each mint kept as USDT on the venue", ge=0.0, lt=1.0)
         min_trade: float = param(0.0, "hedge changes below this (quote) wait and accumulate", ge=0.0, le=1e12)
+        distribute: str = param("decision", "when stakers are paid the income set aside for them: at each "
+                                            "'decision', 'daily' or 'weekly' (Ethena pays sUSDe weekly)",
+                                choices=("decision", "daily", "weekly"))
+        reserve_cap: float = param(0.0, "reserve fund target as a share of supply: income above it goes to "
+                                        "stakers in full (0 = no cap)", ge=0.0, le=1.0)
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -99,6 +104,10 @@ class SyntheticDollar(Strategy):
         self.payouts: deque[tuple[pd.Timestamp, float]] = deque()
         self.basis_gain = 0.0
         self.reserve_out: pd.Timestamp | None = None
+        self.pending = 0.0              # staker income recognized but not yet paid (distribute daily / weekly)
+        self.paid_day = 0.0             # staker payouts of the current UTC day, for staker_apy_day
+        self.day: pd.Timestamp | None = None
+        self.started: pd.Timestamp | None = None
 
     def validate(self, venues: list[str], protocols: list[str]) -> None:
         self.w = parse_weights(self.p.venue_weights, venues)
@@ -110,6 +119,7 @@ class SyntheticDollar(Strategy):
         for v in self.w:
             ctx.configure(v, spot_collateral=True, isolated=False)
         self.initial = ctx.equity
+        self.started = ctx.now
         self.supply = self.initial * (1.0 - self.p.reserve_seed)
         self.scale = self.supply / self.p.reference_supply if self.p.reference_supply > 0 else 0.0
         self.unhedged = {v: 0.0 for v in self.w}
@@ -136,6 +146,7 @@ class SyntheticDollar(Strategy):
             self.w = {v: w / total for v, w in self.w.items()}
 
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:
+        self._close_day(ctx)
         if self.opened:
             self._distribute(ctx)
         for v in self.w:                # each venue opens at its first real bar (venues list at different times)
@@ -150,16 +161,45 @@ class SyntheticDollar(Strategy):
 
     # -- income and the reserve ---------------------------------------------------------------------
     def _distribute(self, ctx: Context) -> None:
-        """Pay new highs of cumulative PnL: reserve_share to the reserve, the rest minted to stakers."""
+        """Recognize new highs of cumulative PnL: reserve_share to the reserve (none above reserve_cap x
+        supply), the rest to stakers, minted now or at the next daily / weekly payout."""
         cum = ctx.equity - self.initial - self.flows_applied
         if cum > self.hwm:
             new = cum - self.hwm
             to_stakers = new * (1.0 - self.p.reserve_share)
-            self.supply += to_stakers
+            if self.p.reserve_cap > 0.0:                 # fill the reserve up to its target, no further
+                reserve = ctx.equity - self.supply - self.pending - new      # before this income
+                keep = min(new * self.p.reserve_share, max(self.p.reserve_cap * self.supply - reserve, 0.0))
+                to_stakers = new - keep
+            self.pending += to_stakers
             self.hwm = cum
-            self.payouts.append((ctx.now, to_stakers))
+        if self.pending > 0.0 and self._payday(ctx.now):
+            self.supply += self.pending
+            self.payouts.append((ctx.now, self.pending))
+            self.paid_day += self.pending
+            self.pending = 0.0
         while self.payouts and (ctx.now - self.payouts[0][0]).total_seconds() > 7 * 86400:
             self.payouts.popleft()
+
+    def _close_day(self, ctx: Context) -> None:
+        """At the first decision of a new UTC day, record what stakers were paid on the day before (annualized
+        over the staked supply), stamped with that day: staker_apy_day."""
+        day = ctx.now.floor("D")
+        if self.day is not None and day > self.day:
+            staked = self.p.staked_share * self.supply
+            ctx.record("staker_apy_day", self.paid_day / staked * 365.0 if staked > 0 else float("nan"), at=self.day)
+            self.paid_day = 0.0
+        self.day = day
+
+    def _payday(self, now: pd.Timestamp) -> bool:
+        """Whether income set aside is paid at this decision: always, or at the first decision of a new UTC
+        day (daily) or of a new ISO week (weekly, Monday 00:00 UTC)."""
+        if self.p.distribute == "decision":
+            return True
+        last = self.payouts[-1][0] if self.payouts else (self.started or now)
+        if self.p.distribute == "daily":
+            return now.floor("D") > last.floor("D")
+        return (now.floor("D") - pd.Timedelta(days=now.weekday())) > (last.floor("D") - pd.Timedelta(days=last.weekday()))
 
     # -- mints and redemptions ----------------------------------------------------------------------
     def _apply_flows(self, ctx: Context) -> float:
