@@ -40,16 +40,17 @@ bench: $(STAMP)
 # docs/bench.md "Peers". The pip log stays in .venv-peers/pip.log; a failed install prints one line.
 PEERS       := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
-$(PEERS_STAMP): benchmarks/peers-requirements.txt
+PEERS_REQ   ?= benchmarks/peers-requirements.txt
+$(PEERS_STAMP): $(PEERS_REQ)
 	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
 	@echo "bench-peers: installing vectorbt into $(PEERS) (a few minutes the first time)"
 	@$(PEERS)/bin/python -m pip install -q --upgrade pip > $(PEERS)/pip.log 2>&1 && \
-	  $(PEERS)/bin/python -m pip install -r benchmarks/peers-requirements.txt >> $(PEERS)/pip.log 2>&1 || \
-	  { echo "bench-peers: cannot install vectorbt into $(PEERS): $$(grep -m1 'ERROR' $(PEERS)/pip.log || tail -n1 $(PEERS)/pip.log) (log: $(PEERS)/pip.log)"; exit 1; }
+	  $(PEERS)/bin/python -m pip install -r $(PEERS_REQ) >> $(PEERS)/pip.log 2>&1 || \
+	  { echo "bench-peers: cannot install vectorbt into $(PEERS): $$(grep 'ERROR' $(PEERS)/pip.log | tail -n1 | cut -c1-240) (log: $(PEERS)/pip.log)"; exit 1; }
 	@touch $(PEERS_STAMP)
 
 bench-peers: $(STAMP) $(PEERS_STAMP)
-	$(PY) benchmarks/peers.py
+	$(PY) benchmarks/peers.py --peer-python $(PEERS)/bin/python
 
 golden: $(STAMP)
 	$(VENV)/bin/basisbt regress --update

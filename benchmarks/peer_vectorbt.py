@@ -21,9 +21,8 @@ import json
 import sys
 import time
 
-import numpy as np
-
 try:
+    import numpy as np
     import vectorbt as vbt
     from numba import njit
     from vectorbt.portfolio import nb as pnb

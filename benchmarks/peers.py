@@ -56,6 +56,7 @@ def main() -> int:
     ap.add_argument("--bars", type=int, default=525_600)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "bench" / "peers.json"))
+    ap.add_argument("--peer-python", default=str(PEER_PY), help="the python with vectorbt (default .venv-peers)")
     a = ap.parse_args()
     from basisbt.engine.memory import prefer_small_pages
     prefer_small_pages()                                    # as `make bench` does
@@ -75,13 +76,14 @@ def main() -> int:
               f"({best['setup_s']:.2f} set-up + {best['run_s']:.2f} run), {best['events_per_s']:,.0f} events/s "
               f"(3 venues, margin, liquidation checks, lending; final equity {best['final_equity']:,.2f})", flush=True)
 
-    if not PEER_PY.exists():
-        print(f"bench-peers: {PEER_PY.relative_to(ROOT)} missing: run `make bench-peers` (it creates it)")
+    peer_py = Path(a.peer_python)
+    if not peer_py.exists():
+        print(f"bench-peers: {peer_py} missing: run `make bench-peers` (it creates .venv-peers)")
         return 1
     with tempfile.TemporaryDirectory() as d:
         npz = Path(d) / "peer.npz"
         peer_arrays(ds, npz)
-        p = subprocess.run([str(PEER_PY), str(ROOT / "benchmarks" / "peer_vectorbt.py"), str(npz),
+        p = subprocess.run([str(peer_py), str(ROOT / "benchmarks" / "peer_vectorbt.py"), str(npz),
                             "--repeats", str(a.repeats)], capture_output=True, text=True, cwd=ROOT)
     lines = p.stdout.strip().splitlines()
     try:
