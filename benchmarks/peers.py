@@ -45,10 +45,11 @@ def peer_arrays(ds, path: Path) -> None:
     if not np.array_equal(ds.mark[VENUE]["close"].to_numpy()[bar[keep]], f["mark_price"].to_numpy()[keep]):
         raise RuntimeError("bench-peers: funding rows do not land on the bars whose mark close they carry")
     spot = ds.spot[VENUE]["close"].to_numpy(np.float64)
+    # target: perp_short with spot collateral buys 0.99 of the capital at its first decision (bar EVERY-1)
     np.savez(path, spot_close=spot, perp_close=ds.perp[VENUE]["close"].to_numpy(np.float64),
              funding_bar=bar[keep], funding_rate=f["rate"].to_numpy(np.float64)[keep],
              funding_mark=f["mark_price"].to_numpy(np.float64)[keep], cash=CASH, every=EVERY,
-             target=0.99 * CASH / spot[0], fees=np.array([FEES["spot_taker_fee"], FEES["taker_fee"]]))
+             target=0.99 * CASH / spot[EVERY - 1], fees=np.array([FEES["spot_taker_fee"], FEES["taker_fee"]]))
 
 
 def main() -> int:
@@ -74,7 +75,7 @@ def main() -> int:
         R[key] = best
         print(f"  ours, {'frames' if frames else 'frames=False'}: {best['total_s']:.3f} s "
               f"({best['setup_s']:.2f} set-up + {best['run_s']:.2f} run), {best['events_per_s']:,.0f} events/s "
-              f"(3 venues, margin, liquidation checks, lending; final equity {best['final_equity']:,.2f})", flush=True)
+              f"(3 venues, margin, liquidation checks, lending rates; final equity {best['final_equity']:,.2f})", flush=True)
 
     peer_py = Path(a.peer_python)
     if not peer_py.exists():
@@ -105,6 +106,18 @@ def main() -> int:
               f"{v['funding_booked']:,.4f}) vs numpy closed form {peer['closed_form_pnl']:,.4f}: "
               f"{'match' if v['pnl_matches_closed_form'] else 'MISMATCH'}")
         ok &= v["pnl_matches_closed_form"]
+    # Same rule, same numbers: ours ends where the peer does once its short is valued at the last MARK close
+    # (our engine's valuation) instead of the last perp close (vectorbt's); funding and fills coincide.
+    spot = ds.spot[VENUE]["close"].to_numpy()
+    q = 0.99 * CASH / spot[EVERY - 1]
+    revalued = peer["every_bar"]["sim_pnl"] + q * (ds.perp[VENUE]["close"].to_numpy()[-1] -
+                                                   ds.mark[VENUE]["close"].to_numpy()[-1])
+    ours_pnl = R["ours"]["final_equity"] - CASH
+    R["cross_check"] = {"ours_pnl": ours_pnl, "peer_pnl_short_at_mark": revalued, "ours_funding": R["ours"]["funding"],
+                        "peer_funding": peer["every_bar"]["funding_booked"]}
+    print(f"  cross-check: ours PnL {ours_pnl:,.4f} vs the peer's {revalued:,.4f} with its short valued at the last "
+          f"mark close as ours does (funding {R['ours']['funding']:,.4f} vs {peer['every_bar']['funding_booked']:,.4f}): "
+          f"{'match' if abs(ours_pnl - revalued) <= 1e-6 * CASH else 'DIFFERENT (the rules no longer coincide)'}")
     ratios = {}
     for k in ("ours", "ours_metrics_only"):
         for mode in ("every_bar", "decisions"):
