@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 export MPLBACKEND := Agg
 
-.PHONY: run test test-fast lint bench golden install clean
+.PHONY: run test test-fast lint bench bench-peers golden install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,24 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py
 
+# Peer benchmark (vectorbt) in its OWN venv, so installing it can never disturb .venv; not part of test/CI.
+# docs/bench.md "Peers". The pip log stays in .venv-peers/pip.log; a failed install prints one line.
+PEERS       := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+PEERS_REQ   ?= benchmarks/peers-requirements.txt
+$(PEERS_STAMP): $(PEERS_REQ)
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	@echo "bench-peers: installing vectorbt into $(PEERS) (a few minutes the first time)"
+	@$(PEERS)/bin/python -m pip install -q --upgrade pip > $(PEERS)/pip.log 2>&1 && \
+	  $(PEERS)/bin/python -m pip install -r $(PEERS_REQ) >> $(PEERS)/pip.log 2>&1 || \
+	  { echo "bench-peers: cannot install vectorbt into $(PEERS): $$(grep 'ERROR' $(PEERS)/pip.log | tail -n1 | cut -c1-240) (log: $(PEERS)/pip.log)"; exit 1; }
+	@touch $(PEERS_STAMP)
+
+bench-peers: $(STAMP) $(PEERS_STAMP)
+	$(PY) benchmarks/peers.py --peer-python $(PEERS)/bin/python
+
 golden: $(STAMP)
 	$(VENV)/bin/basisbt regress --update
 
 clean:
-	rm -rf $(VENV) .numba_cache runs build *.egg-info
+	rm -rf $(VENV) $(PEERS) .numba_cache runs build *.egg-info
