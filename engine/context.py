@@ -443,13 +443,9 @@ class Context:
         if amount != 0.0:
             self._act.flows.append((j, float(amount)))
 
-    def record(self, name: str, value: float, at: pd.Timestamp | None = None) -> None:
-        """Store a strategy series point (e.g. backing ratio) at now, or at an earlier time `at` (a day's
-        figure stamped with its day); reports plot it. A time after now is refused: it would be look-ahead."""
-        when = self.now if at is None else pd.Timestamp(at)
-        if when > self.now:
-            raise ValueError(f"record {name!r} at {when} is after now ({self.now})")
-        self._e.extras.setdefault(name, {})[when] = float(value)
+    def record(self, name: str, value: float) -> None:
+        """Store a strategy series point (e.g. backing ratio) at now; reports plot it."""
+        self._e.extras.setdefault(name, {})[self.now] = float(value)
 
     def log(self, message: str) -> None:
         self._e.log.append(f"{self.now.isoformat()} {message}")

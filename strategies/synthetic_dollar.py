@@ -183,11 +183,12 @@ class SyntheticDollar(Strategy):
 
     def _close_day(self, ctx: Context) -> None:
         """At the first decision of a new UTC day, record what stakers were paid on the day before (annualized
-        over the staked supply), stamped with that day: staker_apy_day."""
+        over the staked supply): staker_apy_day, stamped when it is known (that first decision, not the day's
+        start: a value stamped at 00:00 of its own day would be look-ahead)."""
         day = ctx.now.floor("D")
         if self.day is not None and day > self.day:
             staked = self.p.staked_share * self.supply
-            ctx.record("staker_apy_day", self.paid_day / staked * 365.0 if staked > 0 else float("nan"), at=self.day)
+            ctx.record("staker_apy_day", self.paid_day / staked * 365.0 if staked > 0 else float("nan"))
             self.paid_day = 0.0
         self.day = day
 
