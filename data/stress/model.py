@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.stress.bootstrap import FundingHistory
@@ -98,10 +99,16 @@ def _ar1(rng: np.random.Generator, n: int, half_life_h: float) -> np.ndarray:
     """Unit-variance AR(1) noise with the given half-life in hours."""
     phi = 0.5 ** (1.0 / half_life_h)
     e = rng.standard_normal(n) * np.sqrt(1.0 - phi * phi)
-    x = np.empty(n)
-    x[0] = rng.standard_normal()
-    # a linear recursion: scipy.signal.lfilter would do it, a loop over 8760 floats is ~2 ms
-    for i in range(1, n):
+    e[0] = rng.standard_normal()
+    return _recurse(phi, e)
+
+
+@njit(cache=True)
+def _recurse(phi: float, e: np.ndarray) -> np.ndarray:
+    """x[0] = e[0], x[i] = phi * x[i-1] + e[i] (a loop numba runs in microseconds; Python took 6 ms a series)."""
+    x = np.empty_like(e)
+    x[0] = e[0]
+    for i in range(1, e.size):
         x[i] = phi * x[i - 1] + e[i]
     return x
 

@@ -164,3 +164,12 @@ def test_history_from_a_dataset_sums_sub_8h_prints_and_needs_shared_settlements(
     short = dataset(bars(np.full(48, 2000.0)), fund=funding(eight[:5], [1e-4] * 5))
     with pytest.raises(ValueError, match="need at least a week"):
         FundingHistory.from_dataset(short)
+
+
+def test_the_compiled_ar1_recursion_matches_a_python_loop():
+    from basisbt.data.stress.model import _recurse
+    e = np.random.default_rng(0).standard_normal(500)
+    x = [e[0]]
+    for v in e[1:]:
+        x.append(0.9 * x[-1] + v)
+    assert np.array_equal(_recurse(0.9, e), np.array(x))
