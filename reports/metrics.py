@@ -31,7 +31,7 @@ Conventions (also written into metrics.json under `conventions` and into every r
 
 The functions read a run through `RunView`: its frames, or for a frames=False run (engine.results) the
 record arrays those frames are built from, column by column with the same arithmetic, so both give the
-same metrics (tests/unit/reports/test_metrics_records.py checks every key).
+same metrics (tests/unit/engine/test_metrics_only.py checks every key).
 """
 from __future__ import annotations
 
