@@ -166,10 +166,11 @@ def test_history_from_a_dataset_sums_sub_8h_prints_and_needs_shared_settlements(
         FundingHistory.from_dataset(short)
 
 
-def test_the_compiled_ar1_recursion_matches_a_python_loop():
+def test_the_blocked_ar1_recursion_matches_a_python_loop():
     from basisbt.data.stress.model import _recurse
-    e = np.random.default_rng(0).standard_normal(500)
-    x = [e[0]]
-    for v in e[1:]:
-        x.append(0.9 * x[-1] + v)
-    assert np.array_equal(_recurse(0.9, e), np.array(x))
+    e = np.random.default_rng(0).standard_normal(3000)
+    for phi in (0.9, 0.5 ** (1 / 24), 0.25, 1e-4):      # half-lives from a day to a tiny fraction of an hour
+        x = [e[0]]
+        for v in e[1:]:
+            x.append(phi * x[-1] + v)
+        np.testing.assert_allclose(_recurse(phi, e), np.array(x), rtol=1e-9, atol=1e-12)
