@@ -92,21 +92,19 @@ class VenueSchedule:
 
     def trading_blocked(self, j: int, i: int) -> int:
         """Why an order on venue j filling at bar i's open is refused (codes.WHY_*), WHY_NONE if it is not."""
-        d = self.default_bar.get(j)
-        if d is not None and i >= d:
-            return WHY_DEFAULTED
-        for hj, b, e, ev in self.halts:
-            if hj == j and ev.stop_trading and b <= i < e:
-                return WHY_HALTED
-        return WHY_NONE
+        return self._blocked(j, i, "stop_trading")
 
     def withdrawals_blocked(self, j: int, i: int) -> int:
         """Why a transfer out of (or into) venue j at bar i's open is refused; WHY_NONE if it is not."""
+        return self._blocked(j, i, "stop_withdrawals")
+
+    def _blocked(self, j: int, i: int, flag: str) -> int:
+        """WHY_DEFAULTED from venue j's default bar on, WHY_HALTED inside a halt that sets `flag`, else WHY_NONE."""
         d = self.default_bar.get(j)
         if d is not None and i >= d:
             return WHY_DEFAULTED
         for hj, b, e, ev in self.halts:
-            if hj == j and ev.stop_withdrawals and b <= i < e:
+            if hj == j and getattr(ev, flag) and b <= i < e:
                 return WHY_HALTED
         return WHY_NONE
 

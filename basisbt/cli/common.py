@@ -7,7 +7,10 @@ where exceptions that escaped a command become that one line; `--debug` keeps th
 from __future__ import annotations
 
 import errno
-from typing import Any, NoReturn
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, NoReturn
 
 import typer
 from rich.console import Console
@@ -99,3 +102,21 @@ def key_values(items: list[str], option: str, example: str, form: str = "key=val
         k, v = s.split("=", 1)
         kv[k.strip()] = v.strip()
     return kv
+
+
+def batch_target(out: Path, jobs: int | None, scheduler: str | None) -> str:
+    """Refuse an output path that is a file (sweep, stress); return where the work runs, for the start line."""
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: exists and is not a directory")
+    return f"Dask {scheduler}" if scheduler else f"{jobs or os.cpu_count()} local processes"
+
+
+@contextmanager
+def count_progress(unit: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A transient 'N of total' progress bar on stderr (off when stderr is not a terminal); yields advance(n)."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+    with Progress(TextColumn(f"[bold]{unit}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal) as prog:
+        task = prog.add_task(unit, total=total)
+        yield lambda n=1: prog.advance(task, n)

@@ -3,17 +3,15 @@ this module parses flags, shows progress and prints the probabilities)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from basisbt.cli.common import STATE, err, fail, key_values
+from basisbt.cli.common import STATE, batch_target, count_progress, err, fail, key_values
 
 
 def register(app: typer.Typer) -> None:
@@ -84,19 +82,14 @@ def register(app: typer.Typer) -> None:
             fail(str(e))
         plan = StressPlan(strategy=strategy, params=params, model=m, paths=paths, seed=seed, run=run, history=history)
         out = out_dir or Path("runs") / f"stress-{Path(strategy.split(':')[0]).stem}-s{seed}-n{paths}"
-        if out.exists() and not out.is_dir():
-            fail(f"{out}: exists and is not a directory")
-        where = f"Dask {scheduler}" if scheduler else f"{jobs or os.cpu_count()} local processes"
+        where = batch_target(out, jobs, scheduler)
         err.print(f"stress: {paths} paths of {days} days, funding from "
                   f"{history or 'the regime model'}, on {where}", highlight=False, markup=False)
         t0 = time.perf_counter()
-        with Progress(TextColumn("[bold]paths"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal) as prog:
-            task = prog.add_task("stress", total=paths)
+        with count_progress("paths", paths) as advance:
             try:
                 from basisbt.engine.stress import run_stress
-                table = run_stress(plan, jobs=jobs, scheduler=scheduler,
-                                   on_chunk=lambda c: prog.advance(task, len(c["rows"])))
+                table = run_stress(plan, jobs=jobs, scheduler=scheduler, on_chunk=lambda c: advance(len(c["rows"])))
             except SweepError as e:
                 if STATE["debug"]:
                     raise

@@ -2,17 +2,15 @@
 the work; this module parses flags, shows progress and prints the table)."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from basisbt.cli.common import STATE, err, fail, key_values
+from basisbt.cli.common import STATE, batch_target, count_progress, err, fail, key_values
 
 
 def register(app: typer.Typer) -> None:
@@ -83,21 +81,17 @@ def register(app: typer.Typer) -> None:
                 raise
             fail(str(e))
         out = out_dir or Path("runs") / f"sweep-{Path(strategy.split(':')[0]).stem}"
-        if out.exists() and not out.is_dir():
-            fail(f"{out}: exists and is not a directory")
+        where = batch_target(out, jobs, scheduler)
         from basisbt.engine.sweep import missing_cells
-        todo = len(missing_cells(plan, out))
-        todo = min(todo, max_cells) if max_cells is not None else todo
-        where = f"Dask {scheduler}" if scheduler else f"{jobs or os.cpu_count()} local processes"
-        err.print(f"sweep: {len(plan.cells)} cells ({plan.mode}), {len(plan.cells) - len(missing_cells(plan, out))} "
+        not_stored = len(missing_cells(plan, out))
+        todo = min(not_stored, max_cells) if max_cells is not None else not_stored
+        err.print(f"sweep: {len(plan.cells)} cells ({plan.mode}), {len(plan.cells) - not_stored} "
                   f"stored, running {todo} on {where}", highlight=False, markup=False)
         t0 = time.perf_counter()
-        with Progress(TextColumn("[bold]cells"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal) as prog:
-            task = prog.add_task("sweep", total=todo)
+        with count_progress("cells", todo) as advance:
             try:
                 table = run_sweep(plan, out, jobs=jobs, scheduler=scheduler, max_cells=max_cells,
-                                  on_row=lambda row: prog.advance(task))
+                                  on_row=lambda row: advance(1))
             except SweepError as e:
                 if STATE["debug"]:
                     raise
