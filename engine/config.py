@@ -36,6 +36,9 @@ class RunConfig:
         check_range("initial_capital", self.initial_capital, gt=0.0, le=1e15)
         check_range("slippage", self.slippage, ge=0.0, lt=1.0)
         check_range("slippage_impact", self.slippage_impact, ge=0.0, le=100.0)
+        d = str(self.decide)
+        if d not in ("", "bar", "funding") and not (d.isdigit() and int(d) > 0):
+            raise ConfigError(f"decide must be 'bar', 'funding' or a positive number of bars, not {self.decide!r}")
         if not isinstance(self.venue_overrides, dict):
             raise ConfigError("venue_overrides must be a table of venue -> {key = value}")
         for venue, kv in self.venue_overrides.items():

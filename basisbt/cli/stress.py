@@ -55,6 +55,8 @@ def register(app: typer.Typer) -> None:
         try:
             if paths < 1:
                 raise ConfigError(f"--paths {paths}: need at least 1")
+            if seed < 0:
+                raise ConfigError(f"--seed {seed}: need 0 or more")
             if jobs is not None and jobs < 1:
                 raise ConfigError(f"--jobs {jobs}: need at least 1")
             overrides = key_values(model, "--model", "spell_days=30")
@@ -95,6 +97,8 @@ def register(app: typer.Typer) -> None:
                     raise
                 fail(str(e))
         elapsed = time.perf_counter() - t0
+        if "apy" not in table.columns:           # every path failed: nothing to summarize, say why instead
+            fail(f"every path failed; the first: {table['error'].iloc[0]}")
         files = write_outputs(plan, table, out)
         _print_summary(json.loads((out / "summary.json").read_text()))
         err.print(f"ran {paths} paths in {elapsed:.1f}s ({paths / elapsed:.1f} paths/s)", highlight=False,

@@ -91,7 +91,19 @@ def test_the_cli_writes_its_files_and_refuses_bad_input(tmp_path):
     assert "95 % interval" in (tmp_path / "s" / "report.html").read_text()
     for args, msg in ((["-m", "spell_dayz=3"], "no parameter 'spell_dayz'"), (["-n", "0"], "--paths 0"),
                       (["--set", "leverage=-2"], "leverage"), (["-m", "venue_corr=2"], "venue_corr=2.0 is out of range"),
-                      (["--scheduler", "udp://x"], "--scheduler"), (["-m", "days=3"], "use --days")):
+                      (["--scheduler", "udp://x"], "--scheduler"), (["-m", "days=3"], "use --days"),
+                      (["--seed", "-1"], "--seed -1: need 0 or more"),
+                      (["--decide", "sometimes"], "decide must be 'bar', 'funding' or a positive number")):
         r = CliRunner().invoke(app, ["stress", "-s", "perp_short", "--days", "5", "--out", str(tmp_path / "x"), *args])
         assert r.exit_code == 2 and msg in r.output, (args, r.output)
         assert len(r.output.strip().splitlines()) == 1
+
+
+def test_a_strategy_that_fails_on_every_path_is_one_line_and_writes_nothing(tmp_path):
+    f = tmp_path / "boom.py"
+    f.write_text("from basisbt.strategies.base import Strategy\n\n\nclass Boom(Strategy):\n    name = 'boom'\n\n"
+                 "    def on_bar(self, ctx, ev):\n        raise RuntimeError('no')\n")
+    r = CliRunner().invoke(app, ["stress", "-s", f"{f}:Boom", "-n", "2", "--days", "3", "-j", "1",
+                                 "--out", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "every path failed; the first: StrategyError" in r.output, r.output
+    assert not (tmp_path / "s" / "summary.json").exists()
