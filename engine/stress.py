@@ -66,13 +66,13 @@ def run_path(job: dict[str, Any], path: int) -> dict[str, Any]:
     from basisbt.data.stress.model import generate_path
     from basisbt.engine.config import RunConfig, build_dataclass
     from basisbt.engine.runner import StrategyError, run_backtest
-    from basisbt.strategies.registry import load_strategy_class
+    from basisbt.engine.sweep import worker_strategy
     model = StressModel(**job["model"])
     ds = generate_path(model, job["seed"], path, _history(job["history"]))
     cfg = build_dataclass(RunConfig, job["run"], "run config key")
     row: dict[str, Any] = {"path": path, "error": ""}
     try:
-        res = run_backtest(load_strategy_class(job["strategy"])(**job["params"]), ds, cfg, frames=False)
+        res = run_backtest(worker_strategy(job["strategy"])(**job["params"]), ds, cfg, frames=False)
     except (StrategyError, ValueError) as e:
         row["error"] = f"{type(e).__name__}: {e}"[:300]
         return row

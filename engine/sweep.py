@@ -274,6 +274,16 @@ def worker_dataset(data: str, timeframe: str | None, cache_dir: str | None) -> A
     return ds
 
 
+def worker_strategy(name: str) -> type:
+    """The strategy class a `--strategy` string names, loaded once per worker process (a path.py:Class is
+    imported once, not once per cell or path)."""
+    cls = _CLASSES.get(name)
+    if cls is None:
+        from basisbt.strategies.registry import load_strategy_class
+        cls = _CLASSES[name] = load_strategy_class(name)
+    return cls
+
+
 def warm() -> None:
     """Import the engine and load (or compile) its kernels with a two-day run: a worker pool's forkserver
     does it once and its workers inherit the result."""
@@ -289,13 +299,10 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     """Run one cell metrics-only and return its table row (varied params, flat metrics, the whole metrics
     as JSON; `error` when the run itself failed, which is a result too and is not retried)."""
     from basisbt.engine.runner import StrategyError, run_backtest
-    from basisbt.strategies.registry import load_strategy_class
     t0 = time.perf_counter()
     row: dict[str, Any] = {"cell": job["id"], "data": job["data"]}
     row.update({k: job["params"][k] for k in job["axes"]})
-    cls = _CLASSES.get(job["strategy"])
-    if cls is None:                            # a path.py:Class strategy is imported once per worker too
-        cls = _CLASSES[job["strategy"]] = load_strategy_class(job["strategy"])
+    cls = worker_strategy(job["strategy"])
     try:
         ds = worker_dataset(job["data"], job["timeframe"], job["cache_dir"])
         cfg = build_dataclass(RunConfig, job["run"], "run config key")
