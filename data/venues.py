@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -211,6 +211,19 @@ def load_venue(name: str, at: pd.Timestamp | str | None = None, directory: Path 
 DEFAULT_FUNDING_CAP = 0.0075   # venues without a spec file: the widest cap of any spec here (OKX ETH +-0.75 %)
 
 
+def spec_values(venue: str, ts_ns: np.ndarray, value: Callable[[VenueSpec], float],
+                directory: Path | None = None) -> np.ndarray | None:
+    """value(block) of the venue's spec block in force at each time (the earliest block before the first);
+    None for a venue without a spec file."""
+    path = (directory or VENUE_DIR) / f"{venue}.toml"
+    if not path.exists():
+        return None
+    specs = _load_file(path)
+    starts = np.array([s.effective_from.value for s in specs], dtype=np.int64)
+    k = np.clip(np.searchsorted(starts, np.asarray(ts_ns, dtype=np.int64), side="right") - 1, 0, len(specs) - 1)
+    return np.array([value(s) for s in specs], dtype=np.float64)[k]
+
+
 def funding_caps(venue: str, ts_ns: np.ndarray, base: str | None = None,
                  directory: Path | None = None) -> tuple[np.ndarray, str]:
     """|rate| cap per settlement for `base` from the venue's spec block in force at each time, and where it came from.
@@ -219,12 +232,8 @@ def funding_caps(venue: str, ts_ns: np.ndarray, base: str | None = None,
     cap of the block. A venue without a spec file gets DEFAULT_FUNDING_CAP. Importers use this to refuse
     rates a venue cannot print (a percent read as a fraction is 100x too large).
     """
-    ts_ns = np.asarray(ts_ns, dtype=np.int64)
-    path = (directory or VENUE_DIR) / f"{venue}.toml"
-    if not path.exists():
-        return np.full(ts_ns.shape, DEFAULT_FUNDING_CAP), f"default cap (no spec file for venue {venue!r})"
-    specs = _load_file(path)
-    starts = np.array([s.effective_from.value for s in specs], dtype=np.int64)
-    caps = np.array([s.cap_for(base) for s in specs])
-    k = np.clip(np.searchsorted(starts, ts_ns, side="right") - 1, 0, len(specs) - 1)
-    return caps[k], f"data/venues/{venue}.toml"
+    caps = spec_values(venue, ts_ns, lambda s: s.cap_for(base), directory)
+    if caps is None:
+        return (np.full(np.shape(ts_ns), DEFAULT_FUNDING_CAP),
+                f"default cap (no spec file for venue {venue!r})")
+    return caps, f"data/venues/{venue}.toml"

@@ -229,14 +229,14 @@ def missing_settlements(t: np.ndarray, hours: np.ndarray, spec_hours: np.ndarray
 
 def _spec_hours(venue: str, t: np.ndarray) -> np.ndarray:
     """funding_interval_h of the venue's spec block in force at each time, NaN for a venue without a spec file."""
-    from basisbt.data.venues import VenueSpecError, all_blocks
+    from basisbt.data.names import UnsafeName, check_name
+    from basisbt.data.venues import spec_values
     try:
-        blocks = all_blocks(venue)
-    except VenueSpecError:
+        check_name(venue, "venue")
+    except UnsafeName:
         return np.full(t.size, np.nan)
-    starts = np.array([b.effective_from.value for b in blocks], dtype=np.int64)
-    k = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(blocks) - 1)
-    return np.array([b.funding_interval_h for b in blocks])[k]
+    hours = spec_values(venue, t, lambda s: s.funding_interval_h)
+    return np.full(t.size, np.nan) if hours is None else hours
 
 
 def build_market(ds: Dataset) -> Market:
