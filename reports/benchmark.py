@@ -97,8 +97,11 @@ def daily_pair(results: Any) -> pd.DataFrame:
 
 def compare(results: Any) -> dict[str, Any]:
     """metrics.json `benchmark`: what was compared, on how many days, correlation and mean difference."""
-    pair = daily_pair(results)
-    out: dict[str, Any] = {**results.benchmark, "days": int(len(pair))}
+    return _summary(results.benchmark, daily_pair(results))
+
+
+def _summary(meta: dict[str, str], pair: pd.DataFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {**meta, "days": int(len(pair))}
     if len(pair) == 0:
         return {**out, "correlation": None, "mean_difference": None, "run_mean": None, "benchmark_mean": None,
                 "first_day": None, "last_day": None}
@@ -116,7 +119,7 @@ def fig_benchmark(results: Any, dpi: int = 110) -> Any:
         return None
     from basisbt.reports.plots import _legend, _naive, _new, _style
     pair = daily_pair(results)
-    c = compare(results)
+    c = _summary(results.benchmark, pair)
     fig, (ax,) = _new(1, 3.6, dpi=dpi)
     t = _naive(pair.index)
     ax.plot(t, pair["run"].to_numpy(), linewidth=1.3, label=f"run: {c['series']}")
