@@ -1,4 +1,4 @@
-"""A Dataset: every canonical frame one backtest reads, for one base asset across venues."""
+"""A Dataset: every canonical frame one backtest reads, for one or several base assets across venues."""
 from __future__ import annotations
 
 import hashlib
@@ -19,6 +19,12 @@ class Dataset:
     `collateral`: venue -> bars (open, high, low, close, in quote) of the collateral asset named
     `collateral_asset` (e.g. USDe) that an account on that venue can hold as margin; optional.
     All frames follow data.schemas. `symbol` is the spot symbol, e.g. 'ETH/USDT'.
+
+    Several assets: `extra_assets` holds one Dataset per further base asset (its spot, perp, mark,
+    funding and index frames for the same quote and timeframe; its own lending, flows, events and
+    collateral are not read). The run trades each (venue, asset) pair with a perp as its own instrument;
+    lending, flows, venue events and the collateral asset belong to this, the primary, Dataset.
+    Build one with `Dataset.combine`.
     """
 
     name: str
@@ -35,11 +41,47 @@ class Dataset:
     venue_events: tuple[VenueEvent, ...] = ()   # scheduled ADL / halts / defaults (data/venue_events.py)
     collateral: dict[str, pd.DataFrame] = field(default_factory=dict)  # venue -> collateral-asset bars (optional)
     collateral_asset: str = ""
+    extra_assets: tuple["Dataset", ...] = ()   # further base assets (same quote, timeframe), see above
 
     @property
     def venues(self) -> list[str]:
-        """Venues that have a perp, in a stable (sorted) order."""
-        return sorted(self.perp)
+        """Venues that have a perp of any asset, in a stable (sorted) order."""
+        if not self.extra_assets:
+            return sorted(self.perp)
+        return sorted(set(self.perp).union(*(d.perp for d in self.extra_assets)))
+
+    @property
+    def assets(self) -> list[str]:
+        """Base assets of the run, the primary first (e.g. ['ETH', 'BTC'])."""
+        return [self.base] + [d.base for d in self.extra_assets]
+
+    def asset(self, base: str) -> "Dataset":
+        """The frames of one base asset (this Dataset for the primary)."""
+        for d in (self, *self.extra_assets):
+            if d.base == base:
+                return d
+        raise ValueError(f"asset {base!r} not in dataset {self.name!r}; assets: {', '.join(self.assets)}")
+
+    @staticmethod
+    def combine(parts: "list[Dataset]", name: str | None = None) -> "Dataset":
+        """One multi-asset Dataset from single-asset ones: the first is primary (its lending, flows,
+        events and collateral are the run's); all must share quote and timeframe and differ in base."""
+        if not parts:
+            raise ValueError("Dataset.combine needs at least one dataset")
+        first = parts[0]
+        seen: set[str] = set()
+        for d in parts:
+            if d.extra_assets:
+                raise ValueError(f"Dataset.combine: {d.name!r} already holds several assets")
+            if d.timeframe != first.timeframe or d.quote != first.quote:
+                raise ValueError(f"Dataset.combine: {d.name!r} is {d.symbol} {d.timeframe}, but {first.name!r} is "
+                                 f"{first.symbol} {first.timeframe}; assets must share quote and timeframe")
+            if d.base in seen:
+                raise ValueError(f"Dataset.combine: asset {d.base} given twice")
+            seen.add(d.base)
+        if len(parts) == 1:
+            return first
+        return replace(first, name=name or "+".join(d.name for d in parts), extra_assets=tuple(parts[1:]))
 
     @property
     def protocols(self) -> list[str]:
@@ -85,6 +127,8 @@ class Dataset:
             h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
         if self.venue_events:                   # only then, so datasets without events keep their fingerprint
             h.update(f"|venue_events:{fingerprint_text(self.venue_events)}".encode())
+        for extra in self.extra_assets:         # only then, so single-asset datasets keep their fingerprint
+            h.update(f"|asset:{extra.symbol}:{extra.fingerprint()}".encode())
         return h.hexdigest()[:16]
 
     def between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "Dataset":
@@ -116,11 +160,12 @@ class Dataset:
                        cut_all(self.mark), cut_all(self.funding), cut_all(self.lending),
                        None if self.flows is None else cut(self.flows), self.notes, cut_all(self.index),
                        venue_events=self.venue_events, collateral=cut_all(self.collateral),
-                       collateral_asset=self.collateral_asset)
+                       collateral_asset=self.collateral_asset,
+                       extra_assets=tuple(d._between(start, end) for d in self.extra_assets))
 
     def with_venues(self, venues: list[str]) -> "Dataset":
         """Only these venues' frames (lending and flows kept): `basisbt run --venues binance,bybit`."""
-        unknown = [v for v in venues if v not in self.perp]
+        unknown = [v for v in venues if v not in self.venues]
         if unknown or not venues:
             raise ValueError(f"--venues: {', '.join(unknown) or '(none)'} not in the data; "
                              f"valid: {', '.join(self.venues)}")
@@ -130,7 +175,10 @@ class Dataset:
 
         return replace(self, spot=keep(self.spot), perp=keep(self.perp), mark=keep(self.mark),
                        funding=keep(self.funding), index=keep(self.index), collateral=keep(self.collateral),
-                       venue_events=tuple(e for e in self.venue_events if e.venue in venues))
+                       venue_events=tuple(e for e in self.venue_events if e.venue in venues),
+                       extra_assets=tuple(replace(d, spot=keep(d.spot), perp=keep(d.perp), mark=keep(d.mark),
+                                                  funding=keep(d.funding), index=keep(d.index))
+                                          for d in self.extra_assets))
 
     def with_shared_spot(self, source: str) -> "Dataset":
         """Every venue's spot leg priced from one venue's spot bars, as when spot is held in custody
@@ -138,5 +186,11 @@ class Dataset:
         if source not in self.spot:
             raise ValueError(f"--spot-from: no spot bars for {source!r}; venues with spot: "
                              f"{', '.join(sorted(self.spot)) or 'none'}")
+        for d in self.extra_assets:
+            if source not in d.spot:
+                raise ValueError(f"--spot-from: no {d.base} spot bars for {source!r}; venues with {d.base} spot: "
+                                 f"{', '.join(sorted(d.spot)) or 'none'}")
         return replace(self, spot={v: self.spot[source] for v in self.perp},
-                       notes=self.notes + (f"spot of every venue is {source}'s spot",))
+                       notes=self.notes + (f"spot of every venue is {source}'s spot",),
+                       extra_assets=tuple(replace(d, spot={v: d.spot[source] for v in d.perp})
+                                          for d in self.extra_assets))
