@@ -115,9 +115,13 @@ class Context:
         self._act = Actions()
         return act
 
-    def venue_of(self, venue: str) -> int:
-        """Index of a venue by name; a ConfigError naming the valid ones otherwise."""
-        return self._v(venue)
+    def venue_of(self, venue: str, asset: str | None = None) -> int:
+        """Index of a venue's slot by name (and asset); a ConfigError naming the valid ones otherwise."""
+        return self._v(venue, asset)
+
+    def home_of(self, venue: str) -> int:
+        """Index of the slot that holds a venue's cash (the venue itself with one asset)."""
+        return self._home(venue)
 
     def detach(self) -> None:
         """The run is over: drop the engine, so no context <-> engine cycle keeps a year of arrays alive."""
@@ -135,7 +139,19 @@ class Context:
 
     @property
     def venues(self) -> list[str]:
-        return list(self._e.market.venues)
+        """Venue names (each once, whatever the number of assets)."""
+        return self._e.market.venue_names
+
+    @property
+    def assets(self) -> list[str]:
+        """Base assets of the run, the primary first (one in a single-asset run)."""
+        return self._e.market.assets
+
+    @property
+    def instruments(self) -> list[tuple[str, str]]:
+        """Every (venue, asset) pair with a perp: what `asset=` can name on each venue."""
+        m = self._e.market
+        return list(zip(m.slot_venue, m.slot_asset))
 
     @property
     def protocols(self) -> list[str]:
@@ -149,12 +165,37 @@ class Context:
     def params(self) -> Any:
         return self._e.strategy.p
 
-    def _v(self, venue: str) -> int:
-        try:
-            return self._e.venue_index[venue]
-        except KeyError:
-            vs = self._e.market.venues
-            raise ConfigError(f"unknown venue {venue!r}{did_you_mean(venue, vs)}; valid: {', '.join(vs)}") from None
+    def _v(self, venue: str, asset: str | None = None) -> int:
+        """The slot of (venue, asset). With one asset `asset` may be left out; with several, name it (or
+        pass a slot label such as 'binance:BTC' as the venue)."""
+        m = self._e.market
+        if asset is None:
+            if not m.multi_asset or venue in m.venues:
+                j = self._e.venue_index.get(venue)
+                if j is not None:
+                    return j
+            elif venue in m.venue_names:
+                assets = [a for v, a in zip(m.slot_venue, m.slot_asset) if v == venue]
+                raise ConfigError(f"{venue} trades {', '.join(assets)} in this run: pass asset=..., e.g. "
+                                  f"asset={assets[0]!r}")
+            vs = m.venues
+            raise ConfigError(f"unknown venue {venue!r}{did_you_mean(venue, vs)}; valid: {', '.join(vs)}")
+        j = m.slot(venue, asset)
+        if j < 0:
+            if venue not in m.venue_names:
+                vs = m.venue_names
+                raise ConfigError(f"unknown venue {venue!r}{did_you_mean(venue, vs)}; valid: {', '.join(vs)}")
+            assets = [a for v, a in zip(m.slot_venue, m.slot_asset) if v == venue]
+            raise ConfigError(f"{venue} has no {asset!r} perp in this run; assets there: {', '.join(assets)}")
+        return j
+
+    def _home(self, venue: str) -> int:
+        """The slot holding a venue's cash, from a venue name or a slot label."""
+        j = self._e.venue_index.get(venue)
+        if j is None:
+            vs = self._e.market.venue_names
+            raise ConfigError(f"unknown venue {venue!r}{did_you_mean(venue, vs)}; valid: {', '.join(vs)}")
+        return self._e.market.home[j]
 
     def _p(self, protocol: str) -> int:
         try:
@@ -165,28 +206,29 @@ class Context:
                               f"valid: {', '.join(ps)}") from None
 
     # -- prices and windows (past only) ----------------------------------------------------------
-    def price(self, venue: str, kind: str = "spot") -> float:
+    def price(self, venue: str, kind: str = "spot", *, asset: str | None = None) -> float:
         """Close of the last known bar: kind 'spot', 'perp' or 'mark'."""
         if self.bar < 0:
             raise RuntimeError("no bar is known yet (on_start); size positions in on_bar")
-        return float(self._e.market.bars[f"{kind}_close"][self.bar, self._v(venue)])
+        return float(self._e.market.bars[f"{kind}_close"][self.bar, self._v(venue, asset)])
 
-    def history(self, venue: str, kind: str = "spot", field: str = "close", n: int | None = None) -> np.ndarray:
+    def history(self, venue: str, kind: str = "spot", field: str = "close", n: int | None = None, *,
+                asset: str | None = None) -> np.ndarray:
         """The last n bars (all if None) of kind/field up to and including the current bar."""
-        col = self._e.market.bars[f"{kind}_{field}"][:, self._v(venue)]
+        col = self._e.market.bars[f"{kind}_{field}"][:, self._v(venue, asset)]
         end = self.bar + 1
         start = 0 if n is None else max(0, end - n)
         return col[start:end].copy()
 
-    def funding_history(self, venue: str, n: int | None = None) -> np.ndarray:
+    def funding_history(self, venue: str, n: int | None = None, *, asset: str | None = None) -> np.ndarray:
         """Rates of the last n settlements (fractions per interval) known by now."""
-        j = self._v(venue)
+        j = self._v(venue, asset)
         m = self._e.market
         k = int(np.searchsorted(m.funding_bar[j], self.bar, side="right"))
         start = 0 if n is None else max(0, k - n)
         return m.funding_raw[j][start:k].copy()
 
-    def funding_apr(self, venue: str, days: float = 7.0) -> float:
+    def funding_apr(self, venue: str, days: float = 7.0, *, asset: str | None = None) -> float:
         """Trailing funding annualized over the last `days`, or over the history that exists if shorter.
 
         Rates are summed over the settlements known in the window and annualized by the window's
@@ -194,7 +236,7 @@ class Context:
         so a run's first day is not read as "tiny funding" because the window reaches before the data.
         NaN without any settlement yet.
         """
-        j = self._v(venue)
+        j = self._v(venue, asset)
         m = self._e.market
         k = int(np.searchsorted(m.funding_bar[j], self.bar, side="right"))
         if k == 0:
@@ -210,10 +252,11 @@ class Context:
         covered_days = min(days, (t_now - (float(ts[0]) - first_interval)) / 86400e9)
         return float(m.funding_raw[j][:k][sel].sum() * 365.0 / covered_days)
 
-    def listed(self, venue: str, instrument: str = "perp") -> bool:
+    def listed(self, venue: str, instrument: str = "perp", *, asset: str | None = None) -> bool:
         """True when the venue's spot or perp has data at the current bar (an order placed now can fill
         at the next bar only if that one has a real bar too; otherwise it is refused and logged)."""
-        return self._e.market.state_at(self.bar, self._v(venue), _INSTRUMENT_NAMES[_instrument(instrument)]) == LIVE
+        return self._e.market.state_at(self.bar, self._v(venue, asset),
+                                       _INSTRUMENT_NAMES[_instrument(instrument)]) == LIVE
 
     def lending_apy(self, protocol: str) -> float:
         """Supply APY in force now (the last rate known)."""
@@ -230,7 +273,7 @@ class Context:
     # -- venue costs (static config, not market data) --------------------------------------------
     def costs(self, venue: str) -> VenueCosts:
         """Trading and transfer costs of a venue, so a strategy can weigh the cost of moving."""
-        j = self._v(venue)
+        j = self._home(venue)
         cfg, spec = self._e.tables.cfg[j], self._e.specs[j]
         return VenueCosts(float(cfg[C_SPOT_TAKER]), float(cfg[C_TAKER]), float(cfg[C_SLIP]),
                           float(spec.withdrawal_fee), float(spec.withdrawal_delay_s))
@@ -283,26 +326,28 @@ class Context:
     # -- the book now ----------------------------------------------------------------------------
     # The book is read from the records of the current bar's close, not from the live state: the
     # engine may have run the kernel past this bar already (it undoes that if the decision acts).
-    def _book(self, venue: str, rec_col: int, acct_col: int) -> float:
-        j = self._v(venue)
+    def _book_at(self, j: int, rec_col: int, acct_col: int) -> float:
         e = self._e
         return float(e.rec.venue[e.bar, j, rec_col] if e.bar >= 0 else e.state.acct[j, acct_col])
 
-    def spot_qty(self, venue: str) -> float:
-        return self._book(venue, R_SPOT, A_SPOT)
+    def _book(self, venue: str, rec_col: int, acct_col: int, asset: str | None = None) -> float:
+        return self._book_at(self._v(venue, asset), rec_col, acct_col)
 
-    def perp_qty(self, venue: str) -> float:
-        return self._book(venue, R_QTY, A_QTY)
+    def spot_qty(self, venue: str, *, asset: str | None = None) -> float:
+        return self._book(venue, R_SPOT, A_SPOT, asset)
 
-    def entry_price(self, venue: str) -> float:
-        return self._book(venue, R_ENTRY, A_ENTRY)
+    def perp_qty(self, venue: str, *, asset: str | None = None) -> float:
+        return self._book(venue, R_QTY, A_QTY, asset)
+
+    def entry_price(self, venue: str, *, asset: str | None = None) -> float:
+        return self._book(venue, R_ENTRY, A_ENTRY, asset)
 
     def cash(self, venue: str) -> float:
-        """Free quote cash on the venue (isolated margin not included)."""
-        return self._book(venue, R_CASH, A_CASH)
+        """Free quote cash on the venue (isolated margin not included); one wallet whatever the assets."""
+        return self._book_at(self._home(venue), R_CASH, A_CASH)
 
-    def isolated_margin(self, venue: str) -> float:
-        return self._book(venue, R_ISO, A_ISO)
+    def isolated_margin(self, venue: str, *, asset: str | None = None) -> float:
+        return self._book(venue, R_ISO, A_ISO, asset)
 
     def lent(self, protocol: str) -> float:
         p, e = self._p(protocol), self._e
@@ -318,35 +363,44 @@ class Context:
         """Equity at the last close (quote)."""
         return float(self._e.rec.equity[self.bar]) if self.bar >= 0 else self._e.initial_capital
 
-    def margin(self, venue: str) -> MarginInfo:
-        """Margin balance, maintenance, liquidation price and distance at the last close."""
-        j = self._v(venue)
+    def margin(self, venue: str, *, asset: str | None = None) -> MarginInfo:
+        """Margin balance, maintenance, liquidation price and distance at the last close. With several
+        assets on a cross venue, balance and maintenance are the account's, and the liquidation price is
+        this perp's mark that breaches the account with the other marks where they are."""
+        j = self._v(venue, asset)
         r = self._e.rec.venue[self.bar, j]
         mark = self._e.market.bars["mark_close"][self.bar, j]
         liq = float(r[R_LIQ_PX])
         dist = abs(mark - liq) / mark if np.isfinite(liq) else float("inf")
         return MarginInfo(float(r[R_MARGIN]), float(r[R_MAINT]), liq, dist)
 
-    def pending(self, venue: str, instrument: str) -> float:
+    def pending(self, venue: str, instrument: str, *, asset: str | None = None) -> float:
         """Base units already ordered this decision and not yet filled."""
         if not self._act.orders:
             return 0.0
-        return self._pending_at(self._v(venue), _instrument(instrument))
+        return self._pending_at(self._v(venue, asset), _instrument(instrument))
 
     def _pending_at(self, j: int, ins: int) -> float:
         return sum((o.qty for o in self._act.orders if o.venue == j and o.instrument == ins), 0.0)
 
     # -- actions -----------------------------------------------------------------------------------
-    def configure(self, venue: str, *, spot_collateral: bool | None = None, isolated: bool | None = None) -> None:
+    def configure(self, venue: str, *, spot_collateral: bool | None = None, isolated: bool | None = None,
+                  asset: str | None = None) -> None:
         """Margin set-up of a venue: spot posted as collateral (Ethena) or not; cross or isolated.
-        Takes effect at the next fill instant, with the orders."""
-        j = self._v(venue)
-        if self.perp_qty(venue) != 0.0:
-            raise RuntimeError(f"{venue}: change margin settings only without an open perp")
-        if spot_collateral is not None:
-            self._act.settings.append((j, C_SPOT_COLL, 1.0 if spot_collateral else 0.0))
-        if isolated is not None:
-            self._act.settings.append((j, C_ISOLATED, 1.0 if isolated else 0.0))
+        With several assets it applies to every asset on the venue, or to `asset` only (an isolated BTC
+        perp next to cross ETH). Takes effect at the next fill instant, with the orders."""
+        m = self._e.market
+        if asset is None and m.multi_asset and venue in m.venue_names:
+            slots = [j for j, v in enumerate(m.slot_venue) if v == venue]
+        else:
+            slots = [self._v(venue, asset)]
+        for j in slots:
+            if self._book_at(j, R_QTY, A_QTY) != 0.0:
+                raise RuntimeError(f"{m.venues[j]}: change margin settings only without an open perp")
+            if spot_collateral is not None:
+                self._act.settings.append((j, C_SPOT_COLL, 1.0 if spot_collateral else 0.0))
+            if isolated is not None:
+                self._act.settings.append((j, C_ISOLATED, 1.0 if isolated else 0.0))
 
     def _setting(self, j: int, col: int) -> float:
         """A venue setting, counting a configure() made earlier in this decision."""
@@ -355,15 +409,15 @@ class Context:
                 return value
         return float(self._e.tables.cfg[j, col])
 
-    def add_isolated_margin(self, venue: str, amount: float) -> None:
+    def add_isolated_margin(self, venue: str, amount: float, *, asset: str | None = None) -> None:
         """Isolated venues: move quote cash into (+) or out of (-) the perp's isolated margin at the next fill."""
-        j = self._v(venue)
+        j = self._v(venue, asset)
         if self._setting(j, C_ISOLATED) < 0.5:
             raise ConfigError(f"{venue}: add_isolated_margin needs configure({venue!r}, isolated=True)")
         if amount != 0.0:
             self._act.margin_moves.append((j, float(amount)))
 
-    def order(self, venue: str, instrument: str, qty: float, reason: str = "") -> None:
+    def order(self, venue: str, instrument: str, qty: float, reason: str = "", *, asset: str | None = None) -> None:
         """Trade `qty` base units (signed) of 'spot' or 'perp' at the next fill.
 
         A NaN or infinite quantity is a bug in the strategy, never silently dropped: the run stops
@@ -373,42 +427,49 @@ class Context:
         if not math.isfinite(qty):
             raise ValueError(f"order quantity for {venue} {instrument} is {qty!r}; it must be a finite number")
         if qty != 0.0:
-            self._act.orders.append(Order(self._v(venue), _instrument(instrument), float(qty), reason))
+            self._act.orders.append(Order(self._v(venue, asset), _instrument(instrument), float(qty), reason))
 
-    def target_position(self, venue: str, instrument: str, qty: float, reason: str = "") -> None:
+    def target_position(self, venue: str, instrument: str, qty: float, reason: str = "", *,
+                        asset: str | None = None) -> None:
         """Order whatever brings the position (including orders already queued) to `qty`."""
-        have = self.spot_qty(venue) if instrument == "spot" else self.perp_qty(venue)
-        self.order(venue, instrument, qty - have - self.pending(venue, instrument), reason or "target")
+        j = self._v(venue, asset)
+        have = self._book_at(j, R_SPOT, A_SPOT) if instrument == "spot" else self._book_at(j, R_QTY, A_QTY)
+        pending = self._pending_at(j, _instrument(instrument)) if self._act.orders else 0.0
+        self.order(venue, instrument, qty - have - pending, reason or "target", asset=asset)
 
     def hedge_to_delta(self, venue: str, target_delta: float = 0.0, threshold: float = 0.0,
-                       reason: str = "rehedge") -> bool:
-        """Trade the perp on `venue` so spot + perp (all venues) is target_delta, if off by > threshold.
+                       reason: str = "rehedge", *, asset: str | None = None) -> bool:
+        """Trade the perp on `venue` so spot + perp of its asset (all venues) is target_delta, if off by
+        more than threshold.
 
         `threshold` is relative to the total spot held. Returns True if an order was placed.
         """
-        self._v(venue)
+        j0 = self._v(venue, asset)
         orders = self._act.orders
         e = self._e
         book, s, p = (e.rec.venue[e.bar], R_SPOT, R_QTY) if e.bar >= 0 else (e.state.acct, A_SPOT, A_QTY)
+        same = e.market.slot_asset
         spot = perp = 0.0
         for j, row in enumerate(book.tolist()):                    # runs every decision: plain floats
+            if same[j] != same[j0]:
+                continue
             spot += row[s] + (self._pending_at(j, SPOT) if orders else 0.0)
             perp += row[p] + (self._pending_at(j, PERP) if orders else 0.0)
         drift = spot + perp - target_delta
         if abs(drift) <= threshold * max(abs(spot), 1e-12):
             return False
-        self.order(venue, "perp", -drift, reason)
+        self.order(venue, "perp", -drift, reason, asset=asset)
         return True
 
     def collateral_units(self, venue: str) -> float:
         """Units of the dataset's collateral asset (e.g. USDe) held on a venue as margin."""
-        return self._book(venue, R_COLL, A_COLL)
+        return self._book_at(self._home(venue), R_COLL, A_COLL)
 
     def buy_collateral(self, venue: str, amount: float) -> None:
         """Convert `amount` quote cash on a venue into the dataset's collateral asset (amount < 0: sell that
         much quote worth back to cash), at the asset's last close, no fee, after the orders of the next fill
         instant. Cross margin counts it at price x the venue's collateral_ratio (docs/architecture.md §4)."""
-        j = self._v(venue)
+        j = self._home(venue)
         coll = self._e.market.collateral
         if not coll or np.isnan(coll["close"][:, j]).all():
             raise ConfigError(f"{venue}: the dataset has no collateral-asset bars for this venue "
@@ -418,19 +479,19 @@ class Context:
 
     def move_collateral(self, src: str, dst: str, amount: float) -> None:
         """Send quote cash from venue src to venue dst (fee and delay of the source venue's spec)."""
-        self._v(src), self._v(dst)
+        self._home(src), self._home(dst)
         if amount > 0:
             self._act.transfers.append(Transfer(src, dst, float(amount)))
 
     def lend(self, protocol: str, amount: float, from_venue: str) -> None:
         """Supply quote cash from a venue to a lending protocol (arrives after the withdrawal delay)."""
-        self._p(protocol), self._v(from_venue)
+        self._p(protocol), self._home(from_venue)
         if amount > 0:
             self._act.transfers.append(Transfer(from_venue, f"lending:{protocol}", float(amount)))
 
     def withdraw(self, protocol: str, amount: float, to_venue: str) -> None:
         """Take quote cash out of a protocol to a venue (arrives after the venue's deposit delay)."""
-        self._p(protocol), self._v(to_venue)
+        self._p(protocol), self._home(to_venue)
         if amount > 0:
             self._act.transfers.append(Transfer(f"lending:{protocol}", to_venue, float(amount)))
 
@@ -439,7 +500,7 @@ class Context:
 
         Not PnL: equity changes by the flow, and the report keeps it apart from returns.
         """
-        j = self._v(venue)
+        j = self._home(venue)
         if amount != 0.0:
             self._act.flows.append((j, float(amount)))
 

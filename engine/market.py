@@ -30,9 +30,14 @@ class MarketError(ValueError):
 
 @dataclass
 class Market:
-    """Aligned arrays plus the labels a Python layer needs to talk about them."""
+    """Aligned arrays plus the labels a Python layer needs to talk about them.
 
-    venues: list[str]
+    Columns are slots: one per (venue, asset) pair with a perp. With one asset a slot is its venue and
+    `venues` holds venue names; with several, slots are labelled 'venue:ASSET' (e.g. 'binance:BTC'),
+    ordered venue by venue (the primary asset first), and a venue's cash sits on its first slot (`home`).
+    """
+
+    venues: list[str]                # slot labels (= venue names with one asset)
     protocols: list[str]
     timeframe: str
     tf_ns: int
@@ -52,6 +57,31 @@ class Market:
     quality: dict = field(default_factory=dict)   # metrics.json `data_quality`
     collateral: dict[str, np.ndarray] = field(default_factory=dict)   # "low", "close" -> (n, V) collateral asset bars
     collateral_asset: str = ""
+    slot_venue: list[str] = field(default_factory=list)   # venue name of each slot
+    slot_asset: list[str] = field(default_factory=list)   # base asset of each slot
+    home: list[int] = field(default_factory=list)         # slot holding each slot's venue cash
+    symbols: list[str] = field(default_factory=list)      # spot symbol of each slot, e.g. 'BTC/USDT'
+
+    @property
+    def venue_names(self) -> list[str]:
+        """Distinct venues, in slot order."""
+        return list(dict.fromkeys(self.slot_venue))
+
+    @property
+    def assets(self) -> list[str]:
+        """Distinct base assets, primary first."""
+        return list(dict.fromkeys(self.slot_asset))
+
+    @property
+    def multi_asset(self) -> bool:
+        return len(set(self.slot_asset)) > 1
+
+    def slot(self, venue: str, asset: str) -> int:
+        """Index of the (venue, asset) slot, or -1 when that venue has no perp of that asset."""
+        for j, (v, a) in enumerate(zip(self.slot_venue, self.slot_asset)):
+            if v == venue and a == asset:
+                return j
+        return -1
 
     @property
     def n(self) -> int:
@@ -82,20 +112,30 @@ class Market:
             coll_close=self.collateral.get("close", np.full((self.n, len(self.venues)), np.nan)))
 
 
+def slots_of(ds: Dataset) -> list[tuple[str, str, Dataset]]:
+    """(label, venue, asset Dataset) per slot: every venue with a perp of an asset, venue by venue, the
+    primary asset first. The label is the venue with one asset, 'venue:ASSET' with several."""
+    if not ds.extra_assets:
+        return [(v, v, ds) for v in ds.venues]
+    parts = (ds, *ds.extra_assets)
+    return [(f"{v}:{d.base}", v, d) for v in ds.venues for d in parts if v in d.perp]
+
+
 def _grid(ds: Dataset, tf: int) -> np.ndarray:
     """Every bar open from the first perp bar of any venue to the last; bars off that grid are refused."""
-    times = [ts_ns(ds.perp[v]) for v in ds.venues]
+    slots = slots_of(ds)
+    times = [ts_ns(d.perp[v]) for _, v, d in slots]
     first = min(int(t[0]) for t in times if t.size)
     last = max(int(t[-1]) for t in times if t.size)
     grid = np.arange(first, last + tf, tf, dtype=np.int64)
-    for v in ds.venues:
-        for kind, frame in (("perp", ds.perp[v]), ("spot", ds.spot.get(v)), ("mark", ds.mark.get(v))):
+    for label, v, d in slots:
+        for kind, frame in (("perp", d.perp[v]), ("spot", d.spot.get(v)), ("mark", d.mark.get(v))):
             if frame is None or frame.empty:
                 continue
             off = (ts_ns(frame) - first) % tf != 0
             if off.any():
                 bad = pd.Timestamp(int(ts_ns(frame)[np.argmax(off)]), unit="ns", tz="UTC")
-                raise MarketError(f"dataset {ds.name!r}: {v} {kind} bar at {bad.isoformat()} is off the "
+                raise MarketError(f"dataset {ds.name!r}: {label} {kind} bar at {bad.isoformat()} is off the "
                                   f"{ds.timeframe} grid that starts {pd.Timestamp(first, unit='ns', tz='UTC')}"
                                   " (re-import with --snap to move bars onto the grid)")
     return grid
@@ -240,10 +280,11 @@ def _spec_hours(venue: str, t: np.ndarray) -> np.ndarray:
 
 
 def build_market(ds: Dataset) -> Market:
-    """Turn a Dataset into aligned arrays on the regular grid of its perp bars."""
-    venues = ds.venues
-    if not venues:
+    """Turn a Dataset into aligned arrays on the regular grid of its perp bars, one column per slot."""
+    if not ds.venues:
         raise MarketError(f"dataset {ds.name!r} has no perp bars")
+    slots = slots_of(ds)
+    venues = [label for label, _, _ in slots]
     tf = timeframe_ns(ds.timeframe)
     grid = _grid(ds, tf)
     n, nv = grid.shape[0], len(venues)
@@ -257,17 +298,19 @@ def build_market(ds: Dataset) -> Market:
     funding_rate = np.full((n, nv), np.nan)
     funding_value = np.zeros((n, nv))
     f_ts, f_bar, f_raw, f_stale = [], [], [], []
-    for j, v in enumerate(venues):
-        if v not in ds.spot:
-            raise MarketError(f"dataset {ds.name!r}: venue {v} has perp bars but no spot bars; price its spot leg "
-                              f"from another venue with --spot-from ({', '.join(sorted(ds.spot)) or 'none has spot'})"
+    for j, (label, venue, d) in enumerate(slots):
+        if venue not in d.spot:
+            what = f"{d.base} on {venue}" if ds.extra_assets else f"venue {venue}"
+            raise MarketError(f"dataset {ds.name!r}: {what} has perp bars but no spot bars; price its spot leg "
+                              f"from another venue with --spot-from ({', '.join(sorted(d.spot)) or 'none has spot'})"
                               " or leave it out with --venues")
         vq: dict = {}
         aligned = {}
-        for kind, frame in (("spot", ds.spot[v]), ("perp", ds.perp[v])):
+        for kind, frame in (("spot", d.spot[venue]), ("perp", d.perp[venue])):
             aligned[kind], state[kind][:, j] = _align(frame, grid, BAR_COLUMNS)
             vq[kind] = _stream_quality(state[kind][:, j], tf)
-        mark_frame = ds.mark.get(v)
+        v = label
+        mark_frame = d.mark.get(venue)
         if mark_frame is None or mark_frame.empty:
             log.append(f"{v}: no mark-price bars; liquidation checks use perp trade prices (wicks included)")
         raw_mark, raw_state = _align(mark_frame, grid, MARK_COLUMNS)
@@ -277,8 +320,8 @@ def build_market(ds: Dataset) -> Market:
         for kind, cols in aligned.items():
             for c, col in cols.items():
                 bars[f"{kind}_{c}"][:, j] = col
-        t, b, rate, px, stale, hours = _funding(ds, v, grid, close_ns, aligned["mark"], state["mark"][:, j],
-                                         state["perp"][:, j])
+        t, b, rate, px, stale, hours = _funding(d, venue, grid, close_ns, aligned["mark"], state["mark"][:, j],
+                                                state["perp"][:, j])
         if t.size == 0:
             log.append(f"{v}: no funding rows in the run; the perp neither pays nor earns funding")
         f_ts.append(t)
@@ -294,7 +337,7 @@ def build_market(ds: Dataset) -> Market:
         step = float(np.median(gaps)) if gaps.size else 0.0
         vq["funding"] = {"settlements": int(t.size), "priced_stale": int(stale.sum()),
                          "interval_h": step / 3.6e12,
-                         "intervals_missing": missing_settlements(t, hours, _spec_hours(v, t)),
+                         "intervals_missing": missing_settlements(t, hours, _spec_hours(venue, t)),
                          "longest_gap": _duration(int(gaps.max()) if gaps.size else 0)}
         quality["venues"][v] = vq
         log.extend(_quality_lines(v, vq, state, j, grid))
@@ -315,18 +358,25 @@ def build_market(ds: Dataset) -> Market:
     quality["stale_total"] = int(sum(q[s]["stale_bars"] for q in quality["venues"].values()
                                      for s in ("spot", "perp", "mark")))
     quality["funding_priced_stale_total"] = int(sum(q["funding"]["priced_stale"] for q in quality["venues"].values()))
+    slot_venue = [venue for _, venue, _ in slots]
+    home = [slot_venue.index(venue) for venue in slot_venue]
     return Market(venues, protocols, ds.timeframe, tf, grid, bars, state, funding_rate, funding_value,
                   f_ts, f_bar, f_raw, f_stale, lend_apy, lend_update, ds.flows, log, quality,
-                  _collateral(ds, venues, grid, log), ds.collateral_asset)
+                  _collateral(ds, slot_venue, home, grid, log), ds.collateral_asset, slot_venue,
+                  [d.base for _, _, d in slots], home, [d.symbol for _, _, d in slots])
 
 
-def _collateral(ds: Dataset, venues: list[str], grid: np.ndarray, log: list[str]) -> dict[str, np.ndarray]:
-    """The collateral asset's low and close per venue on the grid (NaN where the venue has none; a
-    missing bar after the first is its last close, like any stream); empty when the dataset has none."""
+def _collateral(ds: Dataset, slot_venue: list[str], home: list[int], grid: np.ndarray,
+                log: list[str]) -> dict[str, np.ndarray]:
+    """The collateral asset's low and close per venue on the grid, in the venue's home slot (NaN where the
+    venue has none; a missing bar after the first is its last close, like any stream); empty when the
+    dataset has none."""
     if not ds.collateral:
         return {}
-    out = {c: np.full((grid.shape[0], len(venues)), np.nan) for c in ("low", "close")}
-    for j, v in enumerate(venues):
+    out = {c: np.full((grid.shape[0], len(slot_venue)), np.nan) for c in ("low", "close")}
+    for j, v in enumerate(slot_venue):
+        if home[j] != j:
+            continue
         frame = ds.collateral.get(v)
         if frame is None or frame.empty:
             continue

@@ -81,16 +81,23 @@ class Engine:
             _check_strict(self.market.quality)
         if self.market.n < 2:
             raise ConfigError(f"dataset {ds.name!r} has {self.market.n} bars in the chosen span; need at least 2")
-        strategy.validate(self.market.venues, self.market.protocols)
         m = self.market
+        strategy.validate(m.venue_names, m.protocols)
+        if m.multi_asset and not strategy.multi_asset:
+            raise ConfigError(f"strategy {strategy.name!r} trades one asset, and the data holds {', '.join(m.assets)}; "
+                              "load one symbol (e.g. --data cache:ETH/USDT) or use a strategy that takes assets "
+                              "(funding_allocator)")
+        if m.multi_asset and ds.venue_events:
+            raise ConfigError(f"dataset {ds.name!r}: venue events (ADL, halts, defaults) are not supported with "
+                              "several assets yet; run one asset, or drop the [[venue_events]]")
         n, nv, npr = m.n, len(m.venues), len(m.protocols)
-        schedule = venue_schedule(m.venues, ds.base, m.open_ns, self.config.slippage, self.config.slippage_impact,
-                                  self.config.venue_overrides)
+        schedule = venue_schedule(m.slot_venue, m.slot_asset, m.open_ns, self.config.slippage,
+                                  self.config.slippage_impact, self.config.venue_overrides)
         _, self.tables, self.specs = schedule[0]
         self._spec_changes = schedule[1:]          # (bar, tables, specs) the run switches to at that bar's open
         start = _ts(m.open_ns[0]).isoformat()
         self.venue_blocks: dict[str, list[dict[str, str]]] = {  # which spec block was in force when (run.toml)
-            v: [{"block": str(s.effective_from.date()), "from": start}] for v, s in zip(m.venues, self.specs)}
+            v: [{"block": str(s.effective_from.date()), "from": start}] for v, s in zip(m.slot_venue, self.specs)}
         self.arrays = m.arrays()
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
                            self.arrays.spot_open[0].copy(), self.arrays.mark_open[0].copy())
@@ -106,7 +113,9 @@ class Engine:
         cls = type(strategy)                        # hooks it overrides are also decision points
         self._wants_funding = cls.on_funding is not Strategy.on_funding
         self._wants_lending = cls.on_lending_rate is not Strategy.on_lending_rate
-        self.venue_index = {v: j for j, v in enumerate(m.venues)}
+        # a slot by its label; with several assets a venue name also finds its home slot (its cash)
+        self.venue_index = {**{v: m.home[j] for j, v in enumerate(m.slot_venue)},
+                            **{v: j for j, v in enumerate(m.venues)}}
         self.ctx = Context(self)
         self.extras: dict[str, dict[pd.Timestamp, float]] = {}
         self.log: list[str] = list(m.log)
@@ -154,13 +163,13 @@ class Engine:
         return mask
 
     def _deposit(self) -> None:
-        alloc = self.strategy.initial_allocation(self.market.venues)
+        alloc = self.strategy.initial_allocation(self.market.venue_names)
         total = sum(alloc.values())
         if not alloc or total <= 0 or any(w < 0 for w in alloc.values()):
             raise ConfigError(f"{self.strategy.name}: initial_allocation must give non-negative weights")
         t0 = int(self.market.open_ns[0])
         for venue, w in sorted(alloc.items()):
-            j = self.ctx.venue_of(venue)
+            j = self.ctx.home_of(venue)
             amt = self.initial_capital * w / total
             self.state.acct[j, A_CASH] += amt
             self._ledger(t0, j, K_DEPOSIT, amt, -1)
@@ -234,7 +243,7 @@ class Engine:
                 j, r = int(e["key"]), int(e["row"])
                 ts = m.funding_ts[j]
                 interval = (ts[r] - ts[r - 1]) / 3.6e12 if r > 0 else math.nan
-                self._call("on_funding", FundingEvent(_ts(ts[r]), m.venues[j], self.symbol,
+                self._call("on_funding", FundingEvent(_ts(ts[r]), m.venues[j], m.symbols[j],
                                                       float(m.funding_raw[j][r]), interval))
             elif e["kind"] == EV_LENDING and want_l:
                 p, b = int(e["key"]), int(e["bar"])
@@ -257,8 +266,9 @@ class Engine:
             self.rec.flows[i] += amount
             self._ledger(ts_ns, j, K_DEPOSIT if amount > 0 else K_WITHDRAWAL, amount, -1)
         for j, amount in act.margin_moves:            # cash <-> isolated margin on one venue
-            amount = min(amount, acct[j, A_CASH]) if amount > 0 else max(amount, -acct[j, A_ISO])
-            acct[j, A_CASH] -= amount
+            h = self.market.home[j]
+            amount = min(amount, acct[h, A_CASH]) if amount > 0 else max(amount, -acct[j, A_ISO])
+            acct[h, A_CASH] -= amount
             acct[j, A_ISO] += amount
         when: pd.Timestamp | None = None
         for o in act.orders:
@@ -343,7 +353,7 @@ class Engine:
         nv = len(m.venues)
         if t.src.startswith("lending:"):
             p = m.protocols.index(t.src.split(":", 1)[1])
-            dst = m.venues.index(t.dst)
+            dst = m.home[self.venue_index[t.dst]]
             if self._transfer_blocked(i, ts_ns, t, dst, only_default=True):
                 return
             self._flush_lending(ts_ns, p)
@@ -352,9 +362,9 @@ class Engine:
             src_idx, fee = nv + p, 0.0
             delay = self.specs[dst].withdrawal_delay_s
         else:
-            j = m.venues.index(t.src)
+            j = m.home[self.venue_index[t.src]]
             if self._transfer_blocked(i, ts_ns, t, j) or (not t.dst.startswith("lending:") and
-                                                         self._transfer_blocked(i, ts_ns, t, m.venues.index(t.dst),
+                                                         self._transfer_blocked(i, ts_ns, t, self.venue_index[t.dst],
                                                                                 only_default=True)):
                 return
             fee = self.specs[j].withdrawal_fee
@@ -368,7 +378,7 @@ class Engine:
             src_idx = j
             delay = self.specs[j].withdrawal_delay_s
             dst = (nv + m.protocols.index(t.dst.split(":", 1)[1])) if t.dst.startswith("lending:") \
-                else m.venues.index(t.dst)
+                else m.home[self.venue_index[t.dst]]
         if amount <= 0:
             return
         self._ledger(ts_ns, src_idx, K_TRANSFER_OUT, -amount, -1)
@@ -514,12 +524,13 @@ class Engine:
             live[...] = new
         self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]] = keep
         for j, (old, spec) in enumerate(zip(self.specs, specs)):
-            if spec.effective_from != old.effective_from:
+            if spec.effective_from != old.effective_from and self.market.home[j] == j:   # once per venue
                 at = _ts(self.market.open_ns[bar]).isoformat()
-                blocks = self.venue_blocks[self.market.venues[j]]
+                venue = self.market.slot_venue[j]
+                blocks = self.venue_blocks[venue]
                 blocks[-1]["to"] = at
                 blocks.append({"block": str(spec.effective_from.date()), "from": at})
-                self.log.append(f"{_ts(self.market.open_ns[bar]).isoformat()} {self.market.venues[j]}: spec block of "
+                self.log.append(f"{_ts(self.market.open_ns[bar]).isoformat()} {venue}: spec block of "
                                 f"{spec.effective_from.date()} in force from here (tiers, fees)")
         self.specs = specs
 

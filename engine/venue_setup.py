@@ -7,7 +7,8 @@ import pandas as pd
 from basisbt.data.venues import VenueSpec, all_blocks, load_venue
 from basisbt.engine.config import ConfigError, check_venue_override
 from basisbt.engine.kernels.arrays import VenueTables
-from basisbt.engine.kernels.codes import (C_BANKRUPTCY, C_CLOSE_FEE, C_COLL_RATIO, C_HAIRCUT, C_LIQ_FEE, C_MAKER,
+from basisbt.engine.kernels.codes import (C_BANKRUPTCY, C_CLOSE_FEE, C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_LIQ_FEE,
+                                  C_MAKER,
                                   C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SLIP, C_SLIP_IMPACT,
                                   C_SPOT_COLL, C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, N_CFG)
 
@@ -22,14 +23,21 @@ PORTFOLIO = {"liquidation_threshold": 1.05, "haircut": 0.05, "collateral_ratio":
 REBATES = ("maker_rebate", "spot_maker_rebate")    # declared rebates: the venue pays, so the fee is -value
 
 
-def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float, slippage_impact: float,
+def _bases(venues: list[str], base: str | list[str]) -> list[str]:
+    return [base] * len(venues) if isinstance(base, str) else list(base)
+
+
+def venue_arrays(venues: list[str], base: str | list[str], at: pd.Timestamp, slippage: float, slippage_impact: float,
                  overrides: dict[str, dict[str, float]], min_tiers: int = 0) -> tuple[VenueTables, list[VenueSpec]]:
-    """(VenueTables: cfg (V, N_CFG) and tiers (V, K), specs) for `venues` trading `base`, specs in force at `at`.
+    """(VenueTables: cfg (S, N_CFG) and tiers (S, K), specs) for slots on `venues` trading `base` (one asset,
+    or one per slot: a venue named twice in a row holds two assets, cross-margined on its first slot),
+    specs in force at `at`.
 
     K is at least `min_tiers`, so tables of several spec blocks can share one shape (see venue_schedule)."""
+    bases = _bases(venues, base)
     specs = [load_venue(v, at=at) for v in venues]
     vcfg = np.zeros((len(venues), N_CFG))
-    tables = [s.tier_table(base) for s in specs]
+    tables = [s.tier_table(b) for s, b in zip(specs, bases)]
     k = max([t.floor.shape[0] for t in tables] + [min_tiers])
     floor = np.full((len(venues), k), np.inf)
     rate = np.zeros((len(venues), k))
@@ -39,7 +47,8 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
         vcfg[j, C_TAKER], vcfg[j, C_MAKER] = s.taker_fee, s.maker_fee
         vcfg[j, C_SPOT_TAKER], vcfg[j, C_SPOT_MAKER] = s.spot_taker_fee, s.spot_maker_fee
         vcfg[j, C_LIQ_FEE] = s.liquidation_fee
-        vcfg[j, C_HAIRCUT] = s.haircuts.get(base, 0.0)
+        vcfg[j, C_HAIRCUT] = s.haircuts.get(bases[j], 0.0)
+        vcfg[j, C_HOME_OFF] = j - venues.index(venues[j])   # a venue's cash is on its first slot
         vcfg[j, C_SPOT_COLL] = 0.0
         # the liquidation model (whole-position maintenance needs no column: its amounts are 0 in the table)
         vcfg[j, C_PARTIAL] = 1.0 if s.partial == "step" else 0.0
@@ -55,7 +64,8 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
         rate[j, m:], amount[j, m:], max_lev[j, m:] = t.rate[-1], t.amount[-1], t.max_leverage[-1]
     for venue, kv in overrides.items():
         if venue not in venues:
-            raise ConfigError(f"venue_overrides: {venue!r} is not in the data; valid: {', '.join(venues)}")
+            raise ConfigError(f"venue_overrides: {venue!r} is not in the data; valid: "
+                              f"{', '.join(dict.fromkeys(venues))}")
         if kv.get("margin_mode") == "portfolio":
             kv = {**PORTFOLIO, **{k: x for k, x in kv.items() if k != "margin_mode"}}
         kv = {k: x for k, x in kv.items() if k != "margin_mode"}        # "standard": the spec as it is
@@ -63,22 +73,24 @@ def venue_arrays(venues: list[str], base: str, at: pd.Timestamp, slippage: float
             if key not in OVERRIDABLE:
                 raise ConfigError(f"venue_overrides.{venue}: unknown key {key!r}; valid: {', '.join(OVERRIDABLE)}")
             check_venue_override(venue, {key: value})
-            vcfg[venues.index(venue), OVERRIDABLE[key]] = -float(value) if key in REBATES else float(value)
+            rows = [j for j, v in enumerate(venues) if v == venue]     # every asset on the venue
+            vcfg[rows, OVERRIDABLE[key]] = -float(value) if key in REBATES else float(value)
     return VenueTables(vcfg, floor, rate, amount, max_lev), specs
 
 
-def venue_schedule(venues: list[str], base: str, open_ns: np.ndarray, slippage: float, slippage_impact: float,
+def venue_schedule(venues: list[str], base: str | list[str], open_ns: np.ndarray, slippage: float, slippage_impact: float,
                    overrides: dict[str, dict[str, float]]) -> list[tuple[int, VenueTables, list[VenueSpec]]]:
     """The venue tables in force over a run: (first bar, tables, specs) at the start and at every bar where
     some venue's spec block changes (tiers, fees), all with one tier count so they can replace each other."""
     t0, t1 = int(open_ns[0]), int(open_ns[-1])
     bars = {0}
-    for v in venues:
+    for v in dict.fromkeys(venues):
         for spec in all_blocks(v):
             t = int(spec.effective_from.value)
             if t0 < t <= t1:
                 bars.add(int(np.searchsorted(open_ns, t, side="left")))
     at = [pd.Timestamp(int(open_ns[b]), unit="ns", tz="UTC") for b in sorted(bars)]
-    k = max(load_venue(v, at=a).tier_table(base).floor.shape[0] for v in venues for a in at)
+    bases = _bases(venues, base)
+    k = max(load_venue(v, at=a).tier_table(b).floor.shape[0] for v, b in zip(venues, bases) for a in at)
     return [(b, *venue_arrays(venues, base, a, slippage, slippage_impact, overrides, min_tiers=k))
             for b, a in zip(sorted(bars), at)]

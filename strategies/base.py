@@ -45,6 +45,9 @@ class Strategy:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     decide: ClassVar[str | int] = "bar"
+    # True when the strategy names the asset of its calls (ctx.price(v, asset=...)): it can run on data with
+    # several assets; others are refused such data up front rather than failing at their first call
+    multi_asset: ClassVar[bool] = False
 
     @dataclass(frozen=True, kw_only=True)
     class Params:

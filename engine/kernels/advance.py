@@ -28,9 +28,9 @@ import numpy as np
 from numba import njit
 
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-from basisbt.engine.kernels.book import wallet_col, write_ledger
+from basisbt.engine.kernels.book import home_row, wallet_col, wallet_row, write_ledger
 from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY, C_CLOSE_FEE,
-                                  C_COLL_RATIO, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM,
+                                  C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM,
                                   C_PARTIAL_TIERS, C_SPOT_COLL, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, K_COLL_TRADE,
                                   K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
                                   K_REALIZED, K_TRANSFER_IN, P_BASIS, P_FUNDING, P_LENDING,
@@ -39,8 +39,8 @@ from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY,
                                   STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from basisbt.engine.kernels.funding import funding_payment
 from basisbt.engine.kernels.lending import lending_interest
-from basisbt.engine.kernels.margin import (is_breached_at, liquidation_level_at, liquidation_price_at, margin_balance,
-                                   tier_index, tier_size)
+from basisbt.engine.kernels.margin import (is_breached_at, liquidation_level_at, liquidation_price_at,
+                                           maintenance_margin_at, margin_balance, tier_index, tier_size)
 
 
 @njit(cache=True, inline="always")
@@ -50,10 +50,11 @@ def collateral_base(acct: np.ndarray, vcfg: np.ndarray, v: int) -> float:
 
 
 @njit(cache=True, inline="always")
-def collateral_value(acct: np.ndarray, vcfg: np.ndarray, v: int, px: float) -> float:
-    """Margin value (quote) of venue v's collateral-asset units at price `px`: units x px x ratio (cross only)."""
+def collateral_value(acct: np.ndarray, vcfg: np.ndarray, v: int, px: float, cross: bool) -> float:
+    """Margin value (quote) of the collateral-asset units held on row v at price `px`: units x px x ratio,
+    for a cross position only (`cross`: the slot being valued is cross; an isolated perp never counts them)."""
     units = acct[v, A_COLL]
-    if units == 0.0 or vcfg[v, C_ISOLATED] > 0.5:
+    if units == 0.0 or not cross:
         return 0.0
     return units * px * vcfg[v, C_COLL_RATIO]
 
@@ -124,16 +125,20 @@ def liquidation_fill_price(wallet: float, q: float, entry: float, coll: float, h
 @njit(cache=True)
 def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int,
               px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int, ratio: float,
-              fee_rate: float, bankrupt: bool) -> None:
+              fee_rate: float, bankrupt: bool, extra: float = 0.0) -> None:
     """Close `q` (signed, part or all of venue v's perp) at `px`, charge the fee on it, let the
     insurance fund absorb a deficit.
 
     The fee is |q| * px * fee_rate; with `bankrupt` (a whole close on a venue that takes the position
     over at its bankruptcy price) it is the margin balance left after closing at px instead, floored at
     0: closing at px and losing that balance is closing at the bankruptcy price (booked as
-    `liquidation_fee`; for isolated margin it is |q * (px - M_b)|, the isolated margin left)."""
+    `liquidation_fee`; for isolated margin it is |q * (px - M_b)|, the isolated margin left).
+    `extra` is the rest of a cross account's margin balance at the liquidation prices (its other perps'
+    unrealized PnL and other slots' spot collateral, 0 with one asset): the insurance fund covers only a
+    deficit of the whole account."""
     acct = state.acct
     col = wallet_col(vt.cfg, v)
+    w = wallet_row(vt.cfg, v)
     entry = acct[v, A_ENTRY]
     realized = q * (px - entry)
     rest = acct[v, A_QTY] - q
@@ -143,16 +148,16 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     coll_value = coll * (1.0 - vt.cfg[v, C_HAIRCUT]) * px
     fee = abs(q) * px * fee_rate
     if bankrupt:
-        left = acct[v, col] + realized + rest * (px - entry) + coll_value
+        left = acct[w, col] + realized + rest * (px - entry) + coll_value + extra
         fee = left if left > 0.0 else 0.0
-    acct[v, col] += realized - fee
+    acct[w, col] += realized - fee
     acct[v, A_QTY] = rest
     acct[v, A_ENTRY] = entry if rest != 0.0 else 0.0
-    balance = acct[v, col] + rest * (px - entry) + coll_value
+    balance = acct[w, col] + rest * (px - entry) + coll_value + extra
     insurance = -balance if balance < 0.0 else 0.0
-    acct[v, col] += insurance
+    acct[w, col] += insurance
     if col == A_ISO and rest == 0.0:
-        acct[v, A_CASH] += acct[v, A_ISO]
+        acct[home_row(vt.cfg, v), A_CASH] += acct[v, A_ISO]
         acct[v, A_ISO] = 0.0
     write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_REALIZED, realized, liq_id)
     write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_LIQ_FEE, -fee, liq_id)
@@ -180,6 +185,157 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     liq_out[slot, Q_BAR] = i
 
 
+# -- several assets: a venue's cross account over its slots (docs/architecture.md §4, "several assets") ------
+@njit(cache=True, inline="always")
+def group_scan(acct: np.ndarray, cfg: np.ndarray, mkt: MarketArrays, i: int, v: int) -> tuple:
+    """(open perps in slot v's cross account, the first of them, spot collateral of the account's other
+    slots valued at their bar low): one open perp is checked alone, with the rest as a constant."""
+    home = home_row(cfg, v)
+    n = acct.shape[0]
+    n_open = 0
+    first = -1
+    extra = 0.0
+    u = home
+    while u < n and home_row(cfg, u) == home:
+        if cfg[u, C_ISOLATED] < 0.5:
+            if acct[u, A_QTY] != 0.0:
+                n_open += 1
+                if first < 0:
+                    first = u
+            lo = mkt.mark_low[i, u]
+            if u != v and not math.isnan(lo):
+                extra += collateral_base(acct, cfg, u) * spot_per_mark(mkt, i, u) * (1.0 - cfg[u, C_HAIRCUT]) * lo
+        u += 1
+    return n_open, first, extra
+
+
+@njit(cache=True, inline="always")
+def path_mark(mkt: MarketArrays, i: int, u: int, q: float, lam: float, favorable: bool) -> float:
+    """Slot u's mark a fraction `lam` of the way from bar i's open to its extreme: the adverse one (high for
+    a short, low for a long or spot alone) or, with `favorable`, the other. All marks of an account move
+    together along this path: a bar does not say when each asset made its extreme, so the worst case."""
+    down = q >= 0.0
+    if favorable:
+        down = not down
+    x = mkt.mark_low[i, u] if down else mkt.mark_high[i, u]
+    o = mkt.mark_open[i, u]
+    return o + lam * (x - o)
+
+
+@njit(cache=True, inline="always")
+def account_margin(acct: np.ndarray, vt: VenueTables, mkt: MarketArrays, i: int, home: int, lam: float,
+                   favorable: bool) -> tuple:
+    """(margin balance, liquidation level) of the cross account held on slot `home`, its marks at `lam`
+    along the bar's path (path_mark). Levels add over the perps, each from its own symbol's tiers; the fee
+    to close is taken at the mark (a bankruptcy price per position does not exist in a shared wallet)."""
+    cfg = vt.cfg
+    n = acct.shape[0]
+    bal = acct[home, A_CASH] + collateral_value(acct, cfg, home, mkt.coll_low[i, home], True)
+    level = 0.0
+    u = home
+    while u < n and home_row(cfg, u) == home:
+        if cfg[u, C_ISOLATED] < 0.5 and not math.isnan(mkt.mark_low[i, u]):
+            q = acct[u, A_QTY]
+            m = path_mark(mkt, i, u, q, lam, favorable)
+            bal += q * (m - acct[u, A_ENTRY]) + collateral_base(acct, cfg, u) * spot_per_mark(mkt, i, u) * (
+                1.0 - cfg[u, C_HAIRCUT]) * m
+            if q != 0.0:
+                level += mm_threshold(cfg, u) * (
+                    maintenance_margin_at(q, m, vt.floor, vt.rate, vt.amount, u, cfg[u, C_TIER_BASE] > 0.5)
+                    + abs(q * m) * (cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE]))
+        u += 1
+    return bal, level
+
+
+@njit(cache=True)
+def liquidate_account(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledger: Ledger, i: int,
+                      ts_ns: int, home: int, liq_id0: int, liq_out: np.ndarray, n_liq: int) -> int:
+    """Close every perp of a breached cross account with several open perps, all at once (the venues'
+    rule as our specs state it, docs/architecture.md §4): at the first point of the bar's path where the
+    margin balance meets the level (bisection on the path; the open if it gapped through). Collateral-asset
+    units are sold first. Returns the liquidation count after these."""
+    acct, cfg = state.acct, vt.cfg
+    n = acct.shape[0]
+    b1, l1 = account_margin(acct, vt, mkt, i, home, 1.0, False)
+    fav = b1 > l1                                   # not breached the adverse way: it is the other way
+    b0, l0 = account_margin(acct, vt, mkt, i, home, 0.0, fav)
+    lam = 0.0
+    if b0 > l0:
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            bm, lm = account_margin(acct, vt, mkt, i, home, mid, fav)
+            if bm <= lm:
+                hi = mid
+            else:
+                lo = mid
+        lam = hi
+    px = np.full(n, np.nan)
+    u = home
+    while u < n and home_row(cfg, u) == home:
+        if cfg[u, C_ISOLATED] < 0.5 and not math.isnan(mkt.mark_low[i, u]):
+            px[u] = path_mark(mkt, i, u, acct[u, A_QTY], lam, fav)
+        u += 1
+    if acct[home, A_COLL] != 0.0:
+        sell_collateral(state, rec, ledger, i, ts_ns, home, mkt.coll_low[i, home], mkt.coll_close[max(i - 1, 0), home])
+    end = u
+    for u in range(home, end):
+        q = acct[u, A_QTY]
+        if math.isnan(px[u]) or q == 0.0:
+            continue
+        extra = 0.0                                 # the rest of the account at these prices
+        for x in range(home, end):
+            if x != u and not math.isnan(px[x]):
+                extra += acct[x, A_QTY] * (px[x] - acct[x, A_ENTRY]) + collateral_base(acct, cfg, x) * \
+                    spot_per_mark(mkt, i, x) * (1.0 - cfg[x, C_HAIRCUT]) * px[x]
+        liquidate(state, vt, rec, ledger, i, ts_ns, u, px[u], q, liq_id0 + n_liq, liq_out, n_liq,
+                  spot_per_mark(mkt, i, u), cfg[u, C_LIQ_FEE], cfg[u, C_BANKRUPTCY] > 0.5, extra)
+        n_liq += 1
+    return n_liq
+
+
+@njit(cache=True, inline="always")
+def account_records(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, i: int, home: int) -> None:
+    """Margin records of a cross account with several slots, at bar i's close: every slot shows the
+    account's balance and level; a perp's liquidation price is the mark at which the account breaches
+    with the other marks held at their close."""
+    acct, cfg = state.acct, vt.cfg
+    n = acct.shape[0]
+    bal = acct[home, A_CASH] + collateral_value(acct, cfg, home, mkt.coll_close[i, home], True)
+    level = 0.0
+    u = home
+    while u < n and home_row(cfg, u) == home:
+        m = mkt.mark_close[i, u]
+        if cfg[u, C_ISOLATED] < 0.5 and not math.isnan(m):
+            q = acct[u, A_QTY]
+            bal += q * (m - acct[u, A_ENTRY]) + collateral_base(acct, cfg, u) * spot_per_mark(mkt, i, u) * (
+                1.0 - cfg[u, C_HAIRCUT]) * m
+            if q != 0.0:
+                level += mm_threshold(cfg, u) * (
+                    maintenance_margin_at(q, m, vt.floor, vt.rate, vt.amount, u, cfg[u, C_TIER_BASE] > 0.5)
+                    + abs(q * m) * (cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE]))
+        u += 1
+    end = u
+    for u in range(home, end):
+        m = mkt.mark_close[i, u]
+        if cfg[u, C_ISOLATED] > 0.5 or math.isnan(m):
+            continue
+        rec.venue[i, u, R_MARGIN] = bal
+        rec.venue[i, u, R_MAINT] = level
+        q = acct[u, A_QTY]
+        coll = collateral_base(acct, cfg, u) * spot_per_mark(mkt, i, u)
+        own_level = 0.0
+        trig = cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE]
+        base = cfg[u, C_TIER_BASE] > 0.5
+        thr = mm_threshold(cfg, u)
+        if q != 0.0:
+            own_level = thr * (maintenance_margin_at(q, m, vt.floor, vt.rate, vt.amount, u, base) + abs(q * m) * trig)
+        # the rest of the account as a constant wallet: its balance less its level
+        rest = bal - q * (m - acct[u, A_ENTRY]) - coll * (1.0 - cfg[u, C_HAIRCUT]) * m - (level - own_level)
+        rec.venue[i, u, R_LIQ_PX] = liquidation_price_at(rest, q, acct[u, A_ENTRY], coll, cfg[u, C_HAIRCUT],
+                                                         vt.floor, vt.rate, vt.amount, u, m, trig, 0.0, base, thr)
+
+
 @njit(cache=True)
 def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledger: Ledger,
             i0: int, i1: int, liq_out: np.ndarray, liq_id0: int) -> tuple:
@@ -190,6 +346,10 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
     cap = ledger.amounts.shape[0]
     for s in range(liq_out.shape[0]):
         liq_out[s, Q_VENUE] = -1.0
+    multi = False                                   # several assets: some venue has more than one slot
+    for v in range(n_v):
+        if vt.cfg[v, C_HOME_OFF] != 0.0:
+            multi = True
     for i in range(i0, i1):
         if cap - ledger.count[0] < 4 * n_v + n_p + n_t + 1:
             return i, STOP_LEDGER_FULL
@@ -203,9 +363,22 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             lo, hi = mkt.mark_low[i, v], mkt.mark_high[i, v]
             if math.isnan(lo):
                 continue                            # not listed: no position can be open
+            w = wallet_row(vt.cfg, v)
+            extra = 0.0
+            if multi and vt.cfg[v, C_ISOLATED] < 0.5:
+                n_open, first, extra = group_scan(state.acct, vt.cfg, mkt, i, v)
+                if n_open > 1:                      # the account as a whole, once, at its first open perp
+                    if first == v:
+                        hw = home_row(vt.cfg, v)
+                        b1, l1 = account_margin(state.acct, vt, mkt, i, hw, 1.0, False)
+                        b2, l2 = account_margin(state.acct, vt, mkt, i, hw, 1.0, True)
+                        if b1 <= l1 or b2 <= l2:
+                            n_liq = liquidate_account(state, vt, mkt, rec, ledger, i, t, hw, liq_id0, liq_out, n_liq)
+                    continue
             h = vt.cfg[v, C_HAIRCUT]
             # a collateral asset counts at its bar LOW here (worst case within the bar, docs/architecture.md §4)
-            wallet = state.acct[v, wallet_col(vt.cfg, v)] + collateral_value(state.acct, vt.cfg, v, mkt.coll_low[i, v])
+            wallet = state.acct[w, wallet_col(vt.cfg, v)] + collateral_value(
+                state.acct, vt.cfg, w, mkt.coll_low[i, w], vt.cfg[v, C_ISOLATED] < 0.5) + extra
             ratio = spot_per_mark(mkt, i, v)
             coll = collateral_base(state.acct, vt.cfg, v) * ratio
             entry = state.acct[v, A_ENTRY]
@@ -216,9 +389,9 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                                       thr)):
                 continue                            # the common case, decided without a call
             px = liquidation_fill_price(wallet, q, entry, coll, h, vt, v, lo, hi, mkt.mark_open[i, v])
-            if state.acct[v, A_COLL] != 0.0 and vt.cfg[v, C_ISOLATED] < 0.5:
-                sell_collateral(state, rec, ledger, i, t, v, mkt.coll_low[i, v],
-                                mkt.coll_close[max(i - 1, 0), v])
+            if state.acct[w, A_COLL] != 0.0 and vt.cfg[v, C_ISOLATED] < 0.5:
+                sell_collateral(state, rec, ledger, i, t, w, mkt.coll_low[i, w],
+                                mkt.coll_close[max(i - 1, 0), w])
             k = tier_index(tier_size(q, px, base), vt.floor, v)
             if vt.cfg[v, C_PARTIAL] > 0.5 and k > 0 and k + 1 >= vt.cfg[v, C_PARTIAL_FROM]:
                 j = max(k - max(int(vt.cfg[v, C_PARTIAL_TIERS]), 1), 0)     # the tier stepped down to
@@ -228,15 +401,15 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                 # the step down is an order to the book and pays the taker fee (Bybit's and OKX's rule), the
                 # rest closes with the liquidation fee or at the bankruptcy price
                 liquidate(state, vt, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq, ratio,
-                          vt.cfg[v, C_TAKER], False)
+                          vt.cfg[v, C_TAKER], False, extra)
                 n_liq += 1
-                wallet = state.acct[v, wallet_col(vt.cfg, v)]
+                wallet = state.acct[w, wallet_col(vt.cfg, v)] + extra
                 px = liquidation_fill_price(wallet, state.acct[v, A_QTY], state.acct[v, A_ENTRY], coll, h, vt, v,
                                             lo, hi, px)
                 if math.isnan(px):
                     continue
             liquidate(state, vt, rec, ledger, i, t, v, px, state.acct[v, A_QTY], liq_id0 + n_liq, liq_out, n_liq,
-                      ratio, vt.cfg[v, C_LIQ_FEE], vt.cfg[v, C_BANKRUPTCY] > 0.5)
+                      ratio, vt.cfg[v, C_LIQ_FEE], vt.cfg[v, C_BANKRUPTCY] > 0.5, extra)
             n_liq += 1
         # 2. funding on the positions held
         for v in range(n_v):
@@ -244,7 +417,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             q = state.acct[v, A_QTY]
             if q != 0.0 and not math.isnan(rate):
                 pay = funding_payment(q, mkt.funding_value[i, v])
-                state.acct[v, wallet_col(vt.cfg, v)] += pay
+                state.acct[wallet_row(vt.cfg, v), wallet_col(vt.cfg, v)] += pay
                 write_ledger(ledger.keys, ledger.amounts, ledger.count, t, v, K_FUNDING, pay, -1)
                 rec.pnl[i, P_FUNDING] += pay
                 rec.attr[v, P_FUNDING] += pay
@@ -321,7 +494,9 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             rec.venue[i, v, R_ENTRY] = entry
             rec.venue[i, v, R_ISO] = state.acct[v, A_ISO]
             rec.venue[i, v, R_COLL] = units
-            wallet = state.acct[v, wallet_col(vt.cfg, v)] + collateral_value(state.acct, vt.cfg, v, c_close)
+            w = wallet_row(vt.cfg, v)
+            wallet = state.acct[w, wallet_col(vt.cfg, v)] + collateral_value(state.acct, vt.cfg, w, mkt.coll_close[i, w],
+                                                                             vt.cfg[v, C_ISOLATED] < 0.5)
             coll = collateral_base(state.acct, vt.cfg, v) * (s / m)      # at spot (see spot_per_mark)
             h = vt.cfg[v, C_HAIRCUT]
             rec.venue[i, v, R_MARGIN] = margin_balance(wallet, qp, entry, coll, h, m)
@@ -331,6 +506,10 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                                                             close, base, thr)
             rec.venue[i, v, R_LIQ_PX] = liquidation_price_at(wallet, qp, entry, coll, h, vt.floor, vt.rate, vt.amount,
                                                              v, m, trig, close, base, thr)
+        if multi:                                   # cross accounts over several slots: the account's margin
+            for v in range(n_v):
+                if vt.cfg[v, C_HOME_OFF] == 0.0 and v + 1 < n_v and vt.cfg[v + 1, C_HOME_OFF] != 0.0:
+                    account_records(state, vt, mkt, rec, i, v)
         for p in range(n_p):
             rec.lend[i, p] = state.lend[p]
             equity += state.lend[p]

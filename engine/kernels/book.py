@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from basisbt.engine.kernels.codes import A_CASH, A_ISO, C_ISOLATED, L_KIND, L_REF, L_TS, L_VENUE
+from basisbt.engine.kernels.codes import A_CASH, A_ISO, C_HOME_OFF, C_ISOLATED, L_KIND, L_REF, L_TS, L_VENUE
 
 
 @njit(cache=True, inline="always")
@@ -27,6 +27,18 @@ def write_ledger(keys: np.ndarray, amounts: np.ndarray, count: np.ndarray, ts_ns
 def wallet_col(vcfg: np.ndarray, v: int) -> int:
     """Which account column pays and receives the perp's money: isolated margin or cross cash."""
     return A_ISO if vcfg[v, C_ISOLATED] > 0.5 else A_CASH
+
+
+@njit(cache=True, inline="always")
+def home_row(vcfg: np.ndarray, v: int) -> int:
+    """The slot that holds venue cash for slot v (v itself in a single-asset run)."""
+    return v - int(vcfg[v, C_HOME_OFF])
+
+
+@njit(cache=True, inline="always")
+def wallet_row(vcfg: np.ndarray, v: int) -> int:
+    """The row whose wallet_col pays and receives slot v's perp money: v when isolated, else the home slot."""
+    return v if vcfg[v, C_ISOLATED] > 0.5 else v - int(vcfg[v, C_HOME_OFF])
 
 
 @njit(cache=True, inline="always")

@@ -7,7 +7,8 @@ SPOT = 0
 PERP = 1
 INSTRUMENTS = ("spot", "perp")
 
-# columns of the per-venue account state `acct` (V, N_ACCT)
+# columns of the per-venue account state `acct` (V, N_ACCT); with several assets a row is one (venue, asset)
+# slot, and A_CASH / A_COLL are used on the venue's home slot only (C_HOME_OFF)
 A_CASH = 0     # quote cash on the venue (cross-margin wallet)
 A_SPOT = 1     # spot base units held on the venue
 A_QTY = 2      # signed perp position, base units (short < 0)
@@ -37,7 +38,10 @@ C_PARTIAL_TIERS = 15  # tiers stepped down at a time (OKX 2, Bybit 1)
 C_TIER_BASE = 16      # 1.0: tier floors are in base units (|qty|, OKX contracts x ctVal), else quote notional
 C_COLL_RATIO = 17    # collateral ratio of the collateral asset (A_COLL): it counts as margin at price x ratio
 C_MM_THRESHOLD = 18  # breach when margin balance <= threshold x maintenance (1.0; Binance portfolio margin 1.05)
-N_CFG = 19
+# several assets: each (venue, asset) pair is a row ("slot") of acct/cfg; a venue's slots are contiguous and
+# share one cross wallet, held on the venue's first slot (its home): home = v - cfg[v, C_HOME_OFF]
+C_HOME_OFF = 19      # offset back to the slot that holds the venue's cash (0: the slot is its own home)
+N_CFG = 20
 
 # PnL parts (columns of pnl records), in the order of engine.results.PNL_PARTS (tests/unit/engine/test_codes.py)
 P_FUNDING = 0

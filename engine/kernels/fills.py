@@ -17,12 +17,13 @@ import numpy as np
 from numba import njit
 
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
-from basisbt.engine.kernels.book import update_position, wallet_col, write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_SLIP,
+from basisbt.engine.kernels.book import home_row, update_position, wallet_col, wallet_row, write_ledger
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_HOME_OFF, C_ISOLATED,
+                                  C_SLIP,
                                   C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, C_TIER_BASE, K_FEE, K_REALIZED,
                                   K_SPOT_TRADE, O_FILLED, O_REDUCED, O_REFUSED, P_BASIS, P_FEES, P_PRICE,
                                   P_SLIPPAGE, SPOT, WHY_CASH, WHY_HOLDINGS, WHY_MARGIN, WHY_NONE)
-from basisbt.engine.kernels.margin import tier_index
+from basisbt.engine.kernels.margin import tier_index, tier_size
 
 
 @njit(cache=True)
@@ -36,11 +37,12 @@ def slippage_fraction(qty: float, volume: float, fixed: float, impact: float) ->
 
 @njit(cache=True)
 def perp_margin_ok(wallet: float, q0: float, e0: float, coll_value: float, dq: float, px: float, fee_rate: float,
-                   floor: np.ndarray, max_lev: np.ndarray, v: int, tier_base: float = 0.0) -> bool:
+                   floor: np.ndarray, max_lev: np.ndarray, v: int, tier_base: float = 0.0, other_im: float = 0.0) -> bool:
     """True if trading dq at px leaves margin balance >= initial margin (or does not raise exposure).
 
     Margin balance after the fill: wallet + q0 * (px - e0) (realized or not, the old position's
     PnL at px stays in it) + collateral value - the fee; the new position itself has no PnL at px.
+    `other_im`: initial margin of the cross account's other perps (several assets; their PnL is in wallet).
     """
     new_q = q0 + dq
     if abs(new_q) <= abs(q0):
@@ -48,7 +50,32 @@ def perp_margin_ok(wallet: float, q0: float, e0: float, coll_value: float, dq: f
     notional = abs(new_q) * px
     k = tier_index(abs(new_q) if tier_base > 0.5 else notional, floor, v)    # OKX tiers count contracts
     balance = wallet + q0 * (px - e0) + coll_value - abs(dq) * px * fee_rate
-    return balance >= notional / max_lev[v, k]
+    return balance >= notional / max_lev[v, k] + other_im
+
+
+@njit(cache=True, inline="always")
+def account_others(state: State, vt: VenueTables, v: int) -> tuple:
+    """(margin value, initial margin) of the other slots of slot v's cross account at the last valuation:
+    their perps' unrealized PnL and spot collateral, and their perps' initial margin. (0, 0) with one asset."""
+    acct, cfg = state.acct, vt.cfg
+    n = acct.shape[0]
+    value = 0.0
+    im = 0.0
+    home = home_row(cfg, v)
+    if cfg[v, C_ISOLATED] > 0.5 or (home == v and (v + 1 >= n or cfg[v + 1, C_HOME_OFF] == 0.0)):
+        return value, im
+    u = home
+    while u < n and home_row(cfg, u) == home:
+        if u != v and cfg[u, C_ISOLATED] < 0.5:
+            q, m, s = acct[u, A_QTY], state.prev_mark[u], state.prev_spot[u]
+            if q != 0.0 and not math.isnan(m):
+                value += q * (m - acct[u, A_ENTRY])
+                k = tier_index(tier_size(q, m, cfg[u, C_TIER_BASE] > 0.5), vt.floor, u)
+                im += abs(q) * m / vt.max_lev[u, k]
+            if cfg[u, C_SPOT_COLL] > 0.5 and not math.isnan(s):
+                value += acct[u, A_SPOT] * (1.0 - cfg[u, C_HAIRCUT]) * s
+        u += 1
+    return value, im
 
 
 @njit(cache=True)
@@ -58,7 +85,7 @@ def allowed_qty(state: State, vt: VenueTables, v: int, instrument: int, qty: flo
     acct = state.acct
     if instrument == SPOT:
         if qty > 0.0:
-            cash = acct[v, A_CASH]
+            cash = acct[home_row(vt.cfg, v), A_CASH]
             most = cash / (exec_px * (1.0 + vt.cfg[v, C_SPOT_TAKER])) if cash > 0.0 else 0.0
             if qty <= most:
                 return qty, O_FILLED, WHY_NONE
@@ -68,12 +95,14 @@ def allowed_qty(state: State, vt: VenueTables, v: int, instrument: int, qty: flo
             return max(qty, -held), O_FILLED, WHY_NONE
         return (-held, O_REDUCED, WHY_HOLDINGS) if held > 1e-12 else (0.0, O_REFUSED, WHY_HOLDINGS)
     iso = vt.cfg[v, C_ISOLATED] > 0.5
-    wallet = acct[v, A_ISO] if iso else acct[v, A_CASH]
+    others, other_im = account_others(state, vt, v)
+    wallet = acct[v, A_ISO] if iso else acct[home_row(vt.cfg, v), A_CASH] + others
     coll = 0.0
     if not iso and vt.cfg[v, C_SPOT_COLL] > 0.5:
         coll = acct[v, A_SPOT] * (1.0 - vt.cfg[v, C_HAIRCUT]) * spot_px
     q0, e0, fee = acct[v, A_QTY], acct[v, A_ENTRY], vt.cfg[v, C_TAKER]
-    if perp_margin_ok(wallet, q0, e0, coll, qty, exec_px, fee, vt.floor, vt.max_lev, v, vt.cfg[v, C_TIER_BASE]):
+    if perp_margin_ok(wallet, q0, e0, coll, qty, exec_px, fee, vt.floor, vt.max_lev, v, vt.cfg[v, C_TIER_BASE],
+                      other_im):
         return qty, O_FILLED, WHY_NONE
     # exposure rises monotonically with |dq| past the reducing part: bisect for the largest size that fits
     lo, hi = 0.0, abs(qty)
@@ -81,7 +110,7 @@ def allowed_qty(state: State, vt: VenueTables, v: int, instrument: int, qty: flo
     for _ in range(64):
         mid = 0.5 * (lo + hi)
         if perp_margin_ok(wallet, q0, e0, coll, sign * mid, exec_px, fee, vt.floor, vt.max_lev, v,
-                          vt.cfg[v, C_TIER_BASE]):
+                          vt.cfg[v, C_TIER_BASE], other_im):
             lo = mid
         else:
             hi = mid
@@ -113,7 +142,7 @@ def fill_order(state: State, vt: VenueTables, rec: Records, ledger: Ledger, bar:
     prev_s = state.prev_spot[v]
     if instrument == SPOT:
         fee = abs(qty) * exec_px * vt.cfg[v, C_SPOT_TAKER]
-        acct[v, A_CASH] -= qty * exec_px + fee
+        acct[home_row(vt.cfg, v), A_CASH] -= qty * exec_px + fee
         acct[v, A_SPOT] += qty
         write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_SPOT_TRADE, -qty * exec_px, fill_id)
         price_part = qty * (prev_s - ref_px)
@@ -124,11 +153,11 @@ def fill_order(state: State, vt: VenueTables, rec: Records, ledger: Ledger, bar:
         new_q, new_e, realized = update_position(acct[v, A_QTY], acct[v, A_ENTRY], qty, exec_px)
         acct[v, A_QTY] = new_q
         acct[v, A_ENTRY] = new_e
-        acct[v, col] += realized - fee
+        acct[wallet_row(vt.cfg, v), col] += realized - fee
         if realized != 0.0:
             write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_REALIZED, realized, fill_id)
         if new_q == 0.0 and col == A_ISO:         # closed: isolated margin returns to the wallet
-            acct[v, A_CASH] += acct[v, A_ISO]
+            acct[home_row(vt.cfg, v), A_CASH] += acct[v, A_ISO]
             acct[v, A_ISO] = 0.0
         prev_m = state.prev_mark[v]
         price_part = qty * (prev_s - spot_ref_px)

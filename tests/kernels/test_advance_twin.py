@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
 from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY, C_CLOSE_FEE,
-                                  C_COLL_RATIO, C_HAIRCUT, C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL,
+                                  C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL,
                                   C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SPOT_COLL, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE,
                                   N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_BASIS,
                                   P_FUNDING, P_LENDING, P_LIQUIDATION, P_PRICE, Q_VENUE, STOP_LIQUIDATION)
@@ -71,7 +71,23 @@ def unlist(mkt, v, k):
 @given(seed=st.integers(0, 2**31), nv=st.integers(1, 3), npr=st.integers(0, 2), n=st.integers(2, 40),
        late=st.integers(0, 10))
 def test_advance_matches_twin(seed, nv, npr, n, late):
+    check_against_twin(seed, nv, npr, n, late)
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**31), sizes=st.lists(st.integers(1, 3), min_size=1, max_size=3), npr=st.integers(0, 1),
+       n=st.integers(2, 30))
+def test_advance_matches_twin_several_assets(seed, sizes, npr, n):
+    """Venues with several assets: slots of one venue share the cross wallet on the venue's first slot; an
+    account with several open perps is checked and liquidated as a whole (kernel and twin, independently)."""
+    homes = [start for k, start in zip(sizes, np.cumsum([0] + sizes[:-1])) for _ in range(k)]
+    check_against_twin(seed, len(homes), npr, n, 0, homes=homes)
+
+
+def check_against_twin(seed, nv, npr, n, late, homes=None):
+    """Random market and book through the kernel and the twin; equity, PnL parts and liquidations agree."""
     rng = np.random.default_rng(seed)
+    homes = homes or list(range(nv))
     mkt = random_market(rng, n, nv, npr)
     late_v = nv - 1 if late and nv > 1 else -1      # that venue lists at bar `late`, holding only cash
     acct = np.zeros((nv, N_ACCT))
@@ -90,6 +106,17 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
         for col, x in models[v][1].items():
             cfg[v, col] = x
         margin = abs(q) * mkt.mark_open[0, v] / rng.uniform(2, 30)
+        cfg[v, C_HOME_OFF] = v - homes[v]
+        if homes[v] != v:                       # another asset of a venue: same venue costs, cash on the home slot
+            for col in (C_LIQ_FEE, C_TAKER, C_COLL_RATIO, C_MM_THRESHOLD):
+                cfg[v, col] = cfg[homes[v], col]
+            cfg[v, C_SPOT_COLL] = cfg[homes[v], C_SPOT_COLL]
+            acct[homes[v], A_ISO if cfg[v, C_ISOLATED] else A_CASH] += 0.0
+            if cfg[v, C_ISOLATED]:
+                acct[v, A_ISO] = margin
+            else:
+                acct[homes[v], A_CASH] += margin
+            continue
         if rng.random() < 0.4:                                      # part of the margin as collateral units
             share = rng.uniform(0, 1)
             acct[v, A_COLL] = margin * share
@@ -113,8 +140,8 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
     keys = ("cash", "spot", "qty", "entry", "iso", "coll")
     r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO], a[A_COLL]))) for a in acct]
     r_cfg = [dict(liq_fee=c[C_LIQ_FEE], taker=c[C_TAKER], haircut=c[C_HAIRCUT], spot_coll=c[C_SPOT_COLL] > 0.5,
-                  isolated=c[C_ISOLATED] > 0.5, coll_ratio=c[C_COLL_RATIO], thr=c[C_MM_THRESHOLD], **m[2])
-                 for c, m in zip(cfg, models)]
+                  isolated=c[C_ISOLATED] > 0.5, coll_ratio=c[C_COLL_RATIO], thr=c[C_MM_THRESHOLD], home=h, **m[2])
+                 for c, m, h in zip(cfg, models, homes)]
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close",
                                                     "spot_close", "funding_rate", "lend_apy", "coll_low",
                                                     "coll_close")}
