@@ -87,7 +87,8 @@ class RunView(Protocol):
     tables: VenueTables
     specs: list[VenueSpec]
     strategy: Strategy
-    venue_index: dict[str, int]
+    venue_index: dict[str, int]     # venue name or slot label -> slot (a venue name: its home slot)
+    slot_index: dict[str, int]      # slot label -> slot (venue names with one asset)
     extras: dict[str, dict[pd.Timestamp, float]]
     log: list[str]
     initial_capital: float
@@ -148,6 +149,18 @@ class Context:
         return self._e.market.assets
 
     @property
+    def slots(self) -> list[str]:
+        """One label per (venue, asset) perp, usable wherever a call takes a venue and an asset: the venue
+        names in a single-asset run, 'venue:ASSET' (e.g. 'binance:BTC') with several assets."""
+        return list(self._e.market.venues)
+
+    def split(self, slot: str) -> tuple[str, str]:
+        """(venue, asset) of a slot label (or of a venue name in a single-asset run)."""
+        m = self._e.market
+        j = self._v(slot)
+        return m.slot_venue[j], m.slot_asset[j]
+
+    @property
     def instruments(self) -> list[tuple[str, str]]:
         """Every (venue, asset) pair with a perp: what `asset=` can name on each venue."""
         m = self._e.market
@@ -168,13 +181,13 @@ class Context:
     def _v(self, venue: str, asset: str | None = None) -> int:
         """The slot of (venue, asset). With one asset `asset` may be left out; with several, name it (or
         pass a slot label such as 'binance:BTC' as the venue)."""
+        if asset is None:
+            j = self._e.slot_index.get(venue)
+            if j is not None:
+                return j
         m = self._e.market
         if asset is None:
-            if not m.multi_asset or venue in m.venues:
-                j = self._e.venue_index.get(venue)
-                if j is not None:
-                    return j
-            elif venue in m.venue_names:
+            if m.multi_asset and venue in m.venue_names:
                 assets = [a for v, a in zip(m.slot_venue, m.slot_asset) if v == venue]
                 raise ConfigError(f"{venue} trades {', '.join(assets)} in this run: pass asset=..., e.g. "
                                   f"asset={assets[0]!r}")

@@ -74,7 +74,8 @@ class Market:
 
     @property
     def multi_asset(self) -> bool:
-        return len(set(self.slot_asset)) > 1
+        """More than one base asset (slots are then labelled 'venue:ASSET')."""
+        return self.venues != self.slot_venue
 
     def slot(self, venue: str, asset: str) -> int:
         """Index of the (venue, asset) slot, or -1 when that venue has no perp of that asset."""

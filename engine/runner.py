@@ -116,6 +116,7 @@ class Engine:
         # a slot by its label; with several assets a venue name also finds its home slot (its cash)
         self.venue_index = {**{v: m.home[j] for j, v in enumerate(m.slot_venue)},
                             **{v: j for j, v in enumerate(m.venues)}}
+        self.slot_index = {v: j for j, v in enumerate(m.venues)}
         self.ctx = Context(self)
         self.extras: dict[str, dict[pd.Timestamp, float]] = {}
         self.log: list[str] = list(m.log)

@@ -1,4 +1,7 @@
-"""funding_allocator: one delta-neutral hedge spread across venues, weighted by trailing funding.
+"""funding_allocator: one delta-neutral hedge spread across venues (and assets), weighted by trailing funding.
+
+With several assets in the data the same rule runs over every (venue, asset) pair with a perp: each pair
+is a slot ('binance:BTC') with its own hedge and weight, and a venue's slots share its cash.
 
 Each venue holds long spot + short perp with the spot posted as collateral. Target weights:
 - `weighting=funding`: w_v = min_weight + (1 - V x min_weight) x max(apr_v, 0) / sum(max(apr, 0)),
@@ -28,8 +31,9 @@ class FundingAllocator(Strategy):
     """Spread one hedge over venues by trailing funding, rebalanced with a band and a cost test."""
 
     name = "funding_allocator"
-    summary = "one hedge spread across venues weighted by trailing funding (or equal); band + cost of moving"
+    summary = "one hedge spread across venues (and assets) weighted by trailing funding; band + cost of moving"
     decide = "bar"
+    multi_asset = True
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
@@ -50,8 +54,8 @@ class FundingAllocator(Strategy):
         self.dead: set[str] = set()      # venues that defaulted: no longer in the targets
 
     def live(self, ctx: Context) -> list[str]:
-        """The venues still in business."""
-        return [v for v in ctx.venues if v not in self.dead]
+        """The slots (venues; 'venue:ASSET' with several assets) of venues still in business."""
+        return [k for k in ctx.slots if ctx.split(k)[0] not in self.dead]
 
     def on_adl(self, ctx: Context, ev: AdlEvent) -> None:
         restore_after_adl(ctx, ev, self.p.hedge_ratio)
@@ -65,7 +69,15 @@ class FundingAllocator(Strategy):
         if not 0.0 <= self.p.min_weight * len(venues) <= 1.0:
             raise ConfigError(f"{self.name}: min_weight x venues must be in [0, 1] ({len(venues)} venues)")
 
+    def on_bar_first(self, ctx: Context) -> None:
+        """With several assets the weight floor applies per slot: check it once the slots are known."""
+        if not 0.0 <= self.p.min_weight * len(ctx.slots) <= 1.0:
+            from basisbt.engine.config import ConfigError
+            raise ConfigError(f"{self.name}: min_weight x (venue, asset) pairs must be in [0, 1] "
+                              f"({len(ctx.slots)} pairs)")
+
     def on_start(self, ctx: Context, ev: StartEvent) -> None:
+        self.on_bar_first(ctx)
         for v in ctx.venues:
             ctx.configure(v, spot_collateral=True, isolated=False)
 
@@ -83,7 +95,7 @@ class FundingAllocator(Strategy):
 
     def move_pays(self, ctx: Context, cur: dict[str, float], new: dict[str, float], capital: float) -> bool:
         """True when the extra funding over horizon_days beats the cost of moving to `new` (quote)."""
-        aprs = {v: ctx.funding_apr(v, self.p.lookback_days) for v in ctx.venues}
+        aprs = {v: ctx.funding_apr(v, self.p.lookback_days) for v in new}
         aprs = {v: (a if np.isfinite(a) else 0.0) for v, a in aprs.items()}
         gain = sum((new[v] - cur.get(v, 0.0)) * aprs[v] for v in new) * capital * self.p.horizon_days / 365.0
         cost = 0.0

@@ -102,7 +102,7 @@ def lent_total(ctx: Context) -> float:
 
 def steer(ctx: Context, targets: dict[str, float], lend_target: float, *, hedge_ratio: float = 1.0,
           cash_buffer: float = 0.01, tol: float = 0.05, min_move: float = 0.0) -> list[str]:
-    """Move the book toward hedge capital `targets` (venue -> quote) and `lend_target` (quote in lending).
+    """Move the book toward hedge capital `targets` (slot -> quote) and `lend_target` (quote in lending).
 
     One step per decision, in this order (each later step only uses cash already on a venue):
     1. unwind hedges that are above target by more than `tol` (relative) and `min_move`;
@@ -115,22 +115,30 @@ def steer(ctx: Context, targets: dict[str, float], lend_target: float, *, hedge_
     done: list[str] = []
     need: dict[str, float] = {}
     free: dict[str, float] = {}
-    for v, tgt in targets.items():
-        h = hedge_value(ctx, v)
+    # targets are per slot (venue, or 'venue:ASSET' with several assets); cash is per venue, shared by its slots
+    venue_of = {k: ctx.split(k)[0] for k in targets}
+    cash_left: dict[str, float] = {}
+    for k, tgt in targets.items():
+        v = venue_of[k]
+        if v not in cash_left:
+            cash_left[v] = ctx.cash(v) - cash_buffer * sum(max(t, 0.0) for kk, t in targets.items()
+                                                           if venue_of[kk] == v)
+        h = hedge_value(ctx, k)
         gap = tgt - h
         band = max(tol * max(tgt, h), min_move)
         if gap < -band:
-            close_hedge(ctx, v, -gap, "steer: above target")
-            done.append(f"unwind {v} {-gap:.0f}")
+            close_hedge(ctx, k, -gap, "steer: above target")
+            done.append(f"unwind {k} {-gap:.0f}")
             gap = 0.0
-        cash = ctx.cash(v) - cash_buffer * max(tgt, 0.0)
+        cash = cash_left[v]
         if gap > band and cash > min_move:
             amt = min(gap, cash / (1.0 + 2 * (ctx.costs(v).spot_fee + ctx.costs(v).perp_fee)))
-            open_hedge(ctx, v, amt, hedge_ratio, "steer: below target")
-            done.append(f"open {v} {amt:.0f}")
+            open_hedge(ctx, k, amt, hedge_ratio, "steer: below target")
+            done.append(f"open {k} {amt:.0f}")
             gap -= amt
-            cash -= amt
-        need[v] = max(gap, 0.0) if gap > band else 0.0
+            cash_left[v] = cash - amt
+        need[v] = need.get(v, 0.0) + (max(gap, 0.0) if gap > band else 0.0)
+    for v, cash in cash_left.items():
         free[v] = max(cash, 0.0) if need[v] == 0.0 else 0.0
     if ctx.in_transit > 0.0:
         return done
