@@ -1,7 +1,9 @@
 """synthetic_dollar: a USDe-like product — supply, mints and redemptions, reserve fund, stakers, backing.
 
 Book: long spot + short perp on every venue by `venue_weights` (equal by default), spot posted as
-perp collateral (Ethena's set-up), `cash_buffer` of each mint kept as USDT on the venue.
+perp collateral (Ethena's set-up), `cash_buffer` of each mint kept as USDT on the venue. With several
+assets in the data, `asset_weights` splits each venue's hedge over them ('ETH=0.5,BTC=0.3,USDT=0.2'; the
+quote's share is held as cash, unhedged, as Ethena holds stablecoins); each (venue, asset) slot is a hedge.
 
 Accounting (all quote units, USD; simple and exact, a bookkeeping split of one equity):
 - assets = equity of the book (+ external flows ordered this decision, which land at the next open).
@@ -43,6 +45,36 @@ from basisbt.strategies.hedge import close_hedge, hedge_value, open_hedge, rehed
 DAY_NS = 86_400 * 10**9
 
 
+def parse_asset_weights(spec: str, assets: list[str], quote: str) -> tuple[dict[str, float], float]:
+    """'ETH=0.5,BTC=0.3,USDT=0.2' -> ({asset: weight}, quote share), normalized to sum 1 together;
+    '' -> equal over the assets, no quote share."""
+    if not spec.strip():
+        return {a: 1.0 / len(assets) for a in assets}, 0.0
+    out: dict[str, float] = {}
+    for part in spec.split(","):
+        if "=" not in part:
+            raise ConfigError(f"asset_weights: expected ASSET=weight, got {part!r}")
+        k, w = (x.strip() for x in part.split("=", 1))
+        if k not in assets and k != quote:
+            raise ConfigError(f"asset_weights: {k!r} is not in the data; valid: {', '.join([*assets, quote])}")
+        try:
+            out[k] = float(w)
+        except ValueError:
+            raise ConfigError(f"asset_weights: weight of {k} is {w!r}, not a number") from None
+    total = sum(out.values())
+    if total <= 0 or any(not w >= 0 for w in out.values()):
+        raise ConfigError("asset_weights must be non-negative and sum to > 0")
+    quote_share = out.pop(quote, 0.0) / total
+    if quote_share >= 1.0:
+        raise ConfigError(f"asset_weights: {quote} takes the whole book; give some weight to an asset")
+    return {a: w / total for a, w in out.items()}, quote_share
+
+
+def ctx_venue(slot: str) -> str:
+    """The venue of a slot label ('binance:BTC' -> 'binance'; venue names hold no ':', data/names.py)."""
+    return slot.split(":", 1)[0]
+
+
 def parse_weights(spec: str, venues: list[str]) -> dict[str, float]:
     """'binance=0.5,okx=0.5' -> normalized weights; '' -> equal over all venues."""
     if not spec.strip():
@@ -66,10 +98,13 @@ class SyntheticDollar(Strategy):
     name = "synthetic_dollar"
     summary = "USDe-like product: mint/redeem flows, hedge over venues, reserve fund, staker APY, backing ratio"
     decide = "bar"
+    multi_asset = True
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
         venue_weights: str = param("", "collateral split, e.g. 'binance=0.5,bybit=0.25,okx=0.25' ('' = equal)")
+        asset_weights: str = param("", "backing split over assets when the data has several, e.g. "
+                                        "'ETH=0.5,BTC=0.3,USDT=0.2' (the quote's share stays cash; '' = equal)")
         reserve_share: float = param(0.2, "share of new income kept by the reserve fund (rest to stakers)", ge=0.0, le=1.0)
         reserve_seed: float = param(0.01, "share of initial capital that seeds the reserve (not supply)", ge=0.0, lt=1.0)
         staked_share: float = param(0.3, "share of supply that is staked and receives the income", gt=0.0, le=1.0)
@@ -94,7 +129,9 @@ class SyntheticDollar(Strategy):
                 raise ConfigError(f"{self.name}: {k} must be in [0, 1], not {getattr(self.p, k)}")
         if self.p.staked_share <= 0.0:
             raise ConfigError(f"{self.name}: staked_share must be > 0")
-        self.w: dict[str, float] = {}
+        self.w: dict[str, float] = {}        # slot (venue; 'venue:ASSET' with several assets) -> share of the book
+        self.cash_w: dict[str, float] = {}   # venue -> share of the book held as cash (asset_weights' quote share)
+        self.venue_w: dict[str, float] = {}  # venue -> share of the book
         self.opened = False
         self.opened_on: set[str] = set()     # venues whose hedge is open (each at its first real bar)
         self.supply = 0.0
@@ -113,13 +150,31 @@ class SyntheticDollar(Strategy):
         self.started: pd.Timestamp | None = None
 
     def validate(self, venues: list[str], protocols: list[str]) -> None:
-        self.w = parse_weights(self.p.venue_weights, venues)
+        self.venue_w = parse_weights(self.p.venue_weights, venues)
+        self.w = dict(self.venue_w)
+
+    def _split_assets(self, ctx: Context) -> None:
+        """With several assets: each venue's weight split over its slots by asset_weights (renormalized over
+        the assets the venue lists), the quote's share kept as cash."""
+        if len(ctx.assets) == 1:
+            if self.p.asset_weights.strip():            # checked all the same: a typo must not pass silently
+                parse_asset_weights(self.p.asset_weights, ctx.assets, ctx.symbol.split("/")[1])
+            return
+        aw, cash_share = parse_asset_weights(self.p.asset_weights, ctx.assets, ctx.symbol.split("/")[1])
+        self.w, self.cash_w = {}, {}
+        for v, vw in self.venue_w.items():
+            here = {k: aw[ctx.split(k)[1]] for k in ctx.slots if ctx.split(k)[0] == v and aw[ctx.split(k)[1]] > 0}
+            total = sum(here.values())
+            for k, a in here.items():
+                self.w[k] = vw * (1.0 - cash_share) * a / total
+            self.cash_w[v] = vw * (cash_share if total > 0 else 1.0)
 
     def initial_allocation(self, venues: list[str]) -> dict[str, float]:
         return dict(parse_weights(self.p.venue_weights, venues))
 
     def on_start(self, ctx: Context, ev: StartEvent) -> None:
-        for v in self.w:
+        self._split_assets(ctx)
+        for v in self.venue_w:
             ctx.configure(v, spot_collateral=True, isolated=False)
         self.initial = ctx.equity
         self.started = ctx.now
@@ -152,8 +207,8 @@ class SyntheticDollar(Strategy):
         self._close_day(ctx)
         if self.opened:
             self._distribute(ctx)
-        for v in self.w:                # each venue opens at its first real bar (venues list at different times)
-            if v not in self.opened_on and open_hedge(ctx, v, ctx.cash(v) * (1.0 - self.p.cash_buffer),
+        for v, w in self.w.items():     # each slot opens at its first real bar (venues list at different times)
+            if v not in self.opened_on and open_hedge(ctx, v, ctx.cash(v) * (1.0 - self.p.cash_buffer) * self._share(v),
                                                       self.p.hedge_ratio, "open") > 0.0:
                 self.opened_on.add(v)
         self.opened = True
@@ -161,6 +216,12 @@ class SyntheticDollar(Strategy):
         for v in self.w:
             rehedge(ctx, v, self.p.hedge_ratio, self.p.rehedge_threshold)
         self._record(ctx, net)
+
+    def _share(self, slot: str) -> float:
+        """The slot's share of its venue's starting cash: 1 with one asset (the venue's hedge is its slot)."""
+        if not self.cash_w:
+            return 1.0
+        return self.w[slot] / self.venue_w[ctx_venue(slot)]
 
     # -- income and the reserve ---------------------------------------------------------------------
     def _distribute(self, ctx: Context) -> None:
@@ -224,10 +285,16 @@ class SyntheticDollar(Strategy):
             for v, w in self.w.items():
                 ctx.external_flow(v, net * w, "mint")
                 self.unhedged[v] += net * w * (1.0 - self.p.cash_buffer)
+            for v, w in self.cash_w.items():             # the stablecoin share of a mint stays cash
+                if w > 0:
+                    ctx.external_flow(v, net * w, "mint")
         else:
             for v, amt in self._redeem_split(ctx, -net).items():
                 ctx.external_flow(v, -amt, "redeem")
                 self.unhedged[v] -= amt
+            for v, w in self.cash_w.items():             # ... and a redemption's share of it is paid from cash
+                if w > 0:
+                    ctx.external_flow(v, net * w, "redeem")
         for v in self.w:
             u = self.unhedged[v]
             if abs(u) <= self.p.min_trade:
@@ -240,20 +307,22 @@ class SyntheticDollar(Strategy):
         return net
 
     def _redeem_split(self, ctx: Context, amount: float) -> dict[str, float]:
-        """Quote to unwind per venue for a redemption: by weight, or deepest perp discount first."""
+        """Quote to unwind per slot for a redemption of `amount`: by weight, or deepest perp discount first
+        (the quote's share of asset_weights is paid from cash, not unwound)."""
         if self.p.redeem_from == "weights":
             return {v: amount * w for v, w in self.w.items()}
         out: dict[str, float] = {}
         basis = {v: ctx.price(v, "perp") / ctx.price(v, "spot") - 1.0 for v in self.w if tradable(ctx, v)}
-        left = amount
+        left = amount * (1.0 - sum(self.cash_w.values())) if self.cash_w else amount
         for v in sorted(basis, key=basis.get):
             take = min(left, max(hedge_value(ctx, v), 0.0))
             if take > 0:
                 out[v] = take
                 left -= take
         if left > 0:                     # more than the hedge: the rest comes out of cash by weight
+            total = sum(self.w.values()) if self.cash_w else 1.0
             for v, w in self.w.items():
-                out[v] = out.get(v, 0.0) + left * w
+                out[v] = out.get(v, 0.0) + left * w / total
         return out
 
     # -- what the product reports ---------------------------------------------------------------------
