@@ -57,6 +57,7 @@ class VenueSpec:
     partial_from_tier: int = 2                # 1-based tier from which a breach steps down (OKX 3)
     partial_tiers: int = 1                    # tiers stepped down at a time (OKX 2)
     tier_unit: str = "notional"               # tier floors in quote "notional" or "base" units (OKX contracts)
+    cross_liquidation: str = "all"            # a cross account with several perps is liquidated whole
     haircuts: dict[str, float] = field(default_factory=dict)   # asset -> collateral haircut
     tiers: dict[str, TierTable] = field(default_factory=dict)  # base asset -> tiers
     sources: dict[str, str] = field(default_factory=dict)
@@ -148,7 +149,10 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
 
 
 CHOICES = {"maintenance": ("deduction", "whole_position"), "liquidation_price": ("liquidation", "bankruptcy"),
-           "partial": ("none", "step"), "tier_unit": ("notional", "base")}
+           "partial": ("none", "step"), "tier_unit": ("notional", "base"),
+           # several perps in one cross account: "all" closes every perp of the account at once (the only rule
+           # modelled; no venue publishes an order among positions that we have on record, docs/architecture.md §4)
+           "cross_liquidation": ("all",)}
 
 
 def _liquidation_model(path: Path, block: dict) -> dict:
