@@ -187,29 +187,6 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
 
 # -- several assets: a venue's cross account over its slots (docs/architecture.md §4, "several assets") ------
 @njit(cache=True, inline="always")
-def group_scan(acct: np.ndarray, cfg: np.ndarray, mkt: MarketArrays, i: int, v: int) -> tuple:
-    """(open perps in slot v's cross account, the first of them, spot collateral of the account's other
-    slots valued at their bar low): one open perp is checked alone, with the rest as a constant."""
-    home = home_row(cfg, v)
-    n = acct.shape[0]
-    n_open = 0
-    first = -1
-    extra = 0.0
-    u = home
-    while u < n and home_row(cfg, u) == home:
-        if cfg[u, C_ISOLATED] < 0.5:
-            if acct[u, A_QTY] != 0.0:
-                n_open += 1
-                if first < 0:
-                    first = u
-            lo = mkt.mark_low[i, u]
-            if u != v and not math.isnan(lo):
-                extra += collateral_base(acct, cfg, u) * spot_per_mark(mkt, i, u) * (1.0 - cfg[u, C_HAIRCUT]) * lo
-        u += 1
-    return n_open, first, extra
-
-
-@njit(cache=True, inline="always")
 def path_mark(mkt: MarketArrays, i: int, u: int, q: float, lam: float, favorable: bool) -> float:
     """Slot u's mark a fraction `lam` of the way from bar i's open to its extreme: the adverse one (high for
     a short, low for a long or spot alone) or, with `favorable`, the other. All marks of an account move
@@ -247,6 +224,50 @@ def account_margin(acct: np.ndarray, vt: VenueTables, mkt: MarketArrays, i: int,
     return bal, level
 
 
+@njit(cache=True, inline="always")
+def group_pass(acct: np.ndarray, cfg: np.ndarray, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray,
+               m_open: np.ndarray, m_high: np.ndarray, m_low: np.ndarray, s_close: np.ndarray, m_close: np.ndarray,
+               i: int, h: int) -> tuple:
+    """One pass over the cross slots of the venue whose first slot is h, for bar i: (open perps, spot
+    collateral valued at the bar lows, and balance less wallet / level with every mark at its adverse
+    extreme, then at its favourable one). The per-bar test of an account; the same sums as account_margin
+    at lam = 1, written flat (arrays, not the market tuple) because it runs every bar."""
+    n = acct.shape[0]
+    n_open = 0
+    csum = 0.0
+    b1 = 0.0
+    l1 = 0.0
+    b2 = 0.0
+    l2 = 0.0
+    u = h
+    while u < n and (u == h or cfg[u, C_HOME_OFF] != 0.0):
+        lo = m_low[i, u]
+        if cfg[u, C_ISOLATED] < 0.5 and not math.isnan(lo):
+            q = acct[u, A_QTY]
+            hi = m_high[i, u]
+            s = s_close[i, u]
+            m = m_close[i, u]
+            ratio = s / m if s > 0.0 and m > 0.0 else 1.0
+            sc = 0.0
+            if cfg[u, C_SPOT_COLL] > 0.5:
+                sc = acct[u, A_SPOT] * ratio * (1.0 - cfg[u, C_HAIRCUT])
+            csum += sc * lo
+            adv = lo if q >= 0.0 else hi
+            fav = hi if q >= 0.0 else lo
+            e = acct[u, A_ENTRY]
+            b1 += q * (adv - e) + sc * adv
+            b2 += q * (fav - e) + sc * fav
+            if q != 0.0:
+                n_open += 1
+                base = cfg[u, C_TIER_BASE] > 0.5
+                thr = mm_threshold(cfg, u)
+                tf = cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE]
+                l1 += thr * (maintenance_margin_at(q, adv, floor, rate, amount, u, base) + abs(q * adv) * tf)
+                l2 += thr * (maintenance_margin_at(q, fav, floor, rate, amount, u, base) + abs(q * fav) * tf)
+        u += 1
+    return n_open, csum, b1, l1, b2, l2
+
+
 @njit(cache=True)
 def liquidate_account(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledger: Ledger, i: int,
                       ts_ns: int, home: int, liq_id0: int, liq_out: np.ndarray, n_liq: int) -> int:
@@ -257,6 +278,9 @@ def liquidate_account(state: State, vt: VenueTables, mkt: MarketArrays, rec: Rec
     acct, cfg = state.acct, vt.cfg
     n = acct.shape[0]
     b1, l1 = account_margin(acct, vt, mkt, i, home, 1.0, False)
+    b2, l2 = account_margin(acct, vt, mkt, i, home, 1.0, True)
+    if b1 > l1 and b2 > l2:                         # not breached either way (the caller's test, to rounding)
+        return n_liq
     fav = b1 > l1                                   # not breached the adverse way: it is the other way
     b0, l0 = account_margin(acct, vt, mkt, i, home, 0.0, fav)
     lam = 0.0
@@ -295,45 +319,51 @@ def liquidate_account(state: State, vt: VenueTables, mkt: MarketArrays, rec: Rec
 
 
 @njit(cache=True, inline="always")
-def account_records(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, i: int, home: int) -> None:
-    """Margin records of a cross account with several slots, at bar i's close: every slot shows the
-    account's balance and level; a perp's liquidation price is the mark at which the account breaches
-    with the other marks held at their close."""
-    acct, cfg = state.acct, vt.cfg
+def account_records(acct: np.ndarray, cfg: np.ndarray, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray,
+                    s_close: np.ndarray, m_close: np.ndarray, coll_close: np.ndarray, out: np.ndarray, own: np.ndarray,
+                    i: int, home: int) -> None:
+    """Margin records of a cross account with several slots, at bar i's close (`out` = rec.venue): every slot
+    shows the account's balance and level; a perp's liquidation price is the mark at which the account
+    breaches with the other marks held at their close. `own` is scratch (each slot's level)."""
     n = acct.shape[0]
-    bal = acct[home, A_CASH] + collateral_value(acct, cfg, home, mkt.coll_close[i, home], True)
+    bal = acct[home, A_CASH] + collateral_value(acct, cfg, home, coll_close[i, home], True)
     level = 0.0
     u = home
-    while u < n and home_row(cfg, u) == home:
-        m = mkt.mark_close[i, u]
+    while u < n and (u == home or cfg[u, C_HOME_OFF] != 0.0):
+        m = m_close[i, u]
+        own[u] = 0.0
         if cfg[u, C_ISOLATED] < 0.5 and not math.isnan(m):
             q = acct[u, A_QTY]
-            bal += q * (m - acct[u, A_ENTRY]) + collateral_base(acct, cfg, u) * spot_per_mark(mkt, i, u) * (
-                1.0 - cfg[u, C_HAIRCUT]) * m
+            s = s_close[i, u]
+            ratio = s / m if s > 0.0 and m > 0.0 else 1.0
+            coll = acct[u, A_SPOT] * ratio if cfg[u, C_SPOT_COLL] > 0.5 else 0.0
+            bal += q * (m - acct[u, A_ENTRY]) + coll * (1.0 - cfg[u, C_HAIRCUT]) * m
             if q != 0.0:
-                level += mm_threshold(cfg, u) * (
-                    maintenance_margin_at(q, m, vt.floor, vt.rate, vt.amount, u, cfg[u, C_TIER_BASE] > 0.5)
+                own[u] = mm_threshold(cfg, u) * (
+                    maintenance_margin_at(q, m, floor, rate, amount, u, cfg[u, C_TIER_BASE] > 0.5)
                     + abs(q * m) * (cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE]))
+                level += own[u]
         u += 1
     end = u
     for u in range(home, end):
-        m = mkt.mark_close[i, u]
+        m = m_close[i, u]
         if cfg[u, C_ISOLATED] > 0.5 or math.isnan(m):
             continue
-        rec.venue[i, u, R_MARGIN] = bal
-        rec.venue[i, u, R_MAINT] = level
+        out[i, u, R_MARGIN] = bal
+        out[i, u, R_MAINT] = level
         q = acct[u, A_QTY]
-        coll = collateral_base(acct, cfg, u) * spot_per_mark(mkt, i, u)
-        own_level = 0.0
-        trig = cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE]
-        base = cfg[u, C_TIER_BASE] > 0.5
-        thr = mm_threshold(cfg, u)
-        if q != 0.0:
-            own_level = thr * (maintenance_margin_at(q, m, vt.floor, vt.rate, vt.amount, u, base) + abs(q * m) * trig)
+        if q == 0.0:
+            out[i, u, R_LIQ_PX] = np.nan
+            continue
+        s = s_close[i, u]
+        ratio = s / m if s > 0.0 and m > 0.0 else 1.0
+        coll = acct[u, A_SPOT] * ratio if cfg[u, C_SPOT_COLL] > 0.5 else 0.0
+        h = cfg[u, C_HAIRCUT]
         # the rest of the account as a constant wallet: its balance less its level
-        rest = bal - q * (m - acct[u, A_ENTRY]) - coll * (1.0 - cfg[u, C_HAIRCUT]) * m - (level - own_level)
-        rec.venue[i, u, R_LIQ_PX] = liquidation_price_at(rest, q, acct[u, A_ENTRY], coll, cfg[u, C_HAIRCUT],
-                                                         vt.floor, vt.rate, vt.amount, u, m, trig, 0.0, base, thr)
+        rest = bal - q * (m - acct[u, A_ENTRY]) - coll * (1.0 - h) * m - (level - own[u])
+        out[i, u, R_LIQ_PX] = liquidation_price_at(rest, q, acct[u, A_ENTRY], coll, h, floor, rate, amount, u, m,
+                                                   cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE], 0.0,
+                                                   cfg[u, C_TIER_BASE] > 0.5, mm_threshold(cfg, u))
 
 
 @njit(cache=True)
@@ -350,12 +380,31 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
     for v in range(n_v):
         if vt.cfg[v, C_HOME_OFF] != 0.0:
             multi = True
+    # per venue with several slots (indexed by its first slot): open perps now, and other collateral at the lows
+    g_multi = np.zeros(n_v if multi else 0, np.bool_)
+    g_open = np.zeros(n_v if multi else 0, np.int64)
+    g_coll = np.zeros(n_v if multi else 0)
+    own_level = np.zeros(n_v if multi else 0)
+    for v in range(g_multi.shape[0]):
+        g_multi[v] = vt.cfg[v, C_HOME_OFF] == 0.0 and v + 1 < n_v and vt.cfg[v + 1, C_HOME_OFF] != 0.0
     for i in range(i0, i1):
         if cap - ledger.count[0] < 4 * n_v + n_p + n_t + 1:
             return i, STOP_LEDGER_FULL
         t = mkt.close_ns[i]
         # 1. liquidations over the bar, on the worst mark
         n_liq = 0
+        for hv in range(g_multi.shape[0]):         # several assets: cross accounts with several perps, whole
+            if not g_multi[hv]:
+                continue
+            n_open, csum, b1, l1, b2, l2 = group_pass(state.acct, vt.cfg, vt.floor, vt.rate, vt.amount, mkt.mark_open,
+                                                      mkt.mark_high, mkt.mark_low, mkt.spot_close, mkt.mark_close,
+                                                      i, hv)
+            g_open[hv] = n_open
+            g_coll[hv] = csum
+            if n_open > 1:
+                wal = state.acct[hv, A_CASH] + collateral_value(state.acct, vt.cfg, hv, mkt.coll_low[i, hv], True)
+                if wal + b1 <= l1 or wal + b2 <= l2:
+                    n_liq = liquidate_account(state, vt, mkt, rec, ledger, i, t, hv, liq_id0, liq_out, n_liq)
         for v in range(n_v):
             q = state.acct[v, A_QTY]
             if q == 0.0:
@@ -365,16 +414,12 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                 continue                            # not listed: no position can be open
             w = wallet_row(vt.cfg, v)
             extra = 0.0
-            if multi and vt.cfg[v, C_ISOLATED] < 0.5:
-                n_open, first, extra = group_scan(state.acct, vt.cfg, mkt, i, v)
-                if n_open > 1:                      # the account as a whole, once, at its first open perp
-                    if first == v:
-                        hw = home_row(vt.cfg, v)
-                        b1, l1 = account_margin(state.acct, vt, mkt, i, hw, 1.0, False)
-                        b2, l2 = account_margin(state.acct, vt, mkt, i, hw, 1.0, True)
-                        if b1 <= l1 or b2 <= l2:
-                            n_liq = liquidate_account(state, vt, mkt, rec, ledger, i, t, hw, liq_id0, liq_out, n_liq)
-                    continue
+            if multi and vt.cfg[v, C_ISOLATED] < 0.5 and g_multi[w]:
+                if g_open[w] > 1:
+                    continue                        # checked above as an account
+                # its one open perp alone, the account's other spot collateral (at the lows) as a constant
+                extra = g_coll[w] - collateral_base(state.acct, vt.cfg, v) * spot_per_mark(mkt, i, v) * (
+                    1.0 - vt.cfg[v, C_HAIRCUT]) * lo
             h = vt.cfg[v, C_HAIRCUT]
             # a collateral asset counts at its bar LOW here (worst case within the bar, docs/architecture.md §4)
             wallet = state.acct[w, wallet_col(vt.cfg, v)] + collateral_value(
@@ -495,6 +540,8 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
             rec.venue[i, v, R_ISO] = state.acct[v, A_ISO]
             rec.venue[i, v, R_COLL] = units
             w = wallet_row(vt.cfg, v)
+            if multi and vt.cfg[v, C_ISOLATED] < 0.5 and g_multi[w]:
+                continue                            # the account's records: account_records below
             wallet = state.acct[w, wallet_col(vt.cfg, v)] + collateral_value(state.acct, vt.cfg, w, mkt.coll_close[i, w],
                                                                              vt.cfg[v, C_ISOLATED] < 0.5)
             coll = collateral_base(state.acct, vt.cfg, v) * (s / m)      # at spot (see spot_per_mark)
@@ -506,10 +553,10 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                                                             close, base, thr)
             rec.venue[i, v, R_LIQ_PX] = liquidation_price_at(wallet, qp, entry, coll, h, vt.floor, vt.rate, vt.amount,
                                                              v, m, trig, close, base, thr)
-        if multi:                                   # cross accounts over several slots: the account's margin
-            for v in range(n_v):
-                if vt.cfg[v, C_HOME_OFF] == 0.0 and v + 1 < n_v and vt.cfg[v + 1, C_HOME_OFF] != 0.0:
-                    account_records(state, vt, mkt, rec, i, v)
+        for v in range(g_multi.shape[0]):          # cross accounts over several slots: the account's margin
+            if g_multi[v]:
+                account_records(state.acct, vt.cfg, vt.floor, vt.rate, vt.amount, mkt.spot_close, mkt.mark_close,
+                                mkt.coll_close, rec.venue, own_level, i, v)
         for p in range(n_p):
             rec.lend[i, p] = state.lend[p]
             equity += state.lend[p]
