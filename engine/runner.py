@@ -132,6 +132,7 @@ class Engine:
         self._ev_bar = np.ascontiguousarray(self.events["bar"])
         self._ev_kind = np.ascontiguousarray(self.events["kind"])
         self._fill_id = 0
+        self._fill: Any = None                       # fill_order's compiled entry point, resolved at the first fill
         # scheduled ADL / halts / defaults (engine/venue_events.py), applied at bar opens between kernel calls
         self.venue_events = VenueSchedule(ds.venue_events, list(m.venues), m.open_ns, self.data_label, self.log)
         self.venue_event_rows: list[dict[str, Any]] = []
@@ -289,8 +290,12 @@ class Engine:
             if self.ledger.amounts.shape[0] - self.ledger.count[0] < 4:
                 self._grow_ledger()
             fid = self._fill_id
-            qty, px, fee, slip, status, reason = fill_order(self.state, self.tables, self.rec, self.ledger, i, ts_ns,
-                                                            o.venue, o.instrument, o.qty, ref, spot_ref, vol, fid)
+            if self._fill is None:                    # the compiled entry, resolved once (engine/kernels/entry.py)
+                self._fill = compiled(fill_order, self.state, self.tables, self.rec, self.ledger, i, ts_ns,
+                                      o.venue, o.instrument, o.qty, float(ref), float(spot_ref), float(vol), fid)
+            qty, px, fee, slip, status, reason = self._fill(self.state, self.tables, self.rec, self.ledger, i, ts_ns,
+                                                            o.venue, o.instrument, o.qty, float(ref),
+                                                            float(spot_ref), float(vol), fid)
             venue = self.market.venues[o.venue]
             ins = INSTRUMENTS[o.instrument]
             if status != O_FILLED:
