@@ -62,7 +62,8 @@ WINDOWS: tuple[RealWindow, ...] = (
         "3,864.76 -> 3,400.00 (mark low 3,425.34) while spot traded 3,435-4,380",
         "a -12 % one-hour wick, liquidation by mark on real prints, funding down to -0.0131 %/8h"),
 )
-BY_NAME: dict[str, RealWindow] = {w.name: w for w in WINDOWS}
+ALL_WINDOWS: tuple[RealWindow, ...] = WINDOWS
+BY_NAME: dict[str, RealWindow] = {w.name: w for w in ALL_WINDOWS}
 
 
 def provenance() -> dict:
