@@ -206,3 +206,36 @@ def test_toml_venue_events_may_name_a_venue_only_an_extra_asset_trades(multi_tom
                                                    'start = 2024-01-01T02:00:00Z\nend = 2024-01-01T04:00:00Z\n')
     ds = load_dataset_toml(multi_toml)
     assert [e.venue for e in ds.venue_events] == ["okx"]
+
+
+# ------------------------------------------------------------------------ basisbt data list
+
+def test_assets_summary_says_what_each_cache_symbol_loads(tmp_path: Path) -> None:
+    assert cache.assets_summary(cache.list_cache(tmp_path)).empty
+    fill_cache(tmp_path)
+    cache.write(tmp_path, cache.key_for("perp", "bybit", "SOL/USDC:USDC", "1h"), bars(LEVEL["SOL"]))
+    cache.write(tmp_path, cache.key_for("funding", "bybit", "BTC/USDT:USDT"), funding(1e-4))
+    cache.write(tmp_path, cache.key_for("funding", "okx", "XRP/USDT:USDT"), funding(1e-4))   # no bars: not loadable
+    summary = cache.assets_summary(cache.list_cache(tmp_path))
+    rows = {(r.symbol, r.timeframe): r.venues for r in summary.itertuples()}
+    assert set(rows) == {("BTC/USDT", "1h"), ("ETH/USDT", "1h"), ("SOL/USDC", "1h")}
+    assert rows["BTC/USDT", "1h"] == "binance: spot perp mark funding; bybit: funding; okx: spot perp mark funding"
+    assert rows["SOL/USDC", "1h"] == "bybit: perp"
+    assert cache.asset_combinations(summary) == [("cache:BTC/USDT,ETH/USDT", "1h")]
+    btc = resolve_data("cache:BTC/USDT", cache_dir=tmp_path)       # the summary is what the loader does
+    assert sorted(btc.funding) == ["binance", "bybit", "okx"] and sorted(btc.perp) == ["binance", "okx"]
+
+
+def test_cli_data_list_shows_assets_and_the_multi_asset_value(tmp_path: Path) -> None:
+    from basisbt.cli.app import app
+    fill_cache(tmp_path)
+    r = CliRunner().invoke(app, ["data", "list", "--cache", str(tmp_path)], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert "assets: what --data cache:SYMBOL loads" in r.output
+    assert "binance: spot perp mark funding; okx: spot perp mark funding" in r.output
+    line = next(ln for ln in r.output.splitlines() if ln.startswith("several assets:"))
+    assert "--data cache:BTC/USDT,ETH/USDT --timeframe 1h" in line
+    source = line.split("--data ")[1].split()[0]
+    assert resolve_data(source, cache_dir=tmp_path).assets == ["BTC", "ETH"]       # the value it prints loads
+    r = CliRunner().invoke(app, ["data", "list", "--cache", str(tmp_path / "empty")], env={"COLUMNS": "250"})
+    assert r.exit_code == 0 and "is empty" in r.output and "several assets" not in r.output
