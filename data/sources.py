@@ -90,7 +90,8 @@ def resolve_data(source: str, *, timeframe: str | None = None,
             spots = sorted({s.split(":")[0] for s in bars["symbol"]})
             if len(spots) != 1:
                 raise UnknownSource(f"--data cache is ambiguous or empty in {root} (symbols with {tf} bars: "
-                                    f"{', '.join(spots) or 'none'}); use cache:SYMBOL, e.g. cache:ETH/USDT")
+                                    f"{', '.join(spots) or 'none'}); use cache:SYMBOL, e.g. cache:ETH/USDT, or several "
+                                    f"assets at once, e.g. cache:ETH/USDT,BTC/USDT (`basisbt data list` shows them)")
             symbol = spots[0]
         return load_dataset(root, symbol, tf)
     if source.endswith(".toml"):

@@ -56,6 +56,13 @@ def test_cache_list_loads_every_asset_first_is_primary(tmp_path: Path) -> None:
     assert flipped.assets == ["BTC", "ETH"] and flipped.fingerprint() != ds.fingerprint()
 
 
+def test_bare_cache_with_several_symbols_points_to_the_list_form(tmp_path: Path) -> None:
+    fill_cache(tmp_path)
+    with pytest.raises(UnknownSource, match="BTC/USDT, ETH/USDT.*cache:ETH/USDT,BTC/USDT") as e:
+        resolve_data("cache", cache_dir=tmp_path)
+    assert "\n" not in str(e.value)
+
+
 def test_cache_list_keeps_each_assets_notes(tmp_path: Path) -> None:
     fill_cache(tmp_path)
     cache.write(tmp_path, cache.key_for("perp", "bybit", "BTC/USDT:USDT", "1h"), bars(LEVEL["BTC"]))
