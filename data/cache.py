@@ -430,6 +430,48 @@ def list_cache(root: Path | str | None = None) -> pd.DataFrame:
     return out.sort_values(["symbol", "venue", "stream"], kind="stable").reset_index(drop=True)
 
 
+BAR_STREAMS = ("spot", "perp", "mark", "index")
+
+
+def assets_summary(listing: pd.DataFrame) -> pd.DataFrame:
+    """What `--data cache:SYMBOL` would load, per spot symbol and bar timeframe of a `list_cache` table.
+
+    One row per (symbol, timeframe) with spot or perp bars (what `load_dataset` needs): `quote`, and
+    `venues`, e.g. "binance: spot perp mark funding; okx: funding" (funding has no bar timeframe and is
+    shown with every timeframe of its symbol; a funding-only venue rides along as `load_dataset` does).
+    """
+    cols = ["symbol", "quote", "timeframe", "venues"]
+    if listing.empty:
+        return pd.DataFrame(columns=cols)
+    spot_sym = listing["symbol"].str.split(":").str[0]
+    rows = []
+    bars = listing[listing["stream"].isin(BAR_STREAMS)]
+    for (sym, tf), grp in bars.groupby([spot_sym[bars.index], bars["timeframe"]], sort=True):
+        if not grp["stream"].isin(["spot", "perp"]).any():
+            continue
+        have: dict[str, list[str]] = {}
+        for stream in BAR_STREAMS:
+            for v in sorted(grp.loc[grp["stream"] == stream, "venue"]):
+                have.setdefault(v, []).append(stream)
+        fund = listing[(listing["stream"] == "funding") & (spot_sym == sym)]
+        for v in sorted(fund["venue"]):
+            have.setdefault(v, []).append("funding")
+        text = "; ".join(f"{v}: {' '.join(streams)}" for v, streams in sorted(have.items()))
+        rows.append({"symbol": sym, "quote": sym.split("/")[1] if "/" in sym else "", "timeframe": tf, "venues": text})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def asset_combinations(summary: pd.DataFrame) -> list[tuple[str, str]]:
+    """(`cache:A,B,...`, timeframe) for each quote and timeframe with two or more symbols in `assets_summary`:
+    the multi-asset `--data` values the cache can serve (symbols sorted; the first given is the primary)."""
+    out = []
+    for (quote, tf), grp in summary.groupby(["quote", "timeframe"], sort=True):
+        syms = sorted(grp["symbol"])
+        if quote and len(syms) > 1:
+            out.append((f"cache:{','.join(syms)}", str(tf)))
+    return out
+
+
 def perp_symbol(symbol: str) -> str:
     """The linear perpetual of a spot symbol: 'ETH/USDT' -> 'ETH/USDT:USDT' (unchanged if already a perp)."""
     if ":" in symbol:

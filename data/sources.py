@@ -1,4 +1,8 @@
-"""Turn a `--data` argument into a Dataset: `scenario:NAME`, `cache[:SYMBOL]`, or a dataset TOML.
+"""Turn a `--data` argument into a Dataset: `scenario:NAME`, `cache[:SYMBOL[,SYMBOL...]]`, or a dataset TOML.
+
+`cache:ETH/USDT,BTC/USDT` loads each symbol's cached bars and funding and combines them into one
+Dataset of several base assets (`Dataset.combine`): the first symbol is the primary (the cache's
+lending rides with it); all must share quote and timeframe, and an asset may appear once.
 
 Dataset TOML (paths relative to the TOML; csv/parquet/feather files in canonical columns,
 `date` is accepted for `ts`):
@@ -22,11 +26,24 @@ here) and of every import (on_duplicate, snap, repair, allow_extreme):
 A lending table with more keys than `file` goes through `basisbt import lending` (format, rate_unit,
 apr, base_only, where, assume_utc, on_duplicate, allow_extreme). Funding is checked against the
 venue's cap and lending against the APY band, as on import.
+
+Several base assets: `symbol` is the primary, its streams under [venues.*] as above; each further
+asset is a table `[assets."BASE/QUOTE".venues.VENUE]` with the same stream keys (canonical files or
+raw-file tables, funding checked against that asset's cap):
+    [assets."BTC/USDT".venues.binance]
+    spot = "binance/btc_spot.parquet"
+    perp = "binance/btc_perp.parquet"
+    mark = "binance/btc_mark.parquet"
+    funding = { file = "raw/funding_7venues.csv", time = "timestamp_utc", columns = { rate = "funding_rate" },
+                where = { exchange = "binance", symbol = "BTC-USDT" } }
+An asset table holds only `venues` (lending, flows and venue_events belong to the primary); every
+asset shares the primary's quote and timeframe and appears once (Dataset.combine, data/dataset.py).
 """
 from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -44,7 +61,7 @@ class UnknownSource(ValueError):
     """A --data value that names nothing we can load (the message lists the valid forms)."""
 
 
-FORMS = "use scenario:NAME, cache[:SYMBOL] or a dataset .toml"
+FORMS = "use scenario:NAME, cache[:SYMBOL[,SYMBOL...]] or a dataset .toml"
 
 
 def resolve_data(source: str, *, timeframe: str | None = None,
@@ -62,16 +79,19 @@ def resolve_data(source: str, *, timeframe: str | None = None,
         from basisbt.data.cache import default_root, list_cache, load_dataset
         root = default_root(cache_dir)
         symbol = source.split(":", 1)[1] if ":" in source else ""
+        tf = check_name(timeframe or "1h", "timeframe")
+        if "," in symbol:
+            return _cache_assets(source, root, _asset_symbols(source, symbol.split(",")), tf)
         if symbol:
             check_symbol(symbol)
-        tf = check_name(timeframe or "1h", "timeframe")
         if not symbol:
             listing = list_cache(root)
             bars = listing[listing["stream"].isin(["spot", "perp"]) & (listing["timeframe"] == tf)]
             spots = sorted({s.split(":")[0] for s in bars["symbol"]})
             if len(spots) != 1:
                 raise UnknownSource(f"--data cache is ambiguous or empty in {root} (symbols with {tf} bars: "
-                                    f"{', '.join(spots) or 'none'}); use cache:SYMBOL, e.g. cache:ETH/USDT")
+                                    f"{', '.join(spots) or 'none'}); use cache:SYMBOL, e.g. cache:ETH/USDT, or several "
+                                    f"assets at once, e.g. cache:ETH/USDT,BTC/USDT (`basisbt data list` shows them)")
             symbol = spots[0]
         return load_dataset(root, symbol, tf)
     if source.endswith(".toml"):
@@ -80,6 +100,38 @@ def resolve_data(source: str, *, timeframe: str | None = None,
                                 f"hold bars of one size, set by its own `timeframe` key; drop --timeframe")
         return load_dataset_toml(source)
     raise UnknownSource(f"unknown data source {source!r}; {FORMS}")
+
+
+def _asset_symbols(where: str, symbols: list[str]) -> list[str]:
+    """Spot symbols of a multi-asset source, checked: BASE/QUOTE each, one quote, no asset twice (UnknownSource)."""
+    out: list[str] = []
+    for raw in symbols:
+        sym = raw.strip()
+        if not sym:
+            raise UnknownSource(f"{where}: empty symbol in the list; use e.g. cache:ETH/USDT,BTC/USDT")
+        check_symbol(sym)
+        spot = sym.split(":")[0]
+        if spot.count("/") != 1 or not all(spot.split("/")):
+            raise UnknownSource(f"{where}: {sym!r} is not a BASE/QUOTE symbol; use e.g. cache:ETH/USDT,BTC/USDT")
+        out.append(spot)
+    bases = [s.split("/")[0] for s in out]
+    twice = sorted({b for b in bases if bases.count(b) > 1})
+    if twice:
+        raise UnknownSource(f"{where}: asset {twice[0]} given twice; list each base asset once")
+    quotes = list(dict.fromkeys(s.split("/")[1] for s in out))
+    if len(quotes) > 1:
+        raise UnknownSource(f"{where}: mixed quotes {', '.join(quotes)}; the assets of one run share a quote "
+                            f"(e.g. {', '.join(f'{b}/{quotes[0]}' for b in bases)})")
+    return out
+
+
+def _cache_assets(source: str, root: Path, symbols: list[str], tf: str) -> Dataset:
+    """`cache:A,B,...`: each symbol's cached dataset, combined (first = primary); their notes kept, prefixed."""
+    from basisbt.data.cache import load_dataset
+    parts = [load_dataset(root, s, tf) for s in symbols]
+    ds = Dataset.combine(parts, name=source)
+    extra_notes = tuple(f"{d.base}: {n}" for d in parts[1:] for n in d.notes)
+    return replace(ds, notes=ds.notes + extra_notes) if extra_notes else ds
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
@@ -127,11 +179,12 @@ def _import_options(entry: dict, toml: Path, where: str):
         raise DataError(f"bad import option in {where}", file=str(toml), detail=str(e)) from None
 
 
-def _raw_stream(toml: Path, venue: str, stream: str, symbol: str, tf: str, entry: dict) -> pd.DataFrame:
+def _raw_stream(toml: Path, venue: str, stream: str, symbol: str, tf: str, entry: dict,
+                table: str = "") -> pd.DataFrame:
     """A raw file named by a table: read it through the csv importer's mapping and the import checks."""
     from basisbt.data.ingest.common import finalize
     from basisbt.data.ingest.csv_import import CsvMapping, import_csv
-    where = f"[venues.{venue}].{stream}"
+    where = f"[{table or f'venues.{venue}'}].{stream}"
     entry = dict(entry)
     if "file" not in entry:
         raise DataError(f"{where} needs file = ...", file=str(toml))
@@ -203,10 +256,11 @@ def load_dataset_toml(path: str | os.PathLike) -> Dataset:
         spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise DataError("unreadable dataset toml", file=str(p), detail=str(e)[:100]) from None
-    unknown = sorted(set(spec) - {"name", "symbol", "timeframe", "venues", "lending", "flows", "venue_events"})
+    unknown = sorted(set(spec) - {"name", "symbol", "timeframe", "venues", "lending", "flows", "venue_events",
+                                  "assets"})
     if unknown:
         raise DataError(f"unknown key {unknown[0]!r}"[:80], file=str(p),
-                        detail="known: name, symbol, timeframe, venues, lending, flows, venue_events")
+                        detail="known: name, symbol, timeframe, venues, lending, flows, venue_events, assets")
     if "symbol" not in spec or not spec.get("venues"):
         raise DataError("dataset toml needs symbol and at least one [venues.NAME]", file=str(p))
     for key in ("name", "symbol", "timeframe"):
@@ -217,21 +271,9 @@ def load_dataset_toml(path: str | os.PathLike) -> Dataset:
             raise DataError(f"[{key}] must be a table of NAME = {{...}}", file=str(p))
     check_symbol(spec["symbol"])
     tf = check_name(spec.get("timeframe", "1h"), "timeframe")
+    assets = _asset_specs(p, spec)              # checked before any file is read
     tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in VENUE_STREAMS + ("lending",)}
-    for venue, files in spec["venues"].items():
-        check_name(venue, f"venue in {p}")
-        if not isinstance(files, dict):
-            raise DataError(f"[venues.{venue}] must be a table of stream = \"file\"", file=str(p))
-        for stream, rel in files.items():
-            if stream not in VENUE_STREAMS:
-                raise DataError(f"unknown stream {stream!r} in [venues.{venue}]"[:120], file=str(p),
-                                detail=f"known: {', '.join(VENUE_STREAMS)}")
-            if isinstance(rel, dict):
-                tables[stream][venue] = _raw_stream(p, venue, stream, spec["symbol"], tf, rel)
-            else:
-                f = _file_entry(p, f"venues.{venue}.{stream}", rel)
-                tables[stream][venue] = _canonical(stream, f, None if stream == "funding" else tf, venue,
-                                                   base=spec["symbol"].split("/")[0])
+    tables.update(_venue_streams(p, spec["venues"], spec["symbol"], tf, "venues"))
     for proto, entry in spec.get("lending", {}).items():
         check_name(proto, f"lending protocol in {p}")
         if isinstance(entry, dict) and set(entry) - {"file", "allow_extreme"}:
@@ -244,6 +286,68 @@ def load_dataset_toml(path: str | os.PathLike) -> Dataset:
     flows = None
     if "flows" in spec:
         flows = _canonical("flows", _file_entry(p, "flows", spec["flows"]), None)
-    events = parse_venue_events(spec.get("venue_events", []), sorted(tables["perp"]), str(p))
-    return Dataset(spec.get("name", p.stem), spec["symbol"], tf, tables["spot"], tables["perp"], tables["mark"],
-                   tables["funding"], tables["lending"], flows, index=tables["index"], venue_events=events)
+    extras = []
+    for sym, venues in assets.items():
+        t = _venue_streams(p, venues, sym, tf, f'assets."{sym}".venues')
+        extras.append(Dataset(f"{spec.get('name', p.stem)}:{sym.split('/')[0]}", sym, tf, t["spot"], t["perp"],
+                              t["mark"], t["funding"], index=t["index"]))
+    perp_venues = sorted(set(tables["perp"]).union(*(d.perp for d in extras)))
+    events = parse_venue_events(spec.get("venue_events", []), perp_venues, str(p))
+    ds = Dataset(spec.get("name", p.stem), spec["symbol"], tf, tables["spot"], tables["perp"], tables["mark"],
+                 tables["funding"], tables["lending"], flows, index=tables["index"], venue_events=events)
+    return Dataset.combine([ds, *extras], name=ds.name) if extras else ds
+
+
+def _venue_streams(p: Path, venues: dict, symbol: str, tf: str, table: str) -> dict[str, dict[str, pd.DataFrame]]:
+    """stream -> venue -> frame of one asset's `[<table>.VENUE]` tables (canonical files or raw-file tables)."""
+    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in VENUE_STREAMS}
+    for venue, files in venues.items():
+        check_name(venue, f"venue in {p}")
+        if not isinstance(files, dict):
+            raise DataError(f"[{table}.{venue}] must be a table of stream = \"file\"", file=str(p))
+        for stream, rel in files.items():
+            if stream not in VENUE_STREAMS:
+                raise DataError(f"unknown stream {stream!r} in [{table}.{venue}]"[:120], file=str(p),
+                                detail=f"known: {', '.join(VENUE_STREAMS)}")
+            if isinstance(rel, dict):
+                tables[stream][venue] = _raw_stream(p, venue, stream, symbol, tf, rel, f"{table}.{venue}")
+            else:
+                f = _file_entry(p, f"{table}.{venue}.{stream}", rel)
+                tables[stream][venue] = _canonical(stream, f, None if stream == "funding" else tf, venue,
+                                                   base=symbol.split("/")[0])
+    return tables
+
+
+def _asset_specs(p: Path, spec: dict) -> dict[str, dict]:
+    """The `[assets."BASE/QUOTE"]` tables of a dataset TOML: symbol -> its `venues` table, checked (DataError
+    naming the file and the key): BASE/QUOTE symbols, the primary's quote, each base once, only `venues`."""
+    assets = spec.get("assets", {})
+    if not isinstance(assets, dict):
+        raise DataError('assets must be tables [assets."BASE/QUOTE".venues.VENUE]', file=str(p))
+    primary = spec["symbol"].split(":")[0]
+    base, quote = primary.split("/")[0], primary.split("/")[1] if "/" in primary else ""
+    seen = {base}
+    out: dict[str, dict] = {}
+    for sym, entry in assets.items():
+        where = f'[assets."{sym}"]'[:80]
+        check_symbol(sym, f"asset symbol in {p}")
+        if ":" in sym or sym.count("/") != 1 or not all(sym.split("/")):
+            raise DataError(f"{where}: the key must be a spot symbol BASE/QUOTE, e.g. \"BTC/USDT\"", file=str(p))
+        b, q = sym.split("/")
+        if q != quote:
+            raise DataError(f"{where}: quote {q} differs from the primary {primary}; the assets of one dataset "
+                            f"share a quote", file=str(p))
+        if b in seen:
+            raise DataError(f"{where}: asset {b} given twice" + (" (it is the primary symbol)" if b == base else ""),
+                            file=str(p))
+        seen.add(b)
+        if not isinstance(entry, dict):
+            raise DataError(f"{where} must be a table holding [assets.\"{sym}\".venues.VENUE]", file=str(p))
+        unknown = sorted(set(entry) - {"venues"})
+        if unknown:
+            raise DataError(f"unknown key {unknown[0]!r} in {where}"[:120], file=str(p),
+                            detail="an asset holds only venues; lending, flows and venue_events belong to the primary")
+        if not isinstance(entry.get("venues"), dict) or not entry["venues"]:
+            raise DataError(f"{where} needs at least one [assets.\"{sym}\".venues.NAME] table", file=str(p))
+        out[sym] = entry["venues"]
+    return out

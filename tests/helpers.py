@@ -1,5 +1,9 @@
-"""Tiny hand-made datasets for worked cases (flat prices, chosen wicks, chosen funding prints)."""
+"""Tiny hand-made datasets for worked cases (flat prices, chosen wicks, chosen funding prints), and real Binance
+BTC+ETH history from ../shared/data for tests that want it (`binance_real`, skipped when absent)."""
 from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,3 +38,44 @@ def dataset(spot, perp=None, mark=None, fund=None, venues=("binance",), lending=
         return {} if x is None else {v: x for v in venues}
     return Dataset(name, "ETH/USDT", "1h", per(spot), per(perp if perp is not None else spot), per(mark),
                    per(fund), lending or {}, flows)
+
+
+# ------------------------------------------------------------------------ real Binance history (../shared/data)
+
+SHARED_BINANCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "freqtrade" / "binance"
+
+
+def binance_real(symbols: tuple[str, ...] = ("ETH/USDT", "BTC/USDT"), start: str = "2024-01-01",
+                 end: str = "2025-01-01") -> Dataset:
+    """Real Binance 1h spot, perp, mark and funding of `symbols` over [start, end) (UTC), one combined Dataset
+    (first symbol = primary), read from ../shared/data/freqtrade/binance through the freqtrade importer and
+    the standard validation, as `basisbt import freqtrade` + the cache read them. pytest.skip when the
+    directory (or a symbol's files) is absent, as on a fresh clone. Loaded once per arguments and process."""
+    import pytest
+    if not SHARED_BINANCE.is_dir():
+        pytest.skip(f"{SHARED_BINANCE} absent (fresh clone): real Binance data not available")
+    return _binance_real(tuple(symbols), start, end)
+
+
+@lru_cache(maxsize=4)
+def _binance_real(symbols: tuple[str, ...], start: str, end: str) -> Dataset:
+    import pytest
+
+    from basisbt.data.ingest.freqtrade import import_freqtrade
+    from basisbt.data.validate import validate_stream
+    t0, t1 = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+    parts = []
+    for symbol in symbols:
+        tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in ("spot", "perp", "mark", "funding")}
+        for it in import_freqtrade(SHARED_BINANCE, venue="binance", symbols=[symbol], timeframe="1h"):
+            if it.key.stream not in tables:
+                continue
+            f = it.frame[(it.frame["ts"] >= t0) & (it.frame["ts"] < t1)].reset_index(drop=True)
+            tf = None if it.key.stream == "funding" else "1h"
+            tables[it.key.stream]["binance"] = validate_stream(it.key.stream, f, timeframe=tf, file=it.source)
+        absent = [s for s, t in tables.items() if "binance" not in t or t["binance"].empty]
+        if absent:
+            pytest.skip(f"no Binance {symbol} {absent[0]} rows in {SHARED_BINANCE} for {start}..{end}")
+        parts.append(Dataset(f"freqtrade:binance:{symbol}", symbol, "1h", tables["spot"], tables["perp"],
+                             tables["mark"], tables["funding"]))
+    return Dataset.combine(parts, name=f"freqtrade:binance {','.join(symbols)} {start}..{end}")

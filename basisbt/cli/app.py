@@ -57,7 +57,8 @@ def run(
         help="built-in name (see `basisbt strategies`) or path/to/file.py:ClassName"),
     data: Optional[str] = typer.Option(
         None, "--data", "-d", show_default="scenario:feb-2025-crash",
-        help="scenario:NAME (see `basisbt scenarios`), cache[:SYMBOL], or a dataset .toml"),
+        help="scenario:NAME (see `basisbt scenarios`), cache[:SYMBOL] (several assets: cache:ETH/USDT,BTC/USDT, "
+             "the first is primary), or a dataset .toml"),
     config: Optional[Path] = typer.Option(None, "--config", "-c",
                                           help=escape("run TOML: run keys at top level, strategy params under [params]")),
     set_: List[str] = typer.Option([], "--set", help="strategy parameter key=value (repeatable), "
@@ -237,9 +238,11 @@ def scenarios() -> None:
     t.add_column("data")
     t.add_column("what it is")
     t.add_column("what it stresses")
-    for s in list_scenarios(real_data=True):
-        t.add_row(escape(s.name), escape(f"real: {s.source}" if s.real else "synthetic, seeded"), escape(s.summary),
-                  escape(s.stresses))
+    for s in list_scenarios(real_data=True, multi_asset=True):
+        kind = f"real: {s.source}" if s.real else "synthetic, seeded"
+        if s.multi_asset:
+            kind += f"; assets {', '.join(s.assets)} (first is primary)"
+        t.add_row(escape(s.name), escape(kind), escape(s.summary), escape(s.stresses))
     out.print(t)
 
 

@@ -282,7 +282,8 @@ def register(app: typer.Typer) -> None:
 
     @data_app.command("list")
     def data_list(cache_dir: Optional[Path] = CacheOpt) -> None:
-        """List what the cache holds: venue, symbol, stream, span, rows, gaps."""
+        """List what the cache holds: venue, symbol, stream, span, rows, gaps; then per symbol and timeframe
+        the venues and streams `--data cache:SYMBOL` loads, and the multi-asset `cache:A,B` values it can serve."""
         def body() -> None:
             root = _root(cache_dir)
             df = cache.list_cache(root)
@@ -293,8 +294,20 @@ def register(app: typer.Typer) -> None:
             for c in df.columns:
                 t.add_column(c)
             for row in df.itertuples(index=False):
-                t.add_row(*[str(v) for v in row])
+                t.add_row(*[escape(str(v)) for v in row])
             out.print(t)
+            assets = cache.assets_summary(df)
+            if assets.empty:
+                return
+            a = Table(title="assets: what --data cache:SYMBOL loads")
+            for c in ("symbol", "timeframe", "venues: streams"):
+                a.add_column(c)
+            for r in assets.itertuples(index=False):
+                a.add_row(escape(r.symbol), escape(r.timeframe), escape(r.venues))
+            out.print(a)
+            for source, tf in cache.asset_combinations(assets):
+                out.print(f"several assets: --data {source} --timeframe {tf} (the first symbol is the primary; "
+                          f"same quote and timeframe)", markup=False, highlight=False, soft_wrap=True)
         _guard(body)
 
     app.add_typer(imp, name="import")

@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
         strategy: str = typer.Option("perp_short", "--strategy", "-s",
                                      help="built-in name or path/to/file.py:ClassName"),
         data: List[str] = typer.Option([], "--data", "-d", show_default="scenario:feb-2025-crash",
-                                       help="dataset (repeatable): scenario:NAME, cache[:SYMBOL] or a dataset .toml"),
+                                       help="dataset (repeatable): scenario:NAME, cache[:SYMBOL] (several assets: "
+                                            "cache:ETH/USDT,BTC/USDT) or a dataset .toml"),
         grid: List[str] = typer.Option([], "--grid", "-g", help="param=v1,v2,... (repeatable): every combination"),
         samples: Optional[int] = typer.Option(None, "--samples", "-n",
                                               help="N random draws over the parameters' declared ranges"),

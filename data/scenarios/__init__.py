@@ -4,6 +4,8 @@ Each synthetic scenario is one module (a calibrated MarketSpec plus its Scenario
 holds the shared generators and `assemble.py` turns 1m arrays into canonical frames at any
 timeframe. Same name, timeframe and seed give bit-identical frames. `real/` holds small windows of
 real Binance data (1h only, no lending or flows), loaded through the freqtrade importer.
+Multi-asset scenarios (several base assets, `Dataset.extra_assets`; a module with `load(timeframe, seed)`)
+are listed only with `list_scenarios(multi_asset=True)`; `multi_asset.generate` builds any mix for benchmarks.
 """
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from dataclasses import replace
 from types import ModuleType
 
 from basisbt.data.dataset import Dataset
-from basisbt.data.scenarios import (adl_crash, bull_carry, collateral_depeg, death_spiral, feb_2025_crash, real, squeeze,
-                                     venue_default)
+from basisbt.data.scenarios import (adl_crash, btc_eth_rotation, bull_carry, collateral_depeg, death_spiral,
+                                     feb_2025_crash, real, squeeze, venue_default)
 from basisbt.data.scenarios.assemble import minutes_per_bar, to_dataset
 from basisbt.data.scenarios.info import ScenarioInfo
 from basisbt.data.scenarios.paths import simulate
@@ -22,21 +24,26 @@ __all__ = ["DEFAULT_SCENARIO", "ScenarioInfo", "list_scenarios", "load_scenario"
 DEFAULT_SCENARIO = feb_2025_crash.NAME
 
 _MODULES: dict[str, ModuleType] = {m.NAME: m for m in (feb_2025_crash, bull_carry, death_spiral, squeeze, adl_crash,
-                                                       venue_default, collateral_depeg)}
+                                                       venue_default, collateral_depeg, btc_eth_rotation)}
 
 
-def list_scenarios(*, real_data: bool = False) -> list[ScenarioInfo]:
-    """The synthetic scenarios (default first), then the real windows when `real_data`.
+def list_scenarios(*, real_data: bool = False, multi_asset: bool = False) -> list[ScenarioInfo]:
+    """The synthetic scenarios (default first), then the real windows when `real_data`; scenarios of
+    several base assets (ScenarioInfo.multi_asset) only when `multi_asset`.
 
-    Real windows are opt-in so callers that iterate "every scenario" (golden cases, the
-    three-venue invariant tests) keep meaning the generated ones; `basisbt scenarios` lists both.
+    Real windows and multi-asset scenarios are opt-in so callers that iterate "every scenario" (golden
+    cases, the three-venue invariant tests, engines that trade one asset) keep meaning the generated
+    single-asset ones; `basisbt scenarios` lists them all.
     """
     infos = [m.INFO for m in _MODULES.values()]
-    return infos + [real.info(w) for w in real.WINDOWS] if real_data else infos
+    if real_data:
+        infos += [real.info(w) for w in real.ALL_WINDOWS]
+    return [i for i in infos if multi_asset or not i.multi_asset]
 
 
 def load_scenario(name: str, timeframe: str = "1h", seed: int | None = None) -> Dataset:
-    """Generate a scenario's Dataset (spot/perp/mark bars on binance, bybit, okx; funding; lending; flows).
+    """Generate a scenario's Dataset (spot/perp/mark bars on binance, bybit, okx; funding; lending; flows;
+    for a multi-asset scenario, one Dataset per further asset in `extra_assets`).
 
     `timeframe` is any key of data.schemas.TIMEFRAMES_NS (bars are exact aggregations of 1m
     bars); `seed=None` uses the scenario's fixed default seed. A real window loads its shipped
@@ -51,6 +58,8 @@ def load_scenario(name: str, timeframe: str = "1h", seed: int | None = None) -> 
         raise ValueError(f"unknown scenario {name!r}; valid scenarios: {', '.join([*_MODULES, *real.BY_NAME])}")
     minutes_per_bar(timeframe)  # reject an unknown timeframe before simulating
     used = module.DEFAULT_SEED if seed is None else int(seed)
+    if hasattr(module, "load"):                     # several assets: the module assembles its own Dataset
+        return module.load(timeframe, used)
     market = simulate(module.spec(), used)
     ds = to_dataset(name, market, timeframe, module.NOTES + (f"seed={used}",))
     events = getattr(module, "VENUE_EVENTS", ())       # scheduled ADL / halts / defaults (data/venue_events.py)

@@ -38,12 +38,13 @@ def bar_frame(start: pd.Timestamp, bars: dict[str, F64], m: int) -> pd.DataFrame
     return pd.DataFrame({TS: ts, **{k: np.asarray(v, dtype=np.float64) for k, v in agg.items()}})
 
 
-def to_dataset(name: str, market: ScenarioPaths, timeframe: str, notes: tuple[str, ...]) -> Dataset:
+def to_dataset(name: str, market: ScenarioPaths, timeframe: str, notes: tuple[str, ...],
+               symbol: str = SYMBOL) -> Dataset:
     """Assemble the canonical Dataset of a simulated market at `timeframe` (1m bars aggregated exactly)."""
     m = minutes_per_bar(timeframe)
     venues = sorted(market.perp)
     return Dataset(
-        name=f"scenario:{name}", symbol=SYMBOL, timeframe=timeframe,
+        name=f"scenario:{name}", symbol=symbol, timeframe=timeframe,
         spot={v: bar_frame(market.start, market.spot[v], m) for v in venues},
         perp={v: bar_frame(market.start, market.perp[v], m) for v in venues},
         mark={v: bar_frame(market.start, market.mark[v], m) for v in venues},

@@ -10,6 +10,7 @@ class ScenarioInfo:
     """What a scenario is (name, one-line summary), what it stresses, and the numbers it is calibrated to.
 
     `source` says where real data come from; it is empty for the synthetic (seeded) scenarios.
+    `assets` are the base assets of the Dataset, the primary first (several: `Dataset.extra_assets`).
     """
 
     name: str
@@ -17,8 +18,14 @@ class ScenarioInfo:
     stresses: str
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    assets: tuple[str, ...] = ("ETH",)
 
     @property
     def real(self) -> bool:
         """True for windows of real exchange data, False for generated ones."""
         return bool(self.source)
+
+    @property
+    def multi_asset(self) -> bool:
+        """True when the Dataset holds several base assets (opt-in in `list_scenarios`)."""
+        return len(self.assets) > 1

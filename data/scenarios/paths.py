@@ -348,16 +348,26 @@ def step_at(start: pd.Timestamp, t: str) -> int:
     return int((utc(t).value - start.value) // STEP_NS)
 
 
-def simulate(spec: MarketSpec, seed: int) -> ScenarioPaths:
-    """Run every generator of a MarketSpec with one seed; same spec and seed give identical arrays."""
+def simulate(spec: MarketSpec, seed: int, price: tuple[F64, F64] | None = None) -> ScenarioPaths:
+    """Run every generator of a MarketSpec with one seed; same spec and seed give identical arrays.
+
+    `price` = (volatility multiplier (n_steps), efficient price (n_steps + 1)) drawn elsewhere, for
+    assets whose prices move together (multi_asset.py); None draws both here from the spec's anchors.
+    Either way the other components use their own streams, so their draws do not depend on it.
+    """
     names = ["vol", "price", "premium_common", "lending", "flows"] + [f"venue:{v}" for v in spec.venues]
     streams = dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
     n = spec.n_steps
-    vm = vol_multiplier(streams["vol"], spec.vol_template, n, spec.vol_of_vol)
-    a_steps = np.array([a for a, _ in spec.anchors], dtype=np.int64)
-    a_px = np.array([p for _, p in spec.anchors], dtype=np.float64)
-    log_e = anchored_log_price(streams["price"], n, a_steps, a_px, spec.vol, vm, spec.jumps_per_day, spec.jump_sd)
-    eff = pm.exp(log_e)
+    if price is None:
+        vm = vol_multiplier(streams["vol"], spec.vol_template, n, spec.vol_of_vol)
+        a_steps = np.array([a for a, _ in spec.anchors], dtype=np.int64)
+        a_px = np.array([p for _, p in spec.anchors], dtype=np.float64)
+        log_e = anchored_log_price(streams["price"], n, a_steps, a_px, spec.vol, vm, spec.jumps_per_day, spec.jump_sd)
+        eff = pm.exp(log_e)
+    else:
+        vm, eff = price
+        if vm.shape != (n,) or eff.shape != (n + 1,):
+            raise ValueError(f"simulate: price arrays of shape {vm.shape}, {eff.shape}; need ({n},), ({n + 1},)")
     vm_full = np.concatenate([vm[:1], vm])
     common = skewed(standardize(ar1(streams["premium_common"], spec.n_hours + 1, spec.premium_half_life_h)),
                     spec.premium_skew)

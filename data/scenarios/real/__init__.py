@@ -1,13 +1,19 @@
-"""Real Binance ETH/USDT event windows shipped with the package, loaded like any imported freqtrade data.
+"""Real Binance ETH/USDT (and BTC/USDT) event windows shipped with the package, loaded like any imported freqtrade data.
 
 Each window is a directory `<name>/binance/` in freqtrade's own layout (spot/ETH_USDT-1h.parquet,
-futures/ETH_USDT_USDT-1h-{futures,mark,funding_rate}.parquet), cut from the real files in
+futures/ETH_USDT_USDT-1h-{futures,mark,funding_rate}.parquet, and the same four files for BTC_USDT), cut
+from the real files in
 ../shared/data/freqtrade/binance by `build_windows.py` next to this file, which also writes
 `provenance.toml` (source names, sha256, rows and gaps per stream). Loading goes through
 `data.ingest.freqtrade.import_freqtrade` and `data.validate.validate_stream`, the same path as
 `basisbt import freqtrade` + the cache: no price is special-cased. The files hold 1h bars only and
 nothing is resampled; there is no lending and no flow data in them (Dataset.lending is empty,
 Dataset.flows is None).
+
+`WINDOWS` load ETH/USDT only (their Datasets are unchanged by the BTC files beside them: the importer
+is asked for ETH/USDT). `PAIRED` windows (`real-btc-eth-*`) read the same directories for ETH/USDT
+and BTC/USDT and combine them (Dataset.combine, ETH primary); they are multi-asset scenarios, listed
+only by `list_scenarios(multi_asset=True)`.
 """
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ SYMBOL = "ETH/USDT"
 TIMEFRAME = "1h"
 STREAMS = ("spot", "perp", "mark", "funding")
 SOURCE = "Binance ETH/USDT 1h spot, perp, mark and funding (freqtrade download-data files)"
+PAIRED_SOURCE = "Binance ETH/USDT and BTC/USDT 1h spot, perp, mark and funding (freqtrade download-data files)"
+EXTRA_SYMBOLS = ("BTC/USDT",)    # further assets whose files build_windows.py cuts into every window
 
 
 @dataclass(frozen=True)
@@ -39,10 +47,17 @@ class RealWindow:
     end: str
     summary: str
     stresses: str
+    symbols: tuple[str, ...] = (SYMBOL,)     # the first is the primary
+    files: str = ""                          # directory of the files it reads, when not its own name
 
     def span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """The window's [start, end) as UTC timestamps."""
         return pd.Timestamp(self.start, tz="UTC"), pd.Timestamp(self.end, tz="UTC")
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        """Base assets, the primary first (e.g. ('ETH', 'BTC'))."""
+        return tuple(s.split("/")[0] for s in self.symbols)
 
 
 WINDOWS: tuple[RealWindow, ...] = (
@@ -62,7 +77,28 @@ WINDOWS: tuple[RealWindow, ...] = (
         "3,864.76 -> 3,400.00 (mark low 3,425.34) while spot traded 3,435-4,380",
         "a -12 % one-hour wick, liquidation by mark on real prints, funding down to -0.0131 %/8h"),
 )
-BY_NAME: dict[str, RealWindow] = {w.name: w for w in WINDOWS}
+PAIRED: tuple[RealWindow, ...] = (
+    RealWindow(
+        "real-btc-eth-feb-2025", "2025-01-27", "2025-02-17",
+        "real Binance ETH + BTC: BTC hourly close 105,921 -> 92,787 (-12 %, 30 Jan-3 Feb) while ETH fell -28 %; "
+        "1h returns correlated 0.79; funding negative on 5 (BTC) and 14 (ETH) of 63 prints",
+        "two correlated assets falling by different amounts; ETH funding negative while BTC's is positive on 10 prints",
+        symbols=("ETH/USDT", "BTC/USDT"), files="real-binance-feb-2025"),
+    RealWindow(
+        "real-btc-eth-aug-2024", "2024-07-29", "2024-08-19",
+        "real Binance ETH + BTC, the 5 Aug 2024 unwind: BTC hourly close 69,799 -> 49,804 (-29 %) with ETH -34 %; "
+        "1h returns correlated 0.87; funding negative on 19 (BTC) and 23 (ETH) of 63 prints",
+        "both assets crashing together; ETH funding negative while BTC's is positive on 13 prints",
+        symbols=("ETH/USDT", "BTC/USDT"), files="real-binance-aug-2024"),
+    RealWindow(
+        "real-btc-eth-oct-2025", "2025-10-01", "2025-10-20",
+        "real Binance ETH + BTC, the 10 Oct 2025 crash: in the 21:00 bar BTC perp low 101,516.5 (spot 102,000) and "
+        "ETH perp 3,400; 1h returns correlated 0.81; funding negative on 17 (BTC) and 10 (ETH) of 57 prints",
+        "a one-hour wick on two assets at once; BTC funding negative more often than ETH's",
+        symbols=("ETH/USDT", "BTC/USDT"), files="real-binance-oct-2025"),
+)
+ALL_WINDOWS: tuple[RealWindow, ...] = WINDOWS + PAIRED
+BY_NAME: dict[str, RealWindow] = {w.name: w for w in ALL_WINDOWS}
 
 
 def provenance() -> dict:
@@ -75,16 +111,19 @@ def provenance() -> dict:
 
 
 def window_dir(name: str) -> Path:
-    """Where a window's freqtrade tree lives (…/<name>/binance, so the importer names the venue)."""
-    return ROOT / name / VENUE
+    """Where a window's freqtrade tree lives (…/<dir>/binance, so the importer names the venue)."""
+    w = BY_NAME.get(name)
+    return ROOT / ((w.files or w.name) if w else name) / VENUE
 
 
 def info(w: RealWindow) -> ScenarioInfo:
     """The ScenarioInfo of a real window (source says where the data come from)."""
-    return ScenarioInfo(name=w.name, summary=w.summary, stresses=w.stresses,
-                        params={"start": w.start, "end": w.end, "venue": VENUE, "symbol": SYMBOL,
-                                "timeframe": TIMEFRAME},
-                        source=f"{SOURCE}, data/scenarios/real/provenance.toml")
+    params = {"start": w.start, "end": w.end, "venue": VENUE, "symbol": w.symbols[0], "timeframe": TIMEFRAME}
+    if len(w.symbols) > 1:
+        params["symbols"] = list(w.symbols)
+    return ScenarioInfo(name=w.name, summary=w.summary, stresses=w.stresses, params=params,
+                        source=f"{SOURCE if len(w.symbols) == 1 else PAIRED_SOURCE}, data/scenarios/real/provenance.toml",
+                        assets=w.assets)
 
 
 def load_window(name: str, timeframe: str = TIMEFRAME) -> Dataset:
@@ -101,16 +140,20 @@ def load_window(name: str, timeframe: str = TIMEFRAME) -> Dataset:
     if not root.is_dir():
         raise DataError("real scenario files are missing (run python -m data.scenarios.real.build_windows)",
                         file=str(root))
-    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in STREAMS}
-    for it in import_freqtrade(root, venue=VENUE, symbols=[SYMBOL], timeframe=TIMEFRAME):
-        tf = None if it.key.stream == "funding" else TIMEFRAME
-        tables[it.key.stream][VENUE] = validate_stream(it.key.stream, it.frame, timeframe=tf, file=it.source)
-    absent = [s for s in STREAMS if VENUE not in tables[s]]
-    if absent:
-        raise DataError(f"real scenario has no {absent[0]} file", file=str(root))
-    notes = (f"real data: {SOURCE}, venue {VENUE}, {w.start} to {w.end} (end exclusive), {TIMEFRAME} only",
-             "no lending rates and no mint/redeem flows in this dataset",
-             "provenance (source files, sha256, gaps): data/scenarios/real/provenance.toml")
-    return Dataset(name=f"scenario:{name}", symbol=SYMBOL, timeframe=TIMEFRAME,
-                   spot=tables["spot"], perp=tables["perp"], mark=tables["mark"], funding=tables["funding"],
-                   lending={}, flows=None, notes=notes)
+    parts = []
+    for symbol in w.symbols:
+        tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in STREAMS}
+        for it in import_freqtrade(root, venue=VENUE, symbols=[symbol], timeframe=TIMEFRAME):
+            tf = None if it.key.stream == "funding" else TIMEFRAME
+            tables[it.key.stream][VENUE] = validate_stream(it.key.stream, it.frame, timeframe=tf, file=it.source)
+        absent = [s for s in STREAMS if VENUE not in tables[s]]
+        if absent:
+            raise DataError(f"real scenario has no {symbol} {absent[0]} file", file=str(root))
+        source = SOURCE if len(w.symbols) == 1 else PAIRED_SOURCE
+        notes = (f"real data: {source}, venue {VENUE}, {w.start} to {w.end} (end exclusive), {TIMEFRAME} only",
+                 "no lending rates and no mint/redeem flows in this dataset",
+                 "provenance (source files, sha256, gaps): data/scenarios/real/provenance.toml")
+        parts.append(Dataset(name=f"scenario:{name}", symbol=symbol, timeframe=TIMEFRAME,
+                             spot=tables["spot"], perp=tables["perp"], mark=tables["mark"], funding=tables["funding"],
+                             lending={}, flows=None, notes=notes if not parts else ()))
+    return Dataset.combine(parts, name=f"scenario:{name}")

@@ -3,11 +3,14 @@
     .venv/bin/python -m data.scenarios.real.build_windows [--source ../shared/data/freqtrade/binance]
 
 For each window in data.scenarios.real.WINDOWS it keeps the rows with start <= date < end of the
-four Binance ETH/USDT freqtrade files, unchanged (same columns, values and dtypes), and writes them
-in freqtrade's layout as zstd parquet, so they load through the ordinary freqtrade importer. It
-then writes provenance.toml: each source file's name, sha256, rows and span, and per window and
-stream the rows kept, the rows expected on the grid, and the missing ones counted from the data.
-Every file is written atomically (temporary sibling, then rename). Same sources give the same rows.
+four Binance ETH/USDT freqtrade files, and of the same four files of each further asset in
+real.EXTRA_SYMBOLS (BTC/USDT), unchanged (same columns, values and dtypes), and writes them in
+freqtrade's layout as zstd parquet, so they load through the ordinary freqtrade importer. It then
+writes provenance.toml: each source file's name, sha256, rows and span, and per window and stream
+the rows kept, the rows expected on the grid, and the missing ones counted from the data (ETH at the
+top level as before; a further asset under [assets.BASE]). Every file is written atomically
+(temporary sibling, then rename), and a file that already holds the same rows is left as it is, byte
+for byte, so adding an asset never rewrites the shipped ones. Same sources give the same rows.
 """
 from __future__ import annotations
 
@@ -23,18 +26,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from basisbt.data.safe_io import atomic_write as _atomic_write_bytes
-from basisbt.data.scenarios.real import PROVENANCE, ROOT, WINDOWS, RealWindow, window_dir
+from basisbt.data.scenarios.real import EXTRA_SYMBOLS, PROVENANCE, ROOT, WINDOWS, RealWindow, window_dir
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "freqtrade" / "binance"
 HOUR_NS = 3600 * 10**9
 FUNDING_STEP_NS = 8 * HOUR_NS          # Binance ETHUSDT settles at 00/08/16 UTC in every shipped window
-# stream -> (path in the freqtrade tree without suffix, also used under each window; grid step of its rows)
-FILES: dict[str, tuple[str, int]] = {
-    "spot": ("spot/ETH_USDT-1h", HOUR_NS),
-    "perp": ("futures/ETH_USDT_USDT-1h-futures", HOUR_NS),
-    "mark": ("futures/ETH_USDT_USDT-1h-mark", HOUR_NS),
-    "funding": ("futures/ETH_USDT_USDT-1h-funding_rate", FUNDING_STEP_NS),
-}
+
+
+def files_for(base: str) -> dict[str, tuple[str, int]]:
+    """stream -> (path in the freqtrade tree without suffix, also used under each window; grid step of its rows)."""
+    return {
+        "spot": (f"spot/{base}_USDT-1h", HOUR_NS),
+        "perp": (f"futures/{base}_USDT_USDT-1h-futures", HOUR_NS),
+        "mark": (f"futures/{base}_USDT_USDT-1h-mark", HOUR_NS),
+        "funding": (f"futures/{base}_USDT_USDT-1h-funding_rate", FUNDING_STEP_NS),   # BTCUSDT too: 8h throughout
+    }
+
+
+FILES: dict[str, tuple[str, int]] = files_for("ETH")              # the primary, ETH/USDT
+EXTRA_FILES: dict[str, dict[str, tuple[str, int]]] = {s.split("/")[0]: files_for(s.split("/")[0])
+                                                      for s in EXTRA_SYMBOLS}
 ORIGIN = ("freqtrade download-data files from Binance, as kept in ../shared/data/freqtrade/binance "
           "(from the public freqtrade user repository Roshan7869/algotrading @ db07ceb); see ../shared/data/README.md")
 
@@ -82,10 +93,18 @@ def gaps(frame: pd.DataFrame, w: RealWindow, step_ns: int) -> dict:
             "last": str(pd.Timestamp(int(ns[-1]), tz="UTC")) if ns.size else ""}
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """zstd parquet of the rows as they are (no pandas index), written atomically."""
+def write_parquet(frame: pd.DataFrame, path: Path) -> bool:
+    """zstd parquet of the rows as they are (no pandas index), written atomically; False (file untouched) when
+    `path` already holds the same table."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    if path.is_file():
+        try:
+            if pq.read_table(path).equals(table):
+                return False
+        except (OSError, pa.ArrowException):
+            pass                                 # unreadable: write it anew
     _atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", compression_level=19))
+    return True
 
 
 def _toml(value: object) -> str:
@@ -94,33 +113,54 @@ def _toml(value: object) -> str:
     return str(value)
 
 
-def build(source: Path, out: Path = ROOT) -> dict:
-    """Cut every window from `source`, write its files under `out` and return the provenance record."""
+def _read_sources(source: Path, files: dict[str, tuple[str, int]], table: str,
+                  lines: list[str]) -> dict[str, pd.DataFrame]:
+    """Read each source file of one asset, appending its `[<table>.STREAM]` provenance lines."""
     frames: dict[str, pd.DataFrame] = {}
-    lines = ["# Written by data/scenarios/real/build_windows.py from the files below; do not edit by hand.",
-             f"origin = {_toml(ORIGIN)}", "venue = \"binance\"", "symbol = \"ETH/USDT\"", "timeframe = \"1h\"",
-             "window_end = \"exclusive\"", ""]
-    for stream, (rel, _) in FILES.items():
+    for stream, (rel, _) in files.items():
         f = source / f"{rel}.feather"
         if not f.is_file():
             raise SystemExit(f"{f}: source file not found (give --source DIR, the freqtrade binance directory)")
         frames[stream] = pd.read_feather(f)
         ns = _ns(frames[stream])
-        lines += [f"[sources.{stream}]", f"file = {_toml(f'{rel}.feather')}", f"sha256 = {_toml(sha256(f))}",
+        lines += [f"[{table}.{stream}]", f"file = {_toml(f'{rel}.feather')}", f"sha256 = {_toml(sha256(f))}",
                   f"bytes = {f.stat().st_size}", f"rows = {ns.size}",
                   f"first = {_toml(str(pd.Timestamp(int(ns[0]), tz='UTC')))}",
                   f"last = {_toml(str(pd.Timestamp(int(ns[-1]), tz='UTC')))}", ""]
+    return frames
+
+
+def _cut_windows(frames: dict[str, pd.DataFrame], files: dict[str, tuple[str, int]], table: str, out: Path,
+                 lines: list[str], with_span: bool) -> None:
+    """Write every window's cut of one asset's files under `out`, appending `[<table>.WINDOW.STREAM]` lines."""
     for w in WINDOWS:
-        lines += [f"[windows.{w.name}]", f"start = {_toml(w.start)}", f"end = {_toml(w.end)}", ""]
-        for stream, (rel, step) in FILES.items():
+        lines.append(f"[{table}.{w.name}]")
+        if with_span:
+            lines += [f"start = {_toml(w.start)}", f"end = {_toml(w.end)}"]
+        lines.append("")
+        for stream, (rel, step) in files.items():
             piece = cut(frames[stream], w)
             target = out / window_dir(w.name).relative_to(ROOT) / f"{rel}.parquet"
             write_parquet(piece, target)
             g = gaps(piece, w, step)
-            lines.append(f"[windows.{w.name}.{stream}]")
+            lines.append(f"[{table}.{w.name}.{stream}]")
             lines.append(f"file = {_toml(target.relative_to(out).as_posix())}")
             lines += [f"{k} = {_toml(v)}" for k, v in g.items()]
             lines.append("")
+
+
+def build(source: Path, out: Path = ROOT) -> dict:
+    """Cut every window from `source`, write its files under `out` and return the provenance record."""
+    lines = ["# Written by data/scenarios/real/build_windows.py from the files below; do not edit by hand.",
+             f"origin = {_toml(ORIGIN)}", "venue = \"binance\"", "symbol = \"ETH/USDT\"", "timeframe = \"1h\"",
+             "window_end = \"exclusive\"", ""]
+    frames = _read_sources(source, FILES, "sources", lines)
+    _cut_windows(frames, FILES, "windows", out, lines, with_span=True)
+    for base, files in EXTRA_FILES.items():
+        lines += [f"# {base}/USDT: the same windows, for the real-btc-eth-* scenarios (real.PAIRED)",
+                  f"[assets.{base}]", f"symbol = {_toml(f'{base}/USDT')}", ""]
+        frames = _read_sources(source, files, f"assets.{base}.sources", lines)
+        _cut_windows(frames, files, f"assets.{base}.windows", out, lines, with_span=False)
     text = "\n".join(lines)
     target = out / PROVENANCE.name
     _atomic_write_bytes(target, lambda tmp: Path(tmp).write_text(text))
