@@ -45,9 +45,10 @@ def run(strategy: str | type[Strategy] | Strategy = "perp_short", data: str | Da
     return run_backtest(strat, ds, cfg, data_label=data if isinstance(data, str) else ds.name, frames=frames)
 
 
-def scenarios(*, real_data: bool = True) -> list[ScenarioInfo]:
-    """The built-in scenarios (synthetic stress paths and real event windows) with what each stresses."""
-    return list_scenarios(real_data=real_data)
+def scenarios(*, real_data: bool = True, multi_asset: bool = True) -> list[ScenarioInfo]:
+    """The built-in scenarios (synthetic stress paths, real event windows, several-asset markets) with what
+    each stresses."""
+    return list_scenarios(real_data=real_data, multi_asset=multi_asset)
 
 
 def strategies() -> dict[str, type[Strategy]]:

@@ -57,7 +57,9 @@ class Dataset:
 
     def asset(self, base: str) -> "Dataset":
         """The frames of one base asset (this Dataset for the primary)."""
-        for d in (self, *self.extra_assets):
+        if base == self.base:
+            return replace(self, extra_assets=()) if self.extra_assets else self
+        for d in self.extra_assets:
             if d.base == base:
                 return d
         raise ValueError(f"asset {base!r} not in dataset {self.name!r}; assets: {', '.join(self.assets)}")

@@ -86,7 +86,7 @@ class Engine:
         if m.multi_asset and not strategy.multi_asset:
             raise ConfigError(f"strategy {strategy.name!r} trades one asset, and the data holds {', '.join(m.assets)}; "
                               "load one symbol (e.g. --data cache:ETH/USDT) or use a strategy that takes assets "
-                              "(funding_allocator)")
+                              "(funding_allocator, synthetic_dollar)")
         if m.multi_asset and ds.venue_events:
             raise ConfigError(f"dataset {ds.name!r}: venue events (ADL, halts, defaults) are not supported with "
                               "several assets yet; run one asset, or drop the [[venue_events]]")

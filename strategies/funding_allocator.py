@@ -6,6 +6,8 @@ is a slot ('binance:BTC') with its own hedge and weight, and a venue's slots sha
 Each venue holds long spot + short perp with the spot posted as collateral. Target weights:
 - `weighting=funding`: w_v = min_weight + (1 - V x min_weight) x max(apr_v, 0) / sum(max(apr, 0)),
   apr_v the venue's funding over the last `lookback_days` annualized; equal when no venue is positive;
+- `weighting=best`: the floors, and all the rest to the slot with the best trailing APR (a basis desk
+  moving its book to whichever asset and venue pays most); the band and the cost test below still apply;
 - `weighting=equal`: 1 / V.
 Weighting by open interest is not offered: our data (bars, funding, lending, flows) has no
 open-interest stream.
@@ -37,10 +39,11 @@ class FundingAllocator(Strategy):
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
-        weighting: str = param("funding", "'funding': by trailing funding APR; 'equal': 1/V",
-                               choices=("funding", "equal"))
+        weighting: str = param("funding", "'funding': by trailing funding APR; 'best': all above the floors to "
+                                          "the best trailing APR; 'equal': 1/V", choices=("funding", "best", "equal"))
         lookback_days: float = param(7.0, "trailing window for funding APR (days)", gt=0.0, le=365.0)
-        min_weight: float = param(0.1, "floor weight per venue (keeps every venue in use)", ge=0.0, le=1.0)
+        min_weight: float = param(0.1, "floor weight per venue (keeps every venue in use; with several assets "
+                                       "shared by the venue's assets)", ge=0.0, le=1.0)
         band: float = param(0.10, "rebalance only when some weight is off target by more than this", ge=0.0, le=1.0)
         horizon_days: float = param(14.0, "days the funding edge is assumed to last, to weigh against costs", gt=0.0, le=3650.0)
         hedge_ratio: float = param(1.0, "perp short as a fraction of the spot held", ge=0.0, le=2.0)
@@ -69,15 +72,8 @@ class FundingAllocator(Strategy):
         if not 0.0 <= self.p.min_weight * len(venues) <= 1.0:
             raise ConfigError(f"{self.name}: min_weight x venues must be in [0, 1] ({len(venues)} venues)")
 
-    def on_bar_first(self, ctx: Context) -> None:
-        """With several assets the weight floor applies per slot: check it once the slots are known."""
-        if not 0.0 <= self.p.min_weight * len(ctx.slots) <= 1.0:
-            from basisbt.engine.config import ConfigError
-            raise ConfigError(f"{self.name}: min_weight x (venue, asset) pairs must be in [0, 1] "
-                              f"({len(ctx.slots)} pairs)")
 
     def on_start(self, ctx: Context, ev: StartEvent) -> None:
-        self.on_bar_first(ctx)
         for v in ctx.venues:
             ctx.configure(v, spot_collateral=True, isolated=False)
 
@@ -90,7 +86,15 @@ class FundingAllocator(Strategy):
         score = np.where(np.isfinite(apr), np.maximum(apr, 0.0), 0.0)
         if score.sum() <= 0.0:
             return {v: 1.0 / len(vs) for v in vs}
-        w = self.p.min_weight + (1.0 - len(vs) * self.p.min_weight) * score / score.sum()
+        if self.p.weighting == "best":              # winner takes what the floors leave
+            score = (np.arange(len(vs)) == int(np.argmax(score))).astype(float)
+        if len(ctx.assets) == 1:
+            w = self.p.min_weight + (1.0 - len(vs) * self.p.min_weight) * score / score.sum()
+            return dict(zip(vs, w.tolist()))
+        # several assets: min_weight is a venue's floor, shared by its (venue, asset) slots
+        venue = [ctx.split(k)[0] for k in vs]
+        floor = np.array([self.p.min_weight / venue.count(v) for v in venue])
+        w = floor + (1.0 - floor.sum()) * score / score.sum()
         return dict(zip(vs, w.tolist()))
 
     def move_pays(self, ctx: Context, cur: dict[str, float], new: dict[str, float], capital: float) -> bool:
