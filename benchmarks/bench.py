@@ -23,7 +23,7 @@ version on a prefix of binance's bars, its events being that prefix's spot, perp
 
 Writes bench/results.json. Options: --bars N (default one year), --bt-seconds S (backtrader budget),
 --skip-bar (skip (b)), --quick (2 weeks of bars, for a smoke run), --only-e2e (just (f)), --sweep (add (g)),
---only-sweep (just (g)), --sweep-cells N (cells per backend, default 48), --stress (add (h)), --only-stress
+--only-sweep (just (g)), --sweep-cells N (cells per backend, default 196), --stress (add (h)), --only-stress
 (just (h)), --stress-paths N (default 60), --only-assets (just (i)). Like `basisbt run`, the script
 turns off numpy's huge-page madvise for the whole process (engine/memory.py says why);
 BASISBT_HUGEPAGES=1 keeps it on.
@@ -384,7 +384,7 @@ def main() -> None:
     ap.add_argument("--only-e2e", action="store_true", help="only (f): cache -> Dataset -> run -> metrics")
     ap.add_argument("--sweep", action="store_true", help="add (g): sweep throughput, local processes and Dask")
     ap.add_argument("--only-sweep", action="store_true", help="only (g)")
-    ap.add_argument("--sweep-cells", type=int, default=48, help="cells per backend in (g)")
+    ap.add_argument("--sweep-cells", type=int, default=196, help="cells per backend in (g)")
     ap.add_argument("--stress", action="store_true", help="add (h): stress throughput")
     ap.add_argument("--only-stress", action="store_true", help="only (h)")
     ap.add_argument("--stress-paths", type=int, default=60, help="paths in (h)")

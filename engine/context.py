@@ -90,6 +90,7 @@ class RunView(Protocol):
     venue_index: dict[str, int]     # venue name or slot label -> slot (a venue name: its home slot)
     slot_index: dict[str, int]      # slot label -> slot (venue names with one asset)
     extras: dict[str, dict[pd.Timestamp, float]]
+    sleep_until: int                # ctx.sleep(): on_bar not called before this bar unless an event comes
     log: list[str]
     initial_capital: float
 
@@ -516,6 +517,21 @@ class Context:
         j = self._home(venue)
         if amount != 0.0:
             self._act.flows.append((j, float(amount)))
+
+    def sleep(self, until: pd.Timestamp | None = None) -> None:
+        """Do not call on_bar again before `until` (None: the end of the data) unless something happens: a fill,
+        a reject, a liquidation, a venue event, or a settlement or rate whose hook the strategy overrides wakes
+        it at once. Call it when on_bar would do nothing until then (e.g. a hedge that only changes on fills):
+        the engine then runs the kernel straight through, which is what makes long sweeps fast. It must not
+        change the results: a strategy that sleeps wrongly misses decisions (tests/unit/engine/test_sleep.py
+        runs the built-ins with and without it)."""
+        e = self._e
+        n = e.market.n
+        if until is None:
+            e.sleep_until = n
+        else:
+            t = int(pd.Timestamp(until).value)
+            e.sleep_until = min(int(np.searchsorted(e.market.close_ns, t, side="left")), n)
 
     def record(self, name: str, value: float) -> None:
         """Store a strategy series point (e.g. backing ratio) at now; reports plot it."""

@@ -28,6 +28,15 @@ def _events(known_ns: np.ndarray, kind: int, key: int, row: np.ndarray, bar: np.
     return e
 
 
+def events_of(market: Market) -> np.ndarray:
+    """build_events(market), built once per Market and kept on it (read-only to its users)."""
+    ev = market.__dict__.get("_events")
+    if ev is None:
+        ev = market.__dict__["_events"] = build_events(market)
+        ev.flags.writeable = False
+    return ev
+
+
 def build_events(market: Market, lending_ts: list[np.ndarray] | None = None) -> np.ndarray:
     """The sorted event queue of a market: funding settlements, lending rate changes, bar closes."""
     parts = []

@@ -280,6 +280,15 @@ def _spec_hours(venue: str, t: np.ndarray) -> np.ndarray:
     return np.full(t.size, np.nan) if hours is None else hours
 
 
+def market_of(ds: Dataset) -> Market:
+    """build_market(ds), built once per Dataset and kept on it (like its fingerprint): runs over one Dataset,
+    as a sweep's cells are, share the aligned arrays, which nothing writes after they are built."""
+    m = ds.__dict__.get("_market")
+    if m is None:
+        m = ds.__dict__["_market"] = build_market(ds)       # frozen dataclass: bypass __setattr__
+    return m
+
+
 def build_market(ds: Dataset) -> Market:
     """Turn a Dataset into aligned arrays on the regular grid of its perp bars, one column per slot."""
     if not ds.venues:

@@ -5,6 +5,8 @@ Python work is per decision, not per bar: the kernel `advance` processes every b
 """
 from __future__ import annotations
 
+import bisect
+import copy
 import math
 from typing import Any
 
@@ -29,9 +31,9 @@ from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ISO, C_ISOLATED, C_S
                                   STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
-from basisbt.engine.market import LIVE, UNLISTED, build_market
+from basisbt.engine.market import LIVE, UNLISTED, market_of
 from basisbt.engine.results import PNL_PARTS, NotKept, Results, RunRecords
-from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, build_events
+from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, events_of
 from basisbt.engine.timeline_frame import build_timeline
 from basisbt.engine.venue_events import EVENT_COLUMNS, VenueSchedule, apply_step
 from basisbt.engine.venue_setup import venue_schedule
@@ -76,7 +78,7 @@ class Engine:
         self.data_label = data_label or ds.name
         self.strategy = strategy
         self.symbol = ds.symbol
-        self.market = build_market(ds)
+        self.market = market_of(ds)
         if self.config.strict:
             _check_strict(self.market.quality)
         if self.market.n < 2:
@@ -127,12 +129,15 @@ class Engine:
         self.refused: dict[str, int] = {}           # "venue instrument reason" -> orders refused (no real bar)
         self.rejected: dict[str, int] = {}          # "venue instrument status: reason" -> orders cut by the venue
         self._new_rejects: list[RejectEvent] = []
-        self.events = build_events(m)
+        self.events = events_of(m)
         # contiguous copies: searchsorted on a strided field view copies the whole field on every call
         self._ev_bar = np.ascontiguousarray(self.events["bar"])
         self._ev_kind = np.ascontiguousarray(self.events["kind"])
         self._fill_id = 0
         self._fill: Any = None                       # fill_order's compiled entry point, resolved at the first fill
+        # ctx.sleep(): on_bar is not called before this bar unless an event is delivered (bar index; -1 = awake)
+        self.sleep_until = -1
+        self.honor_sleep = True                      # False: call every decision anyway (tests prove it changes nothing)
         # scheduled ADL / halts / defaults (engine/venue_events.py), applied at bar opens between kernel calls
         self.venue_events = VenueSchedule(ds.venue_events, list(m.venues), m.open_ns, self.data_label, self.log)
         self.venue_event_rows: list[dict[str, Any]] = []
@@ -210,9 +215,12 @@ class Engine:
                                 f"{type(e).__name__}: {e}") from e
 
     def _deliver(self, last: int, d: int) -> None:
-        """Run the hooks for everything that became known in bars (last, d], in docs/architecture.md §3 order."""
+        """Run the hooks for everything that became known in bars (last, d], in docs/architecture.md §3 order.
+        Any event delivered wakes a sleeping strategy (ctx.sleep); on_bar runs only when awake."""
         self.bar = d
         self._set_now(self._close_ns[d])
+        if self._new_fills or self._new_rejects or self._new_liqs or self._new_venue_events or d >= self.sleep_until:
+            self.sleep_until = -1
         if self._new_fills:
             for ev in self._new_fills:
                 self._call("on_fill", ev)
@@ -230,16 +238,20 @@ class Engine:
                 self._call(hook, ev)
             self._new_venue_events = []
         if self._wants_funding or self._wants_lending:
-            self._deliver_rates(last, d)
-        self._call("on_bar", BarEvent(d, self._now_ns))
+            if self._deliver_rates(last, d):
+                self.sleep_until = -1
+        if self.sleep_until < 0 or not self.honor_sleep:
+            self.sleep_until = -1
+            self._call("on_bar", BarEvent(d, self._now_ns))
 
-    def _deliver_rates(self, last: int, d: int) -> None:
-        """on_funding / on_lending_rate for the settlements and rates known in bars (last, d]."""
+    def _deliver_rates(self, last: int, d: int) -> bool:
+        """on_funding / on_lending_rate for the settlements and rates known in bars (last, d]; True if any ran."""
         m = self.market
         want_f, want_l = self._wants_funding, self._wants_lending
         lo = int(self._ev_bar.searchsorted(last, side="right"))
         hi = int(self._ev_bar.searchsorted(d, side="right"))
         rows = lo + np.flatnonzero(self._ev_kind[lo:hi] != EV_BAR)   # skip the bar closes
+        called = False
         for e in self.events[rows]:
             if e["kind"] == EV_FUNDING and want_f:
                 j, r = int(e["key"]), int(e["row"])
@@ -247,10 +259,13 @@ class Engine:
                 interval = (ts[r] - ts[r - 1]) / 3.6e12 if r > 0 else math.nan
                 self._call("on_funding", FundingEvent(_ts(ts[r]), m.venues[j], m.symbols[j],
                                                       float(m.funding_raw[j][r]), interval))
+                called = True
             elif e["kind"] == EV_LENDING and want_l:
                 p, b = int(e["key"]), int(e["bar"])
                 apy = m.lend_apy[min(b + 1, m.n - 1), p]
                 self._call("on_lending_rate", LendingRateEvent(_ts(e["known_ns"]), m.protocols[p], float(apy)))
+                called = True
+        return called
 
     # -- fills and transfers at the open of bar i ----------------------------------------------------------
     def _execute(self, i: int, act: Actions) -> None:
@@ -465,6 +480,7 @@ class Engine:
         act = self.ctx.take_actions()
         decisions = np.flatnonzero(self._decision_mask()).tolist()
         n_dec = len(decisions)
+        next_forced = self._next_forced_bar()
         liq_out = np.full((LIQ_SLOTS * len(m.venues), N_LIQ), -1.0)
         kernel = compiled(advance, self.state, self.tables, self.arrays, self.rec, self.ledger, 0, 0, liq_out, 0)
         ptr, i, last, span = 0, 0, -1, 1
@@ -482,12 +498,26 @@ class Engine:
             if self._spec_changes:                      # never run a bar under the tables of another block
                 end = min(end, self._spec_changes[0][0])
             end = min(end, self.venue_events.next_bar(n))  # nor past the open of a venue event
-            saved = Checkpoint.take(i, self.state, self.rec, self.ledger) if end > decisions[ptr] + 1 else None
+            asleep = self._asleep(decisions[ptr])
+            if asleep:                                  # ctx.sleep(): run to the decision it wakes at
+                wake = min(self.sleep_until, next_forced[decisions[ptr]])
+                k = bisect.bisect_left(decisions, wake, ptr)
+                end = decisions[min(k, n_dec - 1)] + 1
+                if self._spec_changes:
+                    end = min(end, self._spec_changes[0][0])
+                end = min(end, self.venue_events.next_bar(n))
+            # asleep, no decision before the last bar run can act: nothing to undo, no checkpoint
+            saved = Checkpoint.take(i, self.state, self.rec, self.ledger) \
+                if end > decisions[ptr] + 1 and not asleep else None
             n_liq0 = len(self.liquidations)
             stop, code = kernel(self.state, self.tables, self.arrays, self.rec, self.ledger, i, end, liq_out, n_liq0)
             liq_bar = stop - 1 if code == STOP_LIQUIDATION else n
             while ptr < n_dec and decisions[ptr] < min(stop, liq_bar):
                 d = decisions[ptr]
+                if self._asleep(d) and next_forced[d] > d:   # nothing to tell a sleeping strategy: skip ahead
+                    k = bisect.bisect_left(decisions, min(self.sleep_until, next_forced[d], stop, liq_bar), ptr)
+                    last, ptr = decisions[k - 1], k
+                    continue
                 self._deliver(last, d)
                 last = d
                 ptr += 1
@@ -521,6 +551,27 @@ class Engine:
         results = self._results(frames)
         self.ctx.detach()
         return results
+
+    def _asleep(self, d: int) -> bool:
+        """The strategy asked not to be called before sleep_until (ctx.sleep), and nothing is waiting to be
+        told at decision d (fills, rejects, liquidations, venue events)."""
+        return (self.honor_sleep and self.sleep_until > d and not self._new_fills and not self._new_rejects
+                and not self._new_liqs and not self._new_venue_events)
+
+    def _next_forced_bar(self) -> list[int]:
+        """For each bar, the first bar at or after it with something to deliver besides on_bar (settlements
+        or rates for a strategy that overrides their hooks, venue events), n if none: where sleep ends."""
+        m = self.market
+        forced = np.zeros(m.n + 1, bool)
+        forced[m.n] = True
+        if self._wants_funding:
+            for b in m.funding_bar:
+                forced[b] = True
+        if self._wants_lending:
+            forced[:m.n] |= m.lend_update.any(axis=1)
+        forced[self.venue_events.bars()] = True
+        idx = np.where(forced, np.arange(m.n + 1), m.n)
+        return np.minimum.accumulate(idx[::-1])[::-1][:m.n].tolist()
 
     def _switch_specs(self, bar: int, tables: Any, specs: list) -> None:
         """From `bar` on, the venue spec blocks in force then: tiers and fees replaced in place (the kernel
@@ -572,7 +623,7 @@ class Engine:
         params = self.strategy.params_dict()
         cfg = {"strategy": self.strategy.name, "params": params, "data": self.data_label,
                "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__ if k != "strict"}}
-        quality = {**m.quality, "orders_refused": dict(self.refused),
+        quality = {**copy.deepcopy(m.quality), "orders_refused": dict(self.refused),
                    "orders_refused_total": sum(self.refused.values())}
         extras = {k: pd.Series(v, name=k).sort_index() for k, v in self.extras.items()}
         return Results(strategy=self.strategy.name, dataset=self.data_label, venues=tuple(m.venues),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from basisbt.engine.config import ConfigError, RunConfig, build_dataclass, coerce, did_you_mean
@@ -319,6 +320,19 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def run_cells(chunk: dict[str, Any]) -> dict[str, Any]:
+    """Several cells in one task (a chunk of jobs): a task costs the backend milliseconds to schedule and
+    ship, about a cell's whole run on a sweep of one-year hourly runs."""
+    return {"rows": [run_cell(job) for job in chunk["cells"]]}
+
+
+def chunked(batch: list[dict[str, Any]], n_jobs: int, most: int = 16) -> list[dict[str, Any]]:
+    """`batch` in chunks of up to `most` cells, at least four chunks per worker so none waits idle at the end."""
+    size = max(1, min(most, len(batch) // max(4 * n_jobs, 1)))
+    return [{"id": batch[k]["id"] + (f"+{len(batch[k:k + size]) - 1}" if size > 1 else ""),
+             "cells": batch[k:k + size]} for k in range(0, len(batch), size)]
+
+
 def flat_metrics(m: dict[str, Any]) -> dict[str, float]:
     """METRIC_COLUMNS of a metrics dict as floats (NaN where missing or null)."""
     flat = dict(m)
@@ -327,31 +341,60 @@ def flat_metrics(m: dict[str, Any]) -> dict[str, float]:
     return {k: math.nan if flat.get(k) is None else float(flat[k]) for k in METRIC_COLUMNS}
 
 
-# -- the store: one parquet file per finished cell ---------------------------------------------------------
+# -- the store: parquet files of finished cells ------------------------------------------------------------
+# Cells are stored in small batches (what finished in the last BATCH_S seconds), each file written atomically:
+# a killed sweep loses at most that long of work and never leaves a torn file. One file per cell cost the
+# parent process ~10 ms a cell, a quarter of a core at 40 cells/s (docs/bench.md, case g).
+BATCH_S = 0.5
+
+
 def cell_path(out: Path, cid: str) -> Path:
+    """Where a batch whose first cell is `cid` is stored (a batch of one: that cell's own file)."""
     return Path(out) / CELL_DIR / f"{cid}.parquet"
 
 
 def write_cell(out: Path, row: dict[str, Any]) -> None:
-    """Store one finished cell atomically (temp file, then rename): a killed sweep leaves whole cells only."""
+    """Store one finished cell atomically (temp file, then rename)."""
+    write_cells(out, [row])
+
+
+def write_cells(out: Path, rows: list[dict[str, Any]]) -> None:
+    """Store finished cells as one parquet file, atomically (temp file, then rename): whole cells only."""
     from basisbt.data.safe_io import atomic_write
-    path = cell_path(out, row["cell"])
+    if not rows:
+        return
+    path = cell_path(out, rows[0]["cell"] if len(rows) == 1 else f"{rows[0]['cell']}+{len(rows) - 1}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame([row])
+    frame = pd.DataFrame(rows)
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def stored_files(out: Path) -> list[Path]:
+    """The finished-cell files of a sweep directory (temporary files of an interrupted write excluded)."""
+    return sorted((Path(out) / CELL_DIR).glob("*.parquet"))
+
+
+def _stored(out: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
+    frames = [pd.read_parquet(f, columns=columns) for f in stored_files(out)]
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def missing_cells(plan: SweepPlan, out: Path) -> list[Cell]:
     """The plan's cells with no stored result yet."""
-    return [c for c in plan.cells if not cell_path(out, c.id).is_file()]
+    got = _stored(out, ["cell"])
+    done = set() if got is None else set(got["cell"])
+    return [c for c in plan.cells if c.id not in done]
 
 
 def collect(plan: SweepPlan, out: Path) -> pd.DataFrame:
     """The stored rows of the plan's cells (in plan order), as one table."""
-    rows = [pd.read_parquet(cell_path(out, c.id)) for c in plan.cells if cell_path(out, c.id).is_file()]
-    if not rows:
+    got = _stored(out)
+    if got is None:
         return pd.DataFrame(columns=["cell", "data", *plan.axes, *METRIC_COLUMNS, "metrics", "error", "run_s"])
-    return pd.concat(rows, ignore_index=True)
+    order = {c.id: k for k, c in enumerate(plan.cells)}
+    got = got[got["cell"].isin(order)].drop_duplicates("cell")
+    got = got.iloc[np.argsort([order[c] for c in got["cell"]], kind="stable")]
+    return got.reset_index(drop=True)
 
 
 # -- backends ---------------------------------------------------------------------------------------------
@@ -455,11 +498,19 @@ def run_sweep(plan: SweepPlan, out: str | os.PathLike, *, jobs: int | None = Non
         todo = todo[:max_cells]
     n_jobs = jobs or os.cpu_count() or 1
     batch = [plan.job(c) for c in todo]
-    rows = run_jobs(run_cell, batch, n_jobs, scheduler, processes)
-    for row in rows:
-        write_cell(out, row)
-        if on_row is not None:
-            on_row(row)
+    done = run_jobs(run_cells, chunked(batch, n_jobs), n_jobs, scheduler, processes)
+    pending: list[dict[str, Any]] = []
+    flushed = time.perf_counter()
+    try:
+        for row in (r for chunk in done for r in chunk["rows"]):
+            pending.append(row)
+            if on_row is not None:
+                on_row(row)
+            if time.perf_counter() - flushed >= BATCH_S:
+                write_cells(out, pending)
+                pending, flushed = [], time.perf_counter()
+    finally:                                    # an error or Ctrl-C still stores what finished
+        write_cells(out, pending)
     return collect(plan, out)
 
 

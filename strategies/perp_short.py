@@ -60,6 +60,7 @@ class PerpShort(Strategy):
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:
         v = self.p.venue
         if self.stopped:
+            ctx.sleep()                 # nothing more to do; only an event could say otherwise
             return
         if not self.opened:
             if ctx.listed(v, "spot") and ctx.listed(v, "perp"):     # a venue may list after the data starts
@@ -69,10 +70,16 @@ class PerpShort(Strategy):
             self._reopen(ctx)
             self.reopen = False
             return
-        if self.p.collateral == "usdt" and self.p.min_liq_distance > 0 and ctx.perp_qty(v) != 0.0:
+        watch_margin = self.p.collateral == "usdt" and self.p.min_liq_distance > 0
+        if watch_margin and ctx.perp_qty(v) != 0.0:
             self._top_up(ctx)
         spot = ctx.spot_qty(v) + ctx.pending(v, "spot")
-        ctx.hedge_to_delta(v, target_delta=spot * (1.0 - self.p.hedge_ratio), threshold=self.p.rehedge_threshold)
+        traded = ctx.hedge_to_delta(v, target_delta=spot * (1.0 - self.p.hedge_ratio),
+                                    threshold=self.p.rehedge_threshold)
+        if not traded and not watch_margin and not ctx.pending(v, "spot") and not ctx.pending(v, "perp"):
+            # spot and perp change only through fills, liquidations and ADL, all events that wake it: until one
+            # comes the delta (and so this check) stays where it is
+            ctx.sleep()
 
     def _open(self, ctx: Context) -> None:
         v = self.p.venue

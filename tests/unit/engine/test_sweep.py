@@ -95,9 +95,12 @@ def test_local_processes_give_the_same_table(local_table, tmp_path):
 def test_a_killed_sweep_resumes_with_only_the_missing_cells(local_table, tmp_path):
     p = plan()
     ran: list[str] = []
-    half = run_sweep(p, tmp_path, jobs=1, max_cells=3, on_row=lambda r: ran.append(r["cell"]))
+    half = run_sweep(p, tmp_path, jobs=1, max_cells=1, on_row=lambda r: ran.append(r["cell"]))
+    half = run_sweep(p, tmp_path, jobs=1, max_cells=2, on_row=lambda r: ran.append(r["cell"]))
     assert len(half) == 3 and len(ran) == 3                          # "killed" after three cells
-    cell_path(tmp_path, ran[0]).unlink()                            # and one stored cell lost
+    lost = cell_path(tmp_path, ran[0])                               # and the file of the first one lost
+    assert lost.is_file()
+    lost.unlink()
     (tmp_path / "cells" / ".half-written.parquet.tmp").write_bytes(b"PAR1 torn")   # a temp file never renamed
     again: list[str] = []
     full = run_sweep(p, tmp_path, jobs=1, on_row=lambda r: again.append(r["cell"]))
