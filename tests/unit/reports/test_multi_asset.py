@@ -211,25 +211,15 @@ def test_markdown_and_html_render_without_a_run_dir(multi_results: Results) -> N
 
 # ---- a real engine run over two assets ----
 
-def _scaled(frames: dict[str, pd.DataFrame], k: float) -> dict[str, pd.DataFrame]:
-    return {v: f.assign(**{c: f[c] * k for c in ("open", "high", "low", "close") if c in f}) for v, f in frames.items()}
-
-
 @lru_cache(maxsize=1)
-def two_assets() -> Dataset:
-    """bull-carry's ETH for 20 days plus a x20 copy named BTC whose funding runs opposite in time."""
-    eth = load_scenario("bull-carry").between(None, pd.Timestamp("2024-01-21", tz="UTC"))
-    btc = replace(eth, name="btc", symbol="BTC/USDT", spot=_scaled(eth.spot, 20), perp=_scaled(eth.perp, 20),
-                  mark=_scaled(eth.mark, 20), lending={}, flows=None, index={},
-                  funding={v: f.assign(rate=f["rate"].to_numpy()[::-1], mark_price=f["mark_price"] * 20)
-                           for v, f in eth.funding.items()})
-    return Dataset.combine([eth, btc])
+def rotation() -> Dataset:
+    """ETH and BTC on three venues; ETH's funding is negative 2025-06-11 to 06-21 while BTC's stays positive."""
+    return load_scenario("btc-eth-rotation")
 
 
 @pytest.fixture(scope="module")
 def real_multi() -> Results:
-    return run_backtest(builtin_strategies()["funding_allocator"](min_weight=0.0, band=0.05, lookback_days=2),
-                        two_assets())
+    return run_backtest(builtin_strategies()["funding_allocator"](), rotation())
 
 
 def test_real_run_attribution_and_allocation(real_multi: Results) -> None:
@@ -254,12 +244,21 @@ def test_real_run_attribution_and_allocation(real_multi: Results) -> None:
 
 
 def test_real_run_metrics_only_path_agrees(real_multi: Results) -> None:
-    lean = run_backtest(builtin_strategies()["funding_allocator"](min_weight=0.0, band=0.05, lookback_days=2),
-                        two_assets(), frames=False)
+    lean = run_backtest(builtin_strategies()["funding_allocator"](), rotation(), frames=False)
     a, b = compute_metrics(real_multi), lean.metrics()
     assert a["attribution_by_asset"] == b["attribution_by_asset"]
     assert a["allocation_by_asset"] == b["allocation_by_asset"]
     assert a["time_hedged"] == b["time_hedged"]
+
+
+def test_real_run_switches_show_the_rotation(real_multi: Results) -> None:
+    # the book opens about even, moves out of ETH once ETH's funding turns negative, and back after the spell
+    sw = assets.allocation_switches(real_multi)
+    assert sw.loc[0, "what"] == "opened" and (sw["what"] != "closed").all()
+    spell = sw[(sw["ts"] >= pd.Timestamp("2025-06-11", tz="UTC")) & (sw["ts"] < pd.Timestamp("2025-06-22", tz="UTC"))]
+    assert len(spell) and (spell["ETH to"] < spell["ETH from"] - assets.SWITCH_THRESHOLD).all()
+    after = sw[sw["ts"] >= pd.Timestamp("2025-06-22", tz="UTC")]
+    assert len(after) and (after["ETH to"] > after["ETH from"]).all()
 
 
 def test_real_run_dir_renders(tmp_path: Path, real_multi: Results) -> None:
