@@ -10,7 +10,7 @@ import jinja2
 import pandas as pd
 
 from basisbt.engine.results import Results
-from basisbt.reports import attribution, plots, quality
+from basisbt.reports import assets, attribution, plots, quality
 from basisbt.reports.fmt import (CONVENTIONS_TEXT, headline_rows, is_short, money, num, pct, period,
                                  when, window, window_note)
 
@@ -112,7 +112,54 @@ def _worst_days(results: Results, n: int = 5) -> dict[str, Any]:
     return _frame_table(worst)
 
 
-def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110) -> dict[str, Any]:
+def share_move(a: float | None, b: float | None) -> str:
+    """'48.9 % → 100.0 %' for a switch row's share of an asset; '–' stands for no hedge."""
+    def one(x: float | None) -> str:
+        return "–" if x is None or x != x else pct(x, 1)
+    return f"{one(a)} → {one(b)}"
+
+
+def switch_rows(results: Results, limit: int = assets.MAX_SWITCH_ROWS) -> dict[str, Any]:
+    """The switches table (reports.assets.allocation_switches): time, what, each asset's share from → to,
+    hedge notional after; at most `limit` rows, `total` says how many there were."""
+    sw = assets.allocation_switches(results)
+    names = assets.assets_of(results)
+    cols = ["time (UTC)", "what", *(f"{a} share" for a in names), "hedge notional (quote)"]
+    rows = [[pd.Timestamp(r["ts"]).strftime("%Y-%m-%d %H:%M"), str(r["what"]),
+             *(share_move(r[f"{a} from"], r[f"{a} to"]) for a in names), money(r["hedge notional"])]
+            for _, r in sw.head(limit).iterrows()]
+    return {"columns": cols, "rows": rows, "total": len(sw), "truncated": len(sw) > limit,
+            "threshold": f"{assets.SWITCH_THRESHOLD * 100:g} percentage points", "frame": sw}
+
+
+def allocation_rows(metrics: dict[str, Any], group: str) -> list[list[str]]:
+    """[name, mean share, last share, mean hedge notional] rows of metrics' allocation_by_asset[group]."""
+    return [[k, pct(mean, 1), pct(last, 1), money(notional)]
+            for k, mean, last, notional in assets.allocation_table(metrics, group)]
+
+
+def asset_context(results: Results, metrics: dict[str, Any], dpi: int,
+                  allocation_png: bytes | None = None) -> dict[str, Any] | None:
+    """The several-asset sections (attribution per asset, allocation by asset and venue, switches);
+    None for a single-asset run, whose report has none of them."""
+    if not assets.assets_of(results):
+        return None
+    switches = switch_rows(results)
+    if allocation_png is None:
+        allocation_png = plots.png_bytes(plots.fig_asset_allocation(results, switches["frame"], dpi), dpi)
+    alloc = metrics.get("allocation_by_asset") or {}
+    return {
+        "attribution": _frame_table(assets.attribution_table(results), total_row="total"),
+        "by_asset": allocation_rows(metrics, "by_asset"),
+        "by_venue": allocation_rows(metrics, "by_venue"),
+        "last_ts": when(alloc.get("last_ts")),
+        "chart": base64.b64encode(allocation_png).decode("ascii"),
+        "switches": {k: v for k, v in switches.items() if k != "frame"},
+    }
+
+
+def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110,
+                   allocation_png: bytes | None = None) -> dict[str, Any]:
     """Everything the report template shows, already formatted."""
     from basisbt.reports.writers import run_toml
 
@@ -141,12 +188,16 @@ def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110) ->
         "conventions": CONVENTIONS_TEXT,
         "run_toml": run_toml(results),
         "log": "\n".join(results.log[:200]) if results.log else "",
+        "multi": asset_context(results, metrics, dpi, allocation_png),
         "venue_blocks": quality.venue_block_rows(results.venue_blocks),
         "quality": {"columns": quality.COLUMNS, "rows": quality.quality_rows(results.data_quality),
                     "summary": quality.quality_summary(results.data_quality)} if results.data_quality else None,
     }
 
 
-def render_html(results: Results, metrics: dict[str, Any], *, dpi: int = 110) -> str:
-    """The self-contained report.html text for one run."""
-    return environment().get_template("report.html.j2").render(**report_context(results, metrics, dpi))
+def render_html(results: Results, metrics: dict[str, Any], *, dpi: int = 110,
+                allocation_png: bytes | None = None) -> str:
+    """The self-contained report.html text for one run; `allocation_png` reuses the several-asset
+    allocation chart already drawn for allocation.png (drawn here when not given)."""
+    return environment().get_template("report.html.j2").render(
+        **report_context(results, metrics, dpi, allocation_png))

@@ -6,7 +6,7 @@ from typing import Any
 import pandas as pd
 
 from basisbt.engine.results import Results
-from basisbt.reports import attribution, quality
+from basisbt.reports import assets, attribution, quality
 from basisbt.reports.fmt import CONVENTIONS_TEXT, annualized_mark, headline_rows, money, num, pct, when, window_note
 
 
@@ -31,11 +31,14 @@ def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
     out += ["## Metrics", "", _table(["metric", "value"], [[a, b] for a, b in headline_rows(m)],
                                      "lr"), ""]
     attr = attribution.by_venue(results)
+    multi = bool(assets.assets_of(results))
     out += ["## PnL attribution (quote)", ""]
-    out.append(_table(["venue", *attr.columns],
+    out.append(_table(["venue:asset" if multi else "venue", *attr.columns],
                       [[str(v), *[money(x) for x in row]] for v, row in attr.iterrows()]))
     out += ["", f"Residual (equity change − sum of parts): {m.get('attribution_residual', 0.0):.3g}",
             ""]
+    if multi:
+        out += asset_sections(results, m)
     liq = results.liquidations
     out += ["## Liquidations", ""]
     if liq is None or len(liq) == 0:
@@ -74,3 +77,35 @@ def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
     out += ["## Conventions", "", CONVENTIONS_TEXT, ""]
     out += [f"config_id `{results.config_id}`  ", f"data_fingerprint `{results.data_fingerprint}`", ""]
     return "\n".join(out)
+
+
+ALLOCATION_PNG = "allocation.png"   # the several-asset allocation chart beside report.md in a run directory
+
+
+def asset_sections(results: Results, metrics: dict[str, Any]) -> list[str]:
+    """A several-asset run's report.md sections: attribution per asset, allocation by asset and venue
+    (shares, the allocation.png chart written beside it, the switches between assets)."""
+    from basisbt.reports.html import allocation_rows, switch_rows
+    attr = assets.attribution_table(results)
+    out = ["## Attribution per asset (quote)", "",
+           _table(["asset", *attr.columns], [[str(a), *[money(x) for x in row]] for a, row in attr.iterrows()]),
+           "", "The venue:asset rows above summed per asset; lending stays its own row.", ""]
+    alloc = metrics.get("allocation_by_asset") or {}
+    out += ["## Allocation by asset and venue", "",
+            "Hedge notional = |perp qty| × mark price. Mean share: each bar's share averaged over the bars "
+            f"that hold a hedge; last share: at the last such bar ({when(alloc.get('last_ts'))} UTC).", ""]
+    for group, name in (("by_asset", "asset"), ("by_venue", "venue")):
+        out += [_table([name, "mean share", "last share", "mean notional (quote)"],
+                       allocation_rows(metrics, group)), ""]
+    out += [f"![Allocation by asset and venue]({ALLOCATION_PNG})", ""]
+    sw = switch_rows(results)
+    out += [f"### Switches between assets ({sw['total']})", "",
+            f"Bars where a perp position changed and some asset's share of the hedge had moved more than "
+            f"{sw['threshold']} from the previous row (the first hedge is 'opened', going flat 'closed').", ""]
+    if sw["rows"]:
+        out += [_table(sw["columns"], sw["rows"], "ll" + "r" * (len(sw["columns"]) - 2)), ""]
+        if sw["truncated"]:
+            out += [f"First {len(sw['rows'])} of {sw['total']} switches.", ""]
+    else:
+        out += ["None.", ""]
+    return out

@@ -351,6 +351,8 @@ def time_hedged(results: Results | RunView) -> float:
     tl = _view(results)
     if len(tl) == 0:
         return math.nan
+    if is_multi_asset(tl.results.venues):
+        return _time_hedged_per_asset(tl)
     net = np.zeros(len(tl))
     gross = np.zeros(len(tl))
     short = np.zeros(len(tl), dtype=bool)
@@ -361,6 +363,106 @@ def time_hedged(results: Results | RunView) -> float:
         short |= p < 0
     hedged = short & (gross > 0) & (np.abs(net) <= HEDGE_TOLERANCE * gross)
     return float(hedged.mean())
+
+
+def _time_hedged_per_asset(tl: RunView) -> float:
+    """time_hedged of a several-asset run: base quantities of different assets never net against each
+    other, so a bar is hedged when a perp short is open, some spot is held, and EVERY asset's
+    |sum(spot_qty + perp_qty)| <= 5 % of its own sum(|spot_qty|)."""
+    n = len(tl)
+    net: dict[str, np.ndarray] = {}
+    gross: dict[str, np.ndarray] = {}
+    short = np.zeros(n, dtype=bool)
+    for v in tl.results.venues:
+        a = split_slot(v)[1]
+        s, p = np.nan_to_num(_col(tl, f"{v}:spot_qty")), np.nan_to_num(_col(tl, f"{v}:perp_qty"))
+        net[a] = net.get(a, np.zeros(n)) + s + p
+        gross[a] = gross.get(a, np.zeros(n)) + np.abs(s)
+        short |= p < 0
+    hedged = short & (sum(gross.values(), np.zeros(n)) > 0)
+    for a in net:
+        hedged &= np.abs(net[a]) <= HEDGE_TOLERANCE * gross[a]
+    return float(hedged.mean())
+
+
+def split_slot(label: str) -> tuple[str, str]:
+    """(venue, asset) of a slot label: 'binance:BTC' -> ('binance', 'BTC'); a plain venue -> (venue, '').
+
+    Venue names never contain ':' (data.names.check_name), so the first ':' separates the two."""
+    venue, _, asset = str(label).partition(":")
+    return venue, asset
+
+
+def is_multi_asset(venues: tuple[str, ...] | list[str]) -> bool:
+    """True for a run over several base assets: its slots are labelled 'venue:ASSET'."""
+    return any(":" in str(v) for v in venues)
+
+
+def _ordered(keys: list[str]) -> list[str]:
+    """Distinct keys in order of first appearance (assets: the primary first, as the run lists its slots)."""
+    return list(dict.fromkeys(keys))
+
+
+def hedge_notional(results: Results | RunView) -> dict[str, np.ndarray]:
+    """Per slot, the hedge notional held at each bar: |perp_qty| x mark_px (quote, 0 where flat or unpriced)."""
+    tl = _view(results)
+    return {v: np.nan_to_num(np.abs(_col(tl, f"{v}:perp_qty")) * _col(tl, f"{v}:mark_px"))
+            for v in tl.results.venues}
+
+
+def attribution_by_asset(attr: pd.DataFrame | None) -> dict[str, dict[str, float]]:
+    """{asset or 'lending': {part: quote PnL, ..., 'total'}}: the attribution frame's slot rows summed per asset.
+
+    A row whose label has no asset (lending, or any venue-level row) stays its own row, so the rows still
+    add up to the whole attribution."""
+    by = _attribution_dict(attr)
+    out: dict[str, dict[str, float]] = {}
+    for label, parts in by.items():
+        key = split_slot(label)[1] or label
+        row = out.setdefault(key, {p: 0.0 for p in PNL_PARTS})
+        for p in PNL_PARTS:
+            row[p] += parts[p]
+    for row in out.values():
+        row["total"] = math.fsum(row[p] for p in PNL_PARTS)
+    return out
+
+
+def allocation_by_asset(results: Results | RunView) -> dict[str, Any]:
+    """How the hedge was spread over assets, venues and slots: mean and last share of hedge notional.
+
+    Hedge notional of a slot = |perp_qty| x mark_px. `mean_share` averages each bar's share over the
+    bars that hold any hedge (so the shares of one grouping sum to 1); `last_share` is the share at the
+    last such bar (`last_ts`); `mean_notional` averages the quote notional over every bar. Shares are
+    null when the run never held a perp."""
+    tl = _view(results)
+    slots = hedge_notional(tl)
+    total = np.zeros(len(tl))
+    for x in slots.values():
+        total += x
+    held = np.nonzero(total > 0)[0]
+    last = int(held[-1]) if held.size else None
+    assets = _ordered([split_slot(v)[1] for v in slots])
+    venues = _ordered([split_slot(v)[0] for v in slots])
+    groups = {"by_asset": {a: [v for v in slots if split_slot(v)[1] == a] for a in assets},
+              "by_venue": {w: [v for v in slots if split_slot(v)[0] == w] for w in venues},
+              "by_slot": {v: [v] for v in slots}}
+    out: dict[str, Any] = {"measure": "hedge notional |perp_qty| x mark_px (quote)",
+                           "bars_with_hedge": int(held.size),
+                           "last_ts": _iso(tl.times[last]) if last is not None else None}
+    for name, members in groups.items():
+        out[name] = {}
+        for key, labels in members.items():
+            x = np.zeros(len(tl))
+            for v in labels:
+                x += slots[v]
+            share = x[held] / total[held]
+            out[name][key] = {
+                "mean_share": float(share.mean()) if held.size else None,
+                "last_share": float(x[last] / total[last]) if last is not None else None,
+                "mean_notional": float(x.mean()) if len(tl) else 0.0,
+                "last_notional": float(x[last]) if last is not None else 0.0,
+            }
+    return out
 
 
 def min_distance_to_liquidation(results: Results | RunView) -> dict[str, dict[str, Any]]:
@@ -479,6 +581,9 @@ def compute_metrics(results: Results) -> dict[str, Any]:
     m.update(liquidation_stats(view, parts["liquidation"]))
     m.update(funding_capture(view))
     m.update(trading_stats(view, equity, days))
+    if is_multi_asset(results.venues):     # several base assets: the book seen per asset (docs/reports.md)
+        m["attribution_by_asset"] = attribution_by_asset(results.attribution)
+        m["allocation_by_asset"] = allocation_by_asset(view)
     synth = synthetic_dollar_stats(results)
     if synth is not None:
         m["synthetic_dollar"] = synth

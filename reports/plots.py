@@ -12,12 +12,13 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from basisbt.engine.results import PNL_PARTS, Results
 from basisbt.reports.attribution import over_time
-from basisbt.reports.metrics import drawdown, equity_series, nav_series, timeline_index
+from basisbt.reports.metrics import drawdown, equity_series, is_multi_asset, nav_series, split_slot, timeline_index
 
 # one palette for every chart: PnL parts, venues (in order), lending and markers
 PART_COLORS = {
@@ -33,9 +34,45 @@ LIQ_COLOR = "#d62828"
 FIGSIZE = (10.0, 3.6)
 
 
+# several-asset runs: one hue per asset (in slot order), one shade per venue (darkest the first venue)
+ASSET_COLORS = ("#1f5fa8", "#e07b00", "#2a9d6f", "#8e44ad", "#c0392b", "#6c757d")
+VENUE_SHADES = (0.0, 0.38, 0.62, 0.78, 0.2, 0.5)   # how far each venue's shade is mixed toward white
+VENUE_GREYS = ("#343a40", "#868e96", "#ced4da", "#e9ecef", "#495057", "#adb5bd")
+
+
 def venue_color(i: int) -> str:
     """The palette colour of the i-th venue."""
     return VENUE_COLORS[i % len(VENUE_COLORS)]
+
+
+def asset_color(i: int) -> str:
+    """The palette colour of the i-th base asset of a several-asset run."""
+    return ASSET_COLORS[i % len(ASSET_COLORS)]
+
+
+def shade(color: str, j: int) -> str:
+    """`color` mixed toward white by the j-th venue's amount: one hue per asset, one shade per venue."""
+    f = VENUE_SHADES[j % len(VENUE_SHADES)]
+    r, g, b = to_rgb(color)
+    return to_hex((r + (1.0 - r) * f, g + (1.0 - g) * f, b + (1.0 - b) * f))
+
+
+def slot_colors(labels: Sequence[str]) -> dict[str, str]:
+    """A colour per slot label: the venue palette in a single-asset run; in a several-asset run the
+    asset's hue in the venue's shade, so a stack reads by colour as assets and by shade as venues."""
+    if not is_multi_asset(list(labels)):
+        return {v: venue_color(i) for i, v in enumerate(labels)}
+    assets = list(dict.fromkeys(split_slot(v)[1] for v in labels))
+    venues = list(dict.fromkeys(split_slot(v)[0] for v in labels))
+    return {v: shade(asset_color(assets.index(split_slot(v)[1])), venues.index(split_slot(v)[0])) for v in labels}
+
+
+def asset_groups(labels: Sequence[str]) -> list[tuple[str, list[tuple[str, str, int]]]]:
+    """[(asset, [(slot label, venue, venue index)])] in slot order: the panels of a per-asset chart."""
+    venues = list(dict.fromkeys(split_slot(v)[0] for v in labels))
+    assets = list(dict.fromkeys(split_slot(v)[1] for v in labels))
+    return [(a, [(v, split_slot(v)[0], venues.index(split_slot(v)[0])) for v in labels if split_slot(v)[1] == a])
+            for a in assets]
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
@@ -165,47 +202,171 @@ def fig_attribution(results: Results, dpi: int = 110) -> Figure:
     return fig
 
 
-def fig_funding(results: Results, dpi: int = 110) -> Figure:
-    """Funding rate per venue at each settlement, % per funding interval."""
-    fig, (ax,) = _new(1, dpi=dpi)
+def _asset_panels(results: Results, dpi: int, draw, extra: int = 0,
+                  ratios: Sequence[float] | None = None) -> tuple[Figure, list[Axes]]:
+    """One panel per base asset (plus `extra` panels below), each drawn by draw(ax, asset, slots):
+    a several-asset run's 6-9 slots as a few readable panels of one line per venue."""
+    groups = asset_groups(results.venues)
+    n = len(groups) + extra
+    fig, axes = _new(n, 2.4 * n + 0.6, ratios, dpi)
+    for ax, (asset, slots) in zip(axes, groups):
+        draw(ax, asset, slots)
+    return fig, axes
+
+
+def _draw_funding(ax: Axes, results: Results, slots: Sequence[tuple[str, str, int]], title: str) -> None:
+    """Funding rate of each (label, legend name, venue index) slot at each settlement, % per interval."""
     tl = results.timeline
     t_all = timeline_index(tl)
-    for i, v in enumerate(results.venues):
+    for v, name, i in slots:
         col = f"{v}:funding_rate"
         if not _has_data(tl, col):
             continue
         r = tl[col].to_numpy(dtype=float)
         ok = np.isfinite(r)
         ax.plot(_naive(t_all[ok]), r[ok] * 100.0, color=venue_color(i), marker="o", markersize=2.5,
-                linewidth=1.0, label=v)
+                linewidth=1.0, label=name)
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _liq_marks(ax, results)
-    _style(ax, "Funding rate per venue (short receives when positive)", "rate (% per interval)")
+    _style(ax, title, "rate (% per interval)")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
     _legend(ax, loc="best")
+
+
+def fig_funding(results: Results, dpi: int = 110) -> Figure:
+    """Funding rate per venue at each settlement, % per funding interval (one panel per asset when several)."""
+    if is_multi_asset(results.venues):
+        fig, _ = _asset_panels(results, dpi, lambda ax, a, slots: _draw_funding(
+            ax, results, slots, f"Funding rate per venue: {a} perp (short receives when positive)"))
+        return fig
+    fig, (ax,) = _new(1, dpi=dpi)
+    _draw_funding(ax, results, [(v, v, i) for i, v in enumerate(results.venues)],
+                  "Funding rate per venue (short receives when positive)")
     return fig
 
 
-def fig_basis(results: Results, dpi: int = 110) -> Figure:
-    """Basis per venue, perp close / spot close - 1 (the traded basis, not the mark's), in %."""
-    fig, (ax,) = _new(1, dpi=dpi)
+def _draw_basis(ax: Axes, results: Results, slots: Sequence[tuple[str, str, int]], title: str) -> None:
+    """Basis of each (label, legend name, venue index) slot, perp close / spot close - 1, in %."""
     tl = results.timeline
     t = _naive(timeline_index(tl))
-    for i, v in enumerate(results.venues):
+    for v, name, i in slots:
         col = f"{v}:basis"
         if col in tl.columns:
             ax.plot(t, tl[col].to_numpy(dtype=float) * 100.0, color=venue_color(i), linewidth=1.1,
-                    label=v)
+                    label=name)
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _liq_marks(ax, results)
-    _style(ax, "Basis per venue (perp close / spot close − 1)", "basis (%)")
+    _style(ax, title, "basis (%)")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
     _legend(ax, loc="best")
+
+
+def fig_basis(results: Results, dpi: int = 110) -> Figure:
+    """Basis per venue, perp close / spot close - 1 (the traded basis, not the mark's), in % (a panel per asset)."""
+    if is_multi_asset(results.venues):
+        fig, _ = _asset_panels(results, dpi, lambda ax, a, slots: _draw_basis(
+            ax, results, slots, f"Basis per venue: {a} (perp close / spot close − 1)"))
+        return fig
+    fig, (ax,) = _new(1, dpi=dpi)
+    _draw_basis(ax, results, [(v, v, i) for i, v in enumerate(results.venues)],
+                "Basis per venue (perp close / spot close − 1)")
+    return fig
+
+
+# several-asset runs: a slot's distance to liquidation is drawn only while it holds this share of the hedge
+# notional; a nearly flat slot's liquidation price is meaninglessly far (10^4 - 10^20 % away)
+DIST_MIN_SHARE = 0.02
+
+
+def robust_top(values: Sequence[np.ndarray], q: float = 95.0, spread: float = 2.0) -> float | None:
+    """An axis top that keeps a few far outliers from flattening every other line: 1.2 x the q-th
+    percentile of the finite values when their maximum exceeds `spread` times it; None (no cut) otherwise.
+    A several-asset book's nearly-flat slot has its liquidation price absurdly far (10^20 % away)."""
+    vals = np.concatenate([np.asarray(v, dtype=float).ravel() for v in values]) if values else np.zeros(0)
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return None
+    hi = float(np.percentile(vals, q))
+    return 1.2 * hi if hi > 0 and float(vals.max()) > spread * hi else None
+
+
+def _liq_rows(results: Results, label: str) -> np.ndarray:
+    """Times (naive UTC) of the liquidations of one slot or venue label."""
+    liq = results.liquidations
+    if liq is None or not len(liq) or "venue" not in liq.columns:
+        return np.zeros(0, dtype="datetime64[ns]")
+    return _naive(pd.DatetimeIndex(liq[liq["venue"].astype(str) == label]["ts"]))
+
+
+def _liq_x(ax: Axes, times: np.ndarray, y: float, name: str) -> None:
+    """Red X markers at the liquidations' times on the line y."""
+    if len(times):
+        ax.scatter(times, np.full(len(times), y), marker="X", s=70, color=LIQ_COLOR, edgecolor="white",
+                   linewidth=0.6, zorder=5, clip_on=False, label=f"liquidation ({name})")
+
+
+def _multi_liquidation_risk(results: Results, dpi: int) -> Figure:
+    """Distance to liquidation one panel per asset (venues as lines, axis capped at DIST_CAP), then the
+    margin ratio per venue: the slots of a venue share its cross wallet, so their ratio is one line."""
+    from basisbt.reports.assets import shares, slot_notional
+    tl = results.timeline
+    t = _naive(timeline_index(tl))
+    held = shares(slot_notional(results)).fillna(0.0)
+
+    def draw(ax: Axes, asset: str, slots: Sequence[tuple[str, str, int]]) -> None:
+        drawn = []
+        for v, name, i in slots:
+            if _has_data(tl, f"{v}:dist_liq"):
+                d = tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0
+                d = np.where(held[v].to_numpy() >= DIST_MIN_SHARE, d, np.nan)
+                if np.isfinite(d).any():
+                    ax.plot(t, d, color=venue_color(i), linewidth=1.1, label=name)
+                    drawn.append(d)
+            _liq_x(ax, _liq_rows(results, v), 0.0, name)
+        ax.axhline(0.0, color=LIQ_COLOR, linewidth=0.8)
+        top = robust_top(drawn)
+        _style(ax, f"Distance to liquidation: {asset} (slots with ≥ {DIST_MIN_SHARE:.0%} of the hedge"
+               + (f"; axis cut at {top:,.0f} %)" if top else ")"), "distance (%)")
+        ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
+        ax.set_ylim(0.0, top)
+        _legend(ax, "no perp position", loc="best")
+
+    fig, axes = _asset_panels(results, dpi, draw, extra=1)
+    ax_mr = axes[-1]
+    top = 0.0
+    venues = list(dict.fromkeys(split_slot(v)[0] for v in results.venues))
+    for j, venue in enumerate(venues):
+        lines: dict[bytes, tuple[str, np.ndarray]] = {}
+        for v in (v for v in results.venues if split_slot(v)[0] == venue):
+            mb, mm = f"{v}:margin_balance", f"{v}:maint_margin"
+            if mb not in tl.columns or mm not in tl.columns:
+                continue
+            bal = tl[mb].to_numpy(dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(bal > 0, tl[mm].to_numpy(dtype=float) / bal, np.nan)
+            lines.setdefault(ratio.tobytes(), (v, ratio))        # a shared cross wallet: one line, not one per slot
+        for v, ratio in lines.values():
+            if np.nansum(np.abs(ratio)) > 0:
+                ax_mr.plot(t, ratio * 100.0, color=venue_color(j), linewidth=1.1,
+                           label=venue if len(lines) == 1 else v)
+                top = max(top, float(np.nanmax(ratio)))
+        for v in (v for v in results.venues if split_slot(v)[0] == venue):
+            _liq_x(ax_mr, _liq_rows(results, v), 100.0, v)
+    liq = results.liquidations
+    if top > 0.5 or (liq is not None and len(liq)):
+        ax_mr.axhline(100.0, color=LIQ_COLOR, linewidth=0.8, linestyle="--")
+    _style(ax_mr, "Margin ratio per venue wallet (maintenance / margin balance; 100 % = liquidation)", "ratio (%)")
+    ax_mr.yaxis.set_major_formatter(PercentFormatter(decimals=None))
+    ax_mr.set_ylim(bottom=0.0)
+    _legend(ax_mr, "no perp position", loc="best")
     return fig
 
 
 def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
-    """Distance to liquidation (%) and margin ratio (maintenance / margin balance, %) per venue."""
+    """Distance to liquidation (%) and margin ratio (maintenance / margin balance, %) per venue
+    (per asset and per venue wallet in a several-asset run)."""
+    if is_multi_asset(results.venues):
+        return _multi_liquidation_risk(results, dpi)
     fig, (ax, ax_mr) = _new(2, 5.0, (1.0, 1.0), dpi)
     tl = results.timeline
     t = _naive(timeline_index(tl))
@@ -252,14 +413,16 @@ def fig_allocation(results: Results, dpi: int = 110) -> Figure:
     tl = results.timeline
     t = _naive(timeline_index(tl))
     series, labels, colors = [], [], []
-    for i, v in enumerate(results.venues):
+    palette = slot_colors(results.venues)
+    order = [v for _, slots in asset_groups(results.venues) for v, _, _ in slots]   # asset by asset
+    for v in order:
         q, px = f"{v}:spot_qty", f"{v}:spot_px"
         if q in tl.columns and px in tl.columns:
             val = np.nan_to_num(tl[q].to_numpy(dtype=float) * tl[px].to_numpy(dtype=float))
             if np.any(val != 0):
                 series.append(val)
                 labels.append(f"{v} spot")
-                colors.append(venue_color(i))
+                colors.append(palette[v])
     lend_cols = [f"{p}:supply" for p in results.protocols if f"{p}:supply" in tl.columns]
     for j, c in enumerate(lend_cols):
         if not np.any(np.nan_to_num(tl[c].to_numpy(dtype=float)) != 0):
@@ -280,7 +443,49 @@ def fig_allocation(results: Results, dpi: int = 110) -> Figure:
     _liq_marks(ax, results)
     _style(ax, "Allocation across venues and lending", "value (quote)")
     _money_fmt(ax)
-    _legend(ax, loc="upper left", ncol=4)
+    if is_multi_asset(results.venues):      # 6-9 slots: the legend beside the chart, not over the stack
+        _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        _legend(ax, loc="upper left", ncol=4)
+    return fig
+
+
+def fig_asset_allocation(results: Results, switches: pd.DataFrame | None = None, dpi: int = 110) -> Figure:
+    """Several-asset runs: hedge notional (|perp qty| x mark) stacked per (venue, asset) slot, coloured by
+    asset and shaded by venue; below it the share held in each asset and on each venue, with the
+    listed switches (reports.assets.allocation_switches) as dotted lines."""
+    from basisbt.reports.assets import grouped_notional, shares, slot_notional
+    fig, (ax, ax_a, ax_v) = _new(3, 8.2, (2.0, 1.0, 1.0), dpi)
+    per = slot_notional(results)
+    t = _naive(per.index)
+    palette = slot_colors(list(per.columns))
+    order = [v for _, slots in asset_groups(list(per.columns)) for v, _, _ in slots]   # asset by asset
+    keep = [v for v in order if np.any(per[v].to_numpy() != 0)]
+    if keep:
+        ax.stackplot(t, *[per[v].to_numpy() for v in keep], colors=[palette[v] for v in keep],
+                     labels=[f"{split_slot(v)[1]} · {split_slot(v)[0]}" for v in keep],
+                     edgecolor="white", linewidth=0.3)
+    _liq_marks(ax, results)
+    _style(ax, "Hedge notional per asset and venue (|perp qty| × mark)", "notional (quote)")
+    _money_fmt(ax)
+    _legend(ax, "no perp position", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    for a, frame, colors, title in (
+            (ax_a, shares(grouped_notional(results, "asset")),
+             [asset_color(i) for i in range(len(per.columns))], "Share by asset"),
+            (ax_v, shares(grouped_notional(results, "venue")),
+             [VENUE_GREYS[i % len(VENUE_GREYS)] for i in range(len(per.columns))], "Share by venue")):
+        cols = list(frame.columns)
+        if frame.notna().any().any():
+            a.stackplot(t, *[frame[c].fillna(0.0).to_numpy() * 100.0 for c in cols], colors=colors[:len(cols)],
+                        labels=cols, edgecolor="white", linewidth=0.3)
+        if switches is not None and len(switches) and a is ax_a:
+            moved = switches[switches["what"] == "moved"]
+            for k, ts in enumerate(_naive(pd.DatetimeIndex(moved["ts"]))):
+                a.axvline(ts, color="black", linestyle=":", linewidth=0.9, label="switch" if k == 0 else None)
+        _style(a, title, "share (%)")
+        a.set_ylim(0.0, 100.0)
+        a.yaxis.set_major_formatter(PercentFormatter(decimals=None))
+        _legend(a, "no perp position", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -350,13 +555,18 @@ def plot(results: Results, dpi: int = 100) -> Figure:
     draw_attribution(axes[2], results)
     tl = results.timeline
     t = _naive(timeline_index(tl))
-    for i, v in enumerate(results.venues):
+    palette = slot_colors(results.venues)
+    drawn = []
+    for v in results.venues:
         if f"{v}:dist_liq" in tl.columns:
-            axes[3].plot(t, tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0,
-                         color=venue_color(i), linewidth=1.1, label=v)
+            drawn.append(tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0)
+            axes[3].plot(t, drawn[-1], color=palette[v], linewidth=1.1, label=v)
     _liq_marks(axes[3], results)
     _style(axes[3], "Distance to liquidation", "distance (%)")
     axes[3].yaxis.set_major_formatter(PercentFormatter(decimals=None))
+    top = robust_top(drawn) if is_multi_asset(results.venues) else None
+    if top:
+        axes[3].set_ylim(0.0, top)
     _legend(axes[3], loc="best")
     fig.suptitle(f"{results.strategy} on {results.dataset}", fontsize=12, fontweight="bold")
     return fig

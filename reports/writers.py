@@ -23,9 +23,10 @@ from typing import Any
 
 import pandas as pd
 
-from basisbt.data.safe_io import atomic_write_text, fsync_path
+from basisbt.data.safe_io import atomic_write, atomic_write_text, fsync_path
 from basisbt.engine.results import Results
 from basisbt.reports import tomlfmt
+from basisbt.reports.markdown import ALLOCATION_PNG
 from basisbt.reports.metrics import compute_metrics, timeline_index
 
 RUN_FORMAT = 1
@@ -231,6 +232,18 @@ def write_reports(results: Results, out_dir: Path, *, dpi: int = 110) -> dict[st
 
     metrics = compute_metrics(results)
     atomic_write_text(out_dir / "metrics.json", metrics_json(metrics))
+    chart = allocation_png(results, dpi)     # several assets only: the chart report.md links to
+    if chart is not None:
+        atomic_write(out_dir / ALLOCATION_PNG, lambda tmp: Path(tmp).write_bytes(chart))
     atomic_write_text(out_dir / "report.md", render_markdown(results, metrics))
-    atomic_write_text(out_dir / "report.html", render_html(results, metrics, dpi=dpi))
+    atomic_write_text(out_dir / "report.html", render_html(results, metrics, dpi=dpi, allocation_png=chart))
     return metrics
+
+
+def allocation_png(results: Results, dpi: int = 110) -> bytes | None:
+    """The allocation-by-asset-and-venue chart of a several-asset run as PNG bytes; None for one asset."""
+    from basisbt.reports import assets, plots
+    if not assets.assets_of(results):
+        return None
+    fig = plots.fig_asset_allocation(results, assets.allocation_switches(results), dpi)
+    return plots.png_bytes(fig, dpi=dpi)
