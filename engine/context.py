@@ -101,7 +101,7 @@ class RunView(Protocol):
 class Context:
     """The strategy's only window on the run. Created by the engine; strategies never build one.
 
-    The engine talks to it through three calls: `take_actions()` after each hook, `venue_of(name)`,
+    The engine talks to it through three calls: `take_actions()` after each hook, `home_of(name)`,
     and `detach()` at the end of the run (so a finished run's arrays are not kept alive by a strategy
     holding on to its context)."""
 
@@ -117,12 +117,9 @@ class Context:
         self._act = Actions()
         return act
 
-    def venue_of(self, venue: str, asset: str | None = None) -> int:
-        """Index of a venue's slot by name (and asset); a ConfigError naming the valid ones otherwise."""
-        return self._v(venue, asset)
-
     def home_of(self, venue: str) -> int:
-        """Index of the slot that holds a venue's cash (the venue itself with one asset)."""
+        """Index of the slot that holds a venue's cash (the venue itself with one asset); a ConfigError naming
+        the valid venues otherwise."""
         return self._home(venue)
 
     def detach(self) -> None:

@@ -233,16 +233,21 @@ def _draw_funding(ax: Axes, results: Results, slots: Sequence[tuple[str, str, in
     _legend(ax, loc="best")
 
 
-def fig_funding(results: Results, dpi: int = 110) -> Figure:
-    """Funding rate per venue at each settlement, % per funding interval (one panel per asset when several)."""
+def _per_venue(results: Results, dpi: int, draw, title: str, asset_title: str) -> Figure:
+    """One panel of a line per venue, or with several assets one such panel per asset: draw(ax, results,
+    slots, title), `asset_title` formatted with the asset."""
     if is_multi_asset(results.venues):
-        fig, _ = _asset_panels(results, dpi, lambda ax, a, slots: _draw_funding(
-            ax, results, slots, f"Funding rate per venue: {a} perp (short receives when positive)"))
+        fig, _ = _asset_panels(results, dpi, lambda ax, a, slots: draw(ax, results, slots, asset_title.format(a)))
         return fig
     fig, (ax,) = _new(1, dpi=dpi)
-    _draw_funding(ax, results, [(v, v, i) for i, v in enumerate(results.venues)],
-                  "Funding rate per venue (short receives when positive)")
+    draw(ax, results, [(v, v, i) for i, v in enumerate(results.venues)], title)
     return fig
+
+
+def fig_funding(results: Results, dpi: int = 110) -> Figure:
+    """Funding rate per venue at each settlement, % per funding interval (one panel per asset when several)."""
+    return _per_venue(results, dpi, _draw_funding, "Funding rate per venue (short receives when positive)",
+                      "Funding rate per venue: {} perp (short receives when positive)")
 
 
 def _draw_basis(ax: Axes, results: Results, slots: Sequence[tuple[str, str, int]], title: str) -> None:
@@ -263,14 +268,8 @@ def _draw_basis(ax: Axes, results: Results, slots: Sequence[tuple[str, str, int]
 
 def fig_basis(results: Results, dpi: int = 110) -> Figure:
     """Basis per venue, perp close / spot close - 1 (the traded basis, not the mark's), in % (a panel per asset)."""
-    if is_multi_asset(results.venues):
-        fig, _ = _asset_panels(results, dpi, lambda ax, a, slots: _draw_basis(
-            ax, results, slots, f"Basis per venue: {a} (perp close / spot close − 1)"))
-        return fig
-    fig, (ax,) = _new(1, dpi=dpi)
-    _draw_basis(ax, results, [(v, v, i) for i, v in enumerate(results.venues)],
-                "Basis per venue (perp close / spot close − 1)")
-    return fig
+    return _per_venue(results, dpi, _draw_basis, "Basis per venue (perp close / spot close − 1)",
+                      "Basis per venue: {} (perp close / spot close − 1)")
 
 
 # several-asset runs: a slot's distance to liquidation is drawn only while it holds this share of the hedge

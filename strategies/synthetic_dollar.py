@@ -70,11 +70,6 @@ def parse_asset_weights(spec: str, assets: list[str], quote: str) -> tuple[dict[
     return {a: w / total for a, w in out.items()}, quote_share
 
 
-def ctx_venue(slot: str) -> str:
-    """The venue of a slot label ('binance:BTC' -> 'binance'; venue names hold no ':', data/names.py)."""
-    return slot.split(":", 1)[0]
-
-
 def parse_weights(spec: str, venues: list[str]) -> dict[str, float]:
     """'binance=0.5,okx=0.5' -> normalized weights; '' -> equal over all venues."""
     if not spec.strip():
@@ -132,6 +127,7 @@ class SyntheticDollar(Strategy):
         self.w: dict[str, float] = {}        # slot (venue; 'venue:ASSET' with several assets) -> share of the book
         self.cash_w: dict[str, float] = {}   # venue -> share of the book held as cash (asset_weights' quote share)
         self.venue_w: dict[str, float] = {}  # venue -> share of the book
+        self.slot_venue: dict[str, str] = {}  # slot -> its venue (several assets only)
         self.opened = False
         self.opened_on: set[str] = set()     # venues whose hedge is open (each at its first real bar)
         self.supply = 0.0
@@ -162,8 +158,9 @@ class SyntheticDollar(Strategy):
             return
         aw, cash_share = parse_asset_weights(self.p.asset_weights, ctx.assets, ctx.symbol.split("/")[1])
         self.w, self.cash_w = {}, {}
+        self.slot_venue = {k: ctx.split(k)[0] for k in ctx.slots}
         for v, vw in self.venue_w.items():
-            here = {k: aw[ctx.split(k)[1]] for k in ctx.slots if ctx.split(k)[0] == v and aw[ctx.split(k)[1]] > 0}
+            here = {k: aw[a] for k in ctx.slots for kv, a in [ctx.split(k)] if kv == v and aw[a] > 0}
             total = sum(here.values())
             for k, a in here.items():
                 self.w[k] = vw * (1.0 - cash_share) * a / total
@@ -221,7 +218,7 @@ class SyntheticDollar(Strategy):
         """The slot's share of its venue's starting cash: 1 with one asset (the venue's hedge is its slot)."""
         if not self.cash_w:
             return 1.0
-        return self.w[slot] / self.venue_w[ctx_venue(slot)]
+        return self.w[slot] / self.venue_w[self.slot_venue[slot]]
 
     # -- income and the reserve ---------------------------------------------------------------------
     def _distribute(self, ctx: Context) -> None:
