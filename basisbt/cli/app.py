@@ -85,8 +85,10 @@ def run(
                                                  "difference of daily means go to metrics.json and the report"),
     benchmark_unit: str = typer.Option("fraction", "--benchmark-unit",
                                        help="units of the benchmark column: fraction or percent"),
+    csv: bool = typer.Option(False, "--csv", help="write the equity, ledger, fills and extras tables as CSV "
+                                                  "instead of Parquet (slower on long runs: ~35 s for a year of 1m bars)"),
 ) -> None:
-    """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
+    """Run one backtest and write its run directory (metrics.json, tables, report.html, report.md, run.toml)."""
     from basisbt.data.errors import DataError
     from basisbt.data.sources import UnknownSource, resolve_data
     from basisbt.data.venues import VenueSpecError
@@ -170,10 +172,10 @@ def run(
             fail(str(e))
     target = out_dir or Path("runs") / default_run_name(res)
     try:
-        write_run(res, target)
+        write_run(res, target, csv=csv)
     except RunTargetError as e:
         fail(str(e))
-    _summary(res, target, elapsed)
+    _summary(res, target, elapsed, "csv" if csv else "parquet")
 
 
 def _gaps_line(q: dict) -> str:
@@ -185,7 +187,7 @@ def _gaps_line(q: dict) -> str:
     return f"{stale} stale bars, {f_stale} settlements priced stale, {refused} orders refused"
 
 
-def _summary(res, target: Path, elapsed: float) -> None:
+def _summary(res, target: Path, elapsed: float, tables: str = "parquet") -> None:
     m = res.metrics()
     t = Table(title=f"{res.strategy} on {res.dataset}", show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -221,8 +223,8 @@ def _summary(res, target: Path, elapsed: float) -> None:
         err.print(f"[dim]log: {escape(line)}[/dim]", highlight=False)
     if len(res.log) > 8:
         err.print(f"[dim]log: … {len(res.log) - 8} more lines in {target}/run.log[/dim]")
-    out.print(f"wrote {target}/ (report.html, report.md, metrics.json, equity.csv, ledger.csv, fills.csv, "
-              f"run.toml) in {elapsed:.2f}s")
+    out.print(f"wrote {target}/ (report.html, report.md, metrics.json, equity.{tables}, ledger.{tables}, "
+              f"fills.{tables}, run.toml) in {elapsed:.2f}s")
 
 
 def _num(x) -> str:
