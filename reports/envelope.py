@@ -46,7 +46,7 @@ def envelope_index(x: np.ndarray, ys: Sequence[np.ndarray], columns: int) -> np.
     span = hi - lo
     if not np.isfinite(span) or span <= 0:
         return np.arange(n)
-    slice_no = np.minimum(((xf - lo) * (columns / span)).astype(np.int64), columns - 1)
+    slice_no = np.minimum(((xf - lo) / span * columns).astype(np.int64), columns - 1)   # floor: xf >= lo
     starts = np.flatnonzero(np.r_[True, slice_no[1:] != slice_no[:-1]])
     nseg = starts.size
     seg = np.repeat(np.arange(nseg), np.diff(np.r_[starts, n]))

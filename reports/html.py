@@ -10,6 +10,7 @@ import jinja2
 import pandas as pd
 
 from basisbt.engine.results import Results
+from basisbt.phases import phase
 from basisbt.reports import assets, attribution, plots, quality
 from basisbt.reports.fmt import (CONVENTIONS_TEXT, headline_rows, is_short, money, num, pct, period,
                                  when, window, window_note)
@@ -166,7 +167,12 @@ def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110,
     m = metrics
     rows = headline_rows(m)
     half = (len(rows) + 1) // 2
-    figures = [(k, cap, png_b64(fig, dpi)) for k, cap, fig in plots.report_figures(results, dpi)]
+    figures = []
+    for k, cap, build in plots.chart_builders(results):   # one figure at a time: drawn, rendered, freed
+        with phase(f"chart {k}"):
+            fig = build(results, dpi)
+            if fig is not None:
+                figures.append((k, cap, png_b64(fig, dpi)))
     dist = m.get("min_dist_liq") or {}
     return {
         "title": f"{results.strategy} on {results.dataset}",

@@ -8,7 +8,7 @@ picture, every extreme kept, a year of 1-minute bars drawn in milliseconds.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -555,19 +555,26 @@ def _fig_benchmark(results: Results, dpi: int) -> Figure | None:
     return fig_benchmark(results, dpi)
 
 
+def chart_builders(results: Results) -> list[tuple[str, str, Callable[[Results, int], Figure | None]]]:
+    """The report's charts as (anchor id, caption, build(results, dpi) -> Figure or None when there is
+    nothing to draw), in page order: built one at a time, each freed once rendered."""
+    per_venue = bool(results.venues)
+    charts: list[tuple[str, str, Callable[[Results, int], Figure | None] | None]] = [
+        ("equity", "Equity and drawdown", fig_equity),
+        ("attribution", "Cumulative PnL attribution", fig_attribution),
+        ("funding", "Funding rate per venue", fig_funding if per_venue else None),
+        ("basis", "Basis per venue", fig_basis if per_venue else None),
+        ("liquidation", "Distance to liquidation and margin ratio", fig_liquidation_risk if per_venue else None),
+        ("allocation", "Allocation", fig_allocation),
+        ("synthetic", "Backing ratio and reserve fund", fig_synthetic),
+        ("benchmark", "Against the benchmark", _fig_benchmark),
+    ]
+    return [(k, c, f) for k, c, f in charts if f is not None]
+
+
 def report_figures(results: Results, dpi: int = 110) -> list[tuple[str, str, Figure]]:
     """All report charts as (anchor id, caption, figure), in page order; absent data is skipped."""
-    figs: list[tuple[str, str, Figure | None]] = [
-        ("equity", "Equity and drawdown", fig_equity(results, dpi)),
-        ("attribution", "Cumulative PnL attribution", fig_attribution(results, dpi)),
-        ("funding", "Funding rate per venue", fig_funding(results, dpi) if results.venues else None),
-        ("basis", "Basis per venue", fig_basis(results, dpi) if results.venues else None),
-        ("liquidation", "Distance to liquidation and margin ratio",
-         fig_liquidation_risk(results, dpi) if results.venues else None),
-        ("allocation", "Allocation", fig_allocation(results, dpi)),
-        ("synthetic", "Backing ratio and reserve fund", fig_synthetic(results, dpi)),
-        ("benchmark", "Against the benchmark", _fig_benchmark(results, dpi)),
-    ]
+    figs = [(k, c, build(results, dpi)) for k, c, build in chart_builders(results)]
     return [(k, c, f) for k, c, f in figs if f is not None]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,7 +29,7 @@ def table_name(table: str, csv: bool) -> str:
     return f"{table}.{'csv' if csv or table in SMALL_TABLES else 'parquet'}"
 
 
-def sha256(data: bytes | memoryview) -> str:
+def sha256(data: bytes) -> str:
     """The hex sha256 of some bytes (what run.toml's [files] lists)."""
     return hashlib.sha256(data).hexdigest()
 
@@ -47,23 +48,35 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def parquet_bytes(df: pd.DataFrame) -> memoryview:
-    """Parquet bytes of a frame without its index (a view of pyarrow's buffer: no 100 MB copy): snappy, no
-    dictionary for numbers (it costs more time than it saves on float columns), statistics on `ts` only
-    (what readers filter by)."""
+def arrow_table(df: pd.DataFrame) -> Any:
+    """A pyarrow Table of the frame's columns (no index). Float columns go in as they are, NaN as NaN (not
+    null: the values are the run's, and no null bitmap is built); other columns by pandas' conversion."""
     import pyarrow as pa
+    arrays = [pa.array(df[c].to_numpy()) if df[c].dtype.kind == "f" else pa.array(df[c], from_pandas=True)
+              for c in df.columns]
+    return pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write a frame as Parquet straight to `path` (streamed: no whole-file buffer to grow): snappy, no
+    dictionary for numbers (it costs more time than it saves on float columns), statistics on `ts` only
+    (what readers filter by). pyarrow encodes and writes without holding the GIL."""
     import pyarrow.parquet as pq
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression=PARQUET_COMPRESSION, use_dictionary=text or False,
+    table = arrow_table(df)
+    text = [c for c in table.column_names if df[c].dtype.kind not in "fiumbM"]
+    pq.write_table(table, str(path), compression=PARQUET_COMPRESSION, use_dictionary=text or False,
                    write_statistics=["ts"] if "ts" in table.column_names else False)
-    return memoryview(sink.getvalue())
 
 
-def table_bytes(df: pd.DataFrame, name: str) -> bytes | memoryview:
-    """The bytes of file `name` (its suffix says the format)."""
-    return parquet_bytes(df) if name.endswith(".parquet") else csv_bytes(df)
+def write_table(df: pd.DataFrame, path: Path) -> str:
+    """Write a table atomically in the format its suffix names; returns the sha256 of the bytes written."""
+    from basisbt.data.safe_io import atomic_write
+    if path.suffix == ".parquet":
+        atomic_write(path, lambda tmp: write_parquet(df, tmp))
+        return file_sha256(path)
+    data = csv_bytes(df)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return sha256(data)
 
 
 def read_table(path: Path) -> pd.DataFrame:

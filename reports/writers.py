@@ -26,6 +26,7 @@ import pandas as pd
 
 from basisbt.data.safe_io import atomic_write, atomic_write_text, fsync_path
 from basisbt.engine.results import Results
+from basisbt.phases import phase
 from basisbt.reports import runfiles, tomlfmt
 from basisbt.reports.markdown import ALLOCATION_PNG
 from basisbt.reports.metrics import compute_metrics, timeline_index
@@ -214,40 +215,57 @@ def commit_dir(tmp: Path, target: Path) -> None:
     fsync_path(target.parent)
 
 
-def write_run(results: Results, out_dir: Path, *, dpi: int = 110, csv: bool = False) -> Path:
+def write_run(results: Results, out_dir: Path, *, dpi: int = 110, csv: bool = False,
+              metrics: dict[str, Any] | None = None) -> Path:
     """Write the whole run directory as one unit (see the module docstring); returns out_dir.
-    `csv=True` writes the tables as CSV instead of Parquet (reports/runfiles.py)."""
+    `csv=True` writes the tables as CSV instead of Parquet (reports/runfiles.py); `metrics`, when the caller
+    has computed them already (compute_metrics(results)), are not computed again."""
     out_dir = Path(out_dir)
     check_run_target(out_dir)
     tmp = staging_dir(out_dir)
     try:
-        _write_run_files(results, tmp, dpi=dpi, csv=csv)
-        commit_dir(tmp, out_dir)
+        _write_run_files(results, tmp, dpi=dpi, csv=csv, metrics=metrics)
+        with phase("commit (fsync, swap directory)"):
+            commit_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
 
 
-def write_bytes(path: Path, data: bytes | memoryview) -> None:
+def write_bytes(path: Path, data: bytes) -> None:
     """Write bytes atomically (temp file, fsync, rename)."""
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def _write_run_files(results: Results, out_dir: Path, *, dpi: int, csv: bool = False) -> None:
-    """Every file of a run directory into out_dir (a fresh staging directory). Data first, reports last."""
+def write_tables(results: Results, out_dir: Path, csv: bool = False) -> dict[str, str]:
+    """The run's tables (Parquet, or CSV) and run.log into out_dir; returns {file name: sha256}."""
     files: dict[str, str] = {}
     for table, frame in run_tables(results).items():
         name = runfiles.table_name(table, csv)
-        data = runfiles.table_bytes(frame, name)
-        write_bytes(out_dir / name, data)
-        files[name] = runfiles.sha256(data)
+        with phase(f"write {name}"):
+            files[name] = runfiles.write_table(frame, out_dir / name)
     if results.log:
         log = ("\n".join(results.log) + "\n").encode("utf-8")
         write_bytes(out_dir / "run.log", log)
         files["run.log"] = runfiles.sha256(log)
-    atomic_write_text(out_dir / "run.toml", run_toml(results, files))
-    write_reports(results, out_dir, dpi=dpi)
+    return files
+
+
+def _write_run_files(results: Results, out_dir: Path, *, dpi: int, csv: bool = False,
+                     metrics: dict[str, Any] | None = None) -> None:
+    """Every file of a run directory into out_dir (a fresh staging directory). The tables are written on a
+    second thread while this one computes the metrics and draws the reports: pyarrow's encoding and the
+    fsyncs release the GIL, so on a year of 1m bars the two overlap. run.toml (which lists the tables'
+    hashes) and metrics.json (which holds run.toml's) come last."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="basisbt-tables") as pool:
+        tables = pool.submit(write_tables, results, out_dir, csv)
+        metrics = render_reports(results, out_dir, dpi=dpi, metrics=metrics)
+        with phase("wait for the tables"):
+            pool.shutdown(wait=True)
+    atomic_write_text(out_dir / RUN_MARKER, run_toml(results, tables.result()))
+    write_metrics(metrics, out_dir)
 
 
 def run_fingerprint(run_dir: Path) -> str | None:
@@ -256,21 +274,39 @@ def run_fingerprint(run_dir: Path) -> str | None:
     return runfiles.file_sha256(p) if p.is_file() else None
 
 
-def write_reports(results: Results, out_dir: Path, *, dpi: int = 110) -> dict[str, Any]:
-    """(Re)write metrics.json, report.md and report.html from a Results; returns the metrics.
-    metrics.json also holds `run_fingerprint`, the sha256 of the run.toml beside it."""
-    from basisbt.reports.html import render_html
-    from basisbt.reports.markdown import render_markdown
-
-    metrics = compute_metrics(results)
+def write_metrics(metrics: dict[str, Any], out_dir: Path) -> None:
+    """metrics.json, with `run_fingerprint`: the sha256 of the run.toml beside it (when there is one)."""
     fingerprint = run_fingerprint(out_dir)
-    saved = dict(metrics, run_fingerprint=fingerprint) if fingerprint else metrics
-    atomic_write_text(out_dir / "metrics.json", metrics_json(saved))
+    atomic_write_text(out_dir / "metrics.json",
+                      metrics_json(dict(metrics, run_fingerprint=fingerprint) if fingerprint else metrics))
+
+
+def render_reports(results: Results, out_dir: Path, *, dpi: int = 110,
+                   metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Compute the metrics (unless given) and write report.md, report.html (and allocation.png); returns
+    the metrics."""
+    with phase("import report modules (matplotlib, jinja2)"):
+        from basisbt.reports.html import render_html
+        from basisbt.reports.markdown import render_markdown
+    if metrics is None:
+        with phase("metrics"):
+            metrics = compute_metrics(results)
     chart = allocation_png(results, dpi)     # several assets only: the chart report.md links to
     if chart is not None:
         write_bytes(out_dir / ALLOCATION_PNG, chart)
-    atomic_write_text(out_dir / "report.md", render_markdown(results, metrics))
-    atomic_write_text(out_dir / "report.html", render_html(results, metrics, dpi=dpi, allocation_png=chart))
+    with phase("report.md"):
+        atomic_write_text(out_dir / "report.md", render_markdown(results, metrics))
+    html = render_html(results, metrics, dpi=dpi, allocation_png=chart)
+    with phase("write report.html"):
+        atomic_write_text(out_dir / "report.html", html)
+    return metrics
+
+
+def write_reports(results: Results, out_dir: Path, *, dpi: int = 110) -> dict[str, Any]:
+    """(Re)write metrics.json, report.md and report.html from a Results beside its run.toml; returns the
+    metrics (without run_fingerprint)."""
+    metrics = render_reports(results, out_dir, dpi=dpi)
+    write_metrics(metrics, out_dir)
     return metrics
 
 

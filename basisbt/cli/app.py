@@ -19,6 +19,7 @@ from rich.table import Table
 
 from basisbt.cli.common import STATE, SafeGroup, err, fail, key_values
 from basisbt.data.names import slug
+from basisbt.phases import phase, started
 
 app = typer.Typer(
     name="basisbt",
@@ -135,13 +136,15 @@ def run(
             from basisbt.reports.benchmark import load_series, parse_spec
             load_series(*parse_spec(benchmark)[:2], unit=benchmark_unit)
         t0 = time.perf_counter()
-        ds = resolve_data(data, timeframe=timeframe, cache_dir=cache_dir)
+        with phase("load data"):
+            ds = resolve_data(data, timeframe=timeframe, cache_dir=cache_dir)
         if venues:
             ds = ds.with_venues([v.strip() for v in venues.split(",") if v.strip()])
         if spot_from:
             ds = ds.with_shared_spot(spot_from)
         label = data + (f" venues={venues}" if venues else "") + (f" spot-from={spot_from}" if spot_from else "")
-        engine = Engine(strat, ds, run_cfg, data_label=label)
+        with phase("engine set-up (align data, build arrays)"):
+            engine = Engine(strat, ds, run_cfg, data_label=label)
     except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError) as e:
         if STATE["debug"]:
             raise
@@ -159,7 +162,8 @@ def run(
                 prog.update(task, completed=done)
                 last[0] = now
         try:
-            res = engine.run(progress=tick)
+            with phase("run (kernels, hooks, Results frames)"):
+                res = engine.run(progress=tick)
         except (ConfigError, StrategyError) as e:
             if STATE["debug"]:
                 raise
@@ -171,11 +175,15 @@ def run(
         except (ConfigError, DataError) as e:
             fail(str(e))
     target = out_dir or Path("runs") / default_run_name(res)
+    with phase("metrics"):
+        metrics = res.metrics()
     try:
-        write_run(res, target, csv=csv)
+        with phase("write run directory"):
+            write_run(res, target, csv=csv, metrics=metrics)
     except RunTargetError as e:
         fail(str(e))
-    _summary(res, target, elapsed, "csv" if csv else "parquet")
+    with phase("summary"):
+        _summary(res, target, elapsed, "csv" if csv else "parquet", metrics)
 
 
 def _gaps_line(q: dict) -> str:
@@ -187,8 +195,8 @@ def _gaps_line(q: dict) -> str:
     return f"{stale} stale bars, {f_stale} settlements priced stale, {refused} orders refused"
 
 
-def _summary(res, target: Path, elapsed: float, tables: str = "parquet") -> None:
-    m = res.metrics()
+def _summary(res, target: Path, elapsed: float, tables: str = "parquet", m: dict | None = None) -> None:
+    m = m or res.metrics()
     t = Table(title=f"{res.strategy} on {res.dataset}", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
@@ -278,6 +286,7 @@ _register_commands()
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    started()
     app()
 
 
