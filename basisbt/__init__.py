@@ -6,14 +6,39 @@
 
 Subpackages: `basisbt.engine` (simulator and numba kernels), `basisbt.data` (datasets, importers,
 scenarios), `basisbt.strategies` (templates and built-ins), `basisbt.reports` (metrics, HTML).
+
+`import basisbt` itself is cheap: the names below are imported on first use (PEP 562), so a command that
+only lists scenarios never loads numba, pandas or matplotlib, and `bb.run` pays for them once.
 """
 from __future__ import annotations
 
-from basisbt.api import load, run, scenarios, strategies
-from basisbt.data.dataset import Dataset
-from basisbt.engine.config import RunConfig
-from basisbt.engine.results import Results
-from basisbt.strategies.base import Strategy, param
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from basisbt.api import load, run, scenarios, strategies
+    from basisbt.data.dataset import Dataset
+    from basisbt.engine.config import RunConfig
+    from basisbt.engine.results import Results
+    from basisbt.strategies.base import Strategy, param
 
 __all__ = ["Dataset", "Results", "RunConfig", "Strategy", "load", "param", "run", "scenarios", "strategies"]
 __version__ = "0.1.0"
+
+_WHERE = {"load": "basisbt.api", "run": "basisbt.api", "scenarios": "basisbt.api", "strategies": "basisbt.api",
+          "Dataset": "basisbt.data.dataset", "RunConfig": "basisbt.engine.config",
+          "Results": "basisbt.engine.results", "Strategy": "basisbt.strategies.base",
+          "param": "basisbt.strategies.base"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use and keep it in the module (later lookups cost nothing)."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'basisbt' has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
