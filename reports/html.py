@@ -4,16 +4,18 @@ from __future__ import annotations
 import base64
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
 
 from basisbt.engine.results import Results
-from basisbt.phases import phase
 from basisbt.reports import assets, attribution, plots, quality
 from basisbt.reports.fmt import (CONVENTIONS_TEXT, headline_rows, is_short, money, num, pct, period,
                                  when, window, window_note)
+
+if TYPE_CHECKING:
+    from basisbt.reports.chartproc import ChartJob
 
 MAX_FILL_ROWS = 200
 TEMPLATES = Path(__file__).parent / "templates"
@@ -160,19 +162,20 @@ def asset_context(results: Results, metrics: dict[str, Any], dpi: int,
 
 
 def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110,
-                   allocation_png: bytes | None = None) -> dict[str, Any]:
-    """Everything the report template shows, already formatted."""
+                   allocation_png: bytes | None = None, charts: ChartJob | None = None) -> dict[str, Any]:
+    """Everything the report template shows, already formatted; `charts`: the charts already being drawn
+    (reports/chartproc.py), else they are started here."""
+    from basisbt.reports.chartproc import start_charts
     from basisbt.reports.writers import run_toml
 
     m = metrics
     rows = headline_rows(m)
     half = (len(rows) + 1) // 2
-    figures = []
-    for k, cap, build in plots.chart_builders(results):   # one figure at a time: drawn, rendered, freed
-        with phase(f"chart {k}"):
-            fig = build(results, dpi)
-            if fig is not None:
-                figures.append((k, cap, png_b64(fig, dpi)))
+    job = charts or start_charts(results, dpi)
+    try:
+        figures = job.finish()
+    finally:
+        job.close()
     dist = m.get("min_dist_liq") or {}
     return {
         "title": f"{results.strategy} on {results.dataset}",
@@ -202,8 +205,9 @@ def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110,
 
 
 def render_html(results: Results, metrics: dict[str, Any], *, dpi: int = 110,
-                allocation_png: bytes | None = None) -> str:
+                allocation_png: bytes | None = None, charts: ChartJob | None = None) -> str:
     """The self-contained report.html text for one run; `allocation_png` reuses the several-asset
-    allocation chart already drawn for allocation.png (drawn here when not given)."""
+    allocation chart already drawn for allocation.png (drawn here when not given); `charts` the charts
+    already being drawn (reports/chartproc.py)."""
     return environment().get_template("report.html.j2").render(
-        **report_context(results, metrics, dpi, allocation_png))
+        **report_context(results, metrics, dpi, allocation_png, charts))

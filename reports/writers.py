@@ -259,11 +259,17 @@ def _write_run_files(results: Results, out_dir: Path, *, dpi: int, csv: bool = F
     fsyncs release the GIL, so on a year of 1m bars the two overlap. run.toml (which lists the tables'
     hashes) and metrics.json (which holds run.toml's) come last."""
     from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="basisbt-tables") as pool:
-        tables = pool.submit(write_tables, results, out_dir, csv)
-        metrics = render_reports(results, out_dir, dpi=dpi, metrics=metrics)
-        with phase("wait for the tables"):
-            pool.shutdown(wait=True)
+
+    from basisbt.reports.chartproc import start_charts
+    charts = start_charts(results, dpi)         # its helper is forked before this function starts a thread
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="basisbt-tables") as pool:
+            tables = pool.submit(write_tables, results, out_dir, csv)
+            metrics = render_reports(results, out_dir, dpi=dpi, metrics=metrics, charts=charts)
+            with phase("wait for the tables"):
+                pool.shutdown(wait=True)
+    finally:
+        charts.close()
     atomic_write_text(out_dir / RUN_MARKER, run_toml(results, tables.result()))
     write_metrics(metrics, out_dir)
 
@@ -282,9 +288,9 @@ def write_metrics(metrics: dict[str, Any], out_dir: Path) -> None:
 
 
 def render_reports(results: Results, out_dir: Path, *, dpi: int = 110,
-                   metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+                   metrics: dict[str, Any] | None = None, charts: Any = None) -> dict[str, Any]:
     """Compute the metrics (unless given) and write report.md, report.html (and allocation.png); returns
-    the metrics."""
+    the metrics. `charts`: the report's charts already being drawn (reports/chartproc.start_charts)."""
     with phase("import report modules (matplotlib, jinja2)"):
         from basisbt.reports.html import render_html
         from basisbt.reports.markdown import render_markdown
@@ -296,7 +302,7 @@ def render_reports(results: Results, out_dir: Path, *, dpi: int = 110,
         write_bytes(out_dir / ALLOCATION_PNG, chart)
     with phase("report.md"):
         atomic_write_text(out_dir / "report.md", render_markdown(results, metrics))
-    html = render_html(results, metrics, dpi=dpi, allocation_png=chart)
+    html = render_html(results, metrics, dpi=dpi, allocation_png=chart, charts=charts)
     with phase("write report.html"):
         atomic_write_text(out_dir / "report.html", html)
     return metrics

@@ -59,7 +59,7 @@ def test_foreign_targets_refused(tmp_path, old_new):
     assert (empty / "run.toml").exists()
 
 
-def _cheap_reports(results, out_dir, *, dpi=110, metrics=None):
+def _cheap_reports(results, out_dir, *, dpi=110, metrics=None, charts=None):
     """Stand-in for the plots: the swap, not the rendering, is what a kill can break."""
     from basisbt.reports.writers import atomic_write_text
     atomic_write_text(out_dir / "report.md", "x" * 200_000)

@@ -1,0 +1,79 @@
+"""Charts drawn half on a forked helper are byte for byte the ones drawn here; a failed or unwanted helper
+changes nothing but who draws, and never outlives its job."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from basisbt.reports import chartproc
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper is forked on Linux only")
+DPI = 40
+
+
+@pytest.fixture
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chartproc, "_cores", lambda: 2)
+    monkeypatch.delenv("BASISBT_CHART_HELPER", raising=False)
+
+
+def _serial(results, monkeypatch) -> list:
+    monkeypatch.setenv("BASISBT_CHART_HELPER", "0")
+    job = chartproc.start_charts(results, DPI)
+    assert job.helper is None
+    out = job.finish()
+    monkeypatch.delenv("BASISBT_CHART_HELPER")
+    return out
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_helper_draws_the_same_bytes(fake_synth, two_cores, monkeypatch) -> None:
+    job = chartproc.start_charts(fake_synth, DPI)
+    assert job.helper is not None and job.theirs == ["attribution", "basis", "allocation", "benchmark"]
+    pid = job.helper.pid
+    both = job.finish()
+    assert [k for k, _, _ in both] == ["equity", "attribution", "funding", "basis", "liquidation", "allocation",
+                                       "synthetic"]
+    assert both == _serial(fake_synth, monkeypatch)
+    assert _gone(pid)
+
+
+def test_a_failing_helper_only_means_drawing_here(fake_synth, two_cores, monkeypatch) -> None:
+    def crash(*_a, **_k):
+        os._exit(3)                          # what a segfault in the helper looks like to its parent
+    monkeypatch.setattr(chartproc, "_draw", crash)
+    job = chartproc.start_charts(fake_synth, DPI)
+    assert job.helper is not None
+    assert job.finish() == _serial(fake_synth, monkeypatch)
+
+
+def test_a_chart_error_in_the_helper_is_raised_here(fake_results, two_cores, monkeypatch) -> None:
+    from basisbt.reports import plots
+
+    def broken(results, dpi):
+        raise ZeroDivisionError("basis chart")
+    builders = plots.chart_builders
+    monkeypatch.setattr(plots, "chart_builders",
+                        lambda r: [(k, c, broken if k == "basis" else b) for k, c, b in builders(r)])
+    job = chartproc.start_charts(fake_results, DPI)
+    assert "basis" in job.theirs
+    with pytest.raises(ZeroDivisionError, match="basis chart"):
+        job.finish()
+    job.close()
+
+
+def test_an_unfinished_job_leaves_no_process(fake_results, two_cores) -> None:
+    job = chartproc.start_charts(fake_results, DPI)
+    assert job.helper is not None
+    pid = job.helper.pid
+    job.close()
+    assert _gone(pid) and job.helper is None
