@@ -18,6 +18,7 @@ from typing import Any
 
 _FILE = os.environ.get("BASISBT_PHASES")
 _ROWS: list[tuple[str, float, str]] = []
+_LAP = [0.0]                      # perf_counter of started() or the last lap()
 _OFF = contextlib.nullcontext()
 
 
@@ -43,8 +44,17 @@ def phase(name: str) -> contextlib.AbstractContextManager[Any]:
 def started() -> None:
     """Record the start-up: time since the bench launched the process (BASISBT_PHASES_T0)."""
     t0 = os.environ.get("BASISBT_PHASES_T0")
+    _LAP[0] = time.perf_counter()
     if _FILE and t0:
         _ROWS.append(("start-up and imports", time.time() - float(t0), threading.current_thread().name))
+
+
+def lap(name: str) -> None:
+    """Record the time since started() or the previous lap() as phase `name` (for code not in one block)."""
+    now = time.perf_counter()
+    if _FILE and _LAP[0]:
+        _ROWS.append((name, now - _LAP[0], threading.current_thread().name))
+    _LAP[0] = now
 
 
 def _dump() -> None:

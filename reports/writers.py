@@ -261,7 +261,8 @@ def _write_run_files(results: Results, out_dir: Path, *, dpi: int, csv: bool = F
     from concurrent.futures import ThreadPoolExecutor
 
     from basisbt.reports.chartproc import start_charts
-    charts = start_charts(results, dpi)         # its helper is forked before this function starts a thread
+    with phase("start the charts (import matplotlib, fork the helper)"):
+        charts = start_charts(results, dpi)     # its helper is forked before this function starts a thread
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="basisbt-tables") as pool:
             tables = pool.submit(write_tables, results, out_dir, csv)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from basisbt.cli.common import STATE, SafeGroup, err, fail, key_values
 from basisbt.data.names import slug
-from basisbt.phases import phase, started
+from basisbt.phases import lap, phase, started
 
 app = typer.Typer(
     name="basisbt",
@@ -100,6 +100,7 @@ def run(
     from basisbt.reports.writers import RunTargetError, check_run_target, write_run
     from basisbt.strategies.registry import load_strategy_class
     from pandas import Timestamp as pd_ts
+    lap("import the engine (pandas, numba)")
     prefer_small_pages()
 
     try:
@@ -284,10 +285,32 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. When the command is done the process leaves without tearing the
+    interpreter down: the atexit handlers run and the streams are flushed, but numba, pandas and matplotlib
+    are not freed module by module (that took ~0.35 s of every `basisbt run`)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     started()
-    app()
+    try:
+        app()
+    except SystemExit as e:
+        _leave(e.code)
+    _leave(0)
+
+
+def _leave(code: object) -> None:
+    """Exit now with `code` (SystemExit's: None, an int, or a message for stderr and 1) after atexit."""
+    import atexit
+    import sys
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,10 @@ elif argv == ["run"]:
     import basisbt as bb
     bb.run("perp_short", "scenario:feb-2025-crash")
 else:
-    sys.argv = ["basisbt", *argv]
-    from basisbt.cli.app import main
+    from basisbt.cli.app import app
     with contextlib.redirect_stdout(io.StringIO()):
         try:
-            main()
+            app(argv)
         except SystemExit as e:
             assert not e.code, e.code
 print(json.dumps(sorted(m for m in HEAVY if m in sys.modules)))
