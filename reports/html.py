@@ -10,7 +10,7 @@ import jinja2
 import pandas as pd
 
 from basisbt.engine.results import Results
-from basisbt.reports import assets, attribution, plots, quality
+from basisbt.reports import assets, attribution, quality
 from basisbt.reports.fmt import (CONVENTIONS_TEXT, headline_rows, is_short, money, num, pct, period,
                                  when, window, window_note)
 
@@ -31,6 +31,7 @@ def environment() -> jinja2.Environment:
 
 def png_b64(fig: Any, dpi: int) -> str:
     """A figure as base64 PNG text for a data: URI; the figure is closed afterwards."""
+    from basisbt.reports import plots
     data = plots.png_bytes(fig, dpi=dpi)
     fig.clear()
     return base64.b64encode(data).decode("ascii")
@@ -149,6 +150,7 @@ def asset_context(results: Results, metrics: dict[str, Any], dpi: int,
         return None
     switches = switch_rows(results)
     if allocation_png is None:
+        from basisbt.reports import plots
         allocation_png = plots.png_bytes(plots.fig_asset_allocation(results, switches["frame"], dpi), dpi)
     alloc = metrics.get("allocation_by_asset") or {}
     return {

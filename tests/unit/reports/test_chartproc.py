@@ -77,3 +77,31 @@ def test_an_unfinished_job_leaves_no_process(fake_results, two_cores) -> None:
     pid = job.helper.pid
     job.close()
     assert _gone(pid) and job.helper is None
+
+
+def test_warmed_helper_draws_every_chart_the_same(fake_synth, two_cores, monkeypatch) -> None:
+    chartproc.prewarm()                               # what basisbt run does before loading numba
+    assert len(chartproc._WARM) == 1
+    pid = chartproc._WARM[0].pid
+    job = chartproc.start_charts(fake_synth, DPI)
+    assert job.warm is not None and job.helper is None and not chartproc._WARM
+    got = job.finish()
+    assert _gone(pid)
+    assert got == _serial(fake_synth, monkeypatch)
+
+
+def test_a_large_run_cancels_the_warmed_helper(fake_results, two_cores, monkeypatch) -> None:
+    monkeypatch.setattr(chartproc, "PICKLE_LIMIT", 1000)     # the fake timeline is larger than that
+    chartproc.prewarm()
+    pid = chartproc._WARM[0].pid
+    job = chartproc.start_charts(fake_results, DPI)
+    assert job.warm is None and job.helper is not None and _gone(pid)     # split after the run instead
+    assert job.finish() == _serial(fake_results, monkeypatch)
+
+
+def test_a_dead_warmed_helper_means_drawing_here(fake_results, two_cores, monkeypatch) -> None:
+    import signal
+    chartproc.prewarm()
+    os.kill(chartproc._WARM[0].pid, signal.SIGKILL)
+    job = chartproc.start_charts(fake_results, DPI)
+    assert job.finish() == _serial(fake_results, monkeypatch)
