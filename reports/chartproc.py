@@ -281,13 +281,13 @@ class ChartJob:
 
     def finish(self) -> list[tuple[str, str, str]]:
         """(anchor id, caption, base64 PNG) in page order; charts with nothing to draw are left out."""
-        from basisbt.reports import plots
         if self.warm is not None:
             with phase("wait for the chart helper"):
                 got = self.warm.collect()
             self.warm = None
             if got is not None:
                 return got
+        from basisbt.reports import plots            # matplotlib, here only when this process draws
         builders = plots.chart_builders(self.results)
         drawn: dict[str, Any] = {}
         t0 = time.perf_counter()

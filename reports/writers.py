@@ -319,8 +319,9 @@ def write_reports(results: Results, out_dir: Path, *, dpi: int = 110) -> dict[st
 
 def allocation_png(results: Results, dpi: int = 110) -> bytes | None:
     """The allocation-by-asset-and-venue chart of a several-asset run as PNG bytes; None for one asset."""
-    from basisbt.reports import assets, plots
+    from basisbt.reports import assets
     if not assets.assets_of(results):
         return None
+    from basisbt.reports import plots            # matplotlib: only when there is this chart to draw
     fig = plots.fig_asset_allocation(results, assets.allocation_switches(results), dpi)
     return plots.png_bytes(fig, dpi=dpi)
