@@ -21,13 +21,14 @@ Defaults are calibrated to docs/architecture.md §10 (Binance ETHUSDT 2021-2026:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.stress.bootstrap import FundingHistory
-from basisbt.data.scenarios.paths import INTEREST_8H, PREMIUM_CLAMP, venue_rule
+from basisbt.data.scenarios.paths import INTEREST_8H, PREMIUM_CLAMP, FundingRule, venue_rule
 from basisbt.data.schemas import TS, TS_DTYPE
 
 HOUR_NS = 3_600 * 10**9
@@ -146,12 +147,24 @@ def _price(rng: np.random.Generator, n: int, m: StressModel) -> np.ndarray:
     return np.log(m.price0) + np.concatenate([[0.0], np.cumsum(steps)])
 
 
-def _bars(px_sub: np.ndarray, n: int, volume: float) -> pd.DataFrame:
-    """Hourly OHLCV from sub-step prices (n * SUB + 1 values: bar i spans sub-steps i*SUB .. (i+1)*SUB)."""
-    idx = np.arange(n)[:, None] * SUB + np.arange(SUB + 1)[None, :]
-    win = px_sub[idx]
-    return pd.DataFrame({"open": win[:, 0], "high": win.max(axis=1), "low": win.min(axis=1),
-                         "close": win[:, -1], "volume": np.full(n, volume)})
+def _ohlc(px_sub: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Hourly OHLC from sub-step prices (n * SUB + 1 values: bar i spans sub-steps i*SUB .. (i+1)*SUB): the
+    SUB + 1 prices of every bar as strided columns, folded with elementwise max/min (exact, and ~10x faster
+    than a reduction along the short axis of a gathered (n, SUB + 1) window)."""
+    cols = [px_sub[k:k + SUB * n:SUB] for k in range(SUB + 1)]
+    high, low = cols[0].copy(), cols[0].copy()
+    for c in cols[1:]:
+        np.maximum(high, c, out=high)
+        np.minimum(low, c, out=low)
+    return {"open": cols[0], "high": high, "low": low, "close": cols[-1]}
+
+
+def _bars(ts: pd.Series, ohlc: dict[str, np.ndarray], volume: float | None) -> pd.DataFrame:
+    """A bar frame (ts, OHLC and, unless None, a constant volume) built in one step."""
+    cols: dict[str, object] = {TS: ts, **ohlc}
+    if volume is not None:
+        cols["volume"] = np.full(ts.size, volume)
+    return pd.DataFrame(cols)
 
 
 def _ts(start: pd.Timestamp, n: int) -> pd.Series:
@@ -161,7 +174,7 @@ def _ts(start: pd.Timestamp, n: int) -> pd.Series:
 
 def funding_prints(premium: np.ndarray, start: pd.Timestamp, m: StressModel, venue: str) -> pd.DataFrame:
     """8h settlements from an hourly premium: Binance's formula on each interval's mean, the venue's dated cap."""
-    rule = venue_rule(venue, start, m.days)
+    rule = _venue_rule(venue, start, m.days)
     step = rule.interval_h
     n = premium.size
     first = (-(start.value // HOUR_NS)) % step or step              # first settlement on the UTC grid
@@ -171,9 +184,17 @@ def funding_prints(premium: np.ndarray, start: pd.Timestamp, m: StressModel, ven
     f = p + np.clip(INTEREST_8H - p, -PREMIUM_CLAMP, PREMIUM_CLAMP)
     f = f * step / 8.0
     abs_h = start.value // HOUR_NS + hours
-    cap = np.array([rule.cap_at(int(h)) for h in abs_h])
+    cap = np.full(abs_h.size, rule.cap)              # rule.cap_at(h) for every h: the changes in date order
+    for h, c in rule.cap_changes:
+        cap[abs_h >= h] = c
     ts = pd.Series((start.value + hours * HOUR_NS).view("datetime64[ns]")).dt.tz_localize("UTC").astype(TS_DTYPE)
     return pd.DataFrame({TS: ts, "rate": np.clip(f, -cap, cap), "interval_h": np.full(hours.size, float(step))})
+
+
+@lru_cache(maxsize=64)
+def _venue_rule(venue: str, start: pd.Timestamp, days: int) -> FundingRule:
+    """venue_rule, read from the venue files once per worker (the same for every path of a stress set)."""
+    return venue_rule(venue, start, days)
 
 
 def _model_funding(rng: np.random.Generator, m: StressModel, spell: np.ndarray, start: pd.Timestamp
@@ -226,14 +247,16 @@ def generate_path(m: StressModel, seed: int, path: int, history: FundingHistory 
     shock = np.zeros(n)                            # basis shocks: a perp discount that opens at once and decays
     for h in np.flatnonzero(rng.random(n) < m.basis_shocks_per_year / 8760.0):
         shock[h:] += m.basis_shock * 0.5 ** (np.arange(n - h) / m.basis_half_life_h)
-    ts = _ts(start, n)
+    ts = _ts(start, n).rename(TS)
     spot, perp, mark = {}, {}, {}
+    spot_ohlc = _ohlc(spot_sub, n)                 # one spot path for every venue
     for v, p in prem.items():
         basis_h = p + shock                        # hourly perp premium over spot
         basis_sub = np.repeat(np.concatenate([basis_h, basis_h[-1:]]), SUB)[: n * SUB + 1]
-        spot[v] = pd.concat([ts.rename(TS), _bars(spot_sub, n, 500.0)], axis=1)
-        perp[v] = pd.concat([ts.rename(TS), _bars(spot_sub * (1.0 + basis_sub), n, 2000.0)], axis=1)
-        mark[v] = perp[v].drop(columns="volume")
+        perp_ohlc = _ohlc(spot_sub * (1.0 + basis_sub), n)
+        spot[v] = _bars(ts, spot_ohlc, 500.0)
+        perp[v] = _bars(ts, perp_ohlc, 2000.0)
+        mark[v] = _bars(ts, perp_ohlc, None)
     funding_apr = np.mean([_apr(p) for p in prem.values()], axis=0)
     lending = {}
     for j, name in enumerate(PROTOCOLS):
