@@ -12,11 +12,13 @@ only lists scenarios never loads numba, pandas or matplotlib, and `bb.run` pays 
 """
 from __future__ import annotations
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from basisbt.api import load, run, scenarios, strategies
+    from basisbt.api import load, run, scenarios
     from basisbt.data.dataset import Dataset
     from basisbt.engine.config import RunConfig
     from basisbt.engine.results import Results
@@ -25,10 +27,34 @@ if TYPE_CHECKING:
 __all__ = ["Dataset", "Results", "RunConfig", "Strategy", "load", "param", "run", "scenarios", "strategies"]
 __version__ = "0.1.0"
 
-_WHERE = {"load": "basisbt.api", "run": "basisbt.api", "scenarios": "basisbt.api", "strategies": "basisbt.api",
+_WHERE = {"load": "basisbt.api", "run": "basisbt.api", "scenarios": "basisbt.api",
           "Dataset": "basisbt.data.dataset", "RunConfig": "basisbt.engine.config",
           "Results": "basisbt.engine.results", "Strategy": "basisbt.strategies.base",
           "param": "basisbt.strategies.base"}
+
+
+def strategies() -> dict[str, type[Strategy]]:
+    """The built-in strategies by name (basisbt.api.strategies; `cls.param_table()` lists each one's
+    parameters)."""
+    from basisbt.api import strategies as builtin
+    return builtin()
+
+
+class _Package(ModuleType):
+    """The module type of `basisbt`: `bb.strategies` stays the function above. Importing the subpackage
+    `basisbt.strategies` makes the import system set this attribute to the subpackage (the eager imports
+    used to bind the function after that); the subpackage stays in sys.modules."""
+
+    @property
+    def strategies(self) -> Any:
+        return strategies
+
+    @strategies.setter
+    def strategies(self, value: Any) -> None:
+        pass
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

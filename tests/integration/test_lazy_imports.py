@@ -55,3 +55,10 @@ def test_a_run_loads_the_engine_but_no_charts() -> None:
     got = _loaded(["run"])
     assert {"numba", "pandas"} <= got
     assert not got & {"matplotlib", "jinja2", "dask", "distributed", "ccxt"}
+
+
+def test_bb_strategies_stays_the_function_after_the_subpackage_loads() -> None:
+    code = ("import basisbt as bb\nimport basisbt.strategies.perp_short\nimport basisbt.api\n"
+            "print(callable(bb.strategies) and 'perp_short' in bb.strategies())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
