@@ -95,18 +95,21 @@ class Venue:
     def fingerprint(self, t0_ns: int | None = None, t1_ns: int | None = None) -> str:
         """sha256 (16 hex digits) of what the venue says over [t0, t1] (all blocks without a span): name, quote
         and every checked value of the blocks in force, sources left out (they do not change a run)."""
-        blocks = self.blocks if t0_ns is None or t1_ns is None else self.in_force(t0_ns, t1_ns)
-        doc = {"name": self.name, "quote": self.quote,
-               "blocks": [{k: v for k, v in to_raw(s).items() if k != "sources"} for s in blocks]}
-        blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        memo = self.__dict__.setdefault("_fingerprints", {})     # frozen, but a cache is not state
+        if (t0_ns, t1_ns) not in memo:
+            blocks = self.blocks if t0_ns is None or t1_ns is None else self.in_force(t0_ns, t1_ns)
+            doc = {"name": self.name, "quote": self.quote,
+                   "blocks": [{k: v for k, v in to_raw(s).items() if k != "sources"} for s in blocks]}
+            blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr)
+            memo[(t0_ns, t1_ns)] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return memo[(t0_ns, t1_ns)]
 
 
 def _args(changes: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in changes.items())[:120]
 
 
-_PARSED: dict[tuple[str, str], tuple[VenueSpec, ...]] = {}
+_PARSED: dict[tuple[str, str], Venue] = {}
 
 
 def _read(path: Path) -> Venue:
@@ -117,15 +120,15 @@ def _read(path: Path) -> Venue:
     except OSError as e:
         raise VenueSpecError(f"{shown}: {e.strerror or e}") from None
     key = (shown, hashlib.sha256(data).hexdigest())
-    blocks = _PARSED.get(key)
-    if blocks is None:
+    venue = _PARSED.get(key)
+    if venue is None:
         try:
             doc = tomllib.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise VenueSpecError(f"{shown}: not a TOML file ({e})") from None
         blocks = parse_file(doc, shown, stem=path.stem)
-        _PARSED[key] = blocks
-    return Venue(blocks[0].name, blocks, shown)
+        venue = _PARSED[key] = Venue(blocks[0].name, blocks, shown)
+    return venue
 
 
 VenueLike = Union[Venue, str, os.PathLike]
