@@ -14,8 +14,8 @@ when it is used, whether a run may override it, and the kernel cfg columns it fi
 - the field table of docs/venues.md (data/venue_docs.py renders it from these rules; a test fails when the page
   is stale).
 
-Adding a field is one declaration in `VenueSpec` (with `kernel=` if the kernels read it). Imports only the
-standard library at module level: engine/kernels/codes.py imports this module.
+Adding a field is one declaration in `VenueSpec` (with `kernel=` if the kernels read it). No pandas at module
+level (the standard library, numpy, data/errors.py): engine/kernels/codes.py imports this module.
 """
 from __future__ import annotations
 
@@ -24,11 +24,14 @@ import difflib
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from basisbt.data.errors import DataError
+
+if TYPE_CHECKING:
+    from basisbt.data.funding_formula import FundingFormula
 
 REQUIRED: Any = dataclasses.MISSING
 
@@ -282,7 +285,7 @@ class VenueSpec:
             raise VenueSpecError(f"{self.name}: no margin tiers for {base}; have {sorted(self.tiers)}") from None
 
     @property
-    def funding(self) -> Any:
+    def funding(self) -> FundingFormula:
         """This block's FundingFormula (data/funding_formula.py): the rate a premium prints."""
         from basisbt.data.funding_formula import FundingFormula
         return FundingFormula(self.funding_formula, self.funding_interest or 0.0, self.funding_clamp or 0.0,

@@ -409,12 +409,13 @@ class Engine:
                 else m.home[self.venue_index[t.dst]]
         if amount <= 0:
             return
+        conv = self._convert(i, ts_ns, t, src_idx, dst, amount)     # its fee row; what travels is the rest
+        amount -= conv
         self._ledger(ts_ns, src_idx, K_TRANSFER_OUT, -amount, -1)
         if fee:
             self._ledger(ts_ns, src_idx, K_WITHDRAWAL_FEE, -fee, -1)
             self.rec.pnl[i, P_FEES] -= fee
             self.rec.attr[min(src_idx, nv), P_FEES] -= fee
-        amount -= self._convert(i, ts_ns, t, src_idx, dst, amount)
         arrive = ts_ns + delay * 1e9
         if dst < nv:                                 # a venue halting withdrawals credits deposits after the halt
             arrive = max(arrive, self.venue_events.arrival_floor(dst, i))
@@ -431,7 +432,8 @@ class Engine:
 
         The conversion is a spot trade on the venue's stablecoin pair at par, paying its spot taker fee: on the
         source venue, or on the destination venue when the money comes from a lending protocol. Booked as a
-        `fee` ledger row on that venue (ref -1) and in the fees part; the rest travels on."""
+        `fee` ledger row on that venue (ref -1) and in the fees part; the rest travels on (the transfer_out row
+        is that rest, so transfer_out + fee + transfer_in = -fee: nothing is counted twice)."""
         q_src, q_dst = self._quote(src), self._quote(dst)
         if q_src == q_dst:
             return 0.0

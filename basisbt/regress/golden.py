@@ -428,7 +428,8 @@ def bless_checks(run: CaseRun) -> list[str]:
        in transit) + spot held (from fills) at the last spot close + perp PnL from fills and
        liquidations (-sum dq*px + q_end*mark_end) == equity_end, and the positions match the timeline;
     3. funding from the raw funding frames: -q(settlement bar) * px * rate summed == pnl.funding == ledger;
-    4. fees from the venue spec: |qty| * price * taker rate (spot or perp) per fill == pnl.fees;
+    4. fees from the venue spec: |qty| * price * taker rate (spot or perp) per fill, withdrawal fees and quote
+       conversions (a transfer's amount x the spot taker rate) == pnl.fees;
        slippage: qty * (price - ref_price) per fill == -pnl.slippage; lending and liquidation parts
        agree with the ledger.
     """
@@ -567,6 +568,16 @@ def bless_checks(run: CaseRun) -> list[str]:
                 if k < 0 or not (marks["low"].iloc[k] - 1e-9 <= row.price <= marks["high"].iloc[k] + 1e-9):
                     problems.append(f"{v} liquidation {row.ts}: price {row.price!r} outside the bar's mark range")
     fee_calc += -led_sum("withdrawal_fee")
+    # conversions between quote currencies: a fee row without a fill (ref -1) is the converted amount (what was
+    # sent, transfer_out, plus the fee) at that instant x the converting venue's spot taker fee
+    outs = led[led["kind"] == "transfer_out"]
+    for row in led[(led["kind"] == "fee") & (led["ref"] == -1)].itertuples():
+        rate = venues[str(row.venue).split(":")[0]].at(row.ts).spot_taker_fee
+        sent = -outs.loc[outs["ts"] == row.ts, "amount"].to_numpy(dtype=float) - row.amount
+        if not np.any(np.abs(sent * rate + row.amount) <= 1e-12 * max(abs(row.amount), 1.0)):
+            problems.append(f"{row.venue} conversion fee {row.amount!r} at {row.ts} is no transfer there x its spot "
+                            f"taker fee {rate}")
+        fee_calc -= row.amount
     if not _tol_ok(-fee_calc, pnl["fees"], scale) or not _tol_ok(pnl["fees"], led_sum("fee", "withdrawal_fee"), scale):
         problems.append(f"fees: from spec {-fee_calc!r}, pnl.fees {pnl['fees']!r}, ledger "
                         f"{led_sum('fee', 'withdrawal_fee')!r}")

@@ -3,6 +3,7 @@ file and the key; a changed venue changes the run's identity; an override reache
 transfer between quotes pays the conversion; a venue states what is collateral and the engine holds to it."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import tomllib
@@ -17,7 +18,8 @@ import basisbt as bb
 from basisbt.cli.app import app
 from basisbt.data.venues import BUILTIN_DIR
 from basisbt.engine.config import ConfigError, RunConfig
-from basisbt.engine.runner import run_backtest
+from basisbt.engine.runner import Engine, run_backtest
+from basisbt.regress.golden import CaseRun, GoldenCase, bless_checks, golden_values
 from basisbt.strategies.base import Strategy
 from tests.helpers import T0, bars, dataset
 
@@ -146,21 +148,29 @@ class Move(Strategy):
 
 
 def test_a_transfer_between_quotes_converts_at_the_spot_taker_fee_to_the_cent():
-    # binance (USDT) -> bybit made USDC: 10,000.00 leaves binance with its 1.00 withdrawal fee; converting
-    # USDT -> USDC on binance's spot market at its taker fee 0.1 % costs 10.00; 9,990.00 arrives at bybit
+    # binance (USDT) -> bybit made USDC: 10,000.00 leaves binance's cash with its 1.00 withdrawal fee; converting
+    # USDT -> USDC on binance's spot market at its taker fee 0.1 % costs 10.00; 9,990.00 is sent and arrives
     usdc = bb.venue("bybit").replace(quote="USDC")
-    res = run_backtest(Move(), flat(("binance", "bybit")), RunConfig(slippage=0.0, initial_capital=50_000.0),
-                       venues=bb.venues([usdc]))
+    cfg = RunConfig(slippage=0.0, initial_capital=50_000.0)
+    eng = Engine(Move(), flat(("binance", "bybit")), cfg, venues=bb.venues([usdc]))
+    res = eng.run()
     led = res.ledger
     rows = {k: led.loc[led.kind == k, ["venue", "amount"]].to_records(index=False).tolist()
             for k in ("transfer_out", "withdrawal_fee", "fee", "transfer_in")}
-    assert rows == {"transfer_out": [("binance", -10_000.0)], "withdrawal_fee": [("binance", -1.0)],
+    assert rows == {"transfer_out": [("binance", -9_990.0)], "withdrawal_fee": [("binance", -1.0)],
                     "fee": [("binance", -10.0)], "transfer_in": [("bybit", 9_990.0)]}
     assert led.loc[led.kind == "fee", "ref"].tolist() == [-1]
     m = res.metrics()
     assert m["pnl"]["fees"] == pytest.approx(-11.0, abs=1e-9)
     assert m["equity_end"] == pytest.approx(50_000.0 - 11.0, abs=1e-9)
     assert "converts USDT to USDC on binance" in " ".join(res.log)
+    # the golden bless checks recompute it from the ledger's transfer and the venue's spot taker fee
+    run = CaseRun(GoldenCase("move__hand", "move", "hand"), res, eng.dataset, cfg, golden_values(res), 0.0, eng.venues)
+    assert bless_checks(run) == []
+    wrong = led.copy()
+    wrong.loc[wrong.kind == "fee", "amount"] = -10.01
+    bad = CaseRun(run.case, dataclasses.replace(res, ledger=wrong), eng.dataset, cfg, run.values, 0.0, eng.venues)
+    assert any("conversion fee -10.01" in p for p in bless_checks(bad))
     # same quote: no conversion
     same = run_backtest(Move(), flat(("binance", "bybit")), RunConfig(slippage=0.0, initial_capital=50_000.0))
     assert (same.ledger.kind == "fee").sum() == 0
