@@ -29,10 +29,9 @@ from basisbt.data.venue_schema import (SPEC_RULES, TierTable, VenueSpec, VenueSp
                                        override_changes, parse_block, parse_file, to_raw)
 
 __all__ = ["BUILTIN_DIR", "ENV", "TierTable", "Venue", "VenueSet", "VenueSpec", "VenueSpecError", "all_blocks",
-           "available_venues", "funding_caps", "load_venue", "spec_values", "venue_set"]
+           "available_venues", "builtin_venue", "funding_caps", "load_venue", "spec_values", "venue_set"]
 
 BUILTIN_DIR = Path(__file__).with_name("venues")
-VENUE_DIR = BUILTIN_DIR            # the built-in files (older name)
 ENV = "BASISBT_VENUES"
 
 
