@@ -155,12 +155,13 @@ def sweep_throughput(n_cells: int, jobs: int) -> dict:
                 continue
             wall = time.perf_counter() - t0
             steady = (len(stamps) - jobs) / (stamps[-1] - stamps[jobs - 1]) if len(stamps) > jobs else float("nan")
-            mean_cell = float(table["run_s"].mean())
+            mean_cell, median_cell = float(table["run_s"].mean()), float(table["run_s"].median())
             out[name] = {"wall_s": wall, "cells_per_s": len(stamps) / wall, "steady_cells_per_s": steady,
-                         "mean_cell_s": mean_cell, "errors": int((table["error"] != "").sum()),
-                         # what a cell costs beyond its own run in a worker: scheduling, shipping, storing
-                         "overhead_per_cell_s": (stamps[-1] - stamps[jobs - 1]) * jobs / max(len(stamps) - jobs, 1)
-                         - mean_cell if len(stamps) > jobs else float("nan")}
+                         "mean_cell_s": mean_cell, "median_cell_s": median_cell,
+                         "errors": int((table["error"] != "").sum()),
+                         # what a steady cell costs a worker beyond its own run (the median, as the first cells
+                         # of each worker load the kernels): scheduling, shipping, storing
+                         "overhead_per_cell_s": jobs / steady - median_cell if len(stamps) > jobs else float("nan")}
             tables[name] = table.drop(columns=["run_s"]).sort_values("cell").reset_index(drop=True)
             print(f"  (g) sweep, {name:<18}: {len(stamps)} cells in {wall:.1f} s = {len(stamps) / wall:.2f} cells/s "
                   f"(steady {steady:.2f}/s; {out[name]['mean_cell_s']:.3f} s per cell in a worker, "
@@ -372,6 +373,24 @@ def report_e2e(f: dict) -> dict:
     return f
 
 
+def save_results(path: Path, R: dict) -> None:
+    """Write R into the one results file (bench/results.json), over the sections it has: a partial run
+    (--only-user, --only-stress...) replaces its own sections and keeps the others, with when each ran."""
+    old: dict = {}
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = {}
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    old.setdefault("measured_at", {}).update({k: stamp for k in R})
+    if "targets_met" in R and "targets_met" in old:
+        R["targets_met"] = {**old["targets_met"], **R["targets_met"]}
+    old.update(R)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(old, indent=2, default=float) + "\n")
+
+
 # -- (u) what the user waits for ---------------------------------------------------------------------------
 def user_imports() -> dict:
     """(u) import basisbt and the listing commands; printed with their targets."""
@@ -436,8 +455,7 @@ def main() -> None:
         R["targets_met"] = {"3x3 per-instrument kernel cost within 1.5x of one asset":
                             R["i_assets"]["per_instrument_ratio"] <= 1.5}
         print("  targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in R["targets_met"].items()))
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(R, indent=2, default=float) + "\n")
+        save_results(Path(a.out), R)
         return
     if a.only_user:
         (ds, count), _ = timed(build_year, a.bars)
@@ -447,8 +465,7 @@ def main() -> None:
         R["u_imports"], R["u_runs"] = user_imports(), user_runs(ds)
         R["targets_met"] = user_targets(R)
         print("  targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in R["targets_met"].items()))
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(R, indent=2, default=float) + "\n")
+        save_results(Path(a.out), R)
         return
     if a.only_e2e:
         (ds, count), build_s = timed(build_year, a.bars)
@@ -463,8 +480,7 @@ def main() -> None:
             R["h_stress"] = stress_throughput(a.stress_paths, os.cpu_count() or 1)
             R["targets_met"]["stress 1,000 paths < 45 s"] = R["h_stress"]["s_for_1000"] < 45
         print("  targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in R["targets_met"].items()))
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(R, indent=2, default=float) + "\n")
+        save_results(Path(a.out), R)
         return
     with tempfile.TemporaryDirectory() as cold_dir:
         R["jit_cold"] = jit_times(cold_dir)
@@ -576,10 +592,8 @@ def main() -> None:
     print(f"  peak RSS: {R['peak_rss_mb_ours']:,.0f} MB through (a),(b),(e); "
           f"{R['peak_rss_mb_process']:,.0f} MB with heapq lists and backtrader")
     print("  targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets.items()))
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(R, indent=2, default=float) + "\n")
-    print(f"  wrote {out}")
+    save_results(Path(a.out), R)
+    print(f"  wrote {a.out}")
 
 
 if __name__ == "__main__":
