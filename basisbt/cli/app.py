@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from basisbt.cli.common import STATE, SafeGroup, err, fail, key_values
+from basisbt.cli.common import STATE, SafeGroup, TimeoutOpt, err, fail, key_values
 from basisbt.data.names import slug
 
 app = typer.Typer(
@@ -85,6 +85,7 @@ def run(
                                                  "difference of daily means go to metrics.json and the report"),
     benchmark_unit: str = typer.Option("fraction", "--benchmark-unit",
                                        help="units of the benchmark column: fraction or percent"),
+    timeout: Optional[float] = TimeoutOpt,
 ) -> None:
     """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
     from basisbt.data.errors import DataError
@@ -113,6 +114,8 @@ def run(
                 doc[k] = v
         if strict:
             doc["strict"] = True
+        if timeout is not None:
+            doc["timeout"] = timeout
         for k in ("start", "end"):
             if doc.get(k):
                 try:
@@ -140,7 +143,8 @@ def run(
             ds = ds.with_shared_spot(spot_from)
         label = data + (f" venues={venues}" if venues else "") + (f" spot-from={spot_from}" if spot_from else "")
         engine = Engine(strat, ds, run_cfg, data_label=label)
-    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError) as e:
+    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError,
+            StrategyError) as e:
         if STATE["debug"]:
             raise
         fail(str(e))
@@ -276,6 +280,8 @@ _register_commands()
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    from basisbt.engine.guard import install_sigint
+    install_sigint()
     app()
 
 
