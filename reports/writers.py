@@ -250,9 +250,9 @@ def replace_whole(out_dir: Path, kind: str, fill: Callable[[Path], T], keep: tup
         result = fill(tmp)
         mark_out(tmp, kind)
         commit_dir(tmp, out_dir)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        raise _as_target(e, tmp, out_dir) from e
     return result
 
 
@@ -280,10 +280,18 @@ def write_run(results: Results, out_dir: Path, *, dpi: int = 110) -> Path:
     try:
         _write_run_files(results, tmp, dpi=dpi)
         commit_dir(tmp, out_dir)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        raise _as_target(e, tmp, out_dir) from e
     return out_dir
+
+
+def _as_target(e: BaseException, tmp: Path, out_dir: Path) -> BaseException:
+    """An OSError on a staged file named as the file it was going to be (out_dir/name), not its temporary."""
+    name = getattr(e, "filename", None)
+    if isinstance(e, OSError) and e.errno is not None and name and str(name).startswith(str(tmp)):
+        return OSError(e.errno, e.strerror, str(out_dir / Path(name).relative_to(tmp)))
+    return e
 
 
 def _write_run_files(results: Results, out_dir: Path, *, dpi: int) -> None:
