@@ -184,9 +184,11 @@ def _gaps_line(q: dict) -> str:
     """One line of the data_quality block: what was priced stale or refused (details in metrics.json)."""
     refused = sum((q.get("orders_refused") or {}).values())
     stale, f_stale = q.get("stale_total", 0), q.get("funding_priced_stale_total", 0)
-    if not (stale or f_stale or refused):
+    f_missing, filled = q.get("funding_missing_total", 0), q.get("filled_total", 0)
+    if not (stale or f_stale or refused or f_missing):
         return "none"
-    return f"{stale} stale bars, {f_stale} settlements priced stale, {refused} orders refused"
+    return (f"{stale} stale bars{f' ({filled} filled by an import)' if filled else ''}, {f_stale} settlements "
+            f"priced stale, {f_missing} settlements missing, {refused} orders refused")
 
 
 def _summary(res, target: Path, elapsed: float) -> None:

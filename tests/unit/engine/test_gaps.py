@@ -242,4 +242,6 @@ def test_data_quality_counts_a_missing_day_of_settlements_against_the_spec():
     kept = [s for s in settle if not (pd.Timestamp("2025-01-03", tz="UTC") <= s < pd.Timestamp("2025-01-04", tz="UTC"))]
     assert len(settle) - len(kept) == 3
     m = build_market(dataset(bars(2000.0 + np.arange(N)), fund=funding(kept, [RATE] * len(kept))))
-    assert m.quality["venues"]["binance"]["funding"]["intervals_missing"] == 3
+    # and the settlement due at the last close (T0 + N h, paid in the run's last bar) is absent too: 3 + 1
+    q = m.quality["venues"]["binance"]["funding"]
+    assert (q["intervals_missing"], q["missing_before_first"], q["missing_after_last"]) == (4, 0, 1)
