@@ -291,18 +291,19 @@ def missing_settlements(t: np.ndarray, hours: np.ndarray, spec_hours: np.ndarray
 
 
 def missing_at_edges(t: np.ndarray, lower: int, upper: int, step_first: float, step_last: float) -> tuple[int, int]:
-    """(before, after): settlements expected while the perp trades in the window, (lower, upper] in ns, but before
-    the first row or after the last one, stepping the interval (hours) back from the first row and on from the
-    last. Without any row, every time on the interval's UTC grid in (lower, upper] is expected (before)."""
+    """(before, after): settlements expected while the perp trades in the window, strictly between its first open
+    `lower` and last close `upper` (ns; one at either instant is the window's cut, not a hole), but before the
+    first row or after the last one, stepping the interval (hours) back from the first row and on from the last.
+    Without any row, every time on the interval's UTC grid in (lower, upper) is expected (before)."""
     def ns(hours: float) -> int:
         return int(round(hours * 3_600)) * 10**9 if hours > 0 and np.isfinite(hours) else 0
     first, last = ns(step_first), ns(step_last)
     if upper <= lower or not first:
         return 0, 0
     if t.size == 0:
-        return upper // first - lower // first, 0
-    before = max(0, (int(t[0]) - lower - 1) // first)            # t[0] - k * step > lower, k >= 1
-    after = max(0, (upper - int(t[-1])) // last) if last else 0  # t[-1] + k * step <= upper, k >= 1
+        return (upper - 1) // first - lower // first, 0
+    before = max(0, (int(t[0]) - lower - 1) // first)                # t[0] - k * step > lower, k >= 1
+    after = max(0, (upper - int(t[-1]) - 1) // last) if last else 0  # t[-1] + k * step < upper, k >= 1
     return before, after
 
 

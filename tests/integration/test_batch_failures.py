@@ -414,12 +414,12 @@ def test_imports_read_local_times_epochs_and_foreign_columns_as_they_come(w: Pat
 
 
 def _independent_missing(t: pd.Series, lower: pd.Timestamp, upper: pd.Timestamp, step_h: int) -> int:
-    """Settlement times on the rows' own grid (step, the phase most rows have) in (lower, upper] with no row within
-    half an interval: counted by set lookup, not by the engine's gap arithmetic."""
+    """Settlement times on the rows' own grid (step, the phase most rows have) strictly inside (lower, upper) with no
+    row within half an interval: counted by set lookup, not by the engine's gap arithmetic."""
     step = pd.Timedelta(hours=step_h)
     phase = int(pd.Series(t.dt.hour % step_h).mode()[0])
     grid = pd.date_range(lower, upper, freq=step) + pd.Timedelta(hours=phase)
-    grid = grid[(grid > lower) & (grid <= upper)].as_unit("ns").asi8
+    grid = grid[(grid > lower) & (grid < upper)].as_unit("ns").asi8
     tv = np.sort(t.dt.as_unit("ns").astype("int64").to_numpy())
     k = np.searchsorted(tv, grid - step.value // 2, side="right")
     covered = (k < tv.size) & (tv[np.minimum(k, tv.size - 1)] <= grid + step.value // 2)
@@ -457,7 +457,7 @@ def test_funding_gaps_are_counted_from_the_venue_interval_and_filled_bars_stay_m
     f = q["venues"]["okx"]["funding"]
     # perp from 2025-01-01 00:00 to the last close 2025-02-10 00:00; settlements every 8 h from okx's spec:
     # before the first row (02-01 08:00): 01-01 08:00 .. 02-01 00:00 = 31 days x 3 = 93; the 32 h hole: 02-05 00:00,
-    # 08:00 and 16:00 = 3; after the last row (02-10 00:00, the last close): 0
+    # 08:00 and 16:00 = 3; after the last row (02-10 00:00, the last close itself): 0
     assert (f["missing_before_first"], f["intervals_missing"] - f["missing_before_first"] - f["missing_after_last"],
             f["missing_after_last"]) == (93, 3, 0), f
     assert f["longest_gap"] == "1d 8h"
