@@ -49,10 +49,10 @@ class StressModel:
     (`basisbt stress -m key=value`), each within its declared range (NaN and inf never)."""
 
     days: int = _param(365, "horizon of each path, days of hourly bars", ge=2, le=3650)
-    start: str = field(default="2025-01-01", metadata={"doc": "first day of every path (UTC date)", "choices": None,
+    start: str = field(default="2025-01-01", metadata={"doc": "first day of every path, a UTC date (the venues' caps in force then apply)", "choices": None,
                                                         "bounds": {}})
     price0: float = _param(3000.0, "spot price at the start (quote)", gt=0.0, le=1e7)
-    vol_annual: float = _param(0.65, "annualized volatility of the spot price", gt=0.0, le=3.0)
+    vol_annual: float = _param(0.65, "annualized volatility of the spot price (four sub-steps an hour make the bar high/low)", gt=0.0, le=3.0)
     jumps_per_year: float = _param(8.0, "price jumps a year (Poisson)", ge=0.0, le=365.0)
     jump_sd: float = _param(0.05, "size of a jump: sd of its log-return", ge=0.0, le=0.5)
     jump_skew: float = _param(0.7, "share of jumps that go down", ge=0.0, le=1.0)
@@ -66,10 +66,10 @@ class StressModel:
                                      ge=-0.01, le=0.01)
     venue_corr: float = _param(0.8, "correlation of the venues' premiums", ge=0.0, le=1.0)
     basis_shocks_per_year: float = _param(2.0, "perp-discount shocks a year", ge=0.0, le=52.0)
-    basis_shock: float = _param(-0.04, "size of a basis shock (perp / spot - 1 it opens)", ge=-0.5, le=0.5)
+    basis_shock: float = _param(-0.04, "size of a basis shock: the perp / spot - 1 it opens (Feb 2025: -5.8 % on Binance)", ge=-0.5, le=0.5)
     basis_half_life_h: float = _param(6.0, "half-life of a basis shock, hours", gt=0.0, le=8760.0)
     lending_apy: float = _param(0.045, "mean supply APY of the lending protocols (fraction a year)", ge=0.0, le=1.0)
-    lending_beta: float = _param(0.3, "lending APY change per unit of funding APR change", ge=-5.0, le=5.0)
+    lending_beta: float = _param(0.3, "lending APY = lending_apy + beta x (funding APR - carry APR): it falls when funding does", ge=-5.0, le=5.0)
     supply_usd: float = _param(1.0e9, "synthetic-dollar supply at the start (quote)", gt=0.0, le=1e13)
     mint_per_day: float = _param(10.0e6, "mean mints a day (quote)", ge=0.0, le=1e12)
     redeem_per_day: float = _param(8.0e6, "mean redemptions a day (quote)", ge=0.0, le=1e12)
@@ -115,17 +115,6 @@ class StressModel:
                     raise ConfigError(f"{option} start={v!r}: not a date (use e.g. 2025-01-01)") from None
             kw[k] = value
         return cls(**kw)
-
-    @classmethod
-    def param_table(cls) -> list[tuple[str, str, Any, str]]:
-        """(name, type, default, doc with its range) of every model parameter, for docs and help."""
-        from basisbt.engine.config import range_text
-        rows = []
-        for f in fields(cls):
-            b = f.metadata.get("bounds") or {}
-            doc = f.metadata.get("doc", "") + (f" [{range_text(f.name, **b)}]" if b else "")
-            rows.append((f.name, str(f.type), f.default, doc))
-        return rows
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -131,6 +131,17 @@ def test_every_number_of_the_model_has_a_declared_range_that_refuses_nan_inf_and
                 StressModel.with_overrides({f.name: v})
 
 
+def test_docs_list_every_model_parameter_with_its_range():
+    from dataclasses import fields
+    from pathlib import Path
+
+    from basisbt.engine.config import range_text
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "stress.md").read_text()
+    for f in fields(StressModel):
+        b = f.metadata["bounds"]
+        assert f"| `{f.name}` |" in doc and (not b or f"`{range_text(f.name, **b)}`" in doc), f.name
+
+
 def test_overlapping_basis_shocks_that_would_price_the_perp_at_zero_fail_the_path():
     m = StressModel(days=30, basis_shocks_per_year=52.0, basis_shock=-0.5, basis_half_life_h=8760.0)
     with pytest.raises(ValueError, match="basis shocks overlap to perp / spot - 1"):
