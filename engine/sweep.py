@@ -9,6 +9,7 @@ runs with frames=False, so its metrics are those of `basisbt run` on the same in
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -16,7 +17,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -497,7 +498,9 @@ def _run_dask(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[st
                if k != "MALLOC_TRIM_THRESHOLD_"}
         with dask.config.set({"distributed.worker.profile.enabled": False,
                               "distributed.admin.system-monitor.gil.enabled": False,
-                              "distributed.nanny.pre-spawn-environ": env}):
+                              "distributed.nanny.pre-spawn-environ": env}), _sigint_ignored():
+            # worker processes start with Ctrl-C ignored (an ignored signal stays ignored across exec), so Ctrl-C
+            # stops the sweep here, once, instead of printing a traceback from every worker
             cluster = LocalCluster(n_workers=max(1, n_jobs), threads_per_worker=1, processes=processes,
                                    dashboard_address=None)
         client = Client(cluster)
@@ -513,6 +516,11 @@ def _run_dask(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[st
         futures = [client.submit(fn, job, key=f"basisbt-{fn.__name__}-{job['id']}", pure=False) for job in jobs]
         for fut in as_completed(futures):
             yield fut.result()
+    except BaseException:
+        if cluster is not None:                 # stopped (Ctrl-C, an error): our workers cancel their tasks quietly
+            with contextlib.suppress(Exception):
+                client.run(_quiet_worker)
+        raise
     finally:
         client.close()
         if cluster is not None:
@@ -524,6 +532,27 @@ def _run_dask(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[st
                 cluster.close()
             finally:
                 nanny.setLevel(level)
+
+
+def _quiet_worker() -> None:
+    """In a Dask worker: no warning for each task cancelled when the sweep stops."""
+    import logging
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process while the block runs (main thread only; elsewhere a no-op)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def check_scheduler(scheduler: str | None) -> None:
