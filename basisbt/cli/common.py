@@ -102,6 +102,12 @@ class SafeGroup(TyperGroup):
             if found is None:
                 raise
             fail(*found)
+        except (SystemExit, GeneratorExit):
+            raise
+        except BaseException as e:             # a BaseException of a user's strategy code, outside a hook
+            if STATE["debug"]:
+                raise
+            fail(f"user code raised {type(e).__name__}: {e} (a BaseException, not an Exception)")
 
 
 TimeoutOpt = typer.Option(None, "--timeout", metavar="SECONDS", show_default="60",
