@@ -2,7 +2,7 @@
 
 A strategy hook (one decision) that runs longer than `RunConfig.timeout` seconds is stopped: `HookTimeout` is
 raised inside it, and the engine reports it as a strategy error naming the hook, the time and the limit. The
-watch costs two `time.monotonic()` calls per hook; what fires is
+watch costs one `time.monotonic()` call per hook; what fires is
 - in the main thread, a periodic SIGALRM timer (it also interrupts a hook blocked in `time.sleep`);
 - elsewhere (a Dask worker thread), a watchdog thread that raises `HookTimeout` in the hook's thread with
   `PyThreadState_SetAsyncExc` (a hook blocked inside one C call is stopped when that call returns).
@@ -50,8 +50,10 @@ def user_interrupt(e: BaseException) -> bool:
 
 
 class Watch:
-    """The time limit of one run's strategy calls. Use as a context manager around the run; call `enter()`
-    when user code starts and `leave()` when it returns (or raises); `fired` says the limit was hit."""
+    """The time limit of one run's strategy calls. Use as a context manager around the run; set `since` to
+    `time.monotonic()` when user code starts and to None when it returns (two attribute writes: this runs at
+    every decision); `fired` says the limit was hit. From the watchdog thread the timeout may land just after
+    the call returned: it is still a call that ran past the limit, and the engine reports it as one."""
 
     def __init__(self, limit_s: float) -> None:
         self.limit = float(limit_s)
@@ -61,23 +63,7 @@ class Watch:
         self._saved: dict[int, Any] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._lock = threading.Lock()
         self._target = 0
-
-    def enter(self) -> None:
-        """User code starts now."""
-        self.fired = False
-        self.since = time.monotonic()
-
-    def leave(self) -> None:
-        """User code returned: stop watching it (a timeout the watchdog thread had not delivered yet is withdrawn)."""
-        if self._thread is None:
-            self.since = None
-            return
-        with self._lock:
-            self.since = None
-            if self.fired:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target), None)
 
     def over(self) -> bool:
         """True while user code has been running for longer than the limit."""
@@ -91,11 +77,9 @@ class Watch:
 
     def _watchdog(self) -> None:
         while not self._stop.wait(self.period):
-            with self._lock:
-                if self.over():
-                    self.fired = True
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target),
-                                                               ctypes.py_object(HookTimeout))
+            if self.over():
+                self.fired = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target), ctypes.py_object(HookTimeout))
 
     def __enter__(self) -> "Watch":
         _SIGINT["seen"] = False                    # a Ctrl-C before this run (a notebook) is not this run's

@@ -9,7 +9,8 @@ import bisect
 import copy
 import math
 from collections.abc import Mapping
-from typing import Any
+from time import monotonic
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -231,32 +232,51 @@ class Engine:
 
     # -- hooks ---------------------------------------------------------------------------------------
     def _call(self, hook: str, ev: Any) -> None:
-        self._user(hook, getattr(self.strategy, hook), self.ctx, ev)
+        """A strategy hook under its time limit: `_user`'s rules, inlined (it runs at every decision)."""
+        w = self._watch
+        w.since = monotonic()
+        try:
+            getattr(self.strategy, hook)(self.ctx, ev)
+        except BaseException as e:
+            w.since = None
+            self._failed(hook, e)
+        w.since = None
+        if w.fired:                                   # it swallowed HookTimeout and returned later
+            raise self._timed_out(hook)
 
     def _user(self, what: str, fn: Any, *args: Any) -> Any:
         """fn(*args) of the strategy under its time limit (engine/guard.py): anything it raises, any
         BaseException included (sys.exit() in a hook must not end the run "ok"), becomes a StrategyError naming
         the strategy, `what` and the time; a ConfigError (a bad ctx call) stays one, Ctrl-C stays an interrupt."""
         w = self._watch
-        w.enter()
+        w.since = monotonic()
         try:
             out = fn(*args)
         except BaseException as e:
-            w.leave()
-            if isinstance(e, ConfigError) or user_interrupt(e):
-                raise
-            if isinstance(e, HookTimeout) or w.fired:
-                raise self._timed_out(what) from None
-            raise StrategyError(f"strategy {self.strategy.name!r} raised in {what} at {self.now}: "
-                                f"{type(e).__name__}: {e}") from e
-        w.leave()
-        if w.fired:                                   # it swallowed HookTimeout and returned later
+            w.since = None
+            self._failed(what, e)
+        w.since = None
+        if w.fired:
             raise self._timed_out(what)
         return out
 
+    def _failed(self, what: str, e: BaseException) -> NoReturn:
+        """Raise what a strategy call that raised `e` is: the same ConfigError or interrupt, a time-out, or a
+        StrategyError naming the strategy, `what` and the time."""
+        if isinstance(e, ConfigError) or user_interrupt(e):
+            raise e
+        if isinstance(e, HookTimeout) or self._watch.fired:
+            raise self._timed_out(what) from None
+        raise StrategyError(f"strategy {self.strategy.name!r} raised in {what} at {self._when()}: "
+                            f"{type(e).__name__}: {e}") from e
+
     def _timed_out(self, what: str) -> StrategyError:
         return StrategyError(f"strategy {self.strategy.name!r} ran longer than the {self._watch.limit:g} s limit "
-                             f"in {what} at {self.now} and was stopped (--timeout SECONDS raises the limit)")
+                             f"in {what} at {self._when()} and was stopped (--timeout SECONDS raises the limit)")
+
+    def _when(self) -> Any:
+        """Now, or 'set-up' while the engine is still being built (validate runs before the clock exists)."""
+        return self.now if hasattr(self, "_now_ns") else "set-up"
 
     def _deliver(self, last: int, d: int) -> None:
         """Run the hooks for everything that became known in bars (last, d], in docs/architecture.md §3 order.
