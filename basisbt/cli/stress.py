@@ -11,7 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from basisbt.cli.common import FAILED, STATE, TimeoutOpt, batch_target, count_progress, err, fail, key_values
+from basisbt.cli.common import (FAILED, STATE, VENUES_DIR_HELP, TimeoutOpt, batch_target, count_progress, err, fail,
+                                key_values, venue_source)
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +42,7 @@ def register(app: typer.Typer) -> None:
                                            help="worker processes (local) or LocalCluster workers"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                                 help="run on Dask: tcp://HOST:PORT, or 'local' for a LocalCluster"),
+        venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
         timeout: Optional[float] = TimeoutOpt,
     ) -> None:
         """Run a strategy over many generated market paths (negative-funding spells, jumps, basis shocks,
@@ -82,8 +84,9 @@ def register(app: typer.Typer) -> None:
                 from basisbt.data.sources import resolve_data
                 from basisbt.data.stress.bootstrap import FundingHistory
                 FundingHistory.from_dataset(resolve_data(history))
+            venue_source(venues_dir)                             # a bad --venues-dir: one line before any path runs
             plan = StressPlan(strategy=strategy, params=params, model=m, paths=paths, seed=seed, run=run,
-                              history=history)
+                              history=history, venues_dirs=tuple(str(d) for d in venues_dir))
             out = out_dir or Path("runs") / f"stress-{Path(strategy.split(':')[0]).stem}-s{seed}-n{paths}"
             where = batch_target(out, "stress", jobs, scheduler)
             check_stress(plan)                    # limits, and what would fail every path: once, before any
