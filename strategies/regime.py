@@ -35,7 +35,9 @@ class RegimeRule:
             x = 1.0 if spread >= self.spread_high else 0.0
         else:
             x = (spread - self.spread_low) / width
-        return self.low + (self.high - self.low) * min(max(x, 0.0), 1.0)
+        if x >= 1.0 or x <= 0.0:                         # the ends exactly (not low + (high - low) x 1)
+            return self.high if x >= 1.0 else self.low
+        return self.low + (self.high - self.low) * x
 
 
 def weighted_funding(aprs: dict[str, float], weights: dict[str, float]) -> float:

@@ -178,7 +178,6 @@ class SyntheticDollar(Strategy):
         self.split_w: dict[str, float] = {}  # regime: slot -> its share of the hedged part (sums to 1)
         self.slot_venue: dict[str, str] = {}  # slot -> its venue
         self.perp_target = 1.0               # regime: the perp share of backing in force
-        self.steer_due = False               # regime: the target moved and the book has not been moved yet
         self.opened_on: set[str] = set()     # venues whose hedge is open (each at its first real bar)
         self.supply = 0.0
         self.initial = 0.0
@@ -299,22 +298,18 @@ class SyntheticDollar(Strategy):
         if vested > 0.0:
             self.supply += vested
             self.vault.reward(vested)
-        for v, w in self.w.items():     # each slot opens at its first real bar (venues list at different times)
-            if v not in self.opened_on and open_hedge(ctx, v, ctx.cash(v) * (1.0 - self.p.cash_buffer) * self._share(v), self.p.hedge_ratio, "open") > 0.0:
+        # the book as it stands is steered first, while nothing is in flight this decision
+        if self.p.allocation == "regime" and self._regime_moved(ctx):
+            self._steer(ctx, 0.0, "regime")
+        elif self.p.resize_band > 0.0:
+            self._steer(ctx, self.p.resize_band, "resize")
+        for v in self.w:                # each slot opens at its first real bar (venues list at different times)
+            if v not in self.opened_on and open_hedge(ctx, v, ctx.cash(v) * (1.0 - self.p.cash_buffer)
+                                                      * self._share(v), self.p.hedge_ratio, "open") > 0.0:
                 self.opened_on.add(v)
         net = self._apply_flows(ctx)
         for v in self.w:
             rehedge(ctx, v, self.p.hedge_ratio, self.p.rehedge_threshold)
-        if self.p.allocation == "regime" and self._regime_moved(ctx):
-            self.steer_due = True
-        busy = any(ctx.pending(k, "spot") or ctx.pending(k, "perp") for k in self.w)
-        if busy or not self.opened_on:
-            pass                                # orders (opens, flows) in flight: steer once they have filled
-        elif self.steer_due:
-            self._steer(ctx, 0.0, "regime")
-            self.steer_due = False
-        elif self.p.resize_band > 0.0:
-            self._steer(ctx, self.p.resize_band, "resize")
         self._note_yield_base(ctx)
         self._record(ctx, net)
 
@@ -411,10 +406,11 @@ class SyntheticDollar(Strategy):
         use the venue's free cash only (unrealized perp gains are not cash until a close realizes them)."""
         p = self.p
         for v in self.venue_w:
-            slots = [k for k in self.w if self.slot_venue[k] == v and tradable(ctx, k)]
+            mine = [k for k in self.w if self.slot_venue[k] == v]
+            slots = [k for k in mine if k in self.opened_on and tradable(ctx, k)]
             if not slots:
                 continue
-            value = ctx.cash(v) + sum(hedge_value(ctx, k) for k in slots)
+            value = ctx.cash(v) + sum(hedge_value(ctx, k) for k in mine)
             free = ctx.cash(v) - p.cash_buffer * value
             for k in slots:
                 spot_px = ctx.price(k, "spot")
