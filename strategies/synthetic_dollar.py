@@ -293,11 +293,11 @@ class SyntheticDollar(Strategy):
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:
         now_ns = ctx.now.value
         self._book_bars(ctx, now_ns)
-        self._close_periods(ctx, now_ns)
-        vested = self.payouts.vest(now_ns)
+        vested = self.payouts.vest(now_ns)      # first: a period closing now sees everything vested by now
         if vested > 0.0:
             self.supply += vested
             self.vault.reward(vested)
+        self._close_periods(ctx, now_ns)
         # the book as it stands is steered first, while nothing is in flight this decision
         if self.p.allocation == "regime" and self._regime_moved(ctx):
             self._steer(ctx, 0.0, "regime")
