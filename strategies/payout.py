@@ -4,7 +4,7 @@ Ethena (docs: sUSDe rewards mechanism): revenue is computed weekly and paid the 
 every 8 hours, each vesting linearly over 8 hours. A `Cadence` states that for any protocol: periods of
 `period_ns` starting at `anchor_ns + k x period_ns` (Monday 00:00 UTC by default, ISO weeks), the payout of
 period k made in n = ceil(period / step) equal transfers at start(k + 1) + j x step (j = 0 .. n-1), each vesting
-linearly over `vest_ns` (0: at once). Vested amounts only grow, so a share price fed from them never falls.
+linearly over `vest_ns` (0: whole at its instant). Vested amounts only grow, so a share price fed from them never falls.
 
 With step = vest the transfers vest back to back: the payout of period k is period-linear over period k + 1.
 """
@@ -46,12 +46,12 @@ class Cadence:
         """Share (0 .. 1) of period k's payout vested by t: its transfers start at start(k + 1)."""
         n = self.transfers
         t0 = self.start(k + 1)
-        if t_ns <= t0:
+        if t_ns < t0:
             return 0.0
         done = 0.0
         for j in range(n):
             tj = t0 + j * self.step_ns
-            if t_ns <= tj:
+            if t_ns < tj:
                 break
             done += 1.0 if self.vest_ns <= 0 or t_ns >= tj + self.vest_ns else (t_ns - tj) / self.vest_ns
         return done / n

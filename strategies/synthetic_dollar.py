@@ -293,11 +293,9 @@ class SyntheticDollar(Strategy):
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:
         now_ns = ctx.now.value
         self._book_bars(ctx, now_ns)
-        vested = self.payouts.vest(now_ns)      # first: a period closing now sees everything vested by now
-        if vested > 0.0:
-            self.supply += vested
-            self.vault.reward(vested)
+        self._vest(now_ns)                      # first: a period closing now sees everything vested by now
         self._close_periods(ctx, now_ns)
+        self._vest(now_ns)                      # then what the period just closed pays at once (vest_h = 0)
         # the book as it stands is steered first, while nothing is in flight this decision
         if self.p.allocation == "regime" and self._regime_moved(ctx):
             self._steer(ctx, 0.0, "regime")
@@ -315,6 +313,13 @@ class SyntheticDollar(Strategy):
 
     def on_end(self, ctx: Context, ev: EndEvent) -> None:
         self._record_revenue(ctx)            # what the open period realized so far, in the cumulative series
+
+    def _vest(self, now_ns: int) -> None:
+        """Payouts vested since the last decision: minted to stakers (supply and the vault's assets grow)."""
+        vested = self.payouts.vest(now_ns)
+        if vested > 0.0:
+            self.supply += vested
+            self.vault.reward(vested)
 
     def _share(self, slot: str) -> float:
         """The slot's share of its venue's cash (1 with one asset and every dollar hedged)."""
