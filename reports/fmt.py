@@ -137,8 +137,9 @@ def synthetic_rows(sd: dict[str, Any]) -> list[tuple[str, str]]:
         parts = ", ".join(f"{k} {money(v)}" for k, v in sd["revenue"].items() if v)
         rows.append(("Realized revenue (quote): total; by source", f"{money(sd.get('revenue_total'))}; "
                      f"{parts or 'none'}"))
-        rows.append(("Set for stakers / taken by the reserve (quote)",
-                     f"{money(sd.get('staker_payouts'))} / {money(sd.get('reserve_takes'))}"))
+        rows.append(("Set for stakers / taken by the reserve / open period, not split yet (quote)",
+                     f"{money(sd.get('staker_payouts'))} / {money(sd.get('reserve_takes'))} / "
+                     f"{money(sd.get('revenue_open_period'))}"))
     return rows
 
 

@@ -506,7 +506,8 @@ def synthetic_dollar_stats(results: Results) -> dict[str, Any] | None:
     """The synthetic dollar's books when the run recorded them (strategies/synthetic_dollar.py): backing ratio,
     reserve fund (its low point, end, and when it was exhausted), the published staker APY (mean over the run's
     decisions, last, the number of payout periods), share price, perp share of backing, and realized revenue by
-    source with what went to stakers and to the reserve (quote)."""
+    source with what went to stakers and to the reserve (quote); revenue_open_period is what the period still
+    open at the end realized (not split yet: a loss there is not in the reserve yet)."""
     ex = results.extras or {}
     keys = ("backing_ratio", "reserve_fund", "staker_apy")
     if not any(k in ex for k in keys):
@@ -548,6 +549,7 @@ def synthetic_dollar_stats(results: Results) -> dict[str, Any] | None:
         out["revenue_total"] = math.fsum(revenue.values())
         periods = series("period_revenue")
         out["payout_periods"] = int(len(periods))
+        out["revenue_open_period"] = out["revenue_total"] - math.fsum(periods)    # realized, not split yet
         out["staker_payouts"] = float(series("period_staker_payout").sum())
         out["reserve_takes"] = float(series("period_reserve_take").sum())
     return out
