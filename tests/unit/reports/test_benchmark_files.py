@@ -99,26 +99,24 @@ def test_auto_refuses_what_it_cannot_tell(synth, daily, tmp_path) -> None:
         synth.with_benchmark(f"{f}:x", unit="pct")
 
 
-def test_bad_cells_name_their_row(synth, tmp_path) -> None:
+BAD_FILES = [   # (file text, time_column, the one-line message)
+    ("date,apy\n2025-01-28,0.05\n2025-01-29,\n2025-01-30,inf\n", None,
+     r"b.csv, row 4: benchmark apy not finite: 'inf'"),
+    ("date,apy\n2025-01-28,0.05\n2025-01-29,-Infinity\n", None, r"row 3: benchmark apy not finite"),
+    ("Timestamp,apy\n1738000000,0.05\n1738086400,0.05\n17380000,0.06\n", None,
+     r"row 4: benchmark time '17380000' in unix s is 1970-07-21, outside"),
+    ("Timestamp,apy\n12,0.05\n13,0.06\n", None, "unix times in no unit"),
+    ("date,apy\n03/02/2025,0.05\n", None, r"row 2: benchmark time not readable: '03/02/2025' \(want ISO 8601"),
+    ("date,apy\n2025-01-28,0.05\n", "when", "--benchmark-time 'when': no such column; columns: date, apy"),
+]
+
+
+@pytest.mark.parametrize("text,time_column,message", BAD_FILES)
+def test_bad_cells_name_their_row(synth, tmp_path, text, time_column, message) -> None:
     f = tmp_path / "b.csv"
-    f.write_text("date,apy\n2025-01-28,0.05\n2025-01-29,\n2025-01-30,inf\n")
-    with pytest.raises(DataError, match=r"b.csv, row 4: benchmark apy not finite: 'inf'"):
-        synth.with_benchmark(f"{f}:apy")
-    f.write_text("date,apy\n2025-01-28,0.05\n2025-01-29,-Infinity\n")
-    with pytest.raises(DataError, match=r"row 3: benchmark apy not finite"):
-        synth.with_benchmark(f"{f}:apy")
-    f.write_text("Timestamp,apy\n1738000000,0.05\n1738086400,0.05\n17380000,0.06\n")
-    with pytest.raises(DataError, match=r"row 4: benchmark time '17380000' in unix s is 1970-07-21, outside"):
-        synth.with_benchmark(f"{f}:apy")
-    f.write_text("Timestamp,apy\n12,0.05\n13,0.06\n")
-    with pytest.raises(DataError, match="unix times in no unit"):
-        synth.with_benchmark(f"{f}:apy")
-    f.write_text("date,apy\n03/02/2025,0.05\n")
-    with pytest.raises(DataError, match=r"row 2: benchmark time not readable: '03/02/2025' \(want ISO 8601"):
-        synth.with_benchmark(f"{f}:apy")
-    f.write_text("date,apy\n2025-01-28,0.05\n")
-    with pytest.raises(DataError, match="--benchmark-time 'when': no such column; columns: date, apy"):
-        synth.with_benchmark(f"{f}:apy", time_column="when")
+    f.write_text(text)
+    with pytest.raises(DataError, match=message):
+        synth.with_benchmark(f"{f}:apy", time_column=time_column)
 
 
 def test_the_cli_refuses_no_common_day_and_a_mixup_with_exit_2(tmp_path, daily) -> None:
