@@ -11,9 +11,9 @@ Files are read as they come (a DefiLlama export: `Timestamp` in unix seconds, `D
   milliseconds, microseconds or nanoseconds by their size and must fall in 2009-2100; text is ISO 8601
   (a time without a zone is UTC). A cell that is neither names its row.
 - values: numbers; a blank cell is a missing day; text or inf names its row.
-- unit: `fraction` or `percent` as stated, or `auto`: compared with the run's series on the days both have,
-  values about 100x larger are percent. A stated unit that leaves the two about 100x apart is refused naming
-  --benchmark-unit (a percent file read as fractions compares 9.0 with 0.09).
+- unit: `fraction` or `percent` as stated, or `auto` (the default): compared with the run's series on the days
+  both have, values 10x to 3000x larger are percent. A stated unit that leaves the two 30x to 3000x apart is
+  refused naming --benchmark-unit (a percent file read as fractions compares 9.0 with 0.09).
 Both series are averaged per UTC day and compared on the days both have; none in common is refused, naming
 the file and both spans.
 """
@@ -36,8 +36,11 @@ EXTRA_KEY = "benchmark"          # the benchmark series lives in Results.extras 
 # unix times: the unit is the one that puts the median value in 2009..2100 (ns per unit, largest unit first)
 EPOCH_UNITS = (("s", 10**9), ("ms", 10**6), ("us", 10**3), ("ns", 1))
 PLAUSIBLE = (pd.Timestamp("2009-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC"))
-# a stated unit is refused when the benchmark's mean |daily value| is 30x..3000x off the run's: a percent /
-# fraction mix-up is 100x; further apart the two are different quantities and are compared as given
+# auto reads the benchmark as percent when its mean |daily value| is 10x..3000x the run's (10x: halfway to 100x
+# on a log scale, so a percent file 3x off the run, 27x in all, is still percent); a stated unit is refused when
+# it leaves the two 30x..3000x apart (a percent / fraction mix-up is 100x; further apart they are different
+# quantities and are compared as given)
+AUTO_PERCENT = 10.0
 MIXUP = (30.0, 3000.0)
 
 
@@ -150,7 +153,7 @@ def _span(s: pd.Series) -> str:
 def resolve_unit(bench: pd.Series, run: pd.Series, unit: str, *, file: str, column: str,
                  series: str) -> tuple[float, str]:
     """(scale to fractions, 'fraction' | 'percent') for the benchmark, checked against the run's magnitude on
-    the days both have. A DataError naming --benchmark-unit when the two look 100x apart, or when `auto`
+    the days both have. A DataError naming --benchmark-unit when a stated unit leaves them 30x-3000x apart, or when `auto`
     cannot tell; a DataError naming the file and both spans when they share no day."""
     if unit not in UNITS:
         raise ConfigError(f"--benchmark-unit {unit!r}: use one of {', '.join(UNITS)}")
@@ -164,9 +167,9 @@ def resolve_unit(bench: pd.Series, run: pd.Series, unit: str, *, file: str, colu
         if not math.isfinite(ratio):
             raise DataError(f"cannot tell the unit of {column}: it or the run's {series} is 0 on every common "
                             "day; pass --benchmark-unit fraction or percent", file=file)
-        if 1.0 / MIXUP[0] <= ratio <= MIXUP[0]:
+        if 1.0 / MIXUP[1] <= ratio < AUTO_PERCENT:
             return 1.0, "fraction"
-        if MIXUP[0] < ratio <= MIXUP[1]:
+        if AUTO_PERCENT <= ratio <= MIXUP[1]:
             return 0.01, "percent"
         raise DataError(f"cannot tell the unit of {column}: its values are ~{_times(ratio)} the run's {series} "
                         "(not a percent/fraction factor of 100); pass --benchmark-unit fraction or percent",

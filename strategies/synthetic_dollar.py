@@ -360,8 +360,7 @@ class SyntheticDollar(Strategy):
     def _close_periods(self, ctx: Context, now_ns: int) -> None:
         """Close every period that has ended by now: split its revenue, set the stakers' payout for the next
         period and the APY published for it."""
-        assert self.next_close is not None
-        while self.cadence.start(self.next_close + 1) <= now_ns:
+        while self.next_close is not None and self.cadence.start(self.next_close + 1) <= now_ns:
             k = self.next_close
             rev = self.revenue.close(k)
             x = math.fsum(rev.values())

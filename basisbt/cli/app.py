@@ -84,7 +84,7 @@ def run(
                                                  "backing_ratio or a timeline column; correlation and mean "
                                                  "difference of daily means go to metrics.json and the report"),
     benchmark_unit: str = typer.Option("auto", "--benchmark-unit",
-                                       help="units of the benchmark column: fraction, percent, or auto (100x the "
+                                       help="units of the benchmark column: fraction, percent, or auto (10x-3000x the "
                                             "run's series is percent)"),
     benchmark_time: Optional[str] = typer.Option(None, "--benchmark-time",
                                                  help="the benchmark file's time column (default: a ts/time/"

@@ -87,6 +87,13 @@ def test_a_percent_file_read_as_fractions_is_refused_naming_the_flag(synth, dail
         pytest.approx(0.0, abs=1e-15)
 
 
+def test_auto_reads_a_percent_file_several_times_off_the_run_as_percent(synth, daily, tmp_path) -> None:
+    # issue 26's case: a published 9 % (9.0 in the file) against a run at 33 %: 27x as read, percent
+    f = defillama(tmp_path / "low.csv", daily, daily.to_numpy() * 27.0)
+    b = synth.with_benchmark(f"{f}:Base").metrics()["benchmark"]
+    assert b["unit"] == "percent" and b["benchmark_mean"] == pytest.approx(0.27 * b["run_mean"], rel=1e-12)
+
+
 def test_auto_refuses_what_it_cannot_tell(synth, daily, tmp_path) -> None:
     f = tmp_path / "far.csv"
     pd.DataFrame({"date": daily.index.strftime("%Y-%m-%d"), "x": daily.to_numpy() * 1e5}).to_csv(f, index=False)
