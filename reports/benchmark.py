@@ -153,8 +153,8 @@ def _span(s: pd.Series) -> str:
 def resolve_unit(bench: pd.Series, run: pd.Series, unit: str, *, file: str, column: str,
                  series: str) -> tuple[float, str]:
     """(scale to fractions, 'fraction' | 'percent') for the benchmark, checked against the run's magnitude on
-    the days both have. A DataError naming --benchmark-unit when a stated unit leaves them 30x-3000x apart, or when `auto`
-    cannot tell; a DataError naming the file and both spans when they share no day."""
+    the days both have. A DataError naming --benchmark-unit when a stated unit leaves them 30x-3000x apart or
+    `auto` cannot tell; a DataError naming the file and both spans when they share no day."""
     if unit not in UNITS:
         raise ConfigError(f"--benchmark-unit {unit!r}: use one of {', '.join(UNITS)}")
     pair = pd.concat({"run": _daily(run), "benchmark": _daily(bench)}, axis=1, join="inner").dropna()
