@@ -19,6 +19,7 @@ from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY,
                                   C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_COLL, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
                                   R_MARGIN, R_QTY, R_SPOT, T_AMOUNT)
 from basisbt.engine.market import LIVE, Market
+from basisbt.engine.results import PNL_PARTS
 
 if TYPE_CHECKING:
     from basisbt.data.venues import VenueSpec
@@ -366,6 +367,16 @@ class Context:
     def lent(self, protocol: str) -> float:
         p, e = self._p(protocol), self._e
         return float(e.rec.lend[e.bar, p] if e.bar >= 0 else e.state.lend[p])
+
+    def pnl_since(self, bar: int) -> dict[str, float]:
+        """The book's PnL parts (quote; engine.results.PNL_PARTS: funding, basis, price, fees, slippage, lending,
+        liquidation) summed over the bars after `bar` up to the current one (every bar so far when bar < 0), as
+        the kernels booked them: a bar's row holds the fills at its open, its funding, lending and marks. Read
+        from the records, so final: a revenue book (synthetic_dollar) takes its realized cash flows from here."""
+        e = self._e
+        lo, hi = max(bar + 1, 0), e.bar + 1
+        rows = e.rec.pnl[lo:hi].sum(axis=0) if hi > lo else np.zeros(e.rec.pnl.shape[1])
+        return dict(zip(PNL_PARTS, rows.tolist()))
 
     @property
     def in_transit(self) -> float:

@@ -392,7 +392,8 @@ class Engine:
             when = when or _ts(ts_ns)                 # one Timestamp per instant (30 us each)
             self.fills.append(dict(ts=when, venue=venue, instrument=ins, qty=qty, price=px,
                                    ref_price=ref, fee=fee, slippage=slip, reason=o.reason, fill_id=fid))
-            self._new_fills.append(FillEvent(when, venue, ins, qty, px, fee, slip, o.reason))
+            self._new_fills.append(FillEvent(when, venue, ins, qty, px, fee, slip, o.reason, float(ref),
+                                             float(spot_ref)))
         for j, amount in act.collateral_buys:         # after the orders: cash left -> collateral asset
             self._buy_collateral(i, ts_ns, j, amount)
         for t in act.transfers:

@@ -84,8 +84,12 @@ def run(
                                                  "[:SERIES], SERIES = staker_apy (default when recorded), nav, "
                                                  "backing_ratio or a timeline column; correlation and mean "
                                                  "difference of daily means go to metrics.json and the report"),
-    benchmark_unit: str = typer.Option("fraction", "--benchmark-unit",
-                                       help="units of the benchmark column: fraction or percent"),
+    benchmark_unit: str = typer.Option("auto", "--benchmark-unit",
+                                       help="units of the benchmark column: fraction, percent, or auto (10x-3000x the "
+                                            "run's series is percent)"),
+    benchmark_time: Optional[str] = typer.Option(None, "--benchmark-time",
+                                                 help="the benchmark file's time column (default: a ts/time/"
+                                                      "timestamp/date column; unix s/ms/us/ns or ISO 8601)"),
     timeout: Optional[float] = TimeoutOpt,
 ) -> None:
     """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
@@ -134,9 +138,13 @@ def run(
                                   f"go under [params]{hint}")
         run_cfg = build_dataclass(RunConfig, doc, "run config key")
         strat = cls(**params)
+        if (benchmark_time or benchmark_unit != "auto") and not benchmark:
+            raise ConfigError("--benchmark-time and --benchmark-unit go with --benchmark FILE.csv:COLUMN")
         if benchmark:                          # a missing file or column is refused before the run
-            from basisbt.reports.benchmark import load_series, parse_spec
-            load_series(*parse_spec(benchmark)[:2], unit=benchmark_unit)
+            from basisbt.reports.benchmark import UNITS, load_series, parse_spec
+            if benchmark_unit not in UNITS:
+                raise ConfigError(f"--benchmark-unit {benchmark_unit!r}: use one of {', '.join(UNITS)}")
+            load_series(*parse_spec(benchmark)[:2], time_column=benchmark_time)
         t0 = time.perf_counter()
         ds = resolve_data(data, timeframe=timeframe, cache_dir=cache_dir)
         if venues:
@@ -171,7 +179,7 @@ def run(
     elapsed = time.perf_counter() - t0
     if benchmark:
         try:
-            res = res.with_benchmark(benchmark, benchmark_unit)
+            res = res.with_benchmark(benchmark, benchmark_unit, benchmark_time)
         except (ConfigError, DataError) as e:
             fail(str(e))
     target = out_dir or Path("runs") / default_run_name(res)
