@@ -148,7 +148,7 @@ def load_cases_file(path: str | Path) -> tuple[list[GoldenCase], Path | None, bo
     except FileNotFoundError:
         raise GoldenError(f"{p}: no such cases file") from None
     except tomllib.TOMLDecodeError as e:
-        raise GoldenError(f"{p}: {e}") from None
+        raise GoldenError(f"{p}: invalid TOML ({e})") from None
     unknown = sorted(set(doc) - {"golden_dir", "include_builtin", "case"})
     if unknown:
         raise GoldenError(f"{p}: unknown key {unknown[0]!r}; valid: golden_dir, include_builtin, [[case]]")

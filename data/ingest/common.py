@@ -50,8 +50,14 @@ def normalize_symbol(raw: str, *, perp: bool) -> str:
     return f"{base}/{quote}:{quote}" if perp else f"{base}/{quote}"
 
 
+EPOCH_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}     # nanoseconds per epoch unit
+TIME_UNITS = ("iso", *EPOCH_NS)                                 # csv import: --time-unit / time_unit
+
+
 def epoch_to_utc(values, *, file: str | None = None, unit: str | None = None) -> pd.Series:
     """Epoch numbers to UTC timestamps; without a unit each value's magnitude decides s / ms / µs / ns."""
+    if unit is not None and unit not in EPOCH_NS:          # the unit first: a wrong unit is not a bad row
+        raise DataError("unknown time unit", file=file, detail=f"{unit!r}; use s, ms, us, ns or iso")
     arr = pd.to_numeric(pd.Series(values), errors="coerce")
     bad = np.flatnonzero(arr.isna().to_numpy())
     if bad.size:
@@ -61,10 +67,7 @@ def epoch_to_utc(values, *, file: str | None = None, unit: str | None = None) ->
     if unit is None:
         mult = np.where(x >= 1e17, 1, np.where(x >= 1e14, 10**3, np.where(x >= 1e11, 10**6, 10**9)))
     else:
-        try:
-            mult = np.full(x.shape, {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit])
-        except KeyError:
-            raise DataError("unknown time unit", file=file, detail=f"{unit!r}; use s, ms, us, ns or iso") from None
+        mult = np.full(x.shape, EPOCH_NS[unit])
     ns = np.round(x * mult).astype(np.int64) if unit in (None, "s") else arr.to_numpy(np.int64) * mult
     return pd.Series(pd.to_datetime(ns, utc=True)).astype(TS_DTYPE)
 
