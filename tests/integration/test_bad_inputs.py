@@ -81,7 +81,7 @@ def snapshot(d: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Path:
     """A workspace: input files, a cache with data, an existing run directory, a foreign directory."""
-    from tests.unit.reports.conftest import make_fake_results
+    from tests.unit.reports.conftest import real_run
     w = tmp_path_factory.mktemp("badinput")
     for name, body in FILES.items():
         (w / name).write_bytes(body if isinstance(body, bytes) else body.encode())
@@ -91,7 +91,7 @@ def ws(tmp_path_factory) -> Path:
     one = np.ones(24)
     frame = pd.DataFrame({"ts": ts, "open": one, "high": one * 2, "low": one / 2, "close": one, "volume": one})
     cache.write_many(w / "cache", [(cache.key_for("spot", "binance", "ETH/USDT", "1h"), frame, "fixture")])
-    write_run(make_fake_results(n_bars=120, seed=3), w / "oldrun")
+    write_run(real_run("perp_short", "feb-2025-crash"), w / "oldrun", dpi=40)
     (w / "foreign").mkdir()
     (w / "foreign" / "notes.txt").write_text("mine")
     (w / "badrun").mkdir()
