@@ -7,7 +7,10 @@ latest snapshot of each on or before it). Fees and the other fields are the same
 sources are cited in the first block). Per-symbol funding caps: ETH 0.375 % while tier 1 was 0.5 %
 (0.75 x tier-1 rate), 0.3 % after; BTC 0.3 %.
 
-    python data/venues/build_binance.py ../shared/reference/venues/binance_leverage_brackets.toml
+    python data/venues/build_binance.py [data/venues/recorded/binance_leverage_brackets.toml]
+
+The recorded snapshots are kept in the repository (data/venues/recorded/, their provenance in its header), so
+tests/unit/data/test_venue_files_rebuild.py rebuilds binance.toml from them on any clone and compares.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import tomllib
 from pathlib import Path
 
 OUT = Path(__file__).with_name("binance.toml")
+SOURCE = Path(__file__).with_name("recorded") / "binance_leverage_brackets.toml"
 HEAD = re.compile(r"^# (ETH|BTC)USDT snapshot (\d{4}-\d{2}-\d{2})\s+(\S+)$", re.M)
 
 FIELDS = '''maker_fee = 0.0002              # fees
@@ -29,6 +33,7 @@ liquidation_fee = 0.0125        # liquidation: clearance fee 1.25 % for ETHUSDT 
 maintenance = "deduction"       # liquidation: tier rate x notional - cum (leverageBracket `cum`)
 liquidation_price = "liquidation"   # liquidation: closed at the liquidation price, clearance fee charged
 partial = "none"                # liquidation: one IOC order for the whole position, no tier step-down
+cross_liquidation = "all"     # several perps in one cross account: all closed at once at the breach (docs/architecture.md §4)
 tier_unit = "notional"          # leverageBracket notionalFloor / notionalCap are quote notional
 withdrawal_fee = 1.0            # approximate: USDT on TRC20 ~1 USDT; network-dependent, fee page not retrieved
 withdrawal_delay_min = 30       # approximate: confirmations + internal review, not a documented constant
@@ -89,7 +94,7 @@ def render(snaps: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    src = Path(argv[1] if len(argv) > 1 else "../shared/reference/venues/binance_leverage_brackets.toml")
+    src = Path(argv[1]) if len(argv) > 1 else SOURCE
     text = render(snapshots(src.read_text()))
     tmp = OUT.with_suffix(".toml.tmp")
     tmp.write_text(text)
