@@ -80,6 +80,19 @@ def test_maintenance_margin(notional):
                  ref.maintenance_margin(notional, FLOOR, RATE, AMOUNT), abs_=1e-7)
 
 
+def test_a_size_on_a_floor_is_in_the_tier_that_starts_there():
+    """docs/venues.md: tier k covers [floor[k], floor[k+1]). On a running-sum table the maintenance is the same
+    from both sides of a floor (50k x 0.4 % = 50k x 0.5 % - 50 = 200), so only a whole-position table (and the
+    tier's max leverage) shows which tier holds a size exactly on the floor: 50k x 0.5 % = 250, not 200.
+    (Binance documents its brackets as (floor, cap]: the two conventions differ only exactly on a floor.)"""
+    whole = np.zeros(5)
+    for mm in (margin.maintenance_margin, ref.maintenance_margin):
+        assert mm(50_000.0, FLOOR, RATE, AMOUNT) == pytest.approx(200.0, abs=1e-9)
+        assert mm(50_000.0, FLOOR, RATE, whole) == pytest.approx(250.0, abs=1e-9)
+        assert mm(49_999.99, FLOOR, RATE, whole) == pytest.approx(49_999.99 * 0.004, abs=1e-9)
+    assert margin.tier_index(600_000.0, FLOOR.reshape(1, -1), 0) == ref.tier_index(600_000.0, FLOOR) == 2
+
+
 @given(st.floats(0, 5e6, **finite), qty_s, px_s, st.floats(0, 100, **finite), st.floats(0, 0.2, **finite), px_s)
 def test_margin_balance(wallet, q, entry, coll, h, m):
     assert close(margin.margin_balance(wallet, q, entry, coll, h, m),
