@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from basisbt.data.venues import VENUE_DIR
+from basisbt.data.venues import BUILTIN_DIR
 
 SHARED_COPY = Path(__file__).resolve().parents[4] / "shared" / "reference" / "venues" / "binance_leverage_brackets.toml"
 
 
 def _builder():
-    spec = importlib.util.spec_from_file_location("build_binance", VENUE_DIR / "build_binance.py")
+    spec = importlib.util.spec_from_file_location("build_binance", BUILTIN_DIR / "build_binance.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -29,7 +29,7 @@ def test_binance_toml_is_what_its_generator_writes_from_the_recorded_brackets() 
     build = _builder()
     assert build.SOURCE.is_file(), f"{build.SOURCE}: the generator's input must ship with the repository"
     rebuilt = build.render(build.snapshots(build.SOURCE.read_text()))
-    committed = (VENUE_DIR / "binance.toml").read_text()
+    committed = (BUILTIN_DIR / "binance.toml").read_text()
     if rebuilt != committed:
         diff = [f"line {k + 1}: generated {a!r} / committed {b!r}"
                 for k, (a, b) in enumerate(zip(rebuilt.splitlines(), committed.splitlines())) if a != b]
@@ -41,7 +41,7 @@ def test_each_block_carries_the_snapshot_in_force_on_its_date() -> None:
     """Read the recorded snapshots directly (not through the generator) and check the blocks against them."""
     snaps: dict[str, list[tuple[str, list[dict]]]] = {"ETH": [], "BTC": []}
     chunks: list[tuple[str, str, list[str]]] = []
-    for line in (VENUE_DIR / "recorded" / "binance_leverage_brackets.toml").read_text().splitlines():
+    for line in (BUILTIN_DIR / "recorded" / "binance_leverage_brackets.toml").read_text().splitlines():
         words = line.split()
         if line.startswith("# ") and len(words) >= 4 and words[2] == "snapshot":      # "# ETHUSDT snapshot DATE"
             chunks.append((words[1].removesuffix("USDT"), words[3], []))
@@ -50,7 +50,7 @@ def test_each_block_carries_the_snapshot_in_force_on_its_date() -> None:
     for sym, date, lines in chunks:
         snaps[sym].append((date, tomllib.loads("\n".join(lines))["spec"]["tiers"][sym]))
     assert len(snaps["ETH"]) >= 10 and len(snaps["BTC"]) >= 10
-    blocks = tomllib.loads((VENUE_DIR / "binance.toml").read_text())["spec"]
+    blocks = tomllib.loads((BUILTIN_DIR / "binance.toml").read_text())["spec"]
     dates = sorted({d for v in snaps.values() for d, _ in v})
     assert [b["effective_from"] for b in blocks] == ["2021-01-01", *dates[1:]]
     for block, date in zip(blocks, dates):
@@ -66,7 +66,7 @@ def test_each_block_carries_the_snapshot_in_force_on_its_date() -> None:
 
 @pytest.mark.skipif(not SHARED_COPY.is_file(), reason="../shared/reference absent (fresh clone)")
 def test_the_shipped_snapshots_are_the_recorded_ones() -> None:
-    shipped = (VENUE_DIR / "recorded" / "binance_leverage_brackets.toml").read_text()
+    shipped = (BUILTIN_DIR / "recorded" / "binance_leverage_brackets.toml").read_text()
     recorded = SHARED_COPY.read_text()
     body = [ln for ln in shipped.splitlines() if not ln.startswith("# The input of") and "repository so the" not in ln]
     assert body == recorded.splitlines()

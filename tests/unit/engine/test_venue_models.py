@@ -41,15 +41,16 @@ def okx_recorded_lp():
 def test_okx_recorded_position_liquidation_price_kernel_and_twin():
     spec = load_venue("okx", at="2025-11-29")
     t = spec.tier_table("ETH")
-    assert spec.tier_unit == "base" and spec.maintenance == "whole_position" and spec.trigger_fee == OKX_TAKER
+    assert spec.tier_unit == "base" and spec.maintenance == "whole_position" and spec.trigger_fee == "taker"
+    assert spec.trigger_rate == spec.taker_fee == OKX_TAKER
     assert t.floor[1] == 500 and t.rate[0] == 0.004 and not t.amount.any()   # tier 1: 5,000 contracts x 0.1 ETH
-    lp = liquidation_price(30.11, 0.1, 3011.0, 0.0, 0.0, t.floor, t.rate, t.amount, 3011.0, spec.trigger_fee, 0.0,
+    lp = liquidation_price(30.11, 0.1, 3011.0, 0.0, 0.0, t.floor, t.rate, t.amount, 3011.0, spec.trigger_rate, 0.0,
                            True)
     assert lp == pytest.approx(okx_recorded_lp(), rel=1e-12)
     assert lp == pytest.approx(2722.1497, abs=1e-4)
     assert abs(lp - 2722.16) < 0.011                   # the recorded liqPx, to the cent (OKX rounds up a cent)
     twin = ref.liquidation_price(30.11, 0.1, 3011.0, 0.0, 0.0, t.floor, t.rate, t.amount, 3011.0,
-                                 trigger=spec.trigger_fee, base=True)
+                                 trigger=spec.trigger_rate, base=True)
     assert twin == pytest.approx(lp, rel=1e-9)
 
 
@@ -63,8 +64,8 @@ class OkxIsolatedLong(Strategy):
         ctx.configure("okx", isolated=True)
 
     def on_bar(self, ctx, ev):
-        if ev.bar == 0:
-            ctx.add_isolated_margin("okx", 30.11)
+        if ev.bar == 0:     # 30.11 once the opening fee (0.1 x 3011 x 0.05 % = 0.15055) is taken from it
+            ctx.add_isolated_margin("okx", 30.11 + 0.1 * 3011.0 * OKX_TAKER)
             ctx.order("okx", "perp", 0.1)
 
 
@@ -77,9 +78,9 @@ def test_okx_recorded_position_full_run_liquidated_at_bankruptcy():
     low = close.copy()
     low[6] = 2700.0
     ds = dataset(bars(close, low=low), venues=("okx",))
-    # no opening fee, so the isolated margin is the recorded 30.11 (the trigger fee is the spec's own 0.05 %:
-    # `trigger_fee = "taker"` is read from the block, a taker_fee override does not change it)
-    cfg = RunConfig(slippage=0.0, initial_capital=100.0, venue_overrides={"okx": {"taker_fee": 0.0}})
+    # the strategy adds the opening fee to the margin, so the isolated margin after the fill is the recorded
+    # 30.11; the taker fee stays 0.05 % (the trigger fee follows it: `trigger_fee = "taker"`)
+    cfg = RunConfig(slippage=0.0, initial_capital=100.0)
     res = run_backtest(OkxIsolatedLong(), ds, cfg)
     lp = okx_recorded_lp()
     assert res.timeline["okx:liq_px"].iloc[3] == pytest.approx(lp, rel=1e-12)
@@ -90,7 +91,8 @@ def test_okx_recorded_position_full_run_liquidated_at_bankruptcy():
     assert lost == pytest.approx(0.1 * lp * 0.0045, rel=1e-9)
     assert liq.fee == pytest.approx(lost, rel=1e-9)
     assert liq.insurance_loss == pytest.approx(0.0, abs=1e-12)
-    assert res.timeline["equity"].iloc[-1] == pytest.approx(100.0 - 30.11, rel=1e-12)   # the whole margin gone
+    # the whole margin gone, and the opening fee
+    assert res.timeline["equity"].iloc[-1] == pytest.approx(100.0 - 30.11 - 0.1 * 3011.0 * OKX_TAKER, rel=1e-12)
     led = res.ledger
     assert led.loc[led.kind == "liquidation_fee", "amount"].sum() == pytest.approx(-lost, rel=1e-9)
 
