@@ -210,7 +210,7 @@ CASES = [
     C("run", "--config", "{w}/cfg_invalid.toml", *OUT, needle=("cfg_invalid.toml", "invalid TOML", "line 1")),
     C("run", "--config", "{w}/cfg_unknown.toml", *OUT, needle=("cfg_unknown.toml", "'levrage'", "[params]")),
     C("run", "--config", "{w}/cfg_params_str.toml", *OUT, needle=("cfg_params_str.toml", "[params] must be a table")),
-    C("run", "--config", "{w}/cfg_fee.toml", *OUT, needle=("venue_overrides.binance.taker_fee = -0.01", "valid: 0 <=")),
+    C("run", "--config", "{w}/cfg_fee.toml", *OUT, needle=("venue_overrides.binance", "taker_fee = -0.01", "valid: 0 <= taker_fee")),
     C("run", "--config", "{w}/cfg_fee_key.toml", *OUT, needle=("'taker_fe'", "did you mean 'taker_fee'")),
     C("run", "--config", "{w}/cfg_fee_venue.toml", *OUT, needle=("'kraken'", "valid: binance, bybit, okx")),
     C("run", "--config", "{w}/cfg_fill.toml", *OUT, needle=("fill", "'open' or 'close'", "'mid'")),
