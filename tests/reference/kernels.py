@@ -74,18 +74,24 @@ def liquidation_price(wallet, qty, entry, coll_base, haircut, floor, rate, amoun
 
     best = math.nan
     g0 = gap(ref_px)
+    # a whole-position table makes the level jump at a tier floor, so the breached set can be a band narrower
+    # than any step: probe both sides of every floor's price too (notional tiers; base-unit tiers do not move)
+    edges = [] if model.get("base") else [f / abs(qty) for f in floor if math.isfinite(f) and f > 0]
     for direction in (1.0, -1.0):
-        lo, step = ref_px, ref_px * 1e-4
-        hi = None
-        m = ref_px
+        probes, step = [], ref_px * 1e-4
+        m = ref_px + direction * step
         while 0 < m < ref_px * 1e12:   # a collateral-heavy book can have its root 1e5 x ref and beyond
-            m = lo + direction * step
-            if m <= 0:
-                break
+            probes.append(m)
+            step *= 1.5
+            m = ref_px + direction * step
+        probes += [e * (1 + d) for e in edges for d in (-1e-12, 1e-12) if (e - ref_px) * direction > 0]
+        probes.sort(key=lambda x: abs(x - ref_px))
+        lo, hi = ref_px, None
+        for m in probes:
             if (gap(m) > 0) != (g0 > 0):
                 hi = m
                 break
-            lo, step = m, step * 1.5
+            lo = m
         if hi is None:
             continue
         a, b = lo, hi
