@@ -24,7 +24,7 @@ here) and of every import (on_duplicate, snap, repair, allow_extreme):
     funding = { file = "raw/funding_7venues.csv", time = "timestamp_utc", columns = { rate = "funding_rate" },
                 where = { exchange = "binance", symbol = "ETH-USDT" }, rate_unit = "percent" }
 A lending table with more keys than `file` goes through `basisbt import lending` (format, rate_unit,
-apr, base_only, where, assume_utc, on_duplicate, allow_extreme). Funding is checked against the
+apr, base_only, where, assume_utc, tz, on_duplicate, allow_extreme). Funding is checked against the
 venue's cap and lending against the APY band, as on import.
 
 Several base assets: `symbol` is the primary, its streams under [venues.*] as above; each further
@@ -52,7 +52,7 @@ import pyarrow as pa
 from basisbt.data.dataset import Dataset
 from basisbt.data.errors import DataError
 from basisbt.data.names import check_name, check_symbol
-from basisbt.data.safe_io import check_text_table, read_small_text
+from basisbt.data.safe_io import check_text_table, file_problem, read_small_text
 from basisbt.data.schemas import TS
 from basisbt.data.venue_events import parse_venue_events
 
@@ -135,8 +135,9 @@ def _cache_assets(source: str, root: Path, symbols: list[str], tf: str) -> Datas
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataError("no such file", file=str(path))
+    why = file_problem(path, "bar or funding file")
+    if why:
+        raise DataError(why, file=str(path))
     check_text_table(path, error=lambda msg: DataError(msg.split(": ", 1)[1], file=str(path)))
     try:
         if path.suffix == ".parquet":
@@ -159,15 +160,21 @@ def _read_frame(path: Path) -> pd.DataFrame:
     if TS not in df.columns and "date" in df.columns:
         df = df.rename(columns={"date": TS})
     if TS in df.columns and not pd.api.types.is_datetime64_any_dtype(df[TS].dtype):
-        parsed = pd.to_datetime(df[TS], utc=False, errors="coerce", format="ISO8601")
-        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-            df[TS] = parsed
+        from basisbt.data.ingest.common import text_to_utc
+        try:                                    # zoned text to UTC; a naive one is refused naming file and row
+            df[TS] = text_to_utc(df[TS], file=str(path)).array
+        except DataError as e:
+            if not e.rule.startswith("naive"):
+                raise
+            raise DataError("naive timestamp (no time zone); give times an offset (e.g. 2025-01-01T00:00Z), or "
+                            "name the file in a table with tz = \"ZONE\" or assume_utc = true", file=str(path),
+                            row=e.row, detail=e.detail) from None
     return df
 
 
 VENUE_STREAMS = ("spot", "perp", "mark", "index", "funding")
 IMPORT_KEYS = ("on_duplicate", "snap", "repair", "allow_extreme")
-LENDING_KEYS = ("format", "rate_unit", "apr", "base_only", "where", "assume_utc")
+LENDING_KEYS = ("format", "rate_unit", "apr", "base_only", "where", "assume_utc", "tz")
 
 
 def _import_options(entry: dict, toml: Path, where: str):
@@ -242,6 +249,9 @@ def _file_entry(p: Path, where: str, value: object) -> Path:
     if not isinstance(value, str) or not value:
         raise DataError(f"{where} must be a file name (a string), not {type(value).__name__} {value!r}"[:160],
                         file=str(p))
+    why = file_problem(p.parent / value, "bar, funding or rate file")
+    if why:                                     # name the TOML and its key, not only the file it points to
+        raise DataError(f"{where} = {value!r}: {why} ({p.parent / value})"[:300], file=str(p))
     return p.parent / value
 
 

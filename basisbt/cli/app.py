@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, err, fail, key_values, venue_source
+from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, TimeoutOpt, err, fail, key_values, venue_source
 from basisbt.data.names import slug
 from basisbt.phases import lap, phase, started
 
@@ -85,8 +85,13 @@ def run(
                                                  "[:SERIES], SERIES = staker_apy (default when recorded), nav, "
                                                  "backing_ratio or a timeline column; correlation and mean "
                                                  "difference of daily means go to metrics.json and the report"),
-    benchmark_unit: str = typer.Option("fraction", "--benchmark-unit",
-                                       help="units of the benchmark column: fraction or percent"),
+    benchmark_unit: str = typer.Option("auto", "--benchmark-unit",
+                                       help="units of the benchmark column: fraction, percent, or auto (10x-3000x the "
+                                            "run's series is percent)"),
+    benchmark_time: Optional[str] = typer.Option(None, "--benchmark-time",
+                                                 help="the benchmark file's time column (default: a ts/time/"
+                                                      "timestamp/date column; unix s/ms/us/ns or ISO 8601)"),
+    timeout: Optional[float] = TimeoutOpt,
     csv: bool = typer.Option(False, "--csv", help="write the equity, ledger, fills and extras tables as CSV "
                                                   "instead of Parquet (slower on long runs: ~35 s for a year of 1m bars)"),
 ) -> None:
@@ -122,6 +127,8 @@ def run(
                 doc[k] = v
         if strict:
             doc["strict"] = True
+        if timeout is not None:
+            doc["timeout"] = timeout
         for k in ("start", "end"):
             if doc.get(k):
                 try:
@@ -138,9 +145,13 @@ def run(
                                   f"go under [params]{hint}")
         run_cfg = build_dataclass(RunConfig, doc, "run config key")
         strat = cls(**params)
+        if (benchmark_time or benchmark_unit != "auto") and not benchmark:
+            raise ConfigError("--benchmark-time and --benchmark-unit go with --benchmark FILE.csv:COLUMN")
         if benchmark:                          # a missing file or column is refused before the run
-            from basisbt.reports.benchmark import load_series, parse_spec
-            load_series(*parse_spec(benchmark)[:2], unit=benchmark_unit)
+            from basisbt.reports.benchmark import UNITS, load_series, parse_spec
+            if benchmark_unit not in UNITS:
+                raise ConfigError(f"--benchmark-unit {benchmark_unit!r}: use one of {', '.join(UNITS)}")
+            load_series(*parse_spec(benchmark)[:2], time_column=benchmark_time)
         t0 = time.perf_counter()
         with phase("load data"):
             ds = resolve_data(data, timeframe=timeframe, cache_dir=cache_dir)
@@ -151,7 +162,8 @@ def run(
         label = data + (f" venues={venues}" if venues else "") + (f" spot-from={spot_from}" if spot_from else "")
         with phase("engine set-up (align data, build arrays)"):
             engine = Engine(strat, ds, run_cfg, data_label=label, venues=source)
-    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError) as e:
+    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError,
+            StrategyError) as e:
         if STATE["debug"]:
             raise
         fail(str(e))
@@ -177,7 +189,7 @@ def run(
     elapsed = time.perf_counter() - t0
     if benchmark:
         try:
-            res = res.with_benchmark(benchmark, benchmark_unit)
+            res = res.with_benchmark(benchmark, benchmark_unit, benchmark_time)
         except (ConfigError, DataError) as e:
             fail(str(e))
     target = out_dir or Path("runs") / default_run_name(res)
@@ -196,9 +208,11 @@ def _gaps_line(q: dict) -> str:
     """One line of the data_quality block: what was priced stale or refused (details in metrics.json)."""
     refused = sum((q.get("orders_refused") or {}).values())
     stale, f_stale = q.get("stale_total", 0), q.get("funding_priced_stale_total", 0)
-    if not (stale or f_stale or refused):
+    f_missing, filled = q.get("funding_missing_total", 0), q.get("filled_total", 0)
+    if not (stale or f_stale or refused or f_missing):
         return "none"
-    return f"{stale} stale bars, {f_stale} settlements priced stale, {refused} orders refused"
+    return (f"{stale} stale bars{f' ({filled} filled by an import)' if filled else ''}, {f_stale} settlements "
+            f"priced stale, {f_missing} settlements missing, {refused} orders refused")
 
 
 def _summary(res, target: Path, elapsed: float, tables: str = "parquet", m: dict | None = None) -> None:
@@ -294,6 +308,8 @@ def main() -> None:
     interpreter down: the atexit handlers run and the streams are flushed, but numba, pandas and matplotlib
     are not freed module by module (that took ~0.35 s of every `basisbt run`)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    from basisbt.engine.guard import install_sigint
+    install_sigint()
     started()
     STATE["console"] = True
     try:

@@ -21,8 +21,8 @@ DPI = 40
 
 
 @pytest.fixture(scope="module", params=["parquet", "csv"])
-def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_results: Results) -> Path:
-    return writers.write_run(fake_results, tmp_path_factory.mktemp(request.param) / "run", dpi=DPI,
+def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, crash_run: Results) -> Path:
+    return writers.write_run(crash_run, tmp_path_factory.mktemp(request.param) / "run", dpi=DPI,
                              csv=request.param == "csv")
 
 
@@ -136,16 +136,16 @@ def test_non_utf8_file_is_named(run: Path, name: str) -> None:
         load_run(run)
 
 
-def test_format_1_directory_gets_the_identity_check(written: Path, tmp_path: Path, fake_results: Results) -> None:
+def test_format_1_directory_gets_the_identity_check(written: Path, tmp_path: Path, crash_run: Results) -> None:
     """A run written before fingerprints (CSV tables, format = 1, no [files]) still loads, identity-checked."""
-    d = writers.write_run(fake_results, tmp_path / "old", dpi=DPI, csv=True)
+    d = writers.write_run(crash_run, tmp_path / "old", dpi=DPI, csv=True)
     toml = (d / "run.toml").read_text().replace("format = 2", "format = 1")
     (d / "run.toml").write_text(toml[:toml.index("[files]")])
     m = json.loads((d / "metrics.json").read_text())
     del m["run_fingerprint"]
     (d / "metrics.json").write_text(json.dumps(m))
     back = load_run(d)
-    pd.testing.assert_frame_equal(back.timeline, fake_results.timeline, check_exact=True, check_freq=False)
+    pd.testing.assert_frame_equal(back.timeline, crash_run.timeline, check_exact=True, check_freq=False)
     tl = pd.read_csv(d / "equity.csv")
     tl.loc[len(tl) - 1, "equity"] -= 5.0
     (d / "equity.csv").write_text(tl.to_csv(index=False, lineterminator="\n"))
