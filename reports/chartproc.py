@@ -101,13 +101,21 @@ def _receive(fd: int, deadline: float) -> Any:
         return None
 
 
-def _reap(pid: int, kill: bool) -> int:
-    if kill:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return os.waitpid(pid, 0)[1]
+def _reap(pid: int, kill: bool, grace_s: float = 5.0) -> None:
+    """Wait for a helper to exit: at once (SIGKILL) when `kill`, else after at most grace_s (it has answered and
+    is leaving; a helper stuck on its way out is killed then)."""
+    deadline = time.monotonic() + (0.0 if kill else grace_s)
+    try:
+        while not kill:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.002)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):      # already gone (or reaped elsewhere)
+        pass
 
 
 def _draw(results: Results, dpi: int, keys: list[str]) -> dict[str, Any]:
@@ -155,13 +163,15 @@ class ChartHelper:
         _reap(self.pid, kill=True)
 
     def collect(self, timeout: float) -> dict[str, Any]:
-        """The helper's charts ({} when it failed or ran out of time; it is then killed)."""
+        """The helper's charts ({} when it failed or ran out of time; it is then killed). A complete answer
+        counts whatever the helper does next: it may still be on its way out when the pipe closes."""
+        got = None
         try:
             got = _receive(self.fd, time.monotonic() + timeout)
         finally:
             os.close(self.fd)
-            status = _reap(self.pid, kill=True)
-        return got if isinstance(got, dict) and status == 0 else {}
+            _reap(self.pid, kill=not isinstance(got, dict))
+        return got if isinstance(got, dict) else {}
 
 
 class WarmHelper:
@@ -193,14 +203,16 @@ class WarmHelper:
         _reap(self.pid, kill=True)
 
     def collect(self) -> list[tuple[str, str, str]] | None:
-        """Its charts, or None when it failed or ran out of time (it is killed then)."""
+        """Its charts, or None when it failed or ran out of time (it is killed then); a complete answer counts
+        whatever the helper does next."""
+        got = None
         try:
             got = _receive(self.out_fd, time.monotonic() + WARM_WAIT_S)
         finally:
             os.close(self.out_fd)
             self.out_fd = -1
-            status = _reap(self.pid, kill=True)
-        return got if isinstance(got, list) and status == 0 else None
+            _reap(self.pid, kill=not isinstance(got, list))
+        return got if isinstance(got, list) else None
 
 
 def _start_warm() -> WarmHelper | None:

@@ -107,3 +107,19 @@ def test_a_dead_warmed_helper_means_drawing_here(crash_run, two_cores, monkeypat
     os.kill(chartproc._WARM[0].pid, signal.SIGKILL)
     job = chartproc.start_charts(crash_run, DPI)
     assert job.finish() == _serial(crash_run, monkeypatch)
+
+
+def test_an_answer_counts_even_if_the_helper_is_slow_to_exit(crash_run, two_cores, monkeypatch) -> None:
+    """The helper closes its pipe, then takes a while to leave (a loaded machine): its charts are used, it is not
+    killed as a failure and its charts drawn again here."""
+    import time
+    send = chartproc._send
+
+    def send_then_linger(fd, obj):
+        send(fd, {k: "drawn by the helper" for k in obj})
+        time.sleep(0.5)
+    monkeypatch.setattr(chartproc, "_send", send_then_linger)
+    job = chartproc.start_charts(crash_run, DPI)
+    got = dict((k, v) for k, _, v in job.finish())
+    assert job.theirs and all(got[k] == "drawn by the helper" for k in job.theirs if k in got)
+    assert all(got[k] != "drawn by the helper" for k in got if k not in job.theirs)
