@@ -59,6 +59,9 @@ class VenueSpec:
     tier_unit: str = "notional"               # tier floors in quote "notional" or "base" units (OKX contracts)
     cross_liquidation: str = "all"            # a cross account with several perps is liquidated whole
     haircuts: dict[str, float] = field(default_factory=dict)   # asset -> collateral haircut
+    # -- issue 23 (kernel money path), to move into the typed venue schema: see _money_fields ----------------
+    insurance_fund: dict[str, float] = field(default_factory=dict)   # base -> fund size (quote) at effective_from
+    liq_price_tick: dict[str, float] = field(default_factory=dict)   # base -> tick of the REPORTED liquidation price
     tiers: dict[str, TierTable] = field(default_factory=dict)  # base asset -> tiers
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -74,6 +77,14 @@ class VenueSpec:
     def partial_liquidation(self) -> bool:
         """True when a breach first steps the position down the tiers (spec `partial = "step"`)."""
         return self.partial == "step"
+
+    def fund_for(self, base: str) -> float:
+        """The venue's insurance fund for `base` at this block's date (quote); "*" = any other base."""
+        return self.insurance_fund.get(base, self.insurance_fund.get("*", 0.0))
+
+    def tick_for(self, base: str) -> float:
+        """Tick the venue rounds its reported liquidation price to for `base` (0: it reports the exact root)."""
+        return self.liq_price_tick.get(base, self.liq_price_tick.get("*", 0.0))
 
     def tier_table(self, base: str) -> TierTable:
         try:
@@ -139,6 +150,7 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
                 tiers={b: _tier_table(path, b, rows, model["maintenance"] == "whole_position")
                        for b, rows in block.get("tiers", {}).items()},
                 sources=dict(block.get("sources", {})),
+                **_money_fields(path, doc, block),
             )
         except KeyError as e:
             raise VenueSpecError(f"{path}: spec block lacks key {e}") from None
@@ -146,6 +158,42 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
     if not specs:
         raise VenueSpecError(f"{path}: no [[spec]] blocks")
     return tuple(sorted(specs, key=lambda s: s.effective_from))
+
+
+# -- issue 23 (kernel money path): the spec fields the engine's money path added; the venue-schema work moves
+# them into the typed schema. Both are per base asset, like funding_cap.
+#   [[insurance_fund]] tables at the top of a venue file: effective_from + BASE = size (quote), dated like the
+#     spec blocks (the table in force at a block's date is its `insurance_fund`); required in every venue file;
+#   liq_price_tick = { ETH = 0.01 } in a spec block: the tick the venue rounds its REPORTED liquidation price
+#     to (OKX); optional, absent = the exact root.
+def _per_base(path: Path, key: str, value: Any, lo: float, hi: float) -> dict[str, float]:
+    """`{ BASE = number }` (or one number for every base) with every value in [lo, hi)."""
+    table = dict(value) if isinstance(value, dict) else {"*": value}
+    out: dict[str, float] = {}
+    for k, v in table.items():
+        if k == "effective_from":
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= float(v) < hi:
+            raise VenueSpecError(f"{path}: {key}.{k} = {v!r}; must be a number in [{lo:g}, {hi:g})")
+        out[str(k)] = float(v)
+    return out
+
+
+def _money_fields(path: Path, doc: dict, block: dict) -> dict[str, dict[str, float]]:
+    """insurance_fund (the file's [[insurance_fund]] table in force at the block's date) and liq_price_tick."""
+    funds = doc.get("insurance_fund")
+    if not isinstance(funds, list) or not funds:
+        raise VenueSpecError(f"{path}: needs [[insurance_fund]] tables (effective_from and BASE = size in quote)")
+    at = pd.Timestamp(block["effective_from"], tz="UTC")
+    dated = sorted(((pd.Timestamp(f.get("effective_from", ""), tz="UTC"), f) for f in funds), key=lambda x: x[0])
+    in_force = [f for t, f in dated if t <= at]
+    if not in_force:
+        raise VenueSpecError(f"{path}: no [[insurance_fund]] table in force at {at.date()} (the earliest is "
+                             f"{dated[0][0].date()})")
+    out = {"insurance_fund": _per_base(path, "insurance_fund", in_force[-1], 0.0, 1e15)}
+    if "liq_price_tick" in block:
+        out["liq_price_tick"] = _per_base(path, "liq_price_tick", block["liq_price_tick"], 0.0, 1e6)
+    return out
 
 
 CHOICES = {"maintenance": ("deduction", "whole_position"), "liquidation_price": ("liquidation", "bankruptcy"),

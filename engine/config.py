@@ -59,6 +59,7 @@ VENUE_OVERRIDE_BOUNDS: dict[str, dict[str, float]] = {
     "collateral_ratio": {"ge": 0.0, "le": 1.0},
     "liquidation_threshold": {"ge": 1.0, "le": 2.0},
     "haircut": {"ge": 0.0, "le": 1.0},
+    "insurance_fund": {"ge": 0.0, "lt": 1e15},     # quote, every symbol on the venue (issue 23 item 8)
 }
 
 

@@ -87,8 +87,9 @@ class LiquidationEvent:
     venue: str
     qty: float                # the position that was closed (signed)
     price: float              # liquidation price (mark)
-    fee: float
-    insurance_loss: float     # deficit the venue's insurance fund absorbed
+    fee: float                # clearance fee (or margin lost at the bankruptcy price), capped at what was left
+    insurance_loss: float     # deficit beyond bankruptcy the venue's insurance fund absorbed
+    socialized: float = 0.0   # deficit beyond what the fund held: covered by ADL of other traders' positions
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,13 +22,14 @@ from basisbt.engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, Records, State
 from basisbt.engine.kernels.book import write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ISO, C_ISOLATED, C_SPOT_COLL, INSTRUMENTS, K_COLL_TRADE,
-                                  K_DEPOSIT,
-                                  K_LENDING, K_TRANSFER_OUT, K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS, L_KIND, L_REF, L_TS,
-                                  L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC, N_TRANSIT, O_FILLED, O_REFUSED,
-                                  ORDER_STATUS, P_FEES, Q_BAR, REJECT_REASONS, WHY_DEFAULTED,
-                                  Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE, SPOT, STOP_LEDGER_FULL,
-                                  STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_FUND, A_ISO, C_FUND_SIZE, C_ISOLATED, C_SPOT_COLL,
+                                          C_SPOT_TAKER, INSTRUMENTS, K_COLL_TRADE, K_DEPOSIT, K_FEE, K_LENDING,
+                                          K_TRANSFER_OUT, K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS,
+                                          L_KIND, L_REF, L_TS, L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC,
+                                          N_TRANSIT, O_FILLED, O_REFUSED, ORDER_STATUS, P_FEES, Q_BAR,
+                                          REJECT_REASONS, WHY_DEFAULTED, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY,
+                                          Q_SOCIAL, Q_VENUE, SPOT, STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT,
+                                          T_ARRIVE_NS, T_DEST)
 from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
 from basisbt.engine.market import LIVE, UNLISTED, market_of
@@ -103,6 +104,7 @@ class Engine:
         self.arrays = m.arrays()
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
                            self.arrays.spot_open[0].copy(), self.arrays.mark_open[0].copy())
+        self.state.acct[:, A_FUND] = self.tables.cfg[:, C_FUND_SIZE]   # each symbol's insurance fund at the start
         self.rec = Records(np.full(n, np.nan), np.zeros((n, N_PNL)), np.zeros((n, nv, N_REC)),
                            np.zeros((n, npr)), np.zeros(n), np.zeros(n), np.zeros((nv + 1, N_PNL)))
         cap = 1024 + 4 * sum(len(b) for b in m.funding_bar) + 2 * int(m.lend_update.sum())
@@ -305,12 +307,8 @@ class Engine:
             if self.ledger.amounts.shape[0] - self.ledger.count[0] < 4:
                 self._grow_ledger()
             fid = self._fill_id
-            if self._fill is None:                    # the compiled entry, resolved once (engine/kernels/entry.py)
-                self._fill = compiled(fill_order, self.state, self.tables, self.rec, self.ledger, i, ts_ns,
-                                      o.venue, o.instrument, o.qty, float(ref), float(spot_ref), float(vol), fid)
-            qty, px, fee, slip, status, reason = self._fill(self.state, self.tables, self.rec, self.ledger, i, ts_ns,
-                                                            o.venue, o.instrument, o.qty, float(ref),
-                                                            float(spot_ref), float(vol), fid)
+            qty, px, fee, slip, status, reason = self._fill_at(i, ts_ns, o.venue, o.instrument, o.qty, float(ref),
+                                                               float(spot_ref), float(vol), fid, False)
             venue = self.market.venues[o.venue]
             ins = INSTRUMENTS[o.instrument]
             if status != O_FILLED:
@@ -327,21 +325,38 @@ class Engine:
         for t in act.transfers:
             self._transfer(i, ts_ns, t)
 
+    def _fill_at(self, i: int, ts_ns: int, j: int, instrument: int, qty: float, ref: float, spot_ref: float,
+                 vol: float, fid: int, maker: bool) -> tuple:
+        """fill_order through its compiled entry (resolved once per run, engine/kernels/entry.py)."""
+        if self._fill is None:
+            self._fill = compiled(fill_order, self.state, self.tables, self.rec, self.ledger, i, ts_ns, j, instrument,
+                                  qty, ref, spot_ref, vol, fid, maker)
+        return self._fill(self.state, self.tables, self.rec, self.ledger, i, ts_ns, j, instrument, qty, ref, spot_ref,
+                          vol, fid, maker)
+
     def _buy_collateral(self, i: int, ts_ns: int, j: int, amount: float) -> None:
-        """Quote `amount` of venue j's cash into collateral-asset units (amount < 0: units back to cash) at the
-        asset's last close (bar i-1), no fee; clipped to the cash or units held. Value-neutral at that close."""
+        """Quote `amount` of venue j's cash into collateral-asset units (amount < 0: that much quote worth of units
+        back to cash) at the asset's last close (bar i-1). A conversion is a spot trade: it pays the venue's spot
+        taker fee on the amount (0.1 % of 5,000 is 5.00, ledger `fee`), from the cash on top of a buy, out of the
+        proceeds of a sale; a buy is clipped to the cash that pays it and its fee, a sale to the units held."""
         acct = self.state.acct
         px = float(self.arrays.coll_close[max(i - 1, 0), j])
         if not math.isfinite(px) or px <= 0.0:
             self._count_once(self.refused, f"{self.market.venues[j]} collateral no price", ts_ns,
                              f"collateral conversion refused on {self.market.venues[j]}: no collateral price yet")
             return
-        amount = min(amount, max(acct[j, A_CASH], 0.0)) if amount > 0 else max(amount, -acct[j, A_COLL] * px)
+        rate = float(self.tables.cfg[j, C_SPOT_TAKER])
+        amount = min(amount, max(acct[j, A_CASH], 0.0) / (1.0 + rate)) if amount > 0 else \
+            max(amount, -acct[j, A_COLL] * px)
         if amount == 0.0:
             return
-        acct[j, A_CASH] -= amount
+        fee = abs(amount) * rate
+        acct[j, A_CASH] -= amount + fee
         acct[j, A_COLL] += amount / px
         self._ledger(ts_ns, j, K_COLL_TRADE, -amount, -1)
+        self._ledger(ts_ns, j, K_FEE, -fee, -1)
+        self.rec.pnl[i, P_FEES] -= fee
+        self.rec.attr[j, P_FEES] -= fee
 
     def _rejected(self, ts_ns: int, venue: str, ins: str, o: Any, filled: float, status: int, reason: int) -> None:
         """A venue cut or refused an order: counted, logged once per kind, told to the strategy (on_reject)."""
@@ -454,12 +469,14 @@ class Engine:
             j, b = int(row[Q_VENUE]), int(row[Q_BAR])
             ts = _ts(self.arrays.close_ns[b])
             rec = dict(ts=ts, venue=m.venues[j], qty=row[Q_QTY], price=row[Q_PRICE], fee=row[Q_FEE],
-                       insurance_loss=row[Q_INSURANCE], liq_id=len(self.liquidations))
+                       insurance_loss=row[Q_INSURANCE], liq_id=len(self.liquidations), socialized=row[Q_SOCIAL])
             self.liquidations.append(rec)
             self._new_liqs.append(LiquidationEvent(ts, m.venues[j], float(row[Q_QTY]), float(row[Q_PRICE]),
-                                                   float(row[Q_FEE]), float(row[Q_INSURANCE])))
+                                                   float(row[Q_FEE]), float(row[Q_INSURANCE]),
+                                                   float(row[Q_SOCIAL])))
+            social = f", beyond the insurance fund (ADL of others) {row[Q_SOCIAL]:.2f}" if row[Q_SOCIAL] > 0 else ""
             self.log.append(f"{ts.isoformat()} LIQUIDATED {m.venues[j]} perp {row[Q_QTY]:.6f} at "
-                            f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f})")
+                            f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f}{social})")
 
     # -- the loop -----------------------------------------------------------------------------------------
     # The kernel runs ahead through up to `span` decision points at a time; their hooks then run in
@@ -577,9 +594,12 @@ class Engine:
         """From `bar` on, the venue spec blocks in force then: tiers and fees replaced in place (the kernel
         keeps its arrays); the margin set-up a strategy chose (isolated, spot collateral) stays."""
         keep = self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]].copy()
+        fund_was = self.tables.cfg[:, C_FUND_SIZE].copy()
         for live, new in zip(self.tables, tables):
             live[...] = new
         self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]] = keep
+        moved = self.tables.cfg[:, C_FUND_SIZE] != fund_was      # a newer recorded fund size supersedes the model's
+        self.state.acct[moved, A_FUND] = self.tables.cfg[moved, C_FUND_SIZE]
         for j, (old, spec) in enumerate(zip(self.specs, specs)):
             if spec.effective_from != old.effective_from and self.market.home[j] == j:   # once per venue
                 at = _ts(self.market.open_ns[bar]).isoformat()
@@ -615,7 +635,7 @@ class Engine:
             fills: Any = pd.DataFrame(self.fills, columns=["ts", "venue", "instrument", "qty", "price", "ref_price",
                                                            "fee", "slippage", "reason", "fill_id"])
             liqs: Any = pd.DataFrame(self.liquidations, columns=["ts", "venue", "qty", "price", "fee",
-                                                                 "insurance_loss", "liq_id"])
+                                                                 "insurance_loss", "liq_id", "socialized"])
         else:
             timeline, ledger, fills, liqs = (NotKept(x) for x in ("timeline", "ledger", "fills", "liquidations"))
             records = RunRecords(m, rec, keys, amounts, tuple(names), tuple(self.fills), tuple(self.liquidations))

@@ -7,15 +7,15 @@ import pandas as pd
 from basisbt.data.venues import VenueSpec, all_blocks, load_venue
 from basisbt.engine.config import ConfigError, check_venue_override
 from basisbt.engine.kernels.arrays import VenueTables
-from basisbt.engine.kernels.codes import (C_BANKRUPTCY, C_CLOSE_FEE, C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_LIQ_FEE,
-                                  C_MAKER,
-                                  C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SLIP, C_SLIP_IMPACT,
-                                  C_SPOT_COLL, C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, N_CFG)
+from basisbt.engine.kernels.codes import (C_BANKRUPTCY, C_CLOSE_FEE, C_COLL_RATIO, C_FUND_SIZE, C_HAIRCUT,
+                                          C_HOME_OFF, C_LIQ_FEE, C_LIQ_TICK, C_MAKER, C_MM_THRESHOLD, C_PARTIAL,
+                                          C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL,
+                                          C_SPOT_MAKER, C_SPOT_TAKER, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, N_CFG)
 
 OVERRIDABLE = {"taker_fee": C_TAKER, "maker_fee": C_MAKER, "spot_taker_fee": C_SPOT_TAKER,
                "spot_maker_fee": C_SPOT_MAKER, "liquidation_fee": C_LIQ_FEE, "haircut": C_HAIRCUT,
                "maker_rebate": C_MAKER, "spot_maker_rebate": C_SPOT_MAKER, "collateral_ratio": C_COLL_RATIO,
-               "liquidation_threshold": C_MM_THRESHOLD}
+               "liquidation_threshold": C_MM_THRESHOLD, "insurance_fund": C_FUND_SIZE}
 # margin_mode = "portfolio": Binance Portfolio Margin (docs/venue-facts.md): liquidated at
 # uniMMR <= 1.05, collateral rates BTC/ETH 0.95 (haircut 0.05), USDT/USDC 0.9999 (used for the collateral
 # asset: no recorded rate for USDe). Keys given next to it win.
@@ -59,6 +59,8 @@ def venue_arrays(venues: list[str], base: str | list[str], at: pd.Timestamp, sli
         vcfg[j, C_TIER_BASE] = 1.0 if s.tier_unit == "base" else 0.0
         vcfg[j, C_SLIP], vcfg[j, C_SLIP_IMPACT] = slippage, slippage_impact
         vcfg[j, C_COLL_RATIO], vcfg[j, C_MM_THRESHOLD] = 1.0, 1.0    # standard margin: counted in full, 1.00 x MM
+        vcfg[j, C_LIQ_TICK] = s.tick_for(bases[j])                  # the reported liquidation price's tick (OKX)
+        vcfg[j, C_FUND_SIZE] = s.fund_for(bases[j])                 # the symbol's insurance fund at this block
         m = t.floor.shape[0]
         floor[j, :m], rate[j, :m], amount[j, :m], max_lev[j, :m] = t.floor, t.rate, t.amount, t.max_leverage
         rate[j, m:], amount[j, m:], max_lev[j, m:] = t.rate[-1], t.amount[-1], t.max_leverage[-1]

@@ -29,11 +29,21 @@ liquidation_fee = 0.0125        # liquidation: clearance fee 1.25 % for ETHUSDT 
 maintenance = "deduction"       # liquidation: tier rate x notional - cum (leverageBracket `cum`)
 liquidation_price = "liquidation"   # liquidation: closed at the liquidation price, clearance fee charged
 partial = "none"                # liquidation: one IOC order for the whole position, no tier step-down
+cross_liquidation = "all"     # several perps in one cross account: all closed at once at the breach (docs/architecture.md §4)
 tier_unit = "notional"          # leverageBracket notionalFloor / notionalCap are quote notional
 withdrawal_fee = 1.0            # approximate: USDT on TRC20 ~1 USDT; network-dependent, fee page not retrieved
 withdrawal_delay_min = 30       # approximate: confirmations + internal review, not a documented constant
 haircuts = {{ ETH = 0.05, BTC = 0.05, USDT = 0.0 }}   # haircuts: Multi-Assets Mode collateral value ratio 95 %
 '''
+FUND = ["# Insurance fund per symbol (quote), dated (issue 23): drawn by liquidation deficits beyond the bankruptcy",
+        "# price, fed by the clearance fee / lost margin of liquidations; when it cannot cover a deficit, ADL of",
+        "# profitable opposite positions follows (docs/architecture.md §4). No recorded per-symbol balance:",
+        "# Binance publishes one per contract (FAQ 'Insurance Fund' 360033525371).",
+        "[[insurance_fund]]", 'effective_from = "2019-01-01"',
+        "ETH = 1.0e8   # approximate: order of Binance's USD-M fund (~1e9 in total; it absorbed ~1.84e8 on "
+        "2025-10-10, docs/venue-facts.md)",
+        "BTC = 1.0e8   # approximate: order of Binance's USD-M fund (~1e9 in total; it absorbed ~1.84e8 on "
+        "2025-10-10, docs/venue-facts.md)", ""]
 SOURCES = '''fees = "Binance FAQ 'Fee Schedule of Binance Futures' binance.com/en/support/articles/360033544231 (regular tier)"
 spot_fees = "regular-user spot rate 0.1 % maker and taker"
 funding = "Binance announcement of 2025-05-02 on funding settlement frequency (default 8h)"
@@ -71,7 +81,7 @@ def render(snaps: dict) -> str:
              "# data/venues/build_binance.py -- edit that script, not this file). A snapshot's date is its commit",
              "# date: the change happened in the week before. No table before 2022-02 was found: the first block is",
              "# dated 2021-01-01 and uses the 2022-02-05 tables (approximate for 2021).",
-             'name = "binance"', ""]
+             'name = "binance"', "", *FUND]
     for n, date in enumerate(dates):
         eth, btc = in_force(snaps["ETH"], date), in_force(snaps["BTC"], date)
         cap_eth = 0.00375 if eth[2][0]["rate"] >= 0.005 else 0.003
