@@ -131,3 +131,34 @@ def test_a_depeg_inside_the_bar_liquidates_and_the_loss_shows_in_price_and_ledge
     assert rec.pnl[1, P_LIQUIDATION] == pytest.approx(-0.005 * lp, rel=1e-9)
     # price part: the depeg to the sale, and the short's move to the fill, 1 x (2,000 - lp) (spot = mark here)
     assert rec.pnl[1, P_PRICE] == pytest.approx(100.0 * (units_px - 1.0) - (lp - 2000.0), rel=1e-12)
+
+
+def test_collateral_conversions_pay_the_spot_taker_fee_each_way():
+    # issue 23: a conversion is a spot trade. Binance's spot taker fee is 0.1 %: buying 5,000 of USDe costs
+    # 5,000 + 5.00, selling 5,000 worth back brings 5,000 - 5.00; both fees are ledger rows `fee`. USDe flat at 1.
+    from basisbt.data.dataset import Dataset
+    from basisbt.engine.runner import run_backtest
+    from basisbt.strategies.base import Strategy
+    from tests.helpers import bars
+
+    class Convert(Strategy):
+        name = "convert"
+
+        def on_bar(self, ctx, ev):
+            if ev.bar == 0:
+                ctx.buy_collateral("binance", 5000.0)
+            if ev.bar == 2:
+                ctx.buy_collateral("binance", -5000.0)
+
+    flat = bars(np.full(5, 2000.0))
+    coll = bars(np.ones(5))
+    ds = Dataset("conv", "ETH/USDT", "1h", {"binance": flat}, {"binance": flat}, {}, {}, {}, None,
+                 collateral={"binance": coll}, collateral_asset="USDe")
+    res = run_backtest(Convert(), ds, RunConfig(slippage=0.0, initial_capital=10_000.0))
+    led = res.ledger
+    trades = led[led.kind == "collateral_trade"]["amount"].tolist()
+    fees = led[led.kind == "fee"]["amount"].tolist()
+    assert trades == [pytest.approx(-5000.0), pytest.approx(5000.0)]
+    assert fees == [pytest.approx(-5.0, abs=1e-12), pytest.approx(-5.0, abs=1e-12)]
+    assert res.timeline["equity"].iloc[-1] == pytest.approx(10_000.0 - 10.0, abs=1e-9)
+    assert res.timeline["pnl_fees"].sum() == pytest.approx(-10.0, abs=1e-9)

@@ -96,6 +96,50 @@ def test_okx_recorded_position_full_run_liquidated_at_bankruptcy():
     assert led.loc[led.kind == "liquidation_fee", "amount"].sum() == pytest.approx(-lost, rel=1e-9)
 
 
+def test_okx_recorded_position_to_the_cent_with_its_opening_fee():
+    # issue 23 item 7: OKX books the opening fee in realized PnL and keeps the position's margin at 30.11. With the
+    # spec's own taker fee (0.05 %: 0.1 x 3011 x 0.0005 = 0.15055) the isolated margin stays 30.11, the fee comes
+    # out of the cash wallet (100 - 30.11 - 0.15055 = 69.73945), and the reported liquidation price is OKX's
+    # 2722.16: the root (30.11 - 301.1) / (0.1 x 0.0045 - 0.1) = 2722.1497 one 0.01 tick up (the record's value).
+    # Deducting the fee from the margin (the old rule) gave (29.95945 - 301.1) / -0.09955 = 2723.66.
+    n = 10
+    close = np.full(n, 3011.0)
+    low = close.copy()
+    low[6] = 2700.0
+    ds = dataset(bars(close, low=low), venues=("okx",))
+
+    class Watch(OkxIsolatedLong):
+        def on_bar(self, ctx, ev):
+            super().on_bar(ctx, ev)
+            if ev.bar == 3:
+                m = ctx.margin("okx")
+                ctx.record("iso", ctx.isolated_margin("okx"))
+                ctx.record("cash", ctx.cash("okx"))
+                ctx.record("liq", m.liq_px)
+
+    res = run_backtest(Watch(), ds, RunConfig(slippage=0.0, initial_capital=100.0))
+    seen = {k: float(v.iloc[0]) for k, v in res.extras.items()}
+    assert seen["iso"] == 30.11                                          # the recorded `margin`, untouched
+    assert seen["cash"] == pytest.approx(100.0 - 30.11 - 0.15055, abs=1e-12)
+    assert seen["liq"] == pytest.approx(2722.16, abs=1e-9)               # the recorded liqPx, to the cent
+    assert res.timeline["okx:liq_px"].iloc[3] == pytest.approx(2722.16, abs=1e-9)
+    fee = res.fills.iloc[0]
+    assert fee["fee"] == pytest.approx(0.15055, abs=1e-12) and fee["price"] == 3011.0
+    # the venue liquidates at the root, not at the reported price: the mark low 2700 crosses 2722.1497
+    assert res.liquidations.iloc[0].price == pytest.approx(okx_recorded_lp(), rel=1e-12)
+    assert res.timeline["equity"].iloc[-1] == pytest.approx(100.0 - 30.11 - 0.15055, abs=1e-9)
+
+
+def test_reported_liquidation_price_rounding_is_okx_only_and_mirrored_for_a_short():
+    from basisbt.engine.kernels.margin import reported_liq_price
+    assert reported_liq_price(2722.1497, 0.1, 0.01) == pytest.approx(2722.16, abs=1e-12)   # the record
+    assert reported_liq_price(2722.15, 0.1, 0.01) == pytest.approx(2722.16, abs=1e-12)     # on the grid: + 1 tick
+    assert reported_liq_price(3300.1234, -0.1, 0.01) == pytest.approx(3300.11, abs=1e-12)  # short: one tick down
+    assert reported_liq_price(2722.1497, 0.1, 0.0) == 2722.1497                            # no tick: exact
+    assert load_venue("binance", at="2025-11-29").tick_for("ETH") == 0.0
+    assert load_venue("okx", at="2025-11-29").tick_for("ETH") == 0.01
+
+
 # -- kernel + twin on one venue ------------------------------------------------------------------------------------
 
 def one_venue(high, low, floor, rate, amount, cols, cash, qty, entry, iso=0.0, px=2000.0, fund=1e12):
