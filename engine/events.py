@@ -63,9 +63,11 @@ class FillEvent:
     instrument: str           # 'spot' | 'perp'
     qty: float                # signed base units
     price: float              # executed price, slippage included
-    fee: float                # quote, >= 0
+    fee: float                # quote; >= 0, or < 0 for a maker rebate
     slippage: float           # quote cost, >= 0
     reason: str
+    liquidity: str = "taker"  # 'taker' (market order) | 'maker' (a resting limit order traded through)
+    order_id: int = -1        # the limit order's id (Context.limit_order); -1 for a market order
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +78,11 @@ class RejectEvent:
     instrument: str           # 'spot' | 'perp'
     asked: float              # signed base units ordered
     filled: float             # signed base units accepted (0 when refused)
-    status: str               # 'reduced' | 'refused'
-    why: str                  # 'not enough cash', 'more than the spot held', 'initial margin above margin balance'
+    status: str               # 'refused' | 'cancelled' (a resting limit order the venue cancelled); 'reduced' no longer
+    why: str                  # 'not enough cash', 'more than the spot held', 'initial margin above margin balance',
+    #                           'would take liquidity (post-only)', 'expired', 'position liquidated', ...
     reason: str               # the order's own reason text
+    order_id: int = -1        # the limit order's id; -1 for a market order
 
 
 @dataclass(frozen=True, slots=True)

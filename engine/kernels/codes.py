@@ -123,7 +123,7 @@ WHY_EXPIRED = 7     # a resting limit order reached its expiry unfilled
 WHY_LIQUIDATED = 8  # the venue cancels a liquidated (or auto-deleveraged) position's resting orders
 REJECT_REASONS = ("", "not enough cash", "more than the spot held", "initial margin above margin balance",
                   "venue halted", "venue defaulted", "would take liquidity (post-only)", "expired",
-                  "position liquidated")
+                  "position liquidated or deleveraged")
 
 # why an advance stopped
 STOP_END = 0

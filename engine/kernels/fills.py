@@ -42,6 +42,20 @@ def slippage_fraction(qty: float, volume: float, fixed: float, impact: float) ->
 
 
 @njit(cache=True)
+def first_fill_bar(high: np.ndarray, low: np.ndarray, limit: float, buy: bool, i0: int, i1: int) -> int:
+    """The first bar in [i0, i1) whose trades go STRICTLY through a resting limit order's price (a buy: the bar's
+    low below the limit; a sell: its high above it), -1 if none. NaN bars (no real bar) never fill."""
+    end = min(i1, high.shape[0])
+    b = i0
+    found = -1
+    while b < end and found < 0:
+        if (low[b] < limit) if buy else (high[b] > limit):
+            found = b
+        b += 1
+    return found
+
+
+@njit(cache=True)
 def perp_margin_ok(wallet: float, q0: float, e0: float, coll_value: float, dq: float, px: float, fee_rate: float,
                    floor: np.ndarray, max_lev: np.ndarray, v: int, tier_base: float = 0.0, other_im: float = 0.0) -> bool:
     """True if trading dq at px leaves margin balance >= initial margin (or does not raise exposure).

@@ -43,3 +43,15 @@ def perp_allowed(qty, wallet, q0, e0, coll_value, px, fee, floor, max_lev, isola
     if isolated and fee > 0 and abs(qty) * px * fee > max(cash, 0.0) * (1 + 1e-12):
         return 0.0, REFUSED, CASH
     return qty, FILLED, NONE
+
+
+def first_fill_bar(high, low, limit, buy, i0, i1):
+    """The first bar in [i0, i1) a resting limit order fills in: its trades go strictly through the limit (a buy
+    needs a trade below it, a sell a trade above it); bars with no data (NaN) trade nothing. -1 if none."""
+    for b in range(i0, min(i1, len(high))):
+        traded = low[b] if buy else high[b]
+        if traded != traded:            # NaN: no real bar
+            continue
+        if (buy and traded < limit) or (not buy and traded > limit):
+            return b
+    return -1
