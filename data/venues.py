@@ -184,8 +184,10 @@ def _money_fields(path: Path, doc: dict, block: dict) -> dict[str, dict[str, flo
     funds = doc.get("insurance_fund")
     if not isinstance(funds, list) or not funds:
         raise VenueSpecError(f"{path}: needs [[insurance_fund]] tables (effective_from and BASE = size in quote)")
+    if any(not isinstance(f, dict) or "effective_from" not in f for f in funds):
+        raise VenueSpecError(f"{path}: every [[insurance_fund]] table needs effective_from")
     at = pd.Timestamp(block["effective_from"], tz="UTC")
-    dated = sorted(((pd.Timestamp(f.get("effective_from", ""), tz="UTC"), f) for f in funds), key=lambda x: x[0])
+    dated = sorted(((pd.Timestamp(f["effective_from"], tz="UTC"), f) for f in funds), key=lambda x: x[0])
     in_force = [f for t, f in dated if t <= at]
     if not in_force:
         raise VenueSpecError(f"{path}: no [[insurance_fund]] table in force at {at.date()} (the earliest is "

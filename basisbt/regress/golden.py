@@ -52,9 +52,10 @@ EXTRA_CASES: tuple[tuple[Any, ...], ...] = (
      {"collateral": "usdt", "leverage": 5.0, "venue": "bybit"}),
     # the hedge on the venue that fails (venue-default's bybit): its whole book written off, 60 % recovered
     ("perp_short-bybit__venue-default", "perp_short", "venue-default", {"venue": "bybit"}),
-    # USDe margin liquidated by the depeg (tests/scenarios/test_collateral_depeg.py has the hand arithmetic)
+    # USDe margin liquidated by the depeg, at the scenario's own defaults (15m bars from 21:00;
+    # tests/scenarios/test_collateral_depeg.py has the hand arithmetic)
     ("perp_short-usde-10x__collateral-depeg", "perp_short", "collateral-depeg",
-     {"collateral": "usde", "leverage": 10.0}, {"timeframe": "5m", "run": {"start": "2025-10-10T21:25"}}),
+     {"collateral": "usde", "leverage": 10.0}),
 )
 
 # scenarios whose builtin goldens cover only some strategies (the venue-event scenarios: the hedgers they test)
@@ -124,13 +125,14 @@ def builtin_cases() -> list[GoldenCase]:
         for sc in list_scenarios():
             if strat not in SCENARIO_STRATEGIES.get(sc.name, (strat,)):
                 continue
-            cases.append(GoldenCase(f"{strat}__{sc.name}", strat, f"scenario:{sc.name}"))
-    scenarios = {sc.name for sc in list_scenarios()}
+            cases.append(GoldenCase(f"{strat}__{sc.name}", strat, f"scenario:{sc.name}", timeframe=sc.timeframe))
+    scenarios = {sc.name: sc for sc in list_scenarios()}    # each scenario at its own default bar size
     for name, strat, scenario, params, *more in EXTRA_CASES:
         if strat in builtin_strategies() and scenario in scenarios:
             how: dict[str, Any] = more[0] if more else {}
             cases.append(GoldenCase(name, strat, f"scenario:{scenario}", params=dict(params),
-                                    run=dict(how.get("run", {})), timeframe=how.get("timeframe", "1h")))
+                                    run=dict(how.get("run", {})),
+                                    timeframe=how.get("timeframe", scenarios[scenario].timeframe)))
     rd = REAL_DATA_CASE
     cases.append(GoldenCase(f"{rd['strategy']}__{rd['dataset']}", rd["strategy"], rd["data"], run=dict(rd["run"]),
                             symbol=rd["symbol"], optional=True))

@@ -136,7 +136,8 @@ def test_each_venue_states_its_liquidation_model(name):
             assert (spec.partial_from_tier, spec.partial_tiers) == (2, 1)
 
 
-HEAD = ('name = "x"\n[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
+FUND = '[[insurance_fund]]\neffective_from = "2019-01-01"\nETH = 1e8\n'
+HEAD = ('name = "x"\n' + FUND + '[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
         'spot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\nfunding_cap = 0.003\n'
         'liquidation_fee = 0.01\nwithdrawal_fee = 1\nwithdrawal_delay_min = 30\n')
 TIERS = '[[spec.tiers.ETH]]\nfloor = 0\nrate = 0.01\namount = 0\n'
@@ -211,7 +212,7 @@ def test_unknown_base_asset_names_the_available_ones():
         load_venue("binance").tier_table("DOGE")
 
 
-_MIN_BLOCK = ('name = "v"\n[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
+_MIN_BLOCK = ('name = "v"\n' + FUND + '[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
               'spot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\nfunding_cap = 0.003\n'
               'liquidation_fee = 0.01\nwithdrawal_fee = 1\nwithdrawal_delay_min = 30\n'
               '[[spec.tiers.ETH]]\nfloor = 0\nrate = 0.01\namount = 0\n')
@@ -245,3 +246,19 @@ def test_a_bad_funding_cap_is_refused_with_the_file(tmp_path, bad):
     (tmp_path / "v.toml").write_text(_MIN_BLOCK.replace("funding_cap = 0.003", f"funding_cap = {bad}"))
     with pytest.raises(VenueSpecError, match="funding_cap"):
         load_venue("v", directory=tmp_path)
+
+
+def test_insurance_fund_is_dated_per_base_and_required(tmp_path):
+    # issue 23 item 8: [[insurance_fund]] tables, the one in force at each block's date; a file without one is refused
+    two = FUND + '[[insurance_fund]]\neffective_from = "2024-06-01"\nETH = 5e7\n"*" = 1e6\n'
+    body = _MIN_BLOCK.replace(FUND, two) + _MIN_BLOCK.split(FUND)[1].replace('"2024-01-01"', '"2024-07-01"')
+    (tmp_path / "v.toml").write_text(body)
+    assert load_venue("v", at="2024-03-01", directory=tmp_path).fund_for("ETH") == 1e8
+    later = load_venue("v", at="2024-08-01", directory=tmp_path)
+    assert later.fund_for("ETH") == 5e7 and later.fund_for("SOL") == 1e6
+    (tmp_path / "n.toml").write_text(_MIN_BLOCK.replace(FUND, "").replace('name = "v"', 'name = "n"'))
+    with pytest.raises(VenueSpecError, match="insurance_fund"):
+        load_venue("n", directory=tmp_path)
+    (tmp_path / "b.toml").write_text(_MIN_BLOCK.replace("ETH = 1e8", "ETH = -1").replace('name = "v"', 'name = "b"'))
+    with pytest.raises(VenueSpecError, match=r"insurance_fund\.ETH"):
+        load_venue("b", directory=tmp_path)
