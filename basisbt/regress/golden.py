@@ -421,9 +421,11 @@ def bless_checks(run: CaseRun) -> list[str]:
        in transit) + spot held (from fills) at the last spot close + perp PnL from fills and
        liquidations (-sum dq*px + q_end*mark_end) == equity_end, and the positions match the timeline;
     3. funding from the raw funding frames: -q(settlement bar) * px * rate summed == pnl.funding == ledger;
-    4. fees from the venue spec: |qty| * price * taker rate (spot or perp) per fill == pnl.fees;
-       slippage: qty * (price - ref_price) per fill == -pnl.slippage; lending and liquidation parts
-       agree with the ledger.
+    4. fees from the venue spec: |qty| * price * taker rate (spot or perp; the maker rate for a maker fill) per
+       fill, plus the spot taker rate on every collateral conversion, == pnl.fees; slippage: qty * (price -
+       ref_price) per fill == -pnl.slippage; a liquidation's fee is the spec's rate on its notional, or less when
+       that rate would take more than the account had left (then nothing is owed: no insurance, nothing
+       socialized); lending and liquidation parts agree with the ledger.
     """
     res, ds = run.results, run.dataset
     tl, led, fills, liqs = res.timeline, res.ledger, res.fills, res.liquidations
@@ -479,6 +481,8 @@ def bless_checks(run: CaseRun) -> list[str]:
                             f"(spot {tq_spot!r}, perp {tq_perp!r})")
         books += spot_q * float(tl[f"{v}:spot_px"].iloc[-1])
         books += math.fsum(-dq * px) + perp_q * float(tl[f"{v}:mark_px"].iloc[-1])
+        if f"{v}:coll_qty" in tl.columns:               # collateral-asset units still held, at their close
+            books += float(tl[f"{v}:coll_qty"].iloc[-1]) * float(np.nan_to_num(tl[f"{v}:coll_px"].iloc[-1]))
     if not _tol_ok(books, float(eq[-1]), scale):
         problems.append(f"equity from ledger + fills {books!r} != equity_end {float(eq[-1])!r}")
 
@@ -520,17 +524,24 @@ def bless_checks(run: CaseRun) -> list[str]:
         over = run.config.venue_overrides.get(v, {})
         rates = {"spot": float(over.get("spot_taker_fee", spec.spot_taker_fee)),
                  "perp": float(over.get("taker_fee", spec.taker_fee))}
+        makers = {"spot": -float(over["spot_maker_rebate"]) if "spot_maker_rebate" in over else
+                  float(over.get("spot_maker_fee", spec.spot_maker_fee)),
+                  "perp": -float(over["maker_rebate"]) if "maker_rebate" in over else
+                  float(over.get("maker_fee", spec.maker_fee))}
         f = fills[fills["venue"] == v]
         for ins in ("spot", "perp"):
             g = f[f["instrument"] == ins]
             qty, price = g["qty"].to_numpy(dtype=float), g["price"].to_numpy(dtype=float)
-            expect = np.abs(qty) * price * rates[ins]
+            maker = (g["liquidity"] == "maker").to_numpy() if "liquidity" in g.columns else np.zeros(len(g), bool)
+            expect = np.abs(qty) * price * np.where(maker, makers[ins], rates[ins])
             got = g["fee"].to_numpy(dtype=float)
             if np.any(np.abs(expect - got) > 1e-12 * np.maximum(np.abs(expect), 1.0)):
                 k = int(np.argmax(np.abs(expect - got)))
                 problems.append(f"{v} {ins}: fill fee {got[k]!r} != |qty| * price * {rates[ins]} = {expect[k]!r}")
             fee_calc += math.fsum(expect)
             slip_calc += math.fsum(qty * (price - g["ref_price"].to_numpy(dtype=float)))
+        conv = led[(led["venue"] == v) & (led["kind"] == "collateral_trade")]["amount"].to_numpy(dtype=float)
+        fee_calc += math.fsum(np.abs(conv) * rates["spot"])     # a conversion is a spot trade (buys, forced sales)
         # liquidations: fee = |qty| * price * the spec's liquidation fee, or its taker fee for the step down of a
         # partial liquidation (a step leaves a position: a later row at the same close, or the timeline's qty);
         # price inside the bar's raw mark range
@@ -550,13 +561,15 @@ def bless_checks(run: CaseRun) -> list[str]:
                 is_step = spec.partial_liquidation and (i != last_at[row.ts] or abs(float(left.loc[row.ts])) > 0)
                 rate = taker_rate if is_step else liq_rate
                 expect = abs(row.qty) * row.price * rate
+                owed = float(row.insurance_loss) + float(getattr(row, "socialized", 0.0) or 0.0)
                 if not is_step and spec.liquidation_price == "bankruptcy":
                     if not -1e-9 <= row.fee <= abs(row.qty) * row.price * level + 1e-9:
                         problems.append(f"{v} liquidation {row.ts}: margin lost at bankruptcy {row.fee!r} is not in "
                                         f"[0, |qty| * price * {level}]")
-                elif abs(expect - row.fee) > 1e-12 * max(expect, 1.0):
-                    problems.append(f"{v} liquidation {row.ts}: fee {row.fee!r} != |qty| * price * {rate} "
-                                    f"= {expect!r}")
+                elif abs(expect - row.fee) > 1e-12 * max(expect, 1.0) and not (-1e-9 <= row.fee < expect and
+                                                                                  owed == 0.0):
+                    problems.append(f"{v} liquidation {row.ts}: fee {row.fee!r} is neither |qty| * price * {rate} "
+                                    f"= {expect!r} nor the smaller balance left with nothing owed")
                 k = bar_open.get_indexer([row.ts - pd.Timedelta(int(step), "ns")])[0]
                 if k < 0 or not (marks["low"].iloc[k] - 1e-9 <= row.price <= marks["high"].iloc[k] + 1e-9):
                     problems.append(f"{v} liquidation {row.ts}: price {row.price!r} outside the bar's mark range")
@@ -568,9 +581,9 @@ def bless_checks(run: CaseRun) -> list[str]:
         problems.append(f"slippage: from fills {-slip_calc!r} != pnl.slippage {pnl['slippage']!r}")
     if not _tol_ok(pnl["lending"], led_sum("lending_interest"), scale):
         problems.append(f"lending: pnl {pnl['lending']!r} != ledger interest {led_sum('lending_interest')!r}")
-    if not _tol_ok(pnl["liquidation"], led_sum("liquidation_fee", "insurance", "default_loss"), scale):
-        problems.append(f"liquidation: pnl {pnl['liquidation']!r} != ledger fees + insurance + default losses "
-                        f"{led_sum('liquidation_fee', 'insurance', 'default_loss')!r}")
+    if not _tol_ok(pnl["liquidation"], led_sum("liquidation_fee", "insurance", "socialized", "default_loss"), scale):
+        problems.append(f"liquidation: pnl {pnl['liquidation']!r} != ledger fees + insurance + socialized + default "
+                        f"losses {led_sum('liquidation_fee', 'insurance', 'socialized', 'default_loss')!r}")
     return problems
 
 
