@@ -135,6 +135,7 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
     for block in doc.get("spec", []):
         try:
             model = _liquidation_model(path, block)
+            fund, tick = _money_fields(path, doc, block)
             spec = VenueSpec(
                 name=doc["name"],
                 effective_from=pd.Timestamp(block["effective_from"], tz="UTC"),
@@ -150,7 +151,7 @@ def _load_file(path: Path) -> tuple[VenueSpec, ...]:
                 tiers={b: _tier_table(path, b, rows, model["maintenance"] == "whole_position")
                        for b, rows in block.get("tiers", {}).items()},
                 sources=dict(block.get("sources", {})),
-                **_money_fields(path, doc, block),
+                insurance_fund=fund, liq_price_tick=tick,
             )
         except KeyError as e:
             raise VenueSpecError(f"{path}: spec block lacks key {e}") from None
@@ -179,8 +180,8 @@ def _per_base(path: Path, key: str, value: Any, lo: float, hi: float) -> dict[st
     return out
 
 
-def _money_fields(path: Path, doc: dict, block: dict) -> dict[str, dict[str, float]]:
-    """insurance_fund (the file's [[insurance_fund]] table in force at the block's date) and liq_price_tick."""
+def _money_fields(path: Path, doc: dict, block: dict) -> tuple[dict[str, float], dict[str, float]]:
+    """(insurance_fund: the file's [[insurance_fund]] table in force at the block's date, liq_price_tick)."""
     funds = doc.get("insurance_fund")
     if not isinstance(funds, list) or not funds:
         raise VenueSpecError(f"{path}: needs [[insurance_fund]] tables (effective_from and BASE = size in quote)")
@@ -192,10 +193,8 @@ def _money_fields(path: Path, doc: dict, block: dict) -> dict[str, dict[str, flo
     if not in_force:
         raise VenueSpecError(f"{path}: no [[insurance_fund]] table in force at {at.date()} (the earliest is "
                              f"{dated[0][0].date()})")
-    out = {"insurance_fund": _per_base(path, "insurance_fund", in_force[-1], 0.0, 1e15)}
-    if "liq_price_tick" in block:
-        out["liq_price_tick"] = _per_base(path, "liq_price_tick", block["liq_price_tick"], 0.0, 1e6)
-    return out
+    tick = _per_base(path, "liq_price_tick", block["liq_price_tick"], 0.0, 1e6) if "liq_price_tick" in block else {}
+    return _per_base(path, "insurance_fund", in_force[-1], 0.0, 1e15), tick
 
 
 CHOICES = {"maintenance": ("deduction", "whole_position"), "liquidation_price": ("liquidation", "bankruptcy"),

@@ -15,7 +15,7 @@ the window was not. The effect needs a short opened in the crash: at 10x the mar
 depeg takes 3.5 % of it, so the rebound must cost 6-9.5 % (more and USDT margin dies too). The window now starts
 at 21:00 and its bars are 15m by default (`TIMEFRAME`; `--timeframe` overrides), so the hedge opens at the 21:15
 bar open (~3,525, five minutes before the 3,440 bottom) and faces the whole rebound and depeg; with 1h bars it
-would open at 22:00, after most of them. A run at 1h or 5m still loads (any timeframe up to 1h).
+would open at 22:00, after most of them. Every other bar size still loads (`--timeframe 5m`, `1h`, ...).
 
 Parameters and what they are calibrated to (docs/venue-facts.md, events):
 - price anchors (UTC): 3,780 at 21:00 (the crash path of the earlier version of this scenario, 3,950 at 20:50 to
