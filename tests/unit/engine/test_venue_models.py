@@ -68,15 +68,19 @@ class OkxIsolatedLong(Strategy):
             ctx.order("okx", "perp", 0.1)
 
 
+def okx_dip_data():
+    """OKX alone, flat at 3,011 (the record's avgPx), the mark dipping to 2,700 in bar 6."""
+    close = np.full(10, 3011.0)
+    low = close.copy()
+    low[6] = 2700.0
+    return dataset(bars(close, low=low), venues=("okx",))
+
+
 def test_okx_recorded_position_full_run_liquidated_at_bankruptcy():
     # the mark dips to 2700 in bar 6: the long goes at its liquidation price 2722.1497, and at OKX's bankruptcy
     # price: the isolated margin left at that price, 30.11 + 0.1 * (2722.1497 - 3011) = 1.2250 (= the level
     # 0.1 * 2722.1497 * 0.45 %), is lost; no clearance fee on top, nothing for the insurance fund.
-    n = 10
-    close = np.full(n, 3011.0)
-    low = close.copy()
-    low[6] = 2700.0
-    ds = dataset(bars(close, low=low), venues=("okx",))
+    ds = okx_dip_data()
     # no opening fee, so the isolated margin is the recorded 30.11 (the trigger fee is the spec's own 0.05 %:
     # `trigger_fee = "taker"` is read from the block, a taker_fee override does not change it)
     cfg = RunConfig(slippage=0.0, initial_capital=100.0, venue_overrides={"okx": {"taker_fee": 0.0}})
@@ -102,11 +106,7 @@ def test_okx_recorded_position_to_the_cent_with_its_opening_fee():
     # out of the cash wallet (100 - 30.11 - 0.15055 = 69.73945), and the reported liquidation price is OKX's
     # 2722.16: the root (30.11 - 301.1) / (0.1 x 0.0045 - 0.1) = 2722.1497 one 0.01 tick up (the record's value).
     # Deducting the fee from the margin (the old rule) gave (29.95945 - 301.1) / -0.09955 = 2723.66.
-    n = 10
-    close = np.full(n, 3011.0)
-    low = close.copy()
-    low[6] = 2700.0
-    ds = dataset(bars(close, low=low), venues=("okx",))
+    ds = okx_dip_data()
 
     class Watch(OkxIsolatedLong):
         def on_bar(self, ctx, ev):
