@@ -73,9 +73,8 @@ def spot_value(acct: np.ndarray, vcfg: np.ndarray, mkt: MarketArrays, i: int, v:
     walk of its own price: the index (or spot) from its open to its low."""
     units = collateral_base(acct, vcfg, v)
     o = mkt.index_open[i, v]
-    if units == 0.0 or math.isnan(o):
-        return 0.0
-    return units * (1.0 - vcfg[v, C_HAIRCUT]) * (o + lam * (mkt.index_low[i, v] - o))
+    val = units * (1.0 - vcfg[v, C_HAIRCUT]) * (o + lam * (mkt.index_low[i, v] - o))
+    return val if units != 0.0 and not math.isnan(val) else 0.0      # no early return: see margin.py
 
 
 @njit(cache=True, inline="always")
@@ -83,10 +82,9 @@ def asset_value(acct: np.ndarray, vcfg: np.ndarray, mkt: MarketArrays, i: int, h
     """Margin value of the collateral-asset units on `home` a fraction `lam` along bar i's walk of that asset's
     own bars (open to low), times the venue's collateral ratio."""
     units = acct[home, A_COLL]
-    if units == 0.0:
-        return 0.0
     o = mkt.coll_open[i, home]
-    return units * vcfg[home, C_COLL_RATIO] * (o + lam * (mkt.coll_low[i, home] - o))
+    val = units * vcfg[home, C_COLL_RATIO] * (o + lam * (mkt.coll_low[i, home] - o))
+    return val if units != 0.0 else 0.0
 
 
 @njit(cache=True, inline="always")
@@ -456,8 +454,14 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                     continue                        # checked above as an account
                 o0 = g_c0[w] - spot_value(state.acct, vt.cfg, mkt, i, v, 0.0)
                 o1 = g_c1[w] - spot_value(state.acct, vt.cfg, mkt, i, v, 1.0)
-            u1 = asset_value(state.acct, vt.cfg, mkt, i, w, 1.0) if cross else 0.0
-            own1 = spot_value(state.acct, vt.cfg, mkt, i, v, 1.0)
+            # posted assets at the end of the walk (their lows), read flat: the common path makes no helper call
+            # and reads every array unconditionally (branches only on scalars: see margin.py on reference counts)
+            x_lo = mkt.index_low[i, v]
+            c_lo = mkt.coll_low[i, w]
+            k_spot = collateral_base(state.acct, vt.cfg, v) * (1.0 - vt.cfg[v, C_HAIRCUT])
+            k_units = state.acct[w, A_COLL] * vt.cfg[w, C_COLL_RATIO] if cross else 0.0
+            own1 = k_spot * x_lo if k_spot != 0.0 and not math.isnan(x_lo) else 0.0
+            u1 = k_units * c_lo if k_units != 0.0 else 0.0
             wallet = state.acct[w, wallet_col(vt.cfg, v)]
             w_cf = wallet + u1 + o1                 # sets Bybit's fee to close (own posted spot left out)
             entry = state.acct[v, A_ENTRY]
