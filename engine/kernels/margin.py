@@ -140,16 +140,6 @@ def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: flo
 
 
 @njit(**INLINE)
-def is_breached_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                   floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, mark_px: float,
-                   trigger: float, close_rate: float, base: bool, thr: float = 1.0) -> bool:
-    """True when margin balance <= the liquidation level at `mark_px` (the liquidation condition)."""
-    bal = margin_balance(wallet, qty, entry, coll_base, haircut, mark_px)
-    return qty != 0.0 and bal <= liquidation_level_at(wallet, qty, entry, mark_px, floor, rate, amount, v, trigger,
-                                                      close_rate, base, thr)
-
-
-@njit(**INLINE)
 def reported_liq_price(px: float, qty: float, tick: float) -> float:
     """The liquidation price as the venue REPORTS it (records, ctx.margin, distance metrics), not where it
     liquidates: with a tick (OKX, cfg C_LIQ_TICK) the root moved one tick toward the mark and onto the tick
