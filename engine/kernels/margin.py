@@ -12,8 +12,10 @@ the bankruptcy price M_b of the perp (where wallet + qty*(M - entry) = 0), a con
 the whole level is scaled by the venue's threshold thr (cfg C_MM_THRESHOLD: 1.0, Binance portfolio
 margin 1.05, which liquidates at uniMMR <= 1.05).
 Margin balance is linear in the mark price M: B(M) = A + c*M, with
-A = wallet - qty*entry and c = qty + collateral_base*(1 - haircut) (spot posted as margin is
-valued at the mark). Binance's one-way isolated formula is the special case c = qty.
+A = wallet - qty*entry and c = qty + collateral_base*(1 - haircut): collateral_base is what of the posted
+collateral moves with the mark (advance.py passes posted spot x spot/mark at the close for the reported price,
+and the collateral's slope along a bar's walk for the liquidation inside the bar). Binance's one-way isolated
+formula is the special case c = qty.
 
 Kernels call the `*_at` forms, which read row v of the (V, K) tier tables in place and take the
 venue's model terms (trigger, close_rate, base: cfg columns C_TRIGGER_FEE, C_CLOSE_FEE, C_TIER_BASE)
