@@ -132,7 +132,7 @@ class Engine:
         self._new_liqs: list[LiquidationEvent] = []
         self.refused: dict[str, int] = {}           # "venue instrument reason" -> orders refused (no real bar)
         self.cancelled: dict[str, int] = {}         # "venue instrument reason" -> resting orders the venue cancelled
-        self.rejected: dict[str, int] = {}          # "venue instrument status: reason" -> orders cut by the venue
+        self.rejected: dict[str, int] = {}          # "venue instrument status: reason" -> orders the venue refused
         self._new_rejects: list[RejectEvent] = []
         self.events = events_of(m)
         # contiguous copies: searchsorted on a strided field view copies the whole field on every call
@@ -361,8 +361,7 @@ class Engine:
             if self.venue_events.trading_blocked(o.venue, i) == WHY_HALTED:
                 continue                                  # nothing trades on a halted venue: it keeps resting
             self.resting.remove({o.id})
-            mk = self.arrays
-            spot_ref = o.price if o.instrument == SPOT else o.price * mk.spot_open[i, o.venue] / mk.perp_open[i, o.venue]
+            spot_ref = o.price if o.instrument == SPOT else self._spot_at(i, o.venue, o.price)
             if self.ledger.amounts.shape[0] - self.ledger.count[0] < 4:
                 self._grow_ledger()
             fid = self._fill_id
@@ -377,6 +376,14 @@ class Engine:
             self.fills.append(dict(ts=when, venue=venue, instrument=ins, qty=qty, price=px, ref_price=o.price,
                                    fee=fee, slippage=slip, reason=o.reason, fill_id=fid, liquidity="maker"))
             self._new_fills.append(FillEvent(when, venue, ins, qty, px, fee, slip, o.reason, "maker", o.id))
+
+    def _spot_at(self, i: int, j: int, perp_px: float) -> float:
+        """The spot price that goes with a perp trade at perp_px inside bar i: the open's basis (perp open / spot
+        open), else the last close's (mark / spot): it only splits the fill's PnL between price and basis."""
+        s, p = float(self.arrays.spot_open[i, j]), float(self.arrays.perp_open[i, j])
+        if math.isfinite(s) and math.isfinite(p) and s > 0 and p > 0:
+            return perp_px * s / p
+        return perp_px * float(self.state.prev_spot[j]) / float(self.state.prev_mark[j])
 
     def _cancelled(self, ts_ns: int, o: LimitOrder, why: int) -> None:
         """The venue cancelled a resting order (expiry, liquidation, default): logged once per kind, on_reject."""
@@ -427,7 +434,7 @@ class Engine:
         self.rec.attr[j, P_FEES] -= fee
 
     def _rejected(self, ts_ns: int, venue: str, ins: str, o: Any, filled: float, status: int, reason: int) -> None:
-        """A venue cut or refused an order: counted, logged once per kind, told to the strategy (on_reject)."""
+        """A venue refused an order: counted, logged once per kind, told to the strategy (on_reject)."""
         kind = f"{venue} {ins} {ORDER_STATUS[status]}: {REJECT_REASONS[reason]}"
         self._count_once(self.rejected, kind, ts_ns, f"order {kind} (asked {o.qty:.6f}, filled {filled:.6f}); later "
                          "ones of this kind are counted in metrics.json orders_rejected")
