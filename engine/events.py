@@ -72,7 +72,7 @@ class FillEvent:
 
 @dataclass(frozen=True, slots=True)
 class RejectEvent:
-    """The venue cut or refused an order (Strategy.on_reject); a cut order's filled part also comes as a fill."""
+    """The venue refused an order, or cancelled a resting limit order (Strategy.on_reject)."""
     ts: pd.Timestamp          # the fill instant
     venue: str
     instrument: str           # 'spot' | 'perp'

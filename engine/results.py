@@ -95,7 +95,7 @@ class Results:
     extras: dict[str, pd.Series] = field(default_factory=dict)
     log: tuple[str, ...] = ()
     data_quality: dict[str, Any] = field(default_factory=dict)   # engine.market quality + orders refused
-    orders_rejected: dict[str, int] = field(default_factory=dict)  # orders the venue cut or refused, by kind
+    orders_rejected: dict[str, int] = field(default_factory=dict)  # orders the venue refused, by kind
     venue_blocks: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # spec block in force: from, to
     # scheduled venue events that moved the book (ADL, default): ts, venue, kind, instrument, qty (signed change
     # of the position, base), price, amount (quote: realized PnL, spot proceeds, or - the default loss)
