@@ -126,3 +126,23 @@ def test_the_audit_run_ends_at_the_haircut_not_below_zero():
     assert liq.fee == pytest.approx(0.04 * M_STAR, rel=1e-6) and liq.insurance_loss == 0.0
     assert res.timeline["equity"].iloc[-1] >= 0.0
     assert res.timeline["equity"].iloc[-1] == pytest.approx(300.0, rel=1e-6)
+
+
+def test_an_imported_index_values_posted_spot_not_the_venue_spot_trades():
+    # the same book and mark; this time the venue's SPOT trades wick to 1,000 in the wick bar (a thin book), while
+    # its imported index (what the venue values collateral at) stays 2,000: with the index the run closes at M*
+    # exactly as above; without it the posted spot walks to 1,000 with the mark and the book dies earlier
+    from dataclasses import replace
+    n = 8
+    flat = np.full(n, 2000.0)
+    mark_high, spot_low = flat.copy(), flat.copy()
+    mark_high[4], spot_low[4] = 4000.0, 1000.0
+    base = dataset(bars(flat, low=spot_low), perp=bars(flat), mark=bars(flat, high=mark_high))
+    with_index = replace(base, index={"binance": bars(flat).drop(columns="volume")})
+    res = run_backtest(WickShort(), with_index, RunConfig(slippage=0.0, initial_capital=10_016.0))
+    assert res.liquidations.iloc[0].price == pytest.approx(M_STAR, rel=1e-9)
+    assert any("index bars value posted spot" in line for line in res.log)
+    spot_only = run_backtest(WickShort(), base, RunConfig(slippage=0.0, initial_capital=10_016.0))
+    # the walk: mark 2,000 + 2,000 lam, posted ETH 2.85 x (2,000 - 1,000 lam):
+    #   9,700 - 20,000 lam - 2,850 lam = 80 + 80 lam  ->  lam = 9,620 / 22,930
+    assert spot_only.liquidations.iloc[0].price == pytest.approx(2000.0 + 2000.0 * 9_620.0 / 22_930.0, rel=1e-9)
