@@ -27,7 +27,7 @@ class RunConfig:
     decide: str = ""                       # override the strategy's cadence: 'bar', 'funding' or an int N
     start: str = ""                        # ISO date; empty = start of data
     end: str = ""                          # ISO date (exclusive); empty = end of data
-    venue_overrides: dict[str, dict[str, float]] = field(default_factory=dict)  # e.g. {binance={taker_fee=0.0004}}
+    venue_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. {binance={taker_fee=0.0004}}
     strict: bool = False                   # refuse data with gaps instead of pricing them stale (not in config_id)
 
     def __post_init__(self) -> None:
@@ -45,47 +45,24 @@ class RunConfig:
             check_venue_override(venue, kv)
 
 
-# What a venue override may set, and its valid range. Fees are costs (>= 0): a maker rebate is
-# declared as `maker_rebate` / `spot_maker_rebate` (a positive number the venue pays you), so a
-# typo'd sign cannot turn fees into income.
-VENUE_OVERRIDE_BOUNDS: dict[str, dict[str, float]] = {
-    "taker_fee": {"ge": 0.0, "lt": 0.1},
-    "maker_fee": {"ge": 0.0, "lt": 0.1},
-    "spot_taker_fee": {"ge": 0.0, "lt": 0.1},
-    "spot_maker_fee": {"ge": 0.0, "lt": 0.1},
-    "maker_rebate": {"ge": 0.0, "le": 0.001},
-    "spot_maker_rebate": {"ge": 0.0, "le": 0.001},
-    "liquidation_fee": {"ge": 0.0, "lt": 0.5},
-    "collateral_ratio": {"ge": 0.0, "le": 1.0},
-    "liquidation_threshold": {"ge": 1.0, "le": 2.0},
-    "haircut": {"ge": 0.0, "le": 1.0},
-    "insurance_fund": {"ge": 0.0, "lt": 1e15},     # quote, every symbol on the venue (issue 23 item 8)
-}
-
-
-MARGIN_MODES = ("standard", "portfolio")    # portfolio: engine.venue_setup.PORTFOLIO (threshold 1.05, rates)
-
-
 def check_venue_override(venue: Any, kv: Any) -> None:
-    """ConfigError unless `venue` is a safe name and every override key is known and in its range."""
+    """ConfigError unless `venue` is a safe name and every override key is one the venue schema lets a run set
+    (data/venue_schema.py: overridable fields, margin_mode), of the right type and in its range. Whether the
+    venue uses the key (liquidation_fee on a venue that liquidates at bankruptcy) is checked with its file, at
+    run set-up (engine/venue_setup.run_venues)."""
     from basisbt.data.names import check_name
+    from basisbt.data.venue_schema import VenueSpecError, check_override
     try:
         check_name(str(venue), "venue_overrides venue")
     except ValueError as e:
         raise ConfigError(str(e)) from None
     if not isinstance(kv, dict):
         raise ConfigError(f"venue_overrides.{venue}: expected a table of key = value, got {kv!r}"[:200])
-    keys = list(VENUE_OVERRIDE_BOUNDS) + ["margin_mode"]
-    for key, value in kv.items():
-        if key == "margin_mode":
-            if value not in MARGIN_MODES:
-                raise ConfigError(f"venue_overrides.{venue}.margin_mode = {value!r}; valid: {', '.join(MARGIN_MODES)}")
-            continue
-        if key not in VENUE_OVERRIDE_BOUNDS:
-            raise ConfigError(f"venue_overrides.{venue}: unknown key {key!r}{did_you_mean(key, keys)}; "
-                              f"valid: {', '.join(keys)}")
-        v = coerce(value, float, f"venue_overrides.{venue}.{key}")
-        check_range(f"venue_overrides.{venue}.{key}", v, **VENUE_OVERRIDE_BOUNDS[key])
+    try:
+        for key, value in kv.items():
+            check_override(str(venue), key, value)
+    except VenueSpecError as e:
+        raise ConfigError(str(e)) from None
     if "maker_fee" in kv and "maker_rebate" in kv or "spot_maker_fee" in kv and "spot_maker_rebate" in kv:
         raise ConfigError(f"venue_overrides.{venue}: give a maker fee or a maker rebate, not both")
 
@@ -154,7 +131,7 @@ def build_dataclass(cls: type, values: dict[str, Any], what: str) -> Any:
     for k, v in values.items():
         if k not in fields:
             raise ConfigError(f"unknown {what} {k!r}{did_you_mean(k, list(fields))}; valid: {', '.join(fields)}")
-        kwargs[k] = v if fields[k].type in ("dict[str, dict[str, float]]",) else coerce(v, fields[k].type, k)
+        kwargs[k] = v if str(fields[k].type).startswith("dict[") else coerce(v, fields[k].type, k)
     try:
         return cls(**kwargs)
     except ConfigError:

@@ -415,7 +415,8 @@ class Context:
     # -- actions -----------------------------------------------------------------------------------
     def configure(self, venue: str, *, spot_collateral: bool | None = None, isolated: bool | None = None,
                   asset: str | None = None) -> None:
-        """Margin set-up of a venue: spot posted as collateral (Ethena) or not; cross or isolated.
+        """Margin set-up of a venue: spot posted as collateral (Ethena) or not; cross or isolated. Spot collateral
+        is refused (ConfigError) where the venue's `collateral` table does not list the asset.
         With several assets it applies to every asset on the venue, or to `asset` only (an isolated BTC
         perp next to cross ETH). Takes effect at the next fill instant, with the orders."""
         m = self._e.market
@@ -426,10 +427,21 @@ class Context:
         for j in slots:
             if self._book_at(j, R_QTY, A_QTY) != 0.0:
                 raise RuntimeError(f"{m.venues[j]}: change margin settings only without an open perp")
+            if spot_collateral:
+                self._check_collateral(j, m.slot_asset[j], "spot_collateral=True")
             if spot_collateral is not None:
                 self._act.settings.append((j, C_SPOT_COLL, 1.0 if spot_collateral else 0.0))
             if isolated is not None:
                 self._act.settings.append((j, C_ISOLATED, 1.0 if isolated else 0.0))
+
+    def _check_collateral(self, j: int, asset: str, what: str) -> None:
+        """ConfigError unless `asset` counts as margin on slot j's venue (its spec's `collateral` table)."""
+        spec = self._e.specs[j]
+        if spec.collateral_ratio(asset) <= 0.0:
+            listed = ", ".join(f"{a} {r:g}" for a, r in spec.collateral.items()) or "none"
+            raise ConfigError(f"{spec.name}: {what} refused: {asset} is not collateral on {spec.name} (its venue "
+                              f"file's collateral table, block {spec.effective_from.date()}: {listed}; the quote "
+                              f"{spec.quote} always is)")
 
     def _setting(self, j: int, col: int) -> float:
         """A venue setting, counting a configure() made earlier in this decision."""
@@ -535,12 +547,15 @@ class Context:
     def buy_collateral(self, venue: str, amount: float) -> None:
         """Convert `amount` quote cash on a venue into the dataset's collateral asset (amount < 0: sell that
         much quote worth back to cash), at the asset's last close, no fee, after the orders of the next fill
-        instant. Cross margin counts it at price x the venue's collateral_ratio (docs/architecture.md §4)."""
+        instant. Cross margin counts it at price x its ratio in the venue's `collateral` table; an asset the venue
+        does not list is refused (docs/architecture.md §4)."""
         j = self._home(venue)
         coll = self._e.market.collateral
         if not coll or np.isnan(coll["close"][:, j]).all():
             raise ConfigError(f"{venue}: the dataset has no collateral-asset bars for this venue "
                               f"(a dataset's `collateral` frames, e.g. scenario collateral-depeg)")
+        if amount > 0:
+            self._check_collateral(j, self._e.market.collateral_asset, "buy_collateral")
         if amount != 0:
             self._act.collateral_buys.append((j, float(amount)))
 

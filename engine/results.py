@@ -16,6 +16,8 @@ Frames (all times UTC, datetime64[ns, UTC]):
 - `attribution`: index venue names plus 'lending', columns the seven PnL parts (totals).
 - `extras`: strategy-specific series keyed by name (e.g. 'backing_ratio', 'reserve_fund').
 `venue_blocks`: per venue, the spec blocks (data/venues/*.toml `effective_from`) in force and from/to when.
+`venue_fingerprint`: per venue, the hash of what its spec blocks in force over the run said, after the run's
+overrides (data/venues.Venue.fingerprint); part of `config_id`.
 
 A run with `frames=False` (sweeps, Monte Carlo) builds none of timeline, ledger, fills and liquidations:
 they are `NotKept` placeholders that raise `FramesNotKept` when read, and `records` holds the arrays the
@@ -97,6 +99,7 @@ class Results:
     data_quality: dict[str, Any] = field(default_factory=dict)   # engine.market quality + orders refused
     orders_rejected: dict[str, int] = field(default_factory=dict)  # orders the venue refused, by kind
     venue_blocks: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # spec block in force: from, to
+    venue_fingerprint: dict[str, str] = field(default_factory=dict)  # venue -> hash of its specs used (config_id)
     # scheduled venue events that moved the book (ADL, default): ts, venue, kind, instrument, qty (signed change
     # of the position, base), price, amount (quote: realized PnL, spot proceeds, or - the default loss)
     venue_events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
+from basisbt.data.venues import venue_set
 from basisbt.engine.checkpoint import Checkpoint
 from basisbt.engine.config import ConfigError, RunConfig, config_id
 from basisbt.engine.context import Actions, Context, Transfer
@@ -39,7 +40,7 @@ from basisbt.engine.results import PNL_PARTS, NotKept, Results, RunRecords
 from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, events_of
 from basisbt.engine.timeline_frame import build_timeline
 from basisbt.engine.venue_events import EVENT_COLUMNS, VenueSchedule, apply_step, freeze_halts
-from basisbt.engine.venue_setup import venue_schedule
+from basisbt.engine.venue_setup import run_venues, venue_schedule
 from basisbt.strategies.base import Strategy
 
 
@@ -71,7 +72,7 @@ class Engine:
     """One backtest: a strategy, a dataset and a run config. Call `run()` once."""
 
     def __init__(self, strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,
-                 data_label: str | None = None) -> None:
+                 data_label: str | None = None, venues: Any = None) -> None:
         self.config = config or RunConfig()
         ds = dataset
         if self.config.start or self.config.end:
@@ -96,8 +97,13 @@ class Engine:
             raise ConfigError(f"dataset {ds.name!r}: venue events (ADL, halts, defaults) are not supported with "
                               "several assets yet; run one asset, or drop the [[venue_events]]")
         n, nv, npr = m.n, len(m.venues), len(m.protocols)
+        # the run's venues (a VenueSet: code, --venues-dir, $BASISBT_VENUES, built-ins) with its overrides; what
+        # they say over the run's span is part of its identity (config_id, venue_fingerprint)
+        self.venues = resolved = run_venues(m.slot_venue, self.config.venue_overrides, venue_set(venues))
+        self.venue_fingerprint = {v: resolved[v].fingerprint(int(m.open_ns[0]), int(m.open_ns[-1])) for v in resolved}
         schedule = venue_schedule(m.slot_venue, m.slot_asset, m.open_ns, self.config.slippage,
-                                  self.config.slippage_impact, self.config.venue_overrides)
+                                  self.config.slippage_impact, self.config.venue_overrides,
+                                  collateral_asset=m.collateral_asset, resolved=resolved)
         _, self.tables, self.specs = schedule[0]
         self._spec_changes = schedule[1:]          # (bar, tables, specs) the run switches to at that bar's open
         start = _ts(m.open_ns[0]).isoformat()
@@ -133,6 +139,7 @@ class Engine:
         self.refused: dict[str, int] = {}           # "venue instrument reason" -> orders refused (no real bar)
         self.cancelled: dict[str, int] = {}         # "venue instrument reason" -> resting orders the venue cancelled
         self.rejected: dict[str, int] = {}          # "venue instrument status: reason" -> orders the venue refused
+        self.conversions: dict[str, int] = {}       # "src->dst" -> transfers converted between quote currencies
         self._new_rejects: list[RejectEvent] = []
         self.events = events_of(m)
         # contiguous copies: searchsorted on a strided field view copies the whole field on every call
@@ -492,6 +499,8 @@ class Engine:
                 else m.home[self.venue_index[t.dst]]
         if amount <= 0:
             return
+        conv = self._convert(i, ts_ns, t, src_idx, dst, amount)     # its fee row; what travels is the rest
+        amount -= conv
         self._ledger(ts_ns, src_idx, K_TRANSFER_OUT, -amount, -1)
         if fee:
             self._ledger(ts_ns, src_idx, K_WITHDRAWAL_FEE, -fee, -1)
@@ -501,6 +510,35 @@ class Engine:
         if dst < nv:                                 # a venue halting withdrawals credits deposits after the halt
             arrive = max(arrive, self.venue_events.arrival_floor(dst, i))
         self._put_in_transit(dst, amount, arrive)
+
+    def _quote(self, k: int) -> str:
+        """The quote currency of venue slot k (its spec's `quote`), or of a lending protocol (the data's quote)."""
+        if k < len(self.market.venues):
+            return self.specs[k].quote
+        return self.symbol.split("/")[-1].split(":")[0]
+
+    def _convert(self, i: int, ts_ns: int, t: Transfer, src: int, dst: int, amount: float) -> float:
+        """The fee of converting a transfer between quote currencies (USDT -> USDC), 0 when both sides share one.
+
+        The conversion is a spot trade on the venue's stablecoin pair at par, paying its spot taker fee: on the
+        source venue, or on the destination venue when the money comes from a lending protocol. Booked as a
+        `fee` ledger row on that venue (ref -1) and in the fees part; the rest travels on (the transfer_out row
+        is that rest, so transfer_out + fee + transfer_in = -fee: nothing is counted twice)."""
+        q_src, q_dst = self._quote(src), self._quote(dst)
+        if q_src == q_dst:
+            return 0.0
+        nv = len(self.market.venues)
+        at = src if src < nv else dst
+        conv = amount * self.specs[at].spot_taker_fee
+        self._count_once(self.conversions, f"{t.src}->{t.dst}", ts_ns,
+                         f"transfer {t.src}->{t.dst} converts {q_src} to {q_dst} on {self.market.venues[at]} at its "
+                         f"spot taker fee {self.specs[at].spot_taker_fee:.4%} ({conv:.2f} on {amount:.2f}); later "
+                         f"ones are in the ledger (kind fee, ref -1)")
+        if conv:
+            self._ledger(ts_ns, at, K_FEE, -conv, -1)
+            self.rec.pnl[i, P_FEES] -= conv
+            self.rec.attr[at, P_FEES] -= conv
+        return conv
 
     def _transfer_blocked(self, i: int, ts_ns: int, t: Transfer, j: int, only_default: bool = False) -> bool:
         """A transfer out of a venue whose withdrawals are halted (or to or from a defaulted one) is refused:
@@ -722,7 +760,8 @@ class Engine:
         attribution = pd.DataFrame(rec.attr, index=list(m.venues) + ["lending"], columns=list(PNL_PARTS))
         params = self.strategy.params_dict()
         cfg = {"strategy": self.strategy.name, "params": params, "data": self.data_label,
-               "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__ if k != "strict"}}
+               "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__ if k != "strict"},
+               "venues": dict(self.venue_fingerprint)}
         quality = {**copy.deepcopy(m.quality), "orders_refused": dict(self.refused),
                    "orders_refused_total": sum(self.refused.values())}
         extras = {k: pd.Series(v, name=k).sort_index() for k, v in self.extras.items()}
@@ -732,6 +771,7 @@ class Engine:
                        config_id=config_id(cfg), data_fingerprint=self.dataset.fingerprint(), params=params,
                        extras=extras, log=tuple(self.log), data_quality=quality,
                        orders_rejected=dict(self.rejected), venue_blocks=self._blocks_closed(),
+                       venue_fingerprint=dict(self.venue_fingerprint),
                        venue_events=pd.DataFrame(self.venue_event_rows, columns=list(EVENT_COLUMNS)), records=records)
 
     def _blocks_closed(self) -> dict[str, list[dict[str, str]]]:
@@ -741,6 +781,8 @@ class Engine:
 
 
 def run_backtest(strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,
-                 data_label: str | None = None, progress: Any = None, *, frames: bool = True) -> Results:
-    """Run one backtest and return its Results (frames=False: metrics only, see Engine._results)."""
-    return Engine(strategy, dataset, config, data_label).run(progress, frames=frames)
+                 data_label: str | None = None, progress: Any = None, *, frames: bool = True,
+                 venues: Any = None) -> Results:
+    """Run one backtest and return its Results (frames=False: metrics only, see Engine._results; `venues`:
+    where its venues come from, data/venues.venue_set)."""
+    return Engine(strategy, dataset, config, data_label, venues=venues).run(progress, frames=frames)

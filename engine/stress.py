@@ -38,11 +38,12 @@ class StressPlan:
     run: dict[str, Any] = field(default_factory=dict)         # RunConfig keys (initial_capital, decide, ...)
     history: str | None = None                                # a --data string: bootstrap its funding
     chunk: int = 10                                           # paths per job
+    venues_dirs: tuple[str, ...] = ()                         # --venues-dir (then $BASISBT_VENUES, the built-ins)
 
     def jobs(self) -> list[dict[str, Any]]:
         """Jobs of `chunk` consecutive path indices; plain data, so any backend can ship them."""
         base = {"strategy": self.strategy, "params": dict(self.params), "model": self.model.as_dict(),
-                "seed": self.seed, "run": dict(self.run), "history": self.history}
+                "seed": self.seed, "run": dict(self.run), "history": self.history, "venues": list(self.venues_dirs)}
         return [{**base, "id": f"paths-{a}", "paths": list(range(a, min(a + self.chunk, self.paths)))}
                 for a in range(0, self.paths, self.chunk)]
 
@@ -66,13 +67,14 @@ def run_path(job: dict[str, Any], path: int) -> dict[str, Any]:
     from basisbt.data.stress.model import generate_path
     from basisbt.engine.config import RunConfig, build_dataclass
     from basisbt.engine.runner import StrategyError, run_backtest
-    from basisbt.engine.sweep import worker_strategy
+    from basisbt.engine.sweep import worker_strategy, worker_venues
     model = StressModel(**job["model"])
     ds = generate_path(model, job["seed"], path, _history(job["history"]))
     cfg = build_dataclass(RunConfig, job["run"], "run config key")
     row: dict[str, Any] = {"path": path, "error": ""}
     try:
-        res = run_backtest(worker_strategy(job["strategy"])(**job["params"]), ds, cfg, frames=False)
+        res = run_backtest(worker_strategy(job["strategy"])(**job["params"]), ds, cfg, frames=False,
+                           venues=worker_venues(tuple(job.get("venues", ()))))
     except (StrategyError, ValueError) as e:
         row["error"] = f"{type(e).__name__}: {e}"[:300]
         return row

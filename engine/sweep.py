@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from basisbt.data.errors import DataError
 from basisbt.engine.config import ConfigError, RunConfig, build_dataclass, coerce, did_you_mean
 
 # The scalar metrics a sweep table keeps (metrics.json keys; pnl parts flattened to pnl_<part>,
@@ -66,11 +67,13 @@ class SweepPlan:
     cache_dir: str | None
     cells: tuple[Cell, ...]
     mode: str                                  # 'grid' or 'samples N seed S'
+    venues_dirs: tuple[str, ...] = ()          # --venues-dir, searched before $BASISBT_VENUES and the built-ins
 
     def job(self, cell: Cell) -> dict[str, Any]:
         """What a worker needs for one cell: small and picklable (names and numbers, no frames)."""
         return {"id": cell.id, "strategy": self.strategy, "data": cell.data, "params": {**self.fixed, **dict(cell.params)},
-                "axes": list(self.axes), "run": dict(self.run), "timeframe": self.timeframe, "cache_dir": self.cache_dir}
+                "axes": list(self.axes), "run": dict(self.run), "timeframe": self.timeframe, "cache_dir": self.cache_dir,
+                "venues": list(self.venues_dirs)}
 
 
 # -- planning ---------------------------------------------------------------------------------------------
@@ -152,17 +155,19 @@ def sample_params(cls: type, names: list[str], n: int, seed: int) -> list[dict[s
     return out
 
 
-def cell_id(strategy: str, data: str, params: dict[str, Any], run: dict[str, Any], timeframe: str | None) -> str:
-    """A stable id of one cell's inputs (first 16 hex digits of a sha256): equal inputs, equal id."""
-    blob = json.dumps({"strategy": strategy, "data": data, "params": params, "run": run, "timeframe": timeframe},
-                      sort_keys=True, separators=(",", ":"), default=str)
+def cell_id(strategy: str, data: str, params: dict[str, Any], run: dict[str, Any], timeframe: str | None,
+            venues: str = "") -> str:
+    """A stable id of one cell's inputs (first 16 hex digits of a sha256): equal inputs, equal id. `venues` is
+    the fingerprint of the venue set the cells run with (a changed venue file reruns them)."""
+    blob = json.dumps({"strategy": strategy, "data": data, "params": params, "run": run, "timeframe": timeframe,
+                       "venues": venues}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples: int | None = None,  # type: ignore[assignment]
                seed: int = 0, vary: list[str] | None = None, fixed: dict[str, str] | None = None,
                run: dict[str, Any] | None = None, timeframe: str | None = None,
-               cache_dir: str | None = None) -> SweepPlan:
+               cache_dir: str | None = None, venues_dirs: tuple[str, ...] = ()) -> SweepPlan:
     """Check a sweep's inputs and list its cells (grid: every combination; samples: N seeded draws),
     each cell's parameters validated by building the strategy. SweepError names the first bad input."""
     from basisbt.strategies.registry import load_strategy_class
@@ -183,7 +188,8 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
     run = dict(run or {})
     try:
         build_dataclass(RunConfig, run, "run config key")
-    except ConfigError as e:
+        venues_key = worker_venues(tuple(venues_dirs)).fingerprint()
+    except (ConfigError, DataError) as e:
         raise SweepError(str(e)) from None
     if samples is not None and grid:
         raise SweepError("give either --grid or --samples (with --vary to choose what is drawn), not both")
@@ -228,7 +234,7 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
                 cls(**params)
             except ConfigError as e:
                 raise SweepError(f"cell {data} {_fmt(combo)}: {e}") from None
-            cid = cell_id(cls.name, data, params, run, timeframe)
+            cid = cell_id(cls.name, data, params, run, timeframe, venues_key)
             if cid in seen:
                 continue                        # a sample drawn twice (a small choice space) runs once
             seen.add(cid)
@@ -236,7 +242,8 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
     if not cells:
         raise SweepError("the sweep has no cells")
     return SweepPlan(strategy=strategy, datas=tuple(datas), axes=tuple(names), fixed=fixed_vals, run=run,
-                     timeframe=timeframe, cache_dir=cache_dir, cells=tuple(cells), mode=mode)
+                     timeframe=timeframe, cache_dir=cache_dir, cells=tuple(cells), mode=mode,
+                     venues_dirs=tuple(venues_dirs))
 
 
 def check_data(data: str) -> None:
@@ -275,6 +282,18 @@ def worker_dataset(data: str, timeframe: str | None, cache_dir: str | None) -> A
     return ds
 
 
+_VENUES: dict[tuple[str, ...], Any] = {}                        # and venue sets by --venues-dir
+
+
+def worker_venues(dirs: tuple[str, ...]) -> Any:
+    """The VenueSet of `--venues-dir` directories (then $BASISBT_VENUES, the built-ins), once per worker process."""
+    vs = _VENUES.get(dirs)
+    if vs is None:
+        from basisbt.data.venues import VenueSet
+        vs = _VENUES[dirs] = VenueSet(list(dirs))
+    return vs
+
+
 def worker_strategy(name: str) -> type:
     """The strategy class a `--strategy` string names, loaded once per worker process (a path.py:Class is
     imported once, not once per cell or path)."""
@@ -307,7 +326,8 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     try:
         ds = worker_dataset(job["data"], job["timeframe"], job["cache_dir"])
         cfg = build_dataclass(RunConfig, job["run"], "run config key")
-        res = run_backtest(cls(**job["params"]), ds, cfg, data_label=job["data"], frames=False)
+        res = run_backtest(cls(**job["params"]), ds, cfg, data_label=job["data"], frames=False,
+                           venues=worker_venues(tuple(job.get("venues", ()))))
         m = res.metrics()
         row.update(flat_metrics(m))
         row["metrics"] = json.dumps(m, sort_keys=True)

@@ -93,6 +93,7 @@ def load_run(run_dir: str | Path) -> Results:
         fills=frames["fills"], liquidations=frames["liquidations"], attribution=attr,
         config=dict(doc.get("config", {})), config_id=str(doc.get("config_id", "")),
         data_fingerprint=str(doc.get("data_fingerprint", "")), params=dict(doc.get("params", {})),
+        venue_fingerprint={str(k): str(v) for k, v in (doc.get("venue_fingerprint") or {}).items()},
         extras=extras, log=log, data_quality=quality,
         orders_rejected=rejected, venue_blocks={str(v): [dict(b) for b in bl]
                                                 for v, bl in (doc.get("venue_blocks") or {}).items()},

@@ -576,6 +576,7 @@ def compute_metrics(results: Results) -> dict[str, Any]:
         "time_hedged": time_hedged(view),
         "config_id": results.config_id,
         "data_fingerprint": results.data_fingerprint,
+        "venue_fingerprint": dict(results.venue_fingerprint),
         "conventions": dict(CONVENTIONS),
     }
     m.update(liquidation_stats(view, parts["liquidation"]))

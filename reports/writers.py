@@ -76,6 +76,7 @@ def run_toml(results: Results) -> str:
         "data": results.dataset,
         "config_id": results.config_id,
         "data_fingerprint": results.data_fingerprint,
+        "venue_fingerprint": dict(results.venue_fingerprint),
         "initial_equity": float(results.initial_equity),
         "venues": list(results.venues),
         "protocols": list(results.protocols),

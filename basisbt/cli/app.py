@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from basisbt.cli.common import STATE, SafeGroup, err, fail, key_values
+from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, err, fail, key_values, venue_source
 from basisbt.data.names import slug
 
 app = typer.Typer(
@@ -75,6 +75,7 @@ def run(
     cache_dir: Optional[Path] = typer.Option(None, "--cache",
                                              help="cache dir for --data cache (default $BASISBT_CACHE or ~/.cache/basisbt)"),
     venues: Optional[str] = typer.Option(None, "--venues", help="use only these venues of the data, e.g. binance,bybit"),
+    venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
     spot_from: Optional[str] = typer.Option(None, "--spot-from",
                                             help="price every venue's spot leg from this venue's spot bars "
                                                  "(spot held in custody, perps on the venues)"),
@@ -99,6 +100,7 @@ def run(
     from pandas import Timestamp as pd_ts
     prefer_small_pages()
 
+    source = venue_source(venues_dir)
     try:
         if out_dir is not None:
             check_run_target(out_dir)          # refuse a file or a foreign directory before running
@@ -139,7 +141,7 @@ def run(
         if spot_from:
             ds = ds.with_shared_spot(spot_from)
         label = data + (f" venues={venues}" if venues else "") + (f" spot-from={spot_from}" if spot_from else "")
-        engine = Engine(strat, ds, run_cfg, data_label=label)
+        engine = Engine(strat, ds, run_cfg, data_label=label, venues=source)
     except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError) as e:
         if STATE["debug"]:
             raise

@@ -104,6 +104,19 @@ def key_values(items: list[str], option: str, example: str, form: str = "key=val
     return kv
 
 
+VENUES_DIR_HELP = ("directory of venue TOML files (docs/venues.md), searched before $BASISBT_VENUES and the "
+                   "built-in venues; a venue there shadows a built-in one of the same name (repeatable)")
+
+
+def venue_source(dirs: list[Path]) -> Any:
+    """The VenueSet of `--venues-dir` options (then $BASISBT_VENUES, then the built-ins); exit 2 naming a bad one."""
+    from basisbt.data.venues import VenueSet, VenueSpecError
+    try:
+        return VenueSet(list(dirs)).check()
+    except VenueSpecError as e:
+        fail(str(e))
+
+
 def batch_target(out: Path, jobs: int | None, scheduler: str | None) -> str:
     """Refuse an output path that is a file (sweep, stress); return where the work runs, for the start line."""
     if out.exists() and not out.is_dir():

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from basisbt.cli.common import VENUES_DIR_HELP
+
 MAX_ROWS_PER_CASE = 15
 _STYLE = {"pass": "green", "unchanged": "green", "updated": "cyan", "skipped": "dim", "drift": "red",
           "stale": "magenta", "missing": "yellow", "error": "red", "check-failed": "red"}
@@ -50,15 +52,17 @@ def register(app: typer.Typer) -> None:
                                                                         "if present, else the built-in cases)"),
         golden_dir: Optional[Path] = typer.Option(None, "--golden-dir", help="where golden files live "
                                                                              "(default tests/golden)"),
+        venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
     ) -> None:
         """Golden strategy returns: rerun every case and compare with its golden file at rtol 1e-9.
 
         Exit 0 when every case passes; 1 on drift, a stale golden (config or data changed), a
         missing golden, a failed run or (with --update) a failed bless check; 2 on bad input.
         """
-        from basisbt.cli.common import fail
+        from basisbt.cli.common import fail, venue_source
         from basisbt.regress.golden import GoldenError, default_cases, orphans, regress, select
         out, err = Console(), Console(stderr=True)
+        source = venue_source(venues_dir)
         try:
             cases, gdir = default_cases(cases_file)
         except GoldenError as e:
@@ -73,7 +77,7 @@ def register(app: typer.Typer) -> None:
             err.print(f"[{_STYLE.get(oc.status, '')}]{oc.status:>12}[/] {oc.case.name}  [dim]{oc.seconds:.2f}s[/dim]",
                       highlight=False)
 
-        outcomes = regress(chosen, gdir, update=update, on_case=tick)
+        outcomes = regress(chosen, gdir, update=update, on_case=tick, venues=source)
         elapsed = time.perf_counter() - t0
 
         table = Table(title=f"golden returns vs {gdir}", title_justify="left")

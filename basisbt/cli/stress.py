@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from basisbt.cli.common import STATE, batch_target, count_progress, err, fail, key_values
+from basisbt.cli.common import STATE, VENUES_DIR_HELP, batch_target, count_progress, err, fail, key_values, venue_source
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
                                            help="worker processes (local) or LocalCluster workers"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                                 help="run on Dask: tcp://HOST:PORT, or 'local' for a LocalCluster"),
+        venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
     ) -> None:
         """Run a strategy over many generated market paths (negative-funding spells, jumps, basis shocks,
         redemption waves) and report how often it is liquidated, its reserve runs out, its backing falls
@@ -82,7 +83,9 @@ def register(app: typer.Typer) -> None:
             if STATE["debug"]:
                 raise
             fail(str(e))
-        plan = StressPlan(strategy=strategy, params=params, model=m, paths=paths, seed=seed, run=run, history=history)
+        venue_source(venues_dir)                                 # a bad --venues-dir: one line before any path runs
+        plan = StressPlan(strategy=strategy, params=params, model=m, paths=paths, seed=seed, run=run, history=history,
+                          venues_dirs=tuple(str(d) for d in venues_dir))
         out = out_dir or Path("runs") / f"stress-{Path(strategy.split(':')[0]).stem}-s{seed}-n{paths}"
         where = batch_target(out, jobs, scheduler)
         err.print(f"stress: {paths} paths of {days} days, funding from "

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from basisbt.cli.common import STATE, batch_target, count_progress, err, fail, key_values
+from basisbt.cli.common import STATE, VENUES_DIR_HELP, batch_target, count_progress, err, fail, key_values
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
                                                                       "(default: the two varied ones, if two)"),
         max_cells: Optional[int] = typer.Option(None, "--max-cells", help="run at most N missing cells this time "
                                                                           "(the rest on a rerun)"),
+        venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
     ) -> None:
         """Run many metrics-only backtests over a parameter grid or sample and datasets; write results.parquet,
         results.csv (sorted by --sort), heatmap.png and report.html. Resumable: rerun to finish."""
@@ -71,7 +72,8 @@ def register(app: typer.Typer) -> None:
             plan = plan_sweep(strategy, data, grid=grid, samples=samples, seed=seed,
                               vary=[v.strip() for v in vary.split(",") if v.strip()] if vary else None,
                               fixed=key_values(set_, "--set", "leverage=5"), run=run_keys, timeframe=timeframe,
-                              cache_dir=str(cache_dir) if cache_dir else None)
+                              cache_dir=str(cache_dir) if cache_dir else None,
+                              venues_dirs=tuple(str(d) for d in venues_dir))
             if sort not in sort_keys(plan.axes):
                 raise SweepError(f"--sort {sort!r}: not a metric or varied parameter; valid: "
                                  f"{', '.join(sort_keys(plan.axes))}")

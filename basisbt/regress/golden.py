@@ -1,13 +1,15 @@
 """Golden strategy returns: cases, golden files, comparison at rtol 1e-9, and the checks that bless them.
 
 A golden case is (name, strategy, params, data source, run config). Running it gives a flat,
-sorted `key = value` table: `config_id`, `data_fingerprint`, every scalar of metrics.json
+sorted `key = value` table: `config_id`, `data_fingerprint`, `venue_fingerprint.<venue>` (what each venue's
+spec blocks in force said, data/venues.Venue.fingerprint), every scalar of metrics.json
 (`metrics.pnl.funding`, ...), equity at fixed checkpoints (`equity."<bar close>"`: start, every
 `checkpoint_days`, end) and ledger totals and row counts by kind (`ledger.funding.total`).
 It is stored as `<golden_dir>/<name>.toml`; `<name>` is `<strategy>__<dataset>`.
 
 Statuses: `pass`; `drift` (a value moved beyond rtol 1e-9, or a key appeared/disappeared);
-`stale` (config_id or data fingerprint differs: the golden describes another run, never a pass);
+`stale` (config_id, data or venue fingerprint differs: the golden describes another run, never a pass; the
+message names what changed, e.g. "venue binance changed");
 `missing` (no golden file yet); `error` (the run raised); `skipped` (optional data absent).
 `update=True` re-blesses: the run must first pass `bless_checks`, which recompute the headline
 numbers independently of the kernels (from the raw dataset, the venue spec, fills and ledger).
@@ -63,7 +65,9 @@ SCENARIO_STRATEGIES: dict[str, tuple[str, ...]] = {"adl-crash": ("perp_short", "
                                                    "venue-default": ("perp_short", "synthetic_dollar")}
 
 IDENTITY_KEYS = ("config_id", "data_fingerprint")
-_SKIP_METRICS = {"conventions", "config_id", "data_fingerprint", "strategy", "dataset", "data_quality",
+VENUE_KEY = "venue_fingerprint."      # + venue name: identity keys too
+_SKIP_METRICS = {"conventions", "config_id", "data_fingerprint", "venue_fingerprint", "strategy", "dataset",
+                 "data_quality",
                  "orders_rejected",       # kept as orders_rejected_total
                  "venue_blocks",          # which spec blocks were used: a changed block moves the numbers
                  "benchmark"}
@@ -233,10 +237,12 @@ class CaseRun:
     config: RunConfig
     values: dict[str, Any]
     seconds: float
+    venues: dict[str, Any] = field(default_factory=dict)    # the run's venues after its overrides (data/venues.Venue)
 
 
-def run_case(case: GoldenCase, data_cache: dict[tuple, Dataset] | None = None) -> CaseRun:
-    """Run one case (datasets are shared through `data_cache` when given)."""
+def run_case(case: GoldenCase, data_cache: dict[tuple, Dataset] | None = None, venues: Any = None) -> CaseRun:
+    """Run one case (datasets are shared through `data_cache` when given; `venues`: where the run's venues come
+    from, data/venues.venue_set, default $BASISBT_VENUES then the built-ins)."""
     import time
 
     from basisbt.engine.runner import Engine
@@ -250,10 +256,10 @@ def run_case(case: GoldenCase, data_cache: dict[tuple, Dataset] | None = None) -
             data_cache[key] = ds
     cfg = build_dataclass(RunConfig, dict(case.run), "run config key")
     strat = load_strategy_class(case.strategy, base_dir=case.base_dir)(**case.params)
-    eng = Engine(strat, ds, cfg, data_label=case.data)
+    eng = Engine(strat, ds, cfg, data_label=case.data, venues=venues)
     res = eng.run()
     return CaseRun(case, res, eng.dataset, cfg, golden_values(res, case.checkpoint_days),
-                   time.perf_counter() - t0)
+                   time.perf_counter() - t0, eng.venues)
 
 
 # -- the golden table ---------------------------------------------------------------------------------------
@@ -289,6 +295,7 @@ def checkpoints(index: pd.DatetimeIndex, every_days: float) -> list[int]:
 def golden_values(res: Results, checkpoint_days: float = CHECKPOINT_DAYS) -> dict[str, Any]:
     """The flat golden table of one run (see the module docstring)."""
     vals: dict[str, Any] = {"config_id": res.config_id, "data_fingerprint": res.data_fingerprint}
+    vals.update({f"{VENUE_KEY}{v}": fp for v, fp in res.venue_fingerprint.items()})
     m = res.metrics()
     flat: dict[str, Any] = {}
     _flatten({k: v for k, v in m.items() if k not in _SKIP_METRICS}, "", flat)
@@ -393,11 +400,13 @@ def same(key: str, golden: Any, now: Any, scale: float) -> bool:
 
 
 def compare(golden: dict[str, Any], now: dict[str, Any]) -> tuple[list[Moved], list[Moved]]:
-    """(identity changes, moved values). Identity = config_id / data_fingerprint (-> stale)."""
-    ident = [Moved(k, golden.get(k), now.get(k)) for k in IDENTITY_KEYS if golden.get(k) != now.get(k)]
+    """(identity changes, moved values). Identity = config_id, data_fingerprint, venue_fingerprint.* (-> stale)."""
+    keys = set(golden) | set(now)
+    identity = [k for k in IDENTITY_KEYS] + sorted(k for k in keys if k.startswith(VENUE_KEY))
+    ident = [Moved(k, golden.get(k), now.get(k)) for k in identity if golden.get(k) != now.get(k)]
     scale = abs(float(now.get("metrics.equity_start") or golden.get("metrics.equity_start") or 1.0))
     moved = []
-    for k in sorted((set(golden) | set(now)) - set(IDENTITY_KEYS)):
+    for k in sorted(keys - set(identity)):
         if k not in golden:
             moved.append(Moved(k, None, now[k], "golden"))
         elif k not in now:
@@ -422,10 +431,11 @@ def bless_checks(run: CaseRun) -> list[str]:
        liquidations (-sum dq*px + q_end*mark_end) == equity_end, and the positions match the timeline;
     3. funding from the raw funding frames: -q(settlement bar) * px * rate summed == pnl.funding == ledger;
     4. fees from the venue spec: |qty| * price * taker rate (spot or perp; the maker rate for a maker fill) per
-       fill, plus the spot taker rate on every collateral conversion, == pnl.fees; slippage: qty * (price -
-       ref_price) per fill == -pnl.slippage; a liquidation's fee is the spec's rate on its notional, or less when
-       that rate would take more than the account had left (then nothing is owed: no insurance, nothing
-       socialized); lending and liquidation parts agree with the ledger.
+       fill, withdrawal fees, quote conversions (a transfer's amount x the spot taker rate) and collateral
+       conversions (a collateral_trade's amount x the spot taker rate: buys, sales, forced sales) == pnl.fees;
+       slippage: qty * (price - ref_price) per fill == -pnl.slippage; a liquidation's fee is the spec's rate on
+       its notional, or less when that rate would take more than the account had left (then nothing is owed: no
+       insurance, nothing socialized); lending and liquidation parts agree with the ledger.
     """
     res, ds = run.results, run.dataset
     tl, led, fills, liqs = res.timeline, res.ledger, res.fills, res.liquidations
@@ -516,18 +526,14 @@ def bless_checks(run: CaseRun) -> list[str]:
                         f"{led_sum('funding')!r}")
 
     # 4. fees from the venue spec, slippage from the fills, lending and liquidation from the ledger
-    from basisbt.data.venues import load_venue
+    from basisbt.engine.venue_setup import run_venues
     at = pd.Timestamp(open0, unit="ns", tz="UTC")
     fee_calc, slip_calc = 0.0, 0.0
+    venues = run.venues or run_venues([v.split(":")[0] for v in res.venues], run.config.venue_overrides)
     for v in res.venues:
-        spec = load_venue(v, at=at)
-        over = run.config.venue_overrides.get(v, {})
-        rates = {"spot": float(over.get("spot_taker_fee", spec.spot_taker_fee)),
-                 "perp": float(over.get("taker_fee", spec.taker_fee))}
-        makers = {"spot": -float(over["spot_maker_rebate"]) if "spot_maker_rebate" in over else
-                  float(over.get("spot_maker_fee", spec.spot_maker_fee)),
-                  "perp": -float(over["maker_rebate"]) if "maker_rebate" in over else
-                  float(over.get("maker_fee", spec.maker_fee))}
+        spec = venues[v.split(":")[0]].at(at)           # the venue's spec (a slot "venue:ASSET"), after overrides
+        rates = {"spot": spec.spot_taker_fee, "perp": spec.taker_fee}
+        makers = {"spot": spec.spot_maker_fee - spec.spot_maker_rebate, "perp": spec.maker_fee - spec.maker_rebate}
         f = fills[fills["venue"] == v]
         for ins in ("spot", "perp"):
             g = f[f["instrument"] == ins]
@@ -540,15 +546,13 @@ def bless_checks(run: CaseRun) -> list[str]:
                 problems.append(f"{v} {ins}: fill fee {got[k]!r} != |qty| * price * {rates[ins]} = {expect[k]!r}")
             fee_calc += math.fsum(expect)
             slip_calc += math.fsum(qty * (price - g["ref_price"].to_numpy(dtype=float)))
-        conv = led[(led["venue"] == v) & (led["kind"] == "collateral_trade")]["amount"].to_numpy(dtype=float)
-        fee_calc += math.fsum(np.abs(conv) * rates["spot"])     # a conversion is a spot trade (buys, forced sales)
         # liquidations: fee = |qty| * price * the spec's liquidation fee, or its taker fee for the step down of a
         # partial liquidation (a step leaves a position: a later row at the same close, or the timeline's qty);
         # price inside the bar's raw mark range
         lq = liqs[liqs["venue"] == v] if len(liqs) else liqs
         if len(lq):
-            liq_rate = float(over.get("liquidation_fee", spec.liquidation_fee))
-            taker_rate = float(over.get("taker_fee", spec.taker_fee))
+            liq_rate = float(spec.liquidation_fee or 0.0)
+            taker_rate = spec.taker_fee
             left = tl[f"{v}:perp_qty"]
             last_at = {ts: i for i, ts in enumerate(lq["ts"])}           # last row of each close instant
             marks = ds.mark.get(v)
@@ -556,7 +560,7 @@ def bless_checks(run: CaseRun) -> list[str]:
             bar_open = pd.DatetimeIndex(marks["ts"])
             step = close_ns[1] - close_ns[0]
             # a whole close at the bankruptcy price loses the margin left, at most the liquidation level there
-            level = max(spec.tier_table(ds.base).rate) + spec.trigger_fee + 2 * taker_rate
+            level = max(spec.tier_table(ds.base).rate) + spec.trigger_rate + 2 * taker_rate
             for i, row in enumerate(lq.itertuples()):
                 is_step = spec.partial_liquidation and (i != last_at[row.ts] or abs(float(left.loc[row.ts])) > 0)
                 rate = taker_rate if is_step else liq_rate
@@ -574,6 +578,22 @@ def bless_checks(run: CaseRun) -> list[str]:
                 if k < 0 or not (marks["low"].iloc[k] - 1e-9 <= row.price <= marks["high"].iloc[k] + 1e-9):
                     problems.append(f"{v} liquidation {row.ts}: price {row.price!r} outside the bar's mark range")
     fee_calc += -led_sum("withdrawal_fee")
+    # conversions between quote currencies: a fee row without a fill (ref -1) is the converted amount (what was
+    # sent, transfer_out, plus the fee) at that instant x the converting venue's spot taker fee
+    # ... or a collateral conversion: the collateral_trade amount at that instant x the venue's spot taker fee
+    outs = led[led["kind"] == "transfer_out"]
+    colls = led[led["kind"] == "collateral_trade"]
+    for row in led[(led["kind"] == "fee") & (led["ref"] == -1)].itertuples():
+        rate = venues[str(row.venue).split(":")[0]].at(row.ts).spot_taker_fee
+        traded = np.abs(colls.loc[(colls["ts"] == row.ts) & (colls["venue"] == row.venue), "amount"].to_numpy(float))
+        if np.any(np.abs(traded * rate + row.amount) <= 1e-12 * max(abs(row.amount), 1.0)):
+            fee_calc -= row.amount
+            continue
+        sent = -outs.loc[outs["ts"] == row.ts, "amount"].to_numpy(dtype=float) - row.amount
+        if not np.any(np.abs(sent * rate + row.amount) <= 1e-12 * max(abs(row.amount), 1.0)):
+            problems.append(f"{row.venue} conversion fee {row.amount!r} at {row.ts} is no transfer there x its spot "
+                            f"taker fee {rate}")
+        fee_calc -= row.amount
     if not _tol_ok(-fee_calc, pnl["fees"], scale) or not _tol_ok(pnl["fees"], led_sum("fee", "withdrawal_fee"), scale):
         problems.append(f"fees: from spec {-fee_calc!r}, pnl.fees {pnl['fees']!r}, ledger "
                         f"{led_sum('fee', 'withdrawal_fee')!r}")
@@ -605,8 +625,9 @@ class CaseOutcome:
 
 
 def regress(cases: list[GoldenCase], golden_dir: Path, *, update: bool = False,
-            on_case: Callable[[CaseOutcome], None] | None = None) -> list[CaseOutcome]:
-    """Run every case and compare with (or, with update, bless and rewrite) its golden file."""
+            on_case: Callable[[CaseOutcome], None] | None = None, venues: Any = None) -> list[CaseOutcome]:
+    """Run every case and compare with (or, with update, bless and rewrite) its golden file; `venues` is where
+    the runs find their venues (data/venues.venue_set: --venues-dir, $BASISBT_VENUES, the built-ins)."""
     from basisbt.data.errors import DataError
     from basisbt.data.venues import VenueSpecError
     from basisbt.engine.market import MarketError
@@ -616,7 +637,7 @@ def regress(cases: list[GoldenCase], golden_dir: Path, *, update: bool = False,
     for case in cases:
         path = Path(golden_dir) / f"{case.name}.toml"
         try:
-            run = run_case(case, data_cache)
+            run = run_case(case, data_cache, venues)
         except DataAbsent as e:
             oc = CaseOutcome(case, "skipped" if case.optional else "error", message=f"data absent: {e}", path=path)
         except (ConfigError, DataError, VenueSpecError, MarketError, StrategyError, ValueError, OSError) as e:
@@ -647,9 +668,24 @@ def _judge(case: GoldenCase, run: CaseRun, path: Path, update: bool) -> CaseOutc
         return CaseOutcome(case, "missing", message="no golden file (bless it with --update)", seconds=run.seconds,
                            path=path)
     if ident:
-        return CaseOutcome(case, "stale", ident, moved, "config or data changed: the golden is of another run",
+        return CaseOutcome(case, "stale", ident, moved, f"{stale_reason(ident)}: the golden is of another run",
                            run.seconds, path)
     return CaseOutcome(case, "drift" if moved else "pass", ident, moved, seconds=run.seconds, path=path)
+
+
+def stale_reason(ident: list[Moved]) -> str:
+    """What made a golden stale, for the one-line message: "venue binance changed", "data changed", ..."""
+    why = []
+    for m in ident:
+        if m.key.startswith(VENUE_KEY):
+            venue = m.key[len(VENUE_KEY):]
+            why.append(f"venue {venue} " + ("changed" if m.golden and m.now else
+                                            "added" if m.now else "no longer used"))
+        elif m.key == "data_fingerprint":
+            why.append("data changed")
+    if not why:
+        why.append("config changed")
+    return ", ".join(why)
 
 
 def orphans(cases: list[GoldenCase], golden_dir: Path) -> list[Path]:

@@ -10,7 +10,8 @@ Parameters (STYLIZED: a designed case, not a replay of a measured event):
   BTC 65,000 -> 67,000 -> 64,000 -> 66,000; vol 60 % (ETH) and 45 % (BTC) annualized with one shared
   volatility regime; log returns correlated at 0.8 (data/scenarios/multi_asset.py: a common shock
   weighted sqrt(0.8)); jumps 0.2/day at common times, sd 1.2 % (ETH), 0.9 % (BTC).
-- funding (Binance formula F = P + clamp(0.01 % - P, +-0.05 %) per 8h, from the 8h-average premium P):
+- funding (binance and bybit: F = P + clamp(0.01 % - P, +-0.05 %) per 8h from the 8h-average premium P; okx
+  prints its premium, set to give the same funding, paths.py):
   ETH premium 0.07 % (F ~ +0.02 %/8h) outside the spell, -0.08 % (F ~ -0.03 %/8h) inside, ramping
   over 6 h at each end; BTC premium 0.05 % throughout (F ~ +0.01 %/8h, the interest rate). Premium
   sd 0.015 %, half-life 8h, venue correlation 0.7. Caps and intervals per venue and per asset from

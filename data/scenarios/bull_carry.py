@@ -5,7 +5,8 @@ cash-and-carry book (funding capture, fee drag, rebalancing as the short's notio
 with price), and a strategy's choice between funding and a 4-6 % lending yield.
 
 Parameters and what they are calibrated to (Binance ETHUSDT, ../shared/data, measured with pandas):
-- funding: 8h on all venues, Binance formula from the 8h-average premium. The premium is an
+- funding: 8h on all venues, each venue's formula from the 8h-average premium (binance, bybit: Binance's;
+  okx: the premium itself, at the premium giving the same funding, data/scenarios/paths.py). The premium is an
   hourly AR(1) (half-life 8h, positively skewed: exp(0.4 z), venue correlation 0.7) with mean
   0.012 % and sd 0.045 %, chosen so the funding prints reproduce the 2024 year (docs/architecture.md §10):
   mean ~0.012 %/8h (measured 0.0118 %), ~3-4 % negative prints (measured 4.2 %), 99th

@@ -5,7 +5,7 @@ that pays funding on every venue for months, with the lending fallback drying up
 seed's "income dries up" risk): rotation rules, reserve-fund drawdown, backing ratio.
 
 Parameters and what they are calibrated to (Binance ETHUSDT, ../shared/data, pandas):
-- funding: 8h on all venues, Binance formula. Real 2026 to May: mean -0.0001 %/8h, 46 % negative
+- funding: 8h on all venues, each venue's formula (okx: its premium, paths.py). Real 2026 to May: mean -0.0001 %/8h, 46 % negative
   prints, sd 0.0064 %, min -0.037 %, never above 0.01 % (docs/architecture.md §10; measured -0.00014 %, 46.2 %).
   The scenario is made CLEARLY negative on purpose: premium mean -0.055 % (sd 0.007 %, half-life
   8h), so funding = premium + 0.05 % averages about -0.005 %/8h with most prints negative on

@@ -31,7 +31,8 @@ Parameters and what they are calibrated to (real numbers are Binance ETHUSDT hou
   real prints -0.0167 % at 08:00, -0.0251 % at 16:00, -0.0107 % Feb 4 00:00), back to -0.045 %
   by Feb 6 and -0.035 % by Feb 9 (real: mixed -0.008..+0.01 % Feb 4-12, positive after).
   Premium sd 0.006 %, half-life 8h, venue correlation 0.7 (Binance vs Bybit ETH funding 2023: 0.72).
-- funding: 8h on all venues (00/08/16 UTC), Binance formula, cap 0.75 %/interval.
+- funding: 8h on all venues (00/08/16 UTC), each venue's formula (binance, bybit: Binance's; okx: its premium,
+  at the premium that gives the same funding, data/scenarios/paths.py), caps from data/venues.
 - lending (USDT supply APY, hourly): Aave 5.0 %, Morpho 5.5 % before; peak templates 7.3 % and
   8.6 % on Feb 3 12:00 (+ AR(1) noise sd 0.2 %, half-life 24h) so the maximum is ~8.5-8.9 %, the
   seed's "up to 8.75 % APY"; back to base by Feb 7.

@@ -9,7 +9,7 @@ per asset a log random walk whose Gaussian increments are sqrt(rho) x a common s
 x the asset's own, so log returns of any two assets correlate at about `rho` (jumps, if any, at
 common times with sizes correlated the same way). Each walk is bridged through its asset's anchor
 prices as in `paths.anchored_log_price`. Spot, perp, mark, funding and volumes then come from
-`paths.simulate` per asset with that price, so every asset's funding is the Binance formula on its
+`paths.simulate` per asset with that price, so every asset's funding is each venue's formula on its
 own premium, capped by its own cap per venue (`paths.venue_rule(venue, start, days, base)`).
 Same assets, days, timeframe and seed give bit-identical frames.
 """

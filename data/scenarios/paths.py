@@ -14,8 +14,14 @@ Price model, per scenario:
 - perp on each venue = spot x (1 + basis), basis = slow premium + fast noise + flash dips;
 - mark on each venue = E x (1 + 5-minute moving average of the basis): no trade wicks,
   as Binance's mark (index + moving-average basis) behaves;
-- funding from the interval-average premium with Binance's formula
-  F = (P + clamp(0.01 % - P, +-0.05 %)) x interval_h / 8, capped per venue.
+- funding from the interval-average premium P with each venue's own formula (its spec's `funding_formula`,
+  data/funding_formula.py): Binance and Bybit F = P + clamp(0.01 % - P, +-0.05 %), OKX F = P; a settlement
+  pays F x interval_h / 8, capped per venue and symbol. The built-in venue files are read (not a run's venue
+  search path), so `scenario:NAME` is the same data whatever venues a run uses.
+- a venue's premium template (`ScenarioVenue.premium_mean`) is written as calibrated, for the interest + clamp
+  formula (each scenario states the funding it targets); a venue with another formula trades at the premium that
+  prints the same funding under its own (`funding_formula.equivalent_premium`: OKX's premium is that funding),
+  while the noise around it is the scenario's: OKX prints follow their premium, never pinned at 0.01 %.
 
 All randomness comes from numpy.random.default_rng streams spawned from one seed, one
 stream per component, so the same seed gives bit-identical arrays.
@@ -28,6 +34,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from basisbt.data.funding_formula import FundingFormula, equivalent_premium
 from basisbt.data.scenarios import portable_math as pm
 from basisbt.data.schemas import TS, TS_DTYPE
 
@@ -40,8 +47,6 @@ HOUR_NS = 3600 * 10**9
 STEPS_PER_HOUR = 60 * STEPS_PER_MIN
 YEAR_S = 365.0 * 86400.0
 STEP_S = STEP_NS / 1e9
-INTEREST_8H = 0.0001     # Binance interest component, 0.01 % per 8h
-PREMIUM_CLAMP = 0.0005   # clamp(interest - premium, +-0.05 %)
 VENUES = ("binance", "bybit", "okx")
 PROTOCOLS = ("aave", "morpho")
 
@@ -169,13 +174,16 @@ def volume_1m(rng: np.random.Generator, px: F64, base_per_min: float, vol_mult: 
 
 @dataclass(frozen=True)
 class FundingRule:
-    """How one venue settles funding: base interval, cap per interval, and an optional switch after a capped print."""
+    """How one venue settles funding: base interval, formula, cap per interval, and an optional switch after a
+    capped print."""
 
     interval_h: int = 8
     cap: float = 0.0075
     switch_to_h: int | None = None     # e.g. 1: Binance moves a symbol to 1h after a capped print (since May 2025)
     revert_after_h: int = 72           # back to interval_h at the first base-grid time this long after the last cap
     cap_changes: tuple[tuple[int, float], ...] = ()   # (hours since epoch, cap from then): a venue's dated caps
+    formula: FundingFormula = field(default_factory=FundingFormula)   # the venue's, data/funding_formula.py
+    formula_changes: tuple[tuple[int, FundingFormula], ...] = ()    # (hours since epoch, formula from then)
 
     def cap_at(self, abs_h: int) -> float:
         """The cap in force at hour `abs_h` since the epoch."""
@@ -184,25 +192,36 @@ class FundingRule:
             cap = c if abs_h >= h else cap
         return cap
 
+    def formula_at(self, abs_h: int) -> FundingFormula:
+        """The funding formula in force at hour `abs_h` since the epoch."""
+        formula = self.formula
+        for h, f in self.formula_changes:
+            formula = f if abs_h >= h else formula
+        return formula
+
 
 def venue_rule(venue: str, start: pd.Timestamp, days: int, base: str = "ETH", **switch: int) -> FundingRule:
-    """The FundingRule of `venue`'s spec files over [start, start + days]: its interval and its dated cap for `base`.
+    """The FundingRule of `venue`'s built-in spec file over [start, start + days]: its interval, its funding
+    formula and its dated cap for `base`.
 
-    Scenarios take caps and intervals from data/venues/*.toml, so a corrected spec corrects the scenarios.
+    Scenarios take caps, intervals and formulas from data/venues/*.toml, so a corrected spec corrects the scenarios.
     """
-    from basisbt.data.venues import all_blocks, load_venue
-    first = load_venue(venue, at=start)
+    from basisbt.data.venues import builtin_venue
+    v = builtin_venue(venue)
+    first = v.at(start)
     end = start + pd.Timedelta(days=days)
-    changes = tuple((int(b.effective_from.value // HOUR_NS), b.cap_for(base)) for b in all_blocks(venue)
-                    if start < b.effective_from <= end and b.cap_for(base) != first.cap_for(base))
+    later = [b for b in v.blocks if start < b.effective_from <= end]
+    changes = tuple((int(b.effective_from.value // HOUR_NS), b.cap_for(base)) for b in later
+                    if b.cap_for(base) != first.cap_for(base))
+    formulas = tuple((int(b.effective_from.value // HOUR_NS), b.funding) for b in later if b.funding != first.funding)
     return FundingRule(interval_h=int(first.funding_interval_h), cap=first.cap_for(base), cap_changes=changes,
-                       **switch)
+                       formula=first.funding, formula_changes=formulas, **switch)
 
 
-def funding_rate(premium: float, interval_h: float, cap: float) -> float:
-    """Binance's rate for one settlement: (P + clamp(0.01 % - P, +-0.05 %)) x interval_h / 8, capped at +-cap."""
-    f = premium + min(max(INTEREST_8H - premium, -PREMIUM_CLAMP), PREMIUM_CLAMP)
-    return min(max(f * interval_h / 8.0, -cap), cap)
+def funding_rate(premium: float, interval_h: float, cap: float, formula: FundingFormula = FundingFormula()) -> float:
+    """One settlement's rate from the interval's mean premium with a venue's formula (default Binance's:
+    (P + clamp(0.01 % - P, +-0.05 %)) x interval_h / 8), capped at +-cap."""
+    return formula.rate(premium, interval_h, cap)
 
 
 def funding_frame(premium: F64, mark: F64, start: pd.Timestamp, rule: FundingRule) -> pd.DataFrame:
@@ -228,7 +247,7 @@ def funding_frame(premium: F64, mark: F64, start: pd.Timestamp, rule: FundingRul
             j0 = max(j1 - span * STEPS_PER_HOUR, 0)
             p = (cum[j1] - cum[j0]) / max(j1 - j0, 1)
             cap = rule.cap_at(abs_h)
-            r = funding_rate(p, cur, cap)
+            r = rule.formula_at(abs_h).rate(p, cur, cap)
             rows_t.append((start_h + h) * HOUR_NS)
             rows_r.append(r)
             rows_i.append(float(cur))
@@ -289,7 +308,7 @@ def hourly_ts(start: pd.Timestamp, n: int) -> pd.Series:
 class ScenarioVenue:
     """One venue's basis and funding set-up; premium templates are hourly fractions (n_hours + 1)."""
 
-    premium_mean: F64
+    premium_mean: F64                    # calibrated for the interest + clamp formula (see the module docstring)
     premium_sd: F64
     funding: FundingRule = field(default_factory=FundingRule)
     flashes: tuple[tuple[int, float, float], ...] = ()   # (fine-clock step, depth, tau in steps)
@@ -341,6 +360,7 @@ class ScenarioPaths:
     funding: dict[str, pd.DataFrame]
     lending: dict[str, pd.DataFrame]
     flows: pd.DataFrame
+    premium: dict[str, F64] = field(default_factory=dict)   # per venue on the fine clock: perp / efficient - 1
 
 
 def step_at(start: pd.Timestamp, t: str) -> int:
@@ -372,11 +392,12 @@ def simulate(spec: MarketSpec, seed: int, price: tuple[F64, F64] | None = None) 
     common = skewed(standardize(ar1(streams["premium_common"], spec.n_hours + 1, spec.premium_half_life_h)),
                     spec.premium_skew)
     rho = spec.premium_venue_corr
-    spot, perp, mark, funding = {}, {}, {}, {}
+    spot, perp, mark, funding, premiums = {}, {}, {}, {}, {}
     for v, vs in spec.venues.items():
         rng = streams[f"venue:{v}"]
         own = skewed(standardize(ar1(rng, spec.n_hours + 1, spec.premium_half_life_h)), spec.premium_skew)
-        slow = vs.premium_mean + vs.premium_sd * (np.sqrt(rho) * common + np.sqrt(1 - rho) * own)
+        mean = equivalent_premium(vs.premium_mean, vs.funding.formula)
+        slow = mean + vs.premium_sd * (np.sqrt(rho) * common + np.sqrt(1 - rho) * own)
         fast = moving_average(rng.standard_normal(n + 1), 8) * (spec.fast_basis_sd * np.sqrt(8.0))
         basis = hourly_to_steps(slow, n) + fast * np.sqrt(vm_full)
         for step, depth, tau in vs.flashes:
@@ -394,8 +415,9 @@ def simulate(spec: MarketSpec, seed: int, price: tuple[F64, F64] | None = None) 
                    "volume": volume_1m(rng, p_px, vs.perp_volume_per_min, vm)}
         mark[v] = {"open": mo, "high": mh, "low": ml, "close": mc}
         funding[v] = funding_frame(premium, m_px, spec.start, vs.funding)
+        premiums[v] = premium
     lend_rng = streams["lending"]
     lending = {p: lending_frame(lend_rng, spec.start, mean, spec.lending_sd, 24.0)
                for p, mean in spec.lending_mean.items()}
     flows = flows_frame(streams["flows"], spec.start, spec.mint_per_day, spec.redeem_per_day, spec.extra_redeem)
-    return ScenarioPaths(spec.start, spot, perp, mark, funding, lending, flows)
+    return ScenarioPaths(spec.start, spot, perp, mark, funding, lending, flows, premiums)

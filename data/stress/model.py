@@ -6,8 +6,10 @@ mint/redeem flow, drawn from `StressModel` with a seed. The model, per hour:
   spells_per_year / 8760 per hour and lasts an exponential time with mean `spell_days`.
 - funding premium per venue: a regime mean (`premium_mean_8h` in carry, `spell_premium_8h` in a spell)
   plus a common AR(1) factor and a venue AR(1) factor mixed so that venues correlate by `venue_corr`.
-  Each 8h settlement prints Binance's formula P + clamp(0.01 % - P, +-0.05 %) of the interval's mean
-  premium, capped at the venue's dated ETH cap (data/venues via scenarios.paths.venue_rule).
+  Each 8h settlement prints the venue's own formula (its spec's `funding_formula`: Binance and Bybit
+  P + clamp(0.01 % - P, +-0.05 %), OKX P) of the interval's mean premium, capped at the venue's dated ETH cap
+  (data/venues via scenarios.paths.venue_rule). The regime means are written for the interest + clamp formula;
+  OKX's mean is the premium that prints the same funding under its own (funding_formula.equivalent_premium).
 - price: a random walk with `vol_annual` on four sub-steps per hour (bar high/low from them) plus jumps
   (`jumps_per_year`, size `jump_sd`, a `jump_skew` share of them down).
 - basis: perp = mark = spot x (1 + premium + shock); shocks (`basis_shocks_per_year`) open a perp
@@ -26,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
+from basisbt.data.funding_formula import FundingFormula, equivalent_premium
 from basisbt.data.stress.bootstrap import FundingHistory
-from basisbt.data.scenarios.paths import INTEREST_8H, PREMIUM_CLAMP, venue_rule
+from basisbt.data.scenarios.paths import FundingRule, venue_rule
 from basisbt.data.schemas import TS, TS_DTYPE
 
 HOUR_NS = 3_600 * 10**9
@@ -160,7 +163,7 @@ def _ts(start: pd.Timestamp, n: int) -> pd.Series:
 
 
 def funding_prints(premium: np.ndarray, start: pd.Timestamp, m: StressModel, venue: str) -> pd.DataFrame:
-    """8h settlements from an hourly premium: Binance's formula on each interval's mean, the venue's dated cap."""
+    """8h settlements from an hourly premium: the venue's formula on each interval's mean, its dated cap."""
     rule = venue_rule(venue, start, m.days)
     step = rule.interval_h
     n = premium.size
@@ -168,12 +171,18 @@ def funding_prints(premium: np.ndarray, start: pd.Timestamp, m: StressModel, ven
     hours = np.arange(first, n, step)
     cum = np.concatenate([[0.0], np.cumsum(premium)])
     p = (cum[hours] - cum[np.maximum(hours - step, 0)]) / np.minimum(hours, step)
-    f = p + np.clip(INTEREST_8H - p, -PREMIUM_CLAMP, PREMIUM_CLAMP)
-    f = f * step / 8.0
     abs_h = start.value // HOUR_NS + hours
     cap = np.array([rule.cap_at(int(h)) for h in abs_h])
+    rate = _rates(rule, p, abs_h, step, cap)
     ts = pd.Series((start.value + hours * HOUR_NS).view("datetime64[ns]")).dt.tz_localize("UTC").astype(TS_DTYPE)
-    return pd.DataFrame({TS: ts, "rate": np.clip(f, -cap, cap), "interval_h": np.full(hours.size, float(step))})
+    return pd.DataFrame({TS: ts, "rate": rate, "interval_h": np.full(hours.size, float(step))})
+
+
+def _rates(rule: FundingRule, premium: np.ndarray, abs_h: np.ndarray, step: int, cap: np.ndarray) -> np.ndarray:
+    """Each settlement's rate with the formula in force at its hour (one formula over a path: one array op)."""
+    if not rule.formula_changes:
+        return rule.formula.rates(premium, step, cap)
+    return np.array([rule.formula_at(int(h)).rate(float(x), step, float(c)) for x, h, c in zip(premium, abs_h, cap)])
 
 
 def _model_funding(rng: np.random.Generator, m: StressModel, spell: np.ndarray, start: pd.Timestamp
@@ -186,7 +195,10 @@ def _model_funding(rng: np.random.Generator, m: StressModel, spell: np.ndarray, 
     prem, prints = {}, {}
     for v in VENUES:
         own = _ar1(rng, n, m.premium_half_life_h)
-        prem[v] = mean + m.premium_sd_8h * (rho * common + np.sqrt(1.0 - rho * rho) * own)
+        # the regime means are calibrated for the interest + clamp formula; a premium-only venue (OKX) trades at
+        # the premium that prints the same funding (data/funding_formula.equivalent_premium)
+        mean_v = equivalent_premium(mean, _formula(v, start, m.days))
+        prem[v] = mean_v + m.premium_sd_8h * (rho * common + np.sqrt(1.0 - rho * rho) * own)
         prints[v] = funding_prints(prem[v], start, m, v)
     return prem, prints
 
@@ -234,10 +246,12 @@ def generate_path(m: StressModel, seed: int, path: int, history: FundingHistory 
         spot[v] = pd.concat([ts.rename(TS), _bars(spot_sub, n, 500.0)], axis=1)
         perp[v] = pd.concat([ts.rename(TS), _bars(spot_sub * (1.0 + basis_sub), n, 2000.0)], axis=1)
         mark[v] = perp[v].drop(columns="volume")
-    funding_apr = np.mean([_apr(p) for p in prem.values()], axis=0)
+    formula = {v: _formula(v, start, m.days) for v in prem}
+    funding_apr = np.mean([_apr(p, formula[v]) for v, p in prem.items()], axis=0)
+    carry_apr = np.mean([_apr(np.array([m.premium_mean_8h]), formula[v])[0] for v in prem])
     lending = {}
     for j, name in enumerate(PROTOCOLS):
-        apy = m.lending_apy + 0.005 * j + m.lending_beta * (funding_apr - _apr(np.array([m.premium_mean_8h]))[0])
+        apy = m.lending_apy + 0.005 * j + m.lending_beta * (funding_apr - carry_apr)
         apy = np.maximum(apy + 0.003 * _ar1(rng, n, 48.0), 0.005)
         lending[name] = pd.DataFrame({TS: ts, "supply_apy": apy})
     mint = m.mint_per_day / 24.0 * rng.lognormal(-0.32, 0.8, n)
@@ -249,6 +263,15 @@ def generate_path(m: StressModel, seed: int, path: int, history: FundingHistory 
                    notes=(f"stress path {path} of seed {seed}", f"synthetic ({source}): data/stress/model.py"))
 
 
-def _apr(premium_8h: np.ndarray) -> np.ndarray:
-    """Funding APR that Binance's formula prints for an 8h premium."""
-    return (premium_8h + np.clip(INTEREST_8H - premium_8h, -PREMIUM_CLAMP, PREMIUM_CLAMP)) * 3 * 365
+def _formula(venue: str, start: pd.Timestamp, days: int) -> FundingFormula:
+    """The venue's funding formula at `start` (Binance's for a venue without a built-in file, e.g. a bootstrap
+    history's own venues)."""
+    from basisbt.data.venues import BUILTIN_DIR
+    if not (BUILTIN_DIR / f"{venue}.toml").is_file():
+        return FundingFormula()
+    return venue_rule(venue, start, days).formula
+
+
+def _apr(premium_8h: np.ndarray, formula: FundingFormula) -> np.ndarray:
+    """Funding APR that a venue's formula prints for an 8h premium."""
+    return formula.per_base(premium_8h) * 3 * 365

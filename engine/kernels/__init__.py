@@ -3,20 +3,30 @@
 numba's on-disk cache is keyed on each function's own source file, but constants imported from
 codes.py (or an inlined helper from margin.py) are frozen into the compiled code: after editing
 codes.py a cached `advance` would keep the old column numbers. So the cache lives in a directory
-named after a hash of every kernel source file: any kernel edit starts a fresh cache.
+named after a hash of every kernel source file, and of the venue schema (data/venue_schema.py), which lays
+out the cfg columns codes.py numbers: any kernel edit or new cfg layout starts a fresh cache.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from pathlib import Path
 
 from numba.core import config as _numba_config
 
 
+def _schema_file() -> Path:
+    """data/venue_schema.py as installed (the source of the cfg layout)."""
+    spec = importlib.util.find_spec("basisbt.data.venue_schema")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("basisbt.data.venue_schema is not importable: a broken install")
+    return Path(spec.origin)
+
+
 def _sources_key() -> str:
     h = hashlib.sha256()
-    for p in sorted(Path(__file__).parent.glob("*.py")):
+    for p in [*sorted(Path(__file__).parent.glob("*.py")), _schema_file()]:
         h.update(p.name.encode() + p.read_bytes())
     return h.hexdigest()[:12]
 

@@ -1,6 +1,8 @@
 """Integer codes shared by kernels and the Python layer (numba cannot see enums or strings)."""
 from __future__ import annotations
 
+from basisbt.data.venue_schema import CFG_COLUMNS
+
 
 # instruments
 SPOT = 0
@@ -19,33 +21,38 @@ A_FUND = 6     # the venue's insurance fund for this slot's symbol (quote): the 
                # drawn by deficits beyond bankruptcy, fed by the clearance fee (docs/architecture.md §4)
 N_ACCT = 7
 
-# columns of the per-venue configuration `vcfg` (V, N_CFG)
-C_TAKER = 0        # perp taker fee, fraction of notional
-C_MAKER = 1
-C_SPOT_TAKER = 2
-C_SPOT_MAKER = 3
-C_LIQ_FEE = 4      # liquidation fee, fraction of liquidated notional
-C_HAIRCUT = 5      # collateral haircut on spot posted as margin
-C_SPOT_COLL = 6    # 1.0 if spot on the venue counts as perp margin (Ethena set-up)
-C_ISOLATED = 7     # 1.0 for isolated margin, 0.0 for cross
-C_SLIP = 8         # fixed slippage, fraction of price
-C_SLIP_IMPACT = 9  # volume model: extra slippage = impact * sqrt(order qty / bar volume)
-C_PARTIAL = 10     # 1.0: liquidation first steps the position down the tiers (spec `partial = "step"`)
+# columns of the per-slot configuration `vcfg` (S, N_CFG): laid out by the venue schema (data/venue_schema.py
+# CFG_COLUMNS: each venue field's kernel columns in field order, then the run's), which also says what fills each
+# one (`kernel_values`) and documents it (docs/venues.md). numba freezes these numbers into the compiled kernels;
+# the cache key hashes the schema file too (engine/kernels/__init__.py), so a new layout recompiles.
+_CFG = {name: k for k, name in enumerate(CFG_COLUMNS)}
+C_TAKER = _CFG["C_TAKER"]                  # perp taker fee, fraction of notional
+C_MAKER = _CFG["C_MAKER"]                  # perp maker fee less the maker rebate
+C_SPOT_TAKER = _CFG["C_SPOT_TAKER"]
+C_SPOT_MAKER = _CFG["C_SPOT_MAKER"]
+C_LIQ_FEE = _CFG["C_LIQ_FEE"]              # liquidation (clearance) fee, fraction of liquidated notional
+C_HAIRCUT = _CFG["C_HAIRCUT"]              # 1 - collateral ratio of the slot's base asset posted as margin
+C_SPOT_COLL = _CFG["C_SPOT_COLL"]          # 1.0 if spot on the venue counts as perp margin (Ethena set-up)
+C_ISOLATED = _CFG["C_ISOLATED"]            # 1.0 for isolated margin, 0.0 for cross
+C_SLIP = _CFG["C_SLIP"]                    # fixed slippage, fraction of price
+C_SLIP_IMPACT = _CFG["C_SLIP_IMPACT"]      # volume model: extra slippage = impact * sqrt(order qty / bar volume)
+C_PARTIAL = _CFG["C_PARTIAL"]              # 1.0: liquidation first steps the position down the tiers
 # venue liquidation models (docs/architecture.md §4, spec fields in data/venues/*.toml)
-C_TRIGGER_FEE = 11    # added to the tier rate in the breach test (OKX: taker fee; 0 elsewhere)
-C_CLOSE_FEE = 12      # fee rate to close at the bankruptcy price, added to maintenance (Bybit: taker; 0 elsewhere)
-C_BANKRUPTCY = 13     # 1.0: a full liquidation takes the position over at the bankruptcy price (remaining margin lost)
-C_PARTIAL_FROM = 14   # 1-based tier from which a breach first steps down (2 = any tier above the first; OKX 3)
-C_PARTIAL_TIERS = 15  # tiers stepped down at a time (OKX 2, Bybit 1)
-C_TIER_BASE = 16      # 1.0: tier floors are in base units (|qty|, OKX contracts x ctVal), else quote notional
-C_COLL_RATIO = 17    # collateral ratio of the collateral asset (A_COLL): it counts as margin at price x ratio
-C_MM_THRESHOLD = 18  # breach when margin balance <= threshold x maintenance (1.0; Binance portfolio margin 1.05)
+C_TRIGGER_FEE = _CFG["C_TRIGGER_FEE"]      # added to the tier rate in the breach test (OKX: taker fee; 0 elsewhere)
+C_CLOSE_FEE = _CFG["C_CLOSE_FEE"]          # fee rate to close at the bankruptcy price, in maintenance (Bybit: taker)
+C_BANKRUPTCY = _CFG["C_BANKRUPTCY"]        # 1.0: a full liquidation takes the position over at the bankruptcy price
+C_PARTIAL_FROM = _CFG["C_PARTIAL_FROM"]    # 1-based tier from which a breach first steps down (OKX 3)
+C_PARTIAL_TIERS = _CFG["C_PARTIAL_TIERS"]  # tiers stepped down at a time (OKX 2, Bybit 1)
+C_TIER_BASE = _CFG["C_TIER_BASE"]          # 1.0: tier floors are in base units (|qty|, OKX contracts x ctVal)
+C_COLL_RATIO = _CFG["C_COLL_RATIO"]        # collateral ratio of the collateral asset (A_COLL): margin at price x ratio
+C_MM_THRESHOLD = _CFG["C_MM_THRESHOLD"]    # breach when margin balance <= threshold x maintenance (PM 1.05)
 # several assets: each (venue, asset) pair is a row ("slot") of acct/cfg; a venue's slots are contiguous and
 # share one cross wallet, held on the venue's first slot (its home): home = v - cfg[v, C_HOME_OFF]
-C_HOME_OFF = 19      # offset back to the slot that holds the venue's cash (0: the slot is its own home)
-C_LIQ_TICK = 20      # tick of the REPORTED liquidation price (OKX: one tick beyond the root, on the grid); 0 = exact
-C_FUND_SIZE = 21     # insurance fund of the slot's symbol at the start of the spec block (quote; A_FUND starts here)
-N_CFG = 22
+C_HOME_OFF = _CFG["C_HOME_OFF"]            # offset back to the slot that holds the venue's cash (0: its own home)
+# the money path (issue 23): the reported liquidation price's tick, and the symbol's insurance fund at the block
+C_LIQ_TICK = _CFG["C_LIQ_TICK"]            # tick of the REPORTED liquidation price (OKX); 0 = the exact root
+C_FUND_SIZE = _CFG["C_FUND_SIZE"]          # the symbol's insurance fund in force (quote; A_FUND starts here)
+N_CFG = len(CFG_COLUMNS)
 
 # PnL parts (columns of pnl records), in the order of engine.results.PNL_PARTS (tests/unit/engine/test_codes.py)
 P_FUNDING = 0

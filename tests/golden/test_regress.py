@@ -1,6 +1,7 @@
 """Golden strategy returns (STYLE "Golden returns"): every case matches its golden file at rtol 1e-9.
 
-Companions: a changed fee rate is drift (exit 1, cases and metrics named) and restoring passes;
+Companions: a changed venue file is a stale golden naming the venue (exit 1, cases and metrics named) and
+restoring passes;
 a changed parameter is a stale golden, never a pass; a rerun in a fresh process, cold or warm
 numba cache, writes byte-identical golden files.
 """
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,29 +46,29 @@ def _cli(args: list[str]):
     return CliRunner().invoke(app, ["regress", *args], env=ENV)
 
 
-def test_fee_change_is_drift_and_restoring_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One fee rate (binance perp taker) changed in a patched copy of the venue specs: exit 1, named; restored: 0."""
-    import basisbt.data.venues as venues
+def test_a_changed_venue_file_is_a_stale_golden_naming_the_venue(tmp_path: Path) -> None:
+    """One fee rate (binance perp taker) changed in a copy of the venue file given with --venues-dir: the golden
+    describes another run (stale, exit 1) and says which venue changed; without the copy: pass (exit 0)."""
+    from basisbt.data.venues import BUILTIN_DIR
     patched = tmp_path / "venues"
-    shutil.copytree(venues.VENUE_DIR, patched)
-    text = (patched / "binance.toml").read_text()
+    patched.mkdir()
+    text = (BUILTIN_DIR / "binance.toml").read_text()
     new, n = re.subn(r"(?m)^taker_fee = ([0-9.]+)", lambda m: f"taker_fee = {float(m[1]) * 1.2!r}", text)
     assert n >= 1
     (patched / "binance.toml").write_text(new)
 
-    with monkeypatch.context() as mp:
-        mp.setattr(venues, "VENUE_DIR", patched)
-        r = _cli(["--only", "perp_short"])
+    r = _cli(["--only", "perp_short", "--venues-dir", str(patched)])
     assert r.exit_code == 1, r.output
     for case in ("perp_short__feb-2025-crash", "perp_short__bull-carry", "perp_short__death-spiral",
                  "perp_short__squeeze"):
-        assert re.search(rf"{case}\s.*drift", r.output), r.output
-    for metric in ("metrics.pnl.fees", "ledger.fee.total", "metrics.equity_end"):
+        assert re.search(rf"{case}\s.*stale.*venue binance changed", r.output), r.output
+    assert "venue_fingerprint.binance" in r.output and "venue bybit changed" not in r.output
+    for metric in ("metrics.pnl.fees", "ledger.fee.total", "metrics.equity_end"):       # and what moved
         assert metric in r.output, r.output
 
     r = _cli(["--only", "perp_short"])
     assert r.exit_code == 0, r.output
-    assert "drift" not in r.output
+    assert "stale" not in r.output and "drift" not in r.output
 
 
 def test_changed_params_are_stale_not_pass(tmp_path: Path) -> None:

@@ -99,8 +99,12 @@ def test_eth_funding_negative_over_the_spell_while_btc_stays_positive(seed: int 
         eth, btc = ds.funding[v], ds.asset("BTC").funding[v]
         assert len(spell(eth)) == 30
         assert spell(eth).mean() < 0 and (spell(eth) < 0).mean() >= 0.8, v
-        assert (spell(btc) > 0).all() and (outside(btc) > 0).all(), v
-        assert (outside(eth) > 0).all(), v
+        if v == "okx":     # OKX prints its premium (no 0.01 % pin): the premium's noise shows around the same means
+            assert spell(btc).mean() > 0 and (spell(btc) > 0).mean() > 0.5, v
+            assert outside(btc).mean() > 0 and (outside(eth) > 0).mean() >= 0.8, v
+        else:
+            assert (spell(btc) > 0).all() and (outside(btc) > 0).all(), v
+            assert (outside(eth) > 0).all(), v
         assert outside(eth).mean() > outside(btc).mean(), v      # ETH is the better carry outside the spell
 
 

@@ -125,7 +125,11 @@ def test_bull_calibration(loaded: dict) -> None:
     for v in VENUES:
         r = ds.funding[v]["rate"]
         assert 0.00009 <= r.mean() <= 0.00015
-        assert 0.0 < (r < 0).mean() <= 0.10
+    # the clamp venues' 0.01 % pin keeps most carry prints positive; OKX prints its premium, so its noise shows:
+    # more negative prints, as premium-only dYdX v3 had against Binance on real data (43 % vs 25 %, 2022-23)
+    neg = {v: (ds.funding[v]["rate"] < 0).mean() for v in VENUES}
+    assert 0.0 < neg["binance"] <= 0.10 and 0.0 < neg["bybit"] <= 0.10
+    assert max(neg["binance"], neg["bybit"]) < neg["okx"] < 0.5
     close = ds.spot["binance"]["close"]
     assert close.iloc[-1] > 1.3 * close.iloc[0]
     vol = np.log(close).diff().std() * np.sqrt(24 * 365)

@@ -13,8 +13,8 @@ from basisbt.data.venues import funding_caps
 SHORT = StressModel(days=30)
 
 
-def _rates(ds) -> np.ndarray:
-    return np.concatenate([f["rate"].to_numpy() for f in ds.funding.values()])
+def _rates(ds, venues=None) -> np.ndarray:
+    return np.concatenate([f["rate"].to_numpy() for v, f in ds.funding.items() if venues is None or v in venues])
 
 
 def test_a_path_is_a_valid_dataset_within_the_venue_caps():
@@ -60,7 +60,9 @@ def test_longer_spells_mean_more_negative_funding():
     # 4 spells a year of 3 vs 30 days: ~3 % vs ~25 % of the time in a spell, where prints are mostly negative
     short = StressModel(days=730, spells_per_year=4.0, spell_days=3.0)
     long_ = StressModel(days=730, spells_per_year=4.0, spell_days=30.0)
-    neg = {k: np.mean([(_rates(generate_path(m, 5, p)) < 0).mean() for p in range(4)])
+    # on the interest + clamp venues, whose 0.01 % pin keeps carry prints positive (OKX prints its premium:
+    # negative prints there come from the premium's noise too)
+    neg = {k: np.mean([(_rates(generate_path(m, 5, p), ("binance", "bybit")) < 0).mean() for p in range(4)])
            for k, m in (("short", short), ("long", long_))}
     assert neg["long"] > 3.0 * neg["short"] and neg["long"] > neg["short"] + 0.08
 
@@ -89,7 +91,8 @@ def test_venue_correlation_and_lending_follow_their_knobs():
     wide = dict(days=60, premium_sd_8h=0.001, spells_per_year=0.0)
     assert corr(StressModel(venue_corr=0.95, **wide)) > corr(StressModel(venue_corr=0.1, **wide)) + 0.3
     ds = generate_path(StressModel(days=120, spells_per_year=6.0, spell_days=10.0, lending_beta=0.5), 4, 0)
-    f = ds.funding["binance"].set_index("ts")["rate"]
+    # the lending model follows the venues' mean funding (each venue's formula): compare with that mean
+    f = pd.concat([x.set_index("ts")["rate"] for x in ds.funding.values()], axis=1).mean(axis=1)
     apy = ds.lending["aave"].set_index("ts")["supply_apy"].reindex(f.index)
     assert np.corrcoef(f.to_numpy(), apy.to_numpy())[0, 1] > 0.3     # lending falls when funding does
 

@@ -5,14 +5,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from basisbt.data.venues import VenueSpecError, _load_file, available_venues, load_venue, VENUE_DIR
+from basisbt.data.venues import BUILTIN_DIR, VenueSpecError, all_blocks, available_venues, load_venue
 
 VENUES = ["binance", "bybit", "okx"]
 
 
+def _load_file(name):
+    """The built-in file's blocks (whatever $BASISBT_VENUES holds)."""
+    return all_blocks(name, BUILTIN_DIR)
+
+
 def _all_specs():
     for name in available_venues():
-        for spec in _load_file(VENUE_DIR / f"{name}.toml"):
+        for spec in _load_file(name):
             yield name, spec
 
 
@@ -29,7 +34,7 @@ def test_the_three_venues_are_shipped():
 
 @pytest.mark.parametrize("name", available_venues())
 def test_every_venue_loads_with_eth_and_btc_tiers(name):
-    for spec in _load_file(VENUE_DIR / f"{name}.toml"):
+    for spec in _load_file(name):
         assert spec.name == name
         assert {"ETH", "BTC"} <= set(spec.tiers)
         assert spec.tier_table("ETH").floor[0] == 0
@@ -38,7 +43,7 @@ def test_every_venue_loads_with_eth_and_btc_tiers(name):
 
 @pytest.mark.parametrize("name", VENUES)      # the three shipped venues each have a documented change
 def test_a_documented_change_gives_at_least_two_blocks(name):
-    specs = _load_file(VENUE_DIR / f"{name}.toml")
+    specs = _load_file(name)
     assert len(specs) >= 2
     assert all(a.effective_from < b.effective_from for a, b in zip(specs, specs[1:]))
 
@@ -105,11 +110,15 @@ def test_fees_and_scalars_are_plausible(name, spec):
     # caps are per symbol (no global bound: Hyperliquid's is 4 %/h); a cap of 100 % or more is a unit slip
     assert spec.funding_cap and all(0 < c < 1 for c in spec.funding_cap.values())
     assert spec.cap_for("ETH") > 0 and spec.cap_for("BTC") > 0
-    assert 0 <= spec.liquidation_fee < 0.05
+    # a clearance fee only where the venue charges one (liquidation_price = "liquidation")
+    assert (spec.liquidation_fee is None) == (spec.liquidation_price == "bankruptcy")
+    assert spec.liquidation_fee is None or 0 <= spec.liquidation_fee < 0.05
     assert spec.withdrawal_fee >= 0 and spec.withdrawal_delay_s >= 0
-    assert {"ETH", "BTC", "USDT"} <= set(spec.haircuts)
-    assert spec.haircuts["USDT"] == 0
-    assert all(0 <= h < 1 for h in spec.haircuts.values())
+    # ETH and BTC count as margin on every shipped venue, below their full value; the quote is not listed
+    assert spec.quote == "USDT" and "USDT" not in spec.collateral
+    assert {"ETH", "BTC"} <= set(spec.collateral) and all(0.9 <= r < 1 for a, r in spec.collateral.items()
+                                                            if a in ("ETH", "BTC"))
+    assert spec.collateral_ratio("USDT") == 1.0 and spec.collateral_ratio("DOGE") == 0.0
 
 
 def test_partial_liquidation_is_on_for_bybit_and_okx_only():
@@ -125,10 +134,11 @@ def test_each_venue_states_its_liquidation_model(name):
     want = {"binance": ("deduction", 0.0, False, "liquidation", "none", "notional"),
             "bybit": ("deduction", 0.0, True, "bankruptcy", "step", "notional"),
             "okx": ("whole_position", "taker", False, "bankruptcy", "step", "base")}[name]
-    for spec in _load_file(VENUE_DIR / f"{name}.toml"):
-        trig = spec.taker_fee if want[1] == "taker" else want[1]
+    for spec in _load_file(name):
         assert (spec.maintenance, spec.trigger_fee, spec.close_fee_in_maintenance, spec.liquidation_price,
-                spec.partial, spec.tier_unit) == (want[0], trig, *want[2:])
+                spec.partial, spec.tier_unit) == want
+        assert spec.trigger_rate == (spec.taker_fee if want[1] == "taker" else 0.0)
+        assert spec.close_fee_rate == (spec.taker_fee if want[2] else 0.0)
         if name == "okx":
             assert (spec.partial_from_tier, spec.partial_tiers) == (3, 2)
             assert spec.tier_table("ETH").floor[1] == 500 and spec.tier_table("BTC").floor[1] == 10   # recorded
@@ -136,19 +146,21 @@ def test_each_venue_states_its_liquidation_model(name):
             assert (spec.partial_from_tier, spec.partial_tiers) == (2, 1)
 
 
-FUND = '[[insurance_fund]]\neffective_from = "2019-01-01"\nETH = 1e8\n'
-HEAD = ('name = "x"\n' + FUND + '[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
-        'spot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\nfunding_cap = 0.003\n'
-        'liquidation_fee = 0.01\nwithdrawal_fee = 1\nwithdrawal_delay_min = 30\n')
+HEAD = ('name = "x"\nquote = "USDT"\n[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\n'
+        'taker_fee = 0.0005\nspot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\n'
+        'funding_cap = 0.003\nfunding_formula = "premium"\nliquidation_fee = 0.01\nwithdrawal_fee = 1\n'
+        'withdrawal_delay_min = 30\ncollateral = {}\ninsurance_fund = 1e8\n')
 TIERS = '[[spec.tiers.ETH]]\nfloor = 0\nrate = 0.01\namount = 0\n'
 
 
-def test_the_old_partial_boolean_still_reads(tmp_path):
+def test_the_old_partial_boolean_is_refused_with_what_replaced_it(tmp_path):
     (tmp_path / "x.toml").write_text(HEAD + "partial_liquidation = true\n" + TIERS)
+    with pytest.raises(VenueSpecError, match=r"x.toml.*'partial_liquidation' is no longer read; use partial = "):
+        load_venue("x", directory=tmp_path)
+    (tmp_path / "x.toml").write_text(HEAD + TIERS)
     spec = load_venue("x", directory=tmp_path)
-    assert (spec.partial, spec.partial_from_tier, spec.partial_tiers) == ("step", 2, 1)
-    assert (spec.maintenance, spec.liquidation_price, spec.tier_unit, spec.trigger_fee) == \
-        ("deduction", "liquidation", "notional", 0.0)
+    assert (spec.maintenance, spec.liquidation_price, spec.tier_unit, spec.trigger_fee, spec.partial) == \
+        ("deduction", "liquidation", "notional", 0.0, "none")
 
 
 @pytest.mark.parametrize("line, rule", [
@@ -170,15 +182,16 @@ def test_a_bad_liquidation_model_names_the_file_and_the_rule(tmp_path, line, rul
 
 
 def test_whole_position_tiers_refuse_a_deduction(tmp_path):
-    (tmp_path / "x.toml").write_text(HEAD + 'maintenance = "whole_position"\n' + TIERS +
+    (tmp_path / "x.toml").write_text(HEAD + 'maintenance = "whole_position"\n' + TIERS.replace("amount = 0\n", "") +
                                      '[[spec.tiers.ETH]]\nfloor = 100\nrate = 0.02\namount = 1\n')
-    with pytest.raises(VenueSpecError, match="whole_position"):
+    with pytest.raises(VenueSpecError, match="tiers.ETH row 2: amount does nothing with maintenance = "
+                                             "'whole_position'"):
         load_venue("x", directory=tmp_path)
 
 
 @pytest.mark.parametrize("name", available_venues())
 def test_at_picks_the_block_in_force(name):
-    specs = _load_file(VENUE_DIR / f"{name}.toml")
+    specs = _load_file(name)
     for prev, nxt in zip(specs, specs[1:]):
         t = nxt.effective_from
         assert load_venue(name, at=t - pd.Timedelta(seconds=1)).effective_from == prev.effective_from
@@ -201,8 +214,8 @@ def test_effective_from_changes_the_numbers():
 
 
 def test_unknown_venue_lists_the_known_ones():
-    with pytest.raises(VenueSpecError) as e:
-        load_venue("kraken")
+    with pytest.raises(VenueSpecError) as e:       # not "kraken": docs/venues.md has readers add that one
+        load_venue("no-such-venue")
     for name in VENUES:
         assert name in str(e.value)
 
@@ -212,15 +225,12 @@ def test_unknown_base_asset_names_the_available_ones():
         load_venue("binance").tier_table("DOGE")
 
 
-_MIN_BLOCK = ('name = "v"\n' + FUND + '[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\ntaker_fee = 0.0005\n'
-              'spot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\nfunding_cap = 0.003\n'
-              'liquidation_fee = 0.01\nwithdrawal_fee = 1\nwithdrawal_delay_min = 30\n'
-              '[[spec.tiers.ETH]]\nfloor = 0\nrate = 0.01\namount = 0\n')
+_MIN_BLOCK = HEAD.replace('name = "x"', 'name = "v"') + TIERS
 
 
 def test_a_tier_table_with_falling_rates_is_rejected(tmp_path):
     (tmp_path / "bad.toml").write_text(
-        _MIN_BLOCK.replace('name = "v"', 'name = "bad"') + '[[spec.tiers.ETH]]\nfloor = 1000\nrate = 0.005\namount = -5\n')
+        _MIN_BLOCK.replace('name = "v"', 'name = "bad"') + '[[spec.tiers.ETH]]\nfloor = 1000\nrate = 0.005\namount = 0\n')
     with pytest.raises(VenueSpecError, match="rising"):
         load_venue("bad", directory=tmp_path)
 
@@ -249,16 +259,17 @@ def test_a_bad_funding_cap_is_refused_with_the_file(tmp_path, bad):
 
 
 def test_insurance_fund_is_dated_per_base_and_required(tmp_path):
-    # issue 23 item 8: [[insurance_fund]] tables, the one in force at each block's date; a file without one is refused
-    two = FUND + '[[insurance_fund]]\neffective_from = "2024-06-01"\nETH = 5e7\n"*" = 1e6\n'
-    body = _MIN_BLOCK.replace(FUND, two) + _MIN_BLOCK.split(FUND)[1].replace('"2024-01-01"', '"2024-07-01"')
-    (tmp_path / "v.toml").write_text(body)
+    # issue 23 item 8: `insurance_fund` in each block (dated by it), one number or BASE = size; required
+    later = _MIN_BLOCK.split("[[spec]]")[1].replace('"2024-01-01"', '"2024-07-01"').replace(
+        "insurance_fund = 1e8", 'insurance_fund = { ETH = 5e7, "*" = 1e6 }')
+    (tmp_path / "v.toml").write_text(_MIN_BLOCK + "[[spec]]" + later)
     assert load_venue("v", at="2024-03-01", directory=tmp_path).fund_for("ETH") == 1e8
-    later = load_venue("v", at="2024-08-01", directory=tmp_path)
-    assert later.fund_for("ETH") == 5e7 and later.fund_for("SOL") == 1e6
-    (tmp_path / "n.toml").write_text(_MIN_BLOCK.replace(FUND, "").replace('name = "v"', 'name = "n"'))
+    spec = load_venue("v", at="2024-08-01", directory=tmp_path)
+    assert spec.fund_for("ETH") == 5e7 and spec.fund_for("SOL") == 1e6
+    (tmp_path / "n.toml").write_text(_MIN_BLOCK.replace("insurance_fund = 1e8\n", "").replace('name = "v"', 'name = "n"'))
     with pytest.raises(VenueSpecError, match="insurance_fund"):
         load_venue("n", directory=tmp_path)
-    (tmp_path / "b.toml").write_text(_MIN_BLOCK.replace("ETH = 1e8", "ETH = -1").replace('name = "v"', 'name = "b"'))
+    (tmp_path / "b.toml").write_text(_MIN_BLOCK.replace("insurance_fund = 1e8", "insurance_fund = { ETH = -1 }")
+                                     .replace('name = "v"', 'name = "b"'))
     with pytest.raises(VenueSpecError, match=r"insurance_fund\.ETH"):
         load_venue("b", directory=tmp_path)

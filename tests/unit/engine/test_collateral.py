@@ -43,9 +43,11 @@ def test_portfolio_threshold_moves_the_liquidation_price_by_hand():
 
 def test_portfolio_margin_mode_is_a_venue_override():
     ts = pd.Timestamp("2025-10-10", tz="UTC")
-    std, _ = venue_arrays(["binance", "bybit"], "ETH", ts, 0.0, 0.0, {})
-    assert std.cfg[0, C_MM_THRESHOLD] == 1.0 and std.cfg[0, C_COLL_RATIO] == 1.0
-    pm, _ = venue_arrays(["binance", "bybit"], "ETH", ts, 0.0, 0.0, {"binance": {"margin_mode": "portfolio"}})
+    std, _ = venue_arrays(["binance", "bybit"], "ETH", ts, 0.0, 0.0, {}, collateral_asset="USDe")
+    # standard: 1.00 x maintenance; USDe at binance.toml's ratio (1.0), not collateral on bybit (not listed)
+    assert std.cfg[0, C_MM_THRESHOLD] == 1.0 and std.cfg[0, C_COLL_RATIO] == 1.0 and std.cfg[1, C_COLL_RATIO] == 0.0
+    pm, _ = venue_arrays(["binance", "bybit"], "ETH", ts, 0.0, 0.0, {"binance": {"margin_mode": "portfolio"}},
+                         collateral_asset="USDe")
     # Binance PM (docs/venue-facts.md): uniMMR <= 1.05, ETH rate 0.95, stable rate 0.9999
     assert pm.cfg[0, C_MM_THRESHOLD] == 1.05
     assert pm.cfg[0, C_HAIRCUT] == pytest.approx(0.05)
@@ -54,7 +56,12 @@ def test_portfolio_margin_mode_is_a_venue_override():
     own, _ = venue_arrays(["binance"], "ETH", ts, 0.0, 0.0,
                           {"binance": {"margin_mode": "portfolio", "liquidation_threshold": 1.1}})
     assert own.cfg[0, C_MM_THRESHOLD] == 1.1                                 # an explicit key wins
-    RunConfig(venue_overrides={"binance": {"margin_mode": "portfolio", "collateral_ratio": 0.9}})
+    usde, _ = venue_arrays(["binance"], "ETH", ts, 0.0, 0.0, {"binance": {"margin_mode": "portfolio",
+                                                                        "collateral": {"USDe": 0.9}}},
+                           collateral_asset="USDe")
+    assert usde.cfg[0, C_COLL_RATIO] == 0.9 and usde.cfg[0, C_HAIRCUT] == pytest.approx(0.05)   # merged per asset
+    with pytest.raises(ConfigError, match="'collateral_ratio' is no longer read; use collateral"):
+        RunConfig(venue_overrides={"binance": {"collateral_ratio": 0.9}})
     with pytest.raises(ConfigError, match="margin_mode"):
         RunConfig(venue_overrides={"binance": {"margin_mode": "unified"}})
     with pytest.raises(ConfigError, match="liquidation_threshold"):

@@ -210,7 +210,7 @@ def test_spot_collateral_is_valued_at_spot_not_at_the_perp_mark():
     ds = dataset(bars(spot), perp=bars(perp), mark=bars(perp))
     res = run_backtest(PerpShort(collateral="spot"), ds, RunConfig(slippage=0.0, initial_capital=100_000.0))
     tl = res.timeline.iloc[-1]
-    h = load_venue("binance", at=T0).haircuts.get("ETH", 0.0)
+    h = 1.0 - load_venue("binance", at=T0).collateral_ratio("ETH")     # 1 - 0.95
     q_spot, q_perp = tl["binance:spot_qty"], tl["binance:perp_qty"]
     cash = res.timeline["binance:margin_balance"].iloc[-1] - q_spot * (1 - h) * 2000.0   # what the rest must be
     entry = res.fills[res.fills["instrument"] == "perp"]["price"].iloc[0]

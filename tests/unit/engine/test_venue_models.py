@@ -41,15 +41,16 @@ def okx_recorded_lp():
 def test_okx_recorded_position_liquidation_price_kernel_and_twin():
     spec = load_venue("okx", at="2025-11-29")
     t = spec.tier_table("ETH")
-    assert spec.tier_unit == "base" and spec.maintenance == "whole_position" and spec.trigger_fee == OKX_TAKER
+    assert spec.tier_unit == "base" and spec.maintenance == "whole_position" and spec.trigger_fee == "taker"
+    assert spec.trigger_rate == spec.taker_fee == OKX_TAKER
     assert t.floor[1] == 500 and t.rate[0] == 0.004 and not t.amount.any()   # tier 1: 5,000 contracts x 0.1 ETH
-    lp = liquidation_price(30.11, 0.1, 3011.0, 0.0, 0.0, t.floor, t.rate, t.amount, 3011.0, spec.trigger_fee, 0.0,
+    lp = liquidation_price(30.11, 0.1, 3011.0, 0.0, 0.0, t.floor, t.rate, t.amount, 3011.0, spec.trigger_rate, 0.0,
                            True)
     assert lp == pytest.approx(okx_recorded_lp(), rel=1e-12)
     assert lp == pytest.approx(2722.1497, abs=1e-4)
     assert abs(lp - 2722.16) < 0.011                   # the recorded liqPx, to the cent (OKX rounds up a cent)
     twin = ref.liquidation_price(30.11, 0.1, 3011.0, 0.0, 0.0, t.floor, t.rate, t.amount, 3011.0,
-                                 trigger=spec.trigger_fee, base=True)
+                                 trigger=spec.trigger_rate, base=True)
     assert twin == pytest.approx(lp, rel=1e-9)
 
 
@@ -63,7 +64,7 @@ class OkxIsolatedLong(Strategy):
         ctx.configure("okx", isolated=True)
 
     def on_bar(self, ctx, ev):
-        if ev.bar == 0:
+        if ev.bar == 0:     # the recorded margin; the opening fee is paid from the cash wallet (issue 23 item 7)
             ctx.add_isolated_margin("okx", 30.11)
             ctx.order("okx", "perp", 0.1)
 
@@ -81,9 +82,8 @@ def test_okx_recorded_position_full_run_liquidated_at_bankruptcy():
     # price: the isolated margin left at that price, 30.11 + 0.1 * (2722.1497 - 3011) = 1.2250 (= the level
     # 0.1 * 2722.1497 * 0.45 %), is lost; no clearance fee on top, nothing for the insurance fund.
     ds = okx_dip_data()
-    # no opening fee, so the isolated margin is the recorded 30.11 (the trigger fee is the spec's own 0.05 %:
-    # `trigger_fee = "taker"` is read from the block, a taker_fee override does not change it)
-    cfg = RunConfig(slippage=0.0, initial_capital=100.0, venue_overrides={"okx": {"taker_fee": 0.0}})
+    # the opening fee (0.1 x 3011 x 0.05 % = 0.15055) is paid from the cash wallet: the isolated margin stays 30.11
+    cfg = RunConfig(slippage=0.0, initial_capital=100.0)
     res = run_backtest(OkxIsolatedLong(), ds, cfg)
     lp = okx_recorded_lp()
     # the REPORTED price is OKX's (one tick above the root for a long); the venue liquidates at the root
@@ -95,7 +95,8 @@ def test_okx_recorded_position_full_run_liquidated_at_bankruptcy():
     assert lost == pytest.approx(0.1 * lp * 0.0045, rel=1e-9)
     assert liq.fee == pytest.approx(lost, rel=1e-9)
     assert liq.insurance_loss == pytest.approx(0.0, abs=1e-12)
-    assert res.timeline["equity"].iloc[-1] == pytest.approx(100.0 - 30.11, rel=1e-12)   # the whole margin gone
+    # the whole margin gone, and the opening fee
+    assert res.timeline["equity"].iloc[-1] == pytest.approx(100.0 - 30.11 - 0.1 * 3011.0 * OKX_TAKER, rel=1e-12)
     led = res.ledger
     assert led.loc[led.kind == "liquidation_fee", "amount"].sum() == pytest.approx(-lost, rel=1e-9)
 

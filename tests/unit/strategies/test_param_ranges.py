@@ -54,11 +54,14 @@ def test_user_strategy_bounds_and_one_sided_rule():
 
 
 @pytest.mark.parametrize("doc, needle", [
-    ({"venue_overrides": {"binance": {"taker_fee": -0.01}}}, "0 <= venue_overrides.binance.taker_fee"),
+    ({"venue_overrides": {"binance": {"taker_fee": -0.01}}}, "venue_overrides.binance: taker_fee = -0.01 is out of "
+                                                             "range; valid: 0 <= taker_fee < 0.01"),
     ({"venue_overrides": {"binance": {"maker_fee": -0.0001}}}, "maker_fee"),
     ({"venue_overrides": {"binance": {"maker_rebate": 0.5}}}, "maker_rebate <= 0.001"),
     ({"venue_overrides": {"binance": {"taker_fe": 0.001}}}, "did you mean 'taker_fee'"),
-    ({"venue_overrides": {"binance": {"haircut": "x"}}}, "expected float"),
+    ({"venue_overrides": {"binance": {"liquidation_fee": "x"}}}, "expected float"),
+    ({"venue_overrides": {"binance": {"collateral": {"ETH": 1.5}}}}, "collateral.ETH = 1.5 is out of range"),
+    ({"venue_overrides": {"binance": {"haircut": 0.1}}}, "'haircut' is no longer read; use collateral"),
     ({"venue_overrides": {"../x": {"taker_fee": 0.001}}}, "only [A-Za-z0-9._-]"),
     ({"initial_capital": "nan"}, "initial_capital"),
     ({"slippage": -0.1}, "0 <= slippage < 1"),
