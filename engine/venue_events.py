@@ -197,13 +197,14 @@ def apply_adl(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
         eng.log.append(f"{ts.isoformat()} {ev.describe()}: {why}, nothing closed")
         return AdlEvent(ts, eng.market.venues[j], 0.0, px, ev.fraction, 0.0)
     dq = -q if ev.fraction >= 1.0 else -q * ev.fraction
-    realized = _deleverage(eng, i, ts_ns, j, dq, px, ev.describe())
-    return AdlEvent(ts, eng.market.venues[j], dq, px, ev.fraction, realized)
+    realized, spot = _deleverage(eng, i, ts_ns, j, dq, px, ev.describe())
+    return AdlEvent(ts, eng.market.venues[j], dq, px, ev.fraction, realized, spot)
 
 
-def _deleverage(eng: Any, i: int, ts_ns: int, j: int, dq: float, px: float, what: str) -> float:
+def _deleverage(eng: Any, i: int, ts_ns: int, j: int, dq: float, px: float, what: str) -> tuple[float, float]:
     """Close dq of slot j's perp at px, no fee (ADL): realized PnL to its wallet, the ledger row `adl`, the price and
-    basis parts as a fill at px, and the venue cancels the position's resting orders. Returns the realized PnL."""
+    basis parts as a fill at px, and the venue cancels the position's resting orders. Returns (the realized PnL, the
+    spot price the close was booked against)."""
     acct = eng.state.acct
     q, entry = float(acct[j, A_QTY]), float(acct[j, A_ENTRY])
     realized = -dq * (px - entry)
@@ -219,13 +220,14 @@ def _deleverage(eng: Any, i: int, ts_ns: int, j: int, dq: float, px: float, what
     ref = len(eng.venue_event_rows)
     eng._ledger(ts_ns, j, K_ADL, realized, ref)
     eng.cancel_resting(ts_ns, j, WHY_LIQUIDATED)           # ADL cancels the position's open orders (Binance FAQ)
-    _book_close(eng, i, j, dq, px, _spot_ref(eng, i, j, px))
+    spot = _spot_ref(eng, i, j, px)
+    _book_close(eng, i, j, dq, px, spot)
     ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC")
     eng.venue_event_rows.append(dict(ts=ts, venue=eng.market.venues[j], kind="adl", instrument="perp", qty=dq,
                                      price=px, amount=realized))
     eng.log.append(f"{ts.isoformat()} {what}: closed {dq:+.6f} (of {q:.6f}, entry {entry:,.2f}), "
                    f"realized {realized:,.2f}")
-    return realized
+    return realized, spot
 
 
 def apply_bankruptcy(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
@@ -266,8 +268,8 @@ def apply_bankruptcy(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
         return AdlEvent(ts, venue, 0.0, ev.price, 0.0, 0.0)
     dq = -q if abs(q) <= share * ev.qty else (share * ev.qty if q < 0 else -share * ev.qty)
     eng.log.append(f"{head}; ours is reached (ADL score {score:.4g})")
-    realized = _deleverage(eng, i, ts_ns, j, dq, ev.price, ev.describe())
-    return AdlEvent(ts, venue, dq, ev.price, abs(dq / q), realized)
+    realized, spot = _deleverage(eng, i, ts_ns, j, dq, ev.price, ev.describe())
+    return AdlEvent(ts, venue, dq, ev.price, abs(dq / q), realized, spot)
 
 
 def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent:
