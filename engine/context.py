@@ -494,9 +494,10 @@ class Context:
         slippage; on_fill then says liquidity "maker". `expire` (a time) cancels it unfilled; the venue cancels a
         perp's orders when it liquidates or deleverages the position. Rule in full: engine/resting.py, docs/api.md.
         """
-        if not math.isfinite(qty) or not math.isfinite(price) or price <= 0.0:
-            raise ValueError(f"limit order for {venue} {instrument}: qty {qty!r} and price {price!r} must be finite, "
-                             "the price > 0")
+        qty = _number(qty, f"limit order quantity for {venue} {instrument}")
+        price = _number(price, f"limit order price for {venue} {instrument}")
+        if price <= 0.0:
+            raise ValueError(f"limit order price for {venue} {instrument} is {price!r}; it must be > 0")
         j = self._v(venue, asset)
         ins = _instrument(instrument)
         if expire is not None and pd.Timestamp(expire).tzinfo is None:
