@@ -129,6 +129,8 @@ def _grid(ds: Dataset, tf: int) -> np.ndarray:
     """Every bar open from the first perp bar of any venue to the last; bars off that grid are refused."""
     slots = slots_of(ds)
     times = [ts_ns(d.perp[v]) for _, v, d in slots]
+    if not any(t.size for t in times):
+        raise MarketError(f"dataset {ds.name!r} has no perp bars (every perp frame is empty)")
     first = min(int(t[0]) for t in times if t.size)
     last = max(int(t[-1]) for t in times if t.size)
     grid = np.arange(first, last + tf, tf, dtype=np.int64)

@@ -70,6 +70,20 @@ def _check_strict(quality: dict) -> None:
                                    "a price gap; they would be priced at a stale close")
 
 
+def _window(dataset: Dataset, config: RunConfig) -> Dataset:
+    """The dataset cut to the run's [start, end); a window holding no perp bar is refused with the data's span."""
+    if not (config.start or config.end):
+        return dataset
+    ds = dataset.between(pd.Timestamp(config.start, tz="UTC") if config.start else None,
+                         pd.Timestamp(config.end, tz="UTC") if config.end else None)
+    span = dataset.perp_span()
+    if span is not None and ds.perp_span() is None:
+        raise ConfigError(f"no bars between start {config.start or '(start of data)'} and end "
+                          f"{config.end or '(end of data)'}: dataset {dataset.name!r} spans "
+                          f"{span[0].isoformat()} to {span[1].isoformat()} (bar opens, UTC)")
+    return ds
+
+
 def _ts(ns: int) -> pd.Timestamp:
     return pd.Timestamp(int(ns), unit="ns", tz="UTC")
 
@@ -80,10 +94,7 @@ class Engine:
     def __init__(self, strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,
                  data_label: str | None = None, venues: Any = None) -> None:
         self.config = config or RunConfig()
-        ds = dataset
-        if self.config.start or self.config.end:
-            ds = dataset.between(pd.Timestamp(self.config.start, tz="UTC") if self.config.start else None,
-                                 pd.Timestamp(self.config.end, tz="UTC") if self.config.end else None)
+        ds = _window(dataset, self.config)
         self.dataset = ds
         self.data_label = data_label or ds.name
         self.strategy = strategy

@@ -10,9 +10,11 @@ It is stored as `<golden_dir>/<name>.toml`; `<name>` is `<strategy>__<dataset>`.
 Statuses: `pass`; `drift` (a value moved beyond rtol 1e-9, or a key appeared/disappeared);
 `stale` (config_id, data or venue fingerprint differs: the golden describes another run, never a pass; the
 message names what changed, e.g. "venue binance changed");
-`missing` (no golden file yet); `error` (the run raised); `skipped` (optional data absent).
-`update=True` re-blesses: the run must first pass `bless_checks`, which recompute the headline
-numbers independently of the kernels (from the raw dataset, the venue spec, fills and ledger).
+`missing` (no golden file yet); `error` (the run raised); `skipped` (optional data absent);
+`check-failed` (the run fails `bless_checks`, which recompute the headline numbers independently of the
+kernels from the raw dataset, the venue spec, fills and ledger). The checks run on every compared case,
+not only when blessing: a golden that matches a run that fails them is not a pass.
+`update=True` re-blesses: the run must first pass `bless_checks`.
 
 No typer/rich here: basisbt/cli/regress.py is the command line.
 """
@@ -154,7 +156,7 @@ def load_cases_file(path: str | Path) -> tuple[list[GoldenCase], Path | None, bo
     except FileNotFoundError:
         raise GoldenError(f"{p}: no such cases file") from None
     except tomllib.TOMLDecodeError as e:
-        raise GoldenError(f"{p}: {e}") from None
+        raise GoldenError(f"{p}: invalid TOML ({e})") from None
     unknown = sorted(set(doc) - {"golden_dir", "include_builtin", "case"})
     if unknown:
         raise GoldenError(f"{p}: unknown key {unknown[0]!r}; valid: golden_dir, include_builtin, [[case]]")
@@ -669,6 +671,11 @@ def _judge(case: GoldenCase, run: CaseRun, path: Path, update: bool) -> CaseOutc
                            path=path)
     if ident:
         return CaseOutcome(case, "stale", ident, moved, f"{stale_reason(ident)}: the golden is of another run",
+                           run.seconds, path)
+    # the run is already paid for: a golden that still matches must also still pass the checks that blessed it
+    problems = bless_checks(run)
+    if problems:
+        return CaseOutcome(case, "drift" if moved else "check-failed", ident, moved, "; ".join(problems),
                            run.seconds, path)
     return CaseOutcome(case, "drift" if moved else "pass", ident, moved, seconds=run.seconds, path=path)
 

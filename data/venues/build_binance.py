@@ -7,7 +7,10 @@ latest snapshot of each on or before it). Fees, the funding formula, collateral 
 are the same in every block (their sources are cited in each block). Per-symbol funding caps: ETH 0.375 % while tier 1 was 0.5 %
 (0.75 x tier-1 rate), 0.3 % after; BTC 0.3 %.
 
-    python data/venues/build_binance.py ../shared/reference/venues/binance_leverage_brackets.toml
+    python data/venues/build_binance.py [data/venues/recorded/binance_leverage_brackets.toml]
+
+The recorded snapshots are kept in the repository (data/venues/recorded/, their provenance in its header), so
+tests/unit/data/test_venue_files_rebuild.py rebuilds binance.toml from them on any clone and compares.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import tomllib
 from pathlib import Path
 
 OUT = Path(__file__).with_name("binance.toml")
+SOURCE = Path(__file__).with_name("recorded") / "binance_leverage_brackets.toml"
 HEAD = re.compile(r"^# (ETH|BTC)USDT snapshot (\d{4}-\d{2}-\d{2})\s+(\S+)$", re.M)
 
 FIELDS = '''maker_fee = 0.0002              # fees
@@ -97,7 +101,7 @@ def render(snaps: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    src = Path(argv[1] if len(argv) > 1 else "../shared/reference/venues/binance_leverage_brackets.toml")
+    src = Path(argv[1]) if len(argv) > 1 else SOURCE
     text = render(snapshots(src.read_text()))
     tmp = OUT.with_suffix(".toml.tmp")
     tmp.write_text(text)

@@ -232,7 +232,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
         for v, a in enumerate(acct):
             r = mkt["funding_rate"][i][v]
             if a["qty"] != 0 and not math.isnan(r):
-                pay = k.funding_payment(a["qty"], mkt["funding_px"][i][v], r)
+                pay = k.funding_payment(a["qty"], [mkt["funding_px"][i][v]], [r])
                 holder(v)["iso" if cfg[v]["isolated"] else "cash"] += pay
                 parts["funding"] += pay
         for p in range(len(lend)):

@@ -66,9 +66,13 @@ def test_cross_margin_spot_collateral_and_short():
 
 
 def test_mark_decides_not_trade_wick():
-    # 5x USDT short of ~79 ETH at 2000 (see below); its liquidation price is ~2376. In bar 5 the perp TRADE
-    # high wicks to 2600 but the MARK high is only 2300: no liquidation. Without mark bars the same
-    # wick liquidates (and the run log says mark bars were missing).
+    # 5x USDT short: of 100,000 capital, spot = 100,000 / (1 + 1/5) x 0.99 = 82,500 -> 41.25 ETH at 2000, short
+    # 41.25 perp. Cross wallet WB = 100,000 - 82,500 - fees (spot 0.1 % = 82.50, perp 0.05 % = 41.25)
+    # = 17,376.25 (the spot is not collateral). At the liquidation price the notional is ~99k: tier 2 (0.5 %,
+    # cum 50). Binance's one-way formula, short (side -1): LP = (WB + cum + Q EP) / (Q MMR + Q)
+    # = (17,376.25 + 50 + 82,500) / (41.25 x 1.005) = 2,410.40. In bar 5 the perp TRADE high wicks to 2600
+    # but the MARK high is only 2300: no liquidation. Without mark bars the same wick liquidates (and the run
+    # log says mark bars were missing).
     n = 10
     close = np.full(n, 2000.0)
     perp_high = close.copy()
@@ -79,8 +83,16 @@ def test_mark_decides_not_trade_wick():
     cfg = RunConfig(slippage=0.0, initial_capital=100_000.0)
     res = run_backtest(PerpShort(collateral="usdt", leverage=5.0), ds, cfg)
     assert res.liquidations.empty
+    spec = load_venue("binance", at=T0)
+    tiers = spec.tier_table("ETH")
+    k = int(np.searchsorted(tiers.floor, 99_000.0, side="right")) - 1
+    assert (tiers.rate[k], tiers.amount[k]) == (0.005, 50.0)          # the premise: tier 2 of the Oct-2024 table
+    q = 100_000.0 / 1.2 * 0.99 / 2000.0
+    wb = 100_000.0 - q * 2000.0 * (1 + spec.spot_taker_fee + spec.taker_fee)
+    assert (q, wb) == (pytest.approx(41.25, rel=1e-12), pytest.approx(17_376.25, rel=1e-12))
     liq_px = res.timeline["binance:liq_px"].iloc[3]
-    assert 2300.0 < liq_px < 2600.0
+    assert liq_px == pytest.approx(binance_lp(wb, q, 2000.0, -1, 0.005, 50.0), rel=1e-12)
+    assert liq_px == pytest.approx(99_926.25 / 41.45625, rel=1e-9)      # 2,410.4025...
     ds_nomark = dataset(bars(close), perp=bars(close, high=perp_high))
     res2 = run_backtest(PerpShort(collateral="usdt", leverage=5.0), ds_nomark, cfg)
     assert len(res2.liquidations) == 1
