@@ -136,7 +136,7 @@ def _assert_png_has_content(data: bytes) -> None:
 def test_every_img_decodes_and_is_not_blank(run_dir: Path) -> None:
     html = (run_dir / "report.html").read_text()
     imgs = _imgs(html)
-    assert len(imgs) == 7  # equity, attribution, funding, basis, liquidation risk, allocation, synthetic
+    assert len(imgs) == 8  # equity, attribution, funding, basis, liquidation risk, allocation, synthetic, revenue
     for data in imgs:
         _assert_png_has_content(data)
     assert "http://" not in html and "https://" not in html
