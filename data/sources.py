@@ -74,7 +74,7 @@ def resolve_data(source: str, *, timeframe: str | None = None,
     if source.startswith("scenario:"):
         from basisbt.data.scenarios import load_scenario
         name = check_name(source.split(":", 1)[1], "scenario")
-        return load_scenario(name, timeframe=timeframe or "1h")
+        return load_scenario(name, timeframe=timeframe)      # None: the scenario's own default bar size
     if source == "cache" or source.startswith("cache:"):
         from basisbt.data.cache import default_root, list_cache, load_dataset
         root = default_root(cache_dir)

@@ -63,18 +63,14 @@ class BuyTooMuch(Strategy):
             ctx.order("binance", "spot", 1000.0, "too much")
 
 
-def test_a_buy_cut_to_the_cash_moves_the_price_less() -> None:
-    # 1,000 of 40,000: 1 bp + 1 % x sqrt(0.025) = 0.0016811388; the venue cuts the buy to what the cash pays at
-    # that price (fee included): 1,000,000 / (2,000 x 1.0016811388 x 1.001) = 498.7...; the smaller order then
-    # fills at its own, smaller impact: 1 bp + 1 % x sqrt(498.7 / 40,000).
+def test_a_buy_the_cash_cannot_pay_is_refused_whole() -> None:
+    # 1,000 of 40,000: 1 bp + 1 % x sqrt(0.025) = 0.0016811388, so it would cost 1,000 x 2,003.36 x 1.001 =
+    # 2,005,366, twice the 1,000,000 of cash. A venue refuses it (Binance -2010): it does not fill the ~498.7 ETH
+    # the cash would pay for (the rule until issue 23 item 9), nothing fills and nothing is paid
     res = run_backtest(BuyTooMuch(), dataset(40_000.0),
                        RunConfig(slippage=0.0001, slippage_impact=0.01, venue_overrides=FEES))
     slip_asked = 0.0001 + 0.01 * math.sqrt(1000.0 / 40_000.0)
-    cut = 1_000_000.0 / (P * (1 + slip_asked) * 1.001)
-    slip_cut = 0.0001 + 0.01 * math.sqrt(cut / 40_000.0)
-    f = res.fills.iloc[0]
-    assert f["qty"] == pytest.approx(cut, rel=1e-12) and 498.0 < cut < 499.0
-    assert f["price"] == pytest.approx(P * (1 + slip_cut), rel=1e-12)
-    assert f["price"] < P * (1 + slip_asked)
-    assert f["slippage"] == pytest.approx(cut * P * slip_cut, rel=1e-12)
-    assert res.orders_rejected == {"binance spot reduced: not enough cash": 1}
+    assert 1000.0 * P * (1 + slip_asked) * 1.001 > 1_000_000.0
+    assert res.fills.empty
+    assert res.orders_rejected == {"binance spot refused: not enough cash": 1}
+    assert res.timeline["equity"].iloc[-1] == 1_000_000.0

@@ -123,7 +123,8 @@ def info(w: RealWindow) -> ScenarioInfo:
         params["symbols"] = list(w.symbols)
     return ScenarioInfo(name=w.name, summary=w.summary, stresses=w.stresses, params=params,
                         source=f"{SOURCE if len(w.symbols) == 1 else PAIRED_SOURCE}, data/scenarios/real/provenance.toml",
-                        assets=w.assets)
+                        assets=w.assets, shows="real data: a run replays what happened then (1h bars; no "
+                                                           "lending or flows)")
 
 
 def load_window(name: str, timeframe: str = TIMEFRAME) -> Dataset:

@@ -8,7 +8,7 @@ from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.margin import liquidation_price, maintenance_margin
 from basisbt.engine.runner import run_backtest
 from basisbt.strategies.perp_short import PerpShort
-from tests.helpers import T0, bars, dataset
+from tests.helpers import T0, bars, dataset, kernel_market
 
 # Binance ETHUSDT tiers (Oct 2024): 0.40 % to 50k, 0.50 % to 600k (amount 50), 0.65 % to 3M (amount 950)
 FLOOR = np.array([0.0, 50_000.0, 600_000.0, np.inf])
@@ -109,8 +109,15 @@ def test_liquidation_accounting_adds_up():
     ds = dataset(bars(close, high=high))
     res = run_backtest(PerpShort(collateral="usdt", leverage=5.0), ds, RunConfig(slippage=0.0))
     liq = res.liquidations.iloc[0]
-    fee = abs(liq["qty"]) * liq["price"] * load_venue("binance", at=T0).liquidation_fee  # clearance fee
-    assert liq["fee"] == pytest.approx(fee, rel=1e-12)
+    # the clearance fee (1.25 % of the notional) is capped at the margin balance left at the liquidation price,
+    # which is the maintenance margin there (Binance's rule: maintenance < 1.25 % at this size): it takes that,
+    # and no more; the account ends at 0 and the insurance fund pays nothing
+    spec = load_venue("binance", at=T0)
+    notional = abs(liq["qty"]) * liq["price"]
+    fee = spec.tier_table("ETH").maintenance(notional)
+    assert fee < notional * spec.liquidation_fee
+    assert liq["fee"] == pytest.approx(fee, rel=1e-9)
+    assert liq["insurance_loss"] == 0.0
     led = res.ledger
     assert led.loc[led.kind == "liquidation_fee", "amount"].sum() == pytest.approx(-fee, rel=1e-12)
     parts = res.timeline[[c for c in res.timeline if c.startswith("pnl_")]].sum().sum()
@@ -152,11 +159,12 @@ def test_isolated_margin_liquidation_price_matches_binance_formula():
     assert res.timeline["binance:liq_px"].iloc[3] == pytest.approx(lp, rel=1e-12)
     liq = res.liquidations.iloc[0]
     assert liq.price == pytest.approx(lp, rel=1e-12)
-    # loss = 10 * (lp - 2000) + fee = 3904.38 + 298.80 = 4203.19 > the 4000 bucket: the bucket is wiped,
-    # the insurance fund absorbs 203.19, and the 6000 outside the bucket stays
-    fee = 10 * lp * spec.liquidation_fee
-    loss = 10 * (lp - 2000.0) + fee
-    assert liq.insurance_loss == pytest.approx(loss - 4000.0, rel=1e-9)
+    # at lp the bucket holds 4000 - 10 (lp - 2000) = 95.62 (= its maintenance, 10 x lp x 0.4 %); the clearance fee
+    # (1.25 % = 298.80) takes that and no more: the bucket is wiped, the insurance fund pays nothing, and the
+    # 6000 outside the bucket stays
+    assert liq.fee == pytest.approx(4000.0 - 10 * (lp - 2000.0), rel=1e-9)
+    assert liq.fee == pytest.approx(10 * lp * r0, rel=1e-9)
+    assert liq.insurance_loss == 0.0
     assert res.timeline["equity"].iloc[-1] == pytest.approx(6_000.0, rel=1e-12)
 
 
@@ -168,14 +176,14 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     #   realized -6.5884 * 172.549 = -1136.81, fee 6.5884 * 2172.549 * 0.001 = 14.31 -> wallet 3848.87.
     # The rest dies at (3848.87 + 18.4116 * 2000 + 400) / (18.4116 * 1.02) = 2187.0 > the bar's high 2180.
     from basisbt.engine.kernels.advance import advance
-    from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
+    from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
     from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, C_TAKER, N_ACCT, N_CFG,
                                               N_LIQ, N_REC)
 
     n = 2
     px = np.full((n, 1), 2000.0)
     high = np.array([[2180.0], [2300.0]])
-    mkt = MarketArrays(np.array([3600, 7200], np.int64) * 10**9, px, px, px, px, high, px, px,
+    mkt = kernel_market(np.array([3600, 7200], np.int64) * 10**9, px, px, px, px, high, px, px,
                        np.ones((n, 1)), np.ones((n, 1)), np.full((n, 1), np.nan), px, np.zeros((n, 0)),
                        np.zeros((n, 0), bool), np.full(n, 1 / 8760), np.full((n, 1), np.nan), np.full((n, 1), np.nan))
     acct = np.zeros((1, N_ACCT))
