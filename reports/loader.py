@@ -18,7 +18,7 @@ import pandas as pd
 from basisbt.engine.results import Results
 from basisbt.reports import runfiles
 
-_STRING_COLUMNS = ("venue", "kind", "ref", "instrument", "reason")
+_STRING_COLUMNS = ("venue", "kind", "ref", "instrument", "reason", "liquidity")
 
 
 class RunDirError(ValueError):
