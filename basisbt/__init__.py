@@ -6,8 +6,12 @@
     vip = bb.venue("binance").replace(taker_fee=0.0004)      # a venue edited in code, checked by its schema
     bb.run("perp_short", "scenario:feb-2025-crash", venues=[vip])
 
-Subpackages: `basisbt.engine` (simulator and numba kernels), `basisbt.data` (datasets, importers,
-scenarios), `basisbt.strategies` (templates and built-ins), `basisbt.reports` (metrics, HTML).
+What is public (docs/api.md, "What is public"): the names in `__all__` below, their members, the `basisbt`
+command line and the files it reads and writes. A strategy author and a notebook user need nothing else:
+`from basisbt import Strategy, param, Context, BarEvent, ConfigError, open_hedge`. Everything reached through a
+subpackage (`basisbt.engine.*`, `basisbt.data.*`, `basisbt.strategies.*`, `basisbt.reports.*`, `basisbt.batch.*`,
+`basisbt.cli.*`, `basisbt.regress.*`) is internal: it may change in any release without notice.
+tests/unit/test_public_api.py lists the public names, so adding or removing one is a visible decision.
 
 `import basisbt` itself is cheap: the names below are imported on first use (PEP 562), so a command that
 only lists scenarios never loads numba, pandas or matplotlib, and `bb.run` pays for them once.
@@ -22,20 +26,40 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from basisbt.api import load, run, scenarios, venue, venues
     from basisbt.data.dataset import Dataset
+    from basisbt.data.errors import ConfigError, DataError
+    from basisbt.data.scenarios import ScenarioInfo
     from basisbt.data.venues import Venue, VenueSet
     from basisbt.engine.config import RunConfig
-    from basisbt.engine.results import Results
-    from basisbt.strategies.base import Strategy, param
+    from basisbt.engine.context import Context, MarginInfo, OpenOrder, VenueCosts
+    from basisbt.engine.events import (AdlEvent, BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent,
+                                       LiquidationEvent, RejectEvent, StartEvent, VenueDefaultEvent, VenueHaltEvent)
+    from basisbt.engine.results import FramesNotKept
+    from basisbt.engine.runner import StrategyError
+    from basisbt.reports.loader import RunDirError
+    from basisbt.results import Results
+    from basisbt.strategies.base import Strategy, param, require_venue
+    from basisbt.strategies.hedge import (close_hedge, hedge_value, open_hedge, rehedge, restore_after_adl, steer,
+                                          tradable)
 
-__all__ = ["Dataset", "Results", "RunConfig", "Strategy", "Venue", "VenueSet", "load", "param", "run", "scenarios",
-           "strategies", "venue", "venues"]
 __version__ = "0.1.0"
 
-_WHERE = {"load": "basisbt.api", "run": "basisbt.api", "scenarios": "basisbt.api", "venue": "basisbt.api",
-          "venues": "basisbt.api", "Venue": "basisbt.data.venues", "VenueSet": "basisbt.data.venues",
-          "Dataset": "basisbt.data.dataset", "RunConfig": "basisbt.engine.config",
-          "Results": "basisbt.engine.results", "Strategy": "basisbt.strategies.base",
-          "param": "basisbt.strategies.base"}
+# public name -> the module it lives in (imported on first use)
+_WHERE = {
+    **dict.fromkeys(("run", "load", "scenarios", "venue", "venues"), "basisbt.api"),
+    "Results": "basisbt.results", "RunConfig": "basisbt.engine.config", "Dataset": "basisbt.data.dataset",
+    "ScenarioInfo": "basisbt.data.scenarios", "Venue": "basisbt.data.venues", "VenueSet": "basisbt.data.venues",
+    **dict.fromkeys(("Strategy", "param", "require_venue"), "basisbt.strategies.base"),
+    **dict.fromkeys(("Context", "MarginInfo", "OpenOrder", "VenueCosts"), "basisbt.engine.context"),
+    **dict.fromkeys(("StartEvent", "BarEvent", "FundingEvent", "LendingRateEvent", "FillEvent", "RejectEvent",
+                     "LiquidationEvent", "AdlEvent", "VenueHaltEvent", "VenueDefaultEvent", "EndEvent"),
+                    "basisbt.engine.events"),
+    **dict.fromkeys(("tradable", "hedge_value", "open_hedge", "close_hedge", "rehedge", "restore_after_adl",
+                     "steer"), "basisbt.strategies.hedge"),
+    "ConfigError": "basisbt.data.errors", "DataError": "basisbt.data.errors",
+    "StrategyError": "basisbt.engine.runner", "FramesNotKept": "basisbt.engine.results",
+    "RunDirError": "basisbt.reports.loader",
+}
+__all__ = sorted([*_WHERE, "strategies"])
 
 
 def strategies() -> dict[str, type[Strategy]]:

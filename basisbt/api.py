@@ -1,53 +1,76 @@
 """The Python API a notebook uses: `bb.run(...)` returns Results; `bb.load(...)` a Dataset.
 
-The CLI's `basisbt run` is this same path plus a run directory: both resolve the data, build the
-strategy from its declared parameters and a RunConfig, and call the one engine.
+`bb.run` takes everything `basisbt run` takes, under Python names (docs/api.md has the table; the command line
+calls this function), builds one RunSpec from it and hands it to the one executor (basisbt/batch): the same
+path as `basisbt run`, a golden case, a sweep cell and a stress path.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+from basisbt.batch.spec import DEFAULT_DATA, StrategyLike, build_spec
 from basisbt.data.dataset import Dataset
+from basisbt.data.errors import ConfigError
 from basisbt.data.scenarios import ScenarioInfo, list_scenarios
 from basisbt.data.sources import resolve_data
 from basisbt.data.venues import Venue, VenueSet, venue_set
-from basisbt.engine.config import RunConfig, build_dataclass
-from basisbt.engine.results import Results
-from basisbt.engine.runner import run_backtest
+from basisbt.engine.config import RunConfig
+from basisbt.results import Results
 from basisbt.strategies.base import Strategy
-from basisbt.strategies.registry import builtin_strategies, load_strategy_class
-
-DEFAULT_DATA = "scenario:feb-2025-crash"
 
 
 def load(source: str = DEFAULT_DATA, *, timeframe: str | None = None, cache_dir: str | None = None) -> Dataset:
-    """A Dataset from `scenario:NAME`, `cache[:SYMBOL]` or a dataset .toml (what `--data` takes)."""
+    """A Dataset from `scenario:NAME`, `cache[:SYMBOL]`, a dataset .toml or `stress:SEED:PATH` (what `data` takes)."""
     return resolve_data(source, timeframe=timeframe, cache_dir=cache_dir)
 
 
-def run(strategy: str | type[Strategy] | Strategy = "perp_short", data: str | Dataset = DEFAULT_DATA, *,
-        params: dict[str, Any] | None = None, config: RunConfig | None = None, frames: bool = True,
-        venues: Any = None, **run_keys: Any) -> Results:
-    """Run one backtest. `strategy`: a built-in name, `path.py:Class`, a Strategy class or instance;
-    `params`: its parameters (checked against their declared ranges); `run_keys`: RunConfig fields
-    (start, end, initial_capital, slippage, fill, strict...), or pass a whole `config`. `frames=False`
-    keeps metrics only (same metrics(), no timeline/ledger/fills frames: faster, for sweeps). `venues`: where
-    the run's venues come from, searched in order before $BASISBT_VENUES and the built-ins: a Venue
-    (`venue("binance").replace(taker_fee=0.0004)`), a directory of venue TOML files, a list of those, or a
-    VenueSet; what they say is part of the run's identity (config_id, venue_fingerprint)."""
-    if isinstance(strategy, Strategy):
-        if params:
-            raise ValueError("pass params to the Strategy you built, or pass its class/name with params=")
-        strat = strategy
-    else:
-        cls = load_strategy_class(strategy) if isinstance(strategy, str) else strategy
-        strat = cls(**(params or {}))
-    if config is not None and run_keys:
-        raise ValueError("pass either config= or RunConfig keys, not both")
-    cfg = config or build_dataclass(RunConfig, run_keys, "run config key")
-    ds = load(data) if isinstance(data, str) else data
-    return run_backtest(strat, ds, cfg, data_label=data if isinstance(data, str) else ds.name, frames=frames,
-                        venues=venue_set(venues))
+def run(strategy: StrategyLike | None = None, data: str | Dataset | None = None, *,
+        params: Mapping[str, Any] | None = None, config: RunConfig | str | Path | None = None, venues: Any = None,
+        timeframe: str | None = None, cache_dir: str | Path | None = None,
+        only_venues: str | Iterable[str] | None = None, spot_from: str | None = None,
+        benchmark: str | None = None, benchmark_unit: str = "auto", benchmark_time: str | None = None,
+        out: str | Path | None = None, csv: bool = False, frames: bool = True,
+        progress: Callable[[int, int], Any] | None = None, honor_sleep: bool = True, **run_keys: Any) -> Results:
+    """Run one backtest (docs/api.md). `strategy`: a built-in name, `path.py:Class`, a Strategy class or instance
+    (default perp_short); `data`: a source string or a Dataset (default scenario:feb-2025-crash); `params`: the
+    strategy's parameters (checked against their declared ranges); `run_keys`: RunConfig fields (start, end,
+    initial_capital, slippage, fill, strict, timeout...), or pass a whole `config` (a RunConfig, or a run TOML
+    whose keys what is given here overrides); `venues`: where the venues come from, before $BASISBT_VENUES and the
+    built-ins (a Venue, a directory of venue TOML files, a list of those, or a VenueSet); what they say is part of
+    the run's identity. `timeframe`, `cache_dir`, `only_venues` (keep these venues of the data), `spot_from`
+    (price every venue's spot leg from this venue's spot) shape the data. `benchmark` ('FILE.csv:COLUMN[:SERIES]',
+    `benchmark_unit`, `benchmark_time`) attaches an outside series; `out` (with `csv`) writes the run directory.
+    `frames=False` keeps metrics only (no timeline/ledger/fills frames: faster, for sweeps); `progress(done,
+    total)` is called as bars are run; `honor_sleep=False` calls every decision even while the strategy sleeps
+    (a check that ctx.sleep changes nothing)."""
+    from basisbt.batch.execute import execute
+    spec = build_spec(strategy, data, params=params, config=config, venues=venues, timeframe=timeframe,
+                      cache_dir=cache_dir, only_venues=only_venues, spot_from=spot_from, **run_keys)
+    check_benchmark(benchmark, benchmark_unit, benchmark_time)
+    if out is not None:
+        from basisbt.reports.writers import check_run_target
+        check_run_target(Path(out))              # a file or a foreign directory is refused before the run
+    res = Results.of(execute(spec, frames=frames, progress=progress, honor_sleep=honor_sleep))
+    if benchmark:
+        res = res.with_benchmark(benchmark, benchmark_unit, benchmark_time)
+    if out is not None:
+        res.save(out, csv=csv)
+    return res
+
+
+def check_benchmark(benchmark: str | None, unit: str, time_column: str | None) -> None:
+    """Refuse a benchmark that cannot be attached (a missing file or column, an unknown unit) before any run."""
+    if not benchmark:
+        if time_column is not None or unit != "auto":
+            raise ConfigError("{benchmark_time} and {benchmark_unit} go with {benchmark} FILE.csv:COLUMN",
+                              key=("benchmark_time", "benchmark_unit", "benchmark"))
+        return
+    from basisbt.reports.benchmark import UNITS, load_series, parse_spec
+    if unit not in UNITS:
+        raise ConfigError(f"{{benchmark_unit}} {unit!r}: use one of {', '.join(UNITS)}", key="benchmark_unit")
+    load_series(*parse_spec(benchmark)[:2], time_column=time_column)
 
 
 def venue(name: str, venues: Any = None) -> Venue:
@@ -70,4 +93,5 @@ def scenarios(*, real_data: bool = True, multi_asset: bool = True) -> list[Scena
 
 def strategies() -> dict[str, type[Strategy]]:
     """The built-in strategies by name; `cls.param_table()` lists each one's parameters."""
-    return builtin_strategies()
+    from basisbt.strategies.registry import builtin_strategies
+    return dict(builtin_strategies())

@@ -29,7 +29,7 @@ Writes bench/results.json. Options: --bars N (default one year), --bt-seconds S 
 --only-sweep (just (g)), --sweep-cells N (cells per backend, default 196), --stress (add (h)), --only-stress
 (just (h)), --stress-paths N (default 200), --only-assets (just (i)), --only-user (just (u), with (a) once
 for the ratio). Like `basisbt run`, the script
-turns off numpy's huge-page madvise for the whole process (engine/memory.py says why);
+turns off numpy's huge-page madvise for the whole process (basisbt/memory.py says why);
 BASISBT_HUGEPAGES=1 keeps it on.
 """
 from __future__ import annotations
@@ -75,15 +75,12 @@ def timed(fn, *args, **kw):
 JIT_SNIPPET = """
 import time, sys
 t0 = time.perf_counter()
-from basisbt.data.scenarios import load_scenario
-from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
-from basisbt.strategies.perp_short import PerpShort
-ds = load_scenario('feb-2025-crash', '1h')
+import basisbt as bb
+ds = bb.load('scenario:feb-2025-crash', timeframe='1h')
 t1 = time.perf_counter()
-run_backtest(PerpShort(), ds, RunConfig())
+bb.run('perp_short', ds)
 t2 = time.perf_counter()
-run_backtest(PerpShort(), ds, RunConfig())
+bb.run('perp_short', ds)
 t3 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2)
 """
@@ -102,6 +99,7 @@ def jit_times(cache_dir: str) -> dict:
 def ours(ds, decide: str, frames: bool = True) -> dict:
     from basisbt.engine.config import RunConfig
     from basisbt.engine.runner import Engine
+    from basisbt.reports.metrics import compute_metrics
     from basisbt.strategies.perp_short import PerpShort
     cfg = RunConfig(decide=decide, slippage=0.0, venue_overrides={VENUE: FEES})
     eng, setup_s = timed(Engine, PerpShort(venue=VENUE), ds, cfg)
@@ -112,7 +110,7 @@ def ours(ds, decide: str, frames: bool = True) -> dict:
         out.update(final_equity=float(res.equity.iloc[-1]), n_fills=len(res.fills),
                    funding=float(res.timeline["pnl_funding"].sum()), liquidations=len(res.liquidations))
     else:
-        m, metrics_s = timed(res.metrics)
+        m, metrics_s = timed(compute_metrics, res)
         out.update(metrics_s=metrics_s, total_with_metrics_s=setup_s + run_s + metrics_s,
                    final_equity=m["equity_end"], n_fills=m["n_fills"], funding=m["pnl"]["funding"],
                    liquidations=m["liquidations"])
@@ -121,14 +119,15 @@ def ours(ds, decide: str, frames: bool = True) -> dict:
 
 # -- (g) sweep throughput -------------------------------------------------------------------------------
 def sweep_throughput(n_cells: int, jobs: int) -> dict:
-    """Cells per second of `basisbt sweep` (engine.sweep.run_sweep) on one year of hourly bars x 3 venues,
+    """Cells per second of `basisbt sweep` (basisbt.batch.sweep.run_sweep) on one year of hourly bars x 3 venues,
     perp_short deciding every bar, metrics only; the data read from a parquet cache by each worker.
 
     Per backend: wall time of the whole sweep (pool or cluster start-up included) and the steady rate,
     cells finished after the first `jobs` / time from the `jobs`-th to the last (start-up excluded).
     """
     from basisbt.data import cache
-    from basisbt.engine.sweep import plan_sweep, run_sweep
+    from basisbt.batch.sweep import run_sweep
+    from basisbt.batch.sweep_plan import plan_sweep
     from benchmarks.synth import to_hourly
     ds = to_hourly(build_year()[0])
     side = max(2, int(round(n_cells ** 0.5)))
@@ -173,10 +172,10 @@ def sweep_throughput(n_cells: int, jobs: int) -> dict:
 
 # -- (h) stress throughput ------------------------------------------------------------------------------
 def stress_throughput(n_paths: int, jobs: int) -> dict:
-    """Paths per second of `basisbt stress` (engine.stress.run_stress): synthetic_dollar deciding daily on
+    """Paths per second of `basisbt stress` (basisbt.batch.stress.run_stress): synthetic_dollar deciding daily on
     one-year hourly 3-venue paths generated in the workers; wall time includes the pool start."""
     from basisbt.data.stress.model import StressModel
-    from basisbt.engine.stress import StressPlan, run_stress
+    from basisbt.batch.stress import StressPlan, run_stress
     plan = StressPlan("synthetic_dollar", {}, StressModel(days=365), paths=n_paths, run={"decide": "24"})
     t0 = time.perf_counter()
     table = run_stress(plan, jobs=jobs)
@@ -297,9 +296,8 @@ def end_to_end(ds, repeats: int = 3) -> dict:
 
     from basisbt.data import cache
     from basisbt.data.validate import validate_stream
+    import basisbt as bb
     from basisbt.engine.config import RunConfig
-    from basisbt.engine.runner import run_backtest
-    from basisbt.strategies.perp_short import PerpShort
     with tempfile.TemporaryDirectory() as root:
         items = []
         for stream, key, frame in ds.frames():
@@ -324,8 +322,8 @@ def end_to_end(ds, repeats: int = 3) -> dict:
         if {(st, k): len(f) for st, k, f in loaded.frames()} != want or not all(
                 np.array_equal(loaded.perp[v]["close"].to_numpy(), ds.perp[v]["close"].to_numpy()) for v in ds.perp):
             raise RuntimeError("the Dataset read back from the cache differs from the one written")
-        (res, run_s) = timed(run_backtest, PerpShort(venue=VENUE), loaded,
-                             RunConfig(decide="60", slippage=0.0, venue_overrides={VENUE: FEES}))
+        (res, run_s) = timed(bb.run, "perp_short", loaded, params={"venue": VENUE},
+                             config=RunConfig(decide="60", slippage=0.0, venue_overrides={VENUE: FEES}))
         m, metrics_s = timed(res.metrics)
     return {"files": len(files), "cache_write_s": write_s, "parquet_read_s": raw_s, "load_s": load_s,
             "load_over_parquet": load_s / raw_s, "run_s": run_s, "metrics_s": metrics_s,
@@ -334,7 +332,7 @@ def end_to_end(ds, repeats: int = 3) -> dict:
 
 # -- backtrader ------------------------------------------------------------------------------------------
 def backtrader_prefix(ds, budget_s: float) -> dict:
-    from basisbt.engine.bridges.backtrader_bridge import run_perp_short
+    from tests.oracles.backtrader_bridge import run_perp_short
     start = ds.perp[VENUE]["ts"].iloc[0]
     tf_min = 1
 
@@ -442,7 +440,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.quick:
         a.bars, a.bt_seconds = 20_160, 10.0
-    from basisbt.engine.memory import prefer_small_pages
+    from basisbt.memory import prefer_small_pages
     small_pages = prefer_small_pages()          # as `basisbt run` does; applies to every engine below
     R: dict = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
                "numpy_hugepage_madvise": not small_pages,

@@ -59,7 +59,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "peers.json"))
     ap.add_argument("--peer-python", default=str(PEER_PY), help="the python with vectorbt (default .venv-peers)")
     a = ap.parse_args()
-    from basisbt.engine.memory import prefer_small_pages
+    from basisbt.memory import prefer_small_pages
     prefer_small_pages()                                    # as `make bench` does
     ds, count = build_year(a.bars)
     ev = count.total

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from basisbt.data.errors import ConfigError
 from basisbt.data.venue_events import VenueEvent, fingerprint_text
 
 
@@ -176,11 +177,11 @@ class Dataset:
                        extra_assets=tuple(d._between(start, end) for d in self.extra_assets))
 
     def with_venues(self, venues: list[str]) -> "Dataset":
-        """Only these venues' frames (lending and flows kept): `basisbt run --venues binance,bybit`."""
+        """Only these venues' frames (lending and flows kept): `bb.run(..., only_venues=["binance", "bybit"])`."""
         unknown = [v for v in venues if v not in self.venues]
         if unknown or not venues:
-            raise ValueError(f"--venues: {', '.join(unknown) or '(none)'} not in the data; "
-                             f"valid: {', '.join(self.venues)}")
+            raise ConfigError(f"{{only_venues}}: {', '.join(unknown) or '(none)'} not in the data; "
+                              f"valid: {', '.join(self.venues)}", key="only_venues")
 
         def keep(d: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
             return {k: v for k, v in d.items() if k in venues}
@@ -194,14 +195,14 @@ class Dataset:
 
     def with_shared_spot(self, source: str) -> "Dataset":
         """Every venue's spot leg priced from one venue's spot bars, as when spot is held in custody
-        off-exchange (Ethena) and only the perps trade on the venues: `basisbt run --spot-from VENUE`."""
+        off-exchange (Ethena) and only the perps trade on the venues: `bb.run(..., spot_from=VENUE)`."""
         if source not in self.spot:
-            raise ValueError(f"--spot-from: no spot bars for {source!r}; venues with spot: "
-                             f"{', '.join(sorted(self.spot)) or 'none'}")
+            raise ConfigError(f"{{spot_from}}: no spot bars for {source!r}; venues with spot: "
+                              f"{', '.join(sorted(self.spot)) or 'none'}", key="spot_from")
         for d in self.extra_assets:
             if source not in d.spot:
-                raise ValueError(f"--spot-from: no {d.base} spot bars for {source!r}; venues with {d.base} spot: "
-                                 f"{', '.join(sorted(d.spot)) or 'none'}")
+                raise ConfigError(f"{{spot_from}}: no {d.base} spot bars for {source!r}; venues with {d.base} "
+                                  f"spot: {', '.join(sorted(d.spot)) or 'none'}", key="spot_from")
         return replace(self, spot={v: self.spot[source] for v in self.perp},
                        notes=self.notes + (f"spot of every venue is {source}'s spot",),
                        extra_assets=tuple(replace(d, spot={v: d.spot[source] for v in d.perp})

@@ -1,4 +1,5 @@
-"""Turn a `--data` argument into a Dataset: `scenario:NAME`, `cache[:SYMBOL[,SYMBOL...]]`, or a dataset TOML.
+"""Turn a data source into a Dataset: `scenario:NAME`, `cache[:SYMBOL[,SYMBOL...]]`, a dataset TOML, or a generated
+stress path `stress:SEED:PATH[:key=value,...]` (data/stress/source.py).
 
 `cache:ETH/USDT,BTC/USDT` loads each symbol's cached bars and funding and combines them into one
 Dataset of several base assets (`Dataset.combine`): the first symbol is the primary (the cache's
@@ -50,23 +51,23 @@ import pandas as pd
 import pyarrow as pa
 
 from basisbt.data.dataset import Dataset
-from basisbt.data.errors import DataError
+from basisbt.data.errors import ConfigError, DataError
 from basisbt.data.names import check_name, check_symbol
 from basisbt.data.safe_io import check_text_table, file_problem, read_small_text
 from basisbt.data.schemas import TS
 from basisbt.data.venue_events import parse_venue_events
 
 
-class UnknownSource(ValueError):
-    """A --data value that names nothing we can load (the message lists the valid forms)."""
+class UnknownSource(ConfigError):
+    """A data source that names nothing we can load (the message lists the valid forms)."""
 
 
-FORMS = "use scenario:NAME, cache[:SYMBOL[,SYMBOL...]] or a dataset .toml"
+FORMS = "use scenario:NAME, cache[:SYMBOL[,SYMBOL...]], a dataset .toml or stress:SEED:PATH[:key=value,...]"
 
 
 def resolve_data(source: str, *, timeframe: str | None = None,
                  cache_dir: str | os.PathLike | None = None) -> Dataset:
-    """Load the dataset a `--data` string names.
+    """Load the dataset a data source string names (`bb.run`'s `data`, the CLI's `--data`).
 
     `timeframe` picks the bar size of a scenario or of cached bars; a dataset TOML fixes its own
     (its files hold bars of one size), so `--timeframe` with a TOML is refused rather than ignored.
@@ -89,15 +90,23 @@ def resolve_data(source: str, *, timeframe: str | None = None,
             bars = listing[listing["stream"].isin(["spot", "perp"]) & (listing["timeframe"] == tf)]
             spots = sorted({s.split(":")[0] for s in bars["symbol"]})
             if len(spots) != 1:
-                raise UnknownSource(f"--data cache is ambiguous or empty in {root} (symbols with {tf} bars: "
+                raise UnknownSource(f"{{data}} cache is ambiguous or empty in {root} (symbols with {tf} bars: "
                                     f"{', '.join(spots) or 'none'}); use cache:SYMBOL, e.g. cache:ETH/USDT, or several "
-                                    f"assets at once, e.g. cache:ETH/USDT,BTC/USDT (`basisbt data list` shows them)")
+                                    f"assets at once, e.g. cache:ETH/USDT,BTC/USDT (`basisbt data list` shows them)",
+                                    key="data")
             symbol = spots[0]
         return load_dataset(root, symbol, tf)
+    if source.startswith("stress:"):
+        from basisbt.data.stress.source import load_stress
+        if timeframe not in (None, "1h"):
+            raise UnknownSource(f"{{timeframe}} {timeframe} does not apply to a stress path ({source[:60]}): its bars "
+                                "are hourly; leave {timeframe} out", key="timeframe")
+        return load_stress(source)
     if source.endswith(".toml"):
         if timeframe is not None:
-            raise UnknownSource(f"--timeframe {timeframe} does not apply to a dataset TOML ({source}): its files "
-                                f"hold bars of one size, set by its own `timeframe` key; drop --timeframe")
+            raise UnknownSource(f"{{timeframe}} {timeframe} does not apply to a dataset TOML ({source}): its files "
+                                f"hold bars of one size, set by its own `timeframe` key; leave {{timeframe}} out",
+                                key="timeframe")
         return load_dataset_toml(source)
     raise UnknownSource(f"unknown data source {source!r}; {FORMS}")
 

@@ -20,7 +20,6 @@ level (the standard library, numpy, data/errors.py): engine/kernels/codes.py imp
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from basisbt.data.checks import did_you_mean
 from basisbt.data.errors import DataError
 
 if TYPE_CHECKING:
@@ -366,11 +366,6 @@ def kernel_values(spec: VenueSpec, slot: SlotContext) -> dict[str, float]:
 
 # -- checking values ------------------------------------------------------------------------------------------
 _ASSET = re.compile(r"[A-Za-z0-9]{1,20}")
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    m = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {m[0]!r}?)" if m else ""
 
 
 def range_text(r: Rule, key: str) -> str:

@@ -1,21 +1,20 @@
 """Run configuration: a frozen dataclass loaded from TOML or flags; unknown keys are errors."""
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import hashlib
 import json
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from basisbt.data.checks import build_dataclass, check_range, coerce, did_you_mean, range_text
+from basisbt.data.errors import ConfigError
 from basisbt.engine.guard import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S
 
-
-class ConfigError(ValueError):
-    """A config key or value we cannot use (the message names it and the valid choices)."""
+# the input checks live with the data floor (data/checks.py); the engine's config reads them from there
+__all__ = ["ConfigError", "RunConfig", "build_dataclass", "check_range", "check_venue_override", "coerce",
+           "config_id", "did_you_mean", "load_toml", "range_text"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,79 +68,6 @@ def check_venue_override(venue: Any, kv: Any) -> None:
         raise ConfigError(str(e)) from None
     if "maker_fee" in kv and "maker_rebate" in kv or "spot_maker_fee" in kv and "spot_maker_rebate" in kv:
         raise ConfigError(f"venue_overrides.{venue}: give a maker fee or a maker rebate, not both")
-
-
-def range_text(name: str, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
-               lt: float | None = None) -> str:
-    """The valid range as a reader writes it: '0 < leverage <= 125'."""
-    lo = f"{ge:g} <= " if ge is not None else (f"{gt:g} < " if gt is not None else "")
-    hi = f" <= {le:g}" if le is not None else (f" < {lt:g}" if lt is not None else "")
-    return f"{lo}{name}{hi}" if lo or hi else f"{name} finite"
-
-
-def check_range(name: str, value: Any, *, ge: float | None = None, gt: float | None = None,
-                le: float | None = None, lt: float | None = None) -> None:
-    """ConfigError naming the valid range unless value is finite and inside it (NaN is never inside)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return
-    rng = range_text(name, ge=ge, gt=gt, le=le, lt=lt)
-    ok = math.isfinite(value)
-    ok = ok and (ge is None or value >= ge) and (gt is None or value > gt)
-    ok = ok and (le is None or value <= le) and (lt is None or value < lt)
-    if not ok:
-        raise ConfigError(f"{name} = {value!r} is out of range; valid: {rng}")
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    """' (did you mean X?)' when a close match exists, else ''."""
-    m = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {m[0]!r}?)" if m else ""
-
-
-def coerce(value: Any, typ: Any, name: str) -> Any:
-    """Turn a --set string (or TOML value) into the declared type of a field."""
-    if isinstance(typ, str):
-        typ = {"float": float, "int": int, "bool": bool, "str": str}.get(typ, str)
-    try:
-        if typ is bool:
-            if isinstance(value, bool):
-                return value
-            s = str(value).lower()
-            if s in ("1", "true", "yes", "on"):
-                return True
-            if s in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if typ is float:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return float(value)
-        if typ is int:
-            f = float(value)
-            if f != int(f):
-                raise ValueError(value)
-            return int(f)
-        if typ is str:
-            return str(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{name}: expected {typ.__name__}, got {value!r}") from None
-    return value
-
-
-def build_dataclass(cls: type, values: dict[str, Any], what: str) -> Any:
-    """Instantiate a frozen dataclass from loose values: unknown keys and bad types are ConfigErrors."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for k, v in values.items():
-        if k not in fields:
-            raise ConfigError(f"unknown {what} {k!r}{did_you_mean(k, list(fields))}; valid: {', '.join(fields)}")
-        kwargs[k] = v if str(fields[k].type).startswith("dict[") else coerce(v, fields[k].type, k)
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{what}: {e}") from None
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from basisbt.engine.results import PNL_PARTS
 if TYPE_CHECKING:
     from basisbt.data.venues import VenueSpec
     from basisbt.engine.kernels.arrays import Records, State, VenueTables
-    from basisbt.strategies.base import Strategy
+    from basisbt.engine.hooks import Hooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ class RunView(Protocol):
     state: State
     tables: VenueTables
     specs: list[VenueSpec]
-    strategy: Strategy
+    strategy: Hooks
     venue_index: dict[str, int]     # venue name or slot label -> slot (a venue name: its home slot)
     slot_index: dict[str, int]      # slot label -> slot (venue names with one asset)
     extras: dict[str, dict[pd.Timestamp, float]]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
+from basisbt.data.errors import ConfigError
 from basisbt.data.schemas import BAR_COLUMNS, MARK_COLUMNS, timeframe_ns, ts_ns
 from basisbt.data.validate import FILLED
 from basisbt.engine.kernels.arrays import MarketArrays
@@ -25,7 +26,7 @@ YEAR_NS = 365 * 24 * 3600 * 10**9
 UNLISTED, LIVE, STALE, FALLBACK = 0, 1, 2, 3      # bar states, int8 arrays (n, V)
 
 
-class MarketError(ValueError):
+class MarketError(ConfigError):
     """The dataset cannot be turned into a market (no perp bars, bars off the grid...)."""
 
 
@@ -391,8 +392,8 @@ def build_market(ds: Dataset) -> Market:
         if venue not in d.spot:
             what = f"{d.base} on {venue}" if ds.extra_assets else f"venue {venue}"
             raise MarketError(f"dataset {ds.name!r}: {what} has perp bars but no spot bars; price its spot leg "
-                              f"from another venue with --spot-from ({', '.join(sorted(d.spot)) or 'none has spot'})"
-                              " or leave it out with --venues")
+                              f"from another venue with {{spot_from}} ({', '.join(sorted(d.spot)) or 'none has spot'})"
+                              " or leave it out with {only_venues}", key=("spot_from", "only_venues"))
         vq: dict = {}
         aligned = {}
         for kind, frame in (("spot", d.spot[venue]), ("perp", d.perp[venue])):

@@ -1,4 +1,8 @@
-"""The frozen result of one backtest: what reports, goldens and notebooks read.
+"""The frozen result of one backtest, as plain data: what reports, goldens and notebooks read.
+
+`RunResult` is the engine's answer and imports nothing above the engine. The notebook conveniences
+(`metrics()`, `plot()`, `save()`, `load()`, `with_benchmark()`) are bound where reports live: `basisbt.Results`
+(basisbt/results.py) is a RunResult with them, and is what `bb.run` and every other front door return.
 
 Frames (all times UTC, datetime64[ns, UTC]):
 - `timeline`: one row per bar CLOSE instant. Columns: `equity` (quote), the per-bar PnL parts
@@ -26,7 +30,6 @@ metrics are computed from instead (reports.metrics reads either, with identical 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
@@ -79,7 +82,9 @@ class RunRecords:
 
 
 @dataclass(frozen=True)
-class Results:
+class RunResult:
+    """One run's frames, tables and identity (the module docstring says what each holds)."""
+
     strategy: str
     dataset: str
     venues: tuple[str, ...]
@@ -119,42 +124,3 @@ class Results:
     def to_frame(self) -> pd.DataFrame:
         """The per-bar timeline (a copy), the frame a notebook user starts from."""
         return self.timeline.copy()
-
-    def metrics(self) -> dict[str, Any]:
-        """The metrics.json dictionary (docs/architecture.md §9)."""
-        from basisbt.reports.metrics import compute_metrics
-        return compute_metrics(self)
-
-    def plot(self):
-        """A matplotlib Figure with the report's main charts (for notebooks)."""
-        from basisbt.reports.notebook import plot
-        return plot(self)
-
-    def _repr_html_(self) -> str | None:
-        if not self.has_frames:
-            return None                         # the notebook falls back to repr()
-        from basisbt.reports.notebook import results_html
-        return results_html(self)
-
-    def with_benchmark(self, spec: str, unit: str = "auto", time_column: str | None = None) -> "Results":
-        """These Results with an outside series to compare against: 'FILE.csv:COLUMN[:SERIES]' (SERIES: a
-        strategy record such as staker_apy, a timeline column, or nav); `unit` fraction, percent or auto;
-        `time_column` names the file's time column. metrics() then has `benchmark` (correlation, mean
-        difference) and the report a chart (reports/benchmark.py says how files are read)."""
-        from basisbt.reports.benchmark import attach
-        return attach(self, spec, unit, time_column)
-
-    def save(self, out_dir: str | Path, *, csv: bool = False) -> Path:
-        """Write the run directory (metrics.json, the tables in Parquet, or CSV with csv=True, run.toml,
-        reports) as a whole."""
-        if not self.has_frames:
-            self.timeline._fail()
-        from basisbt.reports.writers import write_run
-        return write_run(self, Path(out_dir), csv=csv)
-
-    @staticmethod
-    def load(run_dir: str | Path) -> "Results":
-        """A saved run directory read back (Parquet or CSV tables), refused (RunDirError) when it fails its
-        fingerprint or attribution-identity check (reports/verify.py)."""
-        from basisbt.reports.loader import load_run
-        return load_run(run_dir)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
+from basisbt.data.errors import Spelled
 from basisbt.data.venues import venue_set
 from basisbt.engine.checkpoint import Checkpoint
 from basisbt.engine.config import ConfigError, RunConfig, config_id
@@ -38,24 +39,24 @@ from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
 from basisbt.engine.market import LIVE, UNLISTED, market_of
 from basisbt.engine.resting import LimitOrder, RestingBook
-from basisbt.engine.results import PNL_PARTS, NotKept, Results, RunRecords
+from basisbt.engine.results import PNL_PARTS, NotKept, RunRecords, RunResult
 from basisbt.engine.guard import HookTimeout, Watch, user_interrupt
+from basisbt.engine.hooks import Hooks, overrides
 from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, events_of
 from basisbt.engine.timeline_frame import build_timeline
 from basisbt.engine.venue_events import EVENT_COLUMNS, VenueSchedule, apply_step, freeze_halts
 from basisbt.engine.venue_setup import run_venues, venue_schedule
-from basisbt.strategies.base import Strategy
 
 
 NOT_IN_ID = ("strict", "timeout")        # run keys that change whether a run is refused, never its numbers
 
 
-class StrategyError(RuntimeError):
+class StrategyError(Spelled, RuntimeError):
     """A strategy hook raised; the message says which strategy, hook and time."""
 
 
 class DataQualityError(ConfigError):
-    """--strict: the data has gaps the run would price stale (exit 2, naming the first stream)."""
+    """RunConfig.strict: the data has gaps the run would price stale (exit 2, naming the first stream)."""
 
 
 def _check_strict(quality: dict) -> None:
@@ -63,11 +64,11 @@ def _check_strict(quality: dict) -> None:
     for v, vq in quality["venues"].items():
         for kind in ("spot", "perp", "mark"):
             if vq[kind]["bars_missing"]:
-                raise DataQualityError(f"--strict: {v} {kind} has {vq[kind]['bars_missing']} missing bars (longest "
-                                       f"gap {vq[kind]['longest_gap']}); they would be priced stale")
+                raise DataQualityError(f"{{strict}}: {v} {kind} has {vq[kind]['bars_missing']} missing bars (longest "
+                                       f"gap {vq[kind]['longest_gap']}); they would be priced stale", key="strict")
         if vq["funding"]["priced_stale"]:
-            raise DataQualityError(f"--strict: {v} funding has {vq['funding']['priced_stale']} settlements inside "
-                                   "a price gap; they would be priced at a stale close")
+            raise DataQualityError(f"{{strict}}: {v} funding has {vq['funding']['priced_stale']} settlements "
+                                   "inside a price gap; they would be priced at a stale close", key="strict")
 
 
 def _window(dataset: Dataset, config: RunConfig) -> Dataset:
@@ -91,7 +92,7 @@ def _ts(ns: int) -> pd.Timestamp:
 class Engine:
     """One backtest: a strategy, a dataset and a run config. Call `run()` once."""
 
-    def __init__(self, strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,
+    def __init__(self, strategy: Hooks, dataset: Dataset, config: RunConfig | None = None,
                  data_label: str | None = None, venues: Any = None) -> None:
         self.config = config or RunConfig()
         ds = _window(dataset, self.config)
@@ -109,8 +110,8 @@ class Engine:
         self._user("validate", strategy.validate, m.venue_names, m.protocols)
         if m.multi_asset and not strategy.multi_asset:
             raise ConfigError(f"strategy {strategy.name!r} trades one asset, and the data holds {', '.join(m.assets)}; "
-                              "load one symbol (e.g. --data cache:ETH/USDT) or use a strategy that takes assets "
-                              "(funding_allocator, synthetic_dollar)")
+                              "load one symbol (e.g. {data} cache:ETH/USDT) or use a strategy that takes assets "
+                              "(funding_allocator, synthetic_dollar)", key="data")
         if m.multi_asset and ds.venue_events:
             raise ConfigError(f"dataset {ds.name!r}: venue events (ADL, halts, defaults) are not supported with "
                               "several assets yet; run one asset, or drop the [[venue_events]]")
@@ -140,9 +141,8 @@ class Engine:
         self._now_ns: int = int(m.open_ns[0])
         self._now: pd.Timestamp | None = None      # built from _now_ns when first asked for
         self._close_ns = m.close_ns.tolist()      # Python ints: read once per decision
-        cls = type(strategy)                        # hooks it overrides are also decision points
-        self._wants_funding = cls.on_funding is not Strategy.on_funding
-        self._wants_lending = cls.on_lending_rate is not Strategy.on_lending_rate
+        self._wants_funding = overrides(strategy, "on_funding")   # hooks it overrides are also decision points
+        self._wants_lending = overrides(strategy, "on_lending_rate")
         # a slot by its label; with several assets a venue name also finds its home slot (its cash)
         self.venue_index = {**{v: m.home[j] for j, v in enumerate(m.slot_venue)},
                             **{v: j for j, v in enumerate(m.venues)}}
@@ -296,7 +296,8 @@ class Engine:
 
     def _timed_out(self, what: str) -> StrategyError:
         return StrategyError(f"strategy {self.strategy.name!r} ran longer than the {self._watch.limit:g} s limit "
-                             f"in {what} at {self._when()} and was stopped (--timeout SECONDS raises the limit)")
+                             f"in {what} at {self._when()} and was stopped (a larger {{timeout}} raises the limit)",
+                             key="timeout")
 
     def _when(self) -> Any:
         """Now, or 'set-up' while the engine is still being built (validate runs before the clock exists)."""
@@ -679,9 +680,9 @@ class Engine:
     # invariants stated in engine/checkpoint.py.
     MAX_SPAN = 4096
 
-    def run(self, progress: Any = None, *, frames: bool = True) -> Results:
-        """Run to the end and return the frozen Results. `progress(done_bars, total)` is optional;
-        `frames=False` keeps metrics only (Results._results says what that skips). Every strategy call runs
+    def run(self, progress: Any = None, *, frames: bool = True) -> RunResult:
+        """Run to the end and return the frozen RunResult. `progress(done_bars, total)` is optional;
+        `frames=False` keeps metrics only (Engine._results says what that skips). Every strategy call runs
         under the time limit `RunConfig.timeout` (engine/guard.py)."""
         with Watch(self.config.timeout) as self._watch:
             try:
@@ -689,7 +690,7 @@ class Engine:
             except HookTimeout:                    # fired between a hook's return and the engine noticing
                 raise self._timed_out("a hook") from None
 
-    def _run(self, progress: Any, frames: bool) -> Results:
+    def _run(self, progress: Any, frames: bool) -> RunResult:
         m = self.market
         n = m.n
         self._deposit()
@@ -816,8 +817,8 @@ class Engine:
 
 
     # -- results --------------------------------------------------------------------------------------------
-    def _results(self, frames: bool = True) -> Results:
-        """The frozen Results. frames=False builds no timeline, ledger, fills or liquidations frame (the
+    def _results(self, frames: bool = True) -> RunResult:
+        """The frozen RunResult. frames=False builds no timeline, ledger, fills or liquidations frame (the
         metrics then read the record arrays kept in `records`, with the same values): sweeps need only those."""
         m, rec = self.market, self.rec
         k = int(self.ledger.count[0])
@@ -850,7 +851,7 @@ class Engine:
         quality = {**copy.deepcopy(m.quality), "orders_refused": dict(self.refused),
                    "orders_refused_total": sum(self.refused.values())}
         extras = {k: pd.Series(v, name=k).sort_index() for k, v in self.extras.items()}
-        return Results(strategy=self.strategy.name, dataset=self.data_label, venues=tuple(m.venues),
+        return RunResult(strategy=self.strategy.name, dataset=self.data_label, venues=tuple(m.venues),
                        protocols=tuple(m.protocols), initial_equity=self.initial_capital, timeline=timeline,
                        ledger=ledger, fills=fills, liquidations=liqs, attribution=attribution, config=cfg,
                        config_id=config_id(cfg), data_fingerprint=self.dataset.fingerprint(), params=params,
@@ -863,11 +864,3 @@ class Engine:
         """venue_blocks with the last block of each venue ending at the run's last close."""
         end = _ts(self.market.close_ns[-1]).isoformat()
         return {v: [{**b, "to": b.get("to", end)} for b in blocks] for v, blocks in self.venue_blocks.items()}
-
-
-def run_backtest(strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,
-                 data_label: str | None = None, progress: Any = None, *, frames: bool = True,
-                 venues: Any = None) -> Results:
-    """Run one backtest and return its Results (frames=False: metrics only, see Engine._results; `venues`:
-    where its venues come from, data/venues.venue_set)."""
-    return Engine(strategy, dataset, config, data_label, venues=venues).run(progress, frames=frames)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS
+from basisbt.engine.results import RunResult as Results
 from basisbt.reports.metrics import attribution_by_asset, hedge_notional, split_slot, timeline_index
 
 SWITCH_THRESHOLD = 0.10   # a switch: some asset's share moved more than 10 points since the last one listed

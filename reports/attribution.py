@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS, RunResult
 from basisbt.reports.metrics import timeline_index
 
 
-def by_venue(results: Results) -> pd.DataFrame:
+def by_venue(results: RunResult) -> pd.DataFrame:
     """Attribution totals: rows venues + 'lending' + 'total', columns the 7 parts + 'total' (quote PnL)."""
     attr = results.attribution
     if attr is None or len(attr) == 0:
@@ -19,7 +19,7 @@ def by_venue(results: Results) -> pd.DataFrame:
     return out
 
 
-def over_time(results: Results, freq: str | None = None) -> pd.DataFrame:
+def over_time(results: RunResult, freq: str | None = None) -> pd.DataFrame:
     """Cumulative PnL per part since the start (quote), per bar or resampled to `freq` (last value)."""
     tl = results.timeline
     cols = {p: tl[f"pnl_{p}"].to_numpy(dtype=float) if f"pnl_{p}" in tl.columns else 0.0
@@ -30,7 +30,7 @@ def over_time(results: Results, freq: str | None = None) -> pd.DataFrame:
     return cum
 
 
-def per_period(results: Results, freq: str = "1D") -> pd.DataFrame:
+def per_period(results: RunResult, freq: str = "1D") -> pd.DataFrame:
     """PnL per part earned in each period (quote), e.g. per UTC day, plus a 'total' column."""
     tl = results.timeline
     cols = {p: tl[f"pnl_{p}"].to_numpy(dtype=float) if f"pnl_{p}" in tl.columns else 0.0
@@ -40,7 +40,7 @@ def per_period(results: Results, freq: str = "1D") -> pd.DataFrame:
     return df
 
 
-def ledger_by_kind(results: Results) -> pd.DataFrame:
+def ledger_by_kind(results: RunResult) -> pd.DataFrame:
     """Ledger summary: per kind the number of rows, inflows, outflows and net amount (quote, + = in)."""
     led = results.ledger
     cols = ["count", "inflow", "outflow", "net"]

@@ -48,7 +48,8 @@ def parse_spec(spec: str) -> tuple[Path, str, str | None]:
     """'FILE:COLUMN[:SERIES]' -> (file, column, series or None). SERIES may itself hold ':' (binance:funding_rate)."""
     parts = spec.split(":", 2)
     if len(parts) < 2 or not parts[0] or not parts[1]:
-        raise ConfigError(f"--benchmark {spec[:80]!r}: want FILE.csv:COLUMN or FILE.csv:COLUMN:SERIES")
+        raise ConfigError(f"{{benchmark}} {spec[:80]!r}: want FILE.csv:COLUMN or FILE.csv:COLUMN:SERIES",
+                          key="benchmark")
     return Path(parts[0]), parts[1], (parts[2] if len(parts) == 3 and parts[2] else None)
 
 
@@ -87,8 +88,8 @@ def _time_column(df: pd.DataFrame, name: str | None, path: Path) -> str:
     cols = [str(c) for c in df.columns]
     if name is not None:
         if name not in cols:
-            raise DataError(f"--benchmark-time {name!r}: no such column; columns: {', '.join(cols)}"[:200],
-                            file=str(path))
+            raise DataError(f"{{benchmark_time}} {name!r}: no such column; columns: {', '.join(cols)}"[:200],
+                            file=str(path), key="benchmark_time")
         return name
     named = [c for c in cols if c.lower() in TIME_COLUMNS]
     for c in named:                               # unix times are unambiguous (a DefiLlama Timestamp)
@@ -134,8 +135,8 @@ def run_series(results: Any, series: str) -> pd.Series:
     if results.has_frames and series in results.timeline.columns:
         return results.timeline[series].dropna()
     known = sorted(k for k in extras if k != EXTRA_KEY) + ["nav"]
-    raise ConfigError(f"--benchmark series {series!r} is not recorded by this run; try: {', '.join(known)}, "
-                      "or a timeline column such as binance:funding_rate")
+    raise ConfigError(f"{{benchmark}} series {series!r} is not recorded by this run; try: {', '.join(known)}, "
+                      "or a timeline column such as binance:funding_rate", key="benchmark")
 
 
 def default_series(results: Any) -> str:
@@ -156,7 +157,7 @@ def resolve_unit(bench: pd.Series, run: pd.Series, unit: str, *, file: str, colu
     the days both have. A DataError naming --benchmark-unit when a stated unit leaves them 30x-3000x apart or
     `auto` cannot tell; a DataError naming the file and both spans when they share no day."""
     if unit not in UNITS:
-        raise ConfigError(f"--benchmark-unit {unit!r}: use one of {', '.join(UNITS)}")
+        raise ConfigError(f"{{benchmark_unit}} {unit!r}: use one of {', '.join(UNITS)}", key="benchmark_unit")
     pair = pd.concat({"run": _daily(run), "benchmark": _daily(bench)}, axis=1, join="inner").dropna()
     if pair.empty:
         raise DataError(f"benchmark {column} and the run's {series} share no day: the benchmark spans "
@@ -166,24 +167,24 @@ def resolve_unit(bench: pd.Series, run: pd.Series, unit: str, *, file: str, colu
     if unit == "auto":
         if not math.isfinite(ratio):
             raise DataError(f"cannot tell the unit of {column}: it or the run's {series} is 0 on every common "
-                            "day; pass --benchmark-unit fraction or percent", file=file)
+                            "day; pass {benchmark_unit} fraction or percent", file=file, key="benchmark_unit")
         if 1.0 / MIXUP[1] <= ratio < AUTO_PERCENT:
             return 1.0, "fraction"
         if AUTO_PERCENT <= ratio <= MIXUP[1]:
             return 0.01, "percent"
         raise DataError(f"cannot tell the unit of {column}: its values are ~{_times(ratio)} the run's {series} "
-                        "(not a percent/fraction factor of 100); pass --benchmark-unit fraction or percent",
-                        file=file)
+                        "(not a percent/fraction factor of 100); pass {benchmark_unit} fraction or percent",
+                        file=file, key="benchmark_unit")
     scale = 0.01 if unit == "percent" else 1.0
     after = ratio * scale
     if math.isfinite(after) and MIXUP[0] < after <= MIXUP[1]:
         raise DataError(f"benchmark {column} read as {unit} is ~{_times(after)} the run's {series} "
                         f"(mean |daily| {b_mag * scale:.4g} vs {r_mag:.4g}): if the file is in percent, pass "
-                        "--benchmark-unit percent (or auto)", file=file)
+                        "{benchmark_unit} percent (or auto)", file=file, key="benchmark_unit")
     if math.isfinite(after) and 1.0 / MIXUP[1] <= after < 1.0 / MIXUP[0]:
         raise DataError(f"benchmark {column} read as {unit} is ~{_times(after)} the run's {series} "
                         f"(mean |daily| {b_mag * scale:.4g} vs {r_mag:.4g}): if the file holds fractions, pass "
-                        "--benchmark-unit fraction (or auto)", file=file)
+                        "{benchmark_unit} fraction (or auto)", file=file, key="benchmark_unit")
     return scale, unit
 
 
@@ -195,7 +196,7 @@ def attach(results: Any, spec: str, unit: str = "auto", time_column: str | None 
     """Results with the benchmark of `spec` attached (extras['benchmark'] in fractions, results.benchmark
     metadata: file, column, series, unit, how the unit was set, the time column and how it was read)."""
     if unit not in UNITS:
-        raise ConfigError(f"--benchmark-unit {unit!r}: use one of {', '.join(UNITS)}")
+        raise ConfigError(f"{{benchmark_unit}} {unit!r}: use one of {', '.join(UNITS)}", key="benchmark_unit")
     path, column, series = parse_spec(spec)
     raw = load_series(path, column, time_column)
     series = series or default_series(results)

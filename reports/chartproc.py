@@ -4,10 +4,10 @@ Two ways, one interface (`start_charts(results, dpi)` then `.finish()`):
 
 - **Split after the run** (any run, `Results.save`, `basisbt report`): a fork of this process draws every
   other chart while this one draws the rest (and the tables are written on a thread). The fork sees the
-  Results without copying them.
+  RunResult without copying them.
 - **Warmed before the run** (`basisbt run`, small runs): `prewarm()` forks a helper at the start of the
   command, which imports matplotlib and the report modules while this process loads numba and runs the
-  backtest; it is then sent the Results (pickled, so only when the timeline is under PICKLE_LIMIT bytes:
+  backtest; it is then sent the RunResult (pickled, so only when the timeline is under PICKLE_LIMIT bytes:
   the default 3 weeks of hourly bars are 0.2 MB, a year of minute bars 200 MB) and draws every chart,
   half of them on a fork of its own. This process then never imports matplotlib. A larger run cancels the
   warmed helper and splits after the run.
@@ -30,12 +30,12 @@ import sys
 import time
 from typing import Any
 
-from basisbt.engine.results import Results
+from basisbt.engine.results import RunResult
 from basisbt.phases import phase
 
 _FAILED = "\0failed"          # a chart the helper could not draw: drawn (and its error raised) by the parent
 MIN_WAIT_S = 30.0             # a helper's time limit: this, or 4x what this process took for its share
-WARM_WAIT_S = 60.0            # the warmed helper's time limit once it has the Results
+WARM_WAIT_S = 60.0            # the warmed helper's time limit once it has the RunResult
 PICKLE_LIMIT = 16 << 20       # timeline bytes up to which the Results are sent to the warmed helper
 
 
@@ -118,7 +118,7 @@ def _reap(pid: int, kill: bool, grace_s: float = 5.0) -> None:
         pass
 
 
-def _draw(results: Results, dpi: int, keys: list[str]) -> dict[str, Any]:
+def _draw(results: RunResult, dpi: int, keys: list[str]) -> dict[str, Any]:
     from basisbt.reports import html, plots
     out: dict[str, Any] = {}
     for key, _, build in plots.chart_builders(results):
@@ -139,7 +139,7 @@ class ChartHelper:
         self.pid, self.fd = pid, fd
 
     @classmethod
-    def start(cls, results: Results, dpi: int, keys: list[str]) -> ChartHelper | None:
+    def start(cls, results: RunResult, dpi: int, keys: list[str]) -> ChartHelper | None:
         """Fork the helper; None when forking fails (this process then draws everything)."""
         forked = _fork()
         if forked is None:
@@ -176,13 +176,13 @@ class ChartHelper:
 
 class WarmHelper:
     """A helper forked before the backtest (prewarm): it imports the report modules, then waits for the
-    Results; send() hands them over, collect() returns the finished chart list."""
+    RunResult; send() hands them over, collect() returns the finished chart list."""
 
     def __init__(self, pid: int, job_fd: int, out_fd: int) -> None:
         self.pid, self.job_fd, self.out_fd = pid, job_fd, out_fd
 
-    def send(self, results: Results, dpi: int) -> bool:
-        """Hand it the Results; False when it is gone (then cancel() it and draw elsewhere)."""
+    def send(self, results: RunResult, dpi: int) -> bool:
+        """Hand it the RunResult; False when it is gone (then cancel() it and draw elsewhere)."""
         fd, self.job_fd = self.job_fd, -1
         try:
             _send(fd, (dataclasses.replace(results, records=None), dpi))
@@ -216,7 +216,7 @@ class WarmHelper:
 
 
 def _start_warm() -> WarmHelper | None:
-    """Fork the warmed helper: two pipes, the Results in, the charts out."""
+    """Fork the warmed helper: two pipes, the RunResult in, the charts out."""
     job_r, job_w = os.pipe()
     out_r, out_w = os.pipe()
     try:
@@ -259,7 +259,7 @@ def prewarm() -> None:
             _WARM.append(helper)
 
 
-def _timeline_bytes(results: Results) -> int:
+def _timeline_bytes(results: RunResult) -> int:
     tl = results.timeline
     return int(tl.memory_usage(index=True, deep=False).sum()) if results.has_frames else 0
 
@@ -268,7 +268,7 @@ class ChartJob:
     """The report's charts being drawn: started (a helper forked) before the caller starts any thread of
     its own, finished when the page is rendered."""
 
-    def __init__(self, results: Results, dpi: int) -> None:
+    def __init__(self, results: RunResult, dpi: int) -> None:
         self.results, self.dpi = results, dpi
         self.warm: WarmHelper | None = _WARM.pop() if _WARM else None
         self.helper: ChartHelper | None = None
@@ -326,6 +326,6 @@ class ChartJob:
             self.warm = None
 
 
-def start_charts(results: Results, dpi: int) -> ChartJob:
+def start_charts(results: RunResult, dpi: int) -> ChartJob:
     """Start drawing the report's charts on a helper when allowed (module docstring)."""
     return ChartJob(results, dpi)

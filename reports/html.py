@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from basisbt.engine.results import Results
+from basisbt.engine.results import RunResult as Results
 from basisbt.reports import assets, attribution, quality
 from basisbt.reports.fmt import (CONVENTIONS_TEXT, headline_rows, is_short, money, num, pct, period,
                                  when, window, window_note)

@@ -1,4 +1,4 @@
-"""Read a saved run directory back into a `Results` (the inverse of reports.writers.write_run).
+"""Read a saved run directory back into a `RunResult` (the inverse of reports.writers.write_run).
 
 The tables may be Parquet or CSV (reports/runfiles.py); run.toml's `[files]` says which were written.
 Before anything is parsed the directory is checked against its fingerprint, and after, the attribution
@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from basisbt.engine.results import Results
+from basisbt.engine.results import RunResult
 from basisbt.reports import runfiles
 
 _STRING_COLUMNS = ("venue", "kind", "ref", "instrument", "reason", "liquidity")
@@ -74,8 +74,8 @@ def table_files(d: Path, doc: dict[str, Any]) -> dict[str, Path]:
     return out
 
 
-def load_run(run_dir: str | Path, *, verify: bool = True) -> Results:
-    """Rebuild the Results saved in run_dir from run.toml and its tables; raises RunDirError.
+def load_run(run_dir: str | Path, *, verify: bool = True) -> RunResult:
+    """Rebuild the RunResult saved in run_dir from run.toml and its tables; raises RunDirError.
     `verify=False` skips the fingerprint and identity checks (reports/verify.py)."""
     from basisbt.reports import verify as checks
     d = Path(run_dir)
@@ -130,7 +130,7 @@ def load_run(run_dir: str | Path, *, verify: bool = True) -> Results:
         rejected = {str(k): int(v) for k, v in (saved.get("orders_rejected") or {}).items()}
     except (ValueError, AttributeError, TypeError) as exc:
         raise RunDirError(f"{d / 'metrics.json'}: unreadable ({exc})") from exc
-    results = Results(
+    results = RunResult(
         strategy=str(doc["strategy"]), dataset=str(doc["data"]),
         venues=tuple(doc.get("venues", ())), protocols=tuple(doc.get("protocols", ())),
         initial_equity=float(doc["initial_equity"]), timeline=tl, ledger=frames["ledger"],

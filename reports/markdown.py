@@ -5,7 +5,7 @@ from typing import Any
 
 import pandas as pd
 
-from basisbt.engine.results import Results
+from basisbt.engine.results import RunResult as Results
 from basisbt.reports import assets, attribution, quality
 from basisbt.reports.fmt import CONVENTIONS_TEXT, annualized_mark, headline_rows, money, num, pct, when, window_note
 

@@ -1,4 +1,4 @@
-"""Run metrics: the metrics.json dictionary (docs/architecture.md §7, §9), pure functions of `Results`.
+"""Run metrics: the metrics.json dictionary (docs/architecture.md §7, §9), pure functions of `RunResult`.
 
 Conventions (also written into metrics.json under `conventions` and into every report):
 - Money is in quote units (USD-like). Returns, drawdowns, APY and rates are fractions (0.05 = 5 %).
@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS, RunResult
 
 DAYS_PER_YEAR = 365.0
 RISK_FREE = 0.0
@@ -83,7 +83,7 @@ class RunView:
     fills, ledger and liquidation rows from the same lists the frames are made of, in the same order.
     """
 
-    def __init__(self, results: Results) -> None:
+    def __init__(self, results: RunResult) -> None:
         self.results = results
         self.records = None if results.has_frames else results.records
         self._cols: dict[str, np.ndarray] = {}
@@ -155,24 +155,24 @@ class RunView:
                 np.array([x["insurance_loss"] for x in rows], dtype=float), [str(x["venue"]) for x in rows])
 
 
-def _view(results: Results | RunView) -> RunView:
+def _view(results: RunResult | RunView) -> RunView:
     return results if isinstance(results, RunView) else RunView(results)
 
 
-def equity_series(results: Results | RunView) -> pd.Series:
+def equity_series(results: RunResult | RunView) -> pd.Series:
     """The per-bar equity (quote) indexed by bar-close time."""
     v = _view(results)
     return pd.Series(v.col("equity"), index=v.times, name="equity")
 
 
-def flows_series(results: Results | RunView) -> pd.Series:
+def flows_series(results: RunResult | RunView) -> pd.Series:
     """External capital flows per bar (quote, + in), zeros when the timeline has no `flows` column."""
     v = _view(results)
     f = np.nan_to_num(v.col("flows")) if v.has("flows") else np.zeros(len(v))
     return pd.Series(f, index=v.times, name="flows")
 
 
-def nav_series(results: Results | RunView) -> pd.Series:
+def nav_series(results: RunResult | RunView) -> pd.Series:
     """Flow-adjusted NAV (quote): equity_start chained by time-weighted bar returns; = equity without flows."""
     results = _view(results)
     eq = equity_series(results)
@@ -272,7 +272,7 @@ def max_drawdown_info(equity: pd.Series, equity_start: float) -> dict[str, Any]:
     return out
 
 
-def pnl_parts(results: Results | RunView) -> dict[str, float]:
+def pnl_parts(results: RunResult | RunView) -> dict[str, float]:
     """Sum of each timeline pnl_* column (quote); a missing column counts as 0."""
     v = _view(results)
     return {p: _sum(v.col(f"pnl_{p}")) if v.has(f"pnl_{p}") else 0.0 for p in PNL_PARTS}
@@ -284,7 +284,7 @@ def _sum(x: np.ndarray) -> float:
     return float(np.nansum(x)) if math.isnan(total) else total
 
 
-def funding_capture(results: Results | RunView) -> dict[str, Any]:
+def funding_capture(results: RunResult | RunView) -> dict[str, Any]:
     """Funding received, paid, available and the capture ratio, in quote (see the module docstring).
 
     From the funding ledger rows (one per venue per settlement bar, amount = -perp_qty x price x rate):
@@ -346,7 +346,7 @@ def window_info(days: float, returns: pd.Series) -> dict[str, Any]:
             "daily_returns": int(r.size), "losing_days": int(np.sum(r < 0)), "note": note}
 
 
-def time_hedged(results: Results | RunView) -> float:
+def time_hedged(results: RunResult | RunView) -> float:
     """Fraction of bars (0..1) with a perp short open and |net base delta| <= 5 % of gross spot base."""
     tl = _view(results)
     if len(tl) == 0:
@@ -403,7 +403,7 @@ def _ordered(keys: list[str]) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def hedge_notional(results: Results | RunView) -> dict[str, np.ndarray]:
+def hedge_notional(results: RunResult | RunView) -> dict[str, np.ndarray]:
     """Per slot, the hedge notional held at each bar: |perp_qty| x mark_px (quote, 0 where flat or unpriced)."""
     tl = _view(results)
     return {v: np.nan_to_num(np.abs(_col(tl, f"{v}:perp_qty")) * _col(tl, f"{v}:mark_px"))
@@ -427,7 +427,7 @@ def attribution_by_asset(attr: pd.DataFrame | None) -> dict[str, dict[str, float
     return out
 
 
-def allocation_by_asset(results: Results | RunView) -> dict[str, Any]:
+def allocation_by_asset(results: RunResult | RunView) -> dict[str, Any]:
     """How the hedge was spread over assets, venues and slots: mean and last share of hedge notional.
 
     Hedge notional of a slot = |perp_qty| x mark_px. `mean_share` averages each bar's share over the
@@ -465,7 +465,7 @@ def allocation_by_asset(results: Results | RunView) -> dict[str, Any]:
     return out
 
 
-def min_distance_to_liquidation(results: Results | RunView) -> dict[str, dict[str, Any]]:
+def min_distance_to_liquidation(results: RunResult | RunView) -> dict[str, dict[str, Any]]:
     """Per venue: smallest |mark - liq| / mark over bars with a position (fraction) and when; null if none."""
     tl = _view(results)
     times = tl.times
@@ -480,7 +480,7 @@ def min_distance_to_liquidation(results: Results | RunView) -> dict[str, dict[st
     return out
 
 
-def trading_stats(results: Results | RunView, equity: pd.Series, days: float) -> dict[str, float]:
+def trading_stats(results: RunResult | RunView, equity: pd.Series, days: float) -> dict[str, float]:
     """Traded notional, annual turnover (x average equity per year), fees and slippage paid (quote, >= 0)."""
     n, qty, price, fee, slippage = _view(results).fills()
     if n == 0:
@@ -493,7 +493,7 @@ def trading_stats(results: Results | RunView, equity: pd.Series, days: float) ->
             "slippage_paid": slip}
 
 
-def liquidation_stats(results: Results | RunView, pnl_liquidation: float) -> dict[str, Any]:
+def liquidation_stats(results: RunResult | RunView, pnl_liquidation: float) -> dict[str, Any]:
     """Count, cost (= -pnl.liquidation, quote, positive is a loss), fees and insurance-fund losses."""
     n, fee, insurance, venues = _view(results).liquidations()
     fees, ins = (_sum(fee), _sum(insurance)) if n else (0.0, 0.0)
@@ -502,7 +502,7 @@ def liquidation_stats(results: Results | RunView, pnl_liquidation: float) -> dic
             "insurance_loss": ins, "liquidations_by_venue": by_venue}
 
 
-def synthetic_dollar_stats(results: Results) -> dict[str, Any] | None:
+def synthetic_dollar_stats(results: RunResult) -> dict[str, Any] | None:
     """The synthetic dollar's books when the run recorded them (strategies/synthetic_dollar.py): backing ratio,
     reserve fund (its low point, end, and when it was exhausted), the published staker APY (mean over the run's
     decisions, last, the number of payout periods), share price, perp share of backing, and realized revenue by
@@ -555,7 +555,7 @@ def synthetic_dollar_stats(results: Results) -> dict[str, Any] | None:
     return out
 
 
-def compute_metrics(results: Results) -> dict[str, Any]:
+def compute_metrics(results: RunResult) -> dict[str, Any]:
     """The metrics.json dictionary: docs/architecture.md §9 keys plus §7 extras; JSON-safe (NaN/inf -> None).
 
     Works alike on a run with frames and on a frames=False run (RunView reads either)."""

@@ -1,17 +1,17 @@
-"""Notebook helpers: an HTML repr of a Results and a one-figure overview (hooked up by engine.results)."""
+"""Notebook helpers: an HTML repr of a run and a one-figure overview (bound to basisbt.Results)."""
 from __future__ import annotations
 
 import html as _html
 
 from matplotlib.figure import Figure
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS, RunResult
 from basisbt.reports.fmt import annualized, money, num, pct, period, sortino_text
 from basisbt.reports.metrics import compute_metrics
 from basisbt.reports.plots import plot as _plot
 
 
-def results_html(results: Results) -> str:
+def results_html(results: RunResult) -> str:
     """A compact HTML summary for `_repr_html_`: headline metrics and the PnL parts (no images)."""
     m = compute_metrics(results)
     head = [("period", period(m)), ("total return", pct(m["total_return"])),
@@ -30,6 +30,6 @@ def results_html(results: Results) -> str:
             f"</div></div>")
 
 
-def plot(results: Results) -> Figure:
+def plot(results: RunResult) -> Figure:
     """Equity, drawdown, stacked cumulative attribution and distance to liquidation in one Figure."""
     return _plot(results)

@@ -18,7 +18,7 @@ from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS, RunResult
 from basisbt.reports.attribution import over_time
 from basisbt.reports.envelope import columns_for, envelope_index
 from basisbt.reports.metrics import drawdown, equity_series, is_multi_asset, nav_series, split_slot, timeline_index
@@ -135,7 +135,7 @@ def _money_fmt(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
 
 
-def _liq_marks(ax: Axes, results: Results, *, label: bool = True) -> None:
+def _liq_marks(ax: Axes, results: RunResult, *, label: bool = True) -> None:
     """Dashed vertical lines at each liquidation (red), labelled once in the legend."""
     liq = results.liquidations
     if liq is None or len(liq) == 0 or "ts" not in liq.columns:
@@ -171,7 +171,7 @@ def _new(nrows: int = 1, height: float = FIGSIZE[1], ratios: Sequence[float] | N
     return fig, list(axes)
 
 
-def draw_equity(ax: Axes, ax_dd: Axes, results: Results) -> None:
+def draw_equity(ax: Axes, ax_dd: Axes, results: RunResult) -> None:
     """Equity (quote) on ax and per-bar drawdown (%) on ax_dd, with liquidation markers."""
     eq = equity_series(results)
     t = _naive(eq.index)
@@ -194,14 +194,14 @@ def draw_equity(ax: Axes, ax_dd: Axes, results: Results) -> None:
     ax_dd.yaxis.set_major_formatter(PercentFormatter(decimals=None))
 
 
-def fig_equity(results: Results, dpi: int = 110) -> Figure:
+def fig_equity(results: RunResult, dpi: int = 110) -> Figure:
     """Equity curve over drawdown (two panels)."""
     fig, (ax, ax_dd) = _new(2, 5.0, (2.2, 1.0), dpi)
     draw_equity(ax, ax_dd, results)
     return fig
 
 
-def draw_attribution(ax: Axes, results: Results) -> None:
+def draw_attribution(ax: Axes, results: RunResult) -> None:
     """Cumulative PnL by part, stacked (gains above zero, losses below) with the total as a line."""
     cum = over_time(results)
     t = _naive(cum.index)
@@ -220,14 +220,14 @@ def draw_attribution(ax: Axes, results: Results) -> None:
     _legend(ax, loc="upper left", ncol=5)
 
 
-def fig_attribution(results: Results, dpi: int = 110) -> Figure:
+def fig_attribution(results: RunResult, dpi: int = 110) -> Figure:
     """Stacked cumulative attribution chart."""
     fig, (ax,) = _new(1, 4.2, dpi=dpi)
     draw_attribution(ax, results)
     return fig
 
 
-def _asset_panels(results: Results, dpi: int, draw, extra: int = 0,
+def _asset_panels(results: RunResult, dpi: int, draw, extra: int = 0,
                   ratios: Sequence[float] | None = None) -> tuple[Figure, list[Axes]]:
     """One panel per base asset (plus `extra` panels below), each drawn by draw(ax, asset, slots):
     a several-asset run's 6-9 slots as a few readable panels of one line per venue."""
@@ -239,7 +239,7 @@ def _asset_panels(results: Results, dpi: int, draw, extra: int = 0,
     return fig, axes
 
 
-def _draw_funding(ax: Axes, results: Results, slots: Sequence[tuple[str, str, int]], title: str) -> None:
+def _draw_funding(ax: Axes, results: RunResult, slots: Sequence[tuple[str, str, int]], title: str) -> None:
     """Funding rate of each (label, legend name, venue index) slot at each settlement, % per interval."""
     tl = results.timeline
     t_all = timeline_index(tl)
@@ -258,7 +258,7 @@ def _draw_funding(ax: Axes, results: Results, slots: Sequence[tuple[str, str, in
     _legend(ax, loc="best")
 
 
-def _per_venue(results: Results, dpi: int, draw, title: str, asset_title: str) -> Figure:
+def _per_venue(results: RunResult, dpi: int, draw, title: str, asset_title: str) -> Figure:
     """One panel of a line per venue, or with several assets one such panel per asset: draw(ax, results,
     slots, title), `asset_title` formatted with the asset."""
     if is_multi_asset(results.venues):
@@ -269,13 +269,13 @@ def _per_venue(results: Results, dpi: int, draw, title: str, asset_title: str) -
     return fig
 
 
-def fig_funding(results: Results, dpi: int = 110) -> Figure:
+def fig_funding(results: RunResult, dpi: int = 110) -> Figure:
     """Funding rate per venue at each settlement, % per funding interval (one panel per asset when several)."""
     return _per_venue(results, dpi, _draw_funding, "Funding rate per venue (short receives when positive)",
                       "Funding rate per venue: {} perp (short receives when positive)")
 
 
-def _draw_basis(ax: Axes, results: Results, slots: Sequence[tuple[str, str, int]], title: str) -> None:
+def _draw_basis(ax: Axes, results: RunResult, slots: Sequence[tuple[str, str, int]], title: str) -> None:
     """Basis of each (label, legend name, venue index) slot, perp close / spot close - 1, in %."""
     tl = results.timeline
     t = _naive(timeline_index(tl))
@@ -291,7 +291,7 @@ def _draw_basis(ax: Axes, results: Results, slots: Sequence[tuple[str, str, int]
     _legend(ax, loc="best")
 
 
-def fig_basis(results: Results, dpi: int = 110) -> Figure:
+def fig_basis(results: RunResult, dpi: int = 110) -> Figure:
     """Basis per venue, perp close / spot close - 1 (the traded basis, not the mark's), in % (a panel per asset)."""
     return _per_venue(results, dpi, _draw_basis, "Basis per venue (perp close / spot close − 1)",
                       "Basis per venue: {} (perp close / spot close − 1)")
@@ -314,7 +314,7 @@ def robust_top(values: Sequence[np.ndarray], q: float = 95.0, spread: float = 2.
     return 1.2 * hi if hi > 0 and float(vals.max()) > spread * hi else None
 
 
-def _liq_rows(results: Results, label: str) -> np.ndarray:
+def _liq_rows(results: RunResult, label: str) -> np.ndarray:
     """Times (naive UTC) of the liquidations of one slot or venue label."""
     liq = results.liquidations
     if liq is None or not len(liq) or "venue" not in liq.columns:
@@ -329,7 +329,7 @@ def _liq_x(ax: Axes, times: np.ndarray, y: float, name: str) -> None:
                    linewidth=0.6, zorder=5, clip_on=False, label=f"liquidation ({name})")
 
 
-def _multi_liquidation_risk(results: Results, dpi: int) -> Figure:
+def _multi_liquidation_risk(results: RunResult, dpi: int) -> Figure:
     """Distance to liquidation one panel per asset (venues as lines, axis capped at DIST_CAP), then the
     margin ratio per venue: the slots of a venue share its cross wallet, so their ratio is one line."""
     from basisbt.reports.assets import shares, slot_notional
@@ -386,7 +386,7 @@ def _multi_liquidation_risk(results: Results, dpi: int) -> Figure:
     return fig
 
 
-def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
+def fig_liquidation_risk(results: RunResult, dpi: int = 110) -> Figure:
     """Distance to liquidation (%) and margin ratio (maintenance / margin balance, %) per venue
     (per asset and per venue wallet in a several-asset run)."""
     if is_multi_asset(results.venues):
@@ -431,7 +431,7 @@ def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
     return fig
 
 
-def fig_allocation(results: Results, dpi: int = 110) -> Figure:
+def fig_allocation(results: RunResult, dpi: int = 110) -> Figure:
     """Capital allocation, stacked: spot value held per venue, lending supply per protocol, in transit."""
     fig, (ax,) = _new(1, 4.0, dpi=dpi)
     tl = results.timeline
@@ -474,7 +474,7 @@ def fig_allocation(results: Results, dpi: int = 110) -> Figure:
     return fig
 
 
-def fig_asset_allocation(results: Results, switches: pd.DataFrame | None = None, dpi: int = 110) -> Figure:
+def fig_asset_allocation(results: RunResult, switches: pd.DataFrame | None = None, dpi: int = 110) -> Figure:
     """Several-asset runs: hedge notional (|perp qty| x mark) stacked per (venue, asset) slot, coloured by
     asset and shaded by venue; below it the share held in each asset and on each venue, with the
     listed switches (reports.assets.allocation_switches) as dotted lines."""
@@ -522,7 +522,7 @@ SYNTH_PANELS = (   # (record, title, y label, x 100 for percent)
 REVENUE_COLORS = {**PART_COLORS, "lst": "#9c6644", "stables": "#adb5bd"}
 
 
-def fig_synthetic(results: Results, dpi: int = 110) -> Figure | None:
+def fig_synthetic(results: RunResult, dpi: int = 110) -> Figure | None:
     """Backing ratio, reserve fund, published staker APY and perp share of backing for synthetic-dollar runs;
     None when absent."""
     ex = results.extras or {}
@@ -553,7 +553,7 @@ def fig_synthetic(results: Results, dpi: int = 110) -> Figure | None:
     return fig
 
 
-def fig_revenue(results: Results, dpi: int = 110) -> Figure | None:
+def fig_revenue(results: RunResult, dpi: int = 110) -> Figure | None:
     """Realized revenue by source per payout period (stacked bars, quote), from the cumulative revenue_<source>
     records at each period close; the last bar is the open period at the run's end. None when absent."""
     ex = results.extras or {}
@@ -595,16 +595,16 @@ def fig_compare_equity(curves: Sequence[tuple[str, pd.Series, float]], dpi: int 
     return fig
 
 
-def _fig_benchmark(results: Results, dpi: int) -> Figure | None:
+def _fig_benchmark(results: RunResult, dpi: int) -> Figure | None:
     from basisbt.reports.benchmark import fig_benchmark
     return fig_benchmark(results, dpi)
 
 
-def chart_builders(results: Results) -> list[tuple[str, str, Callable[[Results, int], Figure | None]]]:
+def chart_builders(results: RunResult) -> list[tuple[str, str, Callable[[RunResult, int], Figure | None]]]:
     """The report's charts as (anchor id, caption, build(results, dpi) -> Figure or None when there is
     nothing to draw), in page order: built one at a time, each freed once rendered."""
     per_venue = bool(results.venues)
-    charts: list[tuple[str, str, Callable[[Results, int], Figure | None] | None]] = [
+    charts: list[tuple[str, str, Callable[[RunResult, int], Figure | None] | None]] = [
         ("equity", "Equity and drawdown", fig_equity),
         ("attribution", "Cumulative PnL attribution", fig_attribution),
         ("funding", "Funding rate per venue", fig_funding if per_venue else None),
@@ -618,13 +618,13 @@ def chart_builders(results: Results) -> list[tuple[str, str, Callable[[Results, 
     return [(k, c, f) for k, c, f in charts if f is not None]
 
 
-def report_figures(results: Results, dpi: int = 110) -> list[tuple[str, str, Figure]]:
+def report_figures(results: RunResult, dpi: int = 110) -> list[tuple[str, str, Figure]]:
     """All report charts as (anchor id, caption, figure), in page order; absent data is skipped."""
     figs = [(k, c, build(results, dpi)) for k, c, build in chart_builders(results)]
     return [(k, c, f) for k, c, f in figs if f is not None]
 
 
-def plot(results: Results, dpi: int = 100) -> Figure:
+def plot(results: RunResult, dpi: int = 100) -> Figure:
     """A one-figure notebook overview: equity, drawdown, cumulative attribution, distance to liquidation."""
     fig = Figure(figsize=(11.0, 9.0), dpi=dpi, layout="constrained")
     axes = fig.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": [2.0, 1.0, 2.0, 1.4]})

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.safe_io import atomic_write_text
-from basisbt.engine.stress import OUTCOMES, fan
+from basisbt.reports.stress_summary import OUTCOMES, fan
 
 OUTCOME_TEXT = {"liquidated": "any liquidation", "reserve_out": "reserve fund ran out (below 0)",
                 "backing_below_1": "backing ratio below 1", "negative_yield": "negative yield over the horizon"}

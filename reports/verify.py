@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS, RunResult
 from basisbt.reports import runfiles
 from basisbt.reports.loader import RunDirError
 
@@ -54,7 +54,7 @@ def check_fingerprint(d: Path, doc: dict[str, Any], metrics: dict[str, Any]) -> 
                               "lists (the file was changed after the run wrote it)")
 
 
-def check_identity(results: Results, files: dict[str, Path]) -> None:
+def check_identity(results: RunResult, files: dict[str, Path]) -> None:
     """RunDirError unless every bar's PnL parts add up to its equity change less flows, and the attribution
     table's totals to the timeline's (IDENTITY_RTOL of the largest equity)."""
     tl, where = results.timeline, files["equity"]

@@ -7,7 +7,7 @@ crash leaves the old run or the new one, never a mix, and a rerun never keeps fi
 run. `--out` pointing at a file or at a non-empty directory that is not a run directory is refused.
 Leftover temporaries of killed writers (their pid is gone) are removed by the next write.
 The tables are Parquet, or CSV with `csv=True` (reports/runfiles.py); both hold the exact floats, so
-`render_run` rebuilds the same `Results` numbers and reproduces metrics.json byte for byte. Each file's
+`render_run` rebuilds the same `RunResult` numbers and reproduces metrics.json byte for byte. Each file's
 sha256 goes into run.toml `[files]` and run.toml's own into metrics.json `run_fingerprint`.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Callable, TypeVar
 import pandas as pd
 
 from basisbt.data.safe_io import atomic_write, atomic_write_text, fsync_path
-from basisbt.engine.results import Results
+from basisbt.engine.results import RunResult
 from basisbt.phases import phase
 from basisbt.reports import runfiles, tomlfmt
 from basisbt.reports.markdown import ALLOCATION_PNG
@@ -77,7 +77,7 @@ def attribution_frame(attr: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def run_tables(results: Results) -> dict[str, pd.DataFrame]:
+def run_tables(results: RunResult) -> dict[str, pd.DataFrame]:
     """Every table of a run directory by table name (runfiles.TABLES + SMALL_TABLES), in writing order."""
     tables = {"equity": timeline_frame(results.timeline),
               "ledger": table_frame(results.ledger, LEDGER_COLUMNS),
@@ -89,7 +89,7 @@ def run_tables(results: Results) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def run_toml(results: Results, files: dict[str, str] | None = None) -> str:
+def run_toml(results: RunResult, files: dict[str, str] | None = None) -> str:
     """run.toml text: strategy, data, ids, initial equity, venues, params and the resolved config; with
     `files` (name -> sha256 of each table written) the [files] table that vouches for them."""
     doc: dict[str, Any] = {
@@ -297,7 +297,7 @@ def _link_tree(src: Path, dst: Path) -> None:
             shutil.copy2(f, target)
 
 
-def write_run(results: Results, out_dir: Path, *, dpi: int = 110, csv: bool = False,
+def write_run(results: RunResult, out_dir: Path, *, dpi: int = 110, csv: bool = False,
               metrics: dict[str, Any] | None = None) -> Path:
     """Write the whole run directory as one unit (see the module docstring); returns out_dir.
     `csv=True` writes the tables as CSV instead of Parquet (reports/runfiles.py); `metrics`, when the caller
@@ -328,7 +328,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def write_tables(results: Results, out_dir: Path, csv: bool = False) -> dict[str, str]:
+def write_tables(results: RunResult, out_dir: Path, csv: bool = False) -> dict[str, str]:
     """The run's tables (Parquet, or CSV) and run.log into out_dir; returns {file name: sha256}."""
     files: dict[str, str] = {}
     for table, frame in run_tables(results).items():
@@ -342,7 +342,7 @@ def write_tables(results: Results, out_dir: Path, csv: bool = False) -> dict[str
     return files
 
 
-def _write_run_files(results: Results, out_dir: Path, *, dpi: int, csv: bool = False,
+def _write_run_files(results: RunResult, out_dir: Path, *, dpi: int, csv: bool = False,
                      metrics: dict[str, Any] | None = None) -> None:
     """Every file of a run directory into out_dir (a fresh staging directory). The tables are written on a
     second thread while this one computes the metrics and draws the reports: pyarrow's encoding and the
@@ -378,7 +378,7 @@ def write_metrics(metrics: dict[str, Any], out_dir: Path) -> None:
                       metrics_json(dict(metrics, run_fingerprint=fingerprint) if fingerprint else metrics))
 
 
-def render_reports(results: Results, out_dir: Path, *, dpi: int = 110,
+def render_reports(results: RunResult, out_dir: Path, *, dpi: int = 110,
                    metrics: dict[str, Any] | None = None, charts: Any = None) -> dict[str, Any]:
     """Compute the metrics (unless given) and write report.md, report.html (and allocation.png); returns
     the metrics. `charts`: the report's charts already being drawn (reports/chartproc.start_charts)."""
@@ -399,15 +399,15 @@ def render_reports(results: Results, out_dir: Path, *, dpi: int = 110,
     return metrics
 
 
-def write_reports(results: Results, out_dir: Path, *, dpi: int = 110) -> dict[str, Any]:
-    """(Re)write metrics.json, report.md and report.html from a Results beside its run.toml; returns the
+def write_reports(results: RunResult, out_dir: Path, *, dpi: int = 110) -> dict[str, Any]:
+    """(Re)write metrics.json, report.md and report.html from a RunResult beside its run.toml; returns the
     metrics (without run_fingerprint)."""
     metrics = render_reports(results, out_dir, dpi=dpi)
     write_metrics(metrics, out_dir)
     return metrics
 
 
-def allocation_png(results: Results, dpi: int = 110) -> bytes | None:
+def allocation_png(results: RunResult, dpi: int = 110) -> bytes | None:
     """The allocation-by-asset-and-venue chart of a several-asset run as PNG bytes; None for one asset."""
     from basisbt.reports import assets
     if not assets.assets_of(results):

@@ -2,19 +2,17 @@
 
 Subclass it, declare `Params` as a frozen kw_only dataclass (fields with `param(default, doc)`),
 override the hooks you need, and act through `ctx` only: it shows data up to now and takes orders.
+The hooks are the engine's protocol (engine/hooks.py); this class adds the declared, checked parameters.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from basisbt.engine.config import ConfigError, build_dataclass, check_range, range_text
-
-if TYPE_CHECKING:
-    from basisbt.engine.context import Context
-    from basisbt.engine.events import (AdlEvent, BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent,
-                                       LiquidationEvent, RejectEvent, StartEvent, VenueDefaultEvent, VenueHaltEvent)
+from basisbt.data.checks import build_dataclass, check_range, did_you_mean, range_text
+from basisbt.data.errors import ConfigError
+from basisbt.engine.hooks import Hooks
 
 
 def param(default: Any, doc: str, choices: tuple[Any, ...] | None = None, *, ge: float | None = None,
@@ -39,15 +37,12 @@ def param_range(f: dataclasses.Field) -> str:
     return range_text(f.name, **bounds) if bounds else ""
 
 
-class Strategy:
-    """Base class for every strategy. `decide` sets when hooks run: 'bar', 'funding' or every N bars."""
+class Strategy(Hooks):
+    """Base class for every strategy. `decide` sets when hooks run: 'bar', 'funding' or every N bars;
+    `multi_asset = True` when the strategy names the asset of its calls (ctx.price(v, asset=...)): it can run
+    on data with several assets; others are refused such data up front rather than failing at their first call."""
 
-    name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    decide: ClassVar[str | int] = "bar"
-    # True when the strategy names the asset of its calls (ctx.price(v, asset=...)): it can run on data with
-    # several assets; others are refused such data up front rather than failing at their first call
-    multi_asset: ClassVar[bool] = False
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
@@ -86,32 +81,12 @@ class Strategy:
         return rows
 
     def params_dict(self) -> dict[str, Any]:
+        """The parameters as a dict (part of the run's identity)."""
         return dataclasses.asdict(self.p)
-
-    def initial_allocation(self, venues: list[str]) -> dict[str, float]:
-        """Share of the initial capital deposited on each venue (default: equal)."""
-        return {v: 1.0 / len(venues) for v in venues}
-
-    def validate(self, venues: list[str], protocols: list[str]) -> None:
-        """Check parameters against the data (venue names...); raise ConfigError naming valid values."""
-
-    # hooks: no-ops by default
-    def on_start(self, ctx: Context, ev: StartEvent) -> None: ...
-    def on_bar(self, ctx: Context, ev: BarEvent) -> None: ...
-    def on_funding(self, ctx: Context, ev: FundingEvent) -> None: ...
-    def on_lending_rate(self, ctx: Context, ev: LendingRateEvent) -> None: ...
-    def on_fill(self, ctx: Context, ev: FillEvent) -> None: ...
-    def on_reject(self, ctx: Context, ev: RejectEvent) -> None: ...
-    def on_liquidation(self, ctx: Context, ev: LiquidationEvent) -> None: ...
-    def on_adl(self, ctx: Context, ev: AdlEvent) -> None: ...
-    def on_venue_halt(self, ctx: Context, ev: VenueHaltEvent) -> None: ...
-    def on_venue_default(self, ctx: Context, ev: VenueDefaultEvent) -> None: ...
-    def on_end(self, ctx: Context, ev: EndEvent) -> None: ...
 
 
 def require_venue(venue: str, venues: list[str], what: str = "venue") -> None:
     """ConfigError naming the valid venues when `venue` is not one of them."""
     if venue not in venues:
-        from basisbt.engine.config import did_you_mean
         raise ConfigError(f"{what} {venue!r} is not in the data{did_you_mean(venue, venues)}; "
                           f"valid: {', '.join(venues)}")

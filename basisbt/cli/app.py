@@ -17,7 +17,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, TimeoutOpt, err, fail, key_values, venue_source
+from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, TimeoutOpt, err, fail, key_values
+from basisbt.cli.options import message, run_kwargs
 from basisbt.data.names import slug
 from basisbt.phases import lap, phase, started
 
@@ -95,103 +96,47 @@ def run(
     csv: bool = typer.Option(False, "--csv", help="write the equity, ledger, fills and extras tables as CSV "
                                                   "instead of Parquet (slower on long runs: ~35 s for a year of 1m bars)"),
 ) -> None:
-    """Run one backtest and write its run directory (metrics.json, tables, report.html, report.md, run.toml)."""
+    """Run one backtest and write its run directory (metrics.json, tables, report.html, report.md, run.toml).
+    Every option is a keyword of the Python `bb.run` (docs/api.md), which this command calls."""
     if STATE.get("console"):            # the chart helper imports matplotlib while this process loads numba
         from basisbt.reports.chartproc import prewarm
         prewarm()
-    from basisbt.data.errors import DataError
-    from basisbt.data.sources import UnknownSource, resolve_data
-    from basisbt.data.venues import VenueSpecError
-    from basisbt.engine.config import ConfigError, RunConfig, build_dataclass, did_you_mean, load_toml
-    from basisbt.engine.market import MarketError
-    from basisbt.engine.memory import prefer_small_pages
-    from basisbt.engine.runner import Engine, StrategyError
+    import basisbt as bb
+    from basisbt.batch.execute import load_engine
+    from basisbt.engine.runner import StrategyError
+    from basisbt.memory import prefer_small_pages
     from basisbt.reports.writers import RunTargetError, check_run_target, write_run
-    from basisbt.strategies.registry import load_strategy_class
-    from pandas import Timestamp as pd_ts
+    load_engine()
     lap("import the engine (pandas, numba)")
     prefer_small_pages()
 
-    source = venue_source(venues_dir)
+    given = {"--strategy": strategy, "--data": data, "--config": config, "--start": start, "--end": end,
+             "--timeframe": timeframe, "--fill": fill, "--strict": strict, "--timeout": timeout,
+             "--cache": cache_dir, "--venues": venues, "--venues-dir": venues_dir, "--spot-from": spot_from,
+             "--benchmark": benchmark, "--benchmark-time": benchmark_time,
+             "--benchmark-unit": None if benchmark_unit == "auto" else benchmark_unit}
+    t0 = time.perf_counter()
     try:
         if out_dir is not None:
             check_run_target(out_dir)          # refuse a file or a foreign directory before running
-        doc = load_toml(config) if config else {}
-        params = dict(doc.pop("params", {}))
-        # flags win over the config file, which wins over the defaults
-        strategy = strategy or doc.pop("strategy", None) or "perp_short"
-        data = data or doc.pop("data", None) or "scenario:feb-2025-crash"
-        doc.pop("strategy", None), doc.pop("data", None)
-        for k, v in (("start", start), ("end", end), ("fill", fill)):
-            if v is not None:
-                doc[k] = v
-        if strict:
-            doc["strict"] = True
-        if timeout is not None:
-            doc["timeout"] = timeout
-        for k in ("start", "end"):
-            if doc.get(k):
-                try:
-                    pd_ts(str(doc[k]))
-                except ValueError:
-                    raise ConfigError(f"{k} {str(doc[k])[:40]!r} is not a date (use e.g. 2025-02-01)") from None
-        params.update(key_values(set_, "--set", "leverage=5"))
-        cls = load_strategy_class(strategy)
-        pnames = [f for f, *_ in cls.param_table()]
-        for k in doc:                          # a strategy parameter at the top level of a run TOML
-            hint = "" if k in pnames else did_you_mean(k, pnames)
-            if k not in RunConfig.__dataclass_fields__ and (k in pnames or hint):
-                raise ConfigError(f"{config}: {k!r} is not a run key; strategy parameters of {cls.name!r} "
-                                  f"go under [params]{hint}")
-        run_cfg = build_dataclass(RunConfig, doc, "run config key")
-        strat = cls(**params)
-        if (benchmark_time or benchmark_unit != "auto") and not benchmark:
-            raise ConfigError("--benchmark-time and --benchmark-unit go with --benchmark FILE.csv:COLUMN")
-        if benchmark:                          # a missing file or column is refused before the run
-            from basisbt.reports.benchmark import UNITS, load_series, parse_spec
-            if benchmark_unit not in UNITS:
-                raise ConfigError(f"--benchmark-unit {benchmark_unit!r}: use one of {', '.join(UNITS)}")
-            load_series(*parse_spec(benchmark)[:2], time_column=benchmark_time)
-        t0 = time.perf_counter()
-        with phase("load data"):
-            ds = resolve_data(data, timeframe=timeframe, cache_dir=cache_dir)
-        if venues:
-            ds = ds.with_venues([v.strip() for v in venues.split(",") if v.strip()])
-        if spot_from:
-            ds = ds.with_shared_spot(spot_from)
-        label = data + (f" venues={venues}" if venues else "") + (f" spot-from={spot_from}" if spot_from else "")
-        with phase("engine set-up (align data, build arrays)"):
-            engine = Engine(strat, ds, run_cfg, data_label=label, venues=source)
-    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError,
-            StrategyError) as e:
+        kw = run_kwargs({**given, "--set": key_values(set_, "--set", "leverage=5") or None})
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} bars"), TimeElapsedColumn(), TimeRemainingColumn(),
+                      console=err, transient=True, disable=not err.is_terminal) as prog:
+            task = prog.add_task(f"{strategy or 'perp_short'} on {data or 'the default data'}", total=None)
+            last = [0.0]
+
+            def tick(done: int, total: int) -> None:
+                now = time.perf_counter()
+                if now - last[0] > 0.1 or done == total:
+                    prog.update(task, completed=done, total=total)
+                    last[0] = now
+            res = bb.run(**kw, progress=tick)
+    except (ValueError, StrategyError, RunTargetError) as e:   # ConfigError, DataError, MarketError, ... too
         if STATE["debug"]:
             raise
-        fail(str(e))
-    n = engine.market.n
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} bars"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
-                  disable=not err.is_terminal) as prog:
-        task = prog.add_task(f"{strat.name} on {data}", total=n)
-        last = [0.0]
-
-        def tick(done: int, total: int) -> None:
-            now = time.perf_counter()
-            if now - last[0] > 0.1 or done == total:
-                prog.update(task, completed=done)
-                last[0] = now
-        try:
-            with phase("run (kernels, hooks, Results frames)"):
-                res = engine.run(progress=tick)
-        except (ConfigError, StrategyError) as e:
-            if STATE["debug"]:
-                raise
-            fail(str(e))
+        fail(message(e))
     elapsed = time.perf_counter() - t0
-    if benchmark:
-        try:
-            res = res.with_benchmark(benchmark, benchmark_unit, benchmark_time)
-        except (ConfigError, DataError) as e:
-            fail(str(e))
     target = out_dir or Path("runs") / default_run_name(res)
     with phase("metrics"):
         metrics = res.metrics()

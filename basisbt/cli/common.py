@@ -61,10 +61,10 @@ def describe_os_error(e: OSError) -> tuple[str, int]:
 
 def classify(e: BaseException) -> tuple[str, int] | None:
     """(message, exit code) for an exception a command let escape; None to let it propagate."""
-    from basisbt.data.errors import DataError
-    from basisbt.engine.config import ConfigError
+    from basisbt.cli.options import message
+    from basisbt.data.errors import ConfigError, DataError
     if isinstance(e, (DataError, ConfigError)):
-        return str(e), BAD_INPUT
+        return message(e), BAD_INPUT
     if isinstance(e, UnicodeDecodeError):
         return f"a file is not UTF-8 text ({e.reason} at byte {e.start})", BAD_INPUT
     if isinstance(e, OSError):

@@ -1,5 +1,5 @@
-"""`basisbt stress`: Monte Carlo over generated market paths for one strategy (engine/stress.py does the work;
-this module parses flags, shows progress and prints the probabilities)."""
+"""`basisbt stress`: Monte Carlo over generated market paths for one strategy (basisbt/batch/stress.py does the
+work: one run spec per path; this module parses flags, shows progress and prints the probabilities)."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,7 @@ from rich.table import Table
 
 from basisbt.cli.common import (FAILED, STATE, VENUES_DIR_HELP, TimeoutOpt, batch_target, count_progress, err, fail,
                                 key_values, venue_source)
+from basisbt.cli.options import message
 
 
 def register(app: typer.Typer) -> None:
@@ -49,10 +50,12 @@ def register(app: typer.Typer) -> None:
         redemption waves) and report how often it is liquidated, its reserve runs out, its backing falls
         below 1 or its yield turns negative, with 95 % intervals; fan charts of NAV and backing ratio.
         Writes paths.parquet, paths.csv, summary.json, fan.png and report.html. Exit 1 when every path failed."""
+        from basisbt.batch.backends import check_scheduler
+        from basisbt.batch.stress import MAX_PATHS, StressPlan, check_stress
+        from basisbt.data.checks import build_dataclass
+        from basisbt.data.errors import ConfigError
         from basisbt.data.stress.model import StressModel
-        from basisbt.engine.config import ConfigError, RunConfig, build_dataclass
-        from basisbt.engine.stress import MAX_PATHS, StressPlan, check_stress
-        from basisbt.engine.sweep import SweepError, check_scheduler
+        from basisbt.engine.config import RunConfig
         from basisbt.strategies.registry import load_strategy_class
 
         try:
@@ -90,21 +93,21 @@ def register(app: typer.Typer) -> None:
             out = out_dir or Path("runs") / f"stress-{Path(strategy.split(':')[0]).stem}-s{seed}-n{paths}"
             where = batch_target(out, "stress", jobs, scheduler)
             check_stress(plan)                    # limits, and what would fail every path: once, before any
-        except (ConfigError, SweepError, ValueError) as e:
+        except ValueError as e:                   # ConfigError, BatchError, DataError ...
             if STATE["debug"]:
                 raise
-            fail(str(e))
+            fail(message(e))
         err.print(f"stress: {paths} paths of {days} days, funding from "
                   f"{history or 'the regime model'}, on {where}", highlight=False, markup=False)
         t0 = time.perf_counter()
         with count_progress("paths", paths) as advance:
             try:
-                from basisbt.engine.stress import run_stress
+                from basisbt.batch.stress import run_stress
                 table = run_stress(plan, jobs=jobs, scheduler=scheduler, on_chunk=lambda c: advance(len(c["rows"])))
-            except SweepError as e:
+            except ConfigError as e:
                 if STATE["debug"]:
                     raise
-                fail(str(e))
+                fail(message(e))
         elapsed = time.perf_counter() - t0
         failed = table["error"].astype(str) != ""
         if failed.all():                       # nothing to summarize: nothing is written, the directory stays
@@ -129,7 +132,7 @@ def write_outputs(plan, table, out: Path) -> list[str]:
 
 def _write_files(plan, table, out: Path) -> list[str]:
     from basisbt.data.safe_io import atomic_write, atomic_write_text
-    from basisbt.engine.stress import summarize
+    from basisbt.reports.stress_summary import summarize
     from basisbt.reports.metrics import json_safe
     from basisbt.reports.stress import fan_png, write_report
     atomic_write(out / "paths.parquet", lambda tmp: table.to_parquet(tmp, index=False))

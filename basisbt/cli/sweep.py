@@ -1,5 +1,5 @@
-"""`basisbt sweep`: a grid or a random sample over a strategy's parameters and datasets (engine/sweep.py does
-the work; this module parses flags, shows progress and prints the table)."""
+"""`basisbt sweep`: a grid or a random sample over a strategy's parameters and datasets (basisbt/batch/sweep*.py do
+the work: a sweep is a list of run specs; this module parses flags, shows progress and prints the table)."""
 from __future__ import annotations
 
 import time
@@ -12,6 +12,7 @@ from rich.table import Table
 
 from basisbt.cli.common import (FAILED, STATE, VENUES_DIR_HELP, TimeoutOpt, batch_target, count_progress, err, fail,
                                 key_values)
+from basisbt.cli.options import message
 
 
 def register(app: typer.Typer) -> None:
@@ -54,9 +55,11 @@ def register(app: typer.Typer) -> None:
         """Run many metrics-only backtests over a parameter grid or sample and datasets; write results.parquet,
         results.csv (sorted by --sort), heatmap.png and report.html. Resumable: rerun to finish (cells that
         failed or were interrupted run again). Exit 1 when every cell failed."""
-        from basisbt.engine.config import ConfigError
-        from basisbt.engine.sweep import (SweepError, check_runs, check_scheduler, plan_sweep, publish, run_sweep,
-                                          sort_keys, sort_table, write_table)
+        from basisbt.batch.backends import check_scheduler
+        from basisbt.batch.sweep import check_runs, publish, run_sweep, sort_keys, sort_table, write_table
+        from basisbt.batch.sweep_plan import SweepError, plan_sweep
+        from basisbt.batch.sweep_store import missing_cells
+        from basisbt.data.errors import ConfigError
         from basisbt.reports.sweep import heatmap_png, write_report
         from pandas import Timestamp
 
@@ -89,8 +92,7 @@ def register(app: typer.Typer) -> None:
         except (SweepError, ConfigError) as e:
             if STATE["debug"]:
                 raise
-            fail(str(e))
-        from basisbt.engine.sweep import missing_cells
+            fail(message(e))
         not_stored = len(missing_cells(plan, out))
         todo = min(not_stored, max_cells) if max_cells is not None else not_stored
         err.print(f"sweep: {len(plan.cells)} cells ({plan.mode}), {len(plan.cells) - not_stored} "
@@ -100,10 +102,10 @@ def register(app: typer.Typer) -> None:
             try:
                 table = run_sweep(plan, out, jobs=jobs, scheduler=scheduler, max_cells=max_cells,
                                   on_row=lambda row: advance(1))
-            except SweepError as e:
+            except ConfigError as e:
                 if STATE["debug"]:
                     raise
-                fail(str(e))
+                fail(message(e))
         elapsed = time.perf_counter() - t0
         table = sort_table(table, sort, ascending)
         errors = table["error"].fillna("").astype(str) if "error" in table.columns else None
@@ -135,7 +137,7 @@ def register(app: typer.Typer) -> None:
 
 def _heat_axes(option: str | None, axes: tuple[str, ...]) -> tuple[str, str] | None:
     """The heatmap's (x, y) parameters: --heatmap X,Y, or the two varied ones when exactly two vary."""
-    from basisbt.engine.sweep import SweepError
+    from basisbt.batch.sweep_plan import SweepError
     if option is None:
         return (axes[0], axes[1]) if len(axes) == 2 else None
     xy = [a.strip() for a in option.split(",")]

@@ -32,10 +32,16 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from basisbt.batch.execute import Memo, prepare
+from basisbt.batch.spec import DataSpec, RunSpec
+from basisbt.data.checks import build_dataclass
 from basisbt.data.dataset import Dataset
+from basisbt.data.errors import ConfigError
 from basisbt.data.names import slug
-from basisbt.engine.config import ConfigError, RunConfig, build_dataclass
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.data.venues import venue_set
+from basisbt.engine.config import RunConfig
+from basisbt.engine.results import PNL_PARTS, RunResult
+from basisbt.reports.metrics import compute_metrics
 from basisbt.reports.tomlfmt import toml_value
 
 RTOL = 1e-9                 # runs are deterministic; this only absorbs platform noise. Never loosen it.
@@ -208,25 +214,39 @@ def _resolve_path(text: str, base: Path) -> Path:
 
 
 def load_case_data(case: GoldenCase) -> Dataset:
-    """The case's Dataset. `freqtrade:DIR` imports the freqtrade tree through a temporary parquet cache."""
+    """The Dataset of a `freqtrade:DIR` case: the freqtrade tree imported through a temporary parquet cache."""
+    from basisbt.data import cache
+    from basisbt.data.ingest.freqtrade import import_freqtrade
+    root = _resolve_path(case.data.split(":", 1)[1], case.base_dir)
+    if not root.is_dir():
+        raise DataAbsent(f"{root} not found")
+    items = import_freqtrade(root, symbols=[case.symbol], timeframe=case.timeframe)
+    with tempfile.TemporaryDirectory(prefix="basisbt-golden-") as tmp:
+        cache.write_many(tmp, [(i.key, i.frame, i.source) for i in items])
+        return cache.load_dataset(tmp, case.symbol, case.timeframe, name=case.data)
+
+
+def case_spec(case: GoldenCase, venues: Any = None, loaded: dict[tuple, Dataset] | None = None) -> RunSpec:
+    """The RunSpec of a case (a golden case is a spec plus expected numbers): its data labelled as the case
+    names it (`case.data`: part of config_id), a relative dataset TOML or strategy file found beside the cases
+    file. A `freqtrade:DIR` case's data is imported here (and kept in `loaded` for the next case)."""
     if case.data.startswith("freqtrade:"):
-        from basisbt.data import cache
-        from basisbt.data.ingest.freqtrade import import_freqtrade
-        root = _resolve_path(case.data.split(":", 1)[1], case.base_dir)
-        if not root.is_dir():
-            raise DataAbsent(f"{root} not found")
-        items = import_freqtrade(root, symbols=[case.symbol], timeframe=case.timeframe)
-        with tempfile.TemporaryDirectory(prefix="basisbt-golden-") as tmp:
-            cache.write_many(tmp, [(i.key, i.frame, i.source) for i in items])
-            ds = cache.load_dataset(tmp, case.symbol, case.timeframe, name=case.data)
-        return ds
-    from basisbt.data.sources import resolve_data
-    if case.data.endswith(".toml"):
+        key = (case.data, case.symbol, case.timeframe, str(case.base_dir))
+        if loaded is None or key not in loaded:
+            ds = load_case_data(case)
+            if loaded is not None:
+                loaded[key] = ds
+        data = DataSpec(loaded[key] if loaded is not None else ds, label=case.data)
+    elif case.data.endswith(".toml"):               # a dataset TOML fixes its own timeframe
         path = _resolve_path(case.data, case.base_dir)
         if not path.exists() and case.optional:
             raise DataAbsent(f"{path} not found")
-        return resolve_data(str(path))          # a dataset TOML fixes its own timeframe
-    return resolve_data(case.data, timeframe=case.timeframe)
+        data = DataSpec(str(path), label=case.data)
+    else:
+        data = DataSpec(case.data, timeframe=case.timeframe)
+    return RunSpec(strategy=case.strategy, params=dict(case.params), data=data,
+                   config=build_dataclass(RunConfig, dict(case.run), "run config key"),
+                   venues=venue_set(venues), base_dir=str(case.base_dir))
 
 
 @dataclass
@@ -234,7 +254,7 @@ class CaseRun:
     """A finished case: the results, the (cut) dataset it ran on, and its flat golden table."""
 
     case: GoldenCase
-    results: Results
+    results: RunResult
     dataset: Dataset
     config: RunConfig
     values: dict[str, Any]
@@ -242,25 +262,16 @@ class CaseRun:
     venues: dict[str, Any] = field(default_factory=dict)    # the run's venues after its overrides (data/venues.Venue)
 
 
-def run_case(case: GoldenCase, data_cache: dict[tuple, Dataset] | None = None, venues: Any = None) -> CaseRun:
-    """Run one case (datasets are shared through `data_cache` when given; `venues`: where the run's venues come
-    from, data/venues.venue_set, default $BASISBT_VENUES then the built-ins)."""
+def run_case(case: GoldenCase, data_cache: Memo | None = None, venues: Any = None,
+             loaded: dict[tuple, Dataset] | None = None) -> CaseRun:
+    """Run one case through the one executor (`data_cache`: a Memo sharing datasets between cases; `venues`:
+    where the run's venues come from, data/venues.venue_set, default $BASISBT_VENUES then the built-ins)."""
     import time
-
-    from basisbt.engine.runner import Engine
-    from basisbt.strategies.registry import load_strategy_class
     t0 = time.perf_counter()
-    key = (case.data, case.symbol, case.timeframe, str(case.base_dir))
-    ds = data_cache.get(key) if data_cache is not None else None
-    if ds is None:
-        ds = load_case_data(case)
-        if data_cache is not None:
-            data_cache[key] = ds
-    cfg = build_dataclass(RunConfig, dict(case.run), "run config key")
-    strat = load_strategy_class(case.strategy, base_dir=case.base_dir)(**case.params)
-    eng = Engine(strat, ds, cfg, data_label=case.data, venues=venues)
+    spec = case_spec(case, venues, loaded)
+    eng = prepare(spec, memo=data_cache)
     res = eng.run()
-    return CaseRun(case, res, eng.dataset, cfg, golden_values(res, case.checkpoint_days),
+    return CaseRun(case, res, eng.dataset, spec.config, golden_values(res, case.checkpoint_days),
                    time.perf_counter() - t0, eng.venues)
 
 
@@ -294,11 +305,11 @@ def checkpoints(index: pd.DatetimeIndex, every_days: float) -> list[int]:
     return sorted(rows)
 
 
-def golden_values(res: Results, checkpoint_days: float = CHECKPOINT_DAYS) -> dict[str, Any]:
+def golden_values(res: RunResult, checkpoint_days: float = CHECKPOINT_DAYS) -> dict[str, Any]:
     """The flat golden table of one run (see the module docstring)."""
     vals: dict[str, Any] = {"config_id": res.config_id, "data_fingerprint": res.data_fingerprint}
     vals.update({f"{VENUE_KEY}{v}": fp for v, fp in res.venue_fingerprint.items()})
-    m = res.metrics()
+    m = compute_metrics(res)
     flat: dict[str, Any] = {}
     _flatten({k: v for k, v in m.items() if k not in _SKIP_METRICS}, "", flat)
     vals.update({f"metrics.{k}": v for k, v in flat.items()})
@@ -443,7 +454,7 @@ def bless_checks(run: CaseRun) -> list[str]:
     tl, led, fills, liqs = res.timeline, res.ledger, res.fills, res.liquidations
     scale = float(res.initial_equity)
     problems: list[str] = []
-    m = res.metrics()
+    m = compute_metrics(res)
     pnl = m["pnl"]
 
     def led_sum(*kinds: str, venue: str | None = None) -> float:
@@ -634,12 +645,12 @@ def regress(cases: list[GoldenCase], golden_dir: Path, *, update: bool = False,
     from basisbt.data.venues import VenueSpecError
     from basisbt.engine.market import MarketError
     from basisbt.engine.runner import StrategyError
-    data_cache: dict[tuple, Dataset] = {}
+    memo, loaded = Memo(keep=4), {}
     outcomes = []
     for case in cases:
         path = Path(golden_dir) / f"{case.name}.toml"
         try:
-            run = run_case(case, data_cache, venues)
+            run = run_case(case, memo, venues, loaded)
         except DataAbsent as e:
             oc = CaseOutcome(case, "skipped" if case.optional else "error", message=f"data absent: {e}", path=path)
         except (ConfigError, DataError, VenueSpecError, MarketError, StrategyError, ValueError, OSError) as e:

@@ -82,7 +82,8 @@ class StressModel:
                                gt=0.0, le=365.0)
 
     def __post_init__(self) -> None:
-        from basisbt.engine.config import ConfigError, check_range, coerce
+        from basisbt.data.checks import check_range, coerce
+        from basisbt.data.errors import ConfigError
         for f in fields(self):
             value = getattr(self, f.name)
             try:
@@ -99,7 +100,8 @@ class StressModel:
     def with_overrides(cls, overrides: dict[str, str], option: str = "--model") -> "StressModel":
         """A model with `name=value` overrides (CLI strings) of the declared types and ranges; a ConfigError
         names `option name=value`, the range, or for an unknown name the close match and the valid ones."""
-        from basisbt.engine.config import ConfigError, check_range, coerce, did_you_mean
+        from basisbt.data.checks import check_range, coerce, did_you_mean
+        from basisbt.data.errors import ConfigError
         known = {f.name: f for f in fields(cls)}
         kw: dict = {}
         for k, v in overrides.items():

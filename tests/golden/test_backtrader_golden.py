@@ -1,4 +1,4 @@
-"""The perp_short goldens, re-derived in backtrader (engine/bridges) from the same data: rtol 1e-9.
+"""The perp_short goldens, re-derived in backtrader (tests/oracles/backtrader_bridge.py) from the same data: rtol 1e-9.
 
 An independent engine (backtrader's broker, commission and slippage code, the bridge's funding
 analyzer) on the golden case's data, fees from the venue spec, and the same 1 bp slippage on
@@ -28,8 +28,8 @@ CASES = [c for c in builtin_cases()
 
 
 def run_in_backtrader(ds, slippage: float, params: dict, cash: float = 1_000_000.0):
-    """The bridge's perp_short set-up (engine.bridges.backtrader_bridge.run_perp_short) plus slippage."""
-    from basisbt.engine.bridges import backtrader_bridge as B
+    """The bridge's perp_short set-up (tests.oracles.backtrader_bridge.run_perp_short) plus slippage."""
+    from tests.oracles import backtrader_bridge as B
     venue = params.get("venue", "binance")
     spec = B.load_venue(venue, at=ds.perp[venue]["ts"].iloc[0])
     lev = float(params.get("leverage", 3.0)) if params.get("collateral", "spot") == "usdt" \

@@ -18,6 +18,7 @@ from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
 from basisbt.regress.golden import CaseRun, GoldenCase, bless_checks, golden_values
 from basisbt.engine.runner import Engine
+from basisbt.results import Results
 from basisbt.strategies.perp_short import PerpShort
 
 P = 2000.0
@@ -50,7 +51,7 @@ def flat_run() -> CaseRun:
     ds = flat_dataset()
     cfg = RunConfig()                        # 1,000,000 capital, 1 bp slippage, fills at the next open
     eng = Engine(PerpShort(), ds, cfg, data_label="flat-2000")
-    res = eng.run()
+    res = Results.of(eng.run())
     return CaseRun(GoldenCase("perp_short__flat", "perp_short", "flat-2000"), res, eng.dataset, cfg,
                    golden_values(res), 0.0)
 

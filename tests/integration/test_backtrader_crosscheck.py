@@ -1,4 +1,4 @@
-"""perp_short in our engine and in backtrader (engine/bridges) agree on the money, to 1e-6 relative.
+"""perp_short in our engine and in backtrader (tests/oracles/backtrader_bridge.py) agree on the money, to 1e-6 relative.
 
 Same data (a few hundred 1h bars of an embedded scenario), same fees, zero slippage, the same fill
 timing (our fill='open' = backtrader's default next-open fill; fill='close' = set_coc(True)).
@@ -17,9 +17,9 @@ import pytest
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.scenarios import load_scenario
-from basisbt.engine.bridges.backtrader_bridge import run_perp_short   # imports backtrader, a hard dependency
+from tests.oracles.backtrader_bridge import run_perp_short   # imports backtrader, a hard dependency
 from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.perp_short import PerpShort
 
 pytestmark = pytest.mark.slow

@@ -205,8 +205,8 @@ def test_one_out_rule_for_every_command_that_writes_a_directory(w: Path) -> None
 
 def test_sizes_are_checked_against_their_ceilings_before_any_work(w: Path) -> None:
     """Item 2: samples, grids, paths, days and path-days beyond the documented ceilings are refused at once."""
-    from basisbt.engine.stress import MAX_PATH_DAYS, MAX_PATHS
-    from basisbt.engine.sweep import MAX_CELLS
+    from basisbt.batch.stress import MAX_PATH_DAYS, MAX_PATHS
+    from basisbt.batch.sweep_plan import MAX_CELLS
     values = ",".join(str(1 + k / 1000) for k in range(400))
     cases = [(["sweep", "--samples", str(10**9)], f"above the {MAX_CELLS:,} cells"),
              (["sweep", "--grid", f"leverage={values}", "--grid", f"hedge_ratio={values.replace('1.', '0.')}"],

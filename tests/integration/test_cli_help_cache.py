@@ -66,7 +66,7 @@ def test_run_reads_the_cache_named_by_cache_option(tmp_path, monkeypatch):
 def test_report_without_perp_position_has_no_matplotlib_warning(tmp_path):
     from basisbt.data.scenarios import load_scenario
     from basisbt.engine.config import RunConfig
-    from basisbt.engine.runner import run_backtest
+    from tests.runs import run_backtest
     from basisbt.reports.writers import write_run
     from basisbt.strategies.base import Strategy
 

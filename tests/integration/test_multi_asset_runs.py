@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from basisbt.cli.app import app
 from basisbt.data.scenarios import load_scenario
 from basisbt.engine.config import ConfigError
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.funding_allocator import FundingAllocator
 from basisbt.strategies.synthetic_dollar import SyntheticDollar

@@ -18,7 +18,7 @@ from basisbt.cli.app import app
 from basisbt.data import cache
 from basisbt.data.dataset import Dataset
 from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from tests.helpers import bars
 

@@ -9,7 +9,7 @@ between the two single-asset runs, less what its own switching cost, and it book
 """
 from __future__ import annotations
 
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.funding_allocator import FundingAllocator
 from tests.helpers import binance_real
 

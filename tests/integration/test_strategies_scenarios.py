@@ -13,7 +13,7 @@ import pytest
 
 from basisbt.data.scenarios import load_scenario
 from basisbt.engine.results import PNL_PARTS
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.registry import builtin_strategies
 
 SCENARIOS = ("bull-carry", "feb-2025-crash", "death-spiral", "squeeze", "adl-crash", "venue-default",

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.synthetic_dollar import SyntheticDollar
 from tests.helpers import binance_real
 

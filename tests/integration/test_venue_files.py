@@ -18,7 +18,8 @@ import basisbt as bb
 from basisbt.cli.app import app
 from basisbt.data.venues import BUILTIN_DIR
 from basisbt.engine.config import ConfigError, RunConfig
-from basisbt.engine.runner import Engine, run_backtest
+from basisbt.engine.runner import Engine
+from tests.runs import run_backtest
 from basisbt.regress.golden import CaseRun, GoldenCase, bless_checks, golden_values
 from basisbt.strategies.base import Strategy
 from tests.helpers import T0, bars, dataset
@@ -153,7 +154,7 @@ def test_a_transfer_between_quotes_converts_at_the_spot_taker_fee_to_the_cent():
     usdc = bb.venue("bybit").replace(quote="USDC")
     cfg = RunConfig(slippage=0.0, initial_capital=50_000.0)
     eng = Engine(Move(), flat(("binance", "bybit")), cfg, venues=bb.venues([usdc]))
-    res = eng.run()
+    res = bb.Results.of(eng.run())
     led = res.ledger
     rows = {k: led.loc[led.kind == k, ["venue", "amount"]].to_records(index=False).tolist()
             for k in ("transfer_out", "withdrawal_fee", "fee", "transfer_in")}

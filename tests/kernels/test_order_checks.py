@@ -15,7 +15,7 @@ from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT,
                                           C_SPOT_TAKER, C_TAKER, N_ACCT, N_CFG, N_TRANSIT, O_FILLED, O_REFUSED, PERP,
                                           SPOT, WHY_CASH, WHY_MARGIN)
 from basisbt.engine.kernels.fills import allowed_qty
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from tests.helpers import bars, dataset
 from tests.reference import orders as ref

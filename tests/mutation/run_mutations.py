@@ -34,7 +34,7 @@ MONEY = ["tests/kernels", "tests/golden/test_flat_price.py", "tests/scenarios",
          "tests/unit/strategies", "tests/unit/data/test_venue_files_rebuild.py", "tests/unit/data/test_venues.py",
          "tests/integration/test_strategies_scenarios.py"]
 MESSAGES = ["tests/integration/test_bad_inputs.py", "tests/unit/data", "tests/unit/strategies/test_param_ranges.py",
-            "tests/unit/engine/test_sweep.py", "tests/integration/test_cli.py"]
+            "tests/unit/batch/test_sweep.py", "tests/integration/test_cli.py"]
 
 
 @dataclass(frozen=True)

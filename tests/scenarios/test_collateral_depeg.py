@@ -17,7 +17,7 @@ from basisbt.data.scenarios import load_scenario
 from basisbt.data.scenarios import collateral_depeg as cd
 from basisbt.data.sources import resolve_data
 from basisbt.data.venues import load_venue
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.perp_short import PerpShort
 
 

@@ -19,7 +19,7 @@ import pytest
 from basisbt.data.dataset import Dataset
 from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.funding_allocator import FundingAllocator
 from basisbt.strategies.lending_rebalance import LendingRebalance
 

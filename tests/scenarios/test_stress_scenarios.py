@@ -6,7 +6,7 @@ import pytest
 
 from basisbt.data.scenarios import list_scenarios, load_scenario
 from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.perp_short import PerpShort
 from tests.reference import kernels as ref
 

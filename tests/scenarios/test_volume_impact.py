@@ -15,7 +15,7 @@ from basisbt.data.dataset import Dataset
 from basisbt.engine.config import RunConfig
 from basisbt.engine.context import Context
 from basisbt.engine.events import BarEvent
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.perp_short import PerpShort
 

@@ -144,7 +144,7 @@ def test_collateral_conversions_pay_the_spot_taker_fee_each_way():
     # issue 23: a conversion is a spot trade. Binance's spot taker fee is 0.1 %: buying 5,000 of USDe costs
     # 5,000 + 5.00, selling 5,000 worth back brings 5,000 - 5.00; both fees are ledger rows `fee`. USDe flat at 1.
     from basisbt.data.dataset import Dataset
-    from basisbt.engine.runner import run_backtest
+    from tests.runs import run_backtest
     from basisbt.strategies.base import Strategy
     from tests.helpers import bars
 

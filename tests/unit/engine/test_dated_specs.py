@@ -13,6 +13,7 @@ from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.margin import liquidation_price
 from basisbt.engine.runner import Engine
+from basisbt.results import Results
 from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import bars, dataset
 
@@ -48,7 +49,7 @@ def test_a_run_across_a_spec_change_switches_tables_at_that_bar():
     ds = dataset(bars(np.full(24 * 5, 2000.0), start=start))
     eng = Engine(PerpShort(collateral="usdt", leverage=3.0), ds, RunConfig(slippage=0.0))
     assert eng.tables.rate[0, 0] == 0.005                        # the 2023-12-12 table at the first bar
-    res = eng.run()
+    res = Results.of(eng.run())
     assert eng.tables.rate[0, 0] == 0.004                        # the 2024-02-03 table after it
     assert any("spec block of 2024-02-03 in force" in line for line in res.log)
     # maintenance margin recorded before and after the change follows each table (same position, same price)

@@ -14,7 +14,9 @@ import pytest
 
 from basisbt.engine.config import RunConfig
 from basisbt.engine.market import FALLBACK, LIVE, STALE, UNLISTED, build_market
-from basisbt.engine.runner import DataQualityError, run_backtest
+from basisbt.cli.options import FLAGS
+from basisbt.engine.runner import DataQualityError
+from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset, funding
@@ -156,8 +158,9 @@ def test_mark_starting_late_falls_back_to_perp_bars_exactly():
 
 def test_strict_refuses_gaps_with_one_line():
     ds, _, _ = gappy()
-    with pytest.raises(DataQualityError, match=r"--strict: binance spot has 72 missing bars \(longest gap 3d 0h\)"):
+    with pytest.raises(DataQualityError, match=r"^strict: binance spot has 72 missing bars \(longest gap 3d 0h\)") as e:
         run_backtest(Hold(), ds, RunConfig(strict=True))
+    assert e.value.spelled(FLAGS).startswith("--strict: binance spot has 72 missing bars")     # as the CLI says it
 
 
 def test_settlement_at_the_first_open_is_not_earned():
@@ -182,11 +185,12 @@ def test_choose_venues_and_share_one_spot():
     ds = load_scenario("squeeze")
     two = ds.with_venues(["binance", "okx"])
     assert two.venues == ["binance", "okx"] and set(two.spot) == {"binance", "okx"}
-    with pytest.raises(ValueError, match="--venues: kraken not in the data; valid: binance, bybit, okx"):
+    with pytest.raises(ValueError, match="only_venues: kraken not in the data; valid: binance, bybit, okx") as e:
         ds.with_venues(["kraken"])
+    assert e.value.spelled(FLAGS).startswith("--venues: kraken not in the data")
     # perps only on bybit/okx, spot held in custody and priced from binance: runs, spot legs at binance's price
     perps_only = replace(ds, spot={"binance": ds.spot["binance"]}, perp={k: ds.perp[k] for k in ("bybit", "okx")})
-    with pytest.raises(Exception, match="no spot bars; price its spot leg from another venue with --spot-from"):
+    with pytest.raises(Exception, match="no spot bars; price its spot leg from another venue with spot_from"):
         build_market(perps_only)
     shared = perps_only.with_shared_spot("binance")
     m = build_market(shared)

@@ -6,7 +6,7 @@ import pytest
 from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.margin import liquidation_price, maintenance_margin
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset, kernel_market
 

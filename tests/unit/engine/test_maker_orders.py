@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.fills import first_fill_bar
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from tests.helpers import T0, bars, dataset
 from tests.reference import orders as ref

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+import basisbt as bb
 from basisbt.data.scenarios import load_scenario
 from basisbt.engine.config import RunConfig
 from basisbt.engine.runner import Engine
@@ -23,12 +24,13 @@ CASES = [({}, "feb-2025-crash"), ({}, "squeeze"), ({"collateral": "usdt", "lever
 
 
 def run(params: dict, scenario: str, honor: bool, config: RunConfig | None = None):
-    eng = Engine(PerpShort(**params), load_scenario(scenario), config)
-    eng.honor_sleep = honor
+    """The strategy as a user checks it (docs/api.md, ctx.sleep): bb.run(..., honor_sleep=False) calls every
+    decision anyway."""
+    strategy = PerpShort(**params)
     calls = []
-    hook = eng.strategy.on_bar
-    eng.strategy.on_bar = lambda ctx, ev: (calls.append(ev.bar), hook(ctx, ev))[1]      # count on_bar calls
-    return eng.run(), calls
+    hook = strategy.on_bar
+    strategy.on_bar = lambda ctx, ev: (calls.append(ev.bar), hook(ctx, ev))[1]      # count on_bar calls
+    return bb.run(strategy, load_scenario(scenario), config=config, honor_sleep=honor), calls
 
 
 @pytest.mark.parametrize("params,scenario", CASES)

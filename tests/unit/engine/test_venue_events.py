@@ -16,7 +16,7 @@ from basisbt.data.errors import DataError
 from basisbt.data.sources import resolve_data
 from basisbt.data.venue_events import VenueEvent, parse_venue_events
 from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset

@@ -19,7 +19,7 @@ from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_FUND, A_ISO, A_QTY,
                                           C_TIER_BASE, C_TRIGGER_FEE, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, Q_FEE,
                                           Q_INSURANCE, Q_PRICE, Q_QTY, Q_SOCIAL, Q_VENUE, R_LIQ_PX)
 from basisbt.engine.kernels.margin import liquidation_price
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from tests.helpers import bars, dataset, kernel_market
 from tests.reference import kernels as ref

@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS
+from basisbt.results import Results
 
 
 @lru_cache(maxsize=None)
 def real_run(strategy: str, scenario: str, **params) -> Results:
     """One built-in strategy on one embedded scenario, as `basisbt run` runs it (default RunConfig)."""
     from basisbt.data.sources import resolve_data
-    from basisbt.engine.runner import run_backtest
+    from tests.runs import run_backtest
     from basisbt.strategies.registry import builtin_strategies
     return run_backtest(builtin_strategies()[strategy](**params), resolve_data(f"scenario:{scenario}"),
                         data_label=f"scenario:{scenario}")

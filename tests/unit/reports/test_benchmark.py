@@ -62,7 +62,7 @@ def test_other_series_and_the_run_directory_round_trip(synth, tmp_path):
     assert synth.with_benchmark(f"{g}:apy:binance:funding_rate").metrics()["benchmark"]["correlation"] == \
         pytest.approx(1.0, abs=1e-12)
     out = res.save(tmp_path / "run")
-    back = load_run(out)
+    back = bb.Results.load(out)
     assert back.benchmark == res.benchmark
     assert back.metrics()["benchmark"] == pytest.approx(b)
     assert "Against the benchmark" in (out / "report.html").read_text()

@@ -1,6 +1,6 @@
 """--benchmark reads files as they come (issue 25 item 5) and checks their scale (issue 26 item 6): a DefiLlama
 export (Timestamp in unix seconds, Date, Base in percent), unix s/ms/us/ns and ISO times, a named time column,
-percent detected or stated, a percent/fraction mix-up refused naming --benchmark-unit, non-finite values and a
+percent detected or stated, a percent/fraction mix-up refused naming the unit option (benchmark_unit in Python, --benchmark-unit on the command line), non-finite values and a
 comparison with no common day refused (exit 2, naming the file; for no common day, both spans)."""
 from __future__ import annotations
 
@@ -75,11 +75,11 @@ def test_iso_times_with_and_without_a_zone(synth, daily, tmp_path) -> None:
 def test_a_percent_file_read_as_fractions_is_refused_naming_the_flag(synth, daily, tmp_path) -> None:
     f = defillama(tmp_path / "pct.csv", daily, daily.to_numpy() * 100.0)
     with pytest.raises(DataError, match=r"pct.csv: benchmark Base read as fraction is ~100x the run's "
-                                        r"staker_apy .*pass --benchmark-unit percent"):
+                                        r"staker_apy .*pass benchmark_unit percent"):
         synth.with_benchmark(f"{f}:Base", unit="fraction")
     g = tmp_path / "frac.csv"
     pd.DataFrame({"date": daily.index.strftime("%Y-%m-%d"), "apy": daily.to_numpy()}).to_csv(g, index=False)
-    with pytest.raises(DataError, match=r"read as percent is ~1/100x .*pass --benchmark-unit fraction"):
+    with pytest.raises(DataError, match=r"read as percent is ~1/100x .*pass benchmark_unit fraction"):
         synth.with_benchmark(f"{g}:apy", unit="percent")
     # stated right, both pass and agree with auto
     assert synth.with_benchmark(f"{f}:Base", unit="percent").metrics()["benchmark"]["unit_from"] == "stated"
@@ -97,12 +97,12 @@ def test_auto_reads_a_percent_file_several_times_off_the_run_as_percent(synth, d
 def test_auto_refuses_what_it_cannot_tell(synth, daily, tmp_path) -> None:
     f = tmp_path / "far.csv"
     pd.DataFrame({"date": daily.index.strftime("%Y-%m-%d"), "x": daily.to_numpy() * 1e5}).to_csv(f, index=False)
-    with pytest.raises(DataError, match="cannot tell the unit of x.*pass --benchmark-unit"):
+    with pytest.raises(DataError, match="cannot tell the unit of x.*pass benchmark_unit"):
         synth.with_benchmark(f"{f}:x")
     # stated, a series 1e5 x larger is another quantity: compared as given
     assert synth.with_benchmark(f"{f}:x", unit="fraction").metrics()["benchmark"]["correlation"] == \
         pytest.approx(1.0, abs=1e-12)
-    with pytest.raises(ConfigError, match="--benchmark-unit 'pct': use one of auto, fraction, percent"):
+    with pytest.raises(ConfigError, match="benchmark_unit 'pct': use one of auto, fraction, percent"):
         synth.with_benchmark(f"{f}:x", unit="pct")
 
 
@@ -114,7 +114,7 @@ BAD_FILES = [   # (file text, time_column, the one-line message)
      r"row 4: benchmark time '17380000' in unix s is 1970-07-21, outside"),
     ("Timestamp,apy\n12,0.05\n13,0.06\n", None, "unix times in no unit"),
     ("date,apy\n03/02/2025,0.05\n", None, r"row 2: benchmark time not readable: '03/02/2025' \(want ISO 8601"),
-    ("date,apy\n2025-01-28,0.05\n", "when", "--benchmark-time 'when': no such column; columns: date, apy"),
+    ("date,apy\n2025-01-28,0.05\n", "when", "benchmark_time 'when': no such column; columns: date, apy"),
 ]
 
 

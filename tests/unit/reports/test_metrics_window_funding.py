@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS
+from basisbt.results import Results
 from basisbt.reports import fmt
 from basisbt.reports import metrics as M
 from basisbt.reports.markdown import render_markdown

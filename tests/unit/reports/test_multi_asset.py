@@ -18,8 +18,9 @@ import pytest
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.scenarios import load_scenario
-from basisbt.engine.results import PNL_PARTS, Results
-from basisbt.engine.runner import run_backtest
+from basisbt.engine.results import PNL_PARTS
+from basisbt.results import Results
+from tests.runs import run_backtest
 from basisbt.reports import assets, plots
 from basisbt.reports.html import render_html
 from basisbt.reports.markdown import render_markdown

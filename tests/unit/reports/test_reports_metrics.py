@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import quantstats as qs
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS
+from basisbt.results import Results
 from basisbt.reports import metrics as M
 
 

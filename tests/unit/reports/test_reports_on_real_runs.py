@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from basisbt.data.scenarios import load_scenario
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.reports.loader import load_run
 from basisbt.reports.render import render_run
 from basisbt.reports.writers import write_run

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from basisbt.engine.results import PNL_PARTS, Results
+from basisbt.engine.results import PNL_PARTS
+from basisbt.results import Results
 from basisbt.reports import writers
 from basisbt.reports.loader import RunDirError, load_run
 from basisbt.reports.metrics import compute_metrics

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.scenarios import load_scenario
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.registry import builtin_strategies, load_strategy_class
 
 EXAMPLE = "strategies/examples/funding_flip.py:FundingFlip"

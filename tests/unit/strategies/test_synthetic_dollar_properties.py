@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from basisbt.data.dataset import Dataset
 from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.synthetic_dollar import SyntheticDollar
 
 T0 = pd.Timestamp("2025-03-03", tz="UTC")             # a Monday

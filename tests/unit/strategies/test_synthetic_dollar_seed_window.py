@@ -14,7 +14,7 @@ import pytest
 
 from basisbt.data.sources import resolve_data
 from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.synthetic_dollar import SyntheticDollar
 
 FLASH = pd.Timestamp("2025-02-03T02:20", tz="UTC")

@@ -38,7 +38,7 @@ import pytest
 
 from basisbt.data.dataset import Dataset
 from basisbt.engine.config import RunConfig
-from basisbt.engine.runner import run_backtest
+from tests.runs import run_backtest
 from basisbt.strategies.synthetic_dollar import SyntheticDollar
 
 T0 = pd.Timestamp("2025-03-01", tz="UTC")

@@ -13,7 +13,8 @@ import basisbt as bb
 from basisbt.cli.app import app
 from basisbt.data.stress.model import StressModel, generate_path
 from basisbt.engine.config import RunConfig
-from basisbt.engine.stress import StressPlan, run_path, run_stress, summarize, wilson
+from basisbt.batch.stress import StressPlan, run_path, run_stress
+from basisbt.reports.stress_summary import summarize, wilson
 
 SHORT = StressModel(days=30)
 
@@ -34,8 +35,8 @@ def test_wilson_interval_by_hand():
     assert all(math.isnan(x) for x in wilson(0, 0))
 
 
-def _job(strategy: str, params: dict, model: StressModel, run: dict | None = None) -> dict:
-    return StressPlan(strategy, params, model, paths=1, run=run or {}).jobs()[0]
+def _job(strategy: str, params: dict, model: StressModel, run: dict | None = None) -> StressPlan:
+    return StressPlan(strategy, params, model, paths=1, run=run or {})
 
 
 def test_a_path_row_is_the_plain_run_on_that_path():

@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from basisbt.batch.spec import DataSpec
 from basisbt.cli.app import app
-from basisbt.engine.sweep import (METRIC_COLUMNS, SweepError, cell_path, plan_sweep, run_cell, run_sweep,
-                                  sample_params, sort_table)
+from basisbt.batch.sweep import run_cell, run_sweep, sort_table
+from basisbt.batch.sweep_plan import SweepError, plan_sweep, sample_params
+from basisbt.batch.sweep_store import METRIC_COLUMNS, cell_path
 from basisbt.strategies.perp_short import PerpShort
 
 DATA = "scenario:feb-2025-crash"
@@ -123,8 +125,9 @@ def test_sorting_puts_the_best_first_and_nan_last():
 
 
 def test_a_failing_cell_is_a_row_with_its_error():
-    job = plan().job(plan().cells[0])
-    job["data"] = "scenario:no-such-scenario"
+    p = plan()
+    job = p.job(p.cells[0])
+    job["spec"] = job["spec"].replace(data=DataSpec("scenario:no-such-scenario"))
     row = run_cell(job)
     assert "no-such-scenario" in row["error"] and all(row[k] != row[k] for k in METRIC_COLUMNS)   # NaN
 

@@ -1,7 +1,7 @@
-"""basisbt.engine.memory: the huge-page switch the CLI and the benchmark flip, and its opt-out."""
+"""basisbt.memory: the huge-page switch the CLI and the benchmark flip, and its opt-out."""
 import numpy as np
 
-from basisbt.engine.memory import ENV, prefer_small_pages
+from basisbt.memory import ENV, prefer_small_pages
 
 
 def test_prefer_small_pages_turns_numpy_madvise_off(monkeypatch):
