@@ -4,7 +4,7 @@ Each command runs as a user runs it (the `basisbt` console script, a warm numba 
 best wall time is reported with its median, the CPU seconds of the process and its children (the chart
 helper), and the load average around it: on a shared machine a wall time with a load average above the
 core count is noise and is flagged as such. `basisbt run` is run with BASISBT_PHASES set, so the phases it
-went through (basisbt/phases.py: start-up, load, run, each table, each chart, commit) come with the best run.
+went through (data/phases.py: start-up, load, run, each table, each chart, commit) come with the best run.
 """
 from __future__ import annotations
 

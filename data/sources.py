@@ -101,7 +101,7 @@ def resolve_data(source: str, *, timeframe: str | None = None,
         if timeframe not in (None, "1h"):
             raise UnknownSource(f"{{timeframe}} {timeframe} does not apply to a stress path ({source[:60]}): its bars "
                                 "are hourly; leave {timeframe} out", key="timeframe")
-        return load_stress(source)
+        return load_stress(source, resolve_data)
     if source.endswith(".toml"):
         if timeframe is not None:
             raise UnknownSource(f"{{timeframe}} {timeframe} does not apply to a dataset TOML ({source}): its files "

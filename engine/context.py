@@ -25,7 +25,6 @@ from basisbt.engine.results import PNL_PARTS
 if TYPE_CHECKING:
     from basisbt.data.venues import VenueSpec
     from basisbt.engine.kernels.arrays import Records, State, VenueTables
-    from basisbt.engine.hooks import Hooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +90,10 @@ class VenueCosts:
     transfer_delay_s: float  # seconds a transfer out of the venue is in transit
 
 
+class _WithParams(Protocol):
+    p: Any
+
+
 class RunView(Protocol):
     """What a Context reads of the run: the whole seam between Context and Engine (mypy checks Engine
     against it). Everything is read at the current bar through the per-bar records, never live state
@@ -103,7 +106,7 @@ class RunView(Protocol):
     state: State
     tables: VenueTables
     specs: list[VenueSpec]
-    strategy: Hooks
+    strategy: _WithParams           # the strategy (engine/hooks.Hooks): the Context reads only its parameters
     venue_index: dict[str, int]     # venue name or slot label -> slot (a venue name: its home slot)
     slot_index: dict[str, int]      # slot label -> slot (venue names with one asset)
     extras: dict[str, dict[pd.Timestamp, float]]

@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 from basisbt.engine.results import RunResult
-from basisbt.phases import phase
+from basisbt.data.phases import phase
 
 _FAILED = "\0failed"          # a chart the helper could not draw: drawn (and its error raised) by the parent
 MIN_WAIT_S = 30.0             # a helper's time limit: this, or 4x what this process took for its share

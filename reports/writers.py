@@ -26,7 +26,7 @@ import pandas as pd
 
 from basisbt.data.safe_io import atomic_write, atomic_write_text, fsync_path
 from basisbt.engine.results import RunResult
-from basisbt.phases import phase
+from basisbt.data.phases import phase
 from basisbt.reports import runfiles, tomlfmt
 from basisbt.reports.markdown import ALLOCATION_PNG
 from basisbt.reports.metrics import compute_metrics, timeline_index

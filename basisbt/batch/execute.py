@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from basisbt.batch.spec import DataSpec, RunSpec
-from basisbt.phases import phase
+from basisbt.data.phases import phase
 
 if TYPE_CHECKING:
     from basisbt.data.dataset import Dataset

@@ -70,9 +70,10 @@ def run_path(plan: StressPlan, path: int) -> dict[str, Any]:
     """One path: run its spec metrics-only, return its outcomes and daily series."""
     from basisbt.engine.runner import StrategyError
     from basisbt.reports.metrics import compute_metrics, nav_series
-    row: dict[str, Any] = {"path": path, "error": ""}
+    spec = plan.spec(path)
+    row: dict[str, Any] = {"path": path, "data": spec.data.name, "error": ""}   # data: rerun it with basisbt run
     try:
-        res = execute(plan.spec(path), frames=False, memo=WORKER)
+        res = execute(spec, frames=False, memo=WORKER)
     except (StrategyError, ValueError) as e:
         row["error"] = f"{type(e).__name__}: {e}"[:300]
         return row

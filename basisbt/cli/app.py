@@ -20,7 +20,7 @@ from rich.table import Table
 from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, TimeoutOpt, err, fail, key_values
 from basisbt.cli.options import message, run_kwargs
 from basisbt.data.names import slug
-from basisbt.phases import lap, phase, started
+from basisbt.data.phases import lap, phase, started
 
 app = typer.Typer(
     name="basisbt",

@@ -8,6 +8,7 @@ may hold commas (`history=cache:ETH/USDT,BTC/USDT`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from basisbt.data.errors import ConfigError
@@ -54,19 +55,18 @@ def parse(source: str) -> tuple[int, int, StressModel, str | None]:
     return seed, path, StressModel.with_overrides(overrides, option=f"{source[:60]}:"), history
 
 
-def history_of(source: str | None) -> FundingHistory | None:
-    """The FundingHistory of a data source, read once per process."""
+def history_of(source: str | None, load: Callable[[str], Dataset]) -> FundingHistory | None:
+    """The FundingHistory of a data source (`load` reads it: data/sources.resolve_data), once per process."""
     if source is None:
         return None
     if source not in _HISTORY:
-        from basisbt.data.sources import resolve_data
         from basisbt.data.stress.bootstrap import FundingHistory
-        _HISTORY[source] = FundingHistory.from_dataset(resolve_data(source))
+        _HISTORY[source] = FundingHistory.from_dataset(load(source))
     return _HISTORY[source]
 
 
-def load_stress(source: str) -> Dataset:
-    """The Dataset of a `stress:` source (data/stress/model.generate_path)."""
+def load_stress(source: str, load: Callable[[str], Dataset]) -> Dataset:
+    """The Dataset of a `stress:` source (data/stress/model.generate_path); `load` reads a history source."""
     from basisbt.data.stress.model import generate_path
     seed, path, model, history = parse(source)
-    return generate_path(model, seed, path, history_of(history))
+    return generate_path(model, seed, path, history_of(history, load))

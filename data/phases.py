@@ -3,7 +3,8 @@
 `with phase("write equity.parquet"):` times a block; at exit the phases (name, seconds, thread) are
 appended to that file as one JSON line. `started()` records the start-up (interpreter and imports) as the
 time since BASISBT_PHASES_T0, the `time.time()` at which the bench launched the process. Costs nothing
-when off: `phase` then returns a shared null context.
+when off: `phase` then returns a shared null context. Standard library only, on the ground floor with the
+other helpers (data/safe_io.py, data/checks.py), so every floor may time itself.
 """
 from __future__ import annotations
 
