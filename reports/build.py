@@ -245,6 +245,6 @@ def _fills(results: Results) -> Section:
                      for _, r in f.head(MAX_FILL_ROWS).iterrows())
     table = Table(("time (UTC)", "venue", "instrument", "qty (base)", "price", "fee", "slippage", "reason"), rows,
                   align="lllrrrrl", scroll=True, shown_of=total if total > MAX_FILL_ROWS else None, empty="No fills.")
-    return Section("fills", f"Fills ({total})", (
+    return Section("fills", f"Fills ({total:,})", (
         table, *_shown_of(table, "fills", "; all of them are in the fills table (fills.parquet, or fills.csv)")),
         only="html")
