@@ -9,30 +9,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from basisbt.engine.results import PNL_PARTS
-from basisbt.engine.results import RunResult as Results
+from basisbt.engine.results import PNL_PARTS, RunResult
 from basisbt.reports.metrics import attribution_by_asset, hedge_notional, split_slot, timeline_index
 
 SWITCH_THRESHOLD = 0.10   # a switch: some asset's share moved more than 10 points since the last one listed
 MAX_SWITCH_ROWS = 60      # the reports list at most this many switches (all are in the frame)
 
 
-def assets_of(results: Results) -> list[str]:
+def assets_of(results: RunResult) -> list[str]:
     """The run's base assets in slot order (the primary first); [] for a single-asset run."""
     return list(dict.fromkeys(a for a in (split_slot(v)[1] for v in results.venues) if a))
 
 
-def venues_of(results: Results) -> list[str]:
+def venues_of(results: RunResult) -> list[str]:
     """The run's venue names (slot labels stripped of their asset), in slot order."""
     return list(dict.fromkeys(split_slot(v)[0] for v in results.venues))
 
 
-def slot_notional(results: Results) -> pd.DataFrame:
+def slot_notional(results: RunResult) -> pd.DataFrame:
     """Hedge notional per slot and bar (quote): columns the slot labels, index the bar closes."""
     return pd.DataFrame(hedge_notional(results), index=timeline_index(results.timeline))
 
 
-def grouped_notional(results: Results, by: str) -> pd.DataFrame:
+def grouped_notional(results: RunResult, by: str) -> pd.DataFrame:
     """Hedge notional per bar summed per 'asset' or per 'venue' (quote), columns in slot order."""
     i = {"venue": 0, "asset": 1}[by]
     per = slot_notional(results)
@@ -47,7 +46,7 @@ def shares(notional: pd.DataFrame) -> pd.DataFrame:
     return notional.div(total.where(total > 0), axis=0)
 
 
-def allocation_switches(results: Results, threshold: float = SWITCH_THRESHOLD) -> pd.DataFrame:
+def allocation_switches(results: RunResult, threshold: float = SWITCH_THRESHOLD) -> pd.DataFrame:
     """The bars where the book moved between assets, one row each: ts, what (opened, moved, closed),
     `<asset> from` / `<asset> to` shares and the hedge notional after (quote).
 
@@ -89,7 +88,7 @@ def allocation_switches(results: Results, threshold: float = SWITCH_THRESHOLD) -
     return pd.DataFrame(rows, columns=cols)
 
 
-def attribution_table(results: Results) -> pd.DataFrame:
+def attribution_table(results: RunResult) -> pd.DataFrame:
     """Attribution per asset (quote): rows the assets, 'lending' and 'total', columns the 7 parts + 'total'."""
     by = attribution_by_asset(results.attribution)
     cols = [*PNL_PARTS, "total"]

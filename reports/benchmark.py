@@ -193,7 +193,7 @@ def _times(r: float) -> str:
 
 
 def attach(results: Any, spec: str, unit: str = "auto", time_column: str | None = None) -> Any:
-    """Results with the benchmark of `spec` attached (extras['benchmark'] in fractions, results.benchmark
+    """RunResult with the benchmark of `spec` attached (extras['benchmark'] in fractions, results.benchmark
     metadata: file, column, series, unit, how the unit was set, the time column and how it was read)."""
     if unit not in UNITS:
         raise ConfigError(f"{{benchmark_unit}} {unit!r}: use one of {', '.join(UNITS)}", key="benchmark_unit")

@@ -1,4 +1,4 @@
-"""Notebook helpers: an HTML repr of a run and a one-figure overview (bound to basisbt.Results)."""
+"""Notebook helpers: an HTML repr of a run and a one-figure overview (bound to basisbt.RunResult)."""
 from __future__ import annotations
 
 import html as _html
