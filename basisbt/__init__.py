@@ -35,7 +35,7 @@ if TYPE_CHECKING:
                                        LiquidationEvent, RejectEvent, StartEvent, VenueDefaultEvent, VenueHaltEvent)
     from basisbt.engine.results import FramesNotKept
     from basisbt.engine.runner import StrategyError
-    from basisbt.reports.loader import RunDirError
+    from basisbt.reports.runfiles import RunDirError
     from basisbt.results import Results
     from basisbt.strategies.base import Strategy, param, require_venue
     from basisbt.strategies.hedge import (close_hedge, hedge_value, open_hedge, rehedge, restore_after_adl, steer,
@@ -57,7 +57,7 @@ _WHERE = {
                      "steer"), "basisbt.strategies.hedge"),
     "ConfigError": "basisbt.data.errors", "DataError": "basisbt.data.errors",
     "StrategyError": "basisbt.engine.runner", "FramesNotKept": "basisbt.engine.results",
-    "RunDirError": "basisbt.reports.loader",
+    "RunDirError": "basisbt.reports.runfiles",
 }
 __all__ = sorted([*_WHERE, "strategies"])
 

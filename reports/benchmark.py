@@ -130,7 +130,7 @@ def run_series(results: Any, series: str) -> pd.Series:
     if series in extras and series != EXTRA_KEY:
         return extras[series].dropna()
     if series == "nav":
-        from basisbt.reports.metrics import nav_series
+        from basisbt.reports.series import nav_series
         return nav_series(results) / float(results.initial_equity)
     if results.has_frames and series in results.timeline.columns:
         return results.timeline[series].dropna()
@@ -217,10 +217,10 @@ def daily_pair(results: Any) -> pd.DataFrame:
 
 def compare(results: Any) -> dict[str, Any]:
     """metrics.json `benchmark`: what was compared, on how many days, correlation and mean difference."""
-    return _summary(results.benchmark, daily_pair(results))
+    return summary(results.benchmark, daily_pair(results))
 
 
-def _summary(meta: dict[str, str], pair: pd.DataFrame) -> dict[str, Any]:
+def summary(meta: dict[str, str], pair: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {**meta, "days": int(len(pair))}
     if len(pair) == 0:
         return {**out, "correlation": None, "mean_difference": None, "run_mean": None, "benchmark_mean": None,
@@ -231,22 +231,3 @@ def _summary(meta: dict[str, str], pair: pd.DataFrame) -> dict[str, Any]:
     return {**out, "correlation": corr if corr is None or math.isfinite(corr) else None,
             "mean_difference": float(np.mean(r - b)), "run_mean": float(r.mean()), "benchmark_mean": float(b.mean()),
             "first_day": pair.index[0].date().isoformat(), "last_day": pair.index[-1].date().isoformat()}
-
-
-def fig_benchmark(results: Any, dpi: int = 110) -> Any:
-    """Both daily series on one chart, correlation and mean difference in the title; None without a benchmark."""
-    if not getattr(results, "benchmark", None):
-        return None
-    from basisbt.reports.plots import _legend, _naive, _new, _style
-    pair = daily_pair(results)
-    c = _summary(results.benchmark, pair)
-    fig, (ax,) = _new(1, 3.6, dpi=dpi)
-    t = _naive(pair.index)
-    ax.plot(t, pair["run"].to_numpy(), linewidth=1.3, label=f"run: {c['series']}")
-    ax.plot(t, pair["benchmark"].to_numpy(), linewidth=1.3, label=f"benchmark: {c['column']}")
-    corr = "n/a" if c["correlation"] is None else f"{c['correlation']:.2f}"
-    mean_diff = "n/a" if c["mean_difference"] is None else f"{c['mean_difference']:.4g}"
-    _style(ax, f"{c['series']} vs {c['column']} (daily means; correlation {corr}, mean difference {mean_diff})",
-           c["series"])
-    _legend(ax, loc="best")
-    return fig

@@ -7,16 +7,12 @@ import base64
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape
 
-from basisbt.engine.results import RunResult
 from basisbt.reports.model import Cell, Report
-
-if TYPE_CHECKING:
-    from basisbt.reports.chartproc import ChartJob
 
 TEMPLATES = Path(__file__).parent / "templates"
 _CODE = re.compile(r"`([^`]+)`")
@@ -59,23 +55,3 @@ def nav(report: Report) -> list[tuple[str, str]]:
 def to_html(report: Report) -> str:
     """The report as one self-contained HTML page."""
     return environment().get_template("page.html.j2").render(r=report, sections=report.for_("html"), nav=nav(report))
-
-
-def render_html(results: RunResult, metrics: dict[str, Any], *, dpi: int = 110,
-                allocation_png: bytes | None = None, charts: ChartJob | None = None) -> str:
-    """The self-contained report.html text for one run; `allocation_png` reuses the several-asset
-    allocation chart already drawn for allocation.png (drawn here when not given); `charts` the charts
-    already being drawn (reports/chartproc.py), else they are drawn here."""
-    from basisbt.reports.build import run_report
-    from basisbt.reports.chartproc import start_charts
-    from basisbt.reports.writers import allocation_png as draw_allocation
-    from basisbt.reports.writers import run_toml
-    if allocation_png is None:
-        allocation_png = draw_allocation(results, dpi)
-    job = charts or start_charts(results, dpi)
-    try:
-        drawn = job.finish()
-    finally:
-        job.close()
-    return to_html(run_report(results, metrics, charts=drawn, allocation_png=allocation_png,
-                              run_toml=run_toml(results)))

@@ -17,12 +17,11 @@ import pandas as pd
 
 from basisbt.engine.results import RunResult
 from basisbt.reports import runfiles
+from basisbt.reports.runfiles import RunDirError
 
 _STRING_COLUMNS = ("venue", "kind", "ref", "instrument", "reason", "liquidity")
 
 
-class RunDirError(ValueError):
-    """A run directory that is missing, incomplete, unreadable or fails its checks; the message names the file."""
 
 
 def _utc(s: pd.Series | pd.Index) -> pd.DatetimeIndex:

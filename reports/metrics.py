@@ -29,9 +29,9 @@ Conventions (also written into metrics.json under `conventions` and into every r
   `funding_passive` is the old benchmark: a constant short of the average perp short notional,
   split evenly across venues, earning each venue's summed rates (signed quote, not a ratio).
 
-The functions read a run through `RunView`: its frames, or for a frames=False run (engine.results) the
-record arrays those frames are built from, column by column with the same arithmetic, so both give the
-same metrics (tests/unit/engine/test_metrics_only.py checks every key).
+The functions read a run through `RunView` (reports/series.py): its frames, or for a frames=False run
+(engine.results) the record arrays those frames are built from, column by column with the same arithmetic, so
+both give the same metrics (tests/unit/engine/test_metrics_only.py checks every key).
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.engine.results import PNL_PARTS, RunResult
+from basisbt.reports.series import RunView, equity_series, flows_series, nav_series, timeline_index, view_of
 
 DAYS_PER_YEAR = 365.0
 RISK_FREE = 0.0
@@ -68,124 +69,6 @@ CONVENTIONS = {
                         "venues (signed quote)"),
     "units": "quote currency; fractions for returns and rates",
 }
-
-
-def timeline_index(timeline: pd.DataFrame) -> pd.DatetimeIndex:
-    """The bar-close instants of a timeline, from its `ts` column or its index (UTC)."""
-    idx = timeline["ts"] if "ts" in timeline.columns else timeline.index
-    return pd.DatetimeIndex(idx)
-
-
-class RunView:
-    """What the metrics read of a run: its frames, or (frames=False) its record arrays, one column at a time.
-
-    Record columns come from engine.timeline_frame.timeline_column (the code that builds the frame) and the
-    fills, ledger and liquidation rows from the same lists the frames are made of, in the same order.
-    """
-
-    def __init__(self, results: RunResult) -> None:
-        self.results = results
-        self.records = None if results.has_frames else results.records
-        self._cols: dict[str, np.ndarray] = {}
-        if self.records is None:
-            tl = results.timeline
-            self.times = timeline_index(tl)
-            self._names = set(tl.columns)
-        else:
-            from basisbt.engine.timeline_frame import timeline_columns, timeline_times
-            m = self.records.market
-            self.times = timeline_times(m)
-            self._names = set(timeline_columns(m.venues, m.protocols))
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-    def has(self, name: str) -> bool:
-        """True when the run's timeline has this column."""
-        return name in self._names
-
-    def col(self, name: str) -> np.ndarray:
-        """A timeline column as a float array (do not modify it), NaN when the column is missing."""
-        if not self.has(name):
-            return np.full(len(self), np.nan)
-        got = self._cols.get(name)
-        if got is None:
-            if self.records is None:
-                got = self.results.timeline[name].to_numpy(dtype=float)
-            else:
-                from basisbt.engine.timeline_frame import timeline_column
-                got = timeline_column(self.records.market, self.records.rec, name, view=True)
-            self._cols[name] = got
-        return got
-
-    def funding_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """(amounts, venues) of the ledger's funding rows, in ledger order; empty arrays when none."""
-        if self.records is None:
-            return _funding_rows(self.results.ledger)
-        from basisbt.engine.kernels.codes import L_KIND, L_VENUE, LEDGER_KINDS
-        r = self.records
-        rows = r.ledger_keys[:, L_KIND] == LEDGER_KINDS.index("funding")
-        names = np.array([*r.ledger_names, ""], dtype=object)       # venue index -1 -> ""
-        return np.nan_to_num(r.ledger_amounts[rows].astype(float)), names[r.ledger_keys[rows, L_VENUE]]
-
-    def fills(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(count, qty, price, fee, slippage) of the fills."""
-        if self.records is None:
-            f = self.results.fills
-            if f is None or len(f) == 0:
-                return 0, *(np.zeros(0),) * 4
-            return (len(f), *(f[c].to_numpy(dtype=float) if c in f.columns else np.zeros(len(f))
-                              for c in ("qty", "price", "fee", "slippage")))
-        rows = self.records.fills
-        return (len(rows), *(np.array([x[c] for x in rows], dtype=float)
-                             for c in ("qty", "price", "fee", "slippage")))
-
-    def liquidations(self) -> tuple[int, np.ndarray, np.ndarray, list[str]]:
-        """(count, fees, insurance losses, venues) of the liquidations."""
-        if self.records is None:
-            liq = self.results.liquidations
-            n = 0 if liq is None else len(liq)
-            if not n:
-                return 0, np.zeros(0), np.zeros(0), []
-            return (n, *(liq[c].to_numpy(dtype=float) if c in liq.columns else np.zeros(n)
-                         for c in ("fee", "insurance_loss")),
-                    [str(v) for v in liq["venue"]] if "venue" in liq.columns else [])
-        rows = self.records.liquidations
-        return (len(rows), np.array([x["fee"] for x in rows], dtype=float),
-                np.array([x["insurance_loss"] for x in rows], dtype=float), [str(x["venue"]) for x in rows])
-
-
-def _view(results: RunResult | RunView) -> RunView:
-    return results if isinstance(results, RunView) else RunView(results)
-
-
-def equity_series(results: RunResult | RunView) -> pd.Series:
-    """The per-bar equity (quote) indexed by bar-close time."""
-    v = _view(results)
-    return pd.Series(v.col("equity"), index=v.times, name="equity")
-
-
-def flows_series(results: RunResult | RunView) -> pd.Series:
-    """External capital flows per bar (quote, + in), zeros when the timeline has no `flows` column."""
-    v = _view(results)
-    f = np.nan_to_num(v.col("flows")) if v.has("flows") else np.zeros(len(v))
-    return pd.Series(f, index=v.times, name="flows")
-
-
-def nav_series(results: RunResult | RunView) -> pd.Series:
-    """Flow-adjusted NAV (quote): equity_start chained by time-weighted bar returns; = equity without flows."""
-    results = _view(results)
-    eq = equity_series(results)
-    flows = flows_series(results).to_numpy()
-    if not flows.any():
-        return eq.rename("nav")
-    e = eq.to_numpy(dtype=float)
-    start = float(results.results.initial_equity)
-    prev = np.r_[start, e[:-1]]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        growth = np.where(prev > 0, (e - flows) / prev, np.nan)
-    nav = start * np.cumprod(growth)
-    return pd.Series(nav, index=eq.index, name="nav")
 
 
 def daily_returns(equity: pd.Series, equity_start: float) -> pd.Series:
@@ -274,7 +157,7 @@ def max_drawdown_info(equity: pd.Series, equity_start: float) -> dict[str, Any]:
 
 def pnl_parts(results: RunResult | RunView) -> dict[str, float]:
     """Sum of each timeline pnl_* column (quote); a missing column counts as 0."""
-    v = _view(results)
+    v = view_of(results)
     return {p: _sum(v.col(f"pnl_{p}")) if v.has(f"pnl_{p}") else 0.0 for p in PNL_PARTS}
 
 
@@ -295,7 +178,7 @@ def funding_capture(results: RunResult | RunView) -> dict[str, Any]:
     short of the average book (the time-average of sum_V max(-perp_qty_V, 0) * mark_px_V) split evenly
     across venues, earning each venue's summed funding rates.
     """
-    tl = _view(results)
+    tl = view_of(results)
     venue_names = tl.results.venues
     captured = _sum(tl.col("pnl_funding")) if tl.has("pnl_funding") else 0.0
     amounts, venues = tl.funding_rows()
@@ -315,17 +198,6 @@ def funding_capture(results: RunResult | RunView) -> dict[str, Any]:
             "funding_available": available, "funding_available_by_venue": available_by_venue,
             "funding_capture_ratio": ratio, "funding_passive": passive,
             "funding_passive_by_venue": passive_by_venue, "book_notional_avg": book}
-
-
-def _funding_rows(ledger: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-    """(amounts, venues) of the ledger's funding rows; empty arrays when there are none."""
-    if ledger is None or len(ledger) == 0 or not {"kind", "amount"} <= set(ledger.columns):
-        return np.zeros(0), np.zeros(0, dtype=object)
-    rows = ledger[ledger["kind"] == "funding"]
-    amounts = np.nan_to_num(rows["amount"].to_numpy(dtype=float))
-    venues = rows["venue"].astype(str).to_numpy(dtype=object) if "venue" in rows.columns \
-        else np.full(len(rows), "", dtype=object)
-    return amounts, venues
 
 
 def window_info(days: float, returns: pd.Series) -> dict[str, Any]:
@@ -348,7 +220,7 @@ def window_info(days: float, returns: pd.Series) -> dict[str, Any]:
 
 def time_hedged(results: RunResult | RunView) -> float:
     """Fraction of bars (0..1) with a perp short open and |net base delta| <= 5 % of gross spot base."""
-    tl = _view(results)
+    tl = view_of(results)
     if len(tl) == 0:
         return math.nan
     if is_multi_asset(tl.results.venues):
@@ -405,7 +277,7 @@ def _ordered(keys: list[str]) -> list[str]:
 
 def hedge_notional(results: RunResult | RunView) -> dict[str, np.ndarray]:
     """Per slot, the hedge notional held at each bar: |perp_qty| x mark_px (quote, 0 where flat or unpriced)."""
-    tl = _view(results)
+    tl = view_of(results)
     return {v: np.nan_to_num(np.abs(_col(tl, f"{v}:perp_qty")) * _col(tl, f"{v}:mark_px"))
             for v in tl.results.venues}
 
@@ -434,7 +306,7 @@ def allocation_by_asset(results: RunResult | RunView) -> dict[str, Any]:
     bars that hold any hedge (so the shares of one grouping sum to 1); `last_share` is the share at the
     last such bar (`last_ts`); `mean_notional` averages the quote notional over every bar. Shares are
     null when the run never held a perp."""
-    tl = _view(results)
+    tl = view_of(results)
     slots = hedge_notional(tl)
     total = np.zeros(len(tl))
     for x in slots.values():
@@ -467,7 +339,7 @@ def allocation_by_asset(results: RunResult | RunView) -> dict[str, Any]:
 
 def min_distance_to_liquidation(results: RunResult | RunView) -> dict[str, dict[str, Any]]:
     """Per venue: smallest |mark - liq| / mark over bars with a position (fraction) and when; null if none."""
-    tl = _view(results)
+    tl = view_of(results)
     times = tl.times
     out: dict[str, dict[str, Any]] = {}
     for v in tl.results.venues:
@@ -482,7 +354,7 @@ def min_distance_to_liquidation(results: RunResult | RunView) -> dict[str, dict[
 
 def trading_stats(results: RunResult | RunView, equity: pd.Series, days: float) -> dict[str, float]:
     """Traded notional, annual turnover (x average equity per year), fees and slippage paid (quote, >= 0)."""
-    n, qty, price, fee, slippage = _view(results).fills()
+    n, qty, price, fee, slippage = view_of(results).fills()
     if n == 0:
         traded = fees = slip = 0.0
     else:
@@ -495,7 +367,7 @@ def trading_stats(results: RunResult | RunView, equity: pd.Series, days: float) 
 
 def liquidation_stats(results: RunResult | RunView, pnl_liquidation: float) -> dict[str, Any]:
     """Count, cost (= -pnl.liquidation, quote, positive is a loss), fees and insurance-fund losses."""
-    n, fee, insurance, venues = _view(results).liquidations()
+    n, fee, insurance, venues = view_of(results).liquidations()
     fees, ins = (_sum(fee), _sum(insurance)) if n else (0.0, 0.0)
     by_venue = {v: venues.count(v) for v in sorted(set(venues))}
     return {"liquidations": n, "liquidation_cost": 0.0 - pnl_liquidation, "liquidation_fees": fees,

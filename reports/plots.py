@@ -602,9 +602,23 @@ def fig_compare_equity(curves: Sequence[tuple[str, pd.Series, float]], dpi: int 
     return fig
 
 
-def _fig_benchmark(results: RunResult, dpi: int) -> Figure | None:
-    from basisbt.reports.benchmark import fig_benchmark
-    return fig_benchmark(results, dpi)
+def _fig_benchmark(results: RunResult, dpi: int = 110) -> Figure | None:
+    """Both daily series on one chart, correlation and mean difference in the title; None without a benchmark."""
+    if not getattr(results, "benchmark", None):
+        return None
+    from basisbt.reports.benchmark import daily_pair, summary
+    pair = daily_pair(results)
+    c = summary(results.benchmark, pair)
+    fig, (ax,) = _new(1, 3.6, dpi=dpi)
+    t = _naive(pair.index)
+    ax.plot(t, pair["run"].to_numpy(), linewidth=1.3, label=f"run: {c['series']}")
+    ax.plot(t, pair["benchmark"].to_numpy(), linewidth=1.3, label=f"benchmark: {c['column']}")
+    corr = "n/a" if c["correlation"] is None else f"{c['correlation']:.2f}"
+    mean_diff = "n/a" if c["mean_difference"] is None else f"{c['mean_difference']:.4g}"
+    _style(ax, f"{c['series']} vs {c['column']} (daily means; correlation {corr}, mean difference {mean_diff})",
+           c["series"])
+    _legend(ax, loc="best")
+    return fig
 
 
 def chart_builders(results: RunResult) -> list[tuple[str, str, Callable[[RunResult, int], Figure | None]]]:

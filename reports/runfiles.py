@@ -24,6 +24,10 @@ FORMATS = ("parquet", "csv")
 PARQUET_COMPRESSION = "snappy"                        # fastest to write of pyarrow's codecs; every reader has it
 
 
+class RunDirError(ValueError):
+    """A run directory that is missing, incomplete, unreadable or fails its checks; the message names the file."""
+
+
 def table_name(table: str, csv: bool) -> str:
     """The file name of a table: `equity.parquet`, or `equity.csv` when csv or a small table."""
     return f"{table}.{'csv' if csv or table in SMALL_TABLES else 'parquet'}"

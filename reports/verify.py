@@ -20,7 +20,7 @@ import numpy as np
 
 from basisbt.engine.results import PNL_PARTS, RunResult
 from basisbt.reports import runfiles
-from basisbt.reports.loader import RunDirError
+from basisbt.reports.runfiles import RunDirError
 
 IDENTITY_RTOL = 1e-8      # of max(initial equity, |equity|): the engine's parts add up to ~1e-15 of it
 

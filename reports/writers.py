@@ -20,7 +20,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import pandas as pd
 
@@ -30,6 +30,9 @@ from basisbt.data.phases import phase
 from basisbt.reports import runfiles, tomlfmt
 from basisbt.reports.model import ALLOCATION_PNG
 from basisbt.reports.metrics import compute_metrics, timeline_index
+
+if TYPE_CHECKING:
+    from basisbt.reports.chartproc import ChartJob
 
 RUN_FORMAT = 2       # 2: tables in Parquet or CSV, their sha256 in run.toml [files]; 1: CSV, no fingerprint
 T = TypeVar("T")
@@ -425,3 +428,22 @@ def allocation_png(results: RunResult, dpi: int = 110) -> bytes | None:
     from basisbt.reports import plots            # matplotlib: only when there is this chart to draw
     fig = plots.fig_asset_allocation(results, assets.allocation_switches(results), dpi)
     return plots.png_bytes(fig, dpi=dpi)
+
+
+def render_html(results: RunResult, metrics: dict[str, Any], *, dpi: int = 110,
+                allocation: bytes | None = None, charts: ChartJob | None = None) -> str:
+    """The self-contained report.html text for one run; `allocation` reuses the several-asset allocation chart
+    already drawn for allocation.png (drawn here when not given); `charts` the charts already being drawn
+    (reports/chartproc.py), else they are drawn here."""
+    from basisbt.reports.build import run_report
+    from basisbt.reports.chartproc import start_charts
+    from basisbt.reports.html import to_html
+    if allocation is None:
+        allocation = allocation_png(results, dpi)
+    job = charts or start_charts(results, dpi)
+    try:
+        drawn = job.finish()
+    finally:
+        job.close()
+    return to_html(run_report(results, metrics, charts=drawn, allocation_png=allocation,
+                              run_toml=run_toml(results)))

@@ -22,7 +22,7 @@ from basisbt.engine.results import PNL_PARTS
 from basisbt.results import Results
 from tests.runs import run_backtest
 from basisbt.reports import assets, plots
-from basisbt.reports.html import render_html
+from basisbt.reports.writers import render_html
 from basisbt.reports.markdown import render_markdown
 from basisbt.reports.metrics import compute_metrics, split_slot
 from basisbt.reports.render import render_run
