@@ -1,8 +1,8 @@
 """`basisbt.Results`: one run's plain data (engine/results.RunResult) with the notebook conveniences bound.
 
 The engine answers with a RunResult and imports nothing of reports; here, above both, the methods a notebook
-user calls are bound to it: `metrics()`, `plot()`, `save()`, `Results.load()`, `with_benchmark()` and the
-notebook's HTML view. Each imports its reports module when first called, so `import basisbt` stays cheap.
+user calls are bound to it: `metrics()`, `plot()`, `report()`, `save()`, `Results.load()`, `with_benchmark()`
+and the notebook's HTML view. Each imports its reports module when first called, so `import basisbt` stays cheap.
 """
 from __future__ import annotations
 
@@ -33,6 +33,13 @@ class Results(RunResult):
         """A matplotlib Figure with the report's main charts (for notebooks; matplotlib stays in reports)."""
         from basisbt.reports.notebook import plot
         return plot(self)
+
+    def report(self) -> Any:
+        """The report as data (reports/model.Report): the tables, notes and charts' data report.md and report.html
+        render, computed once (docs/reports.md); no chart is drawn."""
+        from basisbt.reports.build import run_report
+        from basisbt.reports.metrics import compute_metrics
+        return run_report(self, compute_metrics(self))
 
     def _repr_html_(self) -> str | None:
         if not self.has_frames:

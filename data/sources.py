@@ -1,8 +1,8 @@
 """Turn a data source into a Dataset: `scenario:NAME`, `cache[:SYMBOL[,SYMBOL...]]`, a dataset TOML, or a generated
 stress path `stress:SEED:PATH[:key=value,...]` (data/stress/source.py).
 
-`cache:ETH/USDT,BTC/USDT` loads each symbol's cached bars and funding and combines them into one
-Dataset of several base assets (`Dataset.combine`): the first symbol is the primary (the cache's
+`scenario:NAME:SEED` draws a synthetic scenario with another seed. `cache:ETH/USDT,BTC/USDT` loads each symbol's
+cached bars and funding and combines them into one Dataset of several base assets (`Dataset.combine`): the first symbol is the primary (the cache's
 lending rides with it); all must share quote and timeframe, and an asset may appear once.
 
 Dataset TOML (paths relative to the TOML; csv/parquet/feather files in canonical columns,
@@ -62,7 +62,7 @@ class UnknownSource(ConfigError):
     """A data source that names nothing we can load (the message lists the valid forms)."""
 
 
-FORMS = "use scenario:NAME, cache[:SYMBOL[,SYMBOL...]], a dataset .toml or stress:SEED:PATH[:key=value,...]"
+FORMS = "use scenario:NAME[:SEED], cache[:SYMBOL[,SYMBOL...]], a dataset .toml or stress:SEED:PATH[:key=value,...]"
 
 
 def resolve_data(source: str, *, timeframe: str | None = None,
@@ -74,8 +74,13 @@ def resolve_data(source: str, *, timeframe: str | None = None,
     """
     if source.startswith("scenario:"):
         from basisbt.data.scenarios import load_scenario
-        name = check_name(source.split(":", 1)[1], "scenario")
-        return load_scenario(name, timeframe=timeframe)      # None: the scenario's own default bar size
+        name, _, seed = source.split(":", 1)[1].partition(":")
+        name = check_name(name, "scenario")
+        if seed and not seed.isdigit():
+            raise UnknownSource(f"{{data}} {source[:80]!r}: the seed after the scenario's name is a whole number, "
+                                f"e.g. scenario:{name}:7", key="data")
+        # timeframe None: the scenario's own default bar size; seed None: its own default seed
+        return load_scenario(name, timeframe=timeframe, seed=int(seed) if seed else None)
     if source == "cache" or source.startswith("cache:"):
         from basisbt.data.cache import default_root, list_cache, load_dataset
         root = default_root(cache_dir)

@@ -258,7 +258,7 @@ def check_data(data: str) -> None:
     from basisbt.data.scenarios import _MODULES, real
     from basisbt.data.sources import FORMS
     if data.startswith("scenario:"):
-        name = data.split(":", 1)[1]
+        name = data.split(":", 2)[1]
         names = [*_MODULES, *real.BY_NAME]
         if name not in names:
             raise SweepError(f"--data {data}: unknown scenario{did_you_mean(name, names)}; valid: {', '.join(names)}")

@@ -1,5 +1,8 @@
 """funding_flip: an example user strategy — hold the hedge only while trailing funding pays.
 
+Written as a user writes one, with the public names of `basisbt` only; docs/strategies.md shows it piece by
+piece (a test checks each piece is in this file).
+
 Run it with: basisbt run --strategy strategies/examples/funding_flip.py:FundingFlip --set lookback_days=2
 Long spot + short perp on one venue while the trailing funding APR is above `on_above`; the
 whole hedge (spot and perp together, so the book never holds naked ETH) is closed to USDT when
@@ -9,9 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from basisbt.engine.context import Context
-from basisbt.engine.events import BarEvent, StartEvent
-from basisbt.strategies.base import Strategy, param, require_venue
+from basisbt import BarEvent, Context, StartEvent, Strategy, param, require_venue
 
 
 class FundingFlip(Strategy):
