@@ -46,6 +46,7 @@ def run(strategy: StrategyLike | None = None, data: str | Dataset | None = None,
     total)` is called as bars are run; `honor_sleep=False` calls every decision even while the strategy sleeps
     (a check that ctx.sleep changes nothing)."""
     from basisbt.batch.execute import execute
+    _check_keywords(run_keys)
     spec = build_spec(strategy, data, params=params, config=config, venues=venues, timeframe=timeframe,
                       cache_dir=cache_dir, only_venues=only_venues, spot_from=spot_from, **run_keys)
     check_benchmark(benchmark, benchmark_unit, benchmark_time)
@@ -58,6 +59,20 @@ def run(strategy: StrategyLike | None = None, data: str | Dataset | None = None,
     if out is not None:
         res.save(out, csv=csv)
     return res
+
+
+def _check_keywords(run_keys: dict[str, Any]) -> None:
+    """A keyword bb.run does not take (nor RunConfig) is refused naming the close one and both lists."""
+    import dataclasses
+    import inspect
+
+    from basisbt.data.checks import did_you_mean
+    fields = [f.name for f in dataclasses.fields(RunConfig)]
+    for k in run_keys:
+        if k not in fields:
+            own = [p for p in inspect.signature(run).parameters if p != "run_keys"]
+            raise ConfigError(f"bb.run() got an unknown keyword {k!r}{did_you_mean(k, own + fields)}; it takes "
+                              f"{', '.join(own)} and the RunConfig fields {', '.join(fields)}")
 
 
 def check_benchmark(benchmark: str | None, unit: str, time_column: str | None) -> None:

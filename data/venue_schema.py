@@ -39,8 +39,8 @@ REQUIRED: Any = dataclasses.MISSING
 class VenueSpecError(DataError):
     """A venue that is missing, malformed or breaks a rule: one line naming the file (or table) and the key."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, key: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message, key=key)
 
     def _message(self) -> str:
         return self.rule

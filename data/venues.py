@@ -184,7 +184,8 @@ class VenueSet:
         f = self._file(name)
         if f is None:
             raise VenueSpecError(f"unknown venue {name!r}{did_you_mean(name, self.names())}; known: "
-                                 f"{', '.join(self.names())} (searched {self.describe()})")
+                                 f"{', '.join(self.names())} (searched {self.describe()}); a venue of your own: its "
+                                 "file in a directory given as {venues}, or listed in $BASISBT_VENUES", key="venues")
         return _read(f)
 
     def check(self) -> "VenueSet":

@@ -77,7 +77,8 @@ def register(app: typer.Typer) -> None:
             err.print(f"[{_STYLE.get(oc.status, '')}]{oc.status:>12}[/] {oc.case.name}  [dim]{oc.seconds:.2f}s[/dim]",
                       highlight=False)
 
-        outcomes = regress(chosen, gdir, update=update, on_case=tick, venues=source)
+        from basisbt.cli.options import FLAGS
+        outcomes = regress(chosen, gdir, update=update, on_case=tick, venues=source, names=FLAGS)
         elapsed = time.perf_counter() - t0
 
         table = Table(title=f"golden returns vs {gdir}", title_justify="left")

@@ -20,6 +20,7 @@ No typer/rich here: basisbt/cli/regress.py is the command line.
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import math
 import re
@@ -112,6 +113,8 @@ class GoldenCase:
     checkpoint_days: float = CHECKPOINT_DAYS
     optional: bool = False                      # skip (not fail) when the data is absent
     base_dir: Path = REPO_ROOT                  # relative paths in strategy/data resolve here
+    only_venues: tuple[str, ...] = ()           # keep only these venues of the data (bb.run's only_venues)
+    spot_from: str | None = None                # price every venue's spot from this venue's (bb.run's spot_from)
 
     def describe(self) -> str:
         bits = [f"strategy={self.strategy}", f"data={self.data}"]
@@ -121,6 +124,10 @@ class GoldenCase:
             bits.append(f"params={_inline(self.params)}")
         if self.run:
             bits.append(f"run={_inline(self.run)}")
+        if self.only_venues:
+            bits.append(f"only_venues={','.join(self.only_venues)}")
+        if self.spot_from:
+            bits.append(f"spot_from={self.spot_from}")
         return " ".join(bits)
 
 
@@ -151,7 +158,8 @@ def builtin_cases() -> list[GoldenCase]:
     return cases
 
 
-_CASE_KEYS = {"name", "strategy", "data", "params", "run", "symbol", "timeframe", "checkpoint_days", "optional"}
+_CASE_KEYS = {"name", "strategy", "data", "params", "run", "symbol", "timeframe", "checkpoint_days", "optional",
+              "only_venues", "spot_from"}
 
 
 def load_cases_file(path: str | Path) -> tuple[list[GoldenCase], Path | None, bool]:
@@ -185,7 +193,7 @@ def load_cases_file(path: str | Path) -> tuple[list[GoldenCase], Path | None, bo
         cases.append(GoldenCase(name, c["strategy"], c["data"], dict(c.get("params", {})), dict(c.get("run", {})),
                                 c.get("symbol", "ETH/USDT"), c.get("timeframe", "1h"),
                                 float(c.get("checkpoint_days", CHECKPOINT_DAYS)), bool(c.get("optional", False)),
-                                base))
+                                base, tuple(c.get("only_venues", ())), c.get("spot_from")))
     gdir = doc.get("golden_dir")
     return cases, (base / gdir if gdir else None), bool(doc.get("include_builtin", False))
 
@@ -244,6 +252,7 @@ def case_spec(case: GoldenCase, venues: Any = None, loaded: dict[tuple, Dataset]
         data = DataSpec(str(path), label=case.data)
     else:
         data = DataSpec(case.data, timeframe=case.timeframe)
+    data = dataclasses.replace(data, only_venues=tuple(case.only_venues), spot_from=case.spot_from)
     return RunSpec(strategy=case.strategy, params=dict(case.params), data=data,
                    config=build_dataclass(RunConfig, dict(case.run), "run config key"),
                    venues=venue_set(venues), base_dir=str(case.base_dir))
@@ -638,9 +647,11 @@ class CaseOutcome:
 
 
 def regress(cases: list[GoldenCase], golden_dir: Path, *, update: bool = False,
-            on_case: Callable[[CaseOutcome], None] | None = None, venues: Any = None) -> list[CaseOutcome]:
+            on_case: Callable[[CaseOutcome], None] | None = None, venues: Any = None,
+            names: dict[str, str] | None = None) -> list[CaseOutcome]:
     """Run every case and compare with (or, with update, bless and rewrite) its golden file; `venues` is where
-    the runs find their venues (data/venues.venue_set: --venues-dir, $BASISBT_VENUES, the built-ins)."""
+    the runs find their venues (data/venues.venue_set: --venues-dir, $BASISBT_VENUES, the built-ins); `names`
+    spells the run inputs an error names (the command line's flags; data/errors.py)."""
     from basisbt.data.errors import DataError
     from basisbt.data.venues import VenueSpecError
     from basisbt.engine.market import MarketError
@@ -654,7 +665,8 @@ def regress(cases: list[GoldenCase], golden_dir: Path, *, update: bool = False,
         except DataAbsent as e:
             oc = CaseOutcome(case, "skipped" if case.optional else "error", message=f"data absent: {e}", path=path)
         except (ConfigError, DataError, VenueSpecError, MarketError, StrategyError, ValueError, OSError) as e:
-            oc = CaseOutcome(case, "error", message=f"{type(e).__name__}: {e}", path=path)
+            text = e.spelled(names or {}) if hasattr(e, "spelled") else str(e)
+            oc = CaseOutcome(case, "error", message=f"{type(e).__name__}: {text}", path=path)
         else:
             try:
                 oc = _judge(case, run, path, update)

@@ -77,3 +77,16 @@ def test_a_timeframe_on_a_dataset_toml_is_named_both_ways(tmp_path):
     r = CliRunner().invoke(app, ["run", "--data", str(toml), "--timeframe", "1m", "--out", str(tmp_path / "r")],
                            terminal_width=400)
     assert r.exit_code == 2 and "--timeframe 1m does not apply" in r.output and "leave --timeframe out" in r.output
+
+
+def test_a_misspelt_keyword_names_the_close_one_among_bb_run_s_and_runconfig_s():
+    with pytest.raises(ValueError, match=r"unknown keyword 'only_venue' \(did you mean 'only_venues'\?\); it takes "
+                                         r"strategy, data, .* and the RunConfig fields initial_capital"):
+        bb.run("perp_short", only_venue=["binance"])
+
+
+def test_an_unknown_venue_says_where_a_venue_of_ones_own_goes():
+    with pytest.raises(ValueError, match=r"unknown venue 'kraken'.*a directory given as venues, or listed in "
+                                         r"\$BASISBT_VENUES") as e:
+        bb.venue("kraken")
+    assert "a directory given as --venues-dir, or listed in $BASISBT_VENUES" in e.value.spelled(FLAGS)
