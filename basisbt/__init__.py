@@ -59,7 +59,14 @@ _WHERE = {
     "StrategyError": "basisbt.engine.runner", "FramesNotKept": "basisbt.engine.results",
     "RunDirError": "basisbt.reports.runfiles",
 }
-__all__ = sorted([*_WHERE, "strategies"])
+__all__ = [
+    "AdlEvent", "BarEvent", "ConfigError", "Context", "DataError", "Dataset", "EndEvent", "FillEvent", "FramesNotKept",
+    "FundingEvent", "LendingRateEvent", "LiquidationEvent", "MarginInfo", "OpenOrder", "RejectEvent", "Results",
+    "RunConfig", "RunDirError", "ScenarioInfo", "StartEvent", "Strategy", "StrategyError", "Venue", "VenueCosts",
+    "VenueDefaultEvent", "VenueHaltEvent", "VenueSet", "close_hedge", "hedge_value", "load", "open_hedge", "param",
+    "rehedge", "require_venue", "restore_after_adl", "run", "scenarios", "steer", "strategies", "tradable", "venue",
+    "venues",
+]
 
 
 def strategies() -> dict[str, type[Strategy]]:

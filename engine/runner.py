@@ -54,6 +54,9 @@ NOT_IN_ID = ("strict", "timeout")        # run keys that change whether a run is
 class StrategyError(Spelled, RuntimeError):
     """A strategy hook raised; the message says which strategy, hook and time."""
 
+    def __init__(self, message: str = "", *, key: str | None = None) -> None:
+        Spelled.__init__(self, message, key=key)
+
 
 class DataQualityError(ConfigError):
     """RunConfig.strict: the data has gaps the run would price stale (exit 2, naming the first stream)."""

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from basisbt.engine.results import PNL_PARTS, RunResult
-from basisbt.reports.metrics import attribution_by_asset, hedge_notional, split_slot, timeline_index
+from basisbt.reports.metrics import attribution_by_asset, hedge_notional, split_slot
+from basisbt.reports.series import timeline_index
 
 SWITCH_THRESHOLD = 0.10   # a switch: some asset's share moved more than 10 points since the last one listed
 MAX_SWITCH_ROWS = 60      # the reports list at most this many switches (all are in the frame)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from basisbt.engine.results import PNL_PARTS, RunResult
-from basisbt.reports.metrics import timeline_index
+from basisbt.reports.series import timeline_index
 
 
 def by_venue(results: RunResult) -> pd.DataFrame:

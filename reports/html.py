@@ -7,7 +7,6 @@ import base64
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape

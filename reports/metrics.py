@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.engine.results import PNL_PARTS, RunResult
-from basisbt.reports.series import RunView, equity_series, flows_series, nav_series, timeline_index, view_of
+from basisbt.reports.series import RunView, equity_series, flows_series, nav_series, view_of
 
 DAYS_PER_YEAR = 365.0
 RISK_FREE = 0.0

@@ -21,7 +21,8 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 from basisbt.engine.results import PNL_PARTS, RunResult
 from basisbt.reports.attribution import over_time
 from basisbt.reports.envelope import columns_for, envelope_index
-from basisbt.reports.metrics import drawdown, equity_series, is_multi_asset, nav_series, split_slot, timeline_index
+from basisbt.reports.metrics import drawdown, is_multi_asset, split_slot
+from basisbt.reports.series import equity_series, nav_series, timeline_index
 
 # one palette for every chart: PnL parts, venues (in order), lending and markers
 PART_COLORS = {

@@ -10,7 +10,7 @@ from basisbt.reports import plots
 from basisbt.reports.compare import comparison_report
 from basisbt.reports.html import to_html
 from basisbt.reports.loader import RunDirError, load_run
-from basisbt.reports.metrics import nav_series
+from basisbt.reports.series import nav_series
 from basisbt.reports.writers import atomic_write_text, write_reports
 
 __all__ = ["RunDirError", "render_run", "render_comparison"]

@@ -29,7 +29,8 @@ from basisbt.engine.results import RunResult
 from basisbt.data.phases import phase
 from basisbt.reports import runfiles, tomlfmt
 from basisbt.reports.model import ALLOCATION_PNG
-from basisbt.reports.metrics import compute_metrics, timeline_index
+from basisbt.reports.metrics import compute_metrics
+from basisbt.reports.series import timeline_index
 
 if TYPE_CHECKING:
     from basisbt.reports.chartproc import ChartJob

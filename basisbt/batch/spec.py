@@ -140,7 +140,7 @@ def build_spec(strategy: StrategyLike | None = None, data: str | Dataset | None 
                params: Mapping[str, Any] | None = None, config: RunConfig | str | Path | None = None,
                venues: Any = None, timeframe: str | None = None, cache_dir: str | Path | None = None,
                only_venues: str | Iterable[str] | None = None, spot_from: str | None = None,
-               base_dir: str | Path | None = None, data_label: str | None = None, **run_keys: Any) -> RunSpec:
+               base_dir: str | Path | None = None, **run_keys: Any) -> RunSpec:
     """The RunSpec of `bb.run`'s arguments (docs/api.md), checked: the strategy found and its parameters built
     once (a bad one is refused before any data is read), dates parsed, the run config built, the venue set's
     directories read. `config` is a RunConfig, or a run TOML (run keys at the top, [params], strategy, data) that
@@ -178,7 +178,7 @@ def build_spec(strategy: StrategyLike | None = None, data: str | Dataset | None 
     return RunSpec(strategy=cls if isinstance(strategy, type) else strategy, params=params,
                    data=DataSpec(source=data, timeframe=timeframe, cache_dir=str(cache_dir) if cache_dir else None,
                                  only_venues=_names(only_venues, "only_venues"),
-                                 spot_from=str(spot_from) if spot_from else None, label=data_label),
+                                 spot_from=str(spot_from) if spot_from else None),
                    config=cfg, venues=vs, base_dir=str(base_dir) if base_dir else None)
 
 

@@ -69,7 +69,8 @@ class StressPlan:
 def run_path(plan: StressPlan, path: int) -> dict[str, Any]:
     """One path: run its spec metrics-only, return its outcomes and daily series."""
     from basisbt.engine.runner import StrategyError
-    from basisbt.reports.metrics import compute_metrics, nav_series
+    from basisbt.reports.metrics import compute_metrics
+    from basisbt.reports.series import nav_series
     spec = plan.spec(path)
     row: dict[str, Any] = {"path": path, "data": spec.data.name, "error": ""}   # data: rerun it with basisbt run
     try:

@@ -656,7 +656,7 @@ def regress(cases: list[GoldenCase], golden_dir: Path, *, update: bool = False,
     from basisbt.data.venues import VenueSpecError
     from basisbt.engine.market import MarketError
     from basisbt.engine.runner import StrategyError
-    memo, loaded = Memo(keep=4), {}
+    memo, loaded = Memo(keep=4), dict[tuple, Dataset]()
     outcomes = []
     for case in cases:
         path = Path(golden_dir) / f"{case.name}.toml"

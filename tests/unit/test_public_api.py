@@ -26,6 +26,7 @@ PUBLIC = {
 
 def test_the_public_names_are_exactly_these():
     assert set(bb.__all__) == PUBLIC
+    assert set(bb._WHERE) | {"strategies"} == PUBLIC            # each one is imported from where it lives
 
 
 def test_every_public_name_imports_and_has_a_docstring():

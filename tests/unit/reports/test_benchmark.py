@@ -14,7 +14,6 @@ import basisbt as bb
 from basisbt.cli.app import app
 from basisbt.data.errors import DataError
 from basisbt.engine.config import ConfigError
-from basisbt.reports.loader import load_run
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,8 @@ def test_liquidation_chart_keeps_the_extremes(long_run) -> None:
 
 
 def test_equity_and_funding_charts_keep_the_extremes(long_run) -> None:
-    from basisbt.reports.metrics import drawdown, nav_series
+    from basisbt.reports.metrics import drawdown
+    from basisbt.reports.series import nav_series
     fig = plots.fig_equity(long_run, dpi=40)
     eq = np.asarray(fig.axes[0].get_lines()[0].get_ydata(), dtype=float)
     assert eq.max() == long_run.timeline["equity"].max() and eq.min() == long_run.timeline["equity"].min()
