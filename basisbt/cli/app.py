@@ -59,8 +59,8 @@ def run(
         help="built-in name (see `basisbt strategies`) or path/to/file.py:ClassName"),
     data: Optional[str] = typer.Option(
         None, "--data", "-d", show_default="scenario:feb-2025-crash",
-        help="scenario:NAME (see `basisbt scenarios`), cache[:SYMBOL] (several assets: cache:ETH/USDT,BTC/USDT, "
-             "the first is primary), or a dataset .toml"),
+        help="scenario:NAME[:SEED] (see `basisbt scenarios`), cache[:SYMBOL] (several assets: cache:ETH/USDT,BTC/USDT, "
+             "the first is primary), a dataset .toml, or a stress path stress:SEED:PATH[:key=value,...]"),
     config: Optional[Path] = typer.Option(None, "--config", "-c",
                                           help=escape("run TOML: run keys at top level, strategy params under [params]")),
     set_: List[str] = typer.Option([], "--set", help="strategy parameter key=value (repeatable), "
