@@ -51,7 +51,7 @@ class Rule:
     """What one venue key takes and does (the dataclass metadata of a VenueSpec / TierRow field)."""
 
     kind: str                 # fraction | number | int | bool | choice | date | asset | text | fee_or_taker |
-    #                           caps | ratios | tiers | sources
+    #                           caps | ratios | weights | tiers | sources
     unit: str
     doc: str
     default: Any = REQUIRED
@@ -183,6 +183,20 @@ class VenueSpec:
     funding_base_h: float = spec_field(
         "number", "hours", "hours the formula's rate is quoted for: a settlement over interval_h pays "
         "F x interval_h / funding_base_h (an 8h formula paid hourly pays 1/8 of it)", default=8.0, gt=0.0, le=24.0)
+    funding_cap_exact: bool = spec_field(
+        "bool", "", "true: funding_cap is the venue's documented hard bound (Hyperliquid's 4 %/h) and importers refuse "
+        "any rate above it; false: rates up to 1.25 x the cap pass (caps inferred or dated to a snapshot)",
+        default=False)
+    funding_price: str = spec_field(
+        "choice", "", "the price a settlement is paid on: \"mark\" (Binance, Bybit, OKX: the mark known at the "
+        "settlement) or \"oracle\" (Hyperliquid: size x oracle price; the run's oracle is the data's `oracle` stream, "
+        "the weighted median of the data's spot series over oracle_weights, or one venue's spot: RunConfig.oracle)",
+        default="mark", choices=("mark", "oracle"))
+    oracle_weights: dict | None = spec_field(
+        "weights", "weight per venue", "the venues whose spot prices make the oracle and their weights in its "
+        "weighted median (Hyperliquid: binance 3, okx 2, bybit 2, kraken 1, kucoin 1, gate 1, mexc 1, hyperliquid "
+        "1); a run uses those of them it has spot data for", gt=0.0, le=1000.0,
+        used_when=("funding_price", ("oracle",)))
     liquidation_price: str = spec_field(
         "choice", "", "a breached position is closed at the liquidation price paying liquidation_fee "
         "(\"liquidation\", Binance), or taken over at the bankruptcy price: the margin left at the liquidation "
@@ -238,6 +252,14 @@ class VenueSpec:
     withdrawal_delay_min: float = spec_field(
         "number", "minutes", "time a transfer out of the venue is in transit (neither here nor there)", ge=0.0,
         le=43200.0, overridable=True)
+    deposit_delay_min: float = spec_field(
+        "number", "minutes", "time a transfer into the venue takes on top of its source's delay (a bridge: "
+        "Hyperliquid credits USDC sent to its Arbitrum bridge in under a minute)", default=0.0, ge=0.0,
+        le=43200.0, overridable=True)
+    portfolio_margin: bool = spec_field(
+        "bool", "", "whether a run may set margin_mode = \"portfolio\" (Binance Portfolio Margin's preset) here; "
+        "false where the venue's own portfolio margin is not that preset and is not modelled (Hyperliquid: "
+        "pre-alpha from 2025-12-23, only HYPE counts as collateral)", default=True)
     tiers: dict = spec_field(
         "tiers", "table per base asset", "maintenance tiers of each base asset's perp, lowest first "
         "([[spec.tiers.ETH]] rows: floor, rate, amount, max_leverage)")
@@ -259,6 +281,10 @@ class VenueSpec:
     @property
     def withdrawal_delay_s(self) -> float:
         return float(self.withdrawal_delay_min) * 60.0
+
+    @property
+    def deposit_delay_s(self) -> float:
+        return float(self.deposit_delay_min) * 60.0
 
     @property
     def partial_liquidation(self) -> bool:
@@ -345,6 +371,7 @@ def kernel_values(spec: VenueSpec, slot: SlotContext) -> dict[str, float]:
 
 # -- checking values ------------------------------------------------------------------------------------------
 _ASSET = re.compile(r"[A-Za-z0-9]{1,20}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -416,6 +443,15 @@ def check_value(r: Rule, value: Any, where: str, key: str) -> Any:
             if not _ASSET.fullmatch(str(asset)):
                 raise VenueSpecError(f"{where}: {key}.{asset}: not an asset symbol")
             out[str(asset)] = _number(v, r, where, f"{key}.{asset}")
+        return out
+    if kind == "weights":
+        out = {}
+        for name, v in _table(value, where, key, "of VENUE = weight").items():
+            if not _NAME.fullmatch(str(name)):
+                raise VenueSpecError(f"{where}: {key}.{name}: not a venue name (lower case letters, digits, - and _)")
+            out[str(name)] = _number(v, r, where, f"{key}.{name}")
+        if not out:
+            raise VenueSpecError(f"{where}: {key} = {{}}: give at least one VENUE = weight")
         return out
     if kind == "sources":
         src = _table(value, where, key, "of key = \"text\"")

@@ -29,7 +29,7 @@ from basisbt.data.venue_schema import (SPEC_RULES, TierTable, VenueSpec, VenueSp
                                        override_changes, parse_block, parse_file, to_raw)
 
 __all__ = ["BUILTIN_DIR", "ENV", "TierTable", "Venue", "VenueSet", "VenueSpec", "VenueSpecError", "all_blocks",
-           "available_venues", "builtin_venue", "funding_caps", "load_venue", "spec_values", "venue_set"]
+           "available_venues", "builtin_venue", "funding_caps", "funding_caps_exact", "load_venue", "spec_values", "venue_set"]
 
 BUILTIN_DIR = Path(__file__).with_name("venues")
 ENV = "BASISBT_VENUES"
@@ -85,6 +85,10 @@ class Venue:
         margin_mode presets, collateral ratios merged into the file's."""
         if not kv:
             return self
+        if kv.get("margin_mode") == "portfolio" and not all(s.portfolio_margin for s in self.blocks):
+            raise VenueSpecError(f"venue_overrides.{self.name}.margin_mode = 'portfolio': {self.source} says "
+                                 f"portfolio_margin = false (its portfolio margin is not Binance's preset and is not "
+                                 f"modelled); valid: 'standard'")
         blocks = [parse_block({**to_raw(s), **override_changes(self.name, dict(kv), dict(s.collateral))},
                               f"venue_overrides.{self.name} (block {s.effective_from.date()})",
                               {"name": self.name, "quote": self.quote})
@@ -285,3 +289,9 @@ def funding_caps(venue: str, ts_ns: np.ndarray, base: str | None = None,
                 f"default cap (no spec file for venue {venue!r})")
     return caps, vs.get(venue).source
 
+
+def funding_caps_exact(venue: str, ts_ns: np.ndarray, venues: VenueSet | None = None) -> np.ndarray:
+    """Per time, whether the venue's cap in force is its documented hard bound (`funding_cap_exact`); False for a
+    venue without a spec file."""
+    exact = spec_values(venue, ts_ns, lambda s: float(s.funding_cap_exact), venues=_only(None, venues))
+    return np.zeros(np.shape(ts_ns), bool) if exact is None else np.asarray(exact, dtype=bool)
