@@ -266,7 +266,8 @@ def validate_stream(stream: str, df: pd.DataFrame, *, timeframe: str | None = No
     """Dispatch to the validator of a stream name (spot, perp, mark, index, collateral, funding, lending, flows)."""
     if stream in ("spot", "perp"):
         return validate_bars(df, timeframe=timeframe, file=file)
-    if stream in ("mark", "index", "collateral"):      # collateral: a margin asset's price bars (Dataset.collateral)
+    if stream in ("mark", "index", "oracle", "collateral"):   # oracle: what a venue pays funding on; collateral: a
+        #                                                   margin asset's price bars (Dataset.collateral)
         return validate_mark(df, timeframe=timeframe, file=file)
     if stream == "funding":
         return validate_funding(df, bound=funding_bound, file=file)
@@ -274,7 +275,8 @@ def validate_stream(stream: str, df: pd.DataFrame, *, timeframe: str | None = No
         return validate_lending(df, file=file)
     if stream == "flows":
         return validate_flows(df, file=file)
-    raise DataError("unknown stream", file=file, detail=f"{stream!r}; known: spot, perp, mark, index, collateral, funding, lending, flows")
+    raise DataError("unknown stream", file=file, detail=f"{stream!r}; known: spot, perp, mark, index, oracle, collateral, "
+                                                      "funding, lending, flows")
 
 
 # ---------------------------------------------------------------- magnitudes against the venue (issue #12)
@@ -443,7 +445,7 @@ def repair(df: pd.DataFrame, stream: str, *, timeframe: str | None = None, max_f
     if stream == "funding":
         steps.append(lambda f: snap_funding_times(f, tolerance_ms=snap_tolerance_ms))
         steps.append(drop_exact_duplicates)
-    if stream in ("spot", "perp", "mark", "index") and timeframe and max_fill > 0:
+    if stream in ("spot", "perp", "mark", "index", "oracle") and timeframe and max_fill > 0:
         steps.append(lambda f: fill_gaps(f, timeframe, max_fill))
     for step in steps:
         df, line = step(df)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
+from basisbt.data.oracle import attach_oracle
 from basisbt.data.venues import venue_set
 from basisbt.engine.checkpoint import Checkpoint
 from basisbt.engine.config import ConfigError, RunConfig, config_id
@@ -75,6 +76,9 @@ class Engine:
         if self.config.start or self.config.end:
             ds = dataset.between(pd.Timestamp(self.config.start, tz="UTC") if self.config.start else None,
                                  pd.Timestamp(self.config.end, tz="UTC") if self.config.end else None)
+        venues = venue_set(venues)
+        # a venue paying funding on an oracle (Hyperliquid) gets its oracle bars here (data/oracle.py)
+        ds, self.oracle_used, oracle_log = attach_oracle(ds, venues, dict(self.config.oracle))
         self.dataset = ds
         self.data_label = data_label or ds.name
         self.strategy = strategy
@@ -96,7 +100,7 @@ class Engine:
         n, nv, npr = m.n, len(m.venues), len(m.protocols)
         # the run's venues (a VenueSet: code, --venues-dir, $BASISBT_VENUES, built-ins) with its overrides; what
         # they say over the run's span is part of its identity (config_id, venue_fingerprint)
-        self.venues = resolved = run_venues(m.slot_venue, self.config.venue_overrides, venue_set(venues))
+        self.venues = resolved = run_venues(m.slot_venue, self.config.venue_overrides, venues)
         self.venue_fingerprint = {v: resolved[v].fingerprint(int(m.open_ns[0]), int(m.open_ns[-1])) for v in resolved}
         schedule = venue_schedule(m.slot_venue, m.slot_asset, m.open_ns, self.config.slippage,
                                   self.config.slippage_impact, self.config.venue_overrides,
@@ -127,7 +131,7 @@ class Engine:
         self.slot_index = {v: j for j, v in enumerate(m.venues)}
         self.ctx = Context(self)
         self.extras: dict[str, dict[pd.Timestamp, float]] = {}
-        self.log: list[str] = list(m.log)
+        self.log: list[str] = [*oracle_log, *m.log]
         self.fills: list[dict[str, Any]] = []
         self.liquidations: list[dict[str, Any]] = []
         self._new_fills: list[FillEvent] = []
@@ -418,7 +422,8 @@ class Engine:
             self.rec.attr[min(src_idx, nv), P_FEES] -= fee
         arrive = ts_ns + delay * 1e9
         if dst < nv:                                 # a venue halting withdrawals credits deposits after the halt
-            arrive = max(arrive, self.venue_events.arrival_floor(dst, i))
+            arrive = max(arrive + self.specs[dst].deposit_delay_s * 1e9,    # its bridge (Hyperliquid: 1 min)
+                         self.venue_events.arrival_floor(dst, i))
         self._put_in_transit(dst, amount, arrive)
 
     def _quote(self, k: int) -> str:
@@ -660,10 +665,13 @@ class Engine:
         attribution = pd.DataFrame(rec.attr, index=list(m.venues) + ["lending"], columns=list(PNL_PARTS))
         params = self.strategy.params_dict()
         cfg = {"strategy": self.strategy.name, "params": params, "data": self.data_label,
-               "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__ if k != "strict"},
+               "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__
+                       if k != "strict" and not (k == "oracle" and not self.config.oracle)},   # as before it existed
                "venues": dict(self.venue_fingerprint)}
         quality = {**copy.deepcopy(m.quality), "orders_refused": dict(self.refused),
                    "orders_refused_total": sum(self.refused.values())}
+        for label, what in self.oracle_used.items():     # what a venue paying on an oracle was paid on
+            quality["venues"][label]["funding"]["oracle"] = what
         extras = {k: pd.Series(v, name=k).sort_index() for k, v in self.extras.items()}
         return Results(strategy=self.strategy.name, dataset=self.data_label, venues=tuple(m.venues),
                        protocols=tuple(m.protocols), initial_equity=self.initial_capital, timeline=timeline,

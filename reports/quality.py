@@ -19,6 +19,8 @@ def quality_rows(q: dict[str, Any]) -> list[list[str]]:
                          str(s.get("longest_gap", "")), str(s.get("unlisted_bars", "")), note])
         f = vq.get("funding") or {}
         note = f"{f.get('priced_stale', 0)} priced at a stale close" if f.get("priced_stale") else ""
+        if f.get("oracle"):             # a venue paying funding on an oracle (Hyperliquid): which one
+            note = f"paid on the oracle: {f['oracle']}" + (f"; {note}" if note else "")
         rows.append([v, "funding", str(f.get("settlements", "")), str(f.get("intervals_missing", "")),
                      str(f.get("longest_gap", "")), "", note])
     return rows

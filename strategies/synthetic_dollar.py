@@ -39,7 +39,8 @@ from basisbt.engine.config import ConfigError
 from basisbt.engine.context import Context
 from basisbt.engine.events import AdlEvent, BarEvent, FillEvent, StartEvent, VenueDefaultEvent
 from basisbt.strategies.base import Strategy, param, require_venue
-from basisbt.strategies.hedge import close_hedge, hedge_value, open_hedge, rehedge, restore_after_adl, tradable
+from basisbt.strategies.hedge import (close_hedge, configure_hedges, hedge_value, open_hedge, rehedge,
+                                      restore_after_adl, tradable)
 
 
 DAY_NS = 86_400 * 10**9
@@ -171,8 +172,7 @@ class SyntheticDollar(Strategy):
 
     def on_start(self, ctx: Context, ev: StartEvent) -> None:
         self._split_assets(ctx)
-        for v in self.venue_w:
-            ctx.configure(v, spot_collateral=True, isolated=False)
+        configure_hedges(ctx, list(self.venue_w))
         self.initial = ctx.equity
         self.started = ctx.now
         self.supply = self.initial * (1.0 - self.p.reserve_seed)

@@ -197,7 +197,7 @@ def finalize(items: list[Imported], opts: ImportOptions = ImportOptions()) -> li
                 raise relabel(e, frame, file) from None
 
         if tol is not None and TS in frame.columns and isinstance(frame[TS].dtype, pd.DatetimeTZDtype):
-            grid = tf if stream in ("spot", "perp", "mark", "index") else ("1h" if stream == "funding" else None)
+            grid = tf if stream in ("spot", "perp", "mark", "index", "oracle") else ("1h" if stream == "funding" else None)
             if grid:
                 frame, line = step(snap_to_grid, grid, tol, file=file)
                 note(line, file)
