@@ -64,6 +64,8 @@ class Rule:
     overridable: bool = False                               # a run's venue_overrides may set it
     kernel: dict[str, Callable[..., float] | None] = field(default_factory=dict)   # cfg column -> value(spec, slot)
     level: str = "block"                                    # file | block | tier row
+    quiet_default: bool = False     # left out of a venue's fingerprint while at its default: a field added after
+    #                                 runs were identified by fingerprint keeps the identity of those not using it
 
     @property
     def required(self) -> bool:
@@ -186,12 +188,12 @@ class VenueSpec:
     funding_cap_exact: bool = spec_field(
         "bool", "", "true: funding_cap is the venue's documented hard bound (Hyperliquid's 4 %/h) and importers refuse "
         "any rate above it; false: rates up to 1.25 x the cap pass (caps inferred or dated to a snapshot)",
-        default=False)
+        default=False, quiet_default=True)
     funding_price: str = spec_field(
         "choice", "", "the price a settlement is paid on: \"mark\" (Binance, Bybit, OKX: the mark known at the "
         "settlement) or \"oracle\" (Hyperliquid: size x oracle price; the run's oracle is the data's `oracle` stream, "
         "the weighted median of the data's spot series over oracle_weights, or one venue's spot: RunConfig.oracle)",
-        default="mark", choices=("mark", "oracle"))
+        default="mark", choices=("mark", "oracle"), quiet_default=True)
     oracle_weights: dict | None = spec_field(
         "weights", "weight per venue", "the venues whose spot prices make the oracle and their weights in its "
         "weighted median (Hyperliquid: binance 3, okx 2, bybit 2, kraken 1, kucoin 1, gate 1, mexc 1, hyperliquid "
@@ -255,11 +257,11 @@ class VenueSpec:
     deposit_delay_min: float = spec_field(
         "number", "minutes", "time a transfer into the venue takes on top of its source's delay (a bridge: "
         "Hyperliquid credits USDC sent to its Arbitrum bridge in under a minute)", default=0.0, ge=0.0,
-        le=43200.0, overridable=True)
+        le=43200.0, overridable=True, quiet_default=True)
     portfolio_margin: bool = spec_field(
         "bool", "", "whether a run may set margin_mode = \"portfolio\" (Binance Portfolio Margin's preset) here; "
         "false where the venue's own portfolio margin is not that preset and is not modelled (Hyperliquid: "
-        "pre-alpha from 2025-12-23, only HYPE counts as collateral)", default=True)
+        "pre-alpha from 2025-12-23, only HYPE counts as collateral)", default=True, quiet_default=True)
     tiers: dict = spec_field(
         "tiers", "table per base asset", "maintenance tiers of each base asset's perp, lowest first "
         "([[spec.tiers.ETH]] rows: floor, rate, amount, max_leverage)")
@@ -584,6 +586,14 @@ def parse_file(doc: dict, where: str, stem: str | None = None) -> tuple[VenueSpe
     if len(set(starts)) != len(starts):
         raise VenueSpecError(f"{where}: two [[spec]] blocks start on the same effective_from")
     return tuple(specs)
+
+
+def identity_values(spec: VenueSpec) -> dict[str, Any]:
+    """What a block says, as its fingerprint hashes it: to_raw without the sources (they do not change a run) and
+    without fields marked quiet_default while at their default (fields added later: a venue not using one keeps
+    the fingerprint it had before the field existed)."""
+    return {k: v for k, v in to_raw(spec).items()
+            if k != "sources" and not (SPEC_RULES[k].quiet_default and v == SPEC_RULES[k].default)}
 
 
 def to_raw(spec: VenueSpec) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.venue_schema import (SPEC_RULES, TierTable, VenueSpec, VenueSpecError, check_value, did_you_mean,
-                                       override_changes, parse_block, parse_file, to_raw)
+                                       identity_values, override_changes, parse_block, parse_file, to_raw)
 
 __all__ = ["BUILTIN_DIR", "ENV", "TierTable", "Venue", "VenueSet", "VenueSpec", "VenueSpecError", "all_blocks",
            "available_venues", "builtin_venue", "funding_caps", "funding_caps_exact", "load_venue", "spec_values", "venue_set"]
@@ -97,12 +97,13 @@ class Venue:
 
     def fingerprint(self, t0_ns: int | None = None, t1_ns: int | None = None) -> str:
         """sha256 (16 hex digits) of what the venue says over [t0, t1] (all blocks without a span): name, quote
-        and every checked value of the blocks in force, sources left out (they do not change a run)."""
+        and every checked value of the blocks in force, sources left out (they do not change a run), and so are
+        fields added later while at their default (venue_schema.identity_values)."""
         memo = self.__dict__.setdefault("_fingerprints", {})     # frozen, but a cache is not state
         if (t0_ns, t1_ns) not in memo:
             blocks = self.blocks if t0_ns is None or t1_ns is None else self.in_force(t0_ns, t1_ns)
             doc = {"name": self.name, "quote": self.quote,
-                   "blocks": [{k: v for k, v in to_raw(s).items() if k != "sources"} for s in blocks]}
+                   "blocks": [identity_values(s) for s in blocks]}
             blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr)
             memo[(t0_ns, t1_ns)] = hashlib.sha256(blob.encode()).hexdigest()[:16]
         return memo[(t0_ns, t1_ns)]
