@@ -77,11 +77,10 @@ def _bars(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _describe_basket(ds: Dataset, used: list[str], weights: dict[str, float]) -> str:
-    series = {id(ds.spot[v]) for v in used}
     missing = [v for v in weights if v not in used]
-    if len(series) == 1 and len(used) > 1:
-        return (f"one spot series shared by {', '.join(used)} (spot priced from one venue): the weighted median "
-                f"of copies is that series")
+    if len(used) > 1 and all(ds.spot[v].equals(ds.spot[used[0]]) for v in used[1:]):
+        return (f"one spot series, the same bars for {', '.join(used)} (one venue's spot standing in for all): "
+                f"the weighted median of copies is that series")
     text = "weighted median of spot " + ", ".join(f"{v} {weights[v]:g}" for v in used)
     return text + (f" (of the venue file's basket; no spot data for {', '.join(missing)})" if missing else "")
 
