@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ class Imported:
     key: Key
     frame: pd.DataFrame
     source: str
+    notes: list[str] = field(default_factory=list)    # what the importer did, logged once the data passed (finalize)
 
 
 def normalize_symbol(raw: str, *, perp: bool) -> str:
@@ -211,6 +212,9 @@ def finalize(items: list[Imported], opts: ImportOptions = ImportOptions()) -> li
         if stream == "lending":
             step(check_lending_band, allow_extreme=opts.allow_extreme, file=file)
         it.frame = step(lambda f: validate_stream(stream, f, timeframe=tf, file=file))
+    for it in items:                        # the importer's own notes, once everything passed (an error is one line)
+        for line in it.notes:
+            note(line, it.source)
     return lines
 
 

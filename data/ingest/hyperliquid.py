@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.errors import DataError
-from basisbt.data.ingest.common import Imported, epoch_to_utc, log, make, number_lines
+from basisbt.data.ingest.common import Imported, epoch_to_utc, make, number_lines
 from basisbt.data.schemas import TS
 from basisbt.data.validate import funding_intervals_h
 
@@ -91,7 +91,7 @@ def _frame(records: list[dict[str, Any]], where: str) -> pd.DataFrame:
     return number_lines(pd.DataFrame({"coin": coins, TS: ts, "rate": rates, "premium": premiums}), 1)
 
 
-def _snap(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+def _snap(frame: pd.DataFrame, where: str, notes: list[str]) -> pd.DataFrame:
     """Settlement stamps onto the hour (they come a few hundred ms to ~2 min after it); refuse one further off."""
     ns = frame[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
     hour = HOUR_MS * 10**6
@@ -105,14 +105,14 @@ def _snap(frame: pd.DataFrame, where: str) -> pd.DataFrame:
                         row=int(frame["_line"].iloc[i]), detail=str(frame[TS].iloc[i]))
     moved = off > 0
     if moved.any():
-        log.info("%s: snapped %d settlement time(s) onto the hour (largest move %.3f s)", where, int(moved.sum()),
-                 float(off.max()) / 1e9)
+        notes.append(f"snapped {int(moved.sum())} settlement time(s) onto the hour (largest move "
+                     f"{float(off.max()) / 1e9:.3f} s)")
     out = frame.copy()
     out[TS] = pd.to_datetime(snapped, utc=True).astype(frame[TS].dtype)
     return out
 
 
-def _apply_formula(frame: pd.DataFrame, venue: str, coin: str, where: str) -> pd.DataFrame:
+def _apply_formula(frame: pd.DataFrame, venue: str, coin: str, where: str, notes: list[str]) -> pd.DataFrame:
     """Rates from premiums where only the premium is given; a recorded rate the formula disagrees with is logged."""
     from basisbt.data.venues import VenueSet
     vs = VenueSet()
@@ -135,14 +135,14 @@ def _apply_formula(frame: pd.DataFrame, venue: str, coin: str, where: str) -> pd
     rate = frame["rate"].to_numpy(dtype=np.float64)
     derived = np.isnan(rate) & np.isfinite(formula)
     if derived.any():
-        log.info("%s: %d rate(s) derived from the premium with %s's formula", where, int(derived.sum()), venue)
+        notes.append(f"{int(derived.sum())} rate(s) derived from the premium with {venue}'s formula")
     both = np.isfinite(rate) & np.isfinite(formula)
     off = np.abs(rate - formula) > FORMULA_TOL
     if (both & off).any():
         i = int(np.flatnonzero(both & off)[0])
-        log.info("%s: %d recorded rate(s) differ from %s's formula on their premium by more than %g (first: record "
-                 "%d, rate %r, formula %r); the recorded rates are kept", where, int((both & off).sum()), venue,
-                 FORMULA_TOL, int(frame["_line"].iloc[i]), float(rate[i]), float(formula[i]))
+        notes.append(f"{int((both & off).sum())} recorded rate(s) differ from {venue}'s formula on their premium by "
+                     f"more than {FORMULA_TOL:g} (first: record {int(frame['_line'].iloc[i])}, rate {float(rate[i])!r}, "
+                     f"formula {float(formula[i])!r}); the recorded rates are kept")
     out = frame.copy()
     out["rate"] = np.where(derived, formula, rate)
     return out
@@ -177,14 +177,17 @@ def import_hyperliquid(path: str | Path, *, venue: str = VENUE, coin: str | None
     for c in coins:
         part = data[data["coin"] == c].reset_index(drop=True)
         where = str(files[0]) if len(files) == 1 else str(p)
-        part = _snap(part, where)
+        notes: list[str] = []
+        part = _snap(part, where, notes)
         part = part.sort_values(TS, kind="stable").reset_index(drop=True)
-        part = _apply_formula(part, venue, c, where)
+        part = _apply_formula(part, venue, c, where, notes)
         perp = symbol or f"{c}/{quote}:{quote}"
         if ":" not in perp:
             perp = f"{perp}:{perp.split('/')[1]}"
         frame = part[[TS, "rate", "_line", "_src"]].copy()
-        out.append(make("funding", venue, perp, None, frame, where))
+        item = make("funding", venue, perp, None, frame, where)
+        item.notes.extend(notes)
+        out.append(item)
     return out
 
 

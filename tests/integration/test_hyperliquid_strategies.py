@@ -115,3 +115,41 @@ def test_each_strategy_runs_the_real_hyperliquid_window(strategy, params):
     assert hl["funding"] != 0.0                                   # the hedge on hyperliquid earns its funding
     assert res.data_quality["venues"]["hyperliquid"]["funding"]["settlements"] == 283
     assert "oracle" in res.data_quality["venues"]["hyperliquid"]["funding"]
+
+
+def test_cli_run_with_fill_close_and_only_hyperliquid(tmp_path):
+    from typer.testing import CliRunner
+
+    from basisbt.cli.app import app
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", "--data", "scenario:real-hyperliquid-oct-2025", "--venues", "hyperliquid",
+                                 "--set", "venue=hyperliquid", "--set", "collateral=usdt", "--fill", "close",
+                                 "--out", str(out)], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    import json
+    m = json.loads((out / "metrics.json").read_text())
+    assert list(m["data_quality"]["venues"]) == ["hyperliquid"]
+    # --venues dropped binance: of the oracle's basket only hyperliquid's own spot (weight 1) is in the data
+    assert m["data_quality"]["venues"]["hyperliquid"]["funding"]["oracle"].startswith("weighted median of spot "
+                                                                                      "hyperliquid 1 (of the")
+    assert "paid on the oracle: weighted median of spot hyperliquid 1" in (out / "report.md").read_text()
+    fills = pd.read_csv(out / "fills.csv")
+    assert (fills["venue"] == "hyperliquid").all() and len(fills) == 2
+    # --fill close: filled at the close of the first decision bar, 00:00-01:00, stamped at 01:00
+    assert fills["ts"].iloc[0].startswith("2025-10-01 01:00")
+
+
+def test_gaps_in_hyperliquid_bars_and_records_are_counted_and_strict_refuses_them():
+    n = 30
+    b = bars(np.full(n, 2000.0))
+    holed = b.drop(index=[10, 11, 12]).reset_index(drop=True)            # three perp bars missing
+    fund = pd.DataFrame({"ts": [T0 + H * h for h in list(range(1, 8)) + list(range(20, 29))],
+                         "rate": 0.0000125})                               # 08:00 .. 19:00 missing: 12 settlements
+    ds = Dataset("holes", "ETH/USDT", "1h", {"hyperliquid": b}, {"hyperliquid": holed},
+                 funding={"hyperliquid": fund})
+    res = bb.run("perp_short", ds, params={"venue": "hyperliquid", "collateral": "usdt"})
+    q = res.data_quality["venues"]["hyperliquid"]
+    assert q["perp"]["bars_missing"] == 3 and q["funding"]["intervals_missing"] == 12
+    assert q["funding"]["interval_h"] == 1.0
+    with pytest.raises(ConfigError, match="--strict: hyperliquid perp has 3 missing bars"):
+        bb.run("perp_short", ds, params={"venue": "hyperliquid", "collateral": "usdt"}, strict=True)

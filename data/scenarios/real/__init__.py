@@ -166,6 +166,7 @@ def _with_hyperliquid(ds: Dataset, w: RealWindow) -> Dataset:
     if not f.is_file():
         raise DataError("real scenario files are missing (run python -m data.scenarios.real.build_windows)", file=str(f))
     items = import_hyperliquid(f, venue=HL_VENUE, coin="ETH")
+    items[0].notes.clear()                  # a scenario loads quietly: its stamps are snapped as on import
     finalize(items)
     notes = ds.notes + (
         f"real Hyperliquid ETH hourly funding records ({f.relative_to(ROOT)}), imported as `basisbt import "
