@@ -34,7 +34,7 @@ from filelock import FileLock, Timeout
 from basisbt.data.dataset import Dataset
 from basisbt.data.errors import DataError
 from basisbt.data.names import UnsafeName, check_name, check_symbol
-from basisbt.data.safe_io import atomic_write, fsync_path, new_temp
+from basisbt.data.safe_io import atomic_write, fsync_path, new_temp, with_path
 from basisbt.data.schemas import TS, TS_DTYPE, timeframe_ns
 from basisbt.data.validate import validate_stream
 
@@ -354,7 +354,10 @@ def write_many(root: Path | str, items: list[tuple[Key, pd.DataFrame, str | None
                 target = key.path(root)
                 tmp = _new_temp(target)
                 staged.append((tmp, target))
-                pq.write_table(table, tmp)
+                try:
+                    pq.write_table(table, tmp)
+                except OSError as e:                     # a full disk or a size limit: name the file
+                    raise with_path(e, target) from e
                 fsync_path(tmp)
             moves = [[str(t.relative_to(root)), str(g.relative_to(root))] for t, g in staged]
             _atomic_write_bytes(root / JOURNAL, lambda tmp: Path(tmp).write_text(json.dumps({"moves": moves})))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -90,18 +91,37 @@ def new_temp(path: Path) -> Path:
 
 
 def atomic_write(path: Path, write: Callable[[Path], object], make_temp: Callable[[Path], Path] = new_temp) -> None:
-    """All or nothing: `write(tmp)` fills a temp file beside `path`, which is flushed and renamed over it."""
+    """All or nothing: `write(tmp)` fills a temp file beside `path`, which is flushed and renamed over it.
+    An OSError that names no file (a full disk or a file-size limit hit inside a writer) is raised again
+    naming `path`, so the one-line error says where."""
     tmp = make_temp(Path(path))
     try:
         write(tmp)
         fsync_path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.filename is None:
+            raise with_path(e, path) from e
         raise
+
+
+_ERRNO_IN_TEXT = re.compile(r"\[errno (\d+)\]", re.IGNORECASE)
+
+
+def with_path(e: OSError, path: Path) -> OSError:
+    """`e` naming `path`, with its errno (read from the text where a library such as pyarrow only wrote it
+    there: "[errno 28] No space left on device")."""
+    code = e.errno
+    if code is None:
+        m = _ERRNO_IN_TEXT.search(str(e))
+        code = int(m.group(1)) if m else None
+    if code is None:
+        return OSError(f"{path}: {e}")
+    return OSError(code, os.strerror(code), str(path))
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -25,7 +25,7 @@ here) and of every import (on_duplicate, snap, repair, allow_extreme):
     funding = { file = "raw/funding_7venues.csv", time = "timestamp_utc", columns = { rate = "funding_rate" },
                 where = { exchange = "binance", symbol = "ETH-USDT" }, rate_unit = "percent" }
 A lending table with more keys than `file` goes through `basisbt import lending` (format, rate_unit,
-apr, base_only, where, assume_utc, on_duplicate, allow_extreme). Funding is checked against the
+apr, base_only, where, assume_utc, tz, on_duplicate, allow_extreme). Funding is checked against the
 venue's cap and lending against the APY band, as on import.
 
 Several base assets: `symbol` is the primary, its streams under [venues.*] as above; each further
@@ -160,15 +160,21 @@ def _read_frame(path: Path) -> pd.DataFrame:
     if TS not in df.columns and "date" in df.columns:
         df = df.rename(columns={"date": TS})
     if TS in df.columns and not pd.api.types.is_datetime64_any_dtype(df[TS].dtype):
-        parsed = pd.to_datetime(df[TS], utc=False, errors="coerce", format="ISO8601")
-        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-            df[TS] = parsed
+        from basisbt.data.ingest.common import text_to_utc
+        try:                                    # zoned text to UTC; a naive one is refused naming file and row
+            df[TS] = text_to_utc(df[TS], file=str(path)).array
+        except DataError as e:
+            if not e.rule.startswith("naive"):
+                raise
+            raise DataError("naive timestamp (no time zone); give times an offset (e.g. 2025-01-01T00:00Z), or "
+                            "name the file in a table with tz = \"ZONE\" or assume_utc = true", file=str(path),
+                            row=e.row, detail=e.detail) from None
     return df
 
 
 VENUE_STREAMS = ("spot", "perp", "mark", "index", "oracle", "funding")
 IMPORT_KEYS = ("on_duplicate", "snap", "repair", "allow_extreme")
-LENDING_KEYS = ("format", "rate_unit", "apr", "base_only", "where", "assume_utc")
+LENDING_KEYS = ("format", "rate_unit", "apr", "base_only", "where", "assume_utc", "tz")
 
 
 def _import_options(entry: dict, toml: Path, where: str):

@@ -112,6 +112,19 @@ def _grid(ns: np.ndarray, timeframe: str | None, file: str | None) -> None:
                     detail=str(pd.Timestamp(int(ns[off]), tz="UTC")))
 
 
+FILLED = "filled"   # bars only: True on a bar `--fill-gaps` wrote (a flat bar at the last close), not a real one
+
+
+def _filled(df: pd.DataFrame) -> dict:
+    """The `filled` flag of a bar frame as booleans (a row without one, e.g. merged from an older file, is real)."""
+    if FILLED not in df.columns:
+        return {}
+    col = df[FILLED]
+    flag = col.fillna(False).astype(bool).to_numpy() if col.dtype == object else \
+        pd.to_numeric(col, errors="coerce").fillna(0).to_numpy() != 0
+    return {FILLED: flag} if flag.any() else {}
+
+
 def _frame(ts: pd.Series, cols: dict, df: pd.DataFrame, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """The canonical copy, built from the underlying datetime64 array.
 
@@ -148,7 +161,7 @@ def validate_bars(df: pd.DataFrame, *, timeframe: str | None = None, file: str |
         raise _fail("volume < 0", file, bad)
     ns = _order(ts, file)
     _grid(ns, timeframe, file)
-    return _frame(ts, cols, df)
+    return _frame(ts, {**cols, **_filled(df)}, df)
 
 
 def validate_mark(df: pd.DataFrame, *, timeframe: str | None = None, file: str | None = None) -> pd.DataFrame:
@@ -158,7 +171,7 @@ def validate_mark(df: pd.DataFrame, *, timeframe: str | None = None, file: str |
     _ohlc(cols, file)
     ns = _order(ts, file)
     _grid(ns, timeframe, file)
-    return _frame(ts, cols, df)
+    return _frame(ts, {**cols, **_filled(df)}, df)
 
 
 INTERVAL_WINDOW = 3            # settlements on a side that say what spacing is in force (funding_intervals_h)
@@ -208,7 +221,9 @@ def funding_intervals_h(ns: np.ndarray) -> np.ndarray:
 
 
 def validate_funding(df: pd.DataFrame, *, bound: float = FUNDING_RATE_BOUND, file: str | None = None) -> pd.DataFrame:
-    """Check a funding frame (rate = fraction per settlement) and add `interval_h` when it is missing."""
+    """Check a funding frame (rate = fraction per settlement) and add `interval_h` when it is missing (read off
+    the spacing by funding_intervals_h, which keeps a hole a hole; missing settlements are still counted against
+    the venue's dated interval as well, engine/market.py missing_settlements)."""
     ts = _canonical_ts(df, file)
     cols = _numeric(df, ("rate",), file, required=True)
     cols.update(_numeric(df, ("interval_h", "mark_price"), file, required=False))
@@ -425,8 +440,11 @@ def fill_gaps(df: pd.DataFrame, timeframe: str, max_bars: int) -> tuple[pd.DataF
             fill[c] = fill["close"].to_numpy()
     if "volume" in fill.columns:
         fill["volume"] = 0.0
-    out = pd.concat([df, fill], ignore_index=True).sort_values(TS, kind="stable").reset_index(drop=True)
-    return out, f"forward-filled {len(add_ns)} missing {timeframe} bar(s) in {holes.size} gap(s) of <= {max_bars} bars"
+    fill[FILLED] = True                       # stored with the bar: a run prices it stale and refuses orders on it
+    real = df.assign(**{FILLED: df[FILLED].fillna(False).astype(bool) if FILLED in df.columns else False})
+    out = pd.concat([real, fill], ignore_index=True).sort_values(TS, kind="stable").reset_index(drop=True)
+    return out, (f"forward-filled {len(add_ns)} missing {timeframe} bar(s) in {holes.size} gap(s) of <= {max_bars} "
+                 f"bars, stored as filled (runs count them in data_quality and refuse orders on them)")
 
 
 def repair(df: pd.DataFrame, stream: str, *, timeframe: str | None = None, max_fill: int = 0,

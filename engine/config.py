@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from basisbt.engine.guard import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S
+
 
 class ConfigError(ValueError):
     """A config key or value we cannot use (the message names it and the valid choices)."""
@@ -29,6 +31,7 @@ class RunConfig:
     end: str = ""                          # ISO date (exclusive); empty = end of data
     venue_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. {binance={taker_fee=0.0004}}
     strict: bool = False                   # refuse data with gaps instead of pricing them stale (not in config_id)
+    timeout: float = DEFAULT_TIMEOUT_S     # seconds one strategy call may run (engine/guard.py; not in config_id)
     oracle: dict[str, str] = field(default_factory=dict)   # venue -> "auto" | "imported" | "basket" | a spot venue:
     #                                        what a venue paying funding on an oracle (Hyperliquid) uses (data/oracle.py)
 
@@ -38,6 +41,7 @@ class RunConfig:
         check_range("initial_capital", self.initial_capital, gt=0.0, le=1e15)
         check_range("slippage", self.slippage, ge=0.0, lt=1.0)
         check_range("slippage_impact", self.slippage_impact, ge=0.0, le=100.0)
+        check_range("timeout", self.timeout, gt=0.0, le=MAX_TIMEOUT_S)
         d = str(self.decide)
         if d not in ("", "bar", "funding") and not (d.isdigit() and int(d) > 0):
             raise ConfigError(f"decide must be 'bar', 'funding' or a positive number of bars, not {self.decide!r}")

@@ -19,6 +19,7 @@ from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY,
                                   C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_COLL, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
                                   R_MARGIN, R_QTY, R_SPOT, T_AMOUNT)
 from basisbt.engine.market import LIVE, Market
+from basisbt.engine.results import PNL_PARTS
 
 if TYPE_CHECKING:
     from basisbt.data.venues import VenueSpec
@@ -250,6 +251,9 @@ class Context:
         NaN without any settlement yet.
         """
         j = self._v(venue, asset)
+        days = _number(days, "funding_apr days")
+        if days <= 0:
+            raise ValueError(f"funding_apr days is {days!r}; it must be > 0")
         m = self._e.market
         k = int(np.searchsorted(m.funding_bar[j], self.bar, side="right"))
         if k == 0:
@@ -367,6 +371,16 @@ class Context:
         p, e = self._p(protocol), self._e
         return float(e.rec.lend[e.bar, p] if e.bar >= 0 else e.state.lend[p])
 
+    def pnl_since(self, bar: int) -> dict[str, float]:
+        """The book's PnL parts (quote; engine.results.PNL_PARTS: funding, basis, price, fees, slippage, lending,
+        liquidation) summed over the bars after `bar` up to the current one (every bar so far when bar < 0), as
+        the kernels booked them: a bar's row holds the fills at its open, its funding, lending and marks. Read
+        from the records, so final: a revenue book (synthetic_dollar) takes its realized cash flows from here."""
+        e = self._e
+        lo, hi = max(bar + 1, 0), e.bar + 1
+        rows = e.rec.pnl[lo:hi].sum(axis=0) if hi > lo else np.zeros(e.rec.pnl.shape[1])
+        return dict(zip(PNL_PARTS, rows.tolist()))
+
     @property
     def in_transit(self) -> float:
         e = self._e
@@ -449,6 +463,7 @@ class Context:
     def add_isolated_margin(self, venue: str, amount: float, *, asset: str | None = None) -> None:
         """Isolated venues: move quote cash into (+) or out of (-) the perp's isolated margin at the next fill."""
         j = self._v(venue, asset)
+        amount = _number(amount, f"add_isolated_margin amount for {venue}")
         if self._setting(j, C_ISOLATED) < 0.5:
             raise ConfigError(f"{venue}: add_isolated_margin needs configure({venue!r}, isolated=True)")
         if amount != 0.0:
@@ -461,8 +476,7 @@ class Context:
         with exit 2 naming the strategy, hook and bar time. An order for a bar where the venue is not
         listed or has no data is refused at fill time and logged (see `listed`).
         """
-        if not math.isfinite(qty):
-            raise ValueError(f"order quantity for {venue} {instrument} is {qty!r}; it must be a finite number")
+        qty = _number(qty, f"order quantity for {venue} {instrument}")
         if qty != 0.0:
             self._act.orders.append(Order(self._v(venue, asset), _instrument(instrument), float(qty), reason))
 
@@ -470,6 +484,7 @@ class Context:
                         asset: str | None = None) -> None:
         """Order whatever brings the position (including orders already queued) to `qty`."""
         j = self._v(venue, asset)
+        qty = _number(qty, f"target_position quantity for {venue} {instrument}")
         have = self._book_at(j, R_SPOT, A_SPOT) if instrument == "spot" else self._book_at(j, R_QTY, A_QTY)
         pending = self._pending_at(j, _instrument(instrument)) if self._act.orders else 0.0
         self.order(venue, instrument, qty - have - pending, reason or "target", asset=asset)
@@ -482,6 +497,8 @@ class Context:
         `threshold` is relative to the total spot held. Returns True if an order was placed.
         """
         j0 = self._v(venue, asset)
+        target_delta = _number(target_delta, "hedge_to_delta target_delta")
+        threshold = _number(threshold, "hedge_to_delta threshold", low=0.0)
         orders = self._act.orders
         e = self._e
         book, s, p = (e.rec.venue[e.bar], R_SPOT, R_QTY) if e.bar >= 0 else (e.state.acct, A_SPOT, A_QTY)
@@ -508,6 +525,7 @@ class Context:
         instant. Cross margin counts it at price x its ratio in the venue's `collateral` table; an asset the venue
         does not list is refused (docs/architecture.md §4)."""
         j = self._home(venue)
+        amount = _number(amount, f"buy_collateral amount on {venue}")
         coll = self._e.market.collateral
         if not coll or np.isnan(coll["close"][:, j]).all():
             raise ConfigError(f"{venue}: the dataset has no collateral-asset bars for this venue "
@@ -520,20 +538,26 @@ class Context:
     def move_collateral(self, src: str, dst: str, amount: float) -> None:
         """Send quote cash from venue src to venue dst (fee and delay of the source venue's spec)."""
         self._home(src), self._home(dst)
+        amount = _number(amount, f"move_collateral amount {src} -> {dst}", low=0.0,
+                         hint="; to move money the other way, swap src and dst")
         if amount > 0:
-            self._act.transfers.append(Transfer(src, dst, float(amount)))
+            self._act.transfers.append(Transfer(src, dst, amount))
 
     def lend(self, protocol: str, amount: float, from_venue: str) -> None:
         """Supply quote cash from a venue to a lending protocol (arrives after the withdrawal delay)."""
         self._p(protocol), self._home(from_venue)
+        amount = _number(amount, f"lend amount {from_venue} -> {protocol}", low=0.0,
+                         hint="; take money out with withdraw()")
         if amount > 0:
-            self._act.transfers.append(Transfer(from_venue, f"lending:{protocol}", float(amount)))
+            self._act.transfers.append(Transfer(from_venue, f"lending:{protocol}", amount))
 
     def withdraw(self, protocol: str, amount: float, to_venue: str) -> None:
         """Take quote cash out of a protocol to a venue (arrives after the venue's deposit delay)."""
         self._p(protocol), self._home(to_venue)
+        amount = _number(amount, f"withdraw amount {protocol} -> {to_venue}", low=0.0,
+                         hint="; put money in with lend()")
         if amount > 0:
-            self._act.transfers.append(Transfer(f"lending:{protocol}", to_venue, float(amount)))
+            self._act.transfers.append(Transfer(f"lending:{protocol}", to_venue, amount))
 
     def external_flow(self, venue: str, amount: float, reason: str = "") -> None:
         """Capital entering (+, e.g. a mint) or leaving (-, a redemption) the book as quote cash on a venue.
@@ -541,8 +565,9 @@ class Context:
         Not PnL: equity changes by the flow, and the report keeps it apart from returns.
         """
         j = self._home(venue)
+        amount = _number(amount, f"external_flow amount on {venue}")
         if amount != 0.0:
-            self._act.flows.append((j, float(amount)))
+            self._act.flows.append((j, amount))
 
     def sleep(self, until: pd.Timestamp | None = None) -> None:
         """Do not call on_bar again before `until` (None: the end of the data) unless something happens: a fill,
@@ -561,13 +586,28 @@ class Context:
 
     def record(self, name: str, value: float) -> None:
         """Store a strategy series point (e.g. backing ratio) at now; reports plot it."""
-        self._e.extras.setdefault(name, {})[self.now] = float(value)
+        value = _number(value, f"record({name!r}) value", nan_ok=True)
+        self._e.extras.setdefault(name, {})[self.now] = value
 
     def log(self, message: str) -> None:
         self._e.log.append(f"{self.now.isoformat()} {message}")
 
 
 _INSTRUMENT_NAMES = {SPOT: "spot", PERP: "perp"}
+
+
+def _number(value: Any, what: str, *, low: float | None = None, nan_ok: bool = False, hint: str = "") -> float:
+    """A number a strategy passed to a ctx call, as a float; a ValueError naming the call and the value when it
+    is not a real number, not finite (NaN allowed only where `nan_ok`) or below `low`. The engine reports it as a
+    strategy error with the hook and the time: a bad amount is a bug, never silently dropped."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{what} is {value!r:.40} ({type(value).__name__}); it must be a number")
+    x = float(value)
+    if not (math.isfinite(x) or nan_ok and math.isnan(x)):
+        raise ValueError(f"{what} is {x!r}; it must be a finite number")
+    if low is not None and x < low:
+        raise ValueError(f"{what} is {x!r}; it must be >= {low:g}{hint}")
+    return x
 
 
 def _instrument(name: str) -> int:

@@ -1,6 +1,7 @@
 """Event objects handed to strategy hooks: one frozen object per hook call, fields only grow."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -66,6 +67,8 @@ class FillEvent:
     fee: float                # quote, >= 0
     slippage: float           # quote cost, >= 0
     reason: str
+    ref_price: float = math.nan   # the price it was priced from before slippage (the bar's open, or close)
+    spot_price: float = math.nan  # the venue's spot reference at the same instant (for a perp fill: its basis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,7 @@ class AdlEvent:
     price: float              # the price it was closed at
     fraction: float           # share of the position the schedule asked for
     realized: float           # realized PnL of the closed part (quote)
+    spot_price: float = math.nan  # the venue's spot price the close was booked against (basis = price - spot)
 
 
 @dataclass(frozen=True, slots=True)

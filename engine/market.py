@@ -18,6 +18,7 @@ import pandas as pd
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.schemas import BAR_COLUMNS, MARK_COLUMNS, timeframe_ns, ts_ns
+from basisbt.data.validate import FILLED
 from basisbt.engine.kernels.arrays import MarketArrays
 
 YEAR_NS = 365 * 24 * 3600 * 10**9
@@ -157,10 +158,13 @@ def _align(frame: pd.DataFrame | None, grid: np.ndarray, cols: tuple[str, ...]
     if frame is None or frame.empty:
         return out, state
     t = ts_ns(frame)
-    if np.array_equal(t, grid):                 # already on the grid (the common case): no lookup
+    filled = frame[FILLED].to_numpy(dtype=bool) if FILLED in frame.columns else None
+    if filled is None and np.array_equal(t, grid):   # already on the grid (the common case): no lookup
         return {c: frame[c].to_numpy(dtype=np.float64) for c in cols}, np.full(n, LIVE, np.int8)
     pos = np.searchsorted(t, grid)
     hit = (pos < len(t)) & (t[np.minimum(pos, len(t) - 1)] == grid)
+    if filled is not None:                      # a bar --fill-gaps wrote is no real bar: priced stale like a gap
+        hit &= ~filled[np.minimum(pos, len(t) - 1)]
     for c in cols:
         out[c][hit] = frame[c].to_numpy(dtype=np.float64)[pos[hit]]
     state[hit] = LIVE
@@ -208,15 +212,23 @@ def _duration(ns: int) -> str:
     return f"{d}d {h}h {m}m" if m else f"{d}d {h}h"
 
 
-def _stream_quality(state: np.ndarray, tf: int) -> dict:
-    """Bars expected since the stream's first bar, missing (priced stale), longest gap."""
+def _stream_quality(state: np.ndarray, tf: int, filled: int = 0) -> dict:
+    """Bars expected since the stream's first bar, missing (priced stale; `bars_filled` of them are flat bars an
+    import's --fill-gaps wrote, counted as missing all the same), longest gap."""
     listed = int((state != UNLISTED).sum())
     stale = int((state == STALE).sum())
     q = {"bars_expected": listed, "bars_missing": stale, "stale_bars": stale,
          "unlisted_bars": int((state == UNLISTED).sum()), "longest_gap": _duration(_gap_bars(state) * tf)}
+    if filled:
+        q["bars_filled"] = filled
     if (state == FALLBACK).any():
         q["perp_fallback_bars"] = int((state == FALLBACK).sum())
     return q
+
+
+def _n_filled(frame: pd.DataFrame | None) -> int:
+    """Bars of a (window-cut) frame that --fill-gaps wrote."""
+    return int(frame[FILLED].sum()) if frame is not None and FILLED in frame.columns else 0
 
 
 def _when(ns: int) -> str:
@@ -265,17 +277,66 @@ def _funding(ds: Dataset, v: str, grid: np.ndarray, close_ns: np.ndarray, mark: 
     return t, bar, rate, px, stale, hours
 
 
+def settlement_step(hours: np.ndarray, spec_hours: np.ndarray, median_h: float) -> np.ndarray:
+    """The interval (hours) at which each row's settlement is expected: the smaller of the row's `interval_h` and
+    the venue's dated spec interval (data/venues `funding_interval_h`; for a venue without a spec file, the
+    median spacing). A row's interval_h may have been read off the spacing (validate_funding), and a hole then
+    reads as one long interval, longer than the venue's: the spec's interval keeps it a hole. A shorter one is
+    a venue that settles more often (Binance 1 h after a capped print), so it is taken."""
+    row = np.where(np.isfinite(hours) & (hours > 0), hours, np.inf)
+    ref = np.where(np.isfinite(spec_hours) & (spec_hours > 0), spec_hours, median_h)
+    return np.minimum(row, ref)
+
+
 def missing_settlements(t: np.ndarray, hours: np.ndarray, spec_hours: np.ndarray) -> int:
     """Settlements expected between consecutive rows but absent: a gap longer than 1.5 intervals misses
-    round(gap / interval) - 1. The interval is the row's own `interval_h` (a venue may switch 8h -> 1h), else
-    the venue spec's `funding_interval_h` in force at the row (data/venues), else the median gap."""
+    round(gap / interval) - 1, the interval from `settlement_step` at the later row (never the gap itself)."""
     if t.size < 2:
         return 0
     gaps = np.diff(t) / 3.6e12
-    step = np.where(np.isfinite(hours[1:]) & (hours[1:] > 0), hours[1:], spec_hours[1:])
+    step = settlement_step(hours[1:], spec_hours[1:], float(np.median(gaps)))
     step = np.where(np.isfinite(step) & (step > 0), step, float(np.median(gaps)))
     late = gaps > 1.5 * step
     return int(np.round(gaps[late] / step[late] - 1).sum())
+
+
+def missing_at_edges(t: np.ndarray, lower: int, upper: int, step_first: float, step_last: float) -> tuple[int, int]:
+    """(before, after): settlements expected while the perp trades in the window, strictly between its first open
+    `lower` and last close `upper` (ns; one at either instant is the window's cut, not a hole), but before the
+    first row or after the last one, stepping the interval (hours) back from the first row and on from the last.
+    Without any row, every time on the interval's UTC grid in (lower, upper) is expected (before)."""
+    def ns(hours: float) -> int:
+        return int(round(hours * 3_600)) * 10**9 if hours > 0 and np.isfinite(hours) else 0
+    first, last = ns(step_first), ns(step_last)
+    if upper <= lower or not first:
+        return 0, 0
+    if t.size == 0:
+        return (upper - 1) // first - lower // first, 0
+    before = max(0, (int(t[0]) - lower - 1) // first)                # t[0] - k * step > lower, k >= 1
+    after = max(0, (upper - int(t[-1]) - 1) // last) if last else 0  # t[-1] + k * step < upper, k >= 1
+    return before, after
+
+
+def _expected(venue: str, t: np.ndarray, hours: np.ndarray, grid: np.ndarray, close_ns: np.ndarray,
+              p_state: np.ndarray, median_h: float) -> dict:
+    """Missing settlements of one venue, expected from its dated interval while its perp trades in the window:
+    between rows, before the first row (a funding stream that starts after the perp lists) and after the last.
+    `intervals_missing` is the total; the edges are also given on their own."""
+    spec = _spec_hours(venue, t)
+    between = missing_settlements(t, hours, spec)
+    live = np.flatnonzero(p_state == LIVE)
+    if not live.size:
+        return {"intervals_missing": between, "missing_before_first": 0, "missing_after_last": 0}
+    lower = max(int(grid[0]), int(grid[live[0]]))                 # settlements after the first open count (_funding)
+    upper = min(int(close_ns[-1]), int(close_ns[live[-1]]))
+
+    def step_at(k: int, at: int) -> float:
+        row = hours[[k]] if t.size else np.array([np.nan])
+        return float(settlement_step(row, _spec_hours(venue, np.array([at], np.int64)), median_h)[0])
+    before, after = missing_at_edges(t, lower, upper, step_at(0, int(t[0]) if t.size else lower),
+                                     step_at(-1, int(t[-1]) if t.size else upper))
+    return {"intervals_missing": between + before + after, "missing_before_first": before,
+            "missing_after_last": after}
 
 
 def _spec_hours(venue: str, t: np.ndarray) -> np.ndarray:
@@ -328,7 +389,7 @@ def build_market(ds: Dataset) -> Market:
         aligned = {}
         for kind, frame in (("spot", d.spot[venue]), ("perp", d.perp[venue])):
             aligned[kind], state[kind][:, j] = _align(frame, grid, BAR_COLUMNS)
-            vq[kind] = _stream_quality(state[kind][:, j], tf)
+            vq[kind] = _stream_quality(state[kind][:, j], tf, _n_filled(frame))
         v = label
         mark_frame = d.mark.get(venue)
         if mark_frame is None or mark_frame.empty:
@@ -336,7 +397,7 @@ def build_market(ds: Dataset) -> Market:
         raw_mark, raw_state = _align(mark_frame, grid, MARK_COLUMNS)
         aligned["mark"], state["mark"][:, j] = _mark_with_fallback(raw_mark, raw_state, aligned["perp"],
                                                                    state["perp"][:, j])
-        vq["mark"] = _stream_quality(state["mark"][:, j], tf)
+        vq["mark"] = _stream_quality(state["mark"][:, j], tf, _n_filled(mark_frame))
         for kind, cols in aligned.items():
             for c, col in cols.items():
                 bars[f"{kind}_{c}"][:, j] = col
@@ -356,9 +417,8 @@ def build_market(ds: Dataset) -> Market:
         gaps = np.diff(t)
         step = float(np.median(gaps)) if gaps.size else 0.0
         vq["funding"] = {"settlements": int(t.size), "priced_stale": int(stale.sum()),
-                         "interval_h": step / 3.6e12,
-                         "intervals_missing": missing_settlements(t, hours, _spec_hours(venue, t)),
-                         "longest_gap": _duration(int(gaps.max()) if gaps.size else 0)}
+                         "interval_h": step / 3.6e12, "longest_gap": _duration(int(gaps.max()) if gaps.size else 0),
+                         **_expected(venue, t, hours, grid, close_ns, state["perp"][:, j], step / 3.6e12)}
         quality["venues"][v] = vq
         log.extend(_quality_lines(v, vq, state, j, grid))
     protocols = ds.protocols
@@ -378,6 +438,9 @@ def build_market(ds: Dataset) -> Market:
     quality["stale_total"] = int(sum(q[s]["stale_bars"] for q in quality["venues"].values()
                                      for s in ("spot", "perp", "mark")))
     quality["funding_priced_stale_total"] = int(sum(q["funding"]["priced_stale"] for q in quality["venues"].values()))
+    quality["funding_missing_total"] = int(sum(q["funding"]["intervals_missing"] for q in quality["venues"].values()))
+    quality["filled_total"] = int(sum(q[s].get("bars_filled", 0) for q in quality["venues"].values()
+                                      for s in ("spot", "perp", "mark")))
     slot_venue = [venue for _, venue, _ in slots]
     home = [slot_venue.index(venue) for venue in slot_venue]
     return Market(venues, protocols, ds.timeframe, tf, grid, bars, state, funding_rate, funding_value,

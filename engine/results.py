@@ -136,12 +136,13 @@ class Results:
         from basisbt.reports.notebook import results_html
         return results_html(self)
 
-    def with_benchmark(self, spec: str, unit: str = "fraction") -> "Results":
+    def with_benchmark(self, spec: str, unit: str = "auto", time_column: str | None = None) -> "Results":
         """These Results with an outside series to compare against: 'FILE.csv:COLUMN[:SERIES]' (SERIES: a
-        strategy record such as staker_apy, a timeline column, or nav). metrics() then has `benchmark`
-        (correlation, mean difference) and the report a chart (reports/benchmark.py)."""
+        strategy record such as staker_apy, a timeline column, or nav); `unit` fraction, percent or auto;
+        `time_column` names the file's time column. metrics() then has `benchmark` (correlation, mean
+        difference) and the report a chart (reports/benchmark.py says how files are read)."""
         from basisbt.reports.benchmark import attach
-        return attach(self, spec, unit)
+        return attach(self, spec, unit, time_column)
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the run directory (metrics.json, CSVs, run.toml, reports) atomically per file."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 import bisect
 import copy
 import math
-from typing import Any
+from collections.abc import Mapping
+from time import monotonic
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -35,11 +37,15 @@ from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
 from basisbt.engine.market import LIVE, UNLISTED, market_of
 from basisbt.engine.results import PNL_PARTS, NotKept, Results, RunRecords
+from basisbt.engine.guard import HookTimeout, Watch, user_interrupt
 from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, events_of
 from basisbt.engine.timeline_frame import build_timeline
 from basisbt.engine.venue_events import EVENT_COLUMNS, VenueSchedule, apply_step
 from basisbt.engine.venue_setup import run_venues, venue_schedule
 from basisbt.strategies.base import Strategy
+
+
+NOT_IN_ID = ("strict", "timeout")        # run keys that change whether a run is refused, never its numbers
 
 
 class StrategyError(RuntimeError):
@@ -89,7 +95,8 @@ class Engine:
         if self.market.n < 2:
             raise ConfigError(f"dataset {ds.name!r} has {self.market.n} bars in the chosen span; need at least 2")
         m = self.market
-        strategy.validate(m.venue_names, m.protocols)
+        self._watch = Watch(self.config.timeout)   # entered by run(); validate() runs unwatched
+        self._user("validate", strategy.validate, m.venue_names, m.protocols)
         if m.multi_asset and not strategy.multi_asset:
             raise ConfigError(f"strategy {strategy.name!r} trades one asset, and the data holds {', '.join(m.assets)}; "
                               "load one symbol (e.g. --data cache:ETH/USDT) or use a strategy that takes assets "
@@ -181,16 +188,35 @@ class Engine:
         return mask
 
     def _deposit(self) -> None:
-        alloc = self.strategy.initial_allocation(self.market.venue_names)
+        alloc = self._user("initial_allocation", self.strategy.initial_allocation, self.market.venue_names)
+        alloc = self._checked_allocation(alloc)
         total = sum(alloc.values())
-        if not alloc or total <= 0 or any(w < 0 for w in alloc.values()):
-            raise ConfigError(f"{self.strategy.name}: initial_allocation must give non-negative weights")
         t0 = int(self.market.open_ns[0])
         for venue, w in sorted(alloc.items()):
             j = self.ctx.home_of(venue)
             amt = self.initial_capital * w / total
             self.state.acct[j, A_CASH] += amt
             self._ledger(t0, j, K_DEPOSIT, amt, -1)
+
+    def _checked_allocation(self, alloc: Any) -> dict[str, float]:
+        """initial_allocation's answer as {venue: weight}, or a StrategyError naming what it returned: a dict
+        of the run's venues to finite weights >= 0, not all zero."""
+        where = f"strategy {self.strategy.name!r} initial_allocation returned"
+        if not isinstance(alloc, Mapping) or not alloc:
+            raise StrategyError(f"{where} {alloc!r:.80}; expected a dict of venue -> weight >= 0, e.g. "
+                                f"{{{self.market.venue_names[0]!r}: 1.0}}")
+        out: dict[str, float] = {}
+        for venue, w in alloc.items():
+            if not isinstance(venue, str):
+                raise StrategyError(f"{where} the key {venue!r:.40}; keys are venue names: "
+                                    f"{', '.join(self.market.venue_names)}")
+            ok = isinstance(w, (int, float, np.integer, np.floating)) and not isinstance(w, bool)
+            if not ok or not math.isfinite(w) or w < 0:
+                raise StrategyError(f"{where} {venue}: {w!r:.40}; a weight is a finite number >= 0")
+            out[venue] = float(w)
+        if sum(out.values()) <= 0:
+            raise StrategyError(f"{where} weights that sum to 0; give at least one venue a weight > 0")
+        return out
 
     def _ledger(self, ts_ns: int, venue: int, kind: int, amount: float, ref: int) -> None:
         if self.ledger.count[0] >= self.ledger.amounts.shape[0]:
@@ -217,13 +243,51 @@ class Engine:
 
     # -- hooks ---------------------------------------------------------------------------------------
     def _call(self, hook: str, ev: Any) -> None:
+        """A strategy hook under its time limit: `_user`'s rules, inlined (it runs at every decision)."""
+        w = self._watch
+        w.since = monotonic()
         try:
             getattr(self.strategy, hook)(self.ctx, ev)
-        except ConfigError:
-            raise
-        except (Exception, SystemExit, KeyboardInterrupt) as e:    # sys.exit() in a hook must not end the run "ok"
-            raise StrategyError(f"strategy {self.strategy.name!r} raised in {hook} at {self.now}: "
-                                f"{type(e).__name__}: {e}") from e
+        except BaseException as e:
+            w.since = None
+            self._failed(hook, e)
+        w.since = None
+        if w.fired:                                   # it swallowed HookTimeout and returned later
+            raise self._timed_out(hook)
+
+    def _user(self, what: str, fn: Any, *args: Any) -> Any:
+        """fn(*args) of the strategy under its time limit (engine/guard.py): anything it raises, any
+        BaseException included (sys.exit() in a hook must not end the run "ok"), becomes a StrategyError naming
+        the strategy, `what` and the time; a ConfigError (a bad ctx call) stays one, Ctrl-C stays an interrupt."""
+        w = self._watch
+        w.since = monotonic()
+        try:
+            out = fn(*args)
+        except BaseException as e:
+            w.since = None
+            self._failed(what, e)
+        w.since = None
+        if w.fired:
+            raise self._timed_out(what)
+        return out
+
+    def _failed(self, what: str, e: BaseException) -> NoReturn:
+        """Raise what a strategy call that raised `e` is: the same ConfigError or interrupt, a time-out, or a
+        StrategyError naming the strategy, `what` and the time."""
+        if isinstance(e, ConfigError) or user_interrupt(e):
+            raise e
+        if isinstance(e, HookTimeout) or self._watch.fired:
+            raise self._timed_out(what) from None
+        raise StrategyError(f"strategy {self.strategy.name!r} raised in {what} at {self._when()}: "
+                            f"{type(e).__name__}: {e}") from e
+
+    def _timed_out(self, what: str) -> StrategyError:
+        return StrategyError(f"strategy {self.strategy.name!r} ran longer than the {self._watch.limit:g} s limit "
+                             f"in {what} at {self._when()} and was stopped (--timeout SECONDS raises the limit)")
+
+    def _when(self) -> Any:
+        """Now, or 'set-up' while the engine is still being built (validate runs before the clock exists)."""
+        return self.now if hasattr(self, "_now_ns") else "set-up"
 
     def _deliver(self, last: int, d: int) -> None:
         """Run the hooks for everything that became known in bars (last, d], in docs/architecture.md §3 order.
@@ -332,7 +396,8 @@ class Engine:
             when = when or _ts(ts_ns)                 # one Timestamp per instant (30 us each)
             self.fills.append(dict(ts=when, venue=venue, instrument=ins, qty=qty, price=px,
                                    ref_price=ref, fee=fee, slippage=slip, reason=o.reason, fill_id=fid))
-            self._new_fills.append(FillEvent(when, venue, ins, qty, px, fee, slip, o.reason))
+            self._new_fills.append(FillEvent(when, venue, ins, qty, px, fee, slip, o.reason, float(ref),
+                                             float(spot_ref)))
         for j, amount in act.collateral_buys:         # after the orders: cash left -> collateral asset
             self._buy_collateral(i, ts_ns, j, amount)
         for t in act.transfers:
@@ -515,7 +580,15 @@ class Engine:
 
     def run(self, progress: Any = None, *, frames: bool = True) -> Results:
         """Run to the end and return the frozen Results. `progress(done_bars, total)` is optional;
-        `frames=False` keeps metrics only (Results._results says what that skips)."""
+        `frames=False` keeps metrics only (Results._results says what that skips). Every strategy call runs
+        under the time limit `RunConfig.timeout` (engine/guard.py)."""
+        with Watch(self.config.timeout) as self._watch:
+            try:
+                return self._run(progress, frames)
+            except HookTimeout:                    # fired between a hook's return and the engine noticing
+                raise self._timed_out("a hook") from None
+
+    def _run(self, progress: Any, frames: bool) -> Results:
         m = self.market
         n = m.n
         self._deposit()
@@ -666,7 +739,7 @@ class Engine:
         params = self.strategy.params_dict()
         cfg = {"strategy": self.strategy.name, "params": params, "data": self.data_label,
                "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__
-                       if k != "strict" and not (k == "oracle" and not self.config.oracle)},   # as before it existed
+                       if k not in NOT_IN_ID and not (k == "oracle" and not self.config.oracle)},  # as before it existed
                "venues": dict(self.venue_fingerprint)}
         quality = {**copy.deepcopy(m.quality), "orders_refused": dict(self.refused),
                    "orders_refused_total": sum(self.refused.values())}

@@ -69,10 +69,10 @@ def run_path(job: dict[str, Any], path: int) -> dict[str, Any]:
     from basisbt.engine.runner import StrategyError, run_backtest
     from basisbt.engine.sweep import worker_strategy, worker_venues
     model = StressModel(**job["model"])
-    ds = generate_path(model, job["seed"], path, _history(job["history"]))
     cfg = build_dataclass(RunConfig, job["run"], "run config key")
     row: dict[str, Any] = {"path": path, "error": ""}
     try:
+        ds = generate_path(model, job["seed"], path, _history(job["history"]))
         res = run_backtest(worker_strategy(job["strategy"])(**job["params"]), ds, cfg, frames=False,
                            venues=worker_venues(tuple(job.get("venues", ()))))
     except (StrategyError, ValueError) as e:
@@ -120,10 +120,14 @@ def run_stress(plan: StressPlan, *, jobs: int | None = None, scheduler: str | No
     import os
     from basisbt.engine.sweep import run_jobs
     rows: list[dict[str, Any]] = []
-    for out in run_jobs(run_chunk, plan.jobs(), jobs or os.cpu_count() or 1, scheduler, processes):
-        rows.extend(out["rows"])
-        if on_chunk is not None:
-            on_chunk(out)
+    done = run_jobs(run_chunk, plan.jobs(), jobs or os.cpu_count() or 1, scheduler, processes)
+    try:
+        for out in done:
+            rows.extend(out["rows"])
+            if on_chunk is not None:
+                on_chunk(out)
+    finally:                                   # Ctrl-C or an error: stop the workers now
+        done.close()
     return pd.DataFrame(rows).sort_values("path", kind="stable").reset_index(drop=True)
 
 
@@ -164,3 +168,32 @@ def fan(series: list[list[float]], quantiles: tuple[float, ...] = (5, 25, 50, 75
         return np.empty((len(quantiles), 0))
     n = min(len(s) for s in series)
     return np.percentile(np.array([s[:n] for s in series]), quantiles, axis=0)
+
+
+# -- limits and checks before any path runs -----------------------------------------------------------------
+# Each path keeps its daily NAV and backing ratio for the fan charts (~64 bytes a path-day as Python floats):
+# 5,000,000 path-days is ~320 MB. Asking for more is refused before anything is allocated.
+MAX_PATHS = 100_000
+MAX_PATH_DAYS = 5_000_000
+
+
+def check_stress(plan: StressPlan) -> None:
+    """ConfigError, before any path runs, for a stress that cannot run as asked: too many paths or path-days,
+    or what would fail every path alike (path 0 is generated and an Engine built on it with the strategy,
+    which checks the strategy against the model's venues and the run config)."""
+    from basisbt.data.stress.model import generate_path
+    from basisbt.engine.config import ConfigError, RunConfig, build_dataclass
+    from basisbt.engine.runner import Engine, StrategyError
+    from basisbt.engine.sweep import worker_strategy, worker_venues
+    if not 1 <= plan.paths <= MAX_PATHS:
+        raise ConfigError(f"--paths {plan.paths}: give 1 to {MAX_PATHS:,}")
+    if plan.paths * plan.model.days > MAX_PATH_DAYS:
+        raise ConfigError(f"--paths {plan.paths:,} x --days {plan.model.days:,} = {plan.paths * plan.model.days:,} "
+                          f"path-days, above the {MAX_PATH_DAYS:,} a stress run keeps (its daily series take ~64 "
+                          f"bytes a path-day); use fewer paths or a shorter horizon")
+    try:
+        ds = generate_path(plan.model, plan.seed, 0, _history(plan.history))
+        Engine(worker_strategy(plan.strategy)(**plan.params), ds, build_dataclass(RunConfig, plan.run, "run config key"),
+               venues=worker_venues(plan.venues_dirs))
+    except (StrategyError, ValueError) as e:          # ConfigError, MarketError... are ValueErrors
+        raise ConfigError(f"path 0: {e}") from None

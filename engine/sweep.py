@@ -9,6 +9,7 @@ runs with frames=False, so its metrics are those of `basisbt run` on the same in
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -16,7 +17,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ METRIC_COLUMNS = (
     "staker_apy",
 )
 CELL_DIR = "cells"
+# A plan lists every cell (its id is how a rerun knows what is stored): 100,000 cells take ~2.5 s and ~200 MB
+# to plan. A bigger sweep is refused before anything is drawn or allocated; split it into several --out.
+MAX_CELLS = 100_000
 
 
 class SweepError(ConfigError):
@@ -68,12 +72,13 @@ class SweepPlan:
     cells: tuple[Cell, ...]
     mode: str                                  # 'grid' or 'samples N seed S'
     venues_dirs: tuple[str, ...] = ()          # --venues-dir, searched before $BASISBT_VENUES and the built-ins
+    timeout: float | None = None               # seconds a strategy call may run (RunConfig.timeout; not in cell ids)
 
     def job(self, cell: Cell) -> dict[str, Any]:
         """What a worker needs for one cell: small and picklable (names and numbers, no frames)."""
         return {"id": cell.id, "strategy": self.strategy, "data": cell.data, "params": {**self.fixed, **dict(cell.params)},
                 "axes": list(self.axes), "run": dict(self.run), "timeframe": self.timeframe, "cache_dir": self.cache_dir,
-                "venues": list(self.venues_dirs)}
+                "venues": list(self.venues_dirs), "timeout": self.timeout}
 
 
 # -- planning ---------------------------------------------------------------------------------------------
@@ -167,7 +172,8 @@ def cell_id(strategy: str, data: str, params: dict[str, Any], run: dict[str, Any
 def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples: int | None = None,  # type: ignore[assignment]
                seed: int = 0, vary: list[str] | None = None, fixed: dict[str, str] | None = None,
                run: dict[str, Any] | None = None, timeframe: str | None = None,
-               cache_dir: str | None = None, venues_dirs: tuple[str, ...] = ()) -> SweepPlan:
+               cache_dir: str | None = None, venues_dirs: tuple[str, ...] = (),
+               timeout: float | None = None) -> SweepPlan:
     """Check a sweep's inputs and list its cells (grid: every combination; samples: N seeded draws),
     each cell's parameters validated by building the strategy. SweepError names the first bad input."""
     from basisbt.strategies.registry import load_strategy_class
@@ -187,7 +193,7 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
         fixed_vals[k] = _check_value(cls, fields[k], v, "--set")
     run = dict(run or {})
     try:
-        build_dataclass(RunConfig, run, "run config key")
+        build_dataclass(RunConfig, {**run, **({"timeout": timeout} if timeout is not None else {})}, "run config key")
         venues_key = worker_venues(tuple(venues_dirs)).fingerprint()
     except (ConfigError, DataError) as e:
         raise SweepError(str(e)) from None
@@ -197,6 +203,11 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
         if vary:
             raise SweepError("--vary goes with --samples; a grid varies the parameters its --grid options name")
         axes_vals = parse_grid(cls, grid)
+        size = math.prod(len(v) for v in axes_vals.values()) * len(datas)
+        if size > MAX_CELLS:
+            raise SweepError(f"--grid: {' x '.join(str(len(v)) for v in axes_vals.values())} values x "
+                             f"{len(datas)} dataset(s) = {size:,} cells, above the {MAX_CELLS:,} a sweep takes; "
+                             f"use fewer values, or split the sweep over several --out directories")
         both = sorted(set(axes_vals) & set(fixed_vals))
         if both:
             raise SweepError(f"--set {both[0]} and --grid {both[0]}: a parameter is either fixed or varied")
@@ -208,6 +219,9 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
     else:
         if samples < 1:
             raise SweepError(f"--samples {samples}: need at least 1")
+        if samples * len(datas) > MAX_CELLS:
+            raise SweepError(f"--samples {samples:,} x {len(datas)} dataset(s) is above the {MAX_CELLS:,} cells a "
+                             f"sweep takes; draw fewer, or run several --seed values into separate --out directories")
         if vary:
             names = list(dict.fromkeys(vary))
             for name in names:
@@ -243,7 +257,7 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
         raise SweepError("the sweep has no cells")
     return SweepPlan(strategy=strategy, datas=tuple(datas), axes=tuple(names), fixed=fixed_vals, run=run,
                      timeframe=timeframe, cache_dir=cache_dir, cells=tuple(cells), mode=mode,
-                     venues_dirs=tuple(venues_dirs))
+                     venues_dirs=tuple(venues_dirs), timeout=timeout)
 
 
 def check_data(data: str) -> None:
@@ -317,7 +331,8 @@ def warm() -> None:
 
 def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     """Run one cell metrics-only and return its table row (varied params, flat metrics, the whole metrics
-    as JSON; `error` when the run itself failed, which is a result too and is not retried)."""
+    as JSON; `error` when the run itself failed: shown in the table, not stored, so a rerun tries it again).
+    Ctrl-C is not a failure of the cell: it propagates and the cell stays missing."""
     from basisbt.engine.runner import StrategyError, run_backtest
     t0 = time.perf_counter()
     row: dict[str, Any] = {"cell": job["id"], "data": job["data"]}
@@ -325,8 +340,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     cls = worker_strategy(job["strategy"])
     try:
         ds = worker_dataset(job["data"], job["timeframe"], job["cache_dir"])
-        cfg = build_dataclass(RunConfig, job["run"], "run config key")
-        res = run_backtest(cls(**job["params"]), ds, cfg, data_label=job["data"], frames=False,
+        res = run_backtest(cls(**job["params"]), ds, job_config(job), data_label=job["data"], frames=False,
                            venues=worker_venues(tuple(job.get("venues", ()))))
         m = res.metrics()
         row.update(flat_metrics(m))
@@ -338,6 +352,30 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         row["error"] = f"{type(e).__name__}: {e}"[:500]
     row["run_s"] = time.perf_counter() - t0
     return row
+
+
+def job_config(job: dict[str, Any]) -> RunConfig:
+    """The RunConfig of a cell: the sweep's run keys and its time limit."""
+    run = dict(job["run"])
+    if job.get("timeout") is not None:
+        run["timeout"] = job["timeout"]
+    return build_dataclass(RunConfig, run, "run config key")
+
+
+def check_runs(plan: SweepPlan) -> None:
+    """SweepError, before any cell runs, for what would fail every cell alike: each --data is loaded (and kept
+    for cells run in this process) and an Engine is built on it with its first cell's parameters, which checks
+    the date window, the timeframe, the bars and the strategy against the data (`basisbt run`'s checks)."""
+    from basisbt.engine.runner import Engine, StrategyError
+    for data in plan.datas:
+        cell = next(c for c in plan.cells if c.data == data)
+        job = plan.job(cell)
+        try:
+            ds = worker_dataset(data, plan.timeframe, plan.cache_dir)
+            Engine(worker_strategy(plan.strategy)(**job["params"]), ds, job_config(job), data_label=data,
+                   venues=worker_venues(plan.venues_dirs))
+        except (StrategyError, ValueError) as e:        # ConfigError, DataError, MarketError... are ValueErrors
+            raise SweepError(f"--data {data}: {e}") from None
 
 
 def run_cells(chunk: dict[str, Any]) -> dict[str, Any]:
@@ -379,12 +417,16 @@ def write_cell(out: Path, row: dict[str, Any]) -> None:
 
 
 def write_cells(out: Path, rows: list[dict[str, Any]]) -> None:
-    """Store finished cells as one parquet file, atomically (temp file, then rename): whole cells only."""
+    """Store finished cells as one parquet file, atomically (temp file, then rename): whole cells only.
+    The first write into a new directory marks it as a sweep (.basisbt), so a rerun may resume it."""
     from basisbt.data.safe_io import atomic_write
+    from basisbt.reports.writers import mark_out, out_kind
     if not rows:
         return
     path = cell_path(out, rows[0]["cell"] if len(rows) == 1 else f"{rows[0]['cell']}+{len(rows) - 1}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if out_kind(Path(out)) != "sweep":
+        mark_out(Path(out), "sweep")
     frame = pd.DataFrame(rows)
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
@@ -406,11 +448,14 @@ def missing_cells(plan: SweepPlan, out: Path) -> list[Cell]:
     return [c for c in plan.cells if c.id not in done]
 
 
-def collect(plan: SweepPlan, out: Path) -> pd.DataFrame:
-    """The stored rows of the plan's cells (in plan order), as one table."""
+def collect(plan: SweepPlan, out: Path, failed: list[dict[str, Any]] = ()) -> pd.DataFrame:  # type: ignore[assignment]
+    """The stored rows of the plan's cells and the rows of cells that failed in this run (in plan order), as
+    one table."""
     got = _stored(out)
-    if got is None:
+    frames = [f for f in (got, pd.DataFrame(list(failed)) if failed else None) if f is not None]
+    if not frames:
         return pd.DataFrame(columns=["cell", "data", *plan.axes, *METRIC_COLUMNS, "metrics", "error", "run_s"])
+    got = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     order = {c.id: k for k, c in enumerate(plan.cells)}
     got = got[got["cell"].isin(order)].drop_duplicates("cell")
     got = got.iloc[np.argsort([order[c] for c in got["cell"]], kind="stable")]
@@ -419,7 +464,7 @@ def collect(plan: SweepPlan, out: Path) -> pd.DataFrame:
 
 # -- backends ---------------------------------------------------------------------------------------------
 def run_jobs(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[str, Any]], n_jobs: int,
-             scheduler: str | None = None, processes: bool = True) -> Iterable[dict[str, Any]]:
+             scheduler: str | None = None, processes: bool = True) -> Generator[dict[str, Any], None, None]:
     """fn(job) for every job, yielded as they finish: on `n_jobs` local processes (scheduler None) or a Dask
     cluster. The backend of sweeps (fn = run_cell) and stress runs (engine/stress.run_chunk); `fn` must be a
     module-level function so workers can import it."""
@@ -429,7 +474,7 @@ def run_jobs(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[str
 
 
 def _run_local(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[str, Any]],
-               n_jobs: int) -> Iterable[dict[str, Any]]:
+               n_jobs: int) -> Generator[dict[str, Any], None, None]:
     """Results as jobs finish, on `n_jobs` worker processes (in this process when 1)."""
     if n_jobs <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -437,22 +482,28 @@ def _run_local(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[s
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from basisbt.engine.workers import die_with_parent, stop_pool
     # forkserver: workers fork from a clean server that imported this module once (not from a parent with
-    # a progress-bar thread running); each worker then keeps its datasets and loaded kernels for all its cells
+    # a progress-bar thread running); each worker then keeps its datasets and loaded kernels for all its cells.
+    # Workers ignore Ctrl-C and die with this process (engine/workers.py); on Ctrl-C, an error or the caller
+    # closing this generator they are terminated, not waited for.
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["basisbt.engine.sweep_preload"])
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=ctx, initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
         futures = [pool.submit(fn, job) for job in jobs]
-        try:
-            for fut in as_completed(futures):
-                yield fut.result()
-        finally:
-            for fut in futures:
-                fut.cancel()
+        for fut in as_completed(futures):
+            yield fut.result()
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_dask(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[str, Any]], scheduler: str,
-              n_jobs: int, processes: bool) -> Iterable[dict[str, Any]]:
+              n_jobs: int, processes: bool) -> Generator[dict[str, Any], None, None]:
     """Results as jobs finish on a Dask cluster: `scheduler` tcp://HOST:PORT, or 'local' for a LocalCluster."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -468,7 +519,9 @@ def _run_dask(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[st
                if k != "MALLOC_TRIM_THRESHOLD_"}
         with dask.config.set({"distributed.worker.profile.enabled": False,
                               "distributed.admin.system-monitor.gil.enabled": False,
-                              "distributed.nanny.pre-spawn-environ": env}):
+                              "distributed.nanny.pre-spawn-environ": env}), _sigint_ignored():
+            # worker processes start with Ctrl-C ignored (an ignored signal stays ignored across exec), so Ctrl-C
+            # stops the sweep here, once, instead of printing a traceback from every worker
             cluster = LocalCluster(n_workers=max(1, n_jobs), threads_per_worker=1, processes=processes,
                                    dashboard_address=None)
         client = Client(cluster)
@@ -484,6 +537,11 @@ def _run_dask(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[st
         futures = [client.submit(fn, job, key=f"basisbt-{fn.__name__}-{job['id']}", pure=False) for job in jobs]
         for fut in as_completed(futures):
             yield fut.result()
+    except BaseException:
+        if cluster is not None:                 # stopped (Ctrl-C, an error): our workers cancel their tasks quietly
+            with contextlib.suppress(Exception):
+                client.run(_quiet_worker)
+        raise
     finally:
         client.close()
         if cluster is not None:
@@ -497,6 +555,27 @@ def _run_dask(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[st
                 nanny.setLevel(level)
 
 
+def _quiet_worker() -> None:
+    """In a Dask worker: no warning for each task cancelled when the sweep stops."""
+    import logging
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process while the block runs (main thread only; elsewhere a no-op)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def check_scheduler(scheduler: str | None) -> None:
     """SweepError unless `scheduler` is None, 'local' or a Dask address (tcp://HOST:PORT...)."""
     if scheduler is not None and scheduler != "local" and \
@@ -507,12 +586,15 @@ def check_scheduler(scheduler: str | None) -> None:
 def run_sweep(plan: SweepPlan, out: str | os.PathLike, *, jobs: int | None = None, scheduler: str | None = None,
               max_cells: int | None = None, on_row: Callable[[dict[str, Any]], None] | None = None,
               processes: bool = True) -> pd.DataFrame:
-    """Run the plan's missing cells (at most `max_cells` of them), storing each as it finishes, and return
-    the table of every stored cell. `scheduler` None = local processes (`jobs`, default: all cores)."""
+    """Run the plan's missing cells (at most `max_cells` of them), storing each finished one as it comes, and
+    return the table of every stored cell plus the cells that failed this time (a failure is shown, not stored:
+    a rerun tries it again). `out` follows the --out rule (reports/writers.check_out): absent, empty or an
+    earlier sweep. `scheduler` None = local processes (`jobs`, default: all cores). Ctrl-C stops it; what
+    finished is stored, the interrupted cells stay missing."""
+    from basisbt.reports.writers import check_out
     check_scheduler(scheduler)
     out = Path(out)
-    (out / CELL_DIR).mkdir(parents=True, exist_ok=True)
-    write_manifest(plan, out)
+    check_out(out, "sweep")
     todo = missing_cells(plan, out)
     if max_cells is not None:
         todo = todo[:max_cells]
@@ -520,18 +602,31 @@ def run_sweep(plan: SweepPlan, out: str | os.PathLike, *, jobs: int | None = Non
     batch = [plan.job(c) for c in todo]
     done = run_jobs(run_cells, chunked(batch, n_jobs), n_jobs, scheduler, processes)
     pending: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     flushed = time.perf_counter()
     try:
         for row in (r for chunk in done for r in chunk["rows"]):
-            pending.append(row)
+            (failed if row["error"] else pending).append(row)
             if on_row is not None:
                 on_row(row)
             if time.perf_counter() - flushed >= BATCH_S:
                 write_cells(out, pending)
                 pending, flushed = [], time.perf_counter()
     finally:                                    # an error or Ctrl-C still stores what finished
+        done.close()                            # and stops the workers at once
         write_cells(out, pending)
-    return collect(plan, out)
+    return collect(plan, out, failed)
+
+
+def publish(plan: SweepPlan, out: Path, write_views: Callable[[Path], Any]) -> Any:
+    """Replace the sweep directory whole, as a run directory is (reports/writers.replace_whole): its stored
+    cells, sweep.json and whatever write_views(stage) writes (results, heatmap, report) appear together."""
+    from basisbt.reports.writers import replace_whole
+
+    def fill(stage: Path) -> Any:
+        write_manifest(plan, stage)
+        return write_views(stage)
+    return replace_whole(Path(out), "sweep", fill, keep=(CELL_DIR,))
 
 
 def write_manifest(plan: SweepPlan, out: Path) -> None:

@@ -171,12 +171,13 @@ def apply_adl(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
             acct[j, A_ISO] = 0.0
     ref = len(eng.venue_event_rows)
     eng._ledger(ts_ns, j, K_ADL, realized, ref)
-    _book_close(eng, i, j, dq, px, _spot_ref(eng, i, j, px))
+    spot = _spot_ref(eng, i, j, px)
+    _book_close(eng, i, j, dq, px, spot)
     eng.venue_event_rows.append(dict(ts=ts, venue=venue, kind="adl", instrument="perp", qty=dq, price=px,
                                      amount=realized))
     eng.log.append(f"{ts.isoformat()} {ev.describe()}: closed {dq:+.6f} (of {q:.6f}, entry {entry:,.2f}), "
                    f"realized {realized:,.2f}")
-    return AdlEvent(ts, venue, dq, px, ev.fraction, realized)
+    return AdlEvent(ts, venue, dq, px, ev.fraction, realized, spot)
 
 
 def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent:

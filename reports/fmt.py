@@ -111,17 +111,35 @@ def headline_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
         ("Fees + slippage paid (quote)",
          f"{money(m.get('fees_paid'))} + {money(m.get('slippage_paid'))}"),
     ]
-    sd = m.get("synthetic_dollar")
-    if sd:
-        if "backing_ratio_min" in sd:
-            rows.append(("Backing ratio min / mean",
-                         f"{num(sd['backing_ratio_min'], 4)} / {num(sd['backing_ratio_mean'], 4)}"))
-        if "reserve_fund_min" in sd:
-            rows.append(("Reserve fund low point (quote)", f"{money(sd['reserve_fund_min'])}"
-                         f" at {when(sd.get('reserve_fund_min_ts'))}"))
-        if "staker_apy" in sd:
-            rows.append(("Staker APY (mean)", pct(sd["staker_apy"])))
+    rows += synthetic_rows(m.get("synthetic_dollar") or {})
     rows += [("config_id", str(m["config_id"])[:16]), ("data_fingerprint", str(m["data_fingerprint"])[:23])]
+    return rows
+
+
+def synthetic_rows(sd: dict[str, Any]) -> list[tuple[str, str]]:
+    """Headline rows of a synthetic dollar's books (metrics.json `synthetic_dollar`); none for other runs."""
+    rows: list[tuple[str, str]] = []
+    if "backing_ratio_min" in sd:
+        rows.append(("Backing ratio min / mean",
+                     f"{num(sd['backing_ratio_min'], 4)} / {num(sd['backing_ratio_mean'], 4)}"))
+    if "reserve_fund_min" in sd:
+        out = f"; exhausted at {when(sd.get('reserve_exhausted_at'))}" if sd.get("reserve_exhausted") else ""
+        rows.append(("Reserve fund low point / end (quote)", f"{money(sd['reserve_fund_min'])} at "
+                     f"{when(sd.get('reserve_fund_min_ts'))} / {money(sd.get('reserve_fund_end'))}{out}"))
+    if "staker_apy" in sd:
+        periods = f" over {sd['payout_periods']} payout periods" if sd.get("payout_periods") is not None else ""
+        rows.append(("Staker APY as published: mean / last", f"{pct(sd['staker_apy'])} / "
+                     f"{pct(sd.get('staker_apy_last'))}{periods}"))
+    if "perp_share_mean" in sd:
+        rows.append(("Perp share of backing: mean (min – max)", f"{pct(sd['perp_share_mean'], 1)} "
+                     f"({pct(sd.get('perp_share_min'), 1)} – {pct(sd.get('perp_share_max'), 1)})"))
+    if sd.get("revenue"):
+        parts = ", ".join(f"{k} {money(v)}" for k, v in sd["revenue"].items() if v)
+        rows.append(("Realized revenue (quote): total; by source", f"{money(sd.get('revenue_total'))}; "
+                     f"{parts or 'none'}"))
+        rows.append(("Set for stakers / taken by the reserve / open period, not split yet (quote)",
+                     f"{money(sd.get('staker_payouts'))} / {money(sd.get('reserve_takes'))} / "
+                     f"{money(sd.get('revenue_open_period'))}"))
     return rows
 
 

@@ -19,6 +19,24 @@ def _table(header: list[str], rows: list[list[str]], align: str = "") -> str:
     return "\n".join(lines)
 
 
+def _payout_section(results: Results) -> list[str]:
+    """A synthetic dollar's payout periods: realized revenue, the stakers' and the reserve's parts, and the APY
+    published for the period that pays it (rows stamped at each period's close); none for other runs."""
+    ex = results.extras or {}
+    if "period_revenue" not in ex or not len(ex["period_revenue"]):
+        return []
+    apy = ex.get("staker_apy", pd.Series(dtype=float))
+    rows = []
+    for ts, x in ex["period_revenue"].items():
+        a = apy.get(ts, float("nan"))
+        rows.append([pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M"), money(x, 2),
+                     money(ex["period_staker_payout"].get(ts), 2), money(ex["period_reserve_take"].get(ts), 2),
+                     pct(a)])
+    return ["## Payout periods (realized revenue, paid through the next period)", "",
+            _table(["period closed (UTC)", "revenue", "to stakers", "to the reserve", "APY published"], rows),
+            ""]
+
+
 def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
     """The Markdown report: headline metrics, attribution by venue, liquidations, ledger summary."""
     m = metrics
@@ -39,6 +57,7 @@ def render_markdown(results: Results, metrics: dict[str, Any]) -> str:
             ""]
     if multi:
         out += asset_sections(results, m)
+    out += _payout_section(results)
     liq = results.liquidations
     out += ["## Liquidations", ""]
     if liq is None or len(liq) == 0:

@@ -503,25 +503,55 @@ def liquidation_stats(results: Results | RunView, pnl_liquidation: float) -> dic
 
 
 def synthetic_dollar_stats(results: Results) -> dict[str, Any] | None:
-    """Backing ratio min/mean, reserve fund low point and mean staker APY, when the run has them."""
+    """The synthetic dollar's books when the run recorded them (strategies/synthetic_dollar.py): backing ratio,
+    reserve fund (its low point, end, and when it was exhausted), the published staker APY (mean over the run's
+    decisions, last, the number of payout periods), share price, perp share of backing, and realized revenue by
+    source with what went to stakers and to the reserve (quote); revenue_open_period is what the period still
+    open at the end realized (not split yet: a loss there is not in the reserve yet)."""
     ex = results.extras or {}
     keys = ("backing_ratio", "reserve_fund", "staker_apy")
     if not any(k in ex for k in keys):
         return None
     out: dict[str, Any] = {}
+
+    def series(key: str) -> pd.Series:
+        return ex[key].dropna() if key in ex else pd.Series(dtype=float)
+
+    b = series("backing_ratio")
     if "backing_ratio" in ex:
-        b = ex["backing_ratio"].dropna()
         out["backing_ratio_min"] = float(b.min()) if len(b) else math.nan
         out["backing_ratio_mean"] = float(b.mean()) if len(b) else math.nan
         out["backing_ratio_min_ts"] = _iso(b.idxmin()) if len(b) else None
+    r = series("reserve_fund")
     if "reserve_fund" in ex:
-        r = ex["reserve_fund"].dropna()
         out["reserve_fund_min"] = float(r.min()) if len(r) else math.nan
         out["reserve_fund_min_ts"] = _iso(r.idxmin()) if len(r) else None
         out["reserve_fund_end"] = float(r.iloc[-1]) if len(r) else math.nan
+        out_ts = r.index[r.to_numpy() < 0.0]
+        out["reserve_exhausted"] = bool(len(out_ts))
+        out["reserve_exhausted_at"] = _iso(out_ts[0]) if len(out_ts) else None
+    s = series("staker_apy")
     if "staker_apy" in ex:
-        s = ex["staker_apy"].dropna()
         out["staker_apy"] = float(s.mean()) if len(s) else math.nan
+        out["staker_apy_last"] = float(s.iloc[-1]) if len(s) else math.nan
+    if "share_price" in ex:
+        x = series("share_price")
+        out["share_price_end"] = float(x.iloc[-1]) if len(x) else math.nan
+    if "perp_share" in ex:
+        p = series("perp_share")
+        out["perp_share_mean"] = float(p.mean()) if len(p) else math.nan
+        out["perp_share_min"] = float(p.min()) if len(p) else math.nan
+        out["perp_share_max"] = float(p.max()) if len(p) else math.nan
+    revenue = {k[len("revenue_"):]: float(series(k).iloc[-1]) for k in sorted(ex)
+               if k.startswith("revenue_") and len(series(k))}
+    if revenue:
+        out["revenue"] = revenue
+        out["revenue_total"] = math.fsum(revenue.values())
+        periods = series("period_revenue")
+        out["payout_periods"] = int(len(periods))
+        out["revenue_open_period"] = out["revenue_total"] - math.fsum(periods)    # realized, not split yet
+        out["staker_payouts"] = float(series("period_staker_payout").sum())
+        out["reserve_takes"] = float(series("period_reserve_take").sum())
     return out
 
 

@@ -488,27 +488,72 @@ def fig_asset_allocation(results: Results, switches: pd.DataFrame | None = None,
     return fig
 
 
+SYNTH_PANELS = (   # (record, title, y label, x 100 for percent)
+    ("backing_ratio", "Backing ratio (assets / synthetic dollars outstanding)", "backing (%)", True),
+    ("reserve_fund", "Reserve fund (pays negative periods)", "reserve (quote)", False),
+    ("staker_apy", "Staker APY as published (the period being paid; weekly compounding)", "APY (%)", True),
+    ("perp_share", "Perp share of backing (short notional / assets)", "share (%)", True),
+)
+REVENUE_COLORS = {**PART_COLORS, "lst": "#9c6644", "stables": "#adb5bd"}
+
+
 def fig_synthetic(results: Results, dpi: int = 110) -> Figure | None:
-    """Backing ratio (%) and reserve fund (quote) for synthetic-dollar runs; None when absent."""
+    """Backing ratio, reserve fund, published staker APY and perp share of backing for synthetic-dollar runs;
+    None when absent."""
     ex = results.extras or {}
-    have = [k for k in ("backing_ratio", "reserve_fund") if k in ex]
+    have = [row for row in SYNTH_PANELS if row[0] in ex and ex[row[0]].notna().any()]
     if not have:
         return None
-    fig, axes = _new(len(have), 2.8 * len(have) + 0.6, dpi=dpi)
-    for ax, key in zip(axes, have):
+    fig, axes = _new(len(have), 2.6 * len(have) + 0.6, dpi=dpi)
+    for ax, (key, title, ylabel, percent) in zip(axes, have):
         s = ex[key].dropna()
         t = _naive(s.index)
+        y = s.to_numpy() * (100.0 if percent else 1.0)
+        if key == "staker_apy":
+            ax.step(t, y, where="post", color=EQUITY_COLOR, linewidth=1.2, label="staker APY")
+        else:
+            ax.plot(t, y, color=LENDING_COLOR if key == "reserve_fund" else EQUITY_COLOR, linewidth=1.2,
+                    label=key.replace("_", " "))
         if key == "backing_ratio":
-            ax.plot(t, s.to_numpy() * 100.0, color=EQUITY_COLOR, linewidth=1.2, label="backing ratio")
             ax.axhline(100.0, color=LIQ_COLOR, linewidth=0.8, linestyle="--", label="fully backed")
-            _style(ax, "Backing ratio (assets / synthetic dollars outstanding)", "backing (%)")
+        if key == "reserve_fund":
+            ax.axhline(0.0, color=LIQ_COLOR, linewidth=0.8, linestyle="--", label="exhausted")
+        _style(ax, title, ylabel)
+        if percent:
             ax.yaxis.set_major_formatter(PercentFormatter(decimals=None))
         else:
-            ax.plot(t, s.to_numpy(), color=LENDING_COLOR, linewidth=1.2, label="reserve fund")
-            _style(ax, "Reserve fund", "reserve (quote)")
             _money_fmt(ax)
         _liq_marks(ax, results, label=False)
         _legend(ax, loc="best")
+    return fig
+
+
+def fig_revenue(results: Results, dpi: int = 110) -> Figure | None:
+    """Realized revenue by source per payout period (stacked bars, quote), from the cumulative revenue_<source>
+    records at each period close; the last bar is the open period at the run's end. None when absent."""
+    ex = results.extras or {}
+    sources = [k for k in ex if k.startswith("revenue_") and len(ex[k].dropna())]
+    if not sources:
+        return None
+    cum = pd.concat({k[len("revenue_"):]: ex[k] for k in sources}, axis=1).sort_index().ffill().fillna(0.0)
+    per = cum.diff()
+    per.iloc[0] = cum.iloc[0]
+    per = per.loc[:, (per.abs() > 0).any()]
+    fig, (ax,) = _new(1, 3.8, dpi=dpi)
+    t = _naive(per.index)
+    width = np.median(np.diff(t)) * 0.8 if len(t) > 1 else np.timedelta64(5, "D")
+    pos = np.zeros(len(per))
+    neg = np.zeros(len(per))
+    for name in per.columns:
+        y = per[name].to_numpy()
+        base = np.where(y >= 0, pos, neg)
+        ax.bar(t, y, width=-width, align="edge", bottom=base, color=REVENUE_COLORS.get(name, "#6c757d"), label=name)
+        pos += np.where(y >= 0, y, 0.0)
+        neg += np.where(y < 0, y, 0.0)
+    ax.axhline(0.0, color="#555555", linewidth=0.8)
+    _style(ax, "Realized revenue by source per payout period (marks excluded)", "quote")
+    _money_fmt(ax)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -540,7 +585,8 @@ def report_figures(results: Results, dpi: int = 110) -> list[tuple[str, str, Fig
         ("liquidation", "Distance to liquidation and margin ratio",
          fig_liquidation_risk(results, dpi) if results.venues else None),
         ("allocation", "Allocation", fig_allocation(results, dpi)),
-        ("synthetic", "Backing ratio and reserve fund", fig_synthetic(results, dpi)),
+        ("synthetic", "Backing ratio, reserve fund, staker APY and perp share", fig_synthetic(results, dpi)),
+        ("revenue", "Realized revenue by source", fig_revenue(results, dpi)),
         ("benchmark", "Against the benchmark", _fig_benchmark(results, dpi)),
     ]
     return [(k, c, f) for k, c, f in figs if f is not None]

@@ -13,12 +13,19 @@ def quality_rows(q: dict[str, Any]) -> list[list[str]]:
         for kind in ("spot", "perp", "mark"):
             s = vq.get(kind) or {}
             note = "priced stale at the last close; orders refused" if s.get("bars_missing") else ""
+            if s.get("bars_filled"):
+                note += f" ({s['bars_filled']} of them flat bars an import's --fill-gaps wrote)"
             if s.get("perp_fallback_bars"):
                 note = f"{s['perp_fallback_bars']} bars use the perp bar" + (f"; {note}" if note else "")
             rows.append([v, kind, str(s.get("bars_expected", "")), str(s.get("bars_missing", "")),
                          str(s.get("longest_gap", "")), str(s.get("unlisted_bars", "")), note])
         f = vq.get("funding") or {}
-        note = f"{f.get('priced_stale', 0)} priced at a stale close" if f.get("priced_stale") else ""
+        notes = [f"{f['priced_stale']} priced at a stale close"] if f.get("priced_stale") else []
+        if f.get("missing_before_first"):
+            notes.append(f"{f['missing_before_first']} missing before the first row while the perp trades")
+        if f.get("missing_after_last"):
+            notes.append(f"{f['missing_after_last']} missing after the last row")
+        note = "; ".join(notes)
         if f.get("oracle"):             # a venue paying funding on an oracle (Hyperliquid): which one
             note = f"paid on the oracle: {f['oracle']}" + (f"; {note}" if note else "")
         rows.append([v, "funding", str(f.get("settlements", "")), str(f.get("intervals_missing", "")),
@@ -29,8 +36,10 @@ def quality_rows(q: dict[str, Any]) -> list[list[str]]:
 def quality_summary(q: dict[str, Any]) -> str:
     """One sentence: clean data, or the totals that need a look."""
     refused = q.get("orders_refused") or {}
-    parts = [f"{q.get('stale_total', 0)} stale bars", f"{q.get('funding_priced_stale_total', 0)} funding "
-             "settlements priced stale", f"{sum(refused.values())} orders refused"]
+    filled = f" ({q['filled_total']} of them filled by an import)" if q.get("filled_total") else ""
+    parts = [f"{q.get('stale_total', 0)} stale bars{filled}", f"{q.get('funding_priced_stale_total', 0)} funding "
+             "settlements priced stale", f"{q.get('funding_missing_total', 0)} expected funding settlements missing "
+             "(from each venue's dated interval)", f"{sum(refused.values())} orders refused"]
     detail = "; ".join(f"{k}: {n}" for k, n in refused.items())
     return ", ".join(parts) + (f" ({detail})" if detail else "") + "."
 

@@ -94,8 +94,12 @@ def _labels(dirs: Sequence[Path]) -> list[str]:
 def render_comparison(run_dirs: Sequence[str | Path], out: str | Path, *, dpi: int = 110) -> Path:
     """Write out/report.html (metrics side by side, equity curves on one chart) and out/metrics.json.
 
-    Metrics are recomputed from each run's saved files. Returns the path of the HTML page.
+    Metrics are recomputed from each run's saved files. `out` follows the --out rule (reports/writers.check_out:
+    absent, empty or an earlier comparison) and is replaced whole. Returns the path of the HTML page.
     """
+    from basisbt.reports.writers import check_out, replace_whole
+    out_dir = Path(out)
+    check_out(out_dir, "compare")          # the --out rule, before any run is read
     dirs = [Path(d) for d in run_dirs]
     runs = [load_run(d) for d in dirs]
     from basisbt.reports.metrics import compute_metrics
@@ -120,11 +124,10 @@ def render_comparison(run_dirs: Sequence[str | Path], out: str | Path, *, dpi: i
         title=f"Comparison of {len(runs)} runs", rows=rows, equity_png=equity_png,
         runs=[{"label": lab, "path": str(d)} for lab, d in zip(labels, dirs)],
         conventions=CONVENTIONS_TEXT)
-    out_dir = Path(out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RunDirError(f"{out_dir}: exists and is not a directory; choose another --out")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "metrics.json", json.dumps(
-        dict(zip(labels, mets)), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    atomic_write_text(out_dir / "report.html", html)
+    metrics = json.dumps(dict(zip(labels, mets)), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+
+    def fill(stage: Path) -> None:
+        atomic_write_text(stage / "metrics.json", metrics + "\n")
+        atomic_write_text(stage / "report.html", html)
+    replace_whole(out_dir, "compare", fill)          # written whole, like a run directory
     return out_dir / "report.html"

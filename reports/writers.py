@@ -19,7 +19,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pandas as pd
 
@@ -30,6 +30,7 @@ from basisbt.reports.markdown import ALLOCATION_PNG
 from basisbt.reports.metrics import compute_metrics, timeline_index
 
 RUN_FORMAT = 1
+T = TypeVar("T")
 FILLS_COLUMNS = ("ts", "venue", "instrument", "qty", "price", "ref_price", "fee", "slippage", "reason")
 LEDGER_COLUMNS = ("ts", "venue", "kind", "amount", "ref")
 LIQUIDATION_COLUMNS = ("ts", "venue", "qty", "price", "fee", "insurance_loss")
@@ -91,10 +92,12 @@ def run_toml(results: Results) -> str:
 
 
 RUN_MARKER = "run.toml"      # a directory holding this file is a basisbt run directory
+KIND_FILE = ".basisbt"       # sweep, stress and comparison directories: one word, the kind of output
+OUT_KINDS = ("run", "sweep", "stress", "compare")
 
 
 class RunTargetError(ValueError):
-    """`--out` names something a run must not replace (a file, or a directory that is not a run)."""
+    """`--out` names something a command must not replace (a file, or a directory of another kind)."""
 
 
 def is_run_dir(path: Path) -> bool:
@@ -102,21 +105,62 @@ def is_run_dir(path: Path) -> bool:
     return Path(path).is_dir() and (Path(path) / RUN_MARKER).is_file()
 
 
-def check_run_target(out_dir: Path) -> None:
-    """RunTargetError unless out_dir is absent, an empty directory, or a previous run directory."""
+def out_kind(path: Path) -> str | None:
+    """Which basisbt output a directory holds: 'run' (run.toml), the word in its .basisbt file ('sweep',
+    'stress', 'compare'), or for directories written before that file existed, 'sweep' (sweep.json and
+    cells/), 'stress' (summary.json and paths.parquet) or 'compare' (metrics.json and report.html alone);
+    None for anything else."""
+    p = Path(path)
+    if not p.is_dir():
+        return None
+    if (p / RUN_MARKER).is_file():
+        return "run"
+    marker = p / KIND_FILE
+    if marker.is_file():
+        with open(marker, "rb") as fh:
+            word = fh.read(64).decode("utf-8", "replace").strip()
+        return word if word in OUT_KINDS else None
+    if (p / "sweep.json").is_file() and (p / "cells").is_dir():
+        return "sweep"
+    if (p / "summary.json").is_file() and (p / "paths.parquet").is_file():
+        return "stress"
+    names = {q.name for q in p.iterdir()}
+    if names and names <= {"metrics.json", "report.html"}:
+        return "compare"
+    return None
+
+
+def check_out(out_dir: Path, kind: str) -> None:
+    """The one `--out` rule of every command that writes a directory: RunTargetError unless out_dir is absent,
+    an empty directory, or an earlier output of the same `kind` (run, sweep, stress, compare), which the
+    command then replaces whole (or, for a sweep, resumes). A file, a user's own folder or another command's
+    output is refused, naming what it is."""
     p = Path(out_dir)
     if p.is_symlink() and not p.exists():
         raise RunTargetError(f"{p}: is a dangling symlink; choose another --out")
     if p.exists() and not p.is_dir():
         raise RunTargetError(f"{p}: exists and is not a directory; choose another --out")
-    if p.is_dir() and not is_run_dir(p) and any(p.iterdir()):
-        raise RunTargetError(f"{p}: is a non-empty directory that is not a basisbt run "
-                             f"(no {RUN_MARKER}); refusing to replace it, choose another --out")
+    if p.is_dir():
+        have = out_kind(p)
+        if have != kind and any(p.iterdir()):
+            what = f"holds a basisbt {have} output" if have else "is a non-empty directory basisbt did not write"
+            raise RunTargetError(f"{p}: {what}, not a basisbt {kind} output; refusing to replace it, "
+                                 f"choose another --out")
     for parent in p.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise RunTargetError(f"{parent}: is a file, so {p} cannot be a directory")
             break
+
+
+def mark_out(out_dir: Path, kind: str) -> None:
+    """Write the .basisbt file saying which output a (sweep, stress, comparison) directory holds."""
+    atomic_write_text(Path(out_dir) / KIND_FILE, kind + "\n")
+
+
+def check_run_target(out_dir: Path) -> None:
+    """RunTargetError unless out_dir is absent, an empty directory, or a previous run directory."""
+    check_out(out_dir, "run")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -193,6 +237,42 @@ def commit_dir(tmp: Path, target: Path) -> None:
     fsync_path(target.parent)
 
 
+def replace_whole(out_dir: Path, kind: str, fill: Callable[[Path], T], keep: tuple[str, ...] = ()) -> T:
+    """Write a (sweep, stress, comparison) directory as one unit, like a run directory: check_out, then
+    fill(stage) writes every file into a temporary sibling, which gets the .basisbt mark and replaces out_dir
+    in one step. `keep` names subdirectories of the old out_dir carried over (hard links, copies across
+    file systems), e.g. a sweep's stored cells. A failed or interrupted fill leaves out_dir as it was."""
+    out_dir = Path(out_dir)
+    check_out(out_dir, kind)
+    tmp = staging_dir(out_dir)
+    try:
+        for sub in keep:
+            _link_tree(out_dir / sub, tmp / sub)
+        result = fill(tmp)
+        mark_out(tmp, kind)
+        commit_dir(tmp, out_dir)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _as_target(e, tmp, out_dir) from e
+    return result
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link every file below src into dst (a copy where links are refused)."""
+    if not src.is_dir():
+        return
+    for f in sorted(src.rglob("*")):
+        target = dst / f.relative_to(src)
+        if f.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, target)
+        except OSError:
+            shutil.copy2(f, target)
+
+
 def write_run(results: Results, out_dir: Path, *, dpi: int = 110) -> Path:
     """Write the whole run directory as one unit (see the module docstring); returns out_dir."""
     out_dir = Path(out_dir)
@@ -201,10 +281,18 @@ def write_run(results: Results, out_dir: Path, *, dpi: int = 110) -> Path:
     try:
         _write_run_files(results, tmp, dpi=dpi)
         commit_dir(tmp, out_dir)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        raise _as_target(e, tmp, out_dir) from e
     return out_dir
+
+
+def _as_target(e: BaseException, tmp: Path, out_dir: Path) -> BaseException:
+    """An OSError on a staged file named as the file it was going to be (out_dir/name), not its temporary."""
+    name = getattr(e, "filename", None)
+    if isinstance(e, OSError) and e.errno is not None and name and str(name).startswith(str(tmp)):
+        return OSError(e.errno, e.strerror, str(out_dir / Path(name).relative_to(tmp)))
+    return e
 
 
 def _write_run_files(results: Results, out_dir: Path, *, dpi: int) -> None:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from basisbt.engine.config import ConfigError, did_you_mean
+from basisbt.engine.guard import user_interrupt
 from basisbt.strategies.base import Strategy
 
 
@@ -42,7 +43,9 @@ def load_strategy_class(spec: str, base_dir: Path | None = None) -> type[Strateg
             raise
         except SystemExit as e:          # sys.exit() in a strategy file must not end basisbt with its code
             raise ConfigError(f"{path}: called sys.exit({e.code!r}) while being imported") from None
-        except Exception as e:
+        except BaseException as e:       # any BaseException of the user's, but Ctrl-C stays an interrupt
+            if user_interrupt(e):
+                raise
             raise ConfigError(f"{path}: could not import: {type(e).__name__}: {e}") from None
         cls = getattr(module, cls_name, None)
         if not (isinstance(cls, type) and issubclass(cls, Strategy)):

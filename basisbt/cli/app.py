@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, err, fail, key_values, venue_source
+from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, TimeoutOpt, err, fail, key_values, venue_source
 from basisbt.data.names import slug
 
 app = typer.Typer(
@@ -84,8 +84,13 @@ def run(
                                                  "[:SERIES], SERIES = staker_apy (default when recorded), nav, "
                                                  "backing_ratio or a timeline column; correlation and mean "
                                                  "difference of daily means go to metrics.json and the report"),
-    benchmark_unit: str = typer.Option("fraction", "--benchmark-unit",
-                                       help="units of the benchmark column: fraction or percent"),
+    benchmark_unit: str = typer.Option("auto", "--benchmark-unit",
+                                       help="units of the benchmark column: fraction, percent, or auto (10x-3000x the "
+                                            "run's series is percent)"),
+    benchmark_time: Optional[str] = typer.Option(None, "--benchmark-time",
+                                                 help="the benchmark file's time column (default: a ts/time/"
+                                                      "timestamp/date column; unix s/ms/us/ns or ISO 8601)"),
+    timeout: Optional[float] = TimeoutOpt,
 ) -> None:
     """Run one backtest and write its run directory (metrics.json, CSVs, report.html, report.md, run.toml)."""
     from basisbt.data.errors import DataError
@@ -115,6 +120,8 @@ def run(
                 doc[k] = v
         if strict:
             doc["strict"] = True
+        if timeout is not None:
+            doc["timeout"] = timeout
         for k in ("start", "end"):
             if doc.get(k):
                 try:
@@ -131,9 +138,13 @@ def run(
                                   f"go under [params]{hint}")
         run_cfg = build_dataclass(RunConfig, doc, "run config key")
         strat = cls(**params)
+        if (benchmark_time or benchmark_unit != "auto") and not benchmark:
+            raise ConfigError("--benchmark-time and --benchmark-unit go with --benchmark FILE.csv:COLUMN")
         if benchmark:                          # a missing file or column is refused before the run
-            from basisbt.reports.benchmark import load_series, parse_spec
-            load_series(*parse_spec(benchmark)[:2], unit=benchmark_unit)
+            from basisbt.reports.benchmark import UNITS, load_series, parse_spec
+            if benchmark_unit not in UNITS:
+                raise ConfigError(f"--benchmark-unit {benchmark_unit!r}: use one of {', '.join(UNITS)}")
+            load_series(*parse_spec(benchmark)[:2], time_column=benchmark_time)
         t0 = time.perf_counter()
         ds = resolve_data(data, timeframe=timeframe, cache_dir=cache_dir)
         if venues:
@@ -142,7 +153,8 @@ def run(
             ds = ds.with_shared_spot(spot_from)
         label = data + (f" venues={venues}" if venues else "") + (f" spot-from={spot_from}" if spot_from else "")
         engine = Engine(strat, ds, run_cfg, data_label=label, venues=source)
-    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError) as e:
+    except (ConfigError, DataError, UnknownSource, VenueSpecError, MarketError, RunTargetError, ValueError,
+            StrategyError) as e:
         if STATE["debug"]:
             raise
         fail(str(e))
@@ -167,7 +179,7 @@ def run(
     elapsed = time.perf_counter() - t0
     if benchmark:
         try:
-            res = res.with_benchmark(benchmark, benchmark_unit)
+            res = res.with_benchmark(benchmark, benchmark_unit, benchmark_time)
         except (ConfigError, DataError) as e:
             fail(str(e))
     target = out_dir or Path("runs") / default_run_name(res)
@@ -182,9 +194,11 @@ def _gaps_line(q: dict) -> str:
     """One line of the data_quality block: what was priced stale or refused (details in metrics.json)."""
     refused = sum((q.get("orders_refused") or {}).values())
     stale, f_stale = q.get("stale_total", 0), q.get("funding_priced_stale_total", 0)
-    if not (stale or f_stale or refused):
+    f_missing, filled = q.get("funding_missing_total", 0), q.get("filled_total", 0)
+    if not (stale or f_stale or refused or f_missing):
         return "none"
-    return f"{stale} stale bars, {f_stale} settlements priced stale, {refused} orders refused"
+    return (f"{stale} stale bars{f' ({filled} filled by an import)' if filled else ''}, {f_stale} settlements "
+            f"priced stale, {f_missing} settlements missing, {refused} orders refused")
 
 
 def _summary(res, target: Path, elapsed: float) -> None:
@@ -278,6 +292,8 @@ _register_commands()
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    from basisbt.engine.guard import install_sigint
+    install_sigint()
     app()
 
 

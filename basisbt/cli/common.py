@@ -20,12 +20,15 @@ err = Console(stderr=True)
 STATE = {"debug": False}
 MAX_MESSAGE = 400          # an error line quotes at most this many characters of anything
 
+FAILED = 1                 # a run that failed its own checks (every cell or path of a batch failed, ...)
 BAD_INPUT = 2
 ENVIRONMENT = 3
+INTERRUPTED = 130          # Ctrl-C, as shells report a process ended by SIGINT
 # a path the user named that is missing or of the wrong kind is bad input; the rest is the environment
 _INPUT_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP,
                  errno.ENOTEMPTY}
 _ERRNO_TEXT = {errno.ENOSPC: "no space left on device (disk full)", errno.EROFS: "read-only file system",
+               errno.EFBIG: "file too large (the file system's or `ulimit -f` limit)",
                errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
                errno.EDQUOT: "disk quota exceeded"}
 
@@ -68,6 +71,10 @@ def classify(e: BaseException) -> tuple[str, int] | None:
         return describe_os_error(e)
     if isinstance(e, MemoryError):
         return "out of memory", ENVIRONMENT
+    from concurrent.futures.process import BrokenProcessPool
+    if isinstance(e, BrokenProcessPool):
+        return ("a worker process died (killed, or out of memory); the cells and outputs stored before stay; "
+                "rerun with fewer --jobs", ENVIRONMENT)
     if isinstance(e, RecursionError):
         return f"recursion too deep: {e}", BAD_INPUT
     if isinstance(e, Exception):
@@ -84,6 +91,10 @@ class SafeGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt:              # Ctrl-C: one line, exit 130 (128 + SIGINT), what was written stays
+            if STATE["debug"]:
+                raise
+            fail("interrupted (Ctrl-C); outputs written before stay as they were", INTERRUPTED)
         except Exception as e:
             if STATE["debug"] or type(e).__module__.startswith(("typer", "click")):
                 raise
@@ -91,6 +102,17 @@ class SafeGroup(TyperGroup):
             if found is None:
                 raise
             fail(*found)
+        except (SystemExit, GeneratorExit):
+            raise
+        except BaseException as e:             # a BaseException of a user's strategy code, outside a hook
+            if STATE["debug"]:
+                raise
+            fail(f"user code raised {type(e).__name__}: {e} (a BaseException, not an Exception)")
+
+
+TimeoutOpt = typer.Option(None, "--timeout", metavar="SECONDS", show_default="60",
+                         help="longest one strategy call (a decision) may run before it is stopped and reported "
+                              "as a strategy error (a sweep cell or stress path fails; the others go on)")
 
 
 def key_values(items: list[str], option: str, example: str, form: str = "key=value") -> dict[str, str]:
@@ -117,10 +139,14 @@ def venue_source(dirs: list[Path]) -> Any:
         fail(str(e))
 
 
-def batch_target(out: Path, jobs: int | None, scheduler: str | None) -> str:
-    """Refuse an output path that is a file (sweep, stress); return where the work runs, for the start line."""
-    if out.exists() and not out.is_dir():
-        fail(f"{out}: exists and is not a directory")
+def batch_target(out: Path, kind: str, jobs: int | None, scheduler: str | None) -> str:
+    """Refuse an --out that the batch must not replace (reports/writers.check_out: the one --out rule); return
+    where the work runs, for the start line."""
+    from basisbt.reports.writers import RunTargetError, check_out
+    try:
+        check_out(out, kind)
+    except RunTargetError as e:
+        fail(str(e))
     return f"Dask {scheduler}" if scheduler else f"{jobs or os.cpu_count()} local processes"
 
 

@@ -26,6 +26,13 @@ DupOpt = typer.Option("error", "--on-duplicate",
                       help="rows with the same time: error (default), keep-last or keep-first (file order)")
 SnapOpt = typer.Option(None, "--snap", metavar="TOL",
                        help="move bars at most TOL off the grid onto it (e.g. 5s, 2min); further off is refused")
+TzOpt = typer.Option(None, "--tz", metavar="ZONE",
+                     help="times without an offset are local times in this IANA zone, DST-aware "
+                          "(e.g. Europe/London); converted to UTC")
+AssumeUtcOpt = typer.Option(False, "--assume-utc", help="times without an offset are UTC")
+FillOpt = typer.Option(0, "--fill-gaps", metavar="N",
+                       help="with --repair: fill holes of at most N bars with flat bars at the last close, stored "
+                            "as filled: counted in data_quality and refused to orders like missing bars")
 WhereOpt = typer.Option([], "--where", help="keep rows with column=value ('a,b' = either), repeatable; "
                                             "e.g. --where symbol=ETH-USDT")
 
@@ -176,7 +183,7 @@ def register(app: typer.Typer) -> None:
     def imp_freqtrade(path: Path, venue: Optional[str] = typer.Option(None, "--venue"),
                       symbol: Optional[str] = typer.Option(None, "--symbol", help="comma-separated, e.g. ETH/USDT"),
                       timeframe: Optional[str] = typer.Option(None, "--timeframe"),
-                      repair: bool = typer.Option(False, "--repair"), fill: int = typer.Option(0, "--fill-gaps"),
+                      repair: bool = typer.Option(False, "--repair"), fill: int = FillOpt,
                       on_duplicate: str = DupOpt, snap: Optional[str] = SnapOpt,
                       cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import a freqtrade user_data/data/<exchange> tree (spot, -futures, -mark, -index, -funding_rate)."""
@@ -196,7 +203,7 @@ def register(app: typer.Typer) -> None:
     def imp_vision(path: Path, kind: Optional[str] = typer.Option(None, "--kind", help="klines, markPriceKlines, indexPriceKlines, fundingRate"),
                    market: Optional[str] = typer.Option(None, "--market", help="spot or um"),
                    symbol: Optional[str] = typer.Option(None, "--symbol"), venue: str = typer.Option("binance", "--venue"),
-                   repair: bool = typer.Option(False, "--repair"), fill: int = typer.Option(0, "--fill-gaps"),
+                   repair: bool = typer.Option(False, "--repair"), fill: int = FillOpt,
                    on_duplicate: str = DupOpt, snap: Optional[str] = SnapOpt,
                    cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import Binance public dumps (zip/csv, header or not, ms or µs times; klines, mark, index, funding)."""
@@ -224,8 +231,11 @@ def register(app: typer.Typer) -> None:
                 apr: bool = typer.Option(False, "--apr", help="lending values are APRs: converted to APY (per-second)"),
                 col: list[str] = typer.Option([], "--col", help="canonical=source, repeatable"),
                 where: list[str] = WhereOpt,
-                assume_utc: bool = typer.Option(False, "--assume-utc"),
-                repair: bool = typer.Option(False, "--repair"), fill: int = typer.Option(0, "--fill-gaps"),
+                assume_utc: bool = AssumeUtcOpt, tz: Optional[str] = TzOpt,
+                ignore_column: list[str] = typer.Option([], "--ignore-column", metavar="NAME",
+                                                        help="a source column never read, even when named like a "
+                                                             "canonical one (repeatable), e.g. --ignore-column mark_price"),
+                repair: bool = typer.Option(False, "--repair"), fill: int = FillOpt,
                 on_duplicate: str = DupOpt, snap: Optional[str] = SnapOpt,
                 allow_extreme: bool = typer.Option(False, "--allow-extreme", help="lending: accept APY outside -50 %..+100 %"),
                 cache_dir: Optional[Path] = CacheOpt) -> None:
@@ -241,15 +251,18 @@ def register(app: typer.Typer) -> None:
             wh = key_values(where, "--where", "symbol=ETH-USDT", form="column=value")
             over = dict(stream=stream, time=time, time_unit=time_unit, venue=venue, symbol=symbol,
                         venue_column=venue_column, symbol_column=symbol_column, timeframe=timeframe,
-                        rate_unit=rate_unit, rate_basis=rate_basis, apr=apr or None, assume_utc=assume_utc or None)
+                        rate_unit=rate_unit, rate_basis=rate_basis, apr=apr or None, assume_utc=assume_utc or None,
+                        tz=tz)
             if mapping:
                 m = load_mapping(mapping, **over)
                 m.columns.update(cols)
                 m.where.update(wh)
+                m.ignore = [*m.ignore, *ignore_column]
             else:
                 if not stream:
                     fail("csv import needs --stream or --mapping FILE.toml")
-                m = CsvMapping(**{k: v for k, v in over.items() if v is not None}, columns=cols, where=wh)
+                m = CsvMapping(**{k: v for k, v in over.items() if v is not None}, columns=cols, where=wh,
+                               ignore=list(ignore_column))
             _store(import_csv(path, m), root, repair, fill, on_duplicate=on_duplicate, snap=snap,
                    allow_extreme=allow_extreme)
         _guard(body)
@@ -286,7 +299,7 @@ def register(app: typer.Typer) -> None:
                     apr: bool = typer.Option(False, "--apr", help="plain files: values are APRs, converted to APY"),
                     base_only: bool = typer.Option(False, "--base-only", help="DefiLlama: apyBase, no rewards"),
                     where: list[str] = WhereOpt,
-                    assume_utc: bool = typer.Option(False, "--assume-utc"),
+                    assume_utc: bool = AssumeUtcOpt, tz: Optional[str] = TzOpt,
                     on_duplicate: str = DupOpt,
                     allow_extreme: bool = typer.Option(False, "--allow-extreme", help="accept APY outside -50 %..+100 %"),
                     cache_dir: Optional[Path] = CacheOpt) -> None:
@@ -299,7 +312,7 @@ def register(app: typer.Typer) -> None:
             _prescan(path)
             wh = key_values(where, "--where", "symbol=USDT", form="column=value")
             _store(import_lending(path, protocol=protocol, asset=asset, fmt=fmt, unit=unit, apr=apr,
-                                  base_only=base_only, assume_utc=assume_utc, where=wh),
+                                  base_only=base_only, assume_utc=assume_utc, where=wh, tz=tz),
                    root, False, 0, on_duplicate=on_duplicate, allow_extreme=allow_extreme)
         _guard(body)
 

@@ -13,11 +13,13 @@ def register(app: typer.Typer) -> None:
     def report(
         run_dirs: list[Path] = typer.Argument(..., help="Run directories written by `basisbt run`."),
         out: Path = typer.Option(Path("runs/compare"), "--out",
-                                 help="Where the comparison page goes when several runs are given."),
+                                 help="Where the comparison page goes when several runs are given: absent, empty or an "
+                                      "earlier comparison (replaced whole)."),
     ) -> None:
         """Re-render report.html, report.md and metrics.json of a run; with several runs, compare them."""
         from basisbt.cli.common import fail
         from basisbt.reports.render import RunDirError, render_comparison, render_run
+        from basisbt.reports.writers import RunTargetError
 
         try:
             if len(run_dirs) == 1:
@@ -25,5 +27,5 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{run_dirs[0] / 'report.html'}")
             else:
                 typer.echo(str(render_comparison(run_dirs, out)))
-        except RunDirError as exc:
+        except (RunDirError, RunTargetError) as exc:
             fail(str(exc))

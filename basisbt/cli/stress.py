@@ -11,7 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from basisbt.cli.common import STATE, VENUES_DIR_HELP, batch_target, count_progress, err, fail, key_values, venue_source
+from basisbt.cli.common import (FAILED, STATE, VENUES_DIR_HELP, TimeoutOpt, batch_target, count_progress, err, fail,
+                                key_values, venue_source)
 
 
 def register(app: typer.Typer) -> None:
@@ -42,20 +43,21 @@ def register(app: typer.Typer) -> None:
         scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                                 help="run on Dask: tcp://HOST:PORT, or 'local' for a LocalCluster"),
         venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
+        timeout: Optional[float] = TimeoutOpt,
     ) -> None:
         """Run a strategy over many generated market paths (negative-funding spells, jumps, basis shocks,
         redemption waves) and report how often it is liquidated, its reserve runs out, its backing falls
         below 1 or its yield turns negative, with 95 % intervals; fan charts of NAV and backing ratio.
-        Writes paths.parquet, paths.csv, summary.json, fan.png and report.html."""
+        Writes paths.parquet, paths.csv, summary.json, fan.png and report.html. Exit 1 when every path failed."""
         from basisbt.data.stress.model import StressModel
         from basisbt.engine.config import ConfigError, RunConfig, build_dataclass
-        from basisbt.engine.stress import StressPlan
+        from basisbt.engine.stress import MAX_PATHS, StressPlan, check_stress
         from basisbt.engine.sweep import SweepError, check_scheduler
         from basisbt.strategies.registry import load_strategy_class
 
         try:
-            if paths < 1:
-                raise ConfigError(f"--paths {paths}: need at least 1")
+            if not 1 <= paths <= MAX_PATHS:
+                raise ConfigError(f"--paths {paths}: give 1 to {MAX_PATHS:,}")
             if seed < 0:
                 raise ConfigError(f"--seed {seed}: need 0 or more")
             if jobs is not None and jobs < 1:
@@ -64,30 +66,34 @@ def register(app: typer.Typer) -> None:
             if "days" in overrides:
                 raise ConfigError("--model days=...: use --days")
             try:
-                m = StressModel.with_overrides({**overrides, "days": str(days)})
-            except ValueError as e:
-                raise ConfigError(str(e)) from None
+                StressModel.with_overrides({"days": str(days)})
+            except ConfigError as e:
+                raise ConfigError(f"--days {days}: {str(e).split(': ', 1)[-1]}") from None
+            m = StressModel.with_overrides({**overrides, "days": str(days)})
             params = key_values(set_, "--set", "reserve_share=0.3")
             cls = load_strategy_class(strategy)
             cls(**params)                                       # bad parameters: one line before any path runs
-            run = {"initial_capital": capital}
+            run: dict = {"initial_capital": capital}
             if decide is not None:
                 run["decide"] = decide
+            if timeout is not None:
+                run["timeout"] = timeout
             build_dataclass(RunConfig, run, "run config key")
             check_scheduler(scheduler)
             if history is not None:
                 from basisbt.data.sources import resolve_data
                 from basisbt.data.stress.bootstrap import FundingHistory
                 FundingHistory.from_dataset(resolve_data(history))
+            venue_source(venues_dir)                             # a bad --venues-dir: one line before any path runs
+            plan = StressPlan(strategy=strategy, params=params, model=m, paths=paths, seed=seed, run=run,
+                              history=history, venues_dirs=tuple(str(d) for d in venues_dir))
+            out = out_dir or Path("runs") / f"stress-{Path(strategy.split(':')[0]).stem}-s{seed}-n{paths}"
+            where = batch_target(out, "stress", jobs, scheduler)
+            check_stress(plan)                    # limits, and what would fail every path: once, before any
         except (ConfigError, SweepError, ValueError) as e:
             if STATE["debug"]:
                 raise
             fail(str(e))
-        venue_source(venues_dir)                                 # a bad --venues-dir: one line before any path runs
-        plan = StressPlan(strategy=strategy, params=params, model=m, paths=paths, seed=seed, run=run, history=history,
-                          venues_dirs=tuple(str(d) for d in venues_dir))
-        out = out_dir or Path("runs") / f"stress-{Path(strategy.split(':')[0]).stem}-s{seed}-n{paths}"
-        where = batch_target(out, jobs, scheduler)
         err.print(f"stress: {paths} paths of {days} days, funding from "
                   f"{history or 'the regime model'}, on {where}", highlight=False, markup=False)
         t0 = time.perf_counter()
@@ -100,22 +106,32 @@ def register(app: typer.Typer) -> None:
                     raise
                 fail(str(e))
         elapsed = time.perf_counter() - t0
-        if "apy" not in table.columns:           # every path failed: nothing to summarize, say why instead
-            fail(f"every path failed; the first: {table['error'].iloc[0]}")
+        failed = table["error"].astype(str) != ""
+        if failed.all():                       # nothing to summarize: nothing is written, the directory stays
+            fail(f"all {len(table)} paths failed, nothing written; the first: {table['error'].iloc[0]}", FAILED)
         files = write_outputs(plan, table, out)
         _print_summary(json.loads((out / "summary.json").read_text()))
         err.print(f"ran {paths} paths in {elapsed:.1f}s ({paths / elapsed:.1f} paths/s)", highlight=False,
                   markup=False)
+        if failed.any():   # a path that fails is counted (summary.json paths_failed), the others are the result
+            err.print(f"{int(failed.sum())} of {len(table)} paths failed (left out of the probabilities; counted "
+                      f"in summary.json paths_failed); the first: {table.loc[failed, 'error'].iloc[0]}",
+                      highlight=False, markup=False, soft_wrap=True)
         typer.echo(f"wrote {out}/ ({', '.join(files)})")
 
 
 def write_outputs(plan, table, out: Path) -> list[str]:
-    """paths.parquet / paths.csv (one row per path), summary.json, fan.png and report.html, each atomically."""
+    """paths.parquet / paths.csv (one row per path), summary.json, fan.png and report.html, written together
+    into a staging directory that then replaces `out` whole (reports/writers.replace_whole)."""
+    from basisbt.reports.writers import replace_whole
+    return replace_whole(out, "stress", lambda stage: _write_files(plan, table, stage))
+
+
+def _write_files(plan, table, out: Path) -> list[str]:
     from basisbt.data.safe_io import atomic_write, atomic_write_text
     from basisbt.engine.stress import summarize
     from basisbt.reports.metrics import json_safe
     from basisbt.reports.stress import fan_png, write_report
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "paths.parquet", lambda tmp: table.to_parquet(tmp, index=False))
     flat = table.drop(columns=[c for c in ("nav_daily", "backing_daily") if c in table.columns])
     atomic_write_text(out / "paths.csv", flat.to_csv(index=False))

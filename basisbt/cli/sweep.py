@@ -10,7 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from basisbt.cli.common import STATE, VENUES_DIR_HELP, batch_target, count_progress, err, fail, key_values
+from basisbt.cli.common import (FAILED, STATE, VENUES_DIR_HELP, TimeoutOpt, batch_target, count_progress, err, fail,
+                                key_values)
 
 
 def register(app: typer.Typer) -> None:
@@ -48,11 +49,14 @@ def register(app: typer.Typer) -> None:
         max_cells: Optional[int] = typer.Option(None, "--max-cells", help="run at most N missing cells this time "
                                                                           "(the rest on a rerun)"),
         venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
+        timeout: Optional[float] = TimeoutOpt,
     ) -> None:
         """Run many metrics-only backtests over a parameter grid or sample and datasets; write results.parquet,
-        results.csv (sorted by --sort), heatmap.png and report.html. Resumable: rerun to finish."""
+        results.csv (sorted by --sort), heatmap.png and report.html. Resumable: rerun to finish (cells that
+        failed or were interrupted run again). Exit 1 when every cell failed."""
         from basisbt.engine.config import ConfigError
-        from basisbt.engine.sweep import SweepError, check_scheduler, plan_sweep, run_sweep, sort_keys, sort_table, write_table
+        from basisbt.engine.sweep import (SweepError, check_runs, check_scheduler, plan_sweep, publish, run_sweep,
+                                          sort_keys, sort_table, write_table)
         from basisbt.reports.sweep import heatmap_png, write_report
         from pandas import Timestamp
 
@@ -73,18 +77,19 @@ def register(app: typer.Typer) -> None:
                               vary=[v.strip() for v in vary.split(",") if v.strip()] if vary else None,
                               fixed=key_values(set_, "--set", "leverage=5"), run=run_keys, timeframe=timeframe,
                               cache_dir=str(cache_dir) if cache_dir else None,
-                              venues_dirs=tuple(str(d) for d in venues_dir))
+                              venues_dirs=tuple(str(d) for d in venues_dir), timeout=timeout)
             if sort not in sort_keys(plan.axes):
                 raise SweepError(f"--sort {sort!r}: not a metric or varied parameter; valid: "
                                  f"{', '.join(sort_keys(plan.axes))}")
             heat = _heat_axes(heatmap, plan.axes)
             check_scheduler(scheduler)
+            out = out_dir or Path("runs") / f"sweep-{Path(strategy.split(':')[0]).stem}"
+            where = batch_target(out, "sweep", jobs, scheduler)
+            check_runs(plan)                    # what would fail every cell: refused once, before any cell
         except (SweepError, ConfigError) as e:
             if STATE["debug"]:
                 raise
             fail(str(e))
-        out = out_dir or Path("runs") / f"sweep-{Path(strategy.split(':')[0]).stem}"
-        where = batch_target(out, jobs, scheduler)
         from basisbt.engine.sweep import missing_cells
         not_stored = len(missing_cells(plan, out))
         todo = min(not_stored, max_cells) if max_cells is not None else not_stored
@@ -101,19 +106,30 @@ def register(app: typer.Typer) -> None:
                 fail(str(e))
         elapsed = time.perf_counter() - t0
         table = sort_table(table, sort, ascending)
-        pq, csv = write_table(table, out)
-        png = None
-        if heat and len(table):
-            png = heatmap_png(table, heat[0], heat[1], sort, out / "heatmap.png")
-        page = write_report(table, out, strategy=strategy, datas=list(plan.datas), mode=plan.mode, sort=sort,
-                            axes=list(plan.axes), fixed=plan.fixed, heatmap=png, heat_axes=heat)
+        errors = table["error"].fillna("").astype(str) if "error" in table.columns else None
+        n_failed = int((errors != "").sum()) if errors is not None else 0
+        first_error = next((e for e in errors if e), "") if n_failed else ""
+        if n_failed and n_failed == len(table):      # nothing ran: nothing is written, the directory stays
+            fail(f"all {n_failed} cells failed, nothing written; the first: {first_error}", FAILED)
+
+        def views(stage: Path) -> list[str]:
+            pq, csv = write_table(table, stage)
+            png = heatmap_png(table, heat[0], heat[1], sort, stage / "heatmap.png") if heat and len(table) else None
+            page = write_report(table, stage, strategy=strategy, datas=list(plan.datas), mode=plan.mode, sort=sort,
+                                axes=list(plan.axes), fixed=plan.fixed, heatmap=png, heat_axes=heat)
+            return [pq.name, csv.name, "heatmap.png" if png else "", page.name]
+        files = publish(plan, out, views)
         _print_table(table, plan.axes, sort)
         missing = len(plan.cells) - len(table)
         rate = f", {todo / elapsed:.1f} cells/s" if todo and elapsed > 0 else ""
-        err.print(f"ran {todo} cells in {elapsed:.1f}s{rate}; "
-                  f"{missing} still missing (rerun to finish)" if missing else
-                  f"ran {todo} cells in {elapsed:.1f}s{rate}; all {len(table)} cells stored", highlight=False, markup=False)
-        files = [pq.name, csv.name, "heatmap.png" if png else None, page.name]
+        stored = len(table) - n_failed
+        err.print(f"ran {todo} cells in {elapsed:.1f}s{rate}; " +
+                  (f"{missing} still missing (rerun to finish)" if missing else
+                   f"{stored} of {len(plan.cells)} cells stored" if n_failed else f"all {stored} cells stored"),
+                  highlight=False, markup=False)
+        if n_failed:      # a partial failure is a result (a region where the strategy cannot run): exit 0, said loudly
+            err.print(f"{n_failed} of {len(table)} cells failed (their error is in results.csv; a rerun tries them "
+                      f"again); the first: {first_error}", highlight=False, markup=False)
         typer.echo(f"wrote {out}/ ({', '.join(f for f in files if f)})")
 
 

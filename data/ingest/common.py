@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
+import zoneinfo
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,8 +53,15 @@ def normalize_symbol(raw: str, *, perp: bool) -> str:
     return f"{base}/{quote}:{quote}" if perp else f"{base}/{quote}"
 
 
+# Epoch times outside this span are a unit mistake (milliseconds read as seconds land in the year 56000),
+# never crypto market data: refused with the unit that would fit.
+PLAUSIBLE = (pd.Timestamp("2009-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC"))
+_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
 def epoch_to_utc(values, *, file: str | None = None, unit: str | None = None) -> pd.Series:
-    """Epoch numbers to UTC timestamps; without a unit each value's magnitude decides s / ms / µs / ns."""
+    """Epoch numbers to UTC timestamps; without a unit each value's magnitude decides s / ms / µs / ns.
+    A time outside 2009..2100 is refused with its row and the unit its magnitude suggests."""
     arr = pd.to_numeric(pd.Series(values), errors="coerce")
     bad = np.flatnonzero(arr.isna().to_numpy())
     if bad.size:
@@ -66,30 +75,133 @@ def epoch_to_utc(values, *, file: str | None = None, unit: str | None = None) ->
             mult = np.full(x.shape, {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit])
         except KeyError:
             raise DataError("unknown time unit", file=file, detail=f"{unit!r}; use s, ms, us, ns or iso") from None
+    _check_epoch_span(x, mult, file, unit)
     ns = np.round(x * mult).astype(np.int64) if unit in (None, "s") else arr.to_numpy(np.int64) * mult
     return pd.Series(pd.to_datetime(ns, utc=True)).astype(TS_DTYPE)
 
 
-def text_to_utc(values, *, file: str | None = None, fmt: str | None = None, assume_utc: bool = False) -> pd.Series:
-    """Date strings to UTC; a string without a zone is an error unless assume_utc (explicit flag)."""
+def _check_epoch_span(x: np.ndarray, mult: np.ndarray, file: str | None, unit: str | None) -> None:
+    """DataError at the first epoch number whose time (x * mult ns) is outside PLAUSIBLE, naming the unit that
+    would place it inside."""
+    lo, hi = (float(t.value) for t in PLAUSIBLE)
+    ns = x * mult.astype(np.float64)
+    out = np.flatnonzero((ns < lo) | (ns > hi))
+    if not out.size:
+        return
+    k = int(out[0])
+    fits = [u for u, m in _UNIT_NS.items() if lo <= x[k] * m <= hi]
+    read_as = f"read as {unit}" if unit else "read by its size"
+    year = f"the year {int(1970 + ns[k] / 3.15576e16)}" if abs(ns[k]) < 1e22 else "no real year"
+    hint = f"the values look like {fits[0]}: use --time-unit {fits[0]}" if fits else \
+        "no epoch unit puts it in 2009..2100: not an epoch time"
+    raise DataError(f"epoch time {read_as} is {year}, outside 2009..2100 ({hint})", file=file, row=k + 1,
+                    detail=f"{x[k]:.0f}")
+
+
+def text_to_utc(values, *, file: str | None = None, fmt: str | None = None, assume_utc: bool = False,
+                tz: str | None = None) -> pd.Series:
+    """Date strings to UTC. A string with an offset or zone is converted; a string without one is read in
+    `tz` (an IANA zone, DST-aware), or as UTC with `assume_utc`, and is refused otherwise. Errors name the
+    file and the row."""
     s = pd.Series(values).astype("string")
+    num = pd.to_numeric(s, errors="coerce")
+    if len(s) and num.notna().all():             # epoch numbers given as dates
+        x = float(num.iloc[0])
+        fits = [u for u, m in _UNIT_NS.items() if PLAUSIBLE[0].value <= x * m <= PLAUSIBLE[1].value]
+        raise DataError("time is an epoch number, not a date" + (f": give --time-unit {fits[0]}" if fits else ""),
+                        file=file, row=1, detail=repr(s.iloc[0]))
     try:
-        parsed = pd.to_datetime(s, format=fmt, utc=False, errors="raise")
-    except (ValueError, TypeError):
+        with warnings.catch_warnings():         # pandas' "could not infer format" note: the errors below say more
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(s, format=fmt, utc=False, errors="raise")
+    except (ValueError, TypeError):             # mixed offsets, naive next to aware, or a bad value
+        parsed = _parse_each(s, fmt, file)
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert("UTC").astype(TS_DTYPE)
+    return localize(parsed, file=file, assume_utc=assume_utc, tz=tz, raw=s)
+
+
+def _parse_each(s: pd.Series, fmt: str | None, file: str | None) -> pd.Series:
+    """Strings parsed one by one (mixed offsets): aware ones to UTC; any naive one refused with its row (one file
+    mixing zoned and unzoned times has no single rule to read it by)."""
+    out = []
+    for k, v in enumerate(s):
         try:
-            parsed = pd.to_datetime(s, format=fmt, utc=True, errors="coerce")
-        except (ValueError, TypeError) as e:
-            raise DataError("unparseable time", file=file, detail=str(e)[:80]) from None
-        bad = np.flatnonzero(parsed.isna().to_numpy())
-        if bad.size:
-            raise DataError("unparseable time", file=file, row=int(bad[0]) + 1, detail=repr(s.iloc[bad[0]]))
-        return parsed.astype(TS_DTYPE)
-    if not isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                t = pd.Timestamp(v) if fmt is None else pd.to_datetime(v, format=fmt)
+        except (ValueError, TypeError):
+            raise DataError("unparseable time", file=file, row=k + 1, detail=repr(v)[:60]) from None
+        if t is pd.NaT or pd.isna(t):
+            raise DataError("missing time", file=file, row=k + 1)
+        if t.tzinfo is None:
+            raise DataError("naive timestamp (no time zone) among times with one; give every time an offset",
+                            file=file, row=k + 1, detail=repr(v)[:60])
+        out.append(t.tz_convert("UTC"))
+    return pd.Series(pd.DatetimeIndex(out), index=s.index)
+
+
+def localize(parsed: pd.Series, *, file: str | None, assume_utc: bool = False, tz: str | None = None,
+             raw: pd.Series | None = None) -> pd.Series:
+    """Naive times made UTC: read in zone `tz` (DST-aware: a local time that does not exist is refused; one
+    that occurs twice when clocks go back is placed by the rows' own UTC grid, or by order when it is repeated),
+    or taken as UTC with `assume_utc`; refused naming the file and first row otherwise."""
+    if tz is None:
         if not assume_utc:
-            raise DataError("naive timestamp (no time zone); add a zone or pass --assume-utc", file=file, row=1,
-                            detail=repr(s.iloc[0]) if len(s) else "")
-        parsed = parsed.dt.tz_localize("UTC")
-    return parsed.dt.tz_convert("UTC").astype(TS_DTYPE)
+            raise DataError("naive timestamp (no time zone); add a zone, or pass --tz ZONE (the file's local time, "
+                            "e.g. Europe/London) or --assume-utc", file=file, row=1,
+                            detail=repr((raw if raw is not None else parsed).iloc[0]) if len(parsed) else "")
+        return parsed.dt.tz_localize("UTC").astype(TS_DTYPE)
+    if assume_utc and tz not in ("UTC", "Etc/UTC"):
+        raise DataError("give --tz or --assume-utc, not both", file=file, detail=f"--tz {tz}")
+    try:
+        zone = zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise DataError("unknown time zone", file=file, detail=f"--tz {tz!r}; use an IANA name such as "
+                                                            f"Europe/London, America/New_York or UTC") from None
+    gone = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT").isna().to_numpy() & parsed.notna().to_numpy()
+    early = parsed.dt.tz_localize(zone, ambiguous=True, nonexistent="NaT")
+    missing = gone & early.isna().to_numpy()
+    if missing.any():
+        k = int(np.flatnonzero(missing)[0])
+        raise DataError(f"local time does not exist in {tz} (clocks went forward)", file=file, row=k + 1,
+                        detail=str(parsed.iloc[k]))
+    if not gone.any():
+        return parsed.dt.tz_localize(zone).dt.tz_convert("UTC").astype(TS_DTYPE)
+    late = parsed.dt.tz_localize(zone, ambiguous=False, nonexistent="NaT")
+    first_of_pair = ~parsed.duplicated(keep="first").to_numpy()
+    repeated = parsed.duplicated(keep=False).to_numpy()
+    e_ns, l_ns = (x.dt.tz_convert("UTC").astype(TS_DTYPE).to_numpy(dtype="datetime64[ns]").view(np.int64)
+                  for x in (early, late))
+    sure = ~gone
+    step = int(np.median(np.diff(np.sort(e_ns[sure])))) if sure.sum() > 2 else 0
+    phase = int(np.bincount(((e_ns[sure] % step) // 60_000_000_000).astype(np.int64)).argmax()) * 60_000_000_000 \
+        if step > 0 else 0
+    pick_early = np.zeros(len(parsed), bool)
+    for k in np.flatnonzero(gone):
+        if repeated[k]:                         # the hour shown twice: the first is summer time
+            pick_early[k] = bool(first_of_pair[k])
+            continue
+        on_grid = [step > 0 and (t - phase) % step == 0 for t in (e_ns[k], l_ns[k])]
+        if on_grid[0] == on_grid[1]:
+            raise DataError(f"local time occurs twice in {tz} (clocks went back) and the rows do not say which",
+                            file=file, row=int(k) + 1, detail=f"{parsed.iloc[k]}; give times with an offset or in UTC")
+        pick_early[k] = on_grid[0]
+    out = np.where(pick_early | sure, e_ns, l_ns)
+    return pd.Series(pd.to_datetime(out, utc=True), index=parsed.index).astype(TS_DTYPE)
+
+
+def column_to_utc(col: pd.Series, *, file: str | None, unit: str | None = "iso", fmt: str | None = None,
+                  assume_utc: bool = False, tz: str | None = None) -> pd.Series:
+    """A time column of any kind to UTC: datetime values (aware: converted; naive: `localize`), epoch numbers in
+    `unit` (s, ms, us, ns; None: by magnitude), or text (`text_to_utc`)."""
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        return col.dt.tz_convert("UTC").astype(TS_DTYPE)
+    if pd.api.types.is_datetime64_dtype(col.dtype):
+        return localize(col, file=file, assume_utc=assume_utc, tz=tz)
+    if unit == "iso":
+        return text_to_utc(col, file=file, fmt=fmt, assume_utc=assume_utc, tz=tz)
+    return epoch_to_utc(col, file=file, unit=unit)
 
 
 def finish_funding(frame: pd.DataFrame, source: str) -> pd.DataFrame:

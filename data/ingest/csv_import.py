@@ -3,7 +3,8 @@
 Mapping TOML (every key optional except stream and time):
     stream = "funding"            # spot | perp | mark | index | oracle | funding | lending
     time = "timestamp_utc"        # the time column
-    time_unit = "iso"             # iso | s | ms | us | ns (iso strings must carry a zone unless assume_utc)
+    time_unit = "iso"             # iso | s | ms | us | ns (epochs outside 2009..2100 are refused as a unit slip)
+    tz = "Europe/London"          # naive times are local times in this zone (DST-aware); or assume_utc = true
     venue = "binance"             # or venue_column = "exchange" to split one file into many venues
     symbol = "ETH/USDT"           # or symbol_column = "symbol"
     timeframe = "1h"              # bars only
@@ -15,6 +16,12 @@ Mapping TOML (every key optional except stream and time):
     interval_h = "interval_hours"
     [where]                       # keep only rows whose column equals the value (or one of "a,b")
     symbol = "ETH-USDT"
+    ignore = ["mark_price"]       # source columns never read, even when named like a canonical one
+
+Only the columns a stream needs (open..volume; rate; supply_apy) are taken by their canonical name without a
+mapping. An optional one (interval_h, mark_price, borrow_apy, utilization) is taken by name only when every row
+has a number; a column with gaps (an all-empty `mark_price` in Bybit and Hyperliquid exports) is left out and
+said so, unless mapped in [columns] (then a gap is an error with its row).
 
 Rows carry their line in the file (CSV header = line 1) so every later error names file and line,
 also after the file is split by a venue/symbol column.
@@ -30,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from basisbt.data.errors import DataError
-from basisbt.data.ingest.common import LINE, Imported, epoch_to_utc, log, make, normalize_symbol, relabel, text_to_utc
+from basisbt.data.ingest.common import LINE, Imported, column_to_utc, log, make, normalize_symbol, relabel
 from basisbt.data.ingest.units import funding_fraction, lending_apy
 from basisbt.data.schemas import TS
 from basisbt.data.validate import funding_intervals_h
@@ -41,6 +48,7 @@ STREAM_COLS = {
     "oracle": ("open", "high", "low", "close"),
     "funding": ("rate", "interval_h", "mark_price"), "lending": ("supply_apy", "borrow_apy", "utilization"),
 }
+OPTIONAL_COLS = ("interval_h", "mark_price", "borrow_apy", "utilization")   # read by name only when complete
 HOURS_PER_YEAR = 24 * 365
 
 
@@ -53,6 +61,7 @@ class CsvMapping:
     time_unit: str = "iso"
     time_format: str | None = None
     assume_utc: bool = False
+    tz: str | None = None
     venue: str | None = None
     venue_column: str | None = None
     symbol: str | None = None
@@ -63,6 +72,7 @@ class CsvMapping:
     apr: bool = False
     columns: dict[str, str] = field(default_factory=dict)
     where: dict[str, str] = field(default_factory=dict)
+    ignore: list[str] = field(default_factory=list)
 
 
 def load_mapping(path: str | Path, **overrides) -> CsvMapping:
@@ -121,15 +131,27 @@ def apply_where(df: pd.DataFrame, where: dict[str, str], file: str) -> pd.DataFr
 
 
 def _times(col: pd.Series, m: CsvMapping, file: str) -> pd.Series:
-    if isinstance(col.dtype, pd.DatetimeTZDtype):
-        return col.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(col.dtype):
-        if not m.assume_utc:
-            raise DataError("naive timestamp (no time zone); add a zone or pass --assume-utc", file=file, row=1)
-        return col.dt.tz_localize("UTC")
-    if m.time_unit == "iso":
-        return text_to_utc(col, file=file, fmt=m.time_format, assume_utc=m.assume_utc)
-    return epoch_to_utc(col, file=file, unit=m.time_unit)
+    return column_to_utc(col, file=file, unit=m.time_unit, fmt=m.time_format, assume_utc=m.assume_utc, tz=m.tz)
+
+
+def _source_column(df: pd.DataFrame, m: CsvMapping, canon: str, file: str) -> str | None:
+    """The source column read as canonical column `canon`, or None: a mapped one (it must exist), else one of
+    the same name unless ignored, and for an optional column only when every row of it is a number."""
+    if canon in m.columns:
+        src = m.columns[canon]
+        if src not in df.columns:
+            raise DataError(f"missing column {src!r} (mapped to {canon})", file=file,
+                            detail=f"columns: {', '.join(str(c) for c in df.columns if c != LINE)}")
+        if src in m.ignore:
+            raise DataError(f"column {src!r} is both mapped (to {canon}) and ignored", file=file)
+        return src
+    if canon not in df.columns or canon in m.ignore:
+        return None
+    if canon in OPTIONAL_COLS and pd.to_numeric(df[canon], errors="coerce").isna().any():
+        log.info("%s: column %r has empty or non-numeric cells and is not mapped: left out (map it with --col "
+                 "%s=%s to read it)", file, canon, canon, canon)
+        return None
+    return canon
 
 
 def convert(df: pd.DataFrame, m: CsvMapping, file: str) -> pd.DataFrame:
@@ -139,13 +161,14 @@ def convert(df: pd.DataFrame, m: CsvMapping, file: str) -> pd.DataFrame:
     if m.time not in df.columns:
         raise DataError(f"missing time column {m.time!r}", file=file, detail=f"columns: {', '.join(map(str, df.columns))}")
     out = pd.DataFrame({TS: _times(df[m.time], m, file).array})
+    unknown = sorted(set(m.columns) - set(STREAM_COLS[m.stream]))
+    if unknown:
+        raise DataError(f"--col {unknown[0]}=...: not a column of the {m.stream} stream", file=file,
+                        detail=f"its columns: {', '.join(STREAM_COLS[m.stream])}")
     for canon in STREAM_COLS[m.stream]:
-        src = m.columns.get(canon, canon)
-        if src in df.columns:
-            out[canon] = pd.to_numeric(df[src], errors="coerce").to_numpy()
-        elif canon in m.columns:
-            raise DataError(f"missing column {src!r} (mapped to {canon})", file=file,
-                            detail=f"columns: {', '.join(map(str, df.columns))}")
+        src = _source_column(df, m, canon, file)
+        if src is not None:
+            out[canon] = _numbers(df[src], canon, file)
     if m.stream == "funding" and "rate" in out.columns:
         out["rate"] = funding_fraction(out["rate"].to_numpy(), m.rate_unit, file=file)
         if m.rate_basis == "annualized":
@@ -162,6 +185,17 @@ def convert(df: pd.DataFrame, m: CsvMapping, file: str) -> pd.DataFrame:
     if LINE in df.columns:
         out[LINE] = df[LINE].to_numpy()
     return out
+
+
+def _numbers(col: pd.Series, canon: str, file: str) -> np.ndarray:
+    """A source column as floats; a cell that is not a number is an error with its row (an empty one is NaN)."""
+    v = pd.to_numeric(col, errors="coerce")
+    bad = np.flatnonzero(v.isna().to_numpy() & col.notna().to_numpy() & (col.astype("string").str.strip() != "")
+                         .fillna(False).to_numpy())
+    if bad.size:
+        raise DataError(f"non-numeric value in {canon!r}", file=file, row=int(bad[0]) + 1,
+                        detail=repr(col.iloc[bad[0]])[:40])
+    return v.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def import_csv(path: str | Path, mapping: CsvMapping) -> list[Imported]:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.errors import DataError
-from basisbt.data.ingest.common import LINE, Imported, epoch_to_utc, log, make, relabel, text_to_utc
+from basisbt.data.ingest.common import LINE, Imported, column_to_utc, log, make, relabel
 from basisbt.data.ingest.csv_import import apply_where, read_table
 from basisbt.data.ingest.units import RAY, SECONDS_PER_YEAR, apr_to_apy, lending_apy, place_unit  # noqa: F401
 from basisbt.data.schemas import TS
@@ -35,21 +35,15 @@ def ray_apr_to_apy(ray) -> np.ndarray:
     return apr_to_apy(np.asarray(ray, dtype=np.float64) / RAY)
 
 
-def _time(df: pd.DataFrame, file: str, assume_utc: bool) -> pd.Series:
+def _time(df: pd.DataFrame, file: str, assume_utc: bool, tz: str | None = None) -> pd.Series:
     col = next((c for c in df.columns if str(c).lower() in TIME_COLS), None)
     if col is None:
         raise DataError("no time column", file=file, detail=f"expected one of {', '.join(TIME_COLS)}")
     s = df[col]
-    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
-        if not isinstance(s.dtype, pd.DatetimeTZDtype):
-            if not assume_utc:
-                raise DataError("naive timestamp (no time zone); add a zone or pass --assume-utc", file=file, row=1)
-            s = s.dt.tz_localize("UTC")
-        return s.dt.tz_convert("UTC")
-    num = pd.to_numeric(s, errors="coerce")
-    if num.notna().all():
-        return epoch_to_utc(num, file=file)
-    return text_to_utc(s, file=file, assume_utc=assume_utc)
+    num = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(s.dtype) else None
+    if num is not None and num.notna().all():
+        return column_to_utc(num, file=file, unit=None)          # epoch numbers: the unit by magnitude
+    return column_to_utc(s, file=file, assume_utc=assume_utc, tz=tz)
 
 
 def detect_format(df: pd.DataFrame) -> str:
@@ -64,7 +58,7 @@ def detect_format(df: pd.DataFrame) -> str:
 
 def import_lending(path: str | Path, *, protocol: str, asset: str, fmt: str = "auto", unit: str = "auto",
                    apr: bool = False, base_only: bool = False, assume_utc: bool = False,
-                   where: dict[str, str] | None = None) -> list[Imported]:
+                   where: dict[str, str] | None = None, tz: str | None = None) -> list[Imported]:
     """Read one lending-rate file into a canonical lending frame (supply_apy, borrow_apy as fractions a year).
 
     unit: auto (Aave: ray or fraction by magnitude; plain: fraction), fraction, percent or ray.
@@ -77,7 +71,8 @@ def import_lending(path: str | Path, *, protocol: str, asset: str, fmt: str = "a
     df = apply_where(read_table(p, "unreadable lending file"), where or {}, file)
     kind = detect_format(df) if fmt == "auto" else fmt
     try:
-        out = _convert(df, kind, file, unit=unit, apr=apr, base_only=base_only, assume_utc=assume_utc, fmt=fmt)
+        out = _convert(df, kind, file, unit=unit, apr=apr, base_only=base_only, assume_utc=assume_utc, fmt=fmt,
+                       tz=tz)
     except DataError as e:
         raise relabel(e, df, file) from None
     if LINE in df.columns:
@@ -86,8 +81,8 @@ def import_lending(path: str | Path, *, protocol: str, asset: str, fmt: str = "a
 
 
 def _convert(df: pd.DataFrame, kind: str, file: str, *, unit: str, apr: bool, base_only: bool, assume_utc: bool,
-             fmt: str) -> pd.DataFrame:
-    out = pd.DataFrame({TS: _time(df, file, assume_utc).to_numpy()})
+             fmt: str, tz: str | None = None) -> pd.DataFrame:
+    out = pd.DataFrame({TS: _time(df, file, assume_utc, tz).to_numpy()})
 
     def num(col: str) -> np.ndarray:
         v = pd.to_numeric(df[col], errors="coerce")

@@ -22,7 +22,8 @@ Defaults are calibrated to docs/architecture.md §10 (Binance ETHUSDT 2021-2026:
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,58 +40,83 @@ VENUES = ("binance", "bybit", "okx")
 PROTOCOLS = ("aave", "morpho")
 
 
+def _param(default: Any, doc: str, **bounds: float) -> Any:
+    """A model parameter: default, one-line doc and its range, declared as strategy parameters are
+    (strategies/base.param's metadata: `doc`, `bounds`), so the CLI checks `-m key=value` the same way."""
+    return field(default=default, metadata={"doc": doc, "choices": None, "bounds": bounds})
+
+
 @dataclass(frozen=True)
 class StressModel:
-    """Parameters of the path model (see the module docstring); every field can be set from the CLI."""
+    """Parameters of the path model (see the module docstring); every field can be set from the CLI
+    (`basisbt stress -m key=value`), each within its declared range (NaN and inf never)."""
 
-    days: int = 365
-    start: str = "2025-01-01"
-    price0: float = 3000.0
-    vol_annual: float = 0.65
-    jumps_per_year: float = 8.0
-    jump_sd: float = 0.05
-    jump_skew: float = 0.7               # share of jumps that go down
-    premium_mean_8h: float = 0.0001      # carry regime: ~11 % APR after the interest term
-    premium_sd_8h: float = 0.00025
-    premium_half_life_h: float = 24.0
-    spells_per_year: float = 3.0
-    spell_days: float = 14.0
-    spell_premium_8h: float = -0.0007    # mean premium in a spell: funding = P + 0.05 % ~ -0.02 %/8h
-    venue_corr: float = 0.8
-    basis_shocks_per_year: float = 2.0
-    basis_shock: float = -0.04
-    basis_half_life_h: float = 6.0
-    lending_apy: float = 0.045
-    lending_beta: float = 0.3
-    supply_usd: float = 1.0e9
-    mint_per_day: float = 10.0e6
-    redeem_per_day: float = 8.0e6
-    redeem_wave: float = 4.0
-    block_days: float = 14.0             # bootstrap only: length of the resampled blocks of real funding
+    days: int = _param(365, "horizon of each path, days of hourly bars", ge=2, le=3650)
+    start: str = field(default="2025-01-01", metadata={"doc": "first day of every path, a UTC date (the venues' caps in force then apply)", "choices": None,
+                                                        "bounds": {}})
+    price0: float = _param(3000.0, "spot price at the start (quote)", gt=0.0, le=1e7)
+    vol_annual: float = _param(0.65, "annualized volatility of the spot price (four sub-steps an hour make the bar high/low)", gt=0.0, le=3.0)
+    jumps_per_year: float = _param(8.0, "price jumps a year (Poisson)", ge=0.0, le=365.0)
+    jump_sd: float = _param(0.05, "size of a jump: sd of its log-return", ge=0.0, le=0.5)
+    jump_skew: float = _param(0.7, "share of jumps that go down", ge=0.0, le=1.0)
+    premium_mean_8h: float = _param(0.0001, "carry regime: mean perp premium per 8h (~11 % APR after the interest "
+                                            "term)", ge=-0.01, le=0.01)
+    premium_sd_8h: float = _param(0.00025, "sd of the premium's AR(1) noise per 8h", ge=0.0, le=0.01)
+    premium_half_life_h: float = _param(24.0, "half-life of premium shocks, hours", gt=0.0, le=8760.0)
+    spells_per_year: float = _param(3.0, "negative-funding spells a year", ge=0.0, le=52.0)
+    spell_days: float = _param(14.0, "mean length of a spell, days", gt=0.0, le=365.0)
+    spell_premium_8h: float = _param(-0.0007, "mean premium in a spell per 8h (funding = P + 0.05 % ~ -0.02 %/8h)",
+                                     ge=-0.01, le=0.01)
+    venue_corr: float = _param(0.8, "correlation of the venues' premiums", ge=0.0, le=1.0)
+    basis_shocks_per_year: float = _param(2.0, "perp-discount shocks a year", ge=0.0, le=52.0)
+    basis_shock: float = _param(-0.04, "size of a basis shock: the perp / spot - 1 it opens (Feb 2025: -5.8 % on Binance)", ge=-0.5, le=0.5)
+    basis_half_life_h: float = _param(6.0, "half-life of a basis shock, hours", gt=0.0, le=8760.0)
+    lending_apy: float = _param(0.045, "mean supply APY of the lending protocols (fraction a year)", ge=0.0, le=1.0)
+    lending_beta: float = _param(0.3, "lending APY = lending_apy + beta x (funding APR - carry APR): it falls when funding does", ge=-5.0, le=5.0)
+    supply_usd: float = _param(1.0e9, "synthetic-dollar supply at the start (quote)", gt=0.0, le=1e13)
+    mint_per_day: float = _param(10.0e6, "mean mints a day (quote)", ge=0.0, le=1e12)
+    redeem_per_day: float = _param(8.0e6, "mean redemptions a day (quote)", ge=0.0, le=1e12)
+    redeem_wave: float = _param(4.0, "redemptions run this many times faster during a spell", ge=0.0, le=100.0)
+    block_days: float = _param(14.0, "bootstrap only: length of the resampled blocks of real funding, days",
+                               gt=0.0, le=365.0)
 
     def __post_init__(self) -> None:
-        checks = {"days": self.days >= 2, "vol_annual": self.vol_annual > 0, "price0": self.price0 > 0,
-                  "spell_days": self.spell_days > 0, "jump_skew": 0 <= self.jump_skew <= 1,
-                  "venue_corr": 0 <= self.venue_corr <= 1, "spells_per_year": self.spells_per_year >= 0,
-                  "jumps_per_year": self.jumps_per_year >= 0, "premium_sd_8h": self.premium_sd_8h >= 0,
-                  "basis_half_life_h": self.basis_half_life_h > 0, "redeem_wave": self.redeem_wave >= 0,
-                  "premium_half_life_h": self.premium_half_life_h > 0, "block_days": self.block_days > 0}
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"stress model: {bad[0]}={getattr(self, bad[0])!r} is out of range")
+        from basisbt.engine.config import ConfigError, check_range, coerce
+        for f in fields(self):
+            value = getattr(self, f.name)
+            try:
+                coerce(value, f.type, f.name)                      # a str for a number is refused too
+                check_range(f.name, value, **f.metadata.get("bounds", {}))
+            except ConfigError as e:
+                raise ConfigError(f"stress model: {e}") from None
+        try:
+            pd.Timestamp(self.start, tz="UTC")
+        except (ValueError, TypeError):
+            raise ConfigError(f"stress model start = {self.start!r} is not a date (use e.g. 2025-01-01)") from None
 
     @classmethod
-    def with_overrides(cls, overrides: dict[str, str]) -> "StressModel":
-        """A model with `name=value` overrides (CLI strings), types from the field defaults; unknown names refused."""
-        known = {f.name: type(f.default) for f in fields(cls)}
+    def with_overrides(cls, overrides: dict[str, str], option: str = "--model") -> "StressModel":
+        """A model with `name=value` overrides (CLI strings) of the declared types and ranges; a ConfigError
+        names `option name=value`, the range, or for an unknown name the close match and the valid ones."""
+        from basisbt.engine.config import ConfigError, check_range, coerce, did_you_mean
+        known = {f.name: f for f in fields(cls)}
         kw: dict = {}
         for k, v in overrides.items():
             if k not in known:
-                raise ValueError(f"stress model has no parameter {k!r}; known: {', '.join(known)}")
+                raise ConfigError(f"{option} {k}=...: the stress model has no parameter {k!r}"
+                                  f"{did_you_mean(k, list(known))}; valid: {', '.join(known)}")
+            f = known[k]
+            value = coerce(v, f.type, f"{option} {k}={v}")
             try:
-                kw[k] = known[k](v)
-            except ValueError:
-                raise ValueError(f"stress model: {k}={v!r} is not a {known[k].__name__}") from None
+                check_range(k, value, **f.metadata.get("bounds", {}))
+            except ConfigError as e:
+                raise ConfigError(f"{option} {k}={v}: {e}") from None
+            if k == "start":
+                try:
+                    pd.Timestamp(value, tz="UTC")
+                except (ValueError, TypeError):
+                    raise ConfigError(f"{option} start={v!r}: not a date (use e.g. 2025-01-01)") from None
+            kw[k] = value
         return cls(**kw)
 
     def as_dict(self) -> dict:
@@ -242,6 +268,10 @@ def generate_path(m: StressModel, seed: int, path: int, history: FundingHistory 
     spot, perp, mark = {}, {}, {}
     for v, p in prem.items():
         basis_h = p + shock                        # hourly perp premium over spot
+        if basis_h.min() <= -0.99:                 # overlapping shocks: a perp price at or below zero is no market
+            raise ValueError(f"stress path {path} of seed {seed}: basis shocks overlap to perp / spot - 1 = "
+                             f"{basis_h.min():.3f} on {v}; lower --model basis_shock, basis_shocks_per_year or "
+                             f"basis_half_life_h")
         basis_sub = np.repeat(np.concatenate([basis_h, basis_h[-1:]]), SUB)[: n * SUB + 1]
         spot[v] = pd.concat([ts.rename(TS), _bars(spot_sub, n, 500.0)], axis=1)
         perp[v] = pd.concat([ts.rename(TS), _bars(spot_sub * (1.0 + basis_sub), n, 2000.0)], axis=1)

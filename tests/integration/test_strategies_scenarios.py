@@ -91,8 +91,8 @@ def test_synthetic_dollar_stays_backed_through_feb_2025_crash_while_reserve_shri
 
 
 def test_synthetic_dollar_reserve_lifetime_in_death_spiral() -> None:
-    # negative funding every day with no lending income: the reserve (1 % seed) is paid down
-    # until it is gone, then backing drops below 1; reported here (81 days with the default seed)
+    # negative funding every day with no lending income: the reserve (1 % seed) pays each negative week at
+    # its close until it is gone, then backing drops below 1; reported here (88 days with the default seed)
     res = run("synthetic_dollar", "death-spiral", reference_supply=3e9)   # the scenario's ~3 B supply
     reserve, backing = res.extras["reserve_fund"], res.extras["backing_ratio"]
     gone = reserve[reserve <= 0]
@@ -102,7 +102,9 @@ def test_synthetic_dollar_reserve_lifetime_in_death_spiral() -> None:
           f"backing at end {backing.iloc[-1]:.4f}")
     assert pd.Timedelta(days=30) < lasted < pd.Timedelta(days=150)
     assert backing.iloc[-1] < 1.0
-    assert backing[backing.index < gone.index[0]].min() >= 1.0
+    # the reserve is debited at each weekly close, so within the week that exhausts it the backing can dip
+    # below 1 first; a week earlier the reserve still covered every loss realized so far
+    assert backing[backing.index < gone.index[0] - pd.Timedelta(days=7)].min() >= 1.0
 
 
 def test_adl_crash_deleverages_the_short_and_every_hedger_restores_it_at_the_next_decision() -> None:

@@ -108,13 +108,48 @@ def test_redemption_waves_come_with_spells():
 def test_overrides_are_typed_and_checked():
     m = StressModel.with_overrides({"spell_days": "30", "days": "90"})
     assert m.spell_days == 30.0 and m.days == 90
-    with pytest.raises(ValueError, match="no parameter 'spell_dayz'; known: days"):
+    with pytest.raises(ValueError, match="no parameter 'spell_dayz' \\(did you mean 'spell_days'\\?\\); valid: days"):
         StressModel.with_overrides({"spell_dayz": "3"})
-    with pytest.raises(ValueError, match="days='x' is not a int"):
+    with pytest.raises(ValueError, match="--model days=x: expected int"):
         StressModel.with_overrides({"days": "x"})
-    with pytest.raises(ValueError, match="venue_corr=1.5 is out of range"):
+    with pytest.raises(ValueError, match="venue_corr = 1.5 is out of range; valid: 0 <= venue_corr <= 1"):
         StressModel(venue_corr=1.5)
+    with pytest.raises(ValueError, match="--model start='yesterday': not a date"):
+        StressModel.with_overrides({"start": "yesterday"})
     assert pd.Timestamp(StressModel().start, tz="UTC").year == 2025
+
+
+def test_every_number_of_the_model_has_a_declared_range_that_refuses_nan_inf_and_its_edges():
+    """Issue 26 item 3: each numeric model parameter is declared with its range, and NaN, +-inf and a value
+    just past each bound are refused naming the --model key (a NaN premium once printed an APY)."""
+    from dataclasses import fields
+    for f in fields(StressModel):
+        if f.name == "start":
+            continue
+        b = f.metadata["bounds"]
+        assert ("ge" in b or "gt" in b) and ("le" in b or "lt" in b), f.name
+        bad = ["nan", "inf", "-inf", str(b.get("le", b.get("lt")) * 1.5 + 1), str(b.get("ge", b.get("gt")) - 1)]
+        for v in bad:
+            with pytest.raises(ValueError, match=f"--model {f.name}={v}"):
+                StressModel.with_overrides({f.name: v})
+
+
+def test_docs_list_every_model_parameter_with_its_range():
+    from dataclasses import fields
+    from pathlib import Path
+
+    from basisbt.engine.config import range_text
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "stress.md").read_text()
+    for f in fields(StressModel):
+        b = f.metadata["bounds"]
+        assert f"| `{f.name}` |" in doc and (not b or f"`{range_text(f.name, **b)}`" in doc), f.name
+
+
+def test_overlapping_basis_shocks_that_would_price_the_perp_at_zero_fail_the_path():
+    m = StressModel(days=30, basis_shocks_per_year=52.0, basis_shock=-0.5, basis_half_life_h=8760.0)
+    with pytest.raises(ValueError, match="basis shocks overlap to perp / spot - 1"):
+        for path in range(20):
+            generate_path(m, 0, path)
 
 
 # ---------------------------------------------------------------- block bootstrap of real funding

@@ -242,4 +242,12 @@ def test_data_quality_counts_a_missing_day_of_settlements_against_the_spec():
     kept = [s for s in settle if not (pd.Timestamp("2025-01-03", tz="UTC") <= s < pd.Timestamp("2025-01-04", tz="UTC"))]
     assert len(settle) - len(kept) == 3
     m = build_market(dataset(bars(2000.0 + np.arange(N)), fund=funding(kept, [RATE] * len(kept))))
-    assert m.quality["venues"]["binance"]["funding"]["intervals_missing"] == 3
+    q = m.quality["venues"]["binance"]["funding"]
+    assert (q["intervals_missing"], q["missing_before_first"], q["missing_after_last"]) == (3, 0, 0)
+    # the stream starting a day late misses 3 settlements before its first row (T0 + 8 h and 16 h and 24 h); one
+    # at the window's last close (T0 + N h) is the window's cut, not a hole
+    m = build_market(dataset(bars(2000.0 + np.arange(N)), fund=funding(settle[3:], [RATE] * (len(settle) - 3))))
+    q = m.quality["venues"]["binance"]["funding"]
+    assert (q["intervals_missing"], q["missing_before_first"], q["missing_after_last"]) == (3, 3, 0)
+    m = build_market(dataset(bars(2000.0 + np.arange(N)), fund=funding(settle[:-2], [RATE] * (len(settle) - 2))))
+    assert m.quality["venues"]["binance"]["funding"]["missing_after_last"] == 2

@@ -90,7 +90,7 @@ def test_the_cli_writes_its_files_and_refuses_bad_input(tmp_path):
     assert doc["paths"] == 3 and doc["model"]["spell_days"] == 5.0 and set(doc["liquidated"]) == {"p", "ci95", "paths"}
     assert "95 % interval" in (tmp_path / "s" / "report.html").read_text()
     for args, msg in ((["-m", "spell_dayz=3"], "no parameter 'spell_dayz'"), (["-n", "0"], "--paths 0"),
-                      (["--set", "leverage=-2"], "leverage"), (["-m", "venue_corr=2"], "venue_corr=2.0 is out of range"),
+                      (["--set", "leverage=-2"], "leverage"), (["-m", "venue_corr=2"], "--model venue_corr=2: venue_corr = 2.0 is out of range"),
                       (["--scheduler", "udp://x"], "--scheduler"), (["-m", "days=3"], "use --days"),
                       (["--seed", "-1"], "--seed -1: need 0 or more"),
                       (["--decide", "sometimes"], "decide must be 'bar', 'funding' or a positive number")):
@@ -105,5 +105,5 @@ def test_a_strategy_that_fails_on_every_path_is_one_line_and_writes_nothing(tmp_
                  "    def on_bar(self, ctx, ev):\n        raise RuntimeError('no')\n")
     r = CliRunner().invoke(app, ["stress", "-s", f"{f}:Boom", "-n", "2", "--days", "3", "-j", "1",
                                  "--out", str(tmp_path / "s")])
-    assert r.exit_code == 2 and "every path failed; the first: StrategyError" in r.output, r.output
+    assert r.exit_code == 1 and "all 2 paths failed, nothing written; the first: StrategyError" in r.output, r.output
     assert not (tmp_path / "s" / "summary.json").exists()

@@ -1,5 +1,6 @@
 """Benchmark overlay (issue 16 item 5): an outside series against a run's recorded one. Closed-form cases: a
-benchmark that is an affine map of the run series has correlation 1 and a mean difference we can write down."""
+benchmark that is an affine map of the run series has correlation 1 and a mean difference we can write down.
+Files as they come and their scale (issue 25 item 5, issue 26 item 6) are in test_benchmark_files.py."""
 from __future__ import annotations
 
 import json
@@ -74,7 +75,7 @@ def test_bad_benchmarks_are_one_line(synth, tmp_path):
     with pytest.raises(DataError, match=r"b.csv, row 3: benchmark time not readable"):
         synth.with_benchmark(f"{f}:apy")
     f.write_text("date,apy\n2025-01-28,0.05\n2025-01-30,x\n")
-    with pytest.raises(DataError, match=r"row 3: benchmark apy not readable: 'x'"):
+    with pytest.raises(DataError, match=r"row 3: benchmark apy not a number: 'x'"):
         synth.with_benchmark(f"{f}:apy")
     with pytest.raises(DataError, match="no column 'rate'; columns: date, apy"):
         synth.with_benchmark(f"{f}:rate")

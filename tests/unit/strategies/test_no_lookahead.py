@@ -77,9 +77,10 @@ def perturb(ds: Dataset, t: pd.Timestamp, k: float) -> Dataset:
 
 
 def before(res, t: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
-    """Fills stamped before t and recorded extras stamped before t."""
+    """Fills stamped before t and recorded extras stamped before t (a series with no point before t, e.g. one
+    recorded at weekly closes only, says nothing about before t and is left out)."""
     fills = res.fills[res.fills["ts"] < t].reset_index(drop=True)
-    extras = {k: s[s.index < t] for k, s in res.extras.items()}
+    extras = {k: s[s.index < t] for k, s in res.extras.items() if (s.index < t).any()}
     return fills, extras
 
 
