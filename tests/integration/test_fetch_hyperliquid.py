@@ -69,7 +69,7 @@ class Info(requests.Session):
     def _perpDexs(self, body):                  # noqa: N802
         return [None]
 
-    def _fundingHistory(self, body):            # noqa: N802: the oldest 500 records from startTime on
+    def _fundingHistory(self, body):            # noqa: N802 (the oldest 500 records from startTime on)
         assert body["coin"] == "ETH"
         a, b = int(body["startTime"]), int(body.get("endTime", NOW))
         out, t = [], a - a % H
@@ -80,7 +80,7 @@ class Info(requests.Session):
             t += H
         return out
 
-    def _candleSnapshot(self, body):            # noqa: N802: hourly candles, 500 a call here
+    def _candleSnapshot(self, body):            # noqa: N802 (hourly candles, 500 a call here)
         req = body["req"]
         assert req["interval"] == "1h" and req["coin"] in ("ETH", "@151")
         a, b = int(req["startTime"]), int(req["endTime"])
