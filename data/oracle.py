@@ -24,6 +24,7 @@ import pandas as pd
 from basisbt.data.dataset import Dataset
 from basisbt.data.errors import DataError
 from basisbt.data.schemas import MARK_COLUMNS, TS, TS_DTYPE, ts_ns
+from basisbt.data.validate import FILLED
 
 CHOICES = ("auto", "imported", "basket")       # or a venue name
 
@@ -55,7 +56,8 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def basket(frames: dict[str, pd.DataFrame], weights: dict[str, float]) -> pd.DataFrame:
     """Oracle bars: open, high, low and close each the weighted median of the venues' bars at that time (a venue
     without a bar then is left out of that median). The weighted median keeps the order of its inputs, so
-    low <= open, close <= high holds; it is enforced against rounding all the same."""
+    low <= open, close <= high holds; it is enforced against rounding all the same. A time when no venue has a real
+    bar is left out (a gap of the oracle, priced stale like any)."""
     names = [v for v in weights if v in frames]
     times = np.unique(np.concatenate([ts_ns(frames[v]) for v in names]))
     cols: dict[str, np.ndarray] = {}
@@ -63,17 +65,21 @@ def basket(frames: dict[str, pd.DataFrame], weights: dict[str, float]) -> pd.Dat
     for c in MARK_COLUMNS:
         grid = np.full((times.size, len(names)), np.nan)
         for j, v in enumerate(names):
-            pos = np.searchsorted(times, ts_ns(frames[v]))
-            grid[pos, j] = frames[v][c].to_numpy(dtype=np.float64)
+            f = frames[v]
+            real = ~f[FILLED].to_numpy(dtype=bool) if FILLED in f.columns else np.ones(len(f), bool)
+            pos = np.searchsorted(times, ts_ns(f))       # a bar --fill-gaps wrote is no price: left out
+            grid[pos[real], j] = f[c].to_numpy(dtype=np.float64)[real]
         cols[c] = weighted_median(grid, w)
     cols["high"] = np.maximum.reduce([cols["high"], cols["open"], cols["close"]])
     cols["low"] = np.minimum.reduce([cols["low"], cols["open"], cols["close"]])
     ts = pd.Series(pd.to_datetime(times, utc=True)).astype(TS_DTYPE)
-    return pd.DataFrame({TS: ts, **cols})
+    out = pd.DataFrame({TS: ts, **cols})
+    return out[np.isfinite(out["close"].to_numpy())].reset_index(drop=True)
 
 
 def _bars(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[[TS, *MARK_COLUMNS]].reset_index(drop=True)
+    """OHLC bars of a frame (and its --fill-gaps flag: a filled bar stays a gap of the oracle)."""
+    return frame[[TS, *MARK_COLUMNS, *([FILLED] if FILLED in frame.columns else [])]].reset_index(drop=True)
 
 
 def _describe_basket(ds: Dataset, used: list[str], weights: dict[str, float]) -> str:

@@ -149,7 +149,9 @@ def test_gaps_in_hyperliquid_bars_and_records_are_counted_and_strict_refuses_the
                  funding={"hyperliquid": fund})
     res = bb.run("perp_short", ds, params={"venue": "hyperliquid", "collateral": "usdt"})
     q = res.data_quality["venues"]["hyperliquid"]
-    assert q["perp"]["bars_missing"] == 3 and q["funding"]["intervals_missing"] == 12
+    # 08:00 .. 19:00 between the rows, and 29:00 after the last one (the run's last close is 30:00)
+    assert q["perp"]["bars_missing"] == 3 and q["funding"]["intervals_missing"] == 12 + 1
+    assert q["funding"]["missing_after_last"] == 1
     assert q["funding"]["interval_h"] == 1.0
     with pytest.raises(ConfigError, match="--strict: hyperliquid perp has 3 missing bars"):
         bb.run("perp_short", ds, params={"venue": "hyperliquid", "collateral": "usdt"}, strict=True)

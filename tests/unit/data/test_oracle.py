@@ -56,6 +56,16 @@ def test_basket_takes_each_venue_that_has_a_bar_then():
     assert (out["high"] >= out[["open", "close"]].max(axis=1)).all()
 
 
+def test_a_filled_bar_is_no_price_in_the_basket():
+    # okx's 01:00 bar was written by --fill-gaps: 01:00 is binance (3) and bybit (2) only -> half 2.5 at 100
+    okx = _bars_at([130, 130, 130]).assign(filled=[False, True, False])
+    out = basket({"binance": _bars_at([100, 100, 100]), "okx": okx, "bybit": _bars_at([90, 90, 90])},
+                 {"binance": 3, "okx": 2, "bybit": 2})
+    assert out["close"].tolist() == [100.0, 100.0, 100.0]
+    alone = basket({"okx": okx}, {"okx": 2})                  # no real bar at 01:00: a gap of the oracle
+    assert alone["ts"].tolist() == [T0, T0 + pd.Timedelta(hours=2)]
+
+
 def _hl_dataset(oracle_close=None, spot_close=2000.0, mark_close=3000.0, with_binance=True):
     n = 12
     spot = _bars_at(np.full(n, spot_close))
