@@ -407,6 +407,16 @@ def _table(value: Any, where: str, key: str, what: str) -> dict:
     return value
 
 
+def _keyed(value: Any, r: Rule, where: str, key: str, pattern: re.Pattern, form: str, what: str) -> dict[str, float]:
+    """A table NAME = number: each name matching `pattern`, each number checked by the rule."""
+    out = {}
+    for name, v in _table(value, where, key, f"of {form}").items():
+        if not pattern.fullmatch(str(name)):
+            raise VenueSpecError(f"{where}: {key}.{name}: not {what}")
+        out[str(name)] = _number(v, r, where, f"{key}.{name}")
+    return out
+
+
 def check_value(r: Rule, value: Any, where: str, key: str) -> Any:
     """`value` of key `key` checked and converted by its rule (VenueSpecError naming where and the key)."""
     kind = r.kind
@@ -440,18 +450,9 @@ def check_value(r: Rule, value: Any, where: str, key: str) -> Any:
             raise VenueSpecError(f"{where}: {key} = {{}}: give one number or BASE = number entries")
         return {str(k): _number(v, r, where, f"{key}.{k}") for k, v in caps.items()}
     if kind == "ratios":
-        out = {}
-        for asset, v in _table(value, where, key, "of ASSET = ratio").items():
-            if not _ASSET.fullmatch(str(asset)):
-                raise VenueSpecError(f"{where}: {key}.{asset}: not an asset symbol")
-            out[str(asset)] = _number(v, r, where, f"{key}.{asset}")
-        return out
+        return _keyed(value, r, where, key, _ASSET, "ASSET = ratio", "an asset symbol")
     if kind == "weights":
-        out = {}
-        for name, v in _table(value, where, key, "of VENUE = weight").items():
-            if not _NAME.fullmatch(str(name)):
-                raise VenueSpecError(f"{where}: {key}.{name}: not a venue name (lower case letters, digits, - and _)")
-            out[str(name)] = _number(v, r, where, f"{key}.{name}")
+        out = _keyed(value, r, where, key, _NAME, "VENUE = weight", "a venue name (lower case letters, digits, - and _)")
         if not out:
             raise VenueSpecError(f"{where}: {key} = {{}}: give at least one VENUE = weight")
         return out

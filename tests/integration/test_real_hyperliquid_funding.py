@@ -21,27 +21,12 @@ from basisbt.data import cache
 from basisbt.data.dataset import Dataset
 from basisbt.engine.config import RunConfig
 from basisbt.engine.runner import run_backtest
-from basisbt.strategies.base import Strategy
-from tests.helpers import binance_real
+from tests.helpers import ShortOnce, binance_real
 
 SRC = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "hyperliquid" / \
     "fundingHistory_ETH_2024-2025.json"
 pytestmark = pytest.mark.skipif(not SRC.is_file(), reason="../shared/data not present")
 START, END = "2025-01-10", "2025-02-14"
-
-
-class ShortOneOn(Strategy):
-    """Short 1 ETH perp on hyperliquid at the first decision, then hold."""
-    name = "short_one_on"
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.done = False
-
-    def on_bar(self, ctx, ev):
-        if not self.done:
-            ctx.order("hyperliquid", "perp", -1.0)
-            self.done = True
 
 
 def test_one_eth_short_is_paid_rate_times_the_oracle_known_at_each_hour(tmp_path):
@@ -55,7 +40,7 @@ def test_one_eth_short_is_paid_rate_times_the_oracle_known_at_each_hour(tmp_path
     assert (spot["close"] != mark["close"]).mean() > 0.9                 # the oracle is not the mark here
     ds = Dataset("hl-real", "ETH/USDT", "1h", {"binance": spot, "hyperliquid": spot}, {"hyperliquid": perp},
                  {"hyperliquid": mark}, {"hyperliquid": fund[["ts", "rate", "interval_h"]]})
-    res = run_backtest(ShortOneOn(), ds, RunConfig(slippage=0.0, initial_capital=1e6,
+    res = run_backtest(ShortOnce("hyperliquid"), ds, RunConfig(slippage=0.0, initial_capital=1e6,
                                                    oracle={"hyperliquid": "binance"}))
     fill_ts = res.fills["ts"].iloc[0]                                    # open of bar 1
     paid = fund[fund["ts"] > fill_ts]

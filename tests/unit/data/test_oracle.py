@@ -13,8 +13,7 @@ from basisbt.data.oracle import attach_oracle, basket, weighted_median
 from basisbt.data.venues import VenueSet
 from basisbt.engine.config import ConfigError, RunConfig
 from basisbt.engine.runner import run_backtest
-from basisbt.strategies.base import Strategy
-from tests.helpers import T0, bars, funding
+from tests.helpers import T0, ShortOnce, bars, funding
 
 HL_W = {"binance": 3, "okx": 2, "bybit": 2, "kraken": 1, "kucoin": 1, "gate": 1, "mexc": 1, "hyperliquid": 1}
 
@@ -116,38 +115,18 @@ def test_run_config_refuses_a_bad_oracle_table():
         RunConfig(oracle={"hyperliquid": "../x"})
 
 
-class ShortOne(Strategy):
-    name = "short_one_hl"
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.done = False
-
-    def on_bar(self, ctx, ev):
-        if not self.done:
-            ctx.order("hyperliquid", "perp", -1.0)
-            self.done = True
-
-
 def test_funding_is_paid_on_the_oracle_and_margin_stays_on_the_mark():
     # mark (= perp, no mark bars) flat at 3000, oracle flat at 2500; 1 ETH short filled at the open of bar 1 (01:00)
     # settlements 02:00 .. 11:00 (10 of them) at 0.01 %: received 10 x 1 x 2500 x 0.0001 = 2.50, not 3.00
-    res = run_backtest(ShortOne(), _hl_dataset(oracle_close=2500.0), RunConfig(slippage=0.0, initial_capital=10_000.0))
+    res = run_backtest(ShortOnce("hyperliquid"), _hl_dataset(oracle_close=2500.0),
+                       RunConfig(slippage=0.0, initial_capital=10_000.0))
     assert res.metrics()["pnl"]["funding"] == pytest.approx(2.5, abs=1e-12)
     assert res.data_quality["venues"]["hyperliquid"]["funding"]["oracle"] == "imported oracle bars"
     # the same book on a venue paying on its mark (binance) is paid on 3000
     ds = _hl_dataset(oracle_close=2500.0)
     bn = Dataset("bn", "ETH/USDT", "1h", {"binance": ds.perp["hyperliquid"]}, {"binance": ds.perp["hyperliquid"]},
                  funding={"binance": ds.funding["hyperliquid"]})
-
-    class ShortBn(ShortOne):
-        name = "short_one_bn"
-
-        def on_bar(self, ctx, ev):
-            if not self.done:
-                ctx.order("binance", "perp", -1.0)
-                self.done = True
-    assert run_backtest(ShortBn(), bn, RunConfig(slippage=0.0, initial_capital=10_000.0)).metrics()["pnl"][
+    assert run_backtest(ShortOnce("binance"), bn, RunConfig(slippage=0.0, initial_capital=10_000.0)).metrics()["pnl"][
         "funding"] == pytest.approx(3.0, abs=1e-12)
     # margin is on the mark: maintenance = 1 ETH x 3000 x 1 % (one tier at 50x in 2025-01), not 2500 x 1 %
     assert res.timeline["hyperliquid:maint_margin"].iloc[-1] == pytest.approx(30.0, abs=1e-9)
