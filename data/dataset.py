@@ -139,6 +139,16 @@ class Dataset:
             h.update(f"|asset:{extra.symbol}:{extra.fingerprint()}".encode())
         return h.hexdigest()[:16]
 
+    def perp_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """(first, last) perp bar open over every venue and asset; None when there is no perp bar at all."""
+        firsts, lasts = [], []
+        for d in (self, *self.extra_assets):
+            for f in d.perp.values():
+                if len(f):
+                    firsts.append(f["ts"].iloc[0])
+                    lasts.append(f["ts"].iloc[-1])
+        return (min(firsts), max(lasts)) if firsts else None
+
     def between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "Dataset":
         """The same dataset cut to rows with start <= ts < end (either bound may be None).
 

@@ -25,6 +25,16 @@ def excerpt(text: str | bytes, n: int = EXCERPT) -> str:
     return repr(one[:n] + ("…" if len(one) > n or len(text) > n * 2 else ""))
 
 
+def file_problem(path: Path, what: str) -> str | None:
+    """Why `path` cannot be read as a `what` ("no such file", "is a directory, ..."), or None when it is a file."""
+    p = Path(path)
+    if p.is_file():
+        return None
+    if p.is_dir():
+        return f"is a directory, expected a {what}"
+    return f"not a regular file, expected a {what}" if p.exists() else "no such file"
+
+
 def read_small_text(path: Path, what: str, *, error: type[Exception], limit: int = MAX_TOML_BYTES) -> str:
     """The UTF-8 text of a small user file; `error` (one line naming the path) if missing, a dir, huge or binary.
 

@@ -53,7 +53,7 @@ import pyarrow as pa
 from basisbt.data.dataset import Dataset
 from basisbt.data.errors import DataError
 from basisbt.data.names import check_name, check_symbol
-from basisbt.data.safe_io import check_text_table, read_small_text
+from basisbt.data.safe_io import check_text_table, file_problem, read_small_text
 from basisbt.data.schemas import TS
 from basisbt.data.venue_events import parse_venue_events
 
@@ -75,7 +75,7 @@ def resolve_data(source: str, *, timeframe: str | None = None,
     if source.startswith("scenario:"):
         from basisbt.data.scenarios import load_scenario
         name = check_name(source.split(":", 1)[1], "scenario")
-        return load_scenario(name, timeframe=timeframe or "1h")
+        return load_scenario(name, timeframe=timeframe)      # None: the scenario's own default bar size
     if source == "cache" or source.startswith("cache:"):
         from basisbt.data.cache import default_root, list_cache, load_dataset
         root = default_root(cache_dir)
@@ -136,8 +136,9 @@ def _cache_assets(source: str, root: Path, symbols: list[str], tf: str) -> Datas
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataError("no such file", file=str(path))
+    why = file_problem(path, "bar or funding file")
+    if why:
+        raise DataError(why, file=str(path))
     check_text_table(path, error=lambda msg: DataError(msg.split(": ", 1)[1], file=str(path)))
     try:
         if path.suffix == ".parquet":
@@ -249,6 +250,9 @@ def _file_entry(p: Path, where: str, value: object) -> Path:
     if not isinstance(value, str) or not value:
         raise DataError(f"{where} must be a file name (a string), not {type(value).__name__} {value!r}"[:160],
                         file=str(p))
+    why = file_problem(p.parent / value, "bar, funding or rate file")
+    if why:                                     # name the TOML and its key, not only the file it points to
+        raise DataError(f"{where} = {value!r}: {why} ({p.parent / value})"[:300], file=str(p))
     return p.parent / value
 
 

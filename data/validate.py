@@ -141,7 +141,7 @@ def _ohlc(cols: dict, file: str | None) -> None:
     for c in ("open", "high", "low", "close"):
         bad = _first(cols[c] <= 0)
         if bad is not None:
-            raise _fail(f"price <= 0 in {c!r}", file, bad, detail=repr(cols[c][bad]))
+            raise _fail(f"price <= 0 in {c!r}", file, bad, detail=repr(float(cols[c][bad])))
     o, h, lo, c = cols["open"], cols["high"], cols["low"], cols["close"]
     bad = _first(h < np.maximum(o, c))
     if bad is not None:
@@ -230,7 +230,7 @@ def validate_funding(df: pd.DataFrame, *, bound: float = FUNDING_RATE_BOUND, fil
     bad = _first(np.abs(cols["rate"]) >= bound)
     if bad is not None:
         raise _fail(f"|funding rate| >= bound {bound:g} per interval (percent read as fraction?)", file, bad,
-                    detail=f"rate={cols['rate'][bad]!r}")
+                    detail=f"rate={float(cols['rate'][bad])!r}")
     if "mark_price" in cols:
         bad = _first(cols["mark_price"] <= 0)
         if bad is not None:
@@ -259,7 +259,7 @@ def validate_lending(df: pd.DataFrame, *, bound: float = LENDING_APY_BOUND, file
             bad = _first((cols[c] <= -1) | (cols[c] >= bound))
             if bad is not None:
                 raise _fail(f"{c} outside (-1, {bound:g}) a year (percent read as fraction?)", file, bad,
-                            detail=f"{c}={cols[c][bad]!r}")
+                            detail=f"{c}={float(cols[c][bad])!r}")
     _order(ts, file)
     return _frame(ts, cols, df)
 

@@ -1,4 +1,5 @@
-"""Venue events a dataset or scenario can schedule: auto-deleveraging (ADL), halts and defaults (issue 15 items 4-5).
+"""Venue events a dataset or scenario can schedule: auto-deleveraging (ADL), halts, defaults (issue 15 items 4-5)
+and market-wide bankruptcies (issue 23 item 8).
 
 A dataset TOML lists them as `[[venue_events]]` tables; a scenario module sets `VENUE_EVENTS`. The runner
 (engine/runner.py) applies each at the first bar OPEN at or after its time, between kernel calls:
@@ -6,7 +7,17 @@ A dataset TOML lists them as `[[venue_events]]` tables; a scenario module sets `
   (a short: price < entry), is reduced by `fraction` at `price`, no fee; otherwise nothing happens (logged).
 - `halt`: venue, start < end, `stop_trading` and `stop_withdrawals` (both true by default). Orders on the
   venue are refused ("venue halted"), transfers out of it refused, transfers to it arrive at `end` at the
-  earliest. Marks, funding and liquidation checks continue.
+  earliest. With `stop_marks` (default false) the venue's mark and index stop at their last close before the
+  halt (no liquidation can trigger inside it; the first bar after it is checked from there); with
+  `stop_funding` (default false) no funding is settled inside the halt. Otherwise marks, funding and
+  liquidation checks continue.
+- `bankruptcy`: time, venue, side ("long" | "short": the side whose positions went bankrupt), qty > 0 (their
+  size, base units), price > 0 (their bankruptcy price), loss > 0 (the deficit, quote, the venue must cover), and
+  optionally adl_from >= 0. Other traders' liquidations, which a single-account backtest does not hold: the
+  venue's insurance fund for the symbol pays `loss` while it can; the share it cannot cover is deleveraged
+  (ADL) from profitable opposite positions at `price`, no fee, ranked by the venue's ADL score (Binance's
+  LeveragePnl). Our perp is reached, up to that share of `qty`, if it is opposite, in profit at the last mark
+  and its score is at least `adl_from` (how deep the queue went; 0: every profitable position). engine/venue_events.py.
 - `default`: time, venue, price > 0, recovery in [0, 1], delay_h >= 0. The perp is closed at `price`, the
   spot valued at the venue's spot price then, and the whole balance written off; recovery x balance
   arrives `delay_h` later on the first other venue (in the dataset's venue order).
@@ -21,12 +32,14 @@ import pandas as pd
 
 from basisbt.data.errors import DataError
 
-KINDS = ("adl", "halt", "default")
+KINDS = ("adl", "halt", "default", "bankruptcy")
 _KEYS = {
     "adl": {"kind", "venue", "time", "fraction", "price"},
-    "halt": {"kind", "venue", "start", "end", "stop_trading", "stop_withdrawals"},
+    "halt": {"kind", "venue", "start", "end", "stop_trading", "stop_withdrawals", "stop_marks", "stop_funding"},
     "default": {"kind", "venue", "time", "price", "recovery", "delay_h"},
+    "bankruptcy": {"kind", "venue", "time", "side", "qty", "price", "loss", "adl_from"},
 }
+SIDES = ("long", "short")
 
 
 @dataclass(frozen=True)
@@ -43,13 +56,23 @@ class VenueEvent:
     delay_h: float = 0.0                   # default: hours until the recovered part arrives
     stop_trading: bool = True              # halt
     stop_withdrawals: bool = True          # halt
+    stop_marks: bool = False               # halt: the venue's mark and index stop (no liquidation inside it)
+    stop_funding: bool = False             # halt: no funding settled inside it
+    side: str = ""                         # bankruptcy: the side whose positions went bankrupt ('long' | 'short')
+    qty: float = math.nan                  # bankruptcy: their size, base units
+    loss: float = math.nan                 # bankruptcy: the deficit (quote) the venue must cover
+    adl_from: float = 0.0                  # bankruptcy: ADL score down to which the queue is reached
 
     def describe(self) -> str:
         """One line for the run log and error messages."""
         if self.kind == "adl":
             return f"ADL {self.venue} {self.fraction:g} of the profitable position at {self.price:,.2f}"
+        if self.kind == "bankruptcy":
+            return (f"bankruptcy on {self.venue}: {self.side}s of {self.qty:g} base at {self.price:,.2f}, "
+                    f"a deficit of {self.loss:,.2f}")
         if self.kind == "halt":
-            what = " and ".join(w for w, on in (("trading", self.stop_trading), ("withdrawals", self.stop_withdrawals))
+            what = " and ".join(w for w, on in (("trading", self.stop_trading), ("withdrawals", self.stop_withdrawals),
+                                                 ("marks", self.stop_marks), ("funding", self.stop_funding))
                                 if on) or "nothing"
             return f"halt {self.venue} ({what}) until {self.end.isoformat() if self.end is not None else '?'}"
         return (f"default {self.venue}: positions closed at {self.price:,.2f}, {self.recovery:g} of the balance "
@@ -111,8 +134,8 @@ def parse_venue_event(entry: Any, k: int, venues: list[str] | None, file: str) -
         if end <= start:
             fail(f"end {end.isoformat()} is not after start {start.isoformat()}")
         flags = {}
-        for key in ("stop_trading", "stop_withdrawals"):
-            v = entry.get(key, True)
+        for key in ("stop_trading", "stop_withdrawals", "stop_marks", "stop_funding"):
+            v = entry.get(key, key in ("stop_trading", "stop_withdrawals"))
             if not isinstance(v, bool):
                 fail(f"{key} must be true or false, not {v!r}")
             flags[key] = v
@@ -123,6 +146,17 @@ def parse_venue_event(entry: Any, k: int, venues: list[str] | None, file: str) -
     price = _number(entry, "price", fail)
     if price <= 0:
         fail(f"price must be > 0, not {price!r}")
+    if kind == "bankruptcy":
+        side = entry.get("side")
+        if side not in SIDES:
+            fail(f"side must be one of {', '.join(SIDES)} (the side that went bankrupt), not {side!r}")
+        qty, loss = _number(entry, "qty", fail), _number(entry, "loss", fail)
+        adl_from = _number(entry, "adl_from", fail, default=0.0)
+        if qty <= 0 or loss <= 0:
+            fail(f"qty and loss must be > 0, not {qty!r} and {loss!r}")
+        if adl_from < 0:
+            fail(f"adl_from must be >= 0, not {adl_from!r}")
+        return VenueEvent("bankruptcy", venue, t, price=price, side=side, qty=qty, loss=loss, adl_from=adl_from)
     if kind == "adl":
         fraction = _number(entry, "fraction", fail)
         if not 0.0 < fraction <= 1.0:
@@ -162,4 +196,15 @@ def check_events(events: tuple[VenueEvent, ...], venues: list[str], where: str) 
 def fingerprint_text(events: tuple[VenueEvent, ...]) -> str:
     """A stable text of the schedule for Dataset.fingerprint (only hashed when there are events)."""
     return "|".join(f"{e.kind},{e.venue},{e.time.value},{e.end.value if e.end is not None else ''},{e.fraction!r},"
-                    f"{e.price!r},{e.recovery!r},{e.delay_h!r},{e.stop_trading},{e.stop_withdrawals}" for e in events)
+                    f"{e.price!r},{e.recovery!r},{e.delay_h!r},{e.stop_trading},{e.stop_withdrawals}" + _more(e)
+                    for e in events)
+
+
+def _more(e: VenueEvent) -> str:
+    """The fields added by issue 23, only where they differ from their defaults (older schedules hash as before)."""
+    extra = []
+    if e.stop_marks or e.stop_funding:
+        extra.append(f"marks={e.stop_marks},funding={e.stop_funding}")
+    if e.kind == "bankruptcy":
+        extra.append(f"{e.side},{e.qty!r},{e.loss!r},{e.adl_from!r}")
+    return "".join("," + x for x in extra)

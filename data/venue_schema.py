@@ -126,7 +126,7 @@ class TierRow:
         used_when=("maintenance", ("deduction",)), level="tier")
     max_leverage: float | None = spec_field(
         "number", "x", "max leverage in the tier: an order whose initial margin (notional / max_leverage) the "
-        "margin balance does not cover is not filled in full; default 1 / (2 x rate)", ge=1.0, le=1000.0,
+        "margin balance does not cover is refused (whole); default 1 / (2 x rate)", ge=1.0, le=1000.0,
         default=None, level="tier")
 
 
@@ -248,6 +248,19 @@ class VenueSpec:
         gt=0.0, le=1.0, overridable=True,
         kernel={"C_HAIRCUT": lambda s, slot: 1.0 - s.collateral.get(slot.base, 0.0),
                 "C_COLL_RATIO": lambda s, slot: s.collateral.get(slot.collateral_asset, 0.0)})
+    # -- the money path (issue 23): the venue's insurance fund and how it reports a liquidation price
+    insurance_fund: dict = spec_field(
+        "caps", "quote per symbol", "the venue's insurance fund for each base asset's perp at this block's date "
+        "(one number for every symbol, or BASE = size, \"*\" for the rest): drawn by liquidation deficits beyond "
+        "the bankruptcy price and by market-wide `bankruptcy` venue events, fed by clearance fees and margin lost at "
+        "bankruptcy; a deficit it cannot cover is socialized (ADL, docs/architecture.md §4). No venue publishes "
+        "per-symbol sizes we have on record: mark the number `# approximate:`", ge=0.0, lt=1e15, overridable=True,
+        kernel={"C_FUND_SIZE": lambda s, slot: s.fund_for(slot.base)})
+    liq_price_tick: dict = spec_field(
+        "caps", "price per base asset", "the tick the venue rounds its REPORTED liquidation price to, one tick "
+        "toward the mark (OKX ETH 0.01: root 2,722.1497 reported 2,722.16): records, ctx.margin and distance "
+        "metrics only, never where the engine liquidates; absent: the exact root", default={}, ge=0.0, lt=1e6,
+        kernel={"C_LIQ_TICK": lambda s, slot: s.tick_for(slot.base)})
     withdrawal_fee: float = spec_field(
         "number", "quote units per transfer", "charged on every transfer out of the venue", ge=0.0, le=1e6,
         overridable=True)
@@ -304,6 +317,14 @@ class VenueSpec:
         if base is not None and "*" in self.funding_cap:
             return float(self.funding_cap["*"])
         return float(max(self.funding_cap.values()))
+
+    def fund_for(self, base: str) -> float:
+        """The insurance fund for `base`'s perp at this block (quote); "*" = any other base, 0 if none is given."""
+        return float(self.insurance_fund.get(base, self.insurance_fund.get("*", 0.0)))
+
+    def tick_for(self, base: str) -> float:
+        """The tick of `base`'s reported liquidation price (0: the venue reports the exact root)."""
+        return float(self.liq_price_tick.get(base, self.liq_price_tick.get("*", 0.0)))
 
     def tier_table(self, base: str) -> TierTable:
         """The TierTable of `base` (VenueSpecError naming the bases the block has)."""
@@ -604,7 +625,7 @@ def to_raw(spec: VenueSpec) -> dict[str, Any]:
         if r.level != "block":
             continue
         v = getattr(spec, key)
-        if v is None:
+        if v is None or (isinstance(v, dict) and not v and r.default == {}):     # an empty optional table
             continue
         if key == "effective_from":
             v = v.isoformat()

@@ -19,6 +19,7 @@ from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY,
                                   C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_COLL, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
                                   R_MARGIN, R_QTY, R_SPOT, T_AMOUNT)
 from basisbt.engine.market import LIVE, Market
+from basisbt.engine.resting import LimitOrder, RestingBook
 from basisbt.engine.results import PNL_PARTS
 
 if TYPE_CHECKING:
@@ -42,11 +43,26 @@ class Transfer:
     amount: float         # quote units leaving src (the fee is taken on top)
 
 
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """A resting limit order as the strategy sees it (Context.open_orders)."""
+
+    id: int
+    venue: str                      # slot label (the venue name with one asset)
+    instrument: str                 # 'spot' | 'perp'
+    qty: float                      # signed base units
+    price: float                    # the limit price
+    expire: pd.Timestamp | None     # None: good till cancelled
+    reason: str
+
+
 @dataclass(slots=True)
 class Actions:
     """What one decision asked for; executed together at the next fill instant."""
 
     orders: list[Order] = field(default_factory=list)
+    limits: list[LimitOrder] = field(default_factory=list)    # resting maker orders to place (engine/resting.py)
+    cancels: list[int] = field(default_factory=list)          # ids of resting orders to cancel
     transfers: list[Transfer] = field(default_factory=list)
     flows: list[tuple[int, float]] = field(default_factory=list)         # (venue, +in / -out), not PnL
     margin_moves: list[tuple[int, float]] = field(default_factory=list)  # (venue, cash -> isolated)
@@ -55,7 +71,7 @@ class Actions:
 
     def __bool__(self) -> bool:
         return bool(self.orders or self.transfers or self.flows or self.margin_moves or self.settings
-                    or self.collateral_buys)
+                    or self.collateral_buys or self.limits or self.cancels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +112,7 @@ class RunView(Protocol):
     sleep_until: int                # ctx.sleep(): on_bar not called before this bar unless an event comes
     log: list[str]
     initial_capital: float
+    resting: RestingBook            # limit orders resting on the venues (engine/resting.py)
 
     @property
     def now(self) -> pd.Timestamp: ...
@@ -111,6 +128,7 @@ class Context:
     def __init__(self, run: RunView) -> None:
         self._e: RunView = run
         self._act = Actions()
+        self._next_order_id = 0
 
     def take_actions(self) -> Actions | None:
         """The decision's actions (None if it asked for nothing), leaving an empty record behind."""
@@ -479,6 +497,45 @@ class Context:
         qty = _number(qty, f"order quantity for {venue} {instrument}")
         if qty != 0.0:
             self._act.orders.append(Order(self._v(venue, asset), _instrument(instrument), float(qty), reason))
+
+    def limit_order(self, venue: str, instrument: str, qty: float, price: float, reason: str = "", *,
+                    asset: str | None = None, expire: pd.Timestamp | str | None = None) -> int:
+        """Rest a post-only limit order of `qty` base units (signed) at `price`; returns its id (for `cancel`).
+
+        It is placed at the next fill instant and refused there (on_reject, "would take liquidity (post-only)")
+        if it would trade at once. It then fills whole at `price` when a bar trades strictly through it (a buy:
+        the bar's low below `price`; a sell: its high above), with the venue's maker fee (or rebate) and no
+        slippage; on_fill then says liquidity "maker". `expire` (a time) cancels it unfilled; the venue cancels a
+        perp's orders when it liquidates or deleverages the position. Rule in full: engine/resting.py, docs/api.md.
+        """
+        qty = _number(qty, f"limit order quantity for {venue} {instrument}")
+        price = _number(price, f"limit order price for {venue} {instrument}")
+        if price <= 0.0:
+            raise ValueError(f"limit order price for {venue} {instrument} is {price!r}; it must be > 0")
+        j = self._v(venue, asset)
+        ins = _instrument(instrument)
+        if expire is not None and pd.Timestamp(expire).tzinfo is None:
+            raise ConfigError(f"limit order expire {expire!r} has no time zone (give it in UTC)")
+        expire_ns = 0 if expire is None else int(pd.Timestamp(expire).value)
+        oid = self._next_order_id
+        self._next_order_id += 1
+        if qty != 0.0:
+            self._act.limits.append(LimitOrder(oid, j, ins, float(qty), float(price), expire_ns, reason))
+        return oid
+
+    def cancel(self, order_id: int) -> None:
+        """Cancel a resting limit order (at the next fill instant, before anything trades there); an id that is no
+        longer resting (filled, expired, cancelled) is ignored."""
+        self._act.cancels.append(int(order_id))
+
+    def open_orders(self, venue: str | None = None, *, asset: str | None = None) -> list[OpenOrder]:
+        """Limit orders resting now (placed at an earlier fill instant, not filled, cancelled or expired), oldest
+        first; those placed in this decision join the book at the next fill instant."""
+        j = None if venue is None else self._v(venue, asset)
+        m = self._e.market
+        return [OpenOrder(o.id, m.venues[o.venue], _INSTRUMENT_NAMES[o.instrument], o.qty, o.price,
+                          pd.Timestamp(o.expire_ns, tz="UTC") if o.expire_ns else None, o.reason)
+                for o in self._e.resting.orders if j is None or o.venue == j]
 
     def target_position(self, venue: str, instrument: str, qty: float, reason: str = "", *,
                         asset: str | None = None) -> None:

@@ -64,24 +64,28 @@ class FillEvent:
     instrument: str           # 'spot' | 'perp'
     qty: float                # signed base units
     price: float              # executed price, slippage included
-    fee: float                # quote, >= 0
+    fee: float                # quote; >= 0, or < 0 for a maker rebate
     slippage: float           # quote cost, >= 0
     reason: str
     ref_price: float = math.nan   # the price it was priced from before slippage (the bar's open, or close)
     spot_price: float = math.nan  # the venue's spot reference at the same instant (for a perp fill: its basis)
+    liquidity: str = "taker"  # 'taker' (market order) | 'maker' (a resting limit order traded through)
+    order_id: int = -1        # the limit order's id (Context.limit_order); -1 for a market order
 
 
 @dataclass(frozen=True, slots=True)
 class RejectEvent:
-    """The venue cut or refused an order (Strategy.on_reject); a cut order's filled part also comes as a fill."""
+    """The venue refused an order, or cancelled a resting limit order (Strategy.on_reject)."""
     ts: pd.Timestamp          # the fill instant
     venue: str
     instrument: str           # 'spot' | 'perp'
     asked: float              # signed base units ordered
     filled: float             # signed base units accepted (0 when refused)
-    status: str               # 'reduced' | 'refused'
-    why: str                  # 'not enough cash', 'more than the spot held', 'initial margin above margin balance'
+    status: str               # 'refused' | 'cancelled' (a resting limit order the venue cancelled); 'reduced' no longer
+    why: str                  # 'not enough cash', 'more than the spot held', 'initial margin above margin balance',
+    #                           'would take liquidity (post-only)', 'expired', 'position liquidated', ...
     reason: str               # the order's own reason text
+    order_id: int = -1        # the limit order's id; -1 for a market order
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +94,9 @@ class LiquidationEvent:
     venue: str
     qty: float                # the position that was closed (signed)
     price: float              # liquidation price (mark)
-    fee: float
-    insurance_loss: float     # deficit the venue's insurance fund absorbed
+    fee: float                # clearance fee (or margin lost at the bankruptcy price), capped at what was left
+    insurance_loss: float     # deficit beyond bankruptcy the venue's insurance fund absorbed
+    socialized: float = 0.0   # deficit beyond what the fund held: covered by ADL of other traders' positions
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,7 +111,9 @@ class Market:
             lend_apy=self.lend_apy, lend_update=self.lend_update,
             dt_years=np.full(self.n, self.tf_ns / YEAR_NS),
             coll_low=self.collateral.get("low", np.full((self.n, len(self.venues)), np.nan)),
-            coll_close=self.collateral.get("close", np.full((self.n, len(self.venues)), np.nan)))
+            coll_close=self.collateral.get("close", np.full((self.n, len(self.venues)), np.nan)),
+            coll_open=self.collateral.get("open", np.full((self.n, len(self.venues)), np.nan)),
+            index_open=b["index_open"], index_low=b["index_low"], index_close=b["index_close"])
 
 
 def slots_of(ds: Dataset) -> list[tuple[str, str, Dataset]]:
@@ -127,6 +129,8 @@ def _grid(ds: Dataset, tf: int) -> np.ndarray:
     """Every bar open from the first perp bar of any venue to the last; bars off that grid are refused."""
     slots = slots_of(ds)
     times = [ts_ns(d.perp[v]) for _, v, d in slots]
+    if not any(t.size for t in times):
+        raise MarketError(f"dataset {ds.name!r} has no perp bars (every perp frame is empty)")
     first = min(int(t[0]) for t in times if t.size)
     last = max(int(t[-1]) for t in times if t.size)
     grid = np.arange(first, last + tf, tf, dtype=np.int64)
@@ -197,6 +201,18 @@ def _mark_with_fallback(mark: dict[str, np.ndarray], m_state: np.ndarray, perp: 
         for c in MARK_COLUMNS:
             out[c][stale] = close
     return out, state
+
+
+def _index_or_spot(frame: pd.DataFrame | None, grid: np.ndarray, spot: dict[str, np.ndarray], log: list[str],
+                   v: str) -> dict[str, np.ndarray]:
+    """The price posted spot is valued at as margin (docs/architecture.md §4): the venue's index bars where the
+    dataset has a real one (imported `index` stream), else the venue's spot bar (the default, said once)."""
+    if frame is None or frame.empty:
+        return {c: spot[c] for c in MARK_COLUMNS}
+    idx, st = _align(frame, grid, MARK_COLUMNS)
+    real = st == LIVE
+    log.append(f"{v}: index bars value posted spot as margin ({int(real.sum())} bars; spot bars where none)")
+    return {c: np.where(real, idx[c], spot[c]) for c in MARK_COLUMNS}
 
 
 def _gap_bars(state: np.ndarray) -> int:
@@ -373,7 +389,8 @@ def build_market(ds: Dataset) -> Market:
     log: list[str] = []
     quality: dict = {"grid": {"first_open": _when(grid[0]), "last_close": _when(close_ns[-1]), "bars": int(n),
                               "timeframe": ds.timeframe}, "venues": {}}
-    names = [f"{k}_{c}" for k in ("spot", "perp") for c in BAR_COLUMNS] + [f"mark_{c}" for c in MARK_COLUMNS]
+    names = [f"{k}_{c}" for k in ("spot", "perp") for c in BAR_COLUMNS] + [f"{k}_{c}" for k in ("mark", "index")
+                                                                              for c in MARK_COLUMNS]
     bars = {name: np.empty((n, nv)) for name in names}
     state = {k: np.empty((n, nv), np.int8) for k in ("spot", "perp", "mark")}
     funding_rate = np.full((n, nv), np.nan)
@@ -398,6 +415,7 @@ def build_market(ds: Dataset) -> Market:
         aligned["mark"], state["mark"][:, j] = _mark_with_fallback(raw_mark, raw_state, aligned["perp"],
                                                                    state["perp"][:, j])
         vq["mark"] = _stream_quality(state["mark"][:, j], tf, _n_filled(mark_frame))
+        aligned["index"] = _index_or_spot(d.index.get(venue), grid, aligned["spot"], log, v)
         for kind, cols in aligned.items():
             for c, col in cols.items():
                 bars[f"{kind}_{c}"][:, j] = col
@@ -456,15 +474,15 @@ def _collateral(ds: Dataset, slot_venue: list[str], home: list[int], grid: np.nd
     dataset has none."""
     if not ds.collateral:
         return {}
-    out = {c: np.full((grid.shape[0], len(slot_venue)), np.nan) for c in ("low", "close")}
+    out = {c: np.full((grid.shape[0], len(slot_venue)), np.nan) for c in ("open", "low", "close")}
     for j, v in enumerate(slot_venue):
         if home[j] != j:
             continue
         frame = ds.collateral.get(v)
         if frame is None or frame.empty:
             continue
-        cols, st = _align(frame, grid, ("low", "close"))
-        out["low"][:, j], out["close"][:, j] = cols["low"], cols["close"]
+        cols, st = _align(frame, grid, ("open", "low", "close"))
+        out["open"][:, j], out["low"][:, j], out["close"][:, j] = cols["open"], cols["low"], cols["close"]
         if (st == STALE).any():
             log.append(f"{v} collateral {ds.collateral_asset}: {int((st == STALE).sum())} bars missing; "
                        "priced stale at the last known close")

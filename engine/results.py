@@ -10,7 +10,7 @@ Frames (all times UTC, datetime64[ns, UTC]):
   Per protocol P: `P:supply` (quote), `P:apy`.
 - `ledger`: every cash movement: ts, venue, kind (engine.kernels.codes.LEDGER_KINDS), amount, ref.
 - `fills`: ts, venue, instrument ('spot'|'perp'), qty (signed base), price, ref_price, fee, slippage, reason.
-- `liquidations`: ts, venue, qty, price, fee, insurance_loss.
+- `liquidations`: ts, venue, qty, price, fee, insurance_loss, socialized (beyond the insurance fund).
 - `venue_events`: scheduled ADL and venue defaults that changed the book (engine/venue_events.py): ts, venue,
   kind ('adl' | 'default' | 'default_loss'), instrument, qty (signed change, base), price, amount (quote).
 - `attribution`: index venue names plus 'lending', columns the seven PnL parts (totals).
@@ -97,7 +97,7 @@ class Results:
     extras: dict[str, pd.Series] = field(default_factory=dict)
     log: tuple[str, ...] = ()
     data_quality: dict[str, Any] = field(default_factory=dict)   # engine.market quality + orders refused
-    orders_rejected: dict[str, int] = field(default_factory=dict)  # orders the venue cut or refused, by kind
+    orders_rejected: dict[str, int] = field(default_factory=dict)  # orders the venue refused, by kind
     venue_blocks: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # spec block in force: from, to
     venue_fingerprint: dict[str, str] = field(default_factory=dict)  # venue -> hash of its specs used (config_id)
     # scheduled venue events that moved the book (ADL, default): ts, venue, kind, instrument, qty (signed change

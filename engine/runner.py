@@ -26,21 +26,24 @@ from basisbt.engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, Records, State
 from basisbt.engine.kernels.book import write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ISO, C_ISOLATED, C_SPOT_COLL, INSTRUMENTS, K_COLL_TRADE,
-                                  K_DEPOSIT, K_FEE,
-                                  K_LENDING, K_TRANSFER_OUT, K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS, L_KIND, L_REF, L_TS,
-                                  L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC, N_TRANSIT, O_FILLED, O_REFUSED,
-                                  ORDER_STATUS, P_FEES, Q_BAR, REJECT_REASONS, WHY_DEFAULTED,
-                                  Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE, SPOT, STOP_LEDGER_FULL,
-                                  STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_FUND, A_ISO, C_FUND_SIZE, C_ISOLATED, C_SPOT_COLL,
+                                          C_SPOT_TAKER, INSTRUMENTS, K_COLL_TRADE, K_DEPOSIT, K_FEE, K_LENDING,
+                                          K_TRANSFER_OUT, K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS,
+                                          L_KIND, L_REF, L_TS, L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC,
+                                          N_TRANSIT, O_FILLED, O_REFUSED, ORDER_STATUS, P_FEES, Q_BAR,
+                                          REJECT_REASONS, WHY_DEFAULTED, WHY_EXPIRED, WHY_HALTED, WHY_LIQUIDATED,
+                                          WHY_POST_ONLY, O_CANCELLED, PERP, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY,
+                                          Q_SOCIAL, Q_VENUE, SPOT, STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT,
+                                          T_ARRIVE_NS, T_DEST)
 from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
 from basisbt.engine.market import LIVE, UNLISTED, market_of
+from basisbt.engine.resting import LimitOrder, RestingBook
 from basisbt.engine.results import PNL_PARTS, NotKept, Results, RunRecords
 from basisbt.engine.guard import HookTimeout, Watch, user_interrupt
 from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, events_of
 from basisbt.engine.timeline_frame import build_timeline
-from basisbt.engine.venue_events import EVENT_COLUMNS, VenueSchedule, apply_step
+from basisbt.engine.venue_events import EVENT_COLUMNS, VenueSchedule, apply_step, freeze_halts
 from basisbt.engine.venue_setup import run_venues, venue_schedule
 from basisbt.strategies.base import Strategy
 
@@ -68,6 +71,20 @@ def _check_strict(quality: dict) -> None:
                                    "a price gap; they would be priced at a stale close")
 
 
+def _window(dataset: Dataset, config: RunConfig) -> Dataset:
+    """The dataset cut to the run's [start, end); a window holding no perp bar is refused with the data's span."""
+    if not (config.start or config.end):
+        return dataset
+    ds = dataset.between(pd.Timestamp(config.start, tz="UTC") if config.start else None,
+                         pd.Timestamp(config.end, tz="UTC") if config.end else None)
+    span = dataset.perp_span()
+    if span is not None and ds.perp_span() is None:
+        raise ConfigError(f"no bars between start {config.start or '(start of data)'} and end "
+                          f"{config.end or '(end of data)'}: dataset {dataset.name!r} spans "
+                          f"{span[0].isoformat()} to {span[1].isoformat()} (bar opens, UTC)")
+    return ds
+
+
 def _ts(ns: int) -> pd.Timestamp:
     return pd.Timestamp(int(ns), unit="ns", tz="UTC")
 
@@ -78,10 +95,7 @@ class Engine:
     def __init__(self, strategy: Strategy, dataset: Dataset, config: RunConfig | None = None,
                  data_label: str | None = None, venues: Any = None) -> None:
         self.config = config or RunConfig()
-        ds = dataset
-        if self.config.start or self.config.end:
-            ds = dataset.between(pd.Timestamp(self.config.start, tz="UTC") if self.config.start else None,
-                                 pd.Timestamp(self.config.end, tz="UTC") if self.config.end else None)
+        ds = _window(dataset, self.config)
         venues = venue_set(venues)
         # a venue paying funding on an oracle (Hyperliquid) gets its oracle bars here (data/oracle.py)
         ds, self.oracle_used, oracle_log = attach_oracle(ds, venues, dict(self.config.oracle))
@@ -89,7 +103,7 @@ class Engine:
         self.data_label = data_label or ds.name
         self.strategy = strategy
         self.symbol = ds.symbol
-        self.market = market_of(ds)
+        self.market = freeze_halts(market_of(ds), ds.venue_events)   # halts that stop marks or funding
         if self.config.strict:
             _check_strict(self.market.quality)
         if self.market.n < 2:
@@ -120,6 +134,7 @@ class Engine:
         self.arrays = m.arrays()
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
                            self.arrays.spot_open[0].copy(), self.arrays.mark_open[0].copy())
+        self.state.acct[:, A_FUND] = self.tables.cfg[:, C_FUND_SIZE]   # each symbol's insurance fund at the start
         self.rec = Records(np.full(n, np.nan), np.zeros((n, N_PNL)), np.zeros((n, nv, N_REC)),
                            np.zeros((n, npr)), np.zeros(n), np.zeros(n), np.zeros((nv + 1, N_PNL)))
         cap = 1024 + 4 * sum(len(b) for b in m.funding_bar) + 2 * int(m.lend_update.sum())
@@ -144,7 +159,8 @@ class Engine:
         self._new_fills: list[FillEvent] = []
         self._new_liqs: list[LiquidationEvent] = []
         self.refused: dict[str, int] = {}           # "venue instrument reason" -> orders refused (no real bar)
-        self.rejected: dict[str, int] = {}          # "venue instrument status: reason" -> orders cut by the venue
+        self.cancelled: dict[str, int] = {}         # "venue instrument reason" -> resting orders the venue cancelled
+        self.rejected: dict[str, int] = {}          # "venue instrument status: reason" -> orders the venue refused
         self.conversions: dict[str, int] = {}       # "src->dst" -> transfers converted between quote currencies
         self._new_rejects: list[RejectEvent] = []
         self.events = events_of(m)
@@ -160,6 +176,7 @@ class Engine:
         self.venue_events = VenueSchedule(ds.venue_events, list(m.venues), m.open_ns, self.data_label, self.log)
         self.venue_event_rows: list[dict[str, Any]] = []
         self._new_venue_events: list[tuple[str, Any]] = []
+        self.resting = RestingBook(m)                # maker orders resting on the venues (engine/resting.py)
 
     # -- set-up ------------------------------------------------------------------------------------
     def _decision_mask(self) -> np.ndarray:
@@ -380,12 +397,8 @@ class Engine:
             if self.ledger.amounts.shape[0] - self.ledger.count[0] < 4:
                 self._grow_ledger()
             fid = self._fill_id
-            if self._fill is None:                    # the compiled entry, resolved once (engine/kernels/entry.py)
-                self._fill = compiled(fill_order, self.state, self.tables, self.rec, self.ledger, i, ts_ns,
-                                      o.venue, o.instrument, o.qty, float(ref), float(spot_ref), float(vol), fid)
-            qty, px, fee, slip, status, reason = self._fill(self.state, self.tables, self.rec, self.ledger, i, ts_ns,
-                                                            o.venue, o.instrument, o.qty, float(ref),
-                                                            float(spot_ref), float(vol), fid)
+            qty, px, fee, slip, status, reason = self._fill_at(i, ts_ns, o.venue, o.instrument, o.qty, float(ref),
+                                                               float(spot_ref), float(vol), fid, False)
             venue = self.market.venues[o.venue]
             ins = INSTRUMENTS[o.instrument]
             if status != O_FILLED:
@@ -395,37 +408,126 @@ class Engine:
             self._fill_id += 1
             when = when or _ts(ts_ns)                 # one Timestamp per instant (30 us each)
             self.fills.append(dict(ts=when, venue=venue, instrument=ins, qty=qty, price=px,
-                                   ref_price=ref, fee=fee, slippage=slip, reason=o.reason, fill_id=fid))
+                                   ref_price=ref, fee=fee, slippage=slip, reason=o.reason, fill_id=fid,
+                                   liquidity="taker"))
             self._new_fills.append(FillEvent(when, venue, ins, qty, px, fee, slip, o.reason, float(ref),
                                              float(spot_ref)))
+        for lo in act.limits:                          # resting maker orders join the book (post-only)
+            self._place_limit(i, ts_ns, lo, close_mode)
+        if act.cancels:
+            self.resting.remove(set(act.cancels))
         for j, amount in act.collateral_buys:         # after the orders: cash left -> collateral asset
             self._buy_collateral(i, ts_ns, j, amount)
         for t in act.transfers:
             self._transfer(i, ts_ns, t)
 
+    def _place_limit(self, i: int, ts_ns: int, lo: LimitOrder, close_mode: bool) -> None:
+        """Put a limit order on the book at this fill instant, or refuse it: a halted or defaulted venue, no real
+        bar, or a price that would trade at once against this instant's price (post-only)."""
+        venue, ins = self.market.venues[lo.venue], INSTRUMENTS[lo.instrument]
+        why = self.venue_events.trading_blocked(lo.venue, i)
+        b = i - 1 if close_mode else i
+        if why:
+            self._rejected(ts_ns, venue, ins, lo, 0.0, O_REFUSED, why)
+            return
+        if not self._fillable(b, lo.venue, lo.instrument, ts_ns):
+            return
+        now_px = float(self.market.bars[f"{ins}_{'close' if close_mode else 'open'}"][b, lo.venue])
+        if (lo.price >= now_px) if lo.qty > 0 else (lo.price <= now_px):
+            self._rejected(ts_ns, venue, ins, lo, 0.0, O_REFUSED, WHY_POST_ONLY)
+            return
+        self.resting.add(lo)
+
+    def _fill_resting(self, i: int) -> None:
+        """At bar i's open: cancel the orders that expired, then fill those bar i trades strictly through (book
+        order), at their limit price with the maker fee, booked at this open (engine/resting.py)."""
+        ts_ns = int(self.market.open_ns[i])
+        for o in self.resting.expired(i):
+            self._cancelled(ts_ns, o, WHY_EXPIRED)
+        for o in self.resting.trades_at(i):
+            if self.venue_events.trading_blocked(o.venue, i) == WHY_HALTED:
+                continue                                  # nothing trades on a halted venue: it keeps resting
+            self.resting.remove({o.id})
+            spot_ref = o.price if o.instrument == SPOT else self._spot_at(i, o.venue, o.price)
+            if self.ledger.amounts.shape[0] - self.ledger.count[0] < 4:
+                self._grow_ledger()
+            fid = self._fill_id
+            qty, px, fee, slip, status, reason = self._fill_at(i, ts_ns, o.venue, o.instrument, o.qty, o.price,
+                                                               float(spot_ref), 0.0, fid, True)
+            venue, ins = self.market.venues[o.venue], INSTRUMENTS[o.instrument]
+            if status == O_REFUSED:
+                self._rejected(ts_ns, venue, ins, o, 0.0, int(status), int(reason))
+                continue
+            self._fill_id += 1
+            when = _ts(ts_ns)
+            self.fills.append(dict(ts=when, venue=venue, instrument=ins, qty=qty, price=px, ref_price=o.price,
+                                   fee=fee, slippage=slip, reason=o.reason, fill_id=fid, liquidity="maker"))
+            self._new_fills.append(FillEvent(when, venue, ins, qty, px, fee, slip, o.reason, o.price, float(spot_ref),
+                                             "maker", o.id))
+
+    def _spot_at(self, i: int, j: int, perp_px: float) -> float:
+        """The spot price that goes with a perp trade at perp_px inside bar i: the open's basis (perp open / spot
+        open), else the last close's (mark / spot): it only splits the fill's PnL between price and basis."""
+        s, p = float(self.arrays.spot_open[i, j]), float(self.arrays.perp_open[i, j])
+        if math.isfinite(s) and math.isfinite(p) and s > 0 and p > 0:
+            return perp_px * s / p
+        return perp_px * float(self.state.prev_spot[j]) / float(self.state.prev_mark[j])
+
+    def _cancelled(self, ts_ns: int, o: LimitOrder, why: int) -> None:
+        """The venue cancelled a resting order (expiry, liquidation, default): logged once per kind, on_reject."""
+        venue, ins = self.market.venues[o.venue], INSTRUMENTS[o.instrument]
+        self._count_once(self.cancelled, f"{venue} {ins} limit cancelled: {REJECT_REASONS[why]}", ts_ns,
+                         f"limit order {o.id} {venue} {ins} {o.qty:+.6f} @ {o.price:,.2f} cancelled: "
+                         f"{REJECT_REASONS[why]}")
+        self._new_rejects.append(RejectEvent(_ts(ts_ns), venue, ins, o.qty, 0.0, ORDER_STATUS[O_CANCELLED],
+                                             REJECT_REASONS[why], o.reason, o.id))
+
+    def cancel_resting(self, ts_ns: int, slot: int, why: int, perp_only: bool = True) -> None:
+        """The venue cancels a slot's resting orders (its perp's, on liquidation or ADL; all of them, on a default)."""
+        ids = {o.id for o in self.resting.orders if o.venue == slot and (o.instrument == PERP or not perp_only)}
+        for o in self.resting.remove(ids):
+            self._cancelled(ts_ns, o, why)
+
+    def _fill_at(self, i: int, ts_ns: int, j: int, instrument: int, qty: float, ref: float, spot_ref: float,
+                 vol: float, fid: int, maker: bool) -> tuple:
+        """fill_order through its compiled entry (resolved once per run, engine/kernels/entry.py)."""
+        if self._fill is None:
+            self._fill = compiled(fill_order, self.state, self.tables, self.rec, self.ledger, i, ts_ns, j, instrument,
+                                  qty, ref, spot_ref, vol, fid, maker)
+        return self._fill(self.state, self.tables, self.rec, self.ledger, i, ts_ns, j, instrument, qty, ref, spot_ref,
+                          vol, fid, maker)
+
     def _buy_collateral(self, i: int, ts_ns: int, j: int, amount: float) -> None:
-        """Quote `amount` of venue j's cash into collateral-asset units (amount < 0: units back to cash) at the
-        asset's last close (bar i-1), no fee; clipped to the cash or units held. Value-neutral at that close."""
+        """Quote `amount` of venue j's cash into collateral-asset units (amount < 0: that much quote worth of units
+        back to cash) at the asset's last close (bar i-1). A conversion is a spot trade: it pays the venue's spot
+        taker fee on the amount (0.1 % of 5,000 is 5.00, ledger `fee`), from the cash on top of a buy, out of the
+        proceeds of a sale; a buy is clipped to the cash that pays it and its fee, a sale to the units held."""
         acct = self.state.acct
         px = float(self.arrays.coll_close[max(i - 1, 0), j])
         if not math.isfinite(px) or px <= 0.0:
             self._count_once(self.refused, f"{self.market.venues[j]} collateral no price", ts_ns,
                              f"collateral conversion refused on {self.market.venues[j]}: no collateral price yet")
             return
-        amount = min(amount, max(acct[j, A_CASH], 0.0)) if amount > 0 else max(amount, -acct[j, A_COLL] * px)
+        rate = float(self.tables.cfg[j, C_SPOT_TAKER])
+        amount = min(amount, max(acct[j, A_CASH], 0.0) / (1.0 + rate)) if amount > 0 else \
+            max(amount, -acct[j, A_COLL] * px)
         if amount == 0.0:
             return
-        acct[j, A_CASH] -= amount
+        fee = abs(amount) * rate
+        acct[j, A_CASH] -= amount + fee
         acct[j, A_COLL] += amount / px
         self._ledger(ts_ns, j, K_COLL_TRADE, -amount, -1)
+        self._ledger(ts_ns, j, K_FEE, -fee, -1)
+        self.rec.pnl[i, P_FEES] -= fee
+        self.rec.attr[j, P_FEES] -= fee
 
     def _rejected(self, ts_ns: int, venue: str, ins: str, o: Any, filled: float, status: int, reason: int) -> None:
-        """A venue cut or refused an order: counted, logged once per kind, told to the strategy (on_reject)."""
+        """A venue refused an order: counted, logged once per kind, told to the strategy (on_reject)."""
         kind = f"{venue} {ins} {ORDER_STATUS[status]}: {REJECT_REASONS[reason]}"
         self._count_once(self.rejected, kind, ts_ns, f"order {kind} (asked {o.qty:.6f}, filled {filled:.6f}); later "
                          "ones of this kind are counted in metrics.json orders_rejected")
         self._new_rejects.append(RejectEvent(_ts(ts_ns), venue, ins, o.qty, filled, ORDER_STATUS[status],
-                                             REJECT_REASONS[reason], o.reason))
+                                             REJECT_REASONS[reason], o.reason, getattr(o, "id", -1)))
 
     def _fillable(self, b: int, j: int, instrument: int, ts_ns: int) -> bool:
         """An order fills only against a real bar: refused (logged once per kind, counted) where the
@@ -562,12 +664,16 @@ class Engine:
             j, b = int(row[Q_VENUE]), int(row[Q_BAR])
             ts = _ts(self.arrays.close_ns[b])
             rec = dict(ts=ts, venue=m.venues[j], qty=row[Q_QTY], price=row[Q_PRICE], fee=row[Q_FEE],
-                       insurance_loss=row[Q_INSURANCE], liq_id=len(self.liquidations))
+                       insurance_loss=row[Q_INSURANCE], liq_id=len(self.liquidations), socialized=row[Q_SOCIAL])
             self.liquidations.append(rec)
+            if self.resting:                            # the venue cancels a liquidated position's orders
+                self.cancel_resting(int(self.arrays.close_ns[b]), j, WHY_LIQUIDATED)
             self._new_liqs.append(LiquidationEvent(ts, m.venues[j], float(row[Q_QTY]), float(row[Q_PRICE]),
-                                                   float(row[Q_FEE]), float(row[Q_INSURANCE])))
+                                                   float(row[Q_FEE]), float(row[Q_INSURANCE]),
+                                                   float(row[Q_SOCIAL])))
+            social = f", beyond the insurance fund (ADL of others) {row[Q_SOCIAL]:.2f}" if row[Q_SOCIAL] > 0 else ""
             self.log.append(f"{ts.isoformat()} LIQUIDATED {m.venues[j]} perp {row[Q_QTY]:.6f} at "
-                            f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f})")
+                            f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f}{social})")
 
     # -- the loop -----------------------------------------------------------------------------------------
     # The kernel runs ahead through up to `span` decision points at a time; their hooks then run in
@@ -608,20 +714,21 @@ class Engine:
             if act:
                 self._execute(i, act)
                 act = None
+            if self.resting:                            # maker orders this bar trades through (engine/resting.py)
+                self._fill_resting(i)
             while decisions[ptr] < i:
                 ptr += 1
             end = decisions[min(ptr + span, n_dec) - 1] + 1
-            if self._spec_changes:                      # never run a bar under the tables of another block
-                end = min(end, self._spec_changes[0][0])
-            end = min(end, self.venue_events.next_bar(n))  # nor past the open of a venue event
             asleep = self._asleep(decisions[ptr])
             if asleep:                                  # ctx.sleep(): run to the decision it wakes at
                 wake = min(self.sleep_until, next_forced[decisions[ptr]])
                 k = bisect.bisect_left(decisions, wake, ptr)
                 end = decisions[min(k, n_dec - 1)] + 1
-                if self._spec_changes:
-                    end = min(end, self._spec_changes[0][0])
-                end = min(end, self.venue_events.next_bar(n))
+            if self._spec_changes:                      # never run a bar under the tables of another block
+                end = min(end, self._spec_changes[0][0])
+            end = min(end, self.venue_events.next_bar(n))  # nor past the open of a venue event
+            if self.resting:                            # nor past the open of a bar that fills a resting order
+                end = min(end, self.resting.next_bar(i + 1))
             # asleep, no decision before the last bar run can act: nothing to undo, no checkpoint
             saved = Checkpoint.take(i, self.state, self.rec, self.ledger) \
                 if end > decisions[ptr] + 1 and not asleep else None
@@ -662,6 +769,8 @@ class Engine:
         self._call("on_end", EndEvent(self.now))
         if act or self.ctx.take_actions():
             self.log.append(f"{self.now.isoformat()} orders placed at the last bar were not filled (no next bar)")
+        if self.resting:
+            self.log.append(f"{self.now.isoformat()} {len(self.resting.orders)} limit orders still resting at the end")
         for p in range(len(m.protocols)):
             self._flush_lending(int(m.close_ns[-1]), p)
         results = self._results(frames)
@@ -693,9 +802,12 @@ class Engine:
         """From `bar` on, the venue spec blocks in force then: tiers and fees replaced in place (the kernel
         keeps its arrays); the margin set-up a strategy chose (isolated, spot collateral) stays."""
         keep = self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]].copy()
+        fund_was = self.tables.cfg[:, C_FUND_SIZE].copy()
         for live, new in zip(self.tables, tables):
             live[...] = new
         self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]] = keep
+        moved = self.tables.cfg[:, C_FUND_SIZE] != fund_was      # a newer recorded fund size supersedes the model's
+        self.state.acct[moved, A_FUND] = self.tables.cfg[moved, C_FUND_SIZE]
         for j, (old, spec) in enumerate(zip(self.specs, specs)):
             if spec.effective_from != old.effective_from and self.market.home[j] == j:   # once per venue
                 at = _ts(self.market.open_ns[bar]).isoformat()
@@ -729,9 +841,9 @@ class Engine:
                 "ref": keys[:, L_REF],
             })
             fills: Any = pd.DataFrame(self.fills, columns=["ts", "venue", "instrument", "qty", "price", "ref_price",
-                                                           "fee", "slippage", "reason", "fill_id"])
+                                                           "fee", "slippage", "reason", "fill_id", "liquidity"])
             liqs: Any = pd.DataFrame(self.liquidations, columns=["ts", "venue", "qty", "price", "fee",
-                                                                 "insurance_loss", "liq_id"])
+                                                                 "insurance_loss", "liq_id", "socialized"])
         else:
             timeline, ledger, fills, liqs = (NotKept(x) for x in ("timeline", "ledger", "fills", "liquidations"))
             records = RunRecords(m, rec, keys, amounts, tuple(names), tuple(self.fills), tuple(self.liquidations))

@@ -11,7 +11,7 @@ the `liquidation` part (every forced loss: liquidation fees, insurance, defaults
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,13 @@ import pandas as pd
 
 from basisbt.data.venue_events import VenueEvent, check_events
 from basisbt.engine.events import AdlEvent, VenueDefaultEvent, VenueHaltEvent
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, K_ADL,
+from basisbt.engine.market import Market
+from basisbt.engine.kernels.margin import leverage_pnl, maintenance_margin_at
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO, A_QTY, A_SPOT, C_ISOLATED,
+                                          C_TIER_BASE, K_ADL,
                                           K_COLL_TRADE, K_DEFAULT_LOSS, K_REALIZED, K_SPOT_TRADE, K_TRANSFER_IN,
                                           K_TRANSFER_OUT, P_BASIS, P_LIQUIDATION, P_PRICE, T_AMOUNT, T_ARRIVE_NS, T_DEST, WHY_DEFAULTED,
-                                          WHY_HALTED, WHY_NONE)
+                                          WHY_HALTED, WHY_LIQUIDATED, WHY_NONE)
 
 EVENT_COLUMNS = ("ts", "venue", "kind", "instrument", "qty", "price", "amount")
 
@@ -126,6 +129,43 @@ class VenueSchedule:
         return j
 
 
+def freeze_halts(m: Market, events: tuple[VenueEvent, ...]) -> Market:
+    """The market a run sees when a halt stops its venue's marks or funding (halt `stop_marks`, `stop_funding`): a
+    copy whose mark (and index: posted spot's valuation) hold their last close before the halt for every bar opening
+    inside it, so no liquidation can trigger there and the first bar after it is checked from the frozen mark; and
+    whose bars settling funding inside the halt pay nothing (those settlements are gone from on_funding and the
+    windows too). The dataset's own market is shared by runs and never written: this is a copy."""
+    halts = [e for e in events if e.kind == "halt" and (e.stop_marks or e.stop_funding) and e.venue in m.venues]
+    if not halts:
+        return m
+    bars = dict(m.bars)
+    rate, value = m.funding_rate.copy(), m.funding_value.copy()
+    f_ts, f_bar, f_raw, f_stale = list(m.funding_ts), list(m.funding_bar), list(m.funding_raw), list(m.funding_stale)
+    n = m.n
+    for ev in halts:
+        assert ev.end is not None
+        j = m.venues.index(ev.venue)
+        b, e = (int(np.searchsorted(m.open_ns, t.value, side="left")) for t in (ev.time, ev.end))
+        if b >= n or e <= 0:
+            continue
+        if ev.stop_marks:
+            for stream in ("mark", "index"):
+                frozen = bars[f"{stream}_close"][b - 1, j] if b > 0 else bars[f"{stream}_open"][0, j]
+                for c in ("open", "high", "low", "close"):
+                    key = f"{stream}_{c}"
+                    if bars[key] is m.bars[key]:
+                        bars[key] = bars[key].copy()
+                    bars[key][b:e, j] = frozen
+        if ev.stop_funding:
+            inside = (f_ts[j] >= ev.time.value) & (f_ts[j] < ev.end.value)
+            gone = np.unique(f_bar[j][inside])          # bars settling inside the halt pay nothing
+            rate[gone, j], value[gone, j] = np.nan, 0.0
+            keep = ~np.isin(f_bar[j], gone)
+            f_ts[j], f_bar[j], f_raw[j], f_stale[j] = f_ts[j][keep], f_bar[j][keep], f_raw[j][keep], f_stale[j][keep]
+    return replace(m, bars=bars, funding_rate=rate, funding_value=value, funding_ts=f_ts, funding_bar=f_bar,
+                   funding_raw=f_raw, funding_stale=f_stale)
+
+
 def _book_close(eng: Any, i: int, j: int, dq: float, px: float, spot_ref: float) -> None:
     """Price and basis parts of a perp trade of dq at px at bar i's open: the same correction as a fill."""
     st, rec = eng.state, eng.rec
@@ -150,15 +190,23 @@ def _spot_ref(eng: Any, i: int, j: int, px: float) -> float:
 def apply_adl(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
     """Reduce venue j's perp by the scheduled fraction at the scheduled price if it is in profit there (no fee)."""
     ev, j = step.event, step.venue
-    acct = eng.state.acct
-    q, entry, px = float(acct[j, A_QTY]), float(acct[j, A_ENTRY]), ev.price
+    q, entry, px = float(eng.state.acct[j, A_QTY]), float(eng.state.acct[j, A_ENTRY]), ev.price
     ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC")
-    venue = eng.market.venues[j]
     if q == 0.0 or q * (px - entry) <= 0.0:
         why = "no position" if q == 0.0 else f"position {q:.6f} (entry {entry:,.2f}) not in profit"
         eng.log.append(f"{ts.isoformat()} {ev.describe()}: {why}, nothing closed")
-        return AdlEvent(ts, venue, 0.0, px, ev.fraction, 0.0)
+        return AdlEvent(ts, eng.market.venues[j], 0.0, px, ev.fraction, 0.0)
     dq = -q if ev.fraction >= 1.0 else -q * ev.fraction
+    realized, spot = _deleverage(eng, i, ts_ns, j, dq, px, ev.describe())
+    return AdlEvent(ts, eng.market.venues[j], dq, px, ev.fraction, realized, spot)
+
+
+def _deleverage(eng: Any, i: int, ts_ns: int, j: int, dq: float, px: float, what: str) -> tuple[float, float]:
+    """Close dq of slot j's perp at px, no fee (ADL): realized PnL to its wallet, the ledger row `adl`, the price and
+    basis parts as a fill at px, and the venue cancels the position's resting orders. Returns (the realized PnL, the
+    spot price the close was booked against)."""
+    acct = eng.state.acct
+    q, entry = float(acct[j, A_QTY]), float(acct[j, A_ENTRY])
     realized = -dq * (px - entry)
     col = A_ISO if eng.tables.cfg[j, C_ISOLATED] > 0.5 else A_CASH
     acct[j, col] += realized
@@ -171,13 +219,57 @@ def apply_adl(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
             acct[j, A_ISO] = 0.0
     ref = len(eng.venue_event_rows)
     eng._ledger(ts_ns, j, K_ADL, realized, ref)
+    eng.cancel_resting(ts_ns, j, WHY_LIQUIDATED)           # ADL cancels the position's open orders (Binance FAQ)
     spot = _spot_ref(eng, i, j, px)
     _book_close(eng, i, j, dq, px, spot)
-    eng.venue_event_rows.append(dict(ts=ts, venue=venue, kind="adl", instrument="perp", qty=dq, price=px,
-                                     amount=realized))
-    eng.log.append(f"{ts.isoformat()} {ev.describe()}: closed {dq:+.6f} (of {q:.6f}, entry {entry:,.2f}), "
+    ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC")
+    eng.venue_event_rows.append(dict(ts=ts, venue=eng.market.venues[j], kind="adl", instrument="perp", qty=dq,
+                                     price=px, amount=realized))
+    eng.log.append(f"{ts.isoformat()} {what}: closed {dq:+.6f} (of {q:.6f}, entry {entry:,.2f}), "
                    f"realized {realized:,.2f}")
-    return AdlEvent(ts, venue, dq, px, ev.fraction, realized, spot)
+    return realized, spot
+
+
+def apply_bankruptcy(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
+    """Other traders went bankrupt on venue j (a market-wide deficit the backtest does not hold): the symbol's
+    insurance fund (acct A_FUND) pays the loss while it can; the share it cannot cover is deleveraged from
+    profitable opposite positions at their bankruptcy price, ranked by the venue's ADL score (margin.leverage_pnl,
+    Binance's LeveragePnl). Our perp is reached, up to that share of the bankrupt size, when it is on the other
+    side, in profit at the last mark close and scored at least the event's `adl_from`: a single account cannot
+    see the rest of the queue, so the event says how deep it went (0: it reached every profitable position)."""
+    ev, j = step.event, step.venue
+    acct = eng.state.acct
+    ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC")
+    venue = eng.market.venues[j]
+    fund = float(acct[j, A_FUND])
+    paid = min(ev.loss, max(fund, 0.0))
+    acct[j, A_FUND] = fund - paid
+    uncovered = ev.loss - paid
+    eng.venue_event_rows.append(dict(ts=ts, venue=venue, kind="bankruptcy", instrument="", qty=0.0, price=ev.price,
+                                     amount=-paid))
+    q, entry = float(acct[j, A_QTY]), float(acct[j, A_ENTRY])
+    if uncovered <= 0.0:
+        eng.log.append(f"{ts.isoformat()} {ev.describe()}: the insurance fund paid it ({acct[j, A_FUND]:,.2f} left)")
+        return AdlEvent(ts, venue, 0.0, ev.price, 0.0, 0.0)
+    share = uncovered / ev.loss                      # of the bankrupt size, deleveraged from the opposite side
+    mark = float(eng.state.prev_mark[j])
+    wallet = float(acct[j, A_ISO] if eng.tables.cfg[j, C_ISOLATED] > 0.5 else acct[eng.market.home[j], A_CASH])
+    upnl = q * (mark - entry)
+    maint = maintenance_margin_at(q, mark, eng.tables.floor, eng.tables.rate, eng.tables.amount, j,
+                                  eng.tables.cfg[j, C_TIER_BASE] > 0.5) if q != 0.0 else 0.0
+    score = leverage_pnl(wallet, upnl, maint)
+    opposite = q < 0.0 if ev.side == "long" else q > 0.0
+    head = (f"{ts.isoformat()} {ev.describe()}: the insurance fund paid {paid:,.2f} and is empty; "
+            f"{share:.1%} of it is deleveraged from profitable {'shorts' if ev.side == 'long' else 'longs'}")
+    if not opposite or upnl <= 0.0 or score < ev.adl_from:
+        why = ("no opposite position" if not opposite else "not in profit" if upnl <= 0.0 else
+               f"ADL score {score:.4g} below the queue's reach {ev.adl_from:g}")
+        eng.log.append(f"{head}; ours is not reached ({why})")
+        return AdlEvent(ts, venue, 0.0, ev.price, 0.0, 0.0)
+    dq = -q if abs(q) <= share * ev.qty else (share * ev.qty if q < 0 else -share * ev.qty)
+    eng.log.append(f"{head}; ours is reached (ADL score {score:.4g})")
+    realized, spot = _deleverage(eng, i, ts_ns, j, dq, ev.price, ev.describe())
+    return AdlEvent(ts, venue, dq, ev.price, abs(dq / q), realized, spot)
 
 
 def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent:
@@ -194,6 +286,7 @@ def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent
     ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC")
     venue = eng.market.venues[j]
     ref = len(eng.venue_event_rows)
+    eng.cancel_resting(ts_ns, j, WHY_DEFAULTED, perp_only=False)
     q, entry, px = float(acct[j, A_QTY]), float(acct[j, A_ENTRY]), ev.price
     balance = float(acct[j, A_CASH] + acct[j, A_ISO])
     if q != 0.0:
@@ -274,4 +367,6 @@ def apply_step(eng: Any, step: Step, i: int) -> tuple[str, Any]:
         return "on_adl", apply_adl(eng, step, i, ts_ns)
     if step.phase == "default":
         return "on_venue_default", apply_default(eng, step, i, ts_ns)
+    if step.phase == "bankruptcy":
+        return "on_adl", apply_bankruptcy(eng, step, i, ts_ns)
     return "on_venue_halt", apply_halt(eng, step, i, ts_ns)

@@ -31,9 +31,10 @@ from basisbt.reports.metrics import compute_metrics, timeline_index
 
 RUN_FORMAT = 1
 T = TypeVar("T")
-FILLS_COLUMNS = ("ts", "venue", "instrument", "qty", "price", "ref_price", "fee", "slippage", "reason")
+FILLS_COLUMNS = ("ts", "venue", "instrument", "qty", "price", "ref_price", "fee", "slippage", "reason", "fill_id",
+                 "liquidity")
 LEDGER_COLUMNS = ("ts", "venue", "kind", "amount", "ref")
-LIQUIDATION_COLUMNS = ("ts", "venue", "qty", "price", "fee", "insurance_loss")
+LIQUIDATION_COLUMNS = ("ts", "venue", "qty", "price", "fee", "insurance_loss", "liq_id", "socialized")
 
 
 def metrics_json(metrics: dict[str, Any]) -> str:

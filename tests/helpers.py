@@ -25,6 +25,20 @@ def bars(close, high=None, low=None, open_=None, start=T0, freq="1h", volume=1e6
                          "volume": np.full(len(close), volume)})
 
 
+def kernel_market(*fields, coll_open=None, index_open=None, index_low=None, index_close=None):
+    """engine.kernels.arrays.MarketArrays from its first 17 fields (close_ns ... coll_close), for hand-built kernel
+    cases. The collateral asset opens at its previous close and posted spot is valued on the spot bars (the
+    index, when the dataset has none): open = spot_open, low = min(spot_open, spot_close), close = spot_close;
+    pass the paths to say otherwise (a spot that stays flat while the mark wicks, a spot-only wick)."""
+    from basisbt.engine.kernels.arrays import MarketArrays
+    s_open, s_close, c_close = fields[1], fields[2], fields[16]
+    return MarketArrays(*fields,
+                        coll_open=np.vstack([c_close[:1], c_close[:-1]]) if coll_open is None else coll_open,
+                        index_open=s_open if index_open is None else index_open,
+                        index_low=np.minimum(s_open, s_close) if index_low is None else index_low,
+                        index_close=s_close if index_close is None else index_close)
+
+
 def funding(times, rates) -> pd.DataFrame:
     ts = pd.DatetimeIndex(times).astype("datetime64[ns, UTC]")
     return pd.DataFrame({"ts": ts, "rate": np.asarray(rates, float)})

@@ -65,7 +65,7 @@ def run(
                                                      "e.g. --set collateral=usdt --set leverage=5"),
     start: Optional[str] = typer.Option(None, "--start", help="first date to use (UTC, e.g. 2025-02-01)"),
     end: Optional[str] = typer.Option(None, "--end", help="date to stop before (UTC)"),
-    timeframe: Optional[str] = typer.Option(None, "--timeframe", help="bar size for scenarios (1h default, 1m)"),
+    timeframe: Optional[str] = typer.Option(None, "--timeframe", help="bar size for scenarios (default: the scenario's own, 1h for most; see `basisbt scenarios`)"),
     fill: Optional[str] = typer.Option(None, "--fill", help="'open' (next bar's open, default) or 'close'"),
     out_dir: Optional[Path] = typer.Option(
         None, "--out", "-o", help="run directory, written whole and replacing an earlier run there "
@@ -254,12 +254,17 @@ def scenarios() -> None:
     t.add_column("data")
     t.add_column("what it is")
     t.add_column("what it stresses")
-    for s in list_scenarios(real_data=True, multi_asset=True):
+    infos = list_scenarios(real_data=True, multi_asset=True)
+    for s in infos:
         kind = f"real: {s.source}" if s.real else "synthetic, seeded"
         if s.multi_asset:
             kind += f"; assets {', '.join(s.assets)} (first is primary)"
+        kind += f"; {s.timeframe} bars by default"
         t.add_row(escape(s.name), escape(kind), escape(s.summary), escape(s.stresses))
     out.print(t)
+    out.print("settings that show each one (basisbt run --data scenario:NAME ...):", markup=False)
+    for s in infos:
+        out.print(f"  {s.name}: {s.shows}", markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
@@ -81,6 +82,14 @@ def _names(**flags: Optional[str]) -> None:
         opt = "--" + flag.replace("_", "-")
         for v in (x.strip() for x in value.split(",")) if flag == "symbol" else (value,):
             (check_symbol if flag in ("symbol", "asset") else check_name)(v, opt)
+
+
+def _choices(**flags: tuple[Optional[str], Iterable[str]]) -> None:
+    """Refuse a flag whose value is not one of its valid values, naming the flag (before any file is read)."""
+    for flag, (value, valid) in flags.items():
+        names = list(valid)
+        if value is not None and value not in names:
+            fail(f"--{flag.replace('_', '-')} {value!r}: unknown value; valid: {', '.join(names)}")
 
 
 def _prescan(path: Path) -> None:
@@ -208,9 +217,10 @@ def register(app: typer.Typer) -> None:
                    cache_dir: Optional[Path] = CacheOpt) -> None:
         """Import Binance public dumps (zip/csv, header or not, ms or µs times; klines, mark, index, funding)."""
         _logging()
-        from basisbt.data.ingest.binance_vision import import_binance_vision
+        from basisbt.data.ingest.binance_vision import KINDS, import_binance_vision
         def body() -> None:
             _names(venue=venue, symbol=symbol)
+            _choices(kind=(kind, KINDS), market=(market, ("spot", "um")))
             root = _root(cache_dir)
             _prescan(path)
             _store(import_binance_vision(path, kind=kind, market=market, symbol=symbol, venue=venue), root, repair,
@@ -244,7 +254,12 @@ def register(app: typer.Typer) -> None:
         from basisbt.data.ingest.csv_import import CsvMapping, import_csv, load_mapping
 
         def body() -> None:
+            from basisbt.data.ingest.common import TIME_UNITS
+            from basisbt.data.ingest.csv_import import STREAM_COLS
+            from basisbt.data.schemas import TIMEFRAMES_NS
             _names(venue=venue, symbol=symbol, timeframe=timeframe)
+            _choices(stream=(stream, STREAM_COLS), time_unit=(time_unit, TIME_UNITS),
+                     timeframe=(timeframe, TIMEFRAMES_NS), rate_basis=(rate_basis, ("interval", "annualized")))
             root = _root(cache_dir)
             _prescan(path)
             cols = key_values(col, "--col", "rate=funding_rate", form="canonical=source")
@@ -308,6 +323,7 @@ def register(app: typer.Typer) -> None:
         from basisbt.data.ingest.lending import import_lending
         def body() -> None:
             _names(protocol=protocol, asset=asset)
+            _choices(format=(fmt, ("auto", "plain", "defillama", "aave")))
             root = _root(cache_dir)
             _prescan(path)
             wh = key_values(where, "--where", "symbol=USDT", form="column=value")

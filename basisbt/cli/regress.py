@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         """Golden strategy returns: rerun every case and compare with its golden file at rtol 1e-9.
 
         Exit 0 when every case passes; 1 on drift, a stale golden (config or data changed), a
-        missing golden, a failed run or (with --update) a failed bless check; 2 on bad input.
+        missing golden, a failed run or a failed bless check; 2 on bad input.
         """
         from basisbt.cli.common import fail, venue_source
         from basisbt.regress.golden import GoldenError, default_cases, orphans, regress, select

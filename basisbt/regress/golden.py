@@ -10,9 +10,11 @@ It is stored as `<golden_dir>/<name>.toml`; `<name>` is `<strategy>__<dataset>`.
 Statuses: `pass`; `drift` (a value moved beyond rtol 1e-9, or a key appeared/disappeared);
 `stale` (config_id, data or venue fingerprint differs: the golden describes another run, never a pass; the
 message names what changed, e.g. "venue binance changed");
-`missing` (no golden file yet); `error` (the run raised); `skipped` (optional data absent).
-`update=True` re-blesses: the run must first pass `bless_checks`, which recompute the headline
-numbers independently of the kernels (from the raw dataset, the venue spec, fills and ledger).
+`missing` (no golden file yet); `error` (the run raised); `skipped` (optional data absent);
+`check-failed` (the run fails `bless_checks`, which recompute the headline numbers independently of the
+kernels from the raw dataset, the venue spec, fills and ledger). The checks run on every compared case,
+not only when blessing: a golden that matches a run that fails them is not a pass.
+`update=True` re-blesses: the run must first pass `bless_checks`.
 
 No typer/rich here: basisbt/cli/regress.py is the command line.
 """
@@ -54,9 +56,10 @@ EXTRA_CASES: tuple[tuple[Any, ...], ...] = (
      {"collateral": "usdt", "leverage": 5.0, "venue": "bybit"}),
     # the hedge on the venue that fails (venue-default's bybit): its whole book written off, 60 % recovered
     ("perp_short-bybit__venue-default", "perp_short", "venue-default", {"venue": "bybit"}),
-    # USDe margin liquidated by the depeg (tests/scenarios/test_collateral_depeg.py has the hand arithmetic)
+    # USDe margin liquidated by the depeg, at the scenario's own defaults (15m bars from 21:00;
+    # tests/scenarios/test_collateral_depeg.py has the hand arithmetic)
     ("perp_short-usde-10x__collateral-depeg", "perp_short", "collateral-depeg",
-     {"collateral": "usde", "leverage": 10.0}, {"timeframe": "5m", "run": {"start": "2025-10-10T21:25"}}),
+     {"collateral": "usde", "leverage": 10.0}),
 )
 
 # scenarios whose builtin goldens cover only some strategies (the venue-event scenarios: the hedgers they test)
@@ -128,13 +131,14 @@ def builtin_cases() -> list[GoldenCase]:
         for sc in list_scenarios():
             if strat not in SCENARIO_STRATEGIES.get(sc.name, (strat,)):
                 continue
-            cases.append(GoldenCase(f"{strat}__{sc.name}", strat, f"scenario:{sc.name}"))
-    scenarios = {sc.name for sc in list_scenarios()}
+            cases.append(GoldenCase(f"{strat}__{sc.name}", strat, f"scenario:{sc.name}", timeframe=sc.timeframe))
+    scenarios = {sc.name: sc for sc in list_scenarios()}    # each scenario at its own default bar size
     for name, strat, scenario, params, *more in EXTRA_CASES:
         if strat in builtin_strategies() and scenario in scenarios:
             how: dict[str, Any] = more[0] if more else {}
             cases.append(GoldenCase(name, strat, f"scenario:{scenario}", params=dict(params),
-                                    run=dict(how.get("run", {})), timeframe=how.get("timeframe", "1h")))
+                                    run=dict(how.get("run", {})),
+                                    timeframe=how.get("timeframe", scenarios[scenario].timeframe)))
     rd = REAL_DATA_CASE
     cases.append(GoldenCase(f"{rd['strategy']}__{rd['dataset']}", rd["strategy"], rd["data"], run=dict(rd["run"]),
                             symbol=rd["symbol"], optional=True))
@@ -152,7 +156,7 @@ def load_cases_file(path: str | Path) -> tuple[list[GoldenCase], Path | None, bo
     except FileNotFoundError:
         raise GoldenError(f"{p}: no such cases file") from None
     except tomllib.TOMLDecodeError as e:
-        raise GoldenError(f"{p}: {e}") from None
+        raise GoldenError(f"{p}: invalid TOML ({e})") from None
     unknown = sorted(set(doc) - {"golden_dir", "include_builtin", "case"})
     if unknown:
         raise GoldenError(f"{p}: unknown key {unknown[0]!r}; valid: golden_dir, include_builtin, [[case]]")
@@ -428,10 +432,12 @@ def bless_checks(run: CaseRun) -> list[str]:
        in transit) + spot held (from fills) at the last spot close + perp PnL from fills and
        liquidations (-sum dq*px + q_end*mark_end) == equity_end, and the positions match the timeline;
     3. funding from the raw funding frames: -q(settlement bar) * px * rate summed == pnl.funding == ledger;
-    4. fees from the venue spec: |qty| * price * taker rate (spot or perp) per fill, withdrawal fees and quote
-       conversions (a transfer's amount x the spot taker rate) == pnl.fees;
-       slippage: qty * (price - ref_price) per fill == -pnl.slippage; lending and liquidation parts
-       agree with the ledger.
+    4. fees from the venue spec: |qty| * price * taker rate (spot or perp; the maker rate for a maker fill) per
+       fill, withdrawal fees, quote conversions (a transfer's amount x the spot taker rate) and collateral
+       conversions (a collateral_trade's amount x the spot taker rate: buys, sales, forced sales) == pnl.fees;
+       slippage: qty * (price - ref_price) per fill == -pnl.slippage; a liquidation's fee is the spec's rate on
+       its notional, or less when that rate would take more than the account had left (then nothing is owed: no
+       insurance, nothing socialized); lending and liquidation parts agree with the ledger.
     """
     res, ds = run.results, run.dataset
     tl, led, fills, liqs = res.timeline, res.ledger, res.fills, res.liquidations
@@ -487,6 +493,8 @@ def bless_checks(run: CaseRun) -> list[str]:
                             f"(spot {tq_spot!r}, perp {tq_perp!r})")
         books += spot_q * float(tl[f"{v}:spot_px"].iloc[-1])
         books += math.fsum(-dq * px) + perp_q * float(tl[f"{v}:mark_px"].iloc[-1])
+        if f"{v}:coll_qty" in tl.columns:               # collateral-asset units still held, at their close
+            books += float(tl[f"{v}:coll_qty"].iloc[-1]) * float(np.nan_to_num(tl[f"{v}:coll_px"].iloc[-1]))
     if not _tol_ok(books, float(eq[-1]), scale):
         problems.append(f"equity from ledger + fills {books!r} != equity_end {float(eq[-1])!r}")
 
@@ -527,11 +535,13 @@ def bless_checks(run: CaseRun) -> list[str]:
     for v in res.venues:
         spec = venues[v.split(":")[0]].at(at)           # the venue's spec (a slot "venue:ASSET"), after overrides
         rates = {"spot": spec.spot_taker_fee, "perp": spec.taker_fee}
+        makers = {"spot": spec.spot_maker_fee - spec.spot_maker_rebate, "perp": spec.maker_fee - spec.maker_rebate}
         f = fills[fills["venue"] == v]
         for ins in ("spot", "perp"):
             g = f[f["instrument"] == ins]
             qty, price = g["qty"].to_numpy(dtype=float), g["price"].to_numpy(dtype=float)
-            expect = np.abs(qty) * price * rates[ins]
+            maker = (g["liquidity"] == "maker").to_numpy() if "liquidity" in g.columns else np.zeros(len(g), bool)
+            expect = np.abs(qty) * price * np.where(maker, makers[ins], rates[ins])
             got = g["fee"].to_numpy(dtype=float)
             if np.any(np.abs(expect - got) > 1e-12 * np.maximum(np.abs(expect), 1.0)):
                 k = int(np.argmax(np.abs(expect - got)))
@@ -557,22 +567,30 @@ def bless_checks(run: CaseRun) -> list[str]:
                 is_step = spec.partial_liquidation and (i != last_at[row.ts] or abs(float(left.loc[row.ts])) > 0)
                 rate = taker_rate if is_step else liq_rate
                 expect = abs(row.qty) * row.price * rate
+                owed = float(row.insurance_loss) + float(getattr(row, "socialized", 0.0) or 0.0)
                 if not is_step and spec.liquidation_price == "bankruptcy":
                     if not -1e-9 <= row.fee <= abs(row.qty) * row.price * level + 1e-9:
                         problems.append(f"{v} liquidation {row.ts}: margin lost at bankruptcy {row.fee!r} is not in "
                                         f"[0, |qty| * price * {level}]")
-                elif abs(expect - row.fee) > 1e-12 * max(expect, 1.0):
-                    problems.append(f"{v} liquidation {row.ts}: fee {row.fee!r} != |qty| * price * {rate} "
-                                    f"= {expect!r}")
+                elif abs(expect - row.fee) > 1e-12 * max(expect, 1.0) and not (-1e-9 <= row.fee < expect and
+                                                                                  owed == 0.0):
+                    problems.append(f"{v} liquidation {row.ts}: fee {row.fee!r} is neither |qty| * price * {rate} "
+                                    f"= {expect!r} nor the smaller balance left with nothing owed")
                 k = bar_open.get_indexer([row.ts - pd.Timedelta(int(step), "ns")])[0]
                 if k < 0 or not (marks["low"].iloc[k] - 1e-9 <= row.price <= marks["high"].iloc[k] + 1e-9):
                     problems.append(f"{v} liquidation {row.ts}: price {row.price!r} outside the bar's mark range")
     fee_calc += -led_sum("withdrawal_fee")
     # conversions between quote currencies: a fee row without a fill (ref -1) is the converted amount (what was
     # sent, transfer_out, plus the fee) at that instant x the converting venue's spot taker fee
+    # ... or a collateral conversion: the collateral_trade amount at that instant x the venue's spot taker fee
     outs = led[led["kind"] == "transfer_out"]
+    colls = led[led["kind"] == "collateral_trade"]
     for row in led[(led["kind"] == "fee") & (led["ref"] == -1)].itertuples():
         rate = venues[str(row.venue).split(":")[0]].at(row.ts).spot_taker_fee
+        traded = np.abs(colls.loc[(colls["ts"] == row.ts) & (colls["venue"] == row.venue), "amount"].to_numpy(float))
+        if np.any(np.abs(traded * rate + row.amount) <= 1e-12 * max(abs(row.amount), 1.0)):
+            fee_calc -= row.amount
+            continue
         sent = -outs.loc[outs["ts"] == row.ts, "amount"].to_numpy(dtype=float) - row.amount
         if not np.any(np.abs(sent * rate + row.amount) <= 1e-12 * max(abs(row.amount), 1.0)):
             problems.append(f"{row.venue} conversion fee {row.amount!r} at {row.ts} is no transfer there x its spot "
@@ -585,9 +603,9 @@ def bless_checks(run: CaseRun) -> list[str]:
         problems.append(f"slippage: from fills {-slip_calc!r} != pnl.slippage {pnl['slippage']!r}")
     if not _tol_ok(pnl["lending"], led_sum("lending_interest"), scale):
         problems.append(f"lending: pnl {pnl['lending']!r} != ledger interest {led_sum('lending_interest')!r}")
-    if not _tol_ok(pnl["liquidation"], led_sum("liquidation_fee", "insurance", "default_loss"), scale):
-        problems.append(f"liquidation: pnl {pnl['liquidation']!r} != ledger fees + insurance + default losses "
-                        f"{led_sum('liquidation_fee', 'insurance', 'default_loss')!r}")
+    if not _tol_ok(pnl["liquidation"], led_sum("liquidation_fee", "insurance", "socialized", "default_loss"), scale):
+        problems.append(f"liquidation: pnl {pnl['liquidation']!r} != ledger fees + insurance + socialized + default "
+                        f"losses {led_sum('liquidation_fee', 'insurance', 'socialized', 'default_loss')!r}")
     return problems
 
 
@@ -653,6 +671,11 @@ def _judge(case: GoldenCase, run: CaseRun, path: Path, update: bool) -> CaseOutc
                            path=path)
     if ident:
         return CaseOutcome(case, "stale", ident, moved, f"{stale_reason(ident)}: the golden is of another run",
+                           run.seconds, path)
+    # the run is already paid for: a golden that still matches must also still pass the checks that blessed it
+    problems = bless_checks(run)
+    if problems:
+        return CaseOutcome(case, "drift" if moved else "check-failed", ident, moved, "; ".join(problems),
                            run.seconds, path)
     return CaseOutcome(case, "drift" if moved else "pass", ident, moved, seconds=run.seconds, path=path)
 

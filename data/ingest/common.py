@@ -56,12 +56,15 @@ def normalize_symbol(raw: str, *, perp: bool) -> str:
 # Epoch times outside this span are a unit mistake (milliseconds read as seconds land in the year 56000),
 # never crypto market data: refused with the unit that would fit.
 PLAUSIBLE = (pd.Timestamp("2009-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC"))
-_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+EPOCH_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}     # nanoseconds per epoch unit
+TIME_UNITS = ("iso", *EPOCH_NS)                                 # csv import: --time-unit / time_unit
 
 
 def epoch_to_utc(values, *, file: str | None = None, unit: str | None = None) -> pd.Series:
     """Epoch numbers to UTC timestamps; without a unit each value's magnitude decides s / ms / µs / ns.
     A time outside 2009..2100 is refused with its row and the unit its magnitude suggests."""
+    if unit is not None and unit not in EPOCH_NS:          # the unit first: a wrong unit is not a bad row
+        raise DataError("unknown time unit", file=file, detail=f"{unit!r}; use s, ms, us, ns or iso")
     arr = pd.to_numeric(pd.Series(values), errors="coerce")
     bad = np.flatnonzero(arr.isna().to_numpy())
     if bad.size:
@@ -71,10 +74,7 @@ def epoch_to_utc(values, *, file: str | None = None, unit: str | None = None) ->
     if unit is None:
         mult = np.where(x >= 1e17, 1, np.where(x >= 1e14, 10**3, np.where(x >= 1e11, 10**6, 10**9)))
     else:
-        try:
-            mult = np.full(x.shape, {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit])
-        except KeyError:
-            raise DataError("unknown time unit", file=file, detail=f"{unit!r}; use s, ms, us, ns or iso") from None
+        mult = np.full(x.shape, EPOCH_NS[unit])
     _check_epoch_span(x, mult, file, unit)
     ns = np.round(x * mult).astype(np.int64) if unit in (None, "s") else arr.to_numpy(np.int64) * mult
     return pd.Series(pd.to_datetime(ns, utc=True)).astype(TS_DTYPE)
@@ -89,7 +89,7 @@ def _check_epoch_span(x: np.ndarray, mult: np.ndarray, file: str | None, unit: s
     if not out.size:
         return
     k = int(out[0])
-    fits = [u for u, m in _UNIT_NS.items() if lo <= x[k] * m <= hi]
+    fits = [u for u, m in EPOCH_NS.items() if lo <= x[k] * m <= hi]
     read_as = f"read as {unit}" if unit else "read by its size"
     year = f"the year {int(1970 + ns[k] / 3.15576e16)}" if abs(ns[k]) < 1e22 else "no real year"
     hint = f"the values look like {fits[0]}: use --time-unit {fits[0]}" if fits else \
@@ -107,7 +107,7 @@ def text_to_utc(values, *, file: str | None = None, fmt: str | None = None, assu
     num = pd.to_numeric(s, errors="coerce")
     if len(s) and num.notna().all():             # epoch numbers given as dates
         x = float(num.iloc[0])
-        fits = [u for u, m in _UNIT_NS.items() if PLAUSIBLE[0].value <= x * m <= PLAUSIBLE[1].value]
+        fits = [u for u, m in EPOCH_NS.items() if PLAUSIBLE[0].value <= x * m <= PLAUSIBLE[1].value]
         raise DataError("time is an epoch number, not a date" + (f": give --time-unit {fits[0]}" if fits else ""),
                         file=file, row=1, detail=repr(s.iloc[0]))
     try:

@@ -39,6 +39,7 @@ import pyarrow as pa
 from basisbt.data.errors import DataError
 from basisbt.data.ingest.common import LINE, Imported, column_to_utc, log, make, normalize_symbol, relabel
 from basisbt.data.ingest.units import funding_fraction, lending_apy
+from basisbt.data.safe_io import file_problem, read_small_text
 from basisbt.data.schemas import TS
 from basisbt.data.validate import funding_intervals_h
 
@@ -78,9 +79,11 @@ class CsvMapping:
 def load_mapping(path: str | Path, **overrides) -> CsvMapping:
     """Read a mapping TOML; unknown keys are an error; non-None overrides (CLI flags) win."""
     p = Path(path)
+    text = read_small_text(p, "mapping TOML",            # missing, a directory, huge or not UTF-8: one line
+                           error=lambda msg: DataError(msg.split(": ", 1)[1], file=str(p)))
     try:
-        raw = tomllib.loads(p.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise DataError("unreadable mapping toml", file=str(p), detail=str(e)[:100]) from None
     known = {f.name for f in fields(CsvMapping)}
     bad = sorted(set(raw) - known)
@@ -201,8 +204,9 @@ def _numbers(col: pd.Series, canon: str, file: str) -> np.ndarray:
 def import_csv(path: str | Path, mapping: CsvMapping) -> list[Imported]:
     """Read a CSV/parquet through a mapping; a venue/symbol column splits it into one dataset each."""
     p = Path(path)
-    if not p.is_file():
-        raise DataError("no such file", file=str(p))
+    why = file_problem(p, "CSV or parquet file")
+    if why:
+        raise DataError(why, file=str(p))
     m = mapping
     df = apply_where(read_table(p), m.where, str(p))
     if m.stream in ("spot", "perp", "mark", "index", "oracle") and not m.timeframe:

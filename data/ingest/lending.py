@@ -23,6 +23,7 @@ from basisbt.data.errors import DataError
 from basisbt.data.ingest.common import LINE, Imported, column_to_utc, log, make, relabel
 from basisbt.data.ingest.csv_import import apply_where, read_table
 from basisbt.data.ingest.units import RAY, SECONDS_PER_YEAR, apr_to_apy, lending_apy, place_unit  # noqa: F401
+from basisbt.data.safe_io import file_problem
 from basisbt.data.schemas import TS
 
 TIME_COLS = ("timestamp", "time", "date", "ts", "datetime")
@@ -65,8 +66,9 @@ def import_lending(path: str | Path, *, protocol: str, asset: str, fmt: str = "a
     apr: the plain file's values are APRs (Aave rates always are; DefiLlama's are APYs).
     """
     p = Path(path)
-    if not p.is_file():
-        raise DataError("no such file", file=str(p))
+    why = file_problem(p, "lending-rate file")
+    if why:
+        raise DataError(why, file=str(p))
     file = str(p)
     df = apply_where(read_table(p, "unreadable lending file"), where or {}, file)
     kind = detect_format(df) if fmt == "auto" else fmt

@@ -41,21 +41,23 @@ def list_scenarios(*, real_data: bool = False, multi_asset: bool = False) -> lis
     return [i for i in infos if multi_asset or not i.multi_asset]
 
 
-def load_scenario(name: str, timeframe: str = "1h", seed: int | None = None) -> Dataset:
+def load_scenario(name: str, timeframe: str | None = None, seed: int | None = None) -> Dataset:
     """Generate a scenario's Dataset (spot/perp/mark bars on binance, bybit, okx; funding; lending; flows;
     for a multi-asset scenario, one Dataset per further asset in `extra_assets`).
 
     `timeframe` is any key of data.schemas.TIMEFRAMES_NS (bars are exact aggregations of 1m
-    bars); `seed=None` uses the scenario's fixed default seed. A real window loads its shipped
+    bars); None is the scenario's own default (`ScenarioInfo.timeframe`: 1h, 15m for collateral-depeg);
+    `seed=None` uses the scenario's fixed default seed. A real window loads its shipped
     Binance files (1h only: another timeframe, or a seed, is a ValueError). Unknown names are a ValueError.
     """
     if name in real.BY_NAME:
         if seed is not None:
             raise ValueError(f"scenario {name} is real data and takes no seed")
-        return real.load_window(name, timeframe)
+        return real.load_window(name, timeframe or "1h")
     module = _MODULES.get(name)
     if module is None:
         raise ValueError(f"unknown scenario {name!r}; valid scenarios: {', '.join([*_MODULES, *real.BY_NAME])}")
+    timeframe = timeframe or module.INFO.timeframe
     minutes_per_bar(timeframe)  # reject an unknown timeframe before simulating
     used = module.DEFAULT_SEED if seed is None else int(seed)
     if hasattr(module, "load"):                     # several assets: the module assembles its own Dataset

@@ -50,6 +50,8 @@ INFO = ScenarioInfo(
             "auto-deleveraged at 1,640",
     stresses="ADL of the hedge's short at the crash low, re-hedging speed, the unhedged gap in between",
     params=PARAMS,
+    shows="the default (perp_short): half the short is deleveraged at 1,640 at 03-04 06:00 and shorted again "
+          "one bar later (venue_events, ledger kind adl)",
 )
 
 NOTES = ("synthetic, seeded; a -25 % crash with one scheduled ADL event on binance (fraction 0.5 at 1,640)",

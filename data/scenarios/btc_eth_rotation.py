@@ -64,6 +64,8 @@ INFO = ScenarioInfo(
     stresses="choosing the asset to carry: rotate the short ETH -> BTC -> ETH across three venues, and the fees of it",
     params=PARAMS,
     assets=ASSETS,
+    shows="--strategy funding_allocator: the book rotates ETH -> BTC during the ETH spell and back, and beats "
+          "the same allocator on ETH alone",
 )
 
 NOTES = ("synthetic, seeded; stylized: ETH funding negative on every venue from 2025-06-11 to 2025-06-21, "

@@ -1,26 +1,37 @@
-"""collateral-depeg: the ETH crash of 10 October 2025 with USDe collateral at 0.65 for 40 minutes on Binance.
+"""collateral-depeg: the rebound of 10 October 2025 with USDe collateral at 0.65 for 40 minutes on Binance.
 
-Window 2025-10-10 00:00 to 2025-10-12 00:00 UTC (2 days). What it stresses: a margin asset other
-than the quote (USDe, held as Multi-Assets collateral) that loses a third of its value on one
-venue's own book for 40 minutes (21:36-22:16 UTC, about 0.65) while ETH rebounds from its crash
-low: a short margined with USDe loses margin twice (the rebound and the depeg) and is liquidated
-where the same short margined with USDT or with the spot survives. Liquidation checks value the
-collateral at its bar low (docs/architecture.md §4).
+Window 2025-10-10 21:00 to 2025-10-11 21:00 UTC (1 day), 15m bars by default. What it stresses: a margin asset
+other than the quote (USDe, held as Multi-Assets collateral) that loses a third of its value on one venue's own
+book for 40 minutes (21:36-22:16 UTC, about 0.65) while ETH rebounds from its crash low: a short opened in the
+crash and margined with USDe loses margin twice (the rebound and the depeg) and is liquidated where the same
+short margined with USDT or with its spot survives. Inside a bar every price walks from its open to its adverse
+extreme together (docs/architecture.md §4): the mark to its high, USDe to its low.
+
+Why the window opens at 21:00, at 15m (issue 23 item 10): the scenario used to start at 00:00 (ETH 4,370), so the
+default run (`basisbt run --data scenario:collateral-depeg --set collateral=usde --set leverage=10`) shorted at
+4,370 and was ~130k in unrealized profit when USDe depegged; unrealized profit counts as margin on Binance
+(Multi-Assets mode), so no venue would have liquidated that book, and the run showed nothing: the model was right,
+the window was not. The effect needs a short opened in the crash: at 10x the margin is 10 % of the notional, the
+depeg takes 3.5 % of it, so the rebound must cost 6-9.5 % (more and USDT margin dies too). The window now starts
+at 21:00 and its bars are 15m by default (`TIMEFRAME`; `--timeframe` overrides), so the hedge opens at the 21:15
+bar open (~3,525, five minutes before the 3,440 bottom) and faces the whole rebound and depeg; with 1h bars it
+would open at 22:00, after most of them. Every other bar size still loads (`--timeframe 5m`, `1h`, ...).
 
 Parameters and what they are calibrated to (docs/venue-facts.md, events):
-- price anchors (UTC): 4,370 at 00:00, 4,300 at 14:00, 4,080 at 20:00, 3,950 at 20:50, bottom
-  3,440 at 21:20 (real Binance 21:00 bar: spot low 3,435.00, mark low 3,425.34, perp low 3,400.00),
-  3,600 at 21:36, 3,760 at 22:10, 3,800 at 23:00, 3,780 on Oct 11, 3,740 at the end. Only the
-  lows are recorded facts; the other anchors are approximate (the shape of that evening: a
-  -21 % fall in half an hour, half of it recovered within the hour).
-- vol: 60 % base, x3 from 20:30 to 23:00, x1.5 to Oct 11 06:00.
+- price anchors (UTC): 3,780 at 21:00 (the crash path of the earlier version of this scenario, 3,950 at 20:50 to
+  the bottom; the recorded Binance 1h bar opened at 3,871), bottom 3,440 at 21:20 (real Binance 21:00 bar: spot
+  low 3,435.00, mark low 3,425.34, perp low 3,400.00), 3,600 at 21:36, 3,760 at 22:10, 3,800 at 23:00, 3,780 on
+  Oct 11 06:00, 3,695 at the end (Binance's 1h open at Oct 11 21:00, 3,695.16). Only the lows and the last
+  anchor are recorded; the rebound anchors are approximate and LOWER than the recorded 1h closes (3,950 at 22:00):
+  the real rebound would have liquidated a 10x short opened at the bottom on any margin.
+- vol: 60 % base, x3 to 23:00, x1.5 to Oct 11 06:00.
 - perp flash at the bottom: Binance -1.0 % (perp low ~3,405 vs spot ~3,440), Bybit/OKX -0.5 %.
 - premium and funding: premium mean 0.01 %, 8h settlements, caps from data/venues (as the other scenarios).
 - collateral (USDe, dataset.collateral): 1.0 with 0.02 % noise on every venue; on Binance from
   21:36 to 22:16 UTC it trades at 0.65 (1m lows 0.65, closes 0.65-0.68), back to 0.998 at 22:16
   and to 1.0 by 22:30. Bybit and OKX keep USDe within 0.3 % (stylized: no recorded prints).
 - lending: Aave 4.5 %, Morpho 5.0 %, flat with noise; flows: USDe-like mint/redeem 15 M/day, with
-  300 M redeemed in the 24 h after the depeg (stylized).
+  300 M redeemed in the 24 h after the depeg (stylized; the window holds the first 23 h of it).
 """
 from __future__ import annotations
 
@@ -34,21 +45,21 @@ from basisbt.data.scenarios.paths import (MIN_NS, STEPS_PER_MIN, MarketSpec, Sce
 
 NAME = "collateral-depeg"
 DEFAULT_SEED = 20251010
-START = "2025-10-10"
-DAYS = 2
+START = "2025-10-10 21:00"
+DAYS = 1
+TIMEFRAME = "15m"        # the default bar size: the hedge opens at 21:15, near the bottom (module docstring)
 COLLATERAL_ASSET = "USDe"
 DEPEG_VENUE = "binance"
 DEPEG_FROM, DEPEG_TO = "2025-10-10 21:36", "2025-10-10 22:16"
 DEPEG_PRICE = 0.65
 
-PRICE_ANCHORS = [("2025-10-10 00:00", 4370.0), ("2025-10-10 14:00", 4300.0), ("2025-10-10 20:00", 4080.0),
-                 ("2025-10-10 20:50", 3950.0), ("2025-10-10 21:20", 3440.0), ("2025-10-10 21:36", 3600.0),
+PRICE_ANCHORS = [("2025-10-10 21:00", 3780.0), ("2025-10-10 21:20", 3440.0), ("2025-10-10 21:36", 3600.0),
                  ("2025-10-10 22:10", 3760.0), ("2025-10-10 23:00", 3800.0), ("2025-10-11 06:00", 3780.0),
-                 ("2025-10-12 00:00", 3740.0)]
+                 ("2025-10-11 21:00", 3695.0)]
 
 PARAMS: dict = {
-    "start": "2025-10-10T00:00Z", "days": DAYS, "default_seed": DEFAULT_SEED,
-    "price_start": 4370.0, "crash_bottom": 3440.0, "vol_annual": 0.60, "crash_vol_multiplier": 3.0,
+    "start": "2025-10-10T21:00Z", "days": DAYS, "default_seed": DEFAULT_SEED, "timeframe": TIMEFRAME,
+    "price_start": 3780.0, "crash_bottom": 3440.0, "vol_annual": 0.60, "crash_vol_multiplier": 3.0,
     "collateral_asset": COLLATERAL_ASSET, "depeg_venue": DEPEG_VENUE, "depeg_price": DEPEG_PRICE,
     "depeg_from": "2025-10-10T21:36Z", "depeg_to": "2025-10-10T22:16Z",
     "funding_interval_h": "from data/venues", "funding_cap": "from data/venues (per venue and symbol)",
@@ -56,12 +67,17 @@ PARAMS: dict = {
 
 INFO = ScenarioInfo(
     name=NAME,
-    summary="ETH -21 % on 10 Oct 2025 evening; USDe collateral at 0.65 on Binance for 40 minutes (21:36-22:16 UTC)",
+    summary="ETH's crash bottom (3,440 at 21:20 UTC) and rebound on 10 Oct 2025; USDe collateral at 0.65 on Binance "
+            "for 40 minutes (21:36-22:16 UTC)",
     stresses="a non-quote collateral asset depegging on one venue during a crash rebound (Multi-Assets margin)",
     params=PARAMS,
+    timeframe=TIMEFRAME,
+    shows="--set collateral=usde --set leverage=10: the short (opened at 21:15) is liquidated in the 22:15 bar; "
+          "collateral=usdt or spot (the default): it survives",
 )
 
-NOTES = ("synthetic, seeded; ETH lows as recorded on Binance 2025-10-10, other anchors approximate",
+NOTES = ("synthetic, seeded; ETH lows as recorded on Binance 2025-10-10, other anchors approximate; 15m bars by "
+         "default",
          "collateral: USDe bars per venue; Binance USDe at 0.65 from 21:36 to 22:16 UTC",
          "flows: USDe-like product; 300 M redeemed in the 24 h after the depeg (stylized)")
 
@@ -70,9 +86,9 @@ def spec() -> MarketSpec:
     """The MarketSpec of the 10 October 2025 evening (see the module docstring)."""
     start = utc(START)
     n_h = DAYS * 24
-    vol_t = knots(start, [(START, 1.0), ("2025-10-10 20:00", 1.0), ("2025-10-10 20:30", 3.0),
-                          ("2025-10-10 23:00", 3.0), ("2025-10-11 06:00", 1.5), ("2025-10-12 00:00", 1.0)], n_h)
-    prem = knots(start, [(START, 0.0001), ("2025-10-12", 0.0001)], n_h)
+    vol_t = knots(start, [(START, 3.0), ("2025-10-10 23:00", 3.0), ("2025-10-11 06:00", 1.5),
+                          ("2025-10-11 21:00", 1.0)], n_h)
+    prem = knots(start, [(START, 0.0001), ("2025-10-11 21:00", 0.0001)], n_h)
     bottom = step_at(start, "2025-10-10 21:20")
     tau = 2.5 * STEPS_PER_MIN
     rule = {v: venue_rule(v, start, DAYS) for v in ("binance", "bybit", "okx")}

@@ -52,6 +52,8 @@ INFO = ScenarioInfo(
     summary="150 quiet days (vol 40 %) of negative funding on all venues (mean ~-0.005 %/8h), lending 6 % -> 1.5 %",
     stresses="persistent negative carry, lending rotation as yields sink, reserve fund and redemptions",
     params=PARAMS,
+    shows="--strategy lending_rebalance: ends above perp_short (which bleeds funding) by rotating to lending; "
+          "--strategy synthetic_dollar --set reference_supply=3e9: the reserve fund runs out",
 )
 
 NOTES = ("synthetic, seeded; funding made clearly negative (mean ~-0.005 %/8h) vs real 2026 H1 (-0.0001 %, 46 % negative)",

@@ -84,6 +84,9 @@ INFO = ScenarioInfo(
     summary="ETH -25 % in under a day on 2-3 Feb 2025: perp wicks to 2,080 vs mark 2,158, Binance 5.8 % discount",
     stresses="mark vs trade-wick liquidation, venue basis divergence, funding flip negative, lending spike, redemptions",
     params=PARAMS,
+    shows="the default (perp_short): no liquidation (the perp wicks to ~2,080, the mark only to ~2,158), "
+          "funding turns negative after Feb 3; --strategy synthetic_dollar: backing stays >= 1 while the "
+          "reserve pays",
 )
 
 

@@ -11,6 +11,8 @@ class ScenarioInfo:
 
     `source` says where real data come from; it is empty for the synthetic (seeded) scenarios.
     `assets` are the base assets of the Dataset, the primary first (several: `Dataset.extra_assets`).
+    `timeframe` is the bar size a load gets when it names none; `shows` the settings of `basisbt run --data
+    scenario:NAME` that show the scenario's effect, and what they show (`basisbt scenarios` lists it).
     """
 
     name: str
@@ -19,6 +21,8 @@ class ScenarioInfo:
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     assets: tuple[str, ...] = ("ETH",)
+    timeframe: str = "1h"
+    shows: str = ""
 
     @property
     def real(self) -> bool:

@@ -54,6 +54,8 @@ INFO = ScenarioInfo(
     summary="ETH +40 % in ~2 days (May 2025 path) with funding at the cap and Binance switching to 1h settlements",
     stresses="liquidation of a USDT-margined 5x short, funding-cost spike, funding interval change 8h -> 1h",
     params=PARAMS,
+    shows="--set collateral=usdt --set leverage=5: the short is liquidated in the rally; collateral=spot (the "
+          "default): it survives",
 )
 
 NOTES = ("synthetic, seeded; price path shaped like the 7-10 May 2025 rally (+44 % in 76 h)",

@@ -53,6 +53,8 @@ INFO = ScenarioInfo(
             "60 % two days later; ETH -31 %",
     stresses="a venue failure: trapped collateral, the write-off, the hedge lost on one venue, recovery elsewhere",
     params=PARAMS,
+    shows="--set venue=bybit: the whole book is written off at the default, 60 % arrives on binance 48 h later;"
+          " --strategy synthetic_dollar: loses 40 % of bybit's third",
 )
 
 NOTES = ("synthetic, seeded; shaped like FTX 6-11 Nov 2022 (withdrawals halted, then bankruptcy)",

@@ -7,7 +7,10 @@ latest snapshot of each on or before it). Fees, the funding formula, collateral 
 are the same in every block (their sources are cited in each block). Per-symbol funding caps: ETH 0.375 % while tier 1 was 0.5 %
 (0.75 x tier-1 rate), 0.3 % after; BTC 0.3 %.
 
-    python data/venues/build_binance.py ../shared/reference/venues/binance_leverage_brackets.toml
+    python data/venues/build_binance.py [data/venues/recorded/binance_leverage_brackets.toml]
+
+The recorded snapshots are kept in the repository (data/venues/recorded/, their provenance in its header), so
+tests/unit/data/test_venue_files_rebuild.py rebuilds binance.toml from them on any clone and compares.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import tomllib
 from pathlib import Path
 
 OUT = Path(__file__).with_name("binance.toml")
+SOURCE = Path(__file__).with_name("recorded") / "binance_leverage_brackets.toml"
 HEAD = re.compile(r"^# (ETH|BTC)USDT snapshot (\d{4}-\d{2}-\d{2})\s+(\S+)$", re.M)
 
 FIELDS = '''maker_fee = 0.0002              # fees
@@ -38,6 +42,7 @@ tier_unit = "notional"          # leverageBracket notionalFloor / notionalCap ar
 withdrawal_fee = 1.0            # approximate: USDT on TRC20 ~1 USDT; network-dependent, fee page not retrieved
 withdrawal_delay_min = 30       # approximate: confirmations + internal review, not a documented constant
 collateral = {{ ETH = 0.95, BTC = 0.95, USDe = 1.0 }}   # collateral: Multi-Assets Mode value ratios (USDe approximate)
+insurance_fund = {{ ETH = 1.0e8, BTC = 1.0e8 }}   # approximate: insurance_fund
 '''
 SOURCES = '''fees = "Binance FAQ 'Fee Schedule of Binance Futures' binance.com/en/support/articles/360033544231 (regular tier)"
 spot_fees = "regular-user spot rate 0.1 % maker and taker"
@@ -46,6 +51,7 @@ funding_caps = "per symbol: BTCUSDT +-0.300 % (capped prints 2020-02-12, 2020-03
 liquidation = "exchangeInfo liquidationFee 0.012500 for ETHUSDT/BTCUSDT (hummingbot test fixture); mechanism: Binance FAQ 'Insurance Fund' 360033525371"
 collateral = "Binance FAQ 'What Is Multi-Assets Mode' (2021-05-28): BTC/ETH collateral value ratio 95 %. USDe: approximate: Multi-Assets collateral on 2025-10-10 (accounts using it were liquidated in its depeg, docs/venue-facts.md); its ratio and listing date are not recorded: counted in full, as the 2021 table counts BUSD (USDT/USDC 99.99 %)"
 funding_formula = "docs/venue-facts.md (Binance): F = P + clamp(0.01 % - P, +-0.05 %) per 8h; since 2025-09-18 divided by 8/N for N-hour intervals"
+insurance_fund = "approximate: no recorded per-symbol balance (Binance publishes one per contract, FAQ 'Insurance Fund' 360033525371); the order of its USD-M fund (~1e9 in total; it absorbed ~1.84e8 on 2025-10-10, docs/venue-facts.md) split over the largest symbols"
 '''
 
 
@@ -95,7 +101,7 @@ def render(snaps: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    src = Path(argv[1] if len(argv) > 1 else "../shared/reference/venues/binance_leverage_brackets.toml")
+    src = Path(argv[1]) if len(argv) > 1 else SOURCE
     text = render(snapshots(src.read_text()))
     tmp = OUT.with_suffix(".toml.tmp")
     tmp.write_text(text)

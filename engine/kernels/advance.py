@@ -1,18 +1,24 @@
 """Fast-forward the book over a range of bars (hftbacktest's "advance until the next event").
 
 For each bar i in [i0, i1), at its close instant t (docs/architecture.md §3 order):
-1. liquidation check on the bar's worst mark (high for a short, low for a long), a collateral asset
-   (A_COLL) at its bar low, breach at the venue's threshold x maintenance (C_MM_THRESHOLD);
+1. liquidation check over the bar. Every price walks from its bar open toward its adverse extreme, together
+   (a bar does not say when each series made its extreme, so the worst case is that they made them at once):
+   the perp's mark to its high (a short) or low (a long), and every posted asset on its OWN path to its low
+   (posted spot on the venue's index, else its spot bars; a collateral asset A_COLL on its bars). The breach is
+   margin balance <= the venue's threshold x its liquidation level at the end of that walk; the venue closes
+   at the mark of the first point of the walk where it holds (the open when the book gapped through);
 2. funding settlements of the bar, on the positions held;
 3. lending interest over the bar, then transfers that have arrived by t;
 4. mark to market at the close, records for the bar.
 With partial liquidation on (a venue option), a breach in a tier from C_PARTIAL_FROM up first
 closes the part of the position above the cap of the tier C_PARTIAL_TIERS below, at the liquidation
-price and with the taker fee; the rest is checked again over the same bar (from that price) and closed
-whole if it breaches too: with the liquidation fee, or at the bankruptcy price (C_BANKRUPTCY: the
-margin balance left is lost). Stops after a bar with a
-liquidation (the strategy must hear of it) or before a bar when the ledger buffer could overflow.
-Returns (next bar to process, stop code).
+price and with the taker fee; the rest is checked again over the rest of the walk and closed whole if it
+breaches too: with the liquidation fee (capped at the margin balance left), or at the bankruptcy price
+(C_BANKRUPTCY: the margin balance left is lost). What the fee or the lost margin takes goes to the venue's
+insurance fund of the symbol (A_FUND); a deficit beyond bankruptcy is drawn from that fund, and what the fund
+cannot cover is socialized (ADL of other traders' opposite positions): the account ends at 0 either way.
+Stops after a bar with a liquidation (the strategy must hear of it) or before a bar when the ledger buffer
+could overflow. Returns (next bar to process, stop code).
 
 Speed: the per-bar work is written out in `advance`; the helpers it uses per bar are inlined
 (inline="always") and take scalars or the arrays they read, with no `break` (see margin.py). A
@@ -29,18 +35,20 @@ from numba import njit
 
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
 from basisbt.engine.kernels.book import home_row, wallet_col, wallet_row, write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY, C_CLOSE_FEE,
-                                  C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM,
-                                  C_PARTIAL_TIERS, C_SPOT_COLL, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, K_COLL_TRADE,
-                                  K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY, K_LIQ_FEE,
-                                  K_REALIZED, K_TRANSFER_IN, P_BASIS, P_FUNDING, P_LENDING,
-                                  P_LIQUIDATION, P_PRICE, Q_BAR, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY, Q_VENUE,
-                                  R_CASH, R_COLL, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END,
-                                  STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY,
+                                          C_CLOSE_FEE, C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE,
+                                          C_LIQ_TICK, C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS,
+                                          C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE,
+                                          K_COLL_TRADE, K_FEE, K_FUNDING, K_INSURANCE, K_LENDING, K_LEND_SUPPLY,
+                                          K_LIQ_FEE, K_REALIZED, K_SOCIALIZED, K_TRANSFER_IN, P_BASIS, P_FEES,
+                                          P_FUNDING, P_LENDING, P_LIQUIDATION, P_PRICE, Q_BAR, Q_FEE, Q_INSURANCE,
+                                          Q_PRICE, Q_QTY, Q_SOCIAL, Q_VENUE, R_CASH, R_COLL, R_ENTRY, R_ISO,
+                                          R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END, STOP_LEDGER_FULL,
+                                          STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
 from basisbt.engine.kernels.funding import funding_payment
 from basisbt.engine.kernels.lending import lending_interest
-from basisbt.engine.kernels.margin import (is_breached_at, liquidation_level_at, liquidation_price_at,
-                                           maintenance_margin_at, margin_balance, tier_index, tier_size)
+from basisbt.engine.kernels.margin import (liquidation_level_at, liquidation_price_at, maintenance_margin_at,
+                                           margin_balance, reported_liq_price, tier_index, tier_size)
 
 
 @njit(cache=True, inline="always")
@@ -60,6 +68,26 @@ def collateral_value(acct: np.ndarray, vcfg: np.ndarray, v: int, px: float, cros
 
 
 @njit(cache=True, inline="always")
+def spot_value(acct: np.ndarray, vcfg: np.ndarray, mkt: MarketArrays, i: int, v: int, lam: float) -> float:
+    """Margin value (quote, net of the haircut) of slot v's posted spot a fraction `lam` of the way along bar i's
+    walk of its own price: the index (or spot) from its open to its low."""
+    units = collateral_base(acct, vcfg, v)
+    o = mkt.index_open[i, v]
+    val = units * (1.0 - vcfg[v, C_HAIRCUT]) * (o + lam * (mkt.index_low[i, v] - o))
+    return val if units != 0.0 and not math.isnan(val) else 0.0      # no early return: see margin.py
+
+
+@njit(cache=True, inline="always")
+def asset_value(acct: np.ndarray, vcfg: np.ndarray, mkt: MarketArrays, i: int, home: int, lam: float) -> float:
+    """Margin value of the collateral-asset units on `home` a fraction `lam` along bar i's walk of that asset's
+    own bars (open to low), times the venue's collateral ratio."""
+    units = acct[home, A_COLL]
+    o = mkt.coll_open[i, home]
+    val = units * vcfg[home, C_COLL_RATIO] * (o + lam * (mkt.coll_low[i, home] - o))
+    return val if units != 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
 def mm_threshold(vcfg: np.ndarray, v: int) -> float:
     """Venue v's liquidation threshold on maintenance (1.0; 1.05 in Binance portfolio margin); 0 = unset = 1.0."""
     thr = vcfg[v, C_MM_THRESHOLD]
@@ -67,75 +95,86 @@ def mm_threshold(vcfg: np.ndarray, v: int) -> float:
 
 
 @njit(cache=True)
-def sell_collateral(state: State, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int, px: float,
-                    prev_px: float) -> None:
-    """A liquidation on venue v first sells all its collateral-asset units at `px` (the bar's low) into cash.
-
-    The venue converts collateral to cover the loss; the units' price change since the last close
-    (`prev_px`) goes to the price part, so a depeg loss shows there and in the ledger (collateral_trade).
-    """
+def sell_collateral(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int,
+                    px: float, prev_px: float) -> None:
+    """A liquidation on venue v first sells all its collateral-asset units at `px` (their price at the breach
+    point of the bar's walk) into cash, paying the venue's spot taker fee on the proceeds (a forced sale is a
+    spot trade). The units' price change since the last close (`prev_px`) goes to the price part, so a depeg
+    loss shows there and in the ledger (collateral_trade, fee)."""
     units = state.acct[v, A_COLL]
     if units == 0.0 or math.isnan(px):
         return
     proceeds = units * px
+    fee = proceeds * vt.cfg[v, C_SPOT_TAKER]
     state.acct[v, A_COLL] = 0.0
-    state.acct[v, A_CASH] += proceeds
+    state.acct[v, A_CASH] += proceeds - fee
     write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_COLL_TRADE, proceeds, -1)
+    write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_FEE, -fee, -1)
     part = units * (px - prev_px) if not math.isnan(prev_px) else 0.0
     rec.pnl[i, P_PRICE] += part
     rec.attr[v, P_PRICE] += part
-
-
-@njit(cache=True, inline="always")
-def spot_per_mark(mkt: MarketArrays, i: int, v: int) -> float:
-    """Spot close / mark close of bar i: collateral is valued at spot (the index), not at the perp's mark.
-
-    Venues value posted spot at the spot index x collateral ratio; the perp mark carries the basis
-    (1.1 % in the squeeze scenario, more than the whole maintenance margin). Within the bar the basis is
-    taken as at its close, so collateral worth `coll` at spot counts as `coll * spot/mark` mark units.
-    """
-    s = mkt.spot_close[i, v]
-    m = mkt.mark_close[i, v]
-    if s > 0.0 and m > 0.0:
-        return s / m
-    return 1.0
+    rec.pnl[i, P_FEES] -= fee
+    rec.attr[v, P_FEES] -= fee
 
 
 @njit(cache=True)
-def liquidation_fill_price(wallet: float, q: float, entry: float, coll: float, h: float, vt: VenueTables,
-                           v: int, lo: float, hi: float, m_start: float) -> float:
-    """Mark price at which a perp (q, entry) is liquidated in a bar whose mark spans [lo, hi] and
-    starts at m_start, or NaN. The venue's threshold (mm_threshold) applies to the check and the solve."""
-    thr = mm_threshold(vt.cfg, v)
-    first, second = (hi, lo) if q < 0.0 else (lo, hi)
-    trig, close, base = vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5
-    for m_worst in (first, second):
-        if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_worst, trig, close, base, thr):
-            if is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, trig, close, base,
-                              thr):
-                return m_start                      # gapped through: closed where the path starts
-            px = liquidation_price_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m_start, trig, close,
-                                      base, thr)
-            if math.isnan(px) or px < lo or px > hi:
-                return m_worst
-            return px
-    return np.nan
+def slot_gap(wallet: float, w_cf: float, q: float, entry: float, m_open: float, m_worst: float, c0: float,
+             c1: float, vt: VenueTables, v: int, lam: float) -> float:
+    """Margin balance less the liquidation level of one perp a fraction `lam` along the bar's walk: the mark
+    from m_open to m_worst, the posted collateral's value from c0 to c1 (quote). `w_cf`: the wallet that sets
+    the fee to close at the bankruptcy price (margin.close_fee)."""
+    m = m_open + lam * (m_worst - m_open)
+    bal = wallet + q * (m - entry) + c0 + lam * (c1 - c0)
+    return bal - liquidation_level_at(w_cf, q, entry, m, vt.floor, vt.rate, vt.amount, v, vt.cfg[v, C_TRIGGER_FEE],
+                                      vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5, mm_threshold(vt.cfg, v))
+
+
+@njit(cache=True)
+def breach_point(wallet: float, w_cf: float, q: float, entry: float, m_open: float, m_worst: float, c0: float,
+                 c1: float, vt: VenueTables, v: int) -> float:
+    """The first fraction lam in [0, 1] of the bar's walk (slot_gap) where the perp is breached; NaN if it is not
+    at the walk's end. 0 when it opens breached (gapped through). Along the walk the collateral is linear in the
+    mark, c = c0 + g (M - m_open), so the root is margin.liquidation_price_at with slope g; a root off the walk
+    (several tier roots) falls back to bisection on lam."""
+    if slot_gap(wallet, w_cf, q, entry, m_open, m_worst, c0, c1, vt, v, 1.0) > 0.0:
+        return np.nan
+    if slot_gap(wallet, w_cf, q, entry, m_open, m_worst, c0, c1, vt, v, 0.0) <= 0.0:
+        return 0.0
+    if m_worst != m_open:
+        g = (c1 - c0) / (m_worst - m_open)
+        px = liquidation_price_at(w_cf, q, entry, g, 0.0, vt.floor, vt.rate, vt.amount, v, m_open,
+                                  vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5,
+                                  mm_threshold(vt.cfg, v), wallet + c0 - g * m_open - w_cf)
+        lam = (px - m_open) / (m_worst - m_open)
+        if lam >= 0.0 and lam <= 1.0:
+            return lam
+    lo, hi = 0.0, 1.0
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if slot_gap(wallet, w_cf, q, entry, m_open, m_worst, c0, c1, vt, v, mid) <= 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 @njit(cache=True)
 def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int,
-              px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int, ratio: float,
-              fee_rate: float, bankrupt: bool, extra: float = 0.0) -> None:
-    """Close `q` (signed, part or all of venue v's perp) at `px`, charge the fee on it, let the
-    insurance fund absorb a deficit.
+              px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int, coll_value: float,
+              fee_rate: float, bankrupt: bool, to_fund: bool, extra: float = 0.0) -> None:
+    """Close `q` (signed, part or all of venue v's perp) at `px` and charge the fee on it; the venue's insurance
+    fund of the symbol (A_FUND) takes the fee and covers a deficit beyond bankruptcy.
 
-    The fee is |q| * px * fee_rate; with `bankrupt` (a whole close on a venue that takes the position
-    over at its bankruptcy price) it is the margin balance left after closing at px instead, floored at
-    0: closing at px and losing that balance is closing at the bankruptcy price (booked as
-    `liquidation_fee`; for isolated margin it is |q * (px - M_b)|, the isolated margin left).
-    `extra` is the rest of a cross account's margin balance at the liquidation prices (its other perps'
-    unrealized PnL and other slots' spot collateral, 0 with one asset): the insurance fund covers only a
-    deficit of the whole account."""
+    The fee is |q| * px * fee_rate, capped at the margin balance left after closing at px (a clearance fee
+    takes what is left, never more: a fee above it is not an insurance loss); with `bankrupt` (a whole close on
+    a venue that takes the position over at its bankruptcy price) it is that balance left, floored at 0:
+    closing at px and losing that balance is closing at the bankruptcy price (booked as `liquidation_fee`).
+    With `to_fund` (a full liquidation; not a partial step's trading fee) the fee goes to the fund. A balance
+    below zero (closed past the bankruptcy price) is a deficit: the fund pays it while it can (`insurance`),
+    the rest is socialized by auto-deleveraging other traders (`socialized`); the account ends at 0 either way.
+    `coll_value`: the margin value of the slot's posted spot at the liquidation point; `extra`: the rest of a
+    cross account's margin balance there (its other perps' unrealized PnL and other slots' posted spot, 0 with
+    one asset): the fund covers only a deficit of the whole account."""
     acct = state.acct
     col = wallet_col(vt.cfg, v)
     w = wallet_row(vt.cfg, v)
@@ -144,25 +183,28 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     rest = acct[v, A_QTY] - q
     if abs(rest) < 1e-12 * max(abs(q), 1.0):
         rest = 0.0
-    coll = collateral_base(acct, vt.cfg, v) * ratio
-    coll_value = coll * (1.0 - vt.cfg[v, C_HAIRCUT]) * px
+    left = acct[w, col] + realized + rest * (px - entry) + coll_value + extra
     fee = abs(q) * px * fee_rate
-    if bankrupt:
-        left = acct[w, col] + realized + rest * (px - entry) + coll_value + extra
+    if bankrupt or fee > left:
         fee = left if left > 0.0 else 0.0
     acct[w, col] += realized - fee
     acct[v, A_QTY] = rest
     acct[v, A_ENTRY] = entry if rest != 0.0 else 0.0
-    balance = acct[w, col] + rest * (px - entry) + coll_value + extra
-    insurance = -balance if balance < 0.0 else 0.0
-    acct[w, col] += insurance
+    deficit = fee - left if left - fee < 0.0 else 0.0
+    fund = acct[v, A_FUND]
+    from_fund = deficit if deficit <= fund else max(fund, 0.0)
+    social = deficit - from_fund
+    acct[v, A_FUND] = fund - from_fund + (fee if to_fund else 0.0)
+    acct[w, col] += deficit
     if col == A_ISO and rest == 0.0:
         acct[home_row(vt.cfg, v), A_CASH] += acct[v, A_ISO]
         acct[v, A_ISO] = 0.0
     write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_REALIZED, realized, liq_id)
     write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_LIQ_FEE, -fee, liq_id)
-    if insurance > 0.0:
-        write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_INSURANCE, insurance, liq_id)
+    if from_fund > 0.0:
+        write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_INSURANCE, from_fund, liq_id)
+    if social > 0.0:
+        write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_SOCIALIZED, social, liq_id)
     # the position left at px: same correction as a fill of -q (spot assumed to keep its basis)
     prev_s = state.prev_spot[v]
     prev_m = state.prev_mark[v]
@@ -170,7 +212,7 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     dq = -q
     price_part = dq * (prev_s - spot_ref)
     basis_part = dq * ((prev_m - prev_s) - (px - spot_ref))
-    liq_part = insurance - fee
+    liq_part = deficit - fee
     rec.pnl[i, P_PRICE] += price_part
     rec.pnl[i, P_BASIS] += basis_part
     rec.pnl[i, P_LIQUIDATION] += liq_part
@@ -181,41 +223,38 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     liq_out[slot, Q_QTY] = q
     liq_out[slot, Q_PRICE] = px
     liq_out[slot, Q_FEE] = fee
-    liq_out[slot, Q_INSURANCE] = insurance
+    liq_out[slot, Q_INSURANCE] = from_fund
+    liq_out[slot, Q_SOCIAL] = social
     liq_out[slot, Q_BAR] = i
 
 
 # -- several assets: a venue's cross account over its slots (docs/architecture.md §4, "several assets") ------
 @njit(cache=True, inline="always")
-def path_mark(mkt: MarketArrays, i: int, u: int, q: float, lam: float, favorable: bool) -> float:
-    """Slot u's mark a fraction `lam` of the way from bar i's open to its extreme: the adverse one (high for
-    a short, low for a long or spot alone) or, with `favorable`, the other. All marks of an account move
-    together along this path: a bar does not say when each asset made its extreme, so the worst case."""
-    down = q >= 0.0
-    if favorable:
-        down = not down
-    x = mkt.mark_low[i, u] if down else mkt.mark_high[i, u]
+def path_mark(mkt: MarketArrays, i: int, u: int, q: float, lam: float) -> float:
+    """Slot u's mark a fraction `lam` of the way from bar i's open to its adverse extreme (the high for a short,
+    the low for a long). All prices of an account walk together: a bar does not say when each made its
+    extreme, so the worst case."""
+    x = mkt.mark_low[i, u] if q >= 0.0 else mkt.mark_high[i, u]
     o = mkt.mark_open[i, u]
     return o + lam * (x - o)
 
 
 @njit(cache=True, inline="always")
-def account_margin(acct: np.ndarray, vt: VenueTables, mkt: MarketArrays, i: int, home: int, lam: float,
-                   favorable: bool) -> tuple:
-    """(margin balance, liquidation level) of the cross account held on slot `home`, its marks at `lam`
-    along the bar's path (path_mark). Levels add over the perps, each from its own symbol's tiers; the fee
-    to close is taken at the mark (a bankruptcy price per position does not exist in a shared wallet)."""
+def account_margin(acct: np.ndarray, vt: VenueTables, mkt: MarketArrays, i: int, home: int, lam: float) -> tuple:
+    """(margin balance, liquidation level) of the cross account held on slot `home`, every price `lam` along
+    the bar's walk (path_mark; posted spot and the collateral asset on their own paths to their lows). Levels
+    add over the perps, each from its own symbol's tiers; the fee to close is taken at the mark (a bankruptcy
+    price per position does not exist in a shared wallet)."""
     cfg = vt.cfg
     n = acct.shape[0]
-    bal = acct[home, A_CASH] + collateral_value(acct, cfg, home, mkt.coll_low[i, home], True)
+    bal = acct[home, A_CASH] + asset_value(acct, cfg, mkt, i, home, lam)
     level = 0.0
     u = home
     while u < n and home_row(cfg, u) == home:
         if cfg[u, C_ISOLATED] < 0.5 and not math.isnan(mkt.mark_low[i, u]):
             q = acct[u, A_QTY]
-            m = path_mark(mkt, i, u, q, lam, favorable)
-            bal += q * (m - acct[u, A_ENTRY]) + collateral_base(acct, cfg, u) * spot_per_mark(mkt, i, u) * (
-                1.0 - cfg[u, C_HAIRCUT]) * m
+            m = path_mark(mkt, i, u, q, lam)
+            bal += q * (m - acct[u, A_ENTRY]) + spot_value(acct, cfg, mkt, i, u, lam)
             if q != 0.0:
                 level += mm_threshold(cfg, u) * (
                     maintenance_margin_at(q, m, vt.floor, vt.rate, vt.amount, u, cfg[u, C_TIER_BASE] > 0.5)
@@ -226,69 +265,58 @@ def account_margin(acct: np.ndarray, vt: VenueTables, mkt: MarketArrays, i: int,
 
 @njit(cache=True, inline="always")
 def group_pass(acct: np.ndarray, cfg: np.ndarray, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray,
-               m_open: np.ndarray, m_high: np.ndarray, m_low: np.ndarray, s_close: np.ndarray, m_close: np.ndarray,
+               m_open: np.ndarray, m_high: np.ndarray, m_low: np.ndarray, x_open: np.ndarray, x_low: np.ndarray,
                i: int, h: int) -> tuple:
-    """One pass over the cross slots of the venue whose first slot is h, for bar i: (open perps, spot
-    collateral valued at the bar lows, and balance less wallet / level with every mark at its adverse
-    extreme, then at its favourable one). The per-bar test of an account; the same sums as account_margin
-    at lam = 1, written flat (arrays, not the market tuple) because it runs every bar."""
+    """One pass over the cross slots of the venue whose first slot is h, for bar i: (open perps, posted spot
+    value at the index opens and at the index lows, balance less wallet and level with every price at the end of
+    the walk). The per-bar test of an account; the same sums as account_margin at lam = 1 (the collateral
+    asset aside), written flat (arrays, not the market tuple) because it runs every bar."""
     n = acct.shape[0]
     n_open = 0
-    csum = 0.0
+    c0 = 0.0
+    c1 = 0.0
     b1 = 0.0
     l1 = 0.0
-    b2 = 0.0
-    l2 = 0.0
     u = h
     while u < n and (u == h or cfg[u, C_HOME_OFF] != 0.0):
         lo = m_low[i, u]
         if cfg[u, C_ISOLATED] < 0.5 and not math.isnan(lo):
             q = acct[u, A_QTY]
-            hi = m_high[i, u]
-            s = s_close[i, u]
-            m = m_close[i, u]
-            ratio = s / m if s > 0.0 and m > 0.0 else 1.0
-            sc = 0.0
-            if cfg[u, C_SPOT_COLL] > 0.5:
-                sc = acct[u, A_SPOT] * ratio * (1.0 - cfg[u, C_HAIRCUT])
-            csum += sc * lo
-            adv = lo if q >= 0.0 else hi
-            fav = hi if q >= 0.0 else lo
-            e = acct[u, A_ENTRY]
-            b1 += q * (adv - e) + sc * adv
-            b2 += q * (fav - e) + sc * fav
+            if cfg[u, C_SPOT_COLL] > 0.5 and not math.isnan(x_open[i, u]):
+                k = acct[u, A_SPOT] * (1.0 - cfg[u, C_HAIRCUT])
+                c0 += k * x_open[i, u]
+                c1 += k * x_low[i, u]
+            adv = lo if q >= 0.0 else m_high[i, u]
+            b1 += q * (adv - acct[u, A_ENTRY])
             if q != 0.0:
                 n_open += 1
-                base = cfg[u, C_TIER_BASE] > 0.5
                 thr = mm_threshold(cfg, u)
                 tf = cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE]
-                l1 += thr * (maintenance_margin_at(q, adv, floor, rate, amount, u, base) + abs(q * adv) * tf)
-                l2 += thr * (maintenance_margin_at(q, fav, floor, rate, amount, u, base) + abs(q * fav) * tf)
+                l1 += thr * (maintenance_margin_at(q, adv, floor, rate, amount, u, cfg[u, C_TIER_BASE] > 0.5)
+                             + abs(q * adv) * tf)
         u += 1
-    return n_open, csum, b1, l1, b2, l2
+    return n_open, c0, c1, b1 + c1, l1
 
 
 @njit(cache=True)
 def liquidate_account(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledger: Ledger, i: int,
                       ts_ns: int, home: int, liq_id0: int, liq_out: np.ndarray, n_liq: int) -> int:
     """Close every perp of a breached cross account with several open perps, all at once (the venues'
-    rule as our specs state it, docs/architecture.md §4): at the first point of the bar's path where the
-    margin balance meets the level (bisection on the path; the open if it gapped through). Collateral-asset
-    units are sold first. Returns the liquidation count after these."""
+    rule as our specs state it, docs/architecture.md §4): at the first point of the bar's walk where the
+    margin balance meets the level (bisection on the walk; the open if it gapped through). Collateral-asset
+    units are sold first, at their price on the walk there. Returns the liquidation count after these."""
     acct, cfg = state.acct, vt.cfg
     n = acct.shape[0]
-    b1, l1 = account_margin(acct, vt, mkt, i, home, 1.0, False)
-    b2, l2 = account_margin(acct, vt, mkt, i, home, 1.0, True)
-    if b1 > l1 and b2 > l2:                         # not breached either way (the caller's test, to rounding)
+    b1, l1 = account_margin(acct, vt, mkt, i, home, 1.0)
+    if b1 > l1:                                     # not breached (the caller's test, to rounding)
         return n_liq
-    fav = b1 > l1                                   # not breached the adverse way: it is the other way
-    b0, l0 = account_margin(acct, vt, mkt, i, home, 0.0, fav)
+    b0, l0 = account_margin(acct, vt, mkt, i, home, 0.0)
     lam = 0.0
     if b0 > l0:
         lo, hi = 0.0, 1.0
         for _ in range(60):
             mid = 0.5 * (lo + hi)
-            bm, lm = account_margin(acct, vt, mkt, i, home, mid, fav)
+            bm, lm = account_margin(acct, vt, mkt, i, home, mid)
             if bm <= lm:
                 hi = mid
             else:
@@ -298,10 +326,12 @@ def liquidate_account(state: State, vt: VenueTables, mkt: MarketArrays, rec: Rec
     u = home
     while u < n and home_row(cfg, u) == home:
         if cfg[u, C_ISOLATED] < 0.5 and not math.isnan(mkt.mark_low[i, u]):
-            px[u] = path_mark(mkt, i, u, acct[u, A_QTY], lam, fav)
+            px[u] = path_mark(mkt, i, u, acct[u, A_QTY], lam)
         u += 1
     if acct[home, A_COLL] != 0.0:
-        sell_collateral(state, rec, ledger, i, ts_ns, home, mkt.coll_low[i, home], mkt.coll_close[max(i - 1, 0), home])
+        c_o = mkt.coll_open[i, home]
+        sell_collateral(state, vt, rec, ledger, i, ts_ns, home, c_o + lam * (mkt.coll_low[i, home] - c_o),
+                        mkt.coll_close[max(i - 1, 0), home])
     end = u
     for u in range(home, end):
         q = acct[u, A_QTY]
@@ -310,10 +340,9 @@ def liquidate_account(state: State, vt: VenueTables, mkt: MarketArrays, rec: Rec
         extra = 0.0                                 # the rest of the account at these prices
         for x in range(home, end):
             if x != u and not math.isnan(px[x]):
-                extra += acct[x, A_QTY] * (px[x] - acct[x, A_ENTRY]) + collateral_base(acct, cfg, x) * \
-                    spot_per_mark(mkt, i, x) * (1.0 - cfg[x, C_HAIRCUT]) * px[x]
+                extra += acct[x, A_QTY] * (px[x] - acct[x, A_ENTRY]) + spot_value(acct, cfg, mkt, i, x, lam)
         liquidate(state, vt, rec, ledger, i, ts_ns, u, px[u], q, liq_id0 + n_liq, liq_out, n_liq,
-                  spot_per_mark(mkt, i, u), cfg[u, C_LIQ_FEE], cfg[u, C_BANKRUPTCY] > 0.5, extra)
+                  spot_value(acct, cfg, mkt, i, u, lam), cfg[u, C_LIQ_FEE], cfg[u, C_BANKRUPTCY] > 0.5, True, extra)
         n_liq += 1
     return n_liq
 
@@ -324,7 +353,9 @@ def account_records(acct: np.ndarray, cfg: np.ndarray, floor: np.ndarray, rate: 
                     i: int, home: int) -> None:
     """Margin records of a cross account with several slots, at bar i's close (`out` = rec.venue): every slot
     shows the account's balance and level; a perp's liquidation price is the mark at which the account
-    breaches with the other marks held at their close. `own` is scratch (each slot's level)."""
+    breaches with the other marks held at their close and its own posted spot moving with its mark at the
+    close's basis (reported as the venue reports it, margin.reported_liq_price). `s_close` is the price posted
+    spot is valued at (the index close, else spot). `own` is scratch (each slot's level)."""
     n = acct.shape[0]
     bal = acct[home, A_CASH] + collateral_value(acct, cfg, home, coll_close[i, home], True)
     level = 0.0
@@ -361,9 +392,10 @@ def account_records(acct: np.ndarray, cfg: np.ndarray, floor: np.ndarray, rate: 
         h = cfg[u, C_HAIRCUT]
         # the rest of the account as a constant wallet: its balance less its level
         rest = bal - q * (m - acct[u, A_ENTRY]) - coll * (1.0 - h) * m - (level - own[u])
-        out[i, u, R_LIQ_PX] = liquidation_price_at(rest, q, acct[u, A_ENTRY], coll, h, floor, rate, amount, u, m,
-                                                   cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE], 0.0,
-                                                   cfg[u, C_TIER_BASE] > 0.5, mm_threshold(cfg, u))
+        lp = liquidation_price_at(rest, q, acct[u, A_ENTRY], coll, h, floor, rate, amount, u, m,
+                                  cfg[u, C_TRIGGER_FEE] + cfg[u, C_CLOSE_FEE], 0.0, cfg[u, C_TIER_BASE] > 0.5,
+                                  mm_threshold(cfg, u))
+        out[i, u, R_LIQ_PX] = reported_liq_price(lp, q, cfg[u, C_LIQ_TICK])
 
 
 @njit(cache=True)
@@ -380,81 +412,98 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
     for v in range(n_v):
         if vt.cfg[v, C_HOME_OFF] != 0.0:
             multi = True
-    # per venue with several slots (indexed by its first slot): open perps now, and other collateral at the lows
+    # per venue with several slots (indexed by its first slot): open perps now, posted spot at the opens and lows
     g_multi = np.zeros(n_v if multi else 0, np.bool_)
     g_open = np.zeros(n_v if multi else 0, np.int64)
-    g_coll = np.zeros(n_v if multi else 0)
+    g_c0 = np.zeros(n_v if multi else 0)
+    g_c1 = np.zeros(n_v if multi else 0)
     own_level = np.zeros(n_v if multi else 0)
     for v in range(g_multi.shape[0]):
         g_multi[v] = vt.cfg[v, C_HOME_OFF] == 0.0 and v + 1 < n_v and vt.cfg[v + 1, C_HOME_OFF] != 0.0
     for i in range(i0, i1):
-        if cap - ledger.count[0] < 4 * n_v + n_p + n_t + 1:
+        if cap - ledger.count[0] < 12 * n_v + n_p + n_t + 1:
             return i, STOP_LEDGER_FULL
         t = mkt.close_ns[i]
-        # 1. liquidations over the bar, on the worst mark
+        # 1. liquidations over the bar: marks to their adverse extremes, posted assets to their lows, together
         n_liq = 0
         for hv in range(g_multi.shape[0]):         # several assets: cross accounts with several perps, whole
             if not g_multi[hv]:
                 continue
-            n_open, csum, b1, l1, b2, l2 = group_pass(state.acct, vt.cfg, vt.floor, vt.rate, vt.amount, mkt.mark_open,
-                                                      mkt.mark_high, mkt.mark_low, mkt.spot_close, mkt.mark_close,
-                                                      i, hv)
+            n_open, c0, c1, b1, l1 = group_pass(state.acct, vt.cfg, vt.floor, vt.rate, vt.amount, mkt.mark_open,
+                                                mkt.mark_high, mkt.mark_low, mkt.index_open, mkt.index_low, i, hv)
             g_open[hv] = n_open
-            g_coll[hv] = csum
+            g_c0[hv] = c0
+            g_c1[hv] = c1
             if n_open > 1:
-                wal = state.acct[hv, A_CASH] + collateral_value(state.acct, vt.cfg, hv, mkt.coll_low[i, hv], True)
-                if wal + b1 <= l1 or wal + b2 <= l2:
+                wal = state.acct[hv, A_CASH] + asset_value(state.acct, vt.cfg, mkt, i, hv, 1.0)
+                if wal + b1 <= l1:
                     n_liq = liquidate_account(state, vt, mkt, rec, ledger, i, t, hv, liq_id0, liq_out, n_liq)
         for v in range(n_v):
             q = state.acct[v, A_QTY]
             if q == 0.0:
                 continue
-            lo, hi = mkt.mark_low[i, v], mkt.mark_high[i, v]
-            if math.isnan(lo):
+            m_worst = mkt.mark_high[i, v] if q < 0.0 else mkt.mark_low[i, v]
+            if math.isnan(m_worst):
                 continue                            # not listed: no position can be open
             w = wallet_row(vt.cfg, v)
-            extra = 0.0
-            if multi and vt.cfg[v, C_ISOLATED] < 0.5 and g_multi[w]:
+            cross = vt.cfg[v, C_ISOLATED] < 0.5
+            o0 = 0.0                                # the account's other posted spot (several assets), at open / low
+            o1 = 0.0
+            if multi and cross and g_multi[w]:
                 if g_open[w] > 1:
                     continue                        # checked above as an account
-                # its one open perp alone, the account's other spot collateral (at the lows) as a constant
-                extra = g_coll[w] - collateral_base(state.acct, vt.cfg, v) * spot_per_mark(mkt, i, v) * (
-                    1.0 - vt.cfg[v, C_HAIRCUT]) * lo
-            h = vt.cfg[v, C_HAIRCUT]
-            # a collateral asset counts at its bar LOW here (worst case within the bar, docs/architecture.md §4)
-            wallet = state.acct[w, wallet_col(vt.cfg, v)] + collateral_value(
-                state.acct, vt.cfg, w, mkt.coll_low[i, w], vt.cfg[v, C_ISOLATED] < 0.5) + extra
-            ratio = spot_per_mark(mkt, i, v)
-            coll = collateral_base(state.acct, vt.cfg, v) * ratio
+                o0 = g_c0[w] - spot_value(state.acct, vt.cfg, mkt, i, v, 0.0)
+                o1 = g_c1[w] - spot_value(state.acct, vt.cfg, mkt, i, v, 1.0)
+            # posted assets at the end of the walk (their lows), read flat: the common path makes no helper call
+            # and reads every array unconditionally (branches only on scalars: see margin.py on reference counts)
+            x_lo = mkt.index_low[i, v]
+            c_lo = mkt.coll_low[i, w]
+            k_spot = collateral_base(state.acct, vt.cfg, v) * (1.0 - vt.cfg[v, C_HAIRCUT])
+            k_units = state.acct[w, A_COLL] * vt.cfg[w, C_COLL_RATIO] if cross else 0.0
+            own1 = k_spot * x_lo if k_spot != 0.0 and not math.isnan(x_lo) else 0.0
+            u1 = k_units * c_lo if k_units != 0.0 else 0.0
+            wallet = state.acct[w, wallet_col(vt.cfg, v)]
+            w_cf = wallet + u1 + o1                 # sets Bybit's fee to close (own posted spot left out)
             entry = state.acct[v, A_ENTRY]
             trig, close, base = vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5
-            thr = mm_threshold(vt.cfg, v)
-            if not (is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, lo, trig, close, base, thr)
-                    or is_breached_at(wallet, q, entry, coll, h, vt.floor, vt.rate, vt.amount, v, hi, trig, close, base,
-                                      thr)):
+            if wallet + q * (m_worst - entry) + own1 + u1 + o1 > liquidation_level_at(
+                    w_cf, q, entry, m_worst, vt.floor, vt.rate, vt.amount, v, trig, close, base, mm_threshold(vt.cfg, v)):
                 continue                            # the common case, decided without a call
-            px = liquidation_fill_price(wallet, q, entry, coll, h, vt, v, lo, hi, mkt.mark_open[i, v])
-            if state.acct[w, A_COLL] != 0.0 and vt.cfg[v, C_ISOLATED] < 0.5:
-                sell_collateral(state, rec, ledger, i, t, w, mkt.coll_low[i, w],
+            m_open = mkt.mark_open[i, v]
+            u0 = asset_value(state.acct, vt.cfg, mkt, i, w, 0.0) if cross else 0.0
+            own0 = spot_value(state.acct, vt.cfg, mkt, i, v, 0.0)
+            lam = breach_point(wallet, w_cf, q, entry, m_open, m_worst, own0 + u0 + o0, own1 + u1 + o1, vt, v)
+            if math.isnan(lam):
+                continue                            # breached only to rounding at the test
+            px = m_open + lam * (m_worst - m_open)
+            if state.acct[w, A_COLL] != 0.0 and cross:
+                c_o = mkt.coll_open[i, w]
+                sell_collateral(state, vt, rec, ledger, i, t, w, c_o + lam * (mkt.coll_low[i, w] - c_o),
                                 mkt.coll_close[max(i - 1, 0), w])
             k = tier_index(tier_size(q, px, base), vt.floor, v)
             if vt.cfg[v, C_PARTIAL] > 0.5 and k > 0 and k + 1 >= vt.cfg[v, C_PARTIAL_FROM]:
                 j = max(k - max(int(vt.cfg[v, C_PARTIAL_TIERS]), 1), 0)     # the tier stepped down to
-                cap = vt.floor[v, j + 1]
-                keep = (cap if base else cap / px) * (1.0 - 1e-9)   # what fits in it
+                tier_cap = vt.floor[v, j + 1]
+                keep = (tier_cap if base else tier_cap / px) * (1.0 - 1e-9)   # what fits in it
                 part = q - keep if q > 0.0 else q + keep
                 # the step down is an order to the book and pays the taker fee (Bybit's and OKX's rule), the
                 # rest closes with the liquidation fee or at the bankruptcy price
-                liquidate(state, vt, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq, ratio,
-                          vt.cfg[v, C_TAKER], False, extra)
+                liquidate(state, vt, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq,
+                          spot_value(state.acct, vt.cfg, mkt, i, v, lam), vt.cfg[v, C_TAKER], False, False,
+                          o0 + lam * (o1 - o0))
                 n_liq += 1
-                wallet = state.acct[w, wallet_col(vt.cfg, v)] + extra
-                px = liquidation_fill_price(wallet, state.acct[v, A_QTY], state.acct[v, A_ENTRY], coll, h, vt, v,
-                                            lo, hi, px)
-                if math.isnan(px):
+                # the rest walks on from this point (the collateral asset, if any, is cash now)
+                wallet = state.acct[w, wallet_col(vt.cfg, v)]
+                c_at = spot_value(state.acct, vt.cfg, mkt, i, v, lam) + o0 + lam * (o1 - o0)
+                lam2 = breach_point(wallet, wallet + o1, state.acct[v, A_QTY], state.acct[v, A_ENTRY], px, m_worst,
+                                    c_at, own1 + o1, vt, v)
+                if math.isnan(lam2):
                     continue
+                lam = lam + lam2 * (1.0 - lam)
+                px = m_open + lam * (m_worst - m_open)
             liquidate(state, vt, rec, ledger, i, t, v, px, state.acct[v, A_QTY], liq_id0 + n_liq, liq_out, n_liq,
-                      ratio, vt.cfg[v, C_LIQ_FEE], vt.cfg[v, C_BANKRUPTCY] > 0.5, extra)
+                      spot_value(state.acct, vt.cfg, mkt, i, v, lam), vt.cfg[v, C_LIQ_FEE],
+                      vt.cfg[v, C_BANKRUPTCY] > 0.5, True, o0 + lam * (o1 - o0))
             n_liq += 1
         # 2. funding on the positions held
         for v in range(n_v):
@@ -544,18 +593,22 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                 continue                            # the account's records: account_records below
             wallet = state.acct[w, wallet_col(vt.cfg, v)] + collateral_value(state.acct, vt.cfg, w, mkt.coll_close[i, w],
                                                                              vt.cfg[v, C_ISOLATED] < 0.5)
-            coll = collateral_base(state.acct, vt.cfg, v) * (s / m)      # at spot (see spot_per_mark)
+            # posted spot at the index (else spot) close; the liquidation price moves it with the mark at the
+            # close's basis (a move of the asset, not a mark wick: docs/architecture.md §4)
+            x = mkt.index_close[i, v]
+            coll = collateral_base(state.acct, vt.cfg, v) * ((x if x > 0.0 else s) / m)
             h = vt.cfg[v, C_HAIRCUT]
             rec.venue[i, v, R_MARGIN] = margin_balance(wallet, qp, entry, coll, h, m)
             trig, close, base = vt.cfg[v, C_TRIGGER_FEE], vt.cfg[v, C_CLOSE_FEE], vt.cfg[v, C_TIER_BASE] > 0.5
             thr = mm_threshold(vt.cfg, v)
             rec.venue[i, v, R_MAINT] = liquidation_level_at(wallet, qp, entry, m, vt.floor, vt.rate, vt.amount, v, trig,
                                                             close, base, thr)
-            rec.venue[i, v, R_LIQ_PX] = liquidation_price_at(wallet, qp, entry, coll, h, vt.floor, vt.rate, vt.amount,
-                                                             v, m, trig, close, base, thr)
+            lp = liquidation_price_at(wallet, qp, entry, coll, h, vt.floor, vt.rate, vt.amount, v, m, trig, close, base,
+                                      thr)
+            rec.venue[i, v, R_LIQ_PX] = reported_liq_price(lp, qp, vt.cfg[v, C_LIQ_TICK])
         for v in range(g_multi.shape[0]):          # cross accounts over several slots: the account's margin
             if g_multi[v]:
-                account_records(state.acct, vt.cfg, vt.floor, vt.rate, vt.amount, mkt.spot_close, mkt.mark_close,
+                account_records(state.acct, vt.cfg, vt.floor, vt.rate, vt.amount, mkt.index_close, mkt.mark_close,
                                 mkt.coll_close, rec.venue, own_level, i, v)
         for p in range(n_p):
             rec.lend[i, p] = state.lend[p]

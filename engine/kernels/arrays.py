@@ -30,6 +30,10 @@ class MarketArrays(NamedTuple):
     dt_years: np.ndarray      # (n,) bar length in years of 365 days
     coll_low: np.ndarray      # (n, V) collateral asset (A_COLL) bar low, quote; NaN where the venue has none
     coll_close: np.ndarray    # (n, V) its bar close
+    coll_open: np.ndarray     # (n, V) its bar open (a bar's prices walk from the open, docs/architecture.md §4)
+    index_open: np.ndarray    # (n, V) the price posted spot is valued at: the venue's index when imported, else spot
+    index_low: np.ndarray     # (n, V) its bar low (posted spot is long: the low is its adverse extreme)
+    index_close: np.ndarray   # (n, V) its close (records: margin balance at the close)
 
 
 class VenueTables(NamedTuple):

@@ -17,7 +17,9 @@ A_QTY = 2      # signed perp position, base units (short < 0)
 A_ENTRY = 3    # average entry price of the perp position
 A_ISO = 4      # isolated margin assigned to the perp (quote); 0 in cross mode
 A_COLL = 5     # units of the venue's collateral asset (USDe-like, own price series); margin at price x ratio
-N_ACCT = 6
+A_FUND = 6     # the venue's insurance fund for this slot's symbol (quote): the venue's money, not the account's;
+               # drawn by deficits beyond bankruptcy, fed by the clearance fee (docs/architecture.md §4)
+N_ACCT = 7
 
 # columns of the per-slot configuration `vcfg` (S, N_CFG): laid out by the venue schema (data/venue_schema.py
 # CFG_COLUMNS: each venue field's kernel columns in field order, then the run's), which also says what fills each
@@ -47,6 +49,9 @@ C_MM_THRESHOLD = _CFG["C_MM_THRESHOLD"]    # breach when margin balance <= thres
 # several assets: each (venue, asset) pair is a row ("slot") of acct/cfg; a venue's slots are contiguous and
 # share one cross wallet, held on the venue's first slot (its home): home = v - cfg[v, C_HOME_OFF]
 C_HOME_OFF = _CFG["C_HOME_OFF"]            # offset back to the slot that holds the venue's cash (0: its own home)
+# the money path (issue 23): the reported liquidation price's tick, and the symbol's insurance fund at the block
+C_LIQ_TICK = _CFG["C_LIQ_TICK"]            # tick of the REPORTED liquidation price (OKX); 0 = the exact root
+C_FUND_SIZE = _CFG["C_FUND_SIZE"]          # the symbol's insurance fund in force (quote; A_FUND starts here)
 N_CFG = len(CFG_COLUMNS)
 
 # PnL parts (columns of pnl records), in the order of engine.results.PNL_PARTS (tests/unit/engine/test_codes.py)
@@ -88,9 +93,10 @@ K_WITHDRAWAL = 12   # external capital taken out (e.g. redemptions) (-)
 K_ADL = 13          # realized perp PnL of a position the venue auto-deleveraged (engine/runner.py, venue events)
 K_DEFAULT_LOSS = 14  # the part of a defaulted venue's balance that is not recovered (-)
 K_COLL_TRADE = 15   # cash paid (-) for collateral-asset units, or received (+) when they are sold (incl. at liquidation)
+K_SOCIALIZED = 16   # a deficit beyond the insurance fund, covered by ADL of other traders' opposite positions (+)
 LEDGER_KINDS = ("spot_trade", "realized_pnl", "fee", "funding", "lending_interest", "liquidation_fee",
                 "insurance", "transfer_out", "transfer_in", "lending_supply", "withdrawal_fee", "deposit",
-                "withdrawal", "adl", "default_loss", "collateral_trade")
+                "withdrawal", "adl", "default_loss", "collateral_trade", "socialized")
 
 # ledger integer columns (ledger_i); the amount lives in ledger_f
 L_TS = 0
@@ -105,19 +111,26 @@ T_DEST = 1     # venue index, or V + protocol index
 T_AMOUNT = 2
 N_TRANSIT = 3
 
-# what a venue did with an order (fill_order's status) and why it cut or refused it
+# what a venue did with an order (fill_order's status) and why it refused it. Venues refuse an order they cannot
+# take whole (Binance -2010 insufficient balance, -2019 margin is insufficient): nothing is cut any more, so
+# O_REDUCED is not produced (kept so old codes keep their meaning); O_CANCELLED ends a resting limit order.
 O_FILLED = 0
 O_REDUCED = 1
 O_REFUSED = 2
-ORDER_STATUS = ("filled", "reduced", "refused")
+O_CANCELLED = 3
+ORDER_STATUS = ("filled", "reduced", "refused", "cancelled")
 WHY_NONE = 0
 WHY_CASH = 1        # a spot buy costs more than the venue's cash
 WHY_HOLDINGS = 2    # a spot sell exceeds the spot held (spot cannot be shorted)
 WHY_MARGIN = 3      # a perp order needs more initial margin than the margin balance (tier max leverage)
 WHY_HALTED = 4      # the venue's trading (or withdrawals, for a transfer) is halted (a scheduled venue event)
 WHY_DEFAULTED = 5   # the venue has defaulted: nothing trades or moves there any more
+WHY_POST_ONLY = 6   # a limit order that would trade at once (take liquidity): maker orders are post-only
+WHY_EXPIRED = 7     # a resting limit order reached its expiry unfilled
+WHY_LIQUIDATED = 8  # the venue cancels a liquidated (or auto-deleveraged) position's resting orders
 REJECT_REASONS = ("", "not enough cash", "more than the spot held", "initial margin above margin balance",
-                  "venue halted", "venue defaulted")
+                  "venue halted", "venue defaulted", "would take liquidity (post-only)", "expired",
+                  "position liquidated or deleveraged")
 
 # why an advance stopped
 STOP_END = 0
@@ -132,5 +145,6 @@ Q_PRICE = 2
 Q_FEE = 3
 Q_INSURANCE = 4
 Q_BAR = 5
-N_LIQ = 6
+Q_SOCIAL = 6    # deficit beyond the insurance fund, socialized (ADL of other traders); 0 when the fund covered it
+N_LIQ = 7
 

@@ -3,10 +3,16 @@
 Valuation runs from the previous close (prev_spot / prev_mark). A fill at `ref_px` adds the
 correction dq * (prev - ref): its price part uses the spot move, its basis part the rest.
 
-Orders are checked the way a venue checks them (issue 13): a spot buy is cut to what the venue's
-cash pays (fee included), a spot sell to the spot held (no spot shorting), and a perp order that
-raises exposure to the largest size whose initial margin (notional / the tier's max leverage) the
-margin balance after the fill still covers. A cut is REDUCED, nothing left is REFUSED (codes.O_*).
+Orders are checked the way a venue checks them (issue 13, issue 23 item 9): a spot buy must be paid by the
+venue's cash (fee included), a spot sell must not exceed the spot held (no spot shorting), and a perp order
+that raises exposure must leave a margin balance that covers its initial margin (notional / the max leverage
+of the tier holding the new notional). An order that fails is REFUSED whole (codes.O_*), as Binance refuses
+it (-2010 insufficient balance, -2019 margin is insufficient, -2027 above the bracket's position cap): a venue
+never fills a smaller order than the one sent. Orders that only reduce the position always pass.
+
+Maker fills (`maker`): a resting limit order traded through at its limit price (engine/runner.py decides
+when): no slippage, the maker fee (negative: a rebate). Isolated margin: trading fees are paid from the
+venue's cash wallet, not from the isolated margin (OKX books them in realized PnL and keeps `margin`).
 """
 from __future__ import annotations
 
@@ -19,10 +25,10 @@ from numba import njit
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
 from basisbt.engine.kernels.book import home_row, update_position, wallet_col, wallet_row, write_ledger
 from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_HOME_OFF, C_ISOLATED,
-                                  C_SLIP,
-                                  C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, C_TIER_BASE, K_FEE, K_REALIZED,
-                                  K_SPOT_TRADE, O_FILLED, O_REDUCED, O_REFUSED, P_BASIS, P_FEES, P_PRICE,
-                                  P_SLIPPAGE, SPOT, WHY_CASH, WHY_HOLDINGS, WHY_MARGIN, WHY_NONE)
+                                          C_MAKER, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_MAKER, C_SPOT_TAKER,
+                                          C_TAKER, C_TIER_BASE, K_FEE, K_REALIZED, K_SPOT_TRADE, O_FILLED,
+                                          O_REFUSED, P_BASIS, P_FEES, P_PRICE, P_SLIPPAGE, SPOT, WHY_CASH,
+                                          WHY_HOLDINGS, WHY_MARGIN, WHY_NONE)
 from basisbt.engine.kernels.margin import tier_index, tier_size
 
 
@@ -33,6 +39,20 @@ def slippage_fraction(qty: float, volume: float, fixed: float, impact: float) ->
         return fixed
     part = 1.0 if volume <= 0.0 else min(abs(qty) / volume, 1.0)
     return fixed + impact * math.sqrt(part)
+
+
+@njit(cache=True)
+def first_fill_bar(high: np.ndarray, low: np.ndarray, limit: float, buy: bool, i0: int, i1: int) -> int:
+    """The first bar in [i0, i1) whose trades go STRICTLY through a resting limit order's price (a buy: the bar's
+    low below the limit; a sell: its high above it), -1 if none. NaN bars (no real bar) never fill."""
+    end = min(i1, high.shape[0])
+    b = i0
+    found = -1
+    while b < end and found < 0:
+        if (low[b] < limit) if buy else (high[b] > limit):
+            found = b
+        b += 1
+    return found
 
 
 @njit(cache=True)
@@ -80,84 +100,79 @@ def account_others(state: State, vt: VenueTables, v: int) -> tuple:
 
 @njit(cache=True)
 def allowed_qty(state: State, vt: VenueTables, v: int, instrument: int, qty: float, exec_px: float,
-                spot_px: float) -> tuple:
-    """(qty the venue accepts, status O_*, reason R_*) for an order of `qty` at exec_px."""
+                spot_px: float, fee_rate: float) -> tuple:
+    """(qty the venue accepts, status O_*, reason WHY_*) for an order of `qty` at exec_px paying `fee_rate`:
+    the whole order, or nothing (the venue refuses what it cannot take whole)."""
     acct = state.acct
+    cash = acct[home_row(vt.cfg, v), A_CASH]
     if instrument == SPOT:
         if qty > 0.0:
-            cash = acct[home_row(vt.cfg, v), A_CASH]
-            most = cash / (exec_px * (1.0 + vt.cfg[v, C_SPOT_TAKER])) if cash > 0.0 else 0.0
-            if qty <= most:
+            if qty * exec_px * (1.0 + fee_rate) <= cash * (1.0 + 1e-12):
                 return qty, O_FILLED, WHY_NONE
-            return (most, O_REDUCED, WHY_CASH) if most > 1e-12 * qty else (0.0, O_REFUSED, WHY_CASH)
+            return 0.0, O_REFUSED, WHY_CASH
         held = acct[v, A_SPOT]
         if -qty <= held + 1e-12:
             return max(qty, -held), O_FILLED, WHY_NONE
-        return (-held, O_REDUCED, WHY_HOLDINGS) if held > 1e-12 else (0.0, O_REFUSED, WHY_HOLDINGS)
+        return 0.0, O_REFUSED, WHY_HOLDINGS
     iso = vt.cfg[v, C_ISOLATED] > 0.5
     others, other_im = account_others(state, vt, v)
-    wallet = acct[v, A_ISO] if iso else acct[home_row(vt.cfg, v), A_CASH] + others
+    wallet = acct[v, A_ISO] if iso else cash + others
     coll = 0.0
     if not iso and vt.cfg[v, C_SPOT_COLL] > 0.5:
         coll = acct[v, A_SPOT] * (1.0 - vt.cfg[v, C_HAIRCUT]) * spot_px
-    q0, e0, fee = acct[v, A_QTY], acct[v, A_ENTRY], vt.cfg[v, C_TAKER]
-    if perp_margin_ok(wallet, q0, e0, coll, qty, exec_px, fee, vt.floor, vt.max_lev, v, vt.cfg[v, C_TIER_BASE],
-                      other_im):
-        return qty, O_FILLED, WHY_NONE
-    # exposure rises monotonically with |dq| past the reducing part: bisect for the largest size that fits
-    lo, hi = 0.0, abs(qty)
-    sign = 1.0 if qty > 0.0 else -1.0
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        if perp_margin_ok(wallet, q0, e0, coll, sign * mid, exec_px, fee, vt.floor, vt.max_lev, v,
+    q0, e0 = acct[v, A_QTY], acct[v, A_ENTRY]
+    # isolated: the fee is paid from the cash wallet, so the isolated margin must cover the initial margin alone
+    if not perp_margin_ok(wallet, q0, e0, coll, qty, exec_px, 0.0 if iso else fee_rate, vt.floor, vt.max_lev, v,
                           vt.cfg[v, C_TIER_BASE], other_im):
-            lo = mid
-        else:
-            hi = mid
-    if lo <= 1e-9 * abs(qty) or lo <= 1e-12:
         return 0.0, O_REFUSED, WHY_MARGIN
-    return sign * lo, O_REDUCED, WHY_MARGIN
+    if iso and abs(qty) * exec_px * fee_rate > max(cash, 0.0) * (1.0 + 1e-12) and fee_rate > 0.0:
+        return 0.0, O_REFUSED, WHY_CASH
+    return qty, O_FILLED, WHY_NONE
 
 
 @njit(cache=True)
 def fill_order(state: State, vt: VenueTables, rec: Records, ledger: Ledger, bar: int, ts_ns: int,
                v: int, instrument: int, qty: float, ref_px: float, spot_ref_px: float, volume: float,
-               fill_id: int) -> tuple:
-    """Execute `qty` (signed base) of spot or perp on venue v at ref_px +/- slippage, taker fee.
+               fill_id: int, maker: bool = False) -> tuple:
+    """Execute `qty` (signed base) of spot or perp on venue v at ref_px +/- slippage with the taker fee, or,
+    `maker`, at ref_px (the limit price) with the maker fee and no slippage.
 
-    Checks the order first (module docstring): a cut order fills its accepted part, a refused one
-    books nothing. Books cash, position, ledger rows and the PnL parts of bar `bar`. Returns
-    (filled qty, exec_px, fee, slippage_cost, status O_*, reason R_*), costs as positive quote amounts.
+    Checks the order first (module docstring): a refused one books nothing. Books cash, position, ledger rows
+    and the PnL parts of bar `bar`. Returns (filled qty, exec_px, fee, slippage_cost, status O_*, reason WHY_*),
+    costs as quote amounts (a maker rebate is a negative fee).
     """
     acct = state.acct
-    slip = slippage_fraction(qty, volume, vt.cfg[v, C_SLIP], vt.cfg[v, C_SLIP_IMPACT])
+    if maker:
+        slip = 0.0
+        fee_rate = vt.cfg[v, C_SPOT_MAKER] if instrument == SPOT else vt.cfg[v, C_MAKER]
+    else:
+        slip = slippage_fraction(qty, volume, vt.cfg[v, C_SLIP], vt.cfg[v, C_SLIP_IMPACT])
+        fee_rate = vt.cfg[v, C_SPOT_TAKER] if instrument == SPOT else vt.cfg[v, C_TAKER]
     exec_px = ref_px * (1.0 + slip) if qty > 0.0 else ref_px * (1.0 - slip)
-    qty, status, reason = allowed_qty(state, vt, v, instrument, qty, exec_px, spot_ref_px)
+    qty, status, reason = allowed_qty(state, vt, v, instrument, qty, exec_px, spot_ref_px, fee_rate)
     if status == O_REFUSED:
         return 0.0, exec_px, 0.0, 0.0, status, reason
-    if status == O_REDUCED:                        # a smaller order moves the price less
-        slip = slippage_fraction(qty, volume, vt.cfg[v, C_SLIP], vt.cfg[v, C_SLIP_IMPACT])
-        exec_px = ref_px * (1.0 + slip) if qty > 0.0 else ref_px * (1.0 - slip)
     slip_cost = qty * (exec_px - ref_px)          # >= 0: what slippage took
     prev_s = state.prev_spot[v]
+    home = home_row(vt.cfg, v)
+    fee = abs(qty) * exec_px * fee_rate
     if instrument == SPOT:
-        fee = abs(qty) * exec_px * vt.cfg[v, C_SPOT_TAKER]
-        acct[home_row(vt.cfg, v), A_CASH] -= qty * exec_px + fee
+        acct[home, A_CASH] -= qty * exec_px + fee
         acct[v, A_SPOT] += qty
         write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_SPOT_TRADE, -qty * exec_px, fill_id)
         price_part = qty * (prev_s - ref_px)
         basis_part = 0.0
     else:
-        fee = abs(qty) * exec_px * vt.cfg[v, C_TAKER]
         col = wallet_col(vt.cfg, v)
         new_q, new_e, realized = update_position(acct[v, A_QTY], acct[v, A_ENTRY], qty, exec_px)
         acct[v, A_QTY] = new_q
         acct[v, A_ENTRY] = new_e
-        acct[wallet_row(vt.cfg, v), col] += realized - fee
+        acct[wallet_row(vt.cfg, v), col] += realized
+        acct[home, A_CASH] -= fee                # isolated too: the fee is the wallet's, not the isolated margin's
         if realized != 0.0:
             write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_REALIZED, realized, fill_id)
         if new_q == 0.0 and col == A_ISO:         # closed: isolated margin returns to the wallet
-            acct[home_row(vt.cfg, v), A_CASH] += acct[v, A_ISO]
+            acct[home, A_CASH] += acct[v, A_ISO]
             acct[v, A_ISO] = 0.0
         prev_m = state.prev_mark[v]
         price_part = qty * (prev_s - spot_ref_px)

@@ -12,8 +12,10 @@ the bankruptcy price M_b of the perp (where wallet + qty*(M - entry) = 0), a con
 the whole level is scaled by the venue's threshold thr (cfg C_MM_THRESHOLD: 1.0, Binance portfolio
 margin 1.05, which liquidates at uniMMR <= 1.05).
 Margin balance is linear in the mark price M: B(M) = A + c*M, with
-A = wallet - qty*entry and c = qty + collateral_base*(1 - haircut) (spot posted as margin is
-valued at the mark). Binance's one-way isolated formula is the special case c = qty.
+A = wallet - qty*entry and c = qty + collateral_base*(1 - haircut): collateral_base is what of the posted
+collateral moves with the mark (advance.py passes posted spot x spot/mark at the close for the reported price,
+and the collateral's slope along a bar's walk for the liquidation inside the bar). Binance's one-way isolated
+formula is the special case c = qty.
 
 Kernels call the `*_at` forms, which read row v of the (V, K) tier tables in place and take the
 venue's model terms (trigger, close_rate, base: cfg columns C_TRIGGER_FEE, C_CLOSE_FEE, C_TIER_BASE)
@@ -94,7 +96,8 @@ def margin_balance(wallet: float, qty: float, entry: float, coll_base: float, ha
 @njit(**INLINE)
 def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
                          floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, ref_px: float,
-                         trigger: float, close_rate: float, base: bool, thr: float = 1.0) -> float:
+                         trigger: float, close_rate: float, base: bool, thr: float = 1.0,
+                         shift: float = 0.0) -> float:
     """Mark price at which margin balance equals the liquidation level; NaN if none exists (or qty == 0).
 
     Solves A + c*M = thr*(|qty|*(rate_k + trigger)*M - amount_k + close_fee) in every tier and keeps roots
@@ -102,9 +105,10 @@ def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: flo
     With whole-position notional tiers the level jumps up at a floor: the floor's price is a
     crossing too when the book is breached just above it and not just below. Base-unit tiers do
     not depend on the mark (one tier holds every root). Isolated margin: pass the isolated margin
-    as `wallet` and coll_base=0.
+    as `wallet` and coll_base=0. `shift` is added to the balance only (not to the wallet that sets the fee to
+    close): the liquidation inside a bar passes collateral walking along the bar's path this way (advance.py).
     """
-    a = wallet - qty * entry
+    a = wallet + shift - qty * entry
     c = qty + coll_base * (1.0 - haircut)
     q = abs(qty)
     trig = trigger
@@ -138,13 +142,26 @@ def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: flo
 
 
 @njit(**INLINE)
-def is_breached_at(wallet: float, qty: float, entry: float, coll_base: float, haircut: float,
-                   floor: np.ndarray, rate: np.ndarray, amount: np.ndarray, v: int, mark_px: float,
-                   trigger: float, close_rate: float, base: bool, thr: float = 1.0) -> bool:
-    """True when margin balance <= the liquidation level at `mark_px` (the liquidation condition)."""
-    bal = margin_balance(wallet, qty, entry, coll_base, haircut, mark_px)
-    return qty != 0.0 and bal <= liquidation_level_at(wallet, qty, entry, mark_px, floor, rate, amount, v, trigger,
-                                                      close_rate, base, thr)
+def reported_liq_price(px: float, qty: float, tick: float) -> float:
+    """The liquidation price as the venue REPORTS it (records, ctx.margin, distance metrics), not where it
+    liquidates: with a tick (OKX, cfg C_LIQ_TICK) the root moved one tick toward the mark and onto the tick
+    grid: a long's ceil(px / tick) * tick + tick (OKX's recorded ETH-USDT-SWAP long: root 2,722.1497 is
+    reported 2,722.16), a short's floor(px / tick) * tick - tick (the mirror; no recorded short). 0: exact."""
+    if tick <= 0.0 or not math.isfinite(px) or qty == 0.0:
+        return px
+    if qty > 0.0:
+        return (math.ceil(px / tick - 1e-9) + 1.0) * tick
+    return (math.floor(px / tick + 1e-9) - 1.0) * tick
+
+
+@njit(**INLINE)
+def leverage_pnl(wallet: float, upnl: float, maint: float) -> float:
+    """Binance's ADL ranking of a position ("LeveragePnl", FAQ 360033525471): PnL percent x margin ratio, with
+    PnL percent = max(0, unrealized profit) / max(1, wallet balance) and margin ratio = maintenance margin /
+    (wallet balance + unrealized profit), 0 when that balance is <= 0. Higher is deleveraged first."""
+    pct = max(0.0, upnl) / max(1.0, wallet)
+    bal = wallet + upnl
+    return pct * (maint / bal) if bal > 0.0 else 0.0
 
 
 # -- 1-D tier tables (one venue): tests and the Python layer --------------------------------------------

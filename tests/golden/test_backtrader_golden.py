@@ -9,13 +9,12 @@ cases with an ADL or a venue default (venue events, engine/venue_events.py).
 """
 from __future__ import annotations
 
+import backtrader as bt          # a hard dependency (pyproject.toml): missing is an error, not a skip
 import pandas as pd
 import pytest
 
-bt = pytest.importorskip("backtrader")
-
-from basisbt.engine.config import RunConfig  # noqa: E402
-from basisbt.regress.golden import DEFAULT_GOLDEN_DIR, DataAbsent, builtin_cases, load_case_data, read_golden  # noqa: E402
+from basisbt.engine.config import RunConfig
+from basisbt.regress.golden import DEFAULT_GOLDEN_DIR, DataAbsent, builtin_cases, load_case_data, read_golden
 
 pytestmark = pytest.mark.slow
 

@@ -32,13 +32,32 @@ def _describe(outcomes) -> str:
     return "\n".join(lines)
 
 
-def test_every_case_matches_its_golden() -> None:
-    """`make test` runs the whole regression: drift, stale, missing or a failed run fails the build."""
+def test_every_case_matches_its_golden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make test` runs the whole regression: drift, stale, missing, a failed run or a failed independent check
+    (`bless_checks`, run on every case: the ledger, fills, funding and fees recomputed) fails the build."""
+    import basisbt.regress.golden as golden
+    checked: list[str] = []
+    real = golden.bless_checks
+
+    def counting(run):
+        checked.append(run.case.name)
+        return real(run)
+    monkeypatch.setattr(golden, "bless_checks", counting)
     outcomes = regress(builtin_cases(), DEFAULT_GOLDEN_DIR)
     assert outcomes
     assert not any(oc.failed for oc in outcomes), (
         "golden regression failed (if the change is intended: `make golden` after the independent checks, and "
         "say why the numbers moved in the commit):\n" + _describe(outcomes))
+    ran = [oc.case.name for oc in outcomes if oc.status != "skipped"]
+    assert checked == ran and len(ran) >= 28, (checked, ran)
+
+
+def test_a_matching_golden_whose_run_fails_the_checks_is_not_a_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    import basisbt.regress.golden as golden
+    monkeypatch.setattr(golden, "bless_checks", lambda run: ["fees: from spec -1.0, pnl.fees -2.0"])
+    r = _cli(["--only", "perp_short__feb-2025-crash"])
+    assert r.exit_code == 1, r.output
+    assert "check-failed" in r.output and "fees: from spec -1.0" in r.output, r.output
 
 
 def _cli(args: list[str]):

@@ -15,14 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("backtrader")
-
-from basisbt.data.dataset import Dataset  # noqa: E402
-from basisbt.data.scenarios import load_scenario  # noqa: E402
-from basisbt.engine.bridges.backtrader_bridge import run_perp_short  # noqa: E402
-from basisbt.engine.config import RunConfig  # noqa: E402
-from basisbt.engine.runner import run_backtest  # noqa: E402
-from basisbt.strategies.perp_short import PerpShort  # noqa: E402
+from basisbt.data.dataset import Dataset
+from basisbt.data.scenarios import load_scenario
+from basisbt.engine.bridges.backtrader_bridge import run_perp_short   # imports backtrader, a hard dependency
+from basisbt.engine.config import RunConfig
+from basisbt.engine.runner import run_backtest
+from basisbt.strategies.perp_short import PerpShort
 
 pytestmark = pytest.mark.slow
 

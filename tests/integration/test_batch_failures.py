@@ -27,6 +27,7 @@ FREQTRADE = SHARED / "freqtrade" / "binance"
 BASISBT = [sys.executable, "-c", "from basisbt.cli.app import main; main()"]
 
 STRATEGIES = '''
+import os
 import time
 from dataclasses import dataclass
 from basisbt import Strategy, param
@@ -50,6 +51,8 @@ class Sleepy(Strategy):
         nap: float = param(0.0, "seconds slept in each on_bar", ge=0.0, le=100.0)
 
     def on_bar(self, ctx, ev):
+        if os.environ.get("SLEEPY_MARK"):               # tells a test that the hooks are running
+            open(os.environ["SLEEPY_MARK"], "a").close()
         time.sleep(self.p.nap)
 
 
@@ -304,9 +307,10 @@ def _wait(cond, seconds: float) -> bool:
     return cond()
 
 
-def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+def _start(args: list[str], cwd: Path, mark: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "COLUMNS": "200", **({"SLEEPY_MARK": str(mark)} if mark else {})}
     return subprocess.Popen([*BASISBT, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, "COLUMNS": "200"})
+                            start_new_session=True, env=env)
 
 
 @pytest.mark.slow
@@ -326,9 +330,12 @@ def test_ctrl_c_is_exit_130_and_a_killed_batch_leaves_no_worker(w: Path) -> None
              "stress": ["stress", *sleepy, "--set", "nap=0.05", "-n", "40", "--days", "5", "-j", "2",
                         "--out", w / "c-stress"]}
     for name, args in cases.items():
-        p = _start(list(map(str, args)), w)
+        mark = w / f"hooks-{name.replace(' ', '')}"
+        p = _start(list(map(str, args)), w, mark)
+        # workers up (batches with -j 2) and the strategy's hooks running: on a loaded machine start-up alone can
+        # take seconds, and a signal sent then would test start-up, not an interrupted run
         assert _wait(lambda: len(_pids_below(p.pid)) >= (2 if "-j 2" in name or name == "stress" else 0)
-                     and time.sleep(2) is None, 60)                       # and into the strategy's hooks
+                     and mark.exists(), 120), name
         kids = _pids_below(p.pid)
         os.killpg(p.pid, signal.SIGINT)
         out, err = p.communicate(timeout=60)

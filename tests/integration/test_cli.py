@@ -26,6 +26,30 @@ def test_scenarios_and_strategies_list():
     assert r.exit_code == 0 and "perp_short" in r.output and "collateral" in r.output
 
 
+def test_scenarios_say_which_settings_show_each_effect():
+    from basisbt.data.scenarios import list_scenarios
+    for s in list_scenarios(real_data=True, multi_asset=True):
+        assert s.shows, s.name                          # every scenario says how to see what it is for
+    r = runner.invoke(app, ["scenarios"], terminal_width=400)
+    assert r.exit_code == 0 and "settings that show each one" in r.output
+    assert "  collateral-depeg: --set collateral=usde --set leverage=10: the short" in r.output
+
+
+def test_collateral_depeg_headline_at_the_scenario_defaults(tmp_path):
+    # issue 23 item 10: the documented command, no --timeframe or --start: USDe margin at 10x is liquidated ...
+    out = tmp_path / "usde"
+    r = runner.invoke(app, ["run", "--data", "scenario:collateral-depeg", "--set", "collateral=usde",
+                            "--set", "leverage=10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "metrics.json").read_text())["liquidations"] == 1
+    # ... and with spot ETH as collateral it is not
+    out = tmp_path / "spot"
+    r = runner.invoke(app, ["run", "--data", "scenario:collateral-depeg", "--set", "collateral=spot",
+                            "--set", "leverage=10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "metrics.json").read_text())["liquidations"] == 0
+
+
 def test_default_run_writes_run_dir(tmp_path):
     out = tmp_path / "run"
     r = runner.invoke(app, ["run", "--out", str(out)])

@@ -84,8 +84,9 @@ def test_synthetic_dollar_splits_its_backing_by_asset_weights(rotation):
     for v in ("binance", "bybit", "okx"):
         eth, btc = by_slot[f"{v}:ETH"], by_slot[f"{v}:BTC"]
         # 1/3 of 1M per venue, less the 1 % cash buffer: ETH 0.5 and BTC 0.3 of it, 0.2 kept as USDT
-        assert eth == pytest.approx(1e6 / 3 * 0.99 * 0.5, rel=1e-3)
-        assert btc == pytest.approx(1e6 / 3 * 0.99 * 0.3, rel=1e-3)
+        # -> 165,000 and 99,000 exactly (qty = value / price, so qty x price is exact to rounding)
+        assert eth == pytest.approx(165_000.0, rel=1e-12)
+        assert btc == pytest.approx(99_000.0, rel=1e-12)
 
 
 def test_asset_weights_typo_is_refused(rotation):

@@ -1,9 +1,11 @@
 """The 2025-02-03 02:00 UTC bar on real Binance ETH/USDT 1h data (../shared/data, skipped when absent):
-liquidation is on the mark, not the trade wick, and posted spot is valued at spot, not at the mark.
+liquidation is on the mark, not the perp trade wick, and posted spot is valued on its own path (here the spot
+bars: no index is imported), not at the mark.
 
-The book is a short perp over-collateralized with spot (20 ETH posted, 10 short): net long, so it dies
-on the way DOWN. Its cash is chosen so that its liquidation price lies between the bar's mark low
-(2,157.66) and its perp trade low (2,080.19): it survives the bar.
+The book is a LONG perp of 10 ETH with 20 ETH of spot posted: both legs lose on the way down, so inside the bar
+its worst point is the mark at its low (2,157.66) with the posted spot at ITS low (2,125.01; docs/architecture.md
+§4). Its cash is chosen so that, with the spot at its low, the mark that breaches lies between the bar's mark
+low and its perp trade low (2,080.19): it survives the bar, which a trade-price check would not.
 """
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from basisbt.regress.golden import GoldenCase, load_case_data
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "freqtrade" / "binance"
 BAR = pd.Timestamp("2025-02-03 02:00", tz="UTC")
-RATE, HAIRCUT, SPOT_UNITS, Q = 0.005, 0.05, 20.0, -10.0       # flat 0.5 % maintenance (hand-solvable)
+RATE, HAIRCUT, SPOT_UNITS, Q = 0.005, 0.05, 20.0, 10.0        # flat 0.5 % maintenance (hand-solvable)
 LIQ_TARGET = 2120.0                                             # between the perp low and the mark low
 
 
@@ -36,19 +38,17 @@ def test_feb_3_wick_does_not_liquidate_on_the_mark_and_spot_collateral_is_valued
     assert mark_lo == pytest.approx(2157.66, abs=0.005)                 # recorded facts (venue README)
     assert perp_lo == pytest.approx(2080.19, abs=0.005)
     s_c, m_c = b["spot_close"][i, 0], b["mark_close"][i, 0]
+    s_lo = b["spot_low"][i, 0]
+    assert s_lo == pytest.approx(2125.01, abs=0.005)
     entry = b["mark_close"][i - 1, 0]
-    # in the bar, posted spot counts at spot/mark of the close x its mark units: c = q + 20 x ratio x 0.95.
-    # Balance(M) = W + q (M - entry) + 20 x ratio x 0.95 x M = W - q entry + c M; it equals |q| x 0.005 x M
-    # at M* = 2,120 when W = |q| x 0.005 x M* + q entry - c M*.
-    ratio = s_c / m_c
-    c = Q + SPOT_UNITS * ratio * (1 - HAIRCUT)
-    w = abs(Q) * RATE * LIQ_TARGET + Q * entry - c * LIQ_TARGET
-    # a trade-price check would breach at the wick (balance below maintenance at 2,080.19) ...
-    bal_wick = w + Q * (perp_lo - entry) + SPOT_UNITS * ratio * (1 - HAIRCUT) * perp_lo
-    assert bal_wick < abs(Q) * RATE * perp_lo
-    # ... the mark low does not reach it
-    bal_mark = w + Q * (mark_lo - entry) + SPOT_UNITS * ratio * (1 - HAIRCUT) * mark_lo
-    assert bal_mark > abs(Q) * RATE * mark_lo
+    # with the spot at its low the balance is B(M) = W + q (M - entry) + 20 x 0.95 x S_lo; it equals |q| x 0.005 x M
+    # at M* = 2,120 when W = |q| x 0.005 x M* - q (M* - entry) - 19 S_lo.
+    coll_lo = SPOT_UNITS * (1 - HAIRCUT) * s_lo
+    w = abs(Q) * RATE * LIQ_TARGET - Q * (LIQ_TARGET - entry) - coll_lo
+    # a trade-price check would breach at the perp's wick (balance below maintenance at 2,080.19) ...
+    assert w + Q * (perp_lo - entry) + coll_lo < abs(Q) * RATE * perp_lo
+    # ... the mark low does not reach it, the posted spot at its own low included
+    assert w + Q * (mark_lo - entry) + coll_lo > abs(Q) * RATE * mark_lo
 
     mk = m.arrays()
     acct = np.zeros((1, N_ACCT))

@@ -41,7 +41,7 @@ def venue_dir(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
                                      ["sweep", "--grid", "leverage=2,3", "--out"], ["stress", "--paths", "1", "--out"]])
 @pytest.mark.parametrize("old, new, key", [
     (r"^taker_fee = ", "taker_fees = ", "unknown key 'taker_fees' (did you mean 'taker_fee'?)"),       # typo
-    (r"^withdrawal_fee = ", "insurance_fund = 5e8\nwithdrawal_fee = ", "unknown key 'insurance_fund'"),  # unknown
+    (r"^withdrawal_fee = ", "insurance_pool = 5e8\nwithdrawal_fee = ", "unknown key 'insurance_pool' (did you mean 'insurance_fund'?)"),  # unknown
     (r"^spot_taker_fee = 0.001", 'spot_taker_fee = "0.1 %"', "spot_taker_fee = '0.1 %': expected a number"),
     (r'^liquidation_price = "liquidation"', 'liquidation_price = "bankruptcy"',                         # does nothing
      "liquidation_fee does nothing with liquidation_price = 'bankruptcy'"),
@@ -190,7 +190,7 @@ def test_a_collateral_asset_the_venue_does_not_list_is_refused():
     # collateral-depeg's USDe: binance.toml lists it; okx.toml does not
     with pytest.raises(ConfigError, match="okx: buy_collateral refused: USDe is not collateral on okx"):
         bb.run("perp_short", "scenario:collateral-depeg", params={"collateral": "usde", "venue": "okx"},
-               end="2025-10-10T06:00")
+               end="2025-10-11T03:00")
 
 
 def test_the_usde_ratio_is_read_from_the_file():
@@ -198,9 +198,9 @@ def test_the_usde_ratio_is_read_from_the_file():
     assert bb.venue("binance").at(ds_start).collateral["USDe"] == 1.0
     half = bb.venue("binance").replace(collateral={"ETH": 0.95, "BTC": 0.95, "USDe": 0.5})
     a = bb.run("perp_short", "scenario:collateral-depeg", params={"collateral": "usde", "leverage": 10.0},
-               end="2025-10-10T06:00")
+               end="2025-10-10T21:30")
     b = bb.run("perp_short", "scenario:collateral-depeg", params={"collateral": "usde", "leverage": 10.0},
-               end="2025-10-10T06:00", venues=[half])
+               end="2025-10-10T21:30", venues=[half])
     # the USDe held counts at half its value: the margin balance drops by half of it
     coll = a.timeline["binance:margin_balance"].iloc[-1] - b.timeline["binance:margin_balance"].iloc[-1]
     assert coll > 0 and a.timeline["equity"].iloc[-1] == b.timeline["equity"].iloc[-1]

@@ -7,11 +7,13 @@ from hypothesis import strategies as st
 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY, C_CLOSE_FEE,
-                                  C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE, C_MM_THRESHOLD, C_PARTIAL,
-                                  C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SPOT_COLL, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE,
-                                  N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, N_TRANSIT, P_BASIS,
-                                  P_FUNDING, P_LENDING, P_LIQUIDATION, P_PRICE, Q_VENUE, STOP_LIQUIDATION)
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY,
+                                          C_CLOSE_FEE, C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE,
+                                          C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SPOT_COLL,
+                                          C_SPOT_TAKER, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, N_ACCT, N_CFG, N_LIQ,
+                                          N_PNL, N_REC, N_TRANSIT, P_BASIS, P_FEES, P_FUNDING, P_LENDING,
+                                          P_LIQUIDATION, P_PRICE, Q_FEE, Q_INSURANCE, Q_PRICE, Q_SOCIAL, Q_VENUE,
+                                          STOP_LIQUIDATION)
 from tests.reference.advance import advance as ref_advance
 
 FLOOR = np.array([0.0, 50_000.0, 600_000.0, np.inf])
@@ -50,20 +52,28 @@ def random_market(rng, n, nv, npr):
     fr = np.where(rng.random((n, nv)) < 0.2, rng.normal(0, 0.001, (n, nv)), np.nan)
     # a USDe-like collateral asset near 1, sometimes depegging to 0.6-0.9 within a bar
     c_close = 1.0 + rng.normal(0, 0.002, (n, nv))
-    c_low = c_close * np.where(rng.random((n, nv)) < 0.1, rng.uniform(0.6, 0.9, (n, nv)),
-                               1 - np.abs(rng.normal(0, 0.002, (n, nv))))
+    c_open = np.vstack([c_close[:1], c_close[:-1]])
+    c_low = np.minimum(c_open, c_close) * np.where(rng.random((n, nv)) < 0.1, rng.uniform(0.6, 0.9, (n, nv)),
+                                                   1 - np.abs(rng.normal(0, 0.002, (n, nv))))
+    # the index (what posted spot is valued at): near spot, its low sometimes far below (a spot-only wick), and
+    # marks that sometimes wick alone (the spot flat): the two paths are not tied to each other
+    s_open = np.vstack([s[:1], s[:-1]])
+    x_low = np.minimum(s_open, s) * np.where(rng.random((n, nv)) < 0.15, rng.uniform(0.7, 0.95, (n, nv)),
+                                             1 - np.abs(rng.normal(0, 0.005, (n, nv))))
+    hi = hi * np.where(rng.random((n, nv)) < 0.1, rng.uniform(1.0, 1.3, (n, nv)), 1.0)
     return MarketArrays(
-        close_ns=np.arange(1, n + 1, dtype=np.int64) * 3_600_000_000_000, spot_open=np.vstack([s[:1], s[:-1]]),
+        close_ns=np.arange(1, n + 1, dtype=np.int64) * 3_600_000_000_000, spot_open=s_open,
         spot_close=s, perp_open=m_open, mark_open=m_open, mark_high=hi, mark_low=lo, mark_close=m,
         spot_volume=np.ones((n, nv)), perp_volume=np.ones((n, nv)), funding_rate=fr, funding_value=np.nan_to_num(fr * m),
         lend_apy=rng.uniform(0, 0.2, (n, npr)), lend_update=rng.random((n, npr)) < 0.3,
-        dt_years=np.full(n, 1 / 8760), coll_low=c_low, coll_close=c_close)
+        dt_years=np.full(n, 1 / 8760), coll_low=c_low, coll_close=c_close, coll_open=c_open, index_open=s_open,
+        index_low=x_low, index_close=s)
 
 
 def unlist(mkt, v, k):
     """Venue v has no bars before bar k (NaN prices, as engine.market leaves them)."""
     for name in ("spot_open", "spot_close", "perp_open", "mark_open", "mark_high", "mark_low", "mark_close",
-                 "coll_low", "coll_close"):
+                 "coll_low", "coll_close", "coll_open", "index_open", "index_low", "index_close"):
         getattr(mkt, name)[:k, v] = np.nan
 
 
@@ -101,14 +111,17 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
         cfg[v, C_SPOT_COLL] = float(rng.random() < 0.5)
         cfg[v, C_LIQ_FEE], cfg[v, C_HAIRCUT] = rng.uniform(0, 0.02), rng.uniform(0, 0.1)
         cfg[v, C_TAKER] = rng.uniform(0, 0.001)
+        cfg[v, C_SPOT_TAKER] = rng.uniform(0, 0.002)
         cfg[v, C_COLL_RATIO] = rng.uniform(0.8, 1.0)
+        # the symbol's insurance fund: often ample, sometimes too small for a deficit (the rest is socialized)
+        acct[v, A_FUND] = rng.choice([1e12, rng.uniform(0, 2000), 0.0])
         cfg[v, C_MM_THRESHOLD] = rng.choice([0.0, 1.0, 1.05])       # 0 = unset = 1.0
         for col, x in models[v][1].items():
             cfg[v, col] = x
         margin = abs(q) * mkt.mark_open[0, v] / rng.uniform(2, 30)
         cfg[v, C_HOME_OFF] = v - homes[v]
         if homes[v] != v:                       # another asset of a venue: same venue costs, cash on the home slot
-            for col in (C_LIQ_FEE, C_TAKER, C_COLL_RATIO, C_MM_THRESHOLD):
+            for col in (C_LIQ_FEE, C_TAKER, C_COLL_RATIO, C_MM_THRESHOLD, C_SPOT_TAKER):
                 cfg[v, col] = cfg[homes[v], col]
             cfg[v, C_SPOT_COLL] = cfg[homes[v], C_SPOT_COLL]
             acct[homes[v], A_ISO if cfg[v, C_ISOLATED] else A_CASH] += 0.0
@@ -125,6 +138,7 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
     if late_v >= 0:
         acct[late_v] = 0.0
         acct[late_v, A_CASH] = 1000.0
+        acct[late_v, A_FUND] = 1e12
         unlist(mkt, late_v, min(late, n))
     lend = rng.uniform(0, 1e5, npr)
     state = State(acct.copy(), lend.copy(), np.zeros(npr), np.zeros((2, N_TRANSIT)), mkt.spot_open[0].copy(),
@@ -137,14 +151,16 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
                      np.array([m[0][2] for m in models]), np.full((nv, 5), 20.0))
     stop, code = advance(state, vt, mkt, rec, ledger, 0, n, liq_out, 0)
 
-    keys = ("cash", "spot", "qty", "entry", "iso", "coll")
-    r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO], a[A_COLL]))) for a in acct]
+    keys = ("cash", "spot", "qty", "entry", "iso", "coll", "fund")
+    r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO], a[A_COLL], a[A_FUND])))
+              for a in acct]
     r_cfg = [dict(liq_fee=c[C_LIQ_FEE], taker=c[C_TAKER], haircut=c[C_HAIRCUT], spot_coll=c[C_SPOT_COLL] > 0.5,
-                  isolated=c[C_ISOLATED] > 0.5, coll_ratio=c[C_COLL_RATIO], thr=c[C_MM_THRESHOLD], home=h, **m[2])
+                  isolated=c[C_ISOLATED] > 0.5, coll_ratio=c[C_COLL_RATIO], thr=c[C_MM_THRESHOLD], home=h,
+                  spot_taker=c[C_SPOT_TAKER], **m[2])
                  for c, m, h in zip(cfg, models, homes)]
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close",
                                                     "spot_close", "funding_rate", "lend_apy", "coll_low",
-                                                    "coll_close")}
+                                                    "coll_close", "coll_open", "index_open", "index_low")}
     r_mkt.update(funding_px=mkt.mark_close.tolist(), dt_years=mkt.dt_years.tolist(),
                  prev_spot=mkt.spot_open[0].tolist(),
                  prev_mark=mkt.mark_open[0].tolist(), lend=lend.tolist())
@@ -156,10 +172,18 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
         scale = max(1.0, abs(equity))
         assert math.isclose(rec.equity[i], equity, rel_tol=1e-9, abs_tol=1e-9 * scale)
         for name, col in (("funding", P_FUNDING), ("basis", P_BASIS), ("price", P_PRICE),
-                          ("lending", P_LENDING), ("liquidation", P_LIQUIDATION)):
-            assert math.isclose(rec.pnl[i, col], parts[name], rel_tol=1e-9, abs_tol=1e-9 * scale), (i, name)
+                          ("lending", P_LENDING), ("liquidation", P_LIQUIDATION), ("fees", P_FEES)):
+            assert math.isclose(rec.pnl[i, col], parts[name], rel_tol=1e-8, abs_tol=1e-8 * scale), (i, name)
     got_liq = sorted((int(r[Q_VENUE]), round(r[1], 6)) for r in liq_out if r[Q_VENUE] >= 0)
     assert got_liq == sorted((v, round(q, 6)) for v, q, *_ in out[-1][2])
+    # each close: price, fee (capped at what was left), the fund's part and the socialized rest agree
+    got = sorted((int(r[Q_VENUE]), round(r[1], 6), r[Q_PRICE], r[Q_FEE], r[Q_INSURANCE], r[Q_SOCIAL])
+                 for r in liq_out if r[Q_VENUE] >= 0)
+    want = sorted((v, round(q, 6), px, fee, ins, soc) for v, q, px, fee, ins, soc in out[-1][2])
+    for g, w in zip(got, want):
+        for a, b in zip(g[2:], w[2:]):
+            assert math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-6 * max(1.0, abs(g[2]))), (g, w)
+    assert all(r[Q_INSURANCE] >= 0 and r[Q_SOCIAL] >= 0 for r in liq_out if r[Q_VENUE] >= 0)
     # identity: PnL parts of each bar sum to its equity change (lending flows included)
     eq = np.r_[acct[:, [A_CASH, A_ISO]].sum() + np.nansum(acct[:, A_SPOT] * mkt.spot_open[0])
                + np.nansum(acct[:, A_COLL] * mkt.coll_close[0])

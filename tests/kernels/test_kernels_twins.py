@@ -27,15 +27,26 @@ def close(a, b, rel=1e-9, abs_=1e-9):
     return abs(a - b) <= max(rel * max(abs(a), abs(b)), abs_)
 
 
-@given(qty_s, px_s, rate_s)
-def test_funding_payment(q, px, r):
-    assert close(funding.funding_payment(q, px * r), ref.funding_payment(q, px, r))
+@given(qty_s, st.lists(st.tuples(px_s, rate_s), min_size=1, max_size=3))
+def test_funding_payment(q, settlements):
+    """The kernel gets one bar's sum of rate x mark (engine/market.py builds it); the twin settles one by one."""
+    marks, rates = [m for m, _ in settlements], [r for _, r in settlements]
+    value = math.fsum(m * r for m, r in settlements)
+    gross = math.fsum(abs(q) * m * abs(r) for m, r in settlements)
+    assert close(funding.funding_payment(q, value), ref.funding_payment(q, marks, rates), rel=1e-9,
+                 abs_=1e-9 * max(gross, 1.0))
 
 
 def test_funding_sign_short_earns_positive_rate():
-    # short 2 ETH at mark 3000, rate +0.01 %: receives 2 * 3000 * 0.0001 = 0.60
+    # short 2 ETH at mark 3000, rate +0.01 %: receives 2 * 3000 * 0.0001 = 0.60; rate -0.01 %: pays 0.60
     assert funding.funding_payment(-2.0, 3000.0 * 0.0001) == pytest.approx(0.60, abs=1e-12)
     assert funding.funding_payment(-2.0, 3000.0 * -0.0001) == pytest.approx(-0.60, abs=1e-12)
+    assert ref.funding_payment(-2.0, [3000.0], [0.0001]) == pytest.approx(0.60, abs=1e-12)
+    assert ref.funding_payment(2.0, [3000.0], [0.0001]) == pytest.approx(-0.60, abs=1e-12)   # a long pays
+    # two settlements in one bar at their own marks: +0.01 % at 3000 and -0.02 % at 2900 on a 2 ETH short
+    # -> +0.60 - 1.16 = -0.56
+    assert funding.funding_payment(-2.0, 3000.0 * 0.0001 + 2900.0 * -0.0002) == pytest.approx(-0.56, abs=1e-12)
+    assert ref.funding_payment(-2.0, [3000.0, 2900.0], [0.0001, -0.0002]) == pytest.approx(-0.56, abs=1e-12)
 
 
 @given(st.floats(0, 1e9, **finite), st.floats(-0.5, 2.0, **finite), st.floats(0, 2, **finite))
@@ -43,10 +54,43 @@ def test_lending_interest(b, apy, dt):
     assert close(lending.lending_interest(b, apy, dt), ref.lending_interest(b, apy, dt), rel=1e-9, abs_=1e-6)
 
 
+@pytest.mark.parametrize("lend", [lending.lending_interest, ref.lending_interest])
+def test_lending_interest_hand_cases(lend):
+    # a year at 5 %: 5 % exactly; half a year at 21 %: 10 % (1.21^0.5 = 1.1); two years at 10 %: 21 %
+    assert lend(1_000_000.0, 0.05, 1.0) == pytest.approx(50_000.0, abs=1e-6)
+    assert lend(1_000_000.0, 0.21, 0.5) == pytest.approx(100_000.0, abs=1e-6)
+    assert lend(1_000_000.0, 0.10, 2.0) == pytest.approx(210_000.0, abs=1e-6)
+    assert lend(1_000_000.0, -0.19, 0.5) == pytest.approx(-100_000.0, abs=1e-6)   # a negative yield: 0.81^0.5
+    assert lend(0.0, 0.5, 1.0) == 0.0
+
+
+@given(st.floats(1.0, 1e9, **finite), st.floats(0.0, 1.0, **finite), st.integers(1, 500))
+def test_lending_compounds_bar_by_bar_to_the_yearly_rate(b, apy, n):
+    """n bars of 1h accrued one at a time (as the kernel runs) give the closed form (1 + apy)^(n/8760) - 1."""
+    bal = b
+    for _ in range(n):
+        bal += lending.lending_interest(bal, apy, 1.0 / 8760.0)
+    expect = b * math.expm1(n / 8760.0 * math.log1p(apy))
+    assert abs((bal - b) - expect) <= 1e-9 * max(b, 1.0)
+
+
 @given(st.floats(0, 5e6, **finite))
 def test_maintenance_margin(notional):
     assert close(margin.maintenance_margin(notional, FLOOR, RATE, AMOUNT),
                  ref.maintenance_margin(notional, FLOOR, RATE, AMOUNT), abs_=1e-7)
+
+
+def test_a_size_on_a_floor_is_in_the_tier_that_starts_there():
+    """docs/venues.md: tier k covers [floor[k], floor[k+1]). On a running-sum table the maintenance is the same
+    from both sides of a floor (50k x 0.4 % = 50k x 0.5 % - 50 = 200), so only a whole-position table (and the
+    tier's max leverage) shows which tier holds a size exactly on the floor: 50k x 0.5 % = 250, not 200.
+    (Binance documents its brackets as (floor, cap]: the two conventions differ only exactly on a floor.)"""
+    whole = np.zeros(5)
+    for mm in (margin.maintenance_margin, ref.maintenance_margin):
+        assert mm(50_000.0, FLOOR, RATE, AMOUNT) == pytest.approx(200.0, abs=1e-9)
+        assert mm(50_000.0, FLOOR, RATE, whole) == pytest.approx(250.0, abs=1e-9)
+        assert mm(49_999.99, FLOOR, RATE, whole) == pytest.approx(49_999.99 * 0.004, abs=1e-9)
+    assert margin.tier_index(600_000.0, FLOOR.reshape(1, -1), 0) == ref.tier_index(600_000.0, FLOOR) == 2
 
 
 @given(st.floats(0, 5e6, **finite), qty_s, px_s, st.floats(0, 100, **finite), st.floats(0, 0.2, **finite), px_s)
@@ -111,3 +155,16 @@ def test_update_position(q, e, dq, px):
 @given(qty_s, st.floats(0, 1e6, **finite), st.floats(0, 0.01, **finite), st.floats(0, 0.1, **finite))
 def test_slippage_fraction(q, vol, fixed, impact):
     assert close(fills.slippage_fraction(q, vol, fixed, impact), ref.slippage_fraction(q, vol, fixed, impact))
+
+
+@pytest.mark.parametrize("slip", [fills.slippage_fraction, ref.slippage_fraction])
+def test_slippage_square_root_impact_hand_cases(slip):
+    # 1 bp fixed + 1 % x sqrt(participation): 25 of 10,000 -> sqrt(0.0025) = 0.05 -> 0.0001 + 0.0005 = 6 bp
+    assert slip(25.0, 10_000.0, 0.0001, 0.01) == pytest.approx(0.0006, abs=1e-15)
+    assert slip(-25.0, 10_000.0, 0.0001, 0.01) == pytest.approx(0.0006, abs=1e-15)    # a sell moves it as much
+    # four times the size moves it twice as much (square root, not linear): 100 of 10,000 -> 0.1 -> 11 bp
+    assert slip(100.0, 10_000.0, 0.0001, 0.01) == pytest.approx(0.0011, abs=1e-15)
+    # more than the bar's volume, or a bar without volume: the whole bar (participation 1) -> 101 bp
+    assert slip(30_000.0, 10_000.0, 0.0001, 0.01) == pytest.approx(0.0101, abs=1e-15)
+    assert slip(5.0, 0.0, 0.0001, 0.01) == pytest.approx(0.0101, abs=1e-15)
+    assert slip(1e6, 10.0, 0.0002, 0.0) == 0.0002                                        # no impact: fixed only

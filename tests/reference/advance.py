@@ -1,4 +1,11 @@
-"""Plain-Python twin of engine.kernels.advance.advance: the same bar loop over lists and floats."""
+"""Plain-Python twin of engine.kernels.advance.advance: the same bar loop over lists and floats.
+
+Written from the rule in docs/architecture.md §4, not from the kernel: inside a bar every price walks from its
+open toward its adverse extreme, together (the mark to its high for a short, its low for a long; posted spot on
+its index path to the low; a collateral asset on its own bars to its low). The account breaches where margin
+balance <= threshold x its liquidation level at the end of the walk, and is closed at the first point of the
+walk where that holds (found here by bisection on the walk, never by a closed form).
+"""
 from __future__ import annotations
 
 import math
@@ -9,13 +16,16 @@ from tests.reference import kernels as k
 def advance(acct, cfg, tiers, mkt, i0, i1):
     """Return per-bar (equity, pnl parts dict, liquidations) for a book given as plain dicts.
 
-    acct: list of dicts cash, spot, qty, entry, iso (optional coll: collateral-asset units); cfg: list of dicts
-    liq_fee, taker, haircut, spot_coll, isolated, optional coll_ratio and thr (threshold), and the liquidation
-    model (all optional, Binance's by default): partial, partial_from (1-based tier), partial_tiers, trigger,
-    close_fee, base (tiers in base units), bankrupt, and `home` (several assets: the index of the entry that
-    holds this one's venue cash; cross entries with one home are one account); tiers: list of (floor, rate,
-    amount) lists; mkt: dict of 2-D lists (optional coll_low, coll_close).
-    State is copied, not mutated. Stops after the first bar with a liquidation.
+    acct: list of dicts cash, spot, qty, entry, iso (optional coll: collateral-asset units, fund: the venue's
+    insurance fund for the symbol); cfg: list of dicts liq_fee, taker, haircut, spot_coll, isolated, optional
+    spot_taker (fee on forced collateral sales), coll_ratio and thr (threshold), and the liquidation model (all
+    optional, Binance's by default): partial, partial_from (1-based tier), partial_tiers, trigger, close_fee, base
+    (tiers in base units), bankrupt, and `home` (several assets: the index of the entry that holds this one's
+    venue cash; cross entries with one home are one account); tiers: list of (floor, rate, amount) lists; mkt:
+    dict of 2-D lists (index_open / index_low: the price posted spot is valued at, spot when absent; optional
+    coll_open, coll_low, coll_close).
+    State is copied, not mutated. Stops after the first bar with a liquidation. Each liquidation is
+    (venue, qty, price, fee, insurance from the fund, socialized beyond it).
     """
     acct = [dict(a) for a in acct]
     prev_s = list(mkt["prev_spot"])
@@ -23,7 +33,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
     lend = list(mkt["lend"])
     out = []
 
-    def coll_px(name, i, v):
+    def get(name, i, v):
         return mkt[name][i][v] if name in mkt else math.nan
 
     def home(v):
@@ -31,38 +41,96 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
 
     def holder(v):
         """The entry whose cash (or isolated margin) is v's wallet."""
-        return a_of(v) if cfg[v]["isolated"] else acct[home(v)]
-
-    def a_of(v):
-        return acct[v]
+        return acct[v] if cfg[v]["isolated"] else acct[home(v)]
 
     def members(h):
         return [u for u in range(len(acct)) if home(u) == h and not cfg[u]["isolated"]]
 
-    def spot_in_mark(i, u):
-        s_i, m_i = mkt["spot_close"][i][u], mkt["mark_close"][i][u]
-        r = s_i / m_i if s_i > 0 and m_i > 0 else 1.0
-        return acct[u]["spot"] * r if cfg[u]["spot_coll"] and not cfg[u]["isolated"] else 0.0
+    def between(a, b, lam):
+        return a + lam * (b - a)
+
+    def posted_spot(i, u, lam):
+        """Margin value of entry u's posted spot `lam` along its index walk (open -> low), net of the haircut."""
+        if not cfg[u]["spot_coll"] or cfg[u]["isolated"] or not acct[u]["spot"]:
+            return 0.0
+        o = get("index_open", i, u)
+        if math.isnan(o):
+            return 0.0
+        return acct[u]["spot"] * (1 - cfg[u]["haircut"]) * between(o, get("index_low", i, u), lam)
+
+    def coll_units_value(i, h, lam):
+        units = acct[h].get("coll", 0.0)
+        if not units:
+            return 0.0
+        return units * cfg[h].get("coll_ratio", 1.0) * between(get("coll_open", i, h), get("coll_low", i, h), lam)
+
+    def mark_at(i, u, lam):
+        x = mkt["mark_low"][i][u] if acct[u]["qty"] >= 0 else mkt["mark_high"][i][u]
+        return between(mkt["mark_open"][i][u], x, lam)
+
+    def first_breach(gap, lo=0.0):
+        """The first lam in [lo, 1] with gap(lam) <= 0 (bisection), or NaN if gap(1) > 0."""
+        if gap(1.0) > 0:
+            return math.nan
+        if gap(lo) <= 0:
+            return lo
+        a, b = lo, 1.0
+        for _ in range(200):
+            mid = 0.5 * (a + b)
+            a, b = (a, mid) if gap(mid) <= 0 else (mid, b)
+        return b
+
+    def sell_units(i, h, lam, parts):
+        """The venue sells the collateral-asset units at their price on the walk, paying the spot taker fee."""
+        units = acct[h].get("coll", 0.0)
+        if not units:
+            return
+        px = between(get("coll_open", i, h), get("coll_low", i, h), lam)
+        fee = units * px * cfg[h].get("spot_taker", 0.0)
+        acct[h]["cash"] += units * px - fee
+        prev = get("coll_close", max(i - 1, 0), h)
+        parts["price"] += units * (px - prev) if not math.isnan(prev) else 0.0
+        parts["fees"] -= fee
+        acct[h]["coll"] = 0.0
+
+    def settle(v, q, px, fee_wanted, bankrupt, to_fund, wallet_key, balance_rest, parts, liqs):
+        """Close q of entry v at px. balance_rest(): the margin balance once closed, before any fee. The fee takes
+        at most what is left; a deficit comes from the venue's fund, the rest is socialized; the account ends >= 0."""
+        a = acct[v]
+        wa = holder(v)
+        entry = a["entry"]
+        rest = a["qty"] - q
+        rest = 0.0 if abs(rest) < 1e-12 * max(abs(q), 1.0) else rest
+        wa[wallet_key] += q * (px - entry)
+        a["qty"], a["entry"] = rest, (entry if rest else 0.0)
+        left = balance_rest(rest, entry)
+        fee = max(left, 0.0) if bankrupt else min(fee_wanted, max(left, 0.0))
+        wa[wallet_key] -= fee
+        deficit = max(fee - left, 0.0)
+        fund = a.get("fund", 0.0)
+        from_fund = min(deficit, max(fund, 0.0))
+        a["fund"] = fund - from_fund + (fee if to_fund else 0.0)
+        wa[wallet_key] += deficit
+        if wallet_key == "iso" and rest == 0.0:
+            acct[home(v)]["cash"] += a["iso"]
+            a["iso"] = 0.0
+        s_ref = px * prev_s[v] / prev_m[v]
+        parts["price"] += -q * (prev_s[v] - s_ref)
+        parts["basis"] += -q * ((prev_m[v] - prev_s[v]) - (px - s_ref))
+        parts["liquidation"] += deficit - fee
+        liqs.append((v, q, px, fee, from_fund, deficit - from_fund))
 
     def liquidate_group(i, h, parts, liqs):
-        """A cross account with several open perps: every mark walks from the open toward its extreme
-        together; the account goes at the first point where balance <= the summed levels, all perps at once."""
+        """A cross account with several open perps: every price walks together; the account goes at the first
+        point of the walk where balance <= the summed levels, all perps at once."""
         us = [u for u in members(h) if not math.isnan(mkt["mark_low"][i][u])]
 
-        def mark(u, lam, fav):
-            down = (acct[u]["qty"] >= 0) != fav
-            x = mkt["mark_low"][i][u] if down else mkt["mark_high"][i][u]
-            o = mkt["mark_open"][i][u]
-            return o + lam * (x - o)
-
-        def gap(lam, fav):
-            c_low = coll_px("coll_low", i, h)
-            bal = acct[h]["cash"] + (acct[h].get("coll", 0.0) * c_low * cfg[h].get("coll_ratio", 1.0)
-                                     if acct[h].get("coll", 0.0) else 0.0)
+        def gap(lam):
+            bal = acct[h]["cash"] + coll_units_value(i, h, lam)
             level = 0.0
             for u in us:
-                a, c, m = acct[u], cfg[u], mark(u, lam, fav)
-                bal += a["qty"] * (m - a["entry"]) + spot_in_mark(i, u) * (1 - c["haircut"]) * m
+                a, c, m = acct[u], cfg[u], mark_at(i, u, lam)
+                bal += a["qty"] * (m - a["entry"]) + posted_spot(i, u, lam)
                 if a["qty"]:
                     notional = abs(a["qty"] * m)
                     kk = k.tier_index(abs(a["qty"]) if c.get("base") else notional, tiers[u][0])
@@ -71,138 +139,100 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
                                     - tiers[u][2][kk])
             return bal - level
 
-        if gap(1.0, False) > 0 and gap(1.0, True) > 0:
-            return                                      # not breached either way over the bar
-        fav = gap(1.0, False) > 0
-        lam = 0.0
-        if gap(0.0, fav) > 0:
-            lo, hi = 0.0, 1.0
-            for _ in range(200):
-                mid = 0.5 * (lo + hi)
-                lo, hi = (lo, mid) if gap(mid, fav) <= 0 else (mid, hi)
-            lam = hi
-        px = {u: mark(u, lam, fav) for u in us}
-        if acct[h].get("coll", 0.0):                    # collateral units are sold at the low first
-            c_low = coll_px("coll_low", i, h)
-            acct[h]["cash"] += acct[h]["coll"] * c_low
-            prev = coll_px("coll_close", max(i - 1, 0), h)
-            parts["price"] += acct[h]["coll"] * (c_low - prev) if not math.isnan(prev) else 0.0
-            acct[h]["coll"] = 0.0
+        lam = first_breach(gap)
+        if math.isnan(lam):
+            return
+        px = {u: mark_at(i, u, lam) for u in us}
+        spot_at = {u: posted_spot(i, u, lam) for u in us}
+        sell_units(i, h, lam, parts)
         for u in us:
-            a, c = acct[u], cfg[u]
-            q, p = a["qty"], px[u]
+            q = acct[u]["qty"]
             if not q:
                 continue
-            realized = q * (p - a["entry"])
-            a["qty"], a["entry"] = 0.0, 0.0
 
-            def balance():
-                return acct[h]["cash"] + sum(acct[x]["qty"] * (px[x] - acct[x]["entry"])
-                                             + spot_in_mark(i, x) * (1 - cfg[x]["haircut"]) * px[x] for x in us)
-            acct[h]["cash"] += realized
-            fee = max(balance(), 0.0) if c.get("bankrupt") else abs(q) * p * c["liq_fee"]
-            acct[h]["cash"] -= fee
-            ins = max(-balance(), 0.0)
-            acct[h]["cash"] += ins
-            s_ref = p * prev_s[u] / prev_m[u]
-            parts["price"] += -q * (prev_s[u] - s_ref)
-            parts["basis"] += -q * ((prev_m[u] - prev_s[u]) - (p - s_ref))
-            parts["liquidation"] += ins - fee
-            liqs.append((u, q, p, fee, ins))
+            def balance_rest(rest, entry, u=u):
+                others = sum(acct[x]["qty"] * (px[x] - acct[x]["entry"]) + spot_at[x] for x in us if x != u)
+                return acct[h]["cash"] + rest * (px[u] - entry) + spot_at[u] + others
+
+            settle(u, q, px[u], abs(q) * px[u] * cfg[u]["liq_fee"], cfg[u].get("bankrupt", False), True, "cash",
+                   balance_rest, parts, liqs)
 
     for i in range(i0, i1):
-        parts = dict(funding=0.0, basis=0.0, price=0.0, lending=0.0, liquidation=0.0)
+        parts = dict(funding=0.0, basis=0.0, price=0.0, lending=0.0, liquidation=0.0, fees=0.0)
         liqs = []
         done_groups = set()
         for v, a in enumerate(acct):
             if a["qty"] == 0:
                 continue
-            wallet_key = "iso" if cfg[v]["isolated"] else "cash"
+            c = cfg[v]
+            wallet_key = "iso" if c["isolated"] else "cash"
             wa = holder(v)
-            others = 0.0
-            if not cfg[v]["isolated"] and not math.isnan(mkt["mark_low"][i][v]):
+            hv = v if c["isolated"] else home(v)
+            others = []                                   # the account's other entries' posted spot
+            if not c["isolated"] and not math.isnan(mkt["mark_low"][i][v]):
                 open_ = [u for u in members(home(v)) if acct[u]["qty"] != 0]
                 if len(open_) > 1:
                     if home(v) not in done_groups:
                         done_groups.add(home(v))
                         liquidate_group(i, home(v), parts, liqs)
                     continue
-                # one open perp: the account's other spot collateral counts at its bar low, as a constant
-                others = sum(spot_in_mark(i, u) * (1 - cfg[u]["haircut"]) * mkt["mark_low"][i][u]
-                             for u in members(home(v)) if u != v and not math.isnan(mkt["mark_low"][i][u]))
-            # posted spot is valued at spot, not mark: in mark units it is spot/mark of itself
-            s_i, m_i = mkt["spot_close"][i][v], mkt["mark_close"][i][v]
-            ratio = s_i / m_i if s_i > 0 and m_i > 0 else 1.0
-            coll = a["spot"] * ratio if cfg[v]["spot_coll"] and not cfg[v]["isolated"] else 0.0
-            lo, hi = mkt["mark_low"][i][v], mkt["mark_high"][i][v]
-            if math.isnan(lo):
+                others = [u for u in members(home(v)) if u != v and not math.isnan(mkt["mark_low"][i][u])]
+            if math.isnan(mkt["mark_low"][i][v]):
                 continue
-            thr = cfg[v].get("thr", 1.0) or 1.0
-            hv = v if cfg[v]["isolated"] else home(v)
-            c_low = coll_px("coll_low", i, hv)
-
-            c = cfg[v]
             model = dict(trigger=c.get("trigger", 0.0), close_fee=c.get("close_fee", 0.0), base=c.get("base", False),
-                         thr=thr)
+                         thr=c.get("thr", 1.0) or 1.0)
+            m_open = mkt["mark_open"][i][v]
+            worst = mkt["mark_high"][i][v] if a["qty"] < 0 else mkt["mark_low"][i][v]
 
-            def first_breach(start):
-                # collateral-asset units count at the bar's low x ratio (cross only)
-                extra = wa.get("coll", 0.0) * c_low * cfg[hv].get("coll_ratio", 1.0) \
-                    if wa.get("coll", 0.0) and not c["isolated"] else 0.0
-                args = (wa[wallet_key] + extra + others, a["qty"], a["entry"], coll, c["haircut"], *tiers[v])
-                for worst in ((hi, lo) if a["qty"] < 0 else (lo, hi)):
-                    if k.is_breached(*args, worst, **model):
-                        if k.is_breached(*args, start, **model):
-                            return start
-                        px = k.liquidation_price(*args, start, **model)
-                        return worst if math.isnan(px) or px < lo or px > hi else px
-                return math.nan
+            def other_spot(lam):
+                return sum(posted_spot(i, u, lam) for u in others)
 
-            def close(q, px, fee_rate, bankrupt=False):
-                rest = a["qty"] - q
-                rest = 0.0 if abs(rest) < 1e-12 * max(abs(q), 1.0) else rest
-                if bankrupt:    # taken over at the bankruptcy price: what the book still holds at px is lost
-                    fee = max(wa[wallet_key] + q * (px - a["entry"]) + rest * (px - a["entry"])
-                              + coll * (1 - cfg[v]["haircut"]) * px + others, 0.0)
-                else:
-                    fee = abs(q) * px * fee_rate
-                wa[wallet_key] += q * (px - a["entry"]) - fee
-                entry = a["entry"]
-                a["qty"], a["entry"] = rest, (entry if rest else 0.0)
-                bal = wa[wallet_key] + rest * (px - entry) + coll * (1 - cfg[v]["haircut"]) * px + others
-                ins = max(-bal, 0.0)
-                wa[wallet_key] += ins
-                if wallet_key == "iso" and rest == 0.0:
-                    acct[home(v)]["cash"] += a["iso"]
-                    a["iso"] = 0.0
-                s_ref = px * prev_s[v] / prev_m[v]
-                parts["price"] += -q * (prev_s[v] - s_ref)
-                parts["basis"] += -q * ((prev_m[v] - prev_s[v]) - (px - s_ref))
-                parts["liquidation"] += ins - fee
-                liqs.append((v, q, px, fee, ins))
+            def units(lam):
+                return 0.0 if c["isolated"] else coll_units_value(i, hv, lam)
 
-            px = first_breach(mkt["mark_open"][i][v])
-            if math.isnan(px):
+            def gap_from(m0, c0, lam0=0.0):
+                """Balance less level `lam` along the walk from the point (m0, posted value c0) at lam0."""
+                def gap(lam):
+                    f = (lam - lam0) / (1.0 - lam0) if lam0 < 1.0 else 1.0
+                    m = between(m0, worst, f)
+                    coll = between(c0, posted_spot(i, v, 1.0) + other_spot(1.0) + units(1.0), f)
+                    bal = wa[wallet_key] + a["qty"] * (m - a["entry"]) + coll
+                    # Bybit's fee to close: its bankruptcy price leaves the position's own posted spot out
+                    w_cf = wa[wallet_key] + units(1.0) + other_spot(1.0)
+                    return bal - k.liquidation_level(w_cf, a["qty"], a["entry"], m, *tiers[v], **model)
+                return gap
+
+            lam = first_breach(gap_from(m_open, posted_spot(i, v, 0.0) + other_spot(0.0) + units(0.0)))
+            if math.isnan(lam):
                 continue
-            if wa.get("coll", 0.0) and not c["isolated"]:      # the venue sells the collateral at the low
-                wa["cash"] += wa["coll"] * c_low
-                prev = coll_px("coll_close", max(i - 1, 0), hv)
-                parts["price"] += wa["coll"] * (c_low - prev) if not math.isnan(prev) else 0.0
-                wa["coll"] = 0.0
+            px = between(m_open, worst, lam)
+            if not c["isolated"]:
+                sell_units(i, hv, lam, parts)
+
+            def balance_rest(rest, entry, lam=None):
+                return wa[wallet_key] + rest * (px - entry) + posted_spot(i, v, lam) + other_spot(lam)
+
             floors = tiers[v][0]
             tier = k.tier_index(a["qty"] if c.get("base") else a["qty"] * px, floors)      # 0-based
             if c.get("partial") and tier >= 1 and tier + 1 >= c.get("partial_from", 2):
                 to = max(tier - c.get("partial_tiers", 1), 0)          # the tier stepped down to; keep its cap
                 keep = (floors[to + 1] if c.get("base") else floors[to + 1] / px) * (1 - 1e-9)
-                close(a["qty"] - keep if a["qty"] > 0 else a["qty"] + keep, px, c["taker"])   # a step: taker fee
-                px = first_breach(px)
-                if math.isnan(px):
+                step = a["qty"] - keep if a["qty"] > 0 else a["qty"] + keep
+                settle(v, step, px, abs(step) * px * c["taker"], False, False, wallet_key,
+                       lambda rest, entry, lam=lam: balance_rest(rest, entry, lam), parts, liqs)
+                # the rest walks on from here (the collateral units, if any, are cash now)
+                lam2 = first_breach(gap_from(px, posted_spot(i, v, lam) + other_spot(lam), lam), lam)
+                if math.isnan(lam2):
                     continue
-            close(a["qty"], px, c["liq_fee"], c.get("bankrupt", False))
+                lam = lam2
+                px = between(m_open, worst, lam)
+            q = a["qty"]
+            settle(v, q, px, abs(q) * px * c["liq_fee"], c.get("bankrupt", False), True, wallet_key,
+                   lambda rest, entry, lam=lam: balance_rest(rest, entry, lam), parts, liqs)
         for v, a in enumerate(acct):
             r = mkt["funding_rate"][i][v]
             if a["qty"] != 0 and not math.isnan(r):
-                pay = k.funding_payment(a["qty"], mkt["funding_px"][i][v], r)
+                pay = k.funding_payment(a["qty"], [mkt["funding_px"][i][v]], [r])
                 holder(v)["iso" if cfg[v]["isolated"] else "cash"] += pay
                 parts["funding"] += pay
         for p in range(len(lend)):
@@ -223,9 +253,9 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             prev_s[v], prev_m[v] = s, m
             equity += a["cash"] + a["iso"] + a["spot"] * s + a["qty"] * (m - a["entry"])
             if a.get("coll", 0.0):
-                c = coll_px("coll_close", i, v)
+                c = get("coll_close", i, v)
                 equity += a["coll"] * c
-                parts["price"] += a["coll"] * (c - coll_px("coll_close", max(i - 1, 0), v))
+                parts["price"] += a["coll"] * (c - get("coll_close", max(i - 1, 0), v))
         out.append((equity, parts, liqs))
         if liqs:
             break

@@ -4,13 +4,26 @@ from __future__ import annotations
 import math
 
 
-def funding_payment(qty, mark_px, rate):
-    # a short (qty < 0) receives qty_abs * px * rate when rate > 0
-    return -qty * mark_px * rate
+def funding_payment(qty, marks, rates):
+    """Funding over several settlements, one at a time, as Binance states it ("Funding Fees", Binance FAQ):
+    fee = nominal value of the position (|size| x mark price) x |funding rate|; when the rate is positive longs
+    pay shorts, when it is negative shorts pay longs. Returns what the holder receives (+) or pays (-).
+    Sign by cases, not by multiplying signed numbers as the kernel does."""
+    total = 0.0
+    for mark, rate in zip(marks, rates):
+        fee = abs(qty) * mark * abs(rate)
+        if qty == 0 or rate == 0:
+            continue
+        longs_pay = rate > 0
+        holder_pays = (qty > 0) == longs_pay
+        total += -fee if holder_pays else fee
+    return total
 
 
 def lending_interest(balance, apy, dt_years):
-    return balance * (1.0 + apy) ** dt_years - balance
+    """Interest on `balance` over dt_years at a compounding yearly yield `apy`: the growth factor
+    (1 + apy)^dt taken as exp(dt x ln(1 + apy)) (expm1/log1p: no power, no shared expression with the kernel)."""
+    return balance * math.expm1(dt_years * math.log1p(apy))
 
 
 def tier_index(notional, floor):
@@ -61,18 +74,24 @@ def liquidation_price(wallet, qty, entry, coll_base, haircut, floor, rate, amoun
 
     best = math.nan
     g0 = gap(ref_px)
+    # a whole-position table makes the level jump at a tier floor, so the breached set can be a band narrower
+    # than any step: probe both sides of every floor's price too (notional tiers; base-unit tiers do not move)
+    edges = [] if model.get("base") else [f / abs(qty) for f in floor if math.isfinite(f) and f > 0]
     for direction in (1.0, -1.0):
-        lo, step = ref_px, ref_px * 1e-4
-        hi = None
-        m = ref_px
+        probes, step = [], ref_px * 1e-4
+        m = ref_px + direction * step
         while 0 < m < ref_px * 1e12:   # a collateral-heavy book can have its root 1e5 x ref and beyond
-            m = lo + direction * step
-            if m <= 0:
-                break
+            probes.append(m)
+            step *= 1.5
+            m = ref_px + direction * step
+        probes += [e * (1 + d) for e in edges for d in (-1e-12, 1e-12) if (e - ref_px) * direction > 0]
+        probes.sort(key=lambda x: abs(x - ref_px))
+        lo, hi = ref_px, None
+        for m in probes:
             if (gap(m) > 0) != (g0 > 0):
                 hi = m
                 break
-            lo, step = m, step * 1.5
+            lo = m
         if hi is None:
             continue
         a, b = lo, hi
@@ -104,7 +123,10 @@ def update_position(qty, entry, dq, px):
 
 
 def slippage_fraction(qty, volume, fixed, impact):
-    if impact == 0:
+    """docs/architecture.md §4 "Order checks": the adverse move is fixed + impact x sqrt(participation), the
+    participation |qty| / bar volume capped at the whole bar (1), and a bar without volume counted as the whole
+    bar. The square root through logs, exp(ln(x) / 2) (the square-root law of market impact, Almgren et al.)."""
+    if abs(qty) == 0.0 or impact == 0.0:
         return fixed
-    part = 1.0 if volume <= 0 else min(abs(qty) / volume, 1.0)
-    return fixed + impact * part ** 0.5
+    participation = 1.0 if not volume > 0 or abs(qty) >= volume else abs(qty) / volume
+    return fixed + impact * math.exp(0.5 * math.log(participation))

@@ -1,8 +1,9 @@
 """collateral-depeg: a short margined with USDe is liquidated when USDe trades at 0.65 during the rebound of
 10 October 2025; the same short margined with USDT, or with its spot as collateral, survives.
 
-The hedge opens at 21:30 UTC (5m bars from 21:25, after the 21:20 bottom), 10x: margin = notional / 10.
-The arithmetic below reads only the scenario's bars and the fills (entry, cash) and the Binance tier table.
+The scenario's own defaults (issue 23 item 10): from its start (21:00 UTC) at its default bar size (15m), the
+hedge opens at the 21:15 bar's open, 10x: margin = notional / 10, converted into USDe (0.1 % spot fee). The
+arithmetic below reads only the scenario's bars, the fills and ledger (entry, cash) and the Binance tier table.
 """
 from __future__ import annotations
 
@@ -14,36 +15,36 @@ import pytest
 
 from basisbt.data.scenarios import load_scenario
 from basisbt.data.scenarios import collateral_depeg as cd
+from basisbt.data.sources import resolve_data
 from basisbt.data.venues import load_venue
-from basisbt.engine.config import RunConfig
 from basisbt.engine.runner import run_backtest
 from basisbt.strategies.perp_short import PerpShort
-
-START = "2025-10-10T21:25"
 
 
 @lru_cache(maxsize=None)
 def data():
-    return load_scenario(cd.NAME, timeframe="5m")
+    return load_scenario(cd.NAME)                       # the scenario's default: 15m bars
 
 
 @lru_cache(maxsize=None)
 def run(collateral: str):
-    return run_backtest(PerpShort(collateral=collateral, leverage=10.0), data(), RunConfig(start=START))
+    return run_backtest(PerpShort(collateral=collateral, leverage=10.0), data())
 
 
-def test_scenario_has_a_40_minute_depeg_on_binance_only():
+def test_scenario_defaults_and_a_40_minute_depeg_on_binance_only():
     ds = data()
+    assert ds.timeframe == "15m" and resolve_data("scenario:collateral-depeg").timeframe == "15m"
+    assert ds.perp["binance"]["ts"].iloc[0] == pd.Timestamp("2025-10-10 21:00", tz="UTC")
     assert ds.collateral_asset == "USDe"
     c = ds.collateral["binance"]
     low = c[c["low"] < 0.9]
-    # 5m bars 21:35 .. 22:15 hold the minutes 21:36 .. 22:15 at 0.65
-    assert low["ts"].min() == pd.Timestamp("2025-10-10 21:35", tz="UTC")
+    # 15m bars 21:30 .. 22:15 hold the minutes 21:36 .. 22:15 at 0.65
+    assert low["ts"].min() == pd.Timestamp("2025-10-10 21:30", tz="UTC")
     assert low["ts"].max() == pd.Timestamp("2025-10-10 22:15", tz="UTC")
     assert low["low"].min() == pytest.approx(0.65)
     for v in ("bybit", "okx"):
         assert ds.collateral[v]["low"].min() > 0.99
-    # 1h bars: the 21:00 and 22:00 bars both touch 0.65 (exact aggregation of the 1m bars)
+    # other bar sizes still load: 1h bars 21:00 and 22:00 both touch 0.65 (exact aggregation of the 1m bars)
     h = load_scenario(cd.NAME, timeframe="1h").collateral["binance"]
     assert (h["low"] < 0.9).sum() == 2
 
@@ -54,46 +55,52 @@ def test_usde_margined_short_is_liquidated_usdt_and_spot_are_not():
     assert len(spot.liquidations) == 0
     assert len(usde.liquidations) == 1
     liq = usde.liquidations.iloc[0]
-    assert pd.Timestamp("2025-10-10 21:40", tz="UTC") <= liq["ts"] <= pd.Timestamp("2025-10-10 22:20", tz="UTC")
-    # hand arithmetic at the liquidation bar (close = liq ts): the short q at entry e, cash W left after the
-    # buys (ledger), units u bought at the 21:25 close. Balance at the bar's mark high H with USDe at its low:
-    #   B = W + u x 0.65 + q (H - e)   vs   maintenance = |q| H rate_k - amount_k (Binance tier of |q| H)
+    assert liq["ts"] == pd.Timestamp("2025-10-10 22:30", tz="UTC")           # the 22:15 bar, USDe at 0.65 then
+    # hand arithmetic at the liquidation bar. Every price walks from its bar open to its adverse extreme together,
+    # a fraction lam of the way: the mark Mo -> H (its high), USDe Uo -> 0.65 (its low). The short q at entry e,
+    # the venue's cash W after the buys (ledger), u units bought at the 21:00 close. Balance and level there:
+    #   B(lam) = W + u (Uo + lam (0.65 - Uo)) + q (Mo + lam (H - Mo) - e)
+    #   L(lam) = |q| M(lam) rate_k - amount_k            (Binance tier of |q| M)
+    # linear in lam within a tier, so the breach point is
+    #   lam* = (W + u Uo + q (Mo - e) - |q| Mo r + a) / (u (Uo - 0.65) + |q| (H - Mo) (1 + r))
     ds, fills, led = data(), usde.fills, usde.ledger
     perp = fills[fills["instrument"] == "perp"].iloc[0]
     q, e = float(perp["qty"]), float(perp["price"])
+    assert perp["ts"] == pd.Timestamp("2025-10-10 21:15", tz="UTC")
     coll = ds.collateral["binance"].set_index("ts")
-    units = 90_000.0 / float(coll.loc[pd.Timestamp("2025-10-10 21:25", tz="UTC"), "close"])
-    bought = led[led["kind"] == "collateral_trade"]["amount"].iloc[0]
-    # planned spot notional 1,000,000 / (1 + 1/10) x (1 - 1 % buffer) = 900,000; margin = 900,000 / 10
-    assert bought == pytest.approx(-90_000.0, rel=1e-12)
+    units = 90_000.0 / float(coll.loc[pd.Timestamp("2025-10-10 21:00", tz="UTC"), "close"])
+    trades = led[led["kind"] == "collateral_trade"]["amount"]
+    # planned spot notional 1,000,000 / (1 + 1/10) x (1 - 1 % buffer) = 900,000; margin = 900,000 / 10 into USDe,
+    # paying the 0.1 % spot taker fee: 90.00 (ledger `fee` at the open)
+    assert trades.iloc[0] == pytest.approx(-90_000.0, rel=1e-12)
     opened = led[(led["venue"] == "binance") & (led["ts"] <= perp["ts"])]
-    w = float(opened["amount"].sum())              # deposit - spot cost - fees - 90,000 into USDe
-    bar_open = liq["ts"] - pd.Timedelta("5min")
+    assert (opened["kind"] == "fee").sum() == 3 and opened["amount"].min() <= -90.0
+    w = float(opened["amount"].sum())              # deposit - spot cost - fees - 90,000 into USDe - its fee
+    bar_open = liq["ts"] - pd.Timedelta("15min")
     mark = ds.mark["binance"].set_index("ts").loc[bar_open]
-    funding_paid = 0.0                              # no settlement between 21:30 and 22:20
+    u_o = float(coll.loc[bar_open, "open"])
+    assert float(coll.loc[bar_open, "low"]) == pytest.approx(0.65)
     spec = load_venue("binance", at=pd.Timestamp("2025-10-10", tz="UTC")).tier_table("ETH")
-
-    def maint(notional: float) -> float:
-        k = int(np.searchsorted(spec.floor, notional, side="right") - 1)
-        return notional * float(spec.rate[k]) - float(spec.amount[k])
-
-    h = float(mark["high"])
-    bal_depeg = w + funding_paid + units * 0.65 + q * (h - e)
-    bal_par = w + funding_paid + 90_000.0 + q * (h - e)          # the same margin held as USDT
-    assert bal_depeg <= maint(abs(q) * h)                        # USDe at 0.65: breached
-    assert bal_par > maint(abs(q) * h) + 0.02 * abs(q) * h       # at par: 2 % of notional to spare
-    # the liquidation price solves W + 0.65 u + q (M - e) = |q| M r - a in the tier of the fill
+    m_o, h = float(mark["open"]), float(mark["high"])
     k = int(np.searchsorted(spec.floor, abs(q) * float(liq["price"]), side="right") - 1)
     r, a = float(spec.rate[k]), float(spec.amount[k])
-    m_star = (w + units * 0.65 + abs(q) * e + a) / (abs(q) * (1.0 + r))
-    # (seed 20251010: W 8,559.58, u 90,007.54, q -255.544, e 3,524.47, bar 22:10 mark 3,760.09 -> high 3,792.17:
-    #  B = -1,346 with USDe at 0.65 vs maintenance 4,799; 30,149 at par; M* = 3,768.28, inside the bar)
-    assert float(mark["open"]) < m_star <= h                     # not gapped through at the open
-    assert float(liq["price"]) == pytest.approx(m_star, rel=1e-9)
-    # the venue sold the USDe at the bar's low 0.65: the depeg loss is realized (ledger) and in pnl_price
-    sale = led[(led["kind"] == "collateral_trade") & (led["amount"] > 0)]["amount"]
-    assert sale.tolist() == [pytest.approx(units * 0.65, rel=1e-9)]
-    # equity: the USDe short ends ~35 % of its margin (31.5k) poorer than the USDT one, and more (insurance aside)
+    lam = (w + units * u_o + q * (m_o - e) - abs(q) * m_o * r + a) / (units * (u_o - 0.65) + abs(q) * (h - m_o) * (1 + r))
+    assert 0.0 < lam <= 1.0                                     # not gapped through at the open
+    assert float(liq["price"]) == pytest.approx(m_o + lam * (h - m_o), rel=1e-9)
+    # with the same margin held as USDT the book had room to spare at the end of the walk
+    bal_par = w + 90_000.0 + q * (h - e)
+    assert bal_par > abs(q) * h * r - a + 0.01 * abs(q) * h
+    # the venue sold the USDe where the walk breached, paying the spot fee; the depeg loss is realized (ledger)
+    sale = trades[trades > 0]
+    px_u = u_o + lam * (0.65 - u_o)
+    assert sale.tolist() == [pytest.approx(units * px_u, rel=1e-9)]
+    at = led[(led["ts"] == liq["ts"]) & (led["kind"] == "fee")]["amount"]
+    assert at.tolist()[0] == pytest.approx(-0.001 * units * px_u, rel=1e-9)
+    # the clearance fee takes what was left at the breach, no more: the level there less the sale's fee. No
+    # insurance loss (the book was not bankrupt; the old model booked the fee above that, 7,278, as insurance)
+    left = abs(q) * liq["price"] * r - a - 0.001 * units * px_u
+    assert liq["insurance_loss"] == 0.0 and liq["fee"] == pytest.approx(left, rel=1e-9)
+    # equity: the USDe short ends far (~a third of its 90k margin and more) below the USDT one
     gap = usdt.timeline["equity"].iloc[-1] - usde.timeline["equity"].iloc[-1]
     assert gap > 0.3 * 90_000.0
 

@@ -147,7 +147,8 @@ def info(w: RealWindow) -> ScenarioInfo:
         params["venues"] = [VENUE, HL_VENUE]
     source = HL_SOURCE if w.hyperliquid else SOURCE if len(w.symbols) == 1 else PAIRED_SOURCE
     return ScenarioInfo(name=w.name, summary=w.summary, stresses=w.stresses, params=params,
-                        source=f"{source}, data/scenarios/real/provenance.toml", assets=w.assets)
+                        source=f"{source}, data/scenarios/real/provenance.toml", assets=w.assets,
+                        shows="real data: a run replays what happened then (1h bars; no lending or flows)")
 
 
 def hl_funding_file(w: RealWindow, base: str = "ETH") -> Path:

@@ -7,7 +7,7 @@ from basisbt.data.ingest import fetch as F
 
 
 def _no_network(ex_id):
-    raise AssertionError("went to the network before checking the arguments")
+    raise AssertionError(f"built the {ex_id} exchange (the network) before checking the arguments")
 
 
 @pytest.mark.parametrize("kw, needle", [
@@ -20,7 +20,8 @@ def _no_network(ex_id):
     ({"streams": ("spot", "trades")}, "unknown stream"),
     ({"retries": 99}, "between 0 and 20"),
 ])
-def test_arguments_checked_before_network(kw, needle, tmp_path):
+def test_arguments_checked_before_network(kw, needle, tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "make_exchange", _no_network)     # building an exchange is the first network step
     args = {"exchanges": ["binance"], "symbol": "ETH/USDT", **kw}
     with pytest.raises(F.FetchError, match=needle.replace("(", r"\(")):
         F.fetch(args.pop("exchanges"), args.pop("symbol"), cache_dir=tmp_path, exchange_factory=None,

@@ -38,7 +38,7 @@ def refusal(tmp_path: Path, name: str = "bybit") -> str:
     (r"^taker_fee = ", "taker_fees = ", "unknown key 'taker_fees' (did you mean 'taker_fee'?)"),
     (r"^partial_tiers = 1", "partial_tier = 1", "unknown key 'partial_tier' (did you mean 'partial_tiers'?)"),
     # keys the engine has no use for are not read silently
-    (r"^withdrawal_fee = ", "insurance_fund = 1000000\nwithdrawal_fee = ", "unknown key 'insurance_fund'"),
+    (r"^withdrawal_fee = ", "insurance_pool = 1000000\nwithdrawal_fee = ", "unknown key 'insurance_pool' (did you mean 'insurance_fund'?)"),
     (r"^withdrawal_fee = ", 'margin_mode = "portfolio"\nwithdrawal_fee = ', "unknown key 'margin_mode'"),
     (r'^name = "bybit"', 'name = "bybit"\nregion = "eu"', "unknown key 'region'"),
     (r"^rate = 0.005$", "rate = 0.005\nmmr = 0.005", "tiers.ETH row 1: unknown key 'mmr'"),

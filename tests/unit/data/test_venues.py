@@ -154,7 +154,7 @@ def test_each_venue_states_its_liquidation_model(name):
 HEAD = ('name = "x"\nquote = "USDT"\n[[spec]]\neffective_from = "2024-01-01"\nmaker_fee = 0.0002\n'
         'taker_fee = 0.0005\nspot_maker_fee = 0.001\nspot_taker_fee = 0.001\nfunding_interval_h = 8\n'
         'funding_cap = 0.003\nfunding_formula = "premium"\nliquidation_fee = 0.01\nwithdrawal_fee = 1\n'
-        'withdrawal_delay_min = 30\ncollateral = {}\n')
+        'withdrawal_delay_min = 30\ncollateral = {}\ninsurance_fund = 1e8\n')
 TIERS = '[[spec.tiers.ETH]]\nfloor = 0\nrate = 0.01\namount = 0\n'
 
 
@@ -261,3 +261,20 @@ def test_a_bad_funding_cap_is_refused_with_the_file(tmp_path, bad):
     (tmp_path / "v.toml").write_text(_MIN_BLOCK.replace("funding_cap = 0.003", f"funding_cap = {bad}"))
     with pytest.raises(VenueSpecError, match="funding_cap"):
         load_venue("v", directory=tmp_path)
+
+
+def test_insurance_fund_is_dated_per_base_and_required(tmp_path):
+    # issue 23 item 8: `insurance_fund` in each block (dated by it), one number or BASE = size; required
+    later = _MIN_BLOCK.split("[[spec]]")[1].replace('"2024-01-01"', '"2024-07-01"').replace(
+        "insurance_fund = 1e8", 'insurance_fund = { ETH = 5e7, "*" = 1e6 }')
+    (tmp_path / "v.toml").write_text(_MIN_BLOCK + "[[spec]]" + later)
+    assert load_venue("v", at="2024-03-01", directory=tmp_path).fund_for("ETH") == 1e8
+    spec = load_venue("v", at="2024-08-01", directory=tmp_path)
+    assert spec.fund_for("ETH") == 5e7 and spec.fund_for("SOL") == 1e6
+    (tmp_path / "n.toml").write_text(_MIN_BLOCK.replace("insurance_fund = 1e8\n", "").replace('name = "v"', 'name = "n"'))
+    with pytest.raises(VenueSpecError, match="insurance_fund"):
+        load_venue("n", directory=tmp_path)
+    (tmp_path / "b.toml").write_text(_MIN_BLOCK.replace("insurance_fund = 1e8", "insurance_fund = { ETH = -1 }")
+                                     .replace('name = "v"', 'name = "b"'))
+    with pytest.raises(VenueSpecError, match=r"insurance_fund\.ETH"):
+        load_venue("b", directory=tmp_path)

@@ -7,10 +7,11 @@ import pytest
 
 from basisbt.engine.config import ConfigError, RunConfig
 from basisbt.engine.kernels.advance import advance
-from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
+from tests.helpers import kernel_market
+from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
 from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_QTY, C_COLL_RATIO, C_HAIRCUT, C_LIQ_FEE,
                                           C_MM_THRESHOLD, K_COLL_TRADE, L_KIND, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC,
-                                          P_LIQUIDATION, P_PRICE, Q_INSURANCE, Q_PRICE, Q_VENUE, R_COLL, R_LIQ_PX,
+                                          P_LIQUIDATION, P_PRICE, Q_FEE, Q_INSURANCE, Q_PRICE, Q_VENUE, R_COLL, R_LIQ_PX,
                                           R_MARGIN, STOP_END, STOP_LIQUIDATION)
 from basisbt.engine.kernels.margin import liquidation_price
 from basisbt.engine.venue_setup import venue_arrays
@@ -76,7 +77,7 @@ def _one_bar_book(coll_low: float, thr: float = 1.0):
     high = np.array([[2000.0], [2040.0]])
     c_low = np.array([[1.0], [coll_low]])
     c_close = np.ones((n, 1))
-    mkt = MarketArrays(np.array([3600, 7200], np.int64) * 10**9, px, px, px, px, high, px, px,
+    mkt = kernel_market(np.array([3600, 7200], np.int64) * 10**9, px, px, px, px, high, px, px,
                        np.ones((n, 1)), np.ones((n, 1)), np.full((n, 1), np.nan), px, np.zeros((n, 0)),
                        np.zeros((n, 0), bool), np.full(n, 1 / 8760), c_low, c_close)
     acct = np.zeros((1, N_ACCT))
@@ -112,23 +113,59 @@ def test_collateral_counts_at_the_bar_low_in_the_check_and_at_the_close_in_the_r
 
 
 def test_a_depeg_inside_the_bar_liquidates_and_the_loss_shows_in_price_and_ledger():
-    # collateral low 0.5: at 2,040 the balance is 50 - 40 = 10 <= 10.2: breached (not at the open 2,000:
-    # 50 > 10). Liquidation price (50 + 2,000) / 1.005 = 2,039.8010. The venue first sells the 100 units at
-    # the low: +50 cash (ledger collateral_trade), a price-part loss of 100 x (0.5 - 1.0) = -50. Then
-    # realized -(2,039.8010 - 2,000) = -39.8010, fee 1 % x 2,039.8010 = 20.3980: cash 50 - 60.1990 = -10.1990,
-    # which the insurance fund absorbs: equity 0 (from 100: -50 price, -20.398 fee, +10.199 insurance, and the
-    # -39.801 of the short's loss, in the price/basis parts).
+    # collateral low 0.5 (open 1.0): every price walks from its open to its adverse extreme together, a fraction
+    # lam of the way: the mark 2,000 + 40 lam, the units 1 - 0.5 lam. Balance 100 (1 - 0.5 lam) - 40 lam =
+    # 100 - 90 lam; level 0.5 % x (2,000 + 40 lam) = 10 + 0.2 lam. At the end of the walk 10 <= 10.2: breached
+    # (not at the open: 100 > 10). It breaches at lam* = 90 / 90.2: mark 2,000 + 40 lam* = 2,039.9113, units at
+    # 1 - 0.5 lam* = 0.501109. The venue first sells the 100 units there (+50.1109 cash, ledger collateral_trade;
+    # price part 100 x (0.501109 - 1.0)), then closes the short: realized -(2,039.9113 - 2,000); the clearance
+    # fee (1 % = 20.40) is capped at what is left, the balance at lam* = the level 0.5 % x 2,039.9113 = 10.1996:
+    # the account ends at exactly 0 and the insurance fund pays nothing (it was not bankrupt).
     stop, code, state, rec, ledger, liq = _one_bar_book(0.5)
-    lp = 2050.0 / 1.005
+    lam = 90.0 / 90.2
+    lp = 2000.0 + 40.0 * lam
+    units_px = 1.0 - 0.5 * lam
     assert (stop, code) == (2, STOP_LIQUIDATION)
     assert liq[0, Q_PRICE] == pytest.approx(lp, rel=1e-12)
-    assert liq[0, Q_INSURANCE] == pytest.approx(-(50.0 - (lp - 2000.0) - 0.01 * lp), rel=1e-9)
+    assert liq[0, Q_FEE] == pytest.approx(0.005 * lp, rel=1e-9)
+    assert liq[0, Q_INSURANCE] == 0.0
     assert state.acct[0, A_COLL] == 0.0 and state.acct[0, A_CASH] == pytest.approx(0.0, abs=1e-9)
     kinds = ledger.keys[: ledger.count[0], L_KIND]
     sale = ledger.amounts[: ledger.count[0]][kinds == K_COLL_TRADE]
-    assert sale.tolist() == [pytest.approx(50.0)]
+    assert sale.tolist() == [pytest.approx(100.0 * units_px, rel=1e-12)]
     assert rec.equity[1] == pytest.approx(0.0, abs=1e-9)
     assert rec.pnl[1].sum() == pytest.approx(0.0 - 100.0, abs=1e-9)           # parts explain the change
-    assert rec.pnl[1, P_LIQUIDATION] == pytest.approx(10.199 - 20.398, abs=2e-3)
-    # price part: the depeg -50, and the short's move to the fill, 1 x (2,000 - 2,039.8010) (spot = mark here)
-    assert rec.pnl[1, P_PRICE] == pytest.approx(-50.0 - (lp - 2000.0), rel=1e-12)
+    assert rec.pnl[1, P_LIQUIDATION] == pytest.approx(-0.005 * lp, rel=1e-9)
+    # price part: the depeg to the sale, and the short's move to the fill, 1 x (2,000 - lp) (spot = mark here)
+    assert rec.pnl[1, P_PRICE] == pytest.approx(100.0 * (units_px - 1.0) - (lp - 2000.0), rel=1e-12)
+
+
+def test_collateral_conversions_pay_the_spot_taker_fee_each_way():
+    # issue 23: a conversion is a spot trade. Binance's spot taker fee is 0.1 %: buying 5,000 of USDe costs
+    # 5,000 + 5.00, selling 5,000 worth back brings 5,000 - 5.00; both fees are ledger rows `fee`. USDe flat at 1.
+    from basisbt.data.dataset import Dataset
+    from basisbt.engine.runner import run_backtest
+    from basisbt.strategies.base import Strategy
+    from tests.helpers import bars
+
+    class Convert(Strategy):
+        name = "convert"
+
+        def on_bar(self, ctx, ev):
+            if ev.bar == 0:
+                ctx.buy_collateral("binance", 5000.0)
+            if ev.bar == 2:
+                ctx.buy_collateral("binance", -5000.0)
+
+    flat = bars(np.full(5, 2000.0))
+    coll = bars(np.ones(5))
+    ds = Dataset("conv", "ETH/USDT", "1h", {"binance": flat}, {"binance": flat}, {}, {}, {}, None,
+                 collateral={"binance": coll}, collateral_asset="USDe")
+    res = run_backtest(Convert(), ds, RunConfig(slippage=0.0, initial_capital=10_000.0))
+    led = res.ledger
+    trades = led[led.kind == "collateral_trade"]["amount"].tolist()
+    fees = led[led.kind == "fee"]["amount"].tolist()
+    assert trades == [pytest.approx(-5000.0), pytest.approx(5000.0)]
+    assert fees == [pytest.approx(-5.0, abs=1e-12), pytest.approx(-5.0, abs=1e-12)]
+    assert res.timeline["equity"].iloc[-1] == pytest.approx(10_000.0 - 10.0, abs=1e-9)
+    assert res.timeline["pnl_fees"].sum() == pytest.approx(-10.0, abs=1e-9)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from basisbt.engine.kernels.advance import advance
-from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
+from tests.helpers import kernel_market
+from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
 from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE, N_ACCT,
                                           N_CFG, N_LIQ, N_PNL, N_REC, Q_PRICE, Q_QTY, Q_VENUE, R_LIQ_PX, R_MAINT,
                                           R_MARGIN, STOP_END, STOP_LIQUIDATION)
@@ -39,7 +40,7 @@ def market(eth_high: float = 2400.0, eth_close: float = 2000.0):
     row = lambda eth, btc: np.array([[eth, btc]])       # noqa: E731
     m_open, m_high, m_low, m_close = row(2000.0, 40400.0), row(eth_high, 40400.0), row(2000.0, 40400.0), \
         row(eth_close, 40400.0)
-    return MarketArrays(np.array([3_600_000_000_000]), m_open, m_close, m_open, m_open, m_high, m_low, m_close,
+    return kernel_market(np.array([3_600_000_000_000]), m_open, m_close, m_open, m_open, m_high, m_low, m_close,
                         np.ones((1, 2)), np.ones((1, 2)), np.full((1, 2), np.nan), np.zeros((1, 2)),
                         np.zeros((1, 0)), np.zeros((1, 0), bool), np.array([1 / 8760]), np.full((1, 2), np.nan),
                         np.full((1, 2), np.nan))

@@ -8,7 +8,7 @@ from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.margin import liquidation_price, maintenance_margin
 from basisbt.engine.runner import run_backtest
 from basisbt.strategies.perp_short import PerpShort
-from tests.helpers import T0, bars, dataset
+from tests.helpers import T0, bars, dataset, kernel_market
 
 # Binance ETHUSDT tiers (Oct 2024): 0.40 % to 50k, 0.50 % to 600k (amount 50), 0.65 % to 3M (amount 950)
 FLOOR = np.array([0.0, 50_000.0, 600_000.0, np.inf])
@@ -66,9 +66,13 @@ def test_cross_margin_spot_collateral_and_short():
 
 
 def test_mark_decides_not_trade_wick():
-    # 5x USDT short of ~79 ETH at 2000 (see below); its liquidation price is ~2376. In bar 5 the perp TRADE
-    # high wicks to 2600 but the MARK high is only 2300: no liquidation. Without mark bars the same
-    # wick liquidates (and the run log says mark bars were missing).
+    # 5x USDT short: of 100,000 capital, spot = 100,000 / (1 + 1/5) x 0.99 = 82,500 -> 41.25 ETH at 2000, short
+    # 41.25 perp. Cross wallet WB = 100,000 - 82,500 - fees (spot 0.1 % = 82.50, perp 0.05 % = 41.25)
+    # = 17,376.25 (the spot is not collateral). At the liquidation price the notional is ~99k: tier 2 (0.5 %,
+    # cum 50). Binance's one-way formula, short (side -1): LP = (WB + cum + Q EP) / (Q MMR + Q)
+    # = (17,376.25 + 50 + 82,500) / (41.25 x 1.005) = 2,410.40. In bar 5 the perp TRADE high wicks to 2600
+    # but the MARK high is only 2300: no liquidation. Without mark bars the same wick liquidates (and the run
+    # log says mark bars were missing).
     n = 10
     close = np.full(n, 2000.0)
     perp_high = close.copy()
@@ -79,8 +83,16 @@ def test_mark_decides_not_trade_wick():
     cfg = RunConfig(slippage=0.0, initial_capital=100_000.0)
     res = run_backtest(PerpShort(collateral="usdt", leverage=5.0), ds, cfg)
     assert res.liquidations.empty
+    spec = load_venue("binance", at=T0)
+    tiers = spec.tier_table("ETH")
+    k = int(np.searchsorted(tiers.floor, 99_000.0, side="right")) - 1
+    assert (tiers.rate[k], tiers.amount[k]) == (0.005, 50.0)          # the premise: tier 2 of the Oct-2024 table
+    q = 100_000.0 / 1.2 * 0.99 / 2000.0
+    wb = 100_000.0 - q * 2000.0 * (1 + spec.spot_taker_fee + spec.taker_fee)
+    assert (q, wb) == (pytest.approx(41.25, rel=1e-12), pytest.approx(17_376.25, rel=1e-12))
     liq_px = res.timeline["binance:liq_px"].iloc[3]
-    assert 2300.0 < liq_px < 2600.0
+    assert liq_px == pytest.approx(binance_lp(wb, q, 2000.0, -1, 0.005, 50.0), rel=1e-12)
+    assert liq_px == pytest.approx(99_926.25 / 41.45625, rel=1e-9)      # 2,410.4025...
     ds_nomark = dataset(bars(close), perp=bars(close, high=perp_high))
     res2 = run_backtest(PerpShort(collateral="usdt", leverage=5.0), ds_nomark, cfg)
     assert len(res2.liquidations) == 1
@@ -97,8 +109,15 @@ def test_liquidation_accounting_adds_up():
     ds = dataset(bars(close, high=high))
     res = run_backtest(PerpShort(collateral="usdt", leverage=5.0), ds, RunConfig(slippage=0.0))
     liq = res.liquidations.iloc[0]
-    fee = abs(liq["qty"]) * liq["price"] * load_venue("binance", at=T0).liquidation_fee  # clearance fee
-    assert liq["fee"] == pytest.approx(fee, rel=1e-12)
+    # the clearance fee (1.25 % of the notional) is capped at the margin balance left at the liquidation price,
+    # which is the maintenance margin there (Binance's rule: maintenance < 1.25 % at this size): it takes that,
+    # and no more; the account ends at 0 and the insurance fund pays nothing
+    spec = load_venue("binance", at=T0)
+    notional = abs(liq["qty"]) * liq["price"]
+    fee = spec.tier_table("ETH").maintenance(notional)
+    assert fee < notional * spec.liquidation_fee
+    assert liq["fee"] == pytest.approx(fee, rel=1e-9)
+    assert liq["insurance_loss"] == 0.0
     led = res.ledger
     assert led.loc[led.kind == "liquidation_fee", "amount"].sum() == pytest.approx(-fee, rel=1e-12)
     parts = res.timeline[[c for c in res.timeline if c.startswith("pnl_")]].sum().sum()
@@ -140,11 +159,12 @@ def test_isolated_margin_liquidation_price_matches_binance_formula():
     assert res.timeline["binance:liq_px"].iloc[3] == pytest.approx(lp, rel=1e-12)
     liq = res.liquidations.iloc[0]
     assert liq.price == pytest.approx(lp, rel=1e-12)
-    # loss = 10 * (lp - 2000) + fee = 3904.38 + 298.80 = 4203.19 > the 4000 bucket: the bucket is wiped,
-    # the insurance fund absorbs 203.19, and the 6000 outside the bucket stays
-    fee = 10 * lp * spec.liquidation_fee
-    loss = 10 * (lp - 2000.0) + fee
-    assert liq.insurance_loss == pytest.approx(loss - 4000.0, rel=1e-9)
+    # at lp the bucket holds 4000 - 10 (lp - 2000) = 95.62 (= its maintenance, 10 x lp x 0.4 %); the clearance fee
+    # (1.25 % = 298.80) takes that and no more: the bucket is wiped, the insurance fund pays nothing, and the
+    # 6000 outside the bucket stays
+    assert liq.fee == pytest.approx(4000.0 - 10 * (lp - 2000.0), rel=1e-9)
+    assert liq.fee == pytest.approx(10 * lp * r0, rel=1e-9)
+    assert liq.insurance_loss == 0.0
     assert res.timeline["equity"].iloc[-1] == pytest.approx(6_000.0, rel=1e-12)
 
 
@@ -156,14 +176,14 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     #   realized -6.5884 * 172.549 = -1136.81, fee 6.5884 * 2172.549 * 0.001 = 14.31 -> wallet 3848.87.
     # The rest dies at (3848.87 + 18.4116 * 2000 + 400) / (18.4116 * 1.02) = 2187.0 > the bar's high 2180.
     from basisbt.engine.kernels.advance import advance
-    from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
+    from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
     from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, C_TAKER, N_ACCT, N_CFG,
                                               N_LIQ, N_REC)
 
     n = 2
     px = np.full((n, 1), 2000.0)
     high = np.array([[2180.0], [2300.0]])
-    mkt = MarketArrays(np.array([3600, 7200], np.int64) * 10**9, px, px, px, px, high, px, px,
+    mkt = kernel_market(np.array([3600, 7200], np.int64) * 10**9, px, px, px, px, high, px, px,
                        np.ones((n, 1)), np.ones((n, 1)), np.full((n, 1), np.nan), px, np.zeros((n, 0)),
                        np.zeros((n, 0), bool), np.full(n, 1 / 8760), np.full((n, 1), np.nan), np.full((n, 1), np.nan))
     acct = np.zeros((1, N_ACCT))

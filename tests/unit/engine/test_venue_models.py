@@ -13,15 +13,15 @@ import pytest
 from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.advance import advance
-from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, C_BANKRUPTCY, C_CLOSE_FEE, C_ISOLATED,
-                                          C_LIQ_FEE, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_TAKER,
+from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
+from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_FUND, A_ISO, A_QTY, C_BANKRUPTCY, C_CLOSE_FEE,
+                                          C_ISOLATED, C_LIQ_FEE, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_TAKER,
                                           C_TIER_BASE, C_TRIGGER_FEE, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, Q_FEE,
-                                          Q_PRICE, Q_QTY, Q_VENUE, R_LIQ_PX)
+                                          Q_INSURANCE, Q_PRICE, Q_QTY, Q_SOCIAL, Q_VENUE, R_LIQ_PX)
 from basisbt.engine.kernels.margin import liquidation_price
 from basisbt.engine.runner import run_backtest
 from basisbt.strategies.base import Strategy
-from tests.helpers import bars, dataset
+from tests.helpers import bars, dataset, kernel_market
 from tests.reference import kernels as ref
 from tests.reference.advance import advance as ref_advance
 
@@ -64,26 +64,30 @@ class OkxIsolatedLong(Strategy):
         ctx.configure("okx", isolated=True)
 
     def on_bar(self, ctx, ev):
-        if ev.bar == 0:     # 30.11 once the opening fee (0.1 x 3011 x 0.05 % = 0.15055) is taken from it
-            ctx.add_isolated_margin("okx", 30.11 + 0.1 * 3011.0 * OKX_TAKER)
+        if ev.bar == 0:     # the recorded margin; the opening fee is paid from the cash wallet (issue 23 item 7)
+            ctx.add_isolated_margin("okx", 30.11)
             ctx.order("okx", "perp", 0.1)
+
+
+def okx_dip_data():
+    """OKX alone, flat at 3,011 (the record's avgPx), the mark dipping to 2,700 in bar 6."""
+    close = np.full(10, 3011.0)
+    low = close.copy()
+    low[6] = 2700.0
+    return dataset(bars(close, low=low), venues=("okx",))
 
 
 def test_okx_recorded_position_full_run_liquidated_at_bankruptcy():
     # the mark dips to 2700 in bar 6: the long goes at its liquidation price 2722.1497, and at OKX's bankruptcy
     # price: the isolated margin left at that price, 30.11 + 0.1 * (2722.1497 - 3011) = 1.2250 (= the level
     # 0.1 * 2722.1497 * 0.45 %), is lost; no clearance fee on top, nothing for the insurance fund.
-    n = 10
-    close = np.full(n, 3011.0)
-    low = close.copy()
-    low[6] = 2700.0
-    ds = dataset(bars(close, low=low), venues=("okx",))
-    # the strategy adds the opening fee to the margin, so the isolated margin after the fill is the recorded
-    # 30.11; the taker fee stays 0.05 % (the trigger fee follows it: `trigger_fee = "taker"`)
+    ds = okx_dip_data()
+    # the opening fee (0.1 x 3011 x 0.05 % = 0.15055) is paid from the cash wallet: the isolated margin stays 30.11
     cfg = RunConfig(slippage=0.0, initial_capital=100.0)
     res = run_backtest(OkxIsolatedLong(), ds, cfg)
     lp = okx_recorded_lp()
-    assert res.timeline["okx:liq_px"].iloc[3] == pytest.approx(lp, rel=1e-12)
+    # the REPORTED price is OKX's (one tick above the root for a long); the venue liquidates at the root
+    assert res.timeline["okx:liq_px"].iloc[3] == pytest.approx(2722.16, abs=1e-9)
     assert len(res.liquidations) == 1
     liq = res.liquidations.iloc[0]
     assert liq.price == pytest.approx(lp, rel=1e-12)
@@ -97,18 +101,60 @@ def test_okx_recorded_position_full_run_liquidated_at_bankruptcy():
     assert led.loc[led.kind == "liquidation_fee", "amount"].sum() == pytest.approx(-lost, rel=1e-9)
 
 
+def test_okx_recorded_position_to_the_cent_with_its_opening_fee():
+    # issue 23 item 7: OKX books the opening fee in realized PnL and keeps the position's margin at 30.11. With the
+    # spec's own taker fee (0.05 %: 0.1 x 3011 x 0.0005 = 0.15055) the isolated margin stays 30.11, the fee comes
+    # out of the cash wallet (100 - 30.11 - 0.15055 = 69.73945), and the reported liquidation price is OKX's
+    # 2722.16: the root (30.11 - 301.1) / (0.1 x 0.0045 - 0.1) = 2722.1497 one 0.01 tick up (the record's value).
+    # Deducting the fee from the margin (the old rule) gave (29.95945 - 301.1) / -0.09955 = 2723.66.
+    ds = okx_dip_data()
+
+    class Watch(OkxIsolatedLong):
+        def on_bar(self, ctx, ev):
+            super().on_bar(ctx, ev)
+            if ev.bar == 3:
+                m = ctx.margin("okx")
+                ctx.record("iso", ctx.isolated_margin("okx"))
+                ctx.record("cash", ctx.cash("okx"))
+                ctx.record("liq", m.liq_px)
+
+    res = run_backtest(Watch(), ds, RunConfig(slippage=0.0, initial_capital=100.0))
+    seen = {k: float(v.iloc[0]) for k, v in res.extras.items()}
+    assert seen["iso"] == 30.11                                          # the recorded `margin`, untouched
+    assert seen["cash"] == pytest.approx(100.0 - 30.11 - 0.15055, abs=1e-12)
+    assert seen["liq"] == pytest.approx(2722.16, abs=1e-9)               # the recorded liqPx, to the cent
+    assert res.timeline["okx:liq_px"].iloc[3] == pytest.approx(2722.16, abs=1e-9)
+    fee = res.fills.iloc[0]
+    assert fee["fee"] == pytest.approx(0.15055, abs=1e-12) and fee["price"] == 3011.0
+    # the venue liquidates at the root, not at the reported price: the mark low 2700 crosses 2722.1497
+    assert res.liquidations.iloc[0].price == pytest.approx(okx_recorded_lp(), rel=1e-12)
+    assert res.timeline["equity"].iloc[-1] == pytest.approx(100.0 - 30.11 - 0.15055, abs=1e-9)
+
+
+def test_reported_liquidation_price_rounding_is_okx_only_and_mirrored_for_a_short():
+    from basisbt.engine.kernels.margin import reported_liq_price
+    assert reported_liq_price(2722.1497, 0.1, 0.01) == pytest.approx(2722.16, abs=1e-12)   # the record
+    assert reported_liq_price(2722.15, 0.1, 0.01) == pytest.approx(2722.16, abs=1e-12)     # on the grid: + 1 tick
+    assert reported_liq_price(3300.1234, -0.1, 0.01) == pytest.approx(3300.11, abs=1e-12)  # short: one tick down
+    assert reported_liq_price(2722.1497, 0.1, 0.0) == 2722.1497                            # no tick: exact
+    assert load_venue("binance", at="2025-11-29").tick_for("ETH") == 0.0
+    assert load_venue("okx", at="2025-11-29").tick_for("ETH") == 0.01
+
+
 # -- kernel + twin on one venue ------------------------------------------------------------------------------------
 
-def one_venue(high, low, floor, rate, amount, cols, cash, qty, entry, iso=0.0, px=2000.0):
-    """Kernel inputs for one venue, flat at `px` except the given bar highs/lows."""
+def one_venue(high, low, floor, rate, amount, cols, cash, qty, entry, iso=0.0, px=2000.0, fund=1e12):
+    """Kernel inputs for one venue, flat at `px` except the given bar highs/lows; `fund`: the venue's insurance
+    fund for the symbol (ample unless a case says otherwise)."""
     n = len(high)
     p = np.full((n, 1), px)
-    mkt = MarketArrays(np.arange(1, n + 1, dtype=np.int64) * 3_600 * 10**9, p, p, p, p,
+    mkt = kernel_market(np.arange(1, n + 1, dtype=np.int64) * 3_600 * 10**9, p, p, p, p,
                        np.asarray(high, float).reshape(n, 1), np.asarray(low, float).reshape(n, 1), p,
                        np.ones((n, 1)), np.ones((n, 1)), np.full((n, 1), np.nan), np.zeros((n, 1)), np.zeros((n, 0)),
                        np.zeros((n, 0), bool), np.full(n, 1 / 8760), np.full((n, 1), np.nan), np.full((n, 1), np.nan))
     acct = np.zeros((1, N_ACCT))
     acct[0, A_CASH], acct[0, A_QTY], acct[0, A_ENTRY], acct[0, A_ISO] = cash, qty, entry, iso
+    acct[0, A_FUND] = fund
     cfg = np.zeros((1, N_CFG))
     for c, x in cols.items():
         cfg[0, c] = x
@@ -132,12 +178,12 @@ def run_kernel(mkt, acct, vt, i0=0):
 
 def run_twin(mkt, acct, vt, twin_cfg):
     a = acct[0]
-    r_acct = [dict(cash=a[A_CASH], spot=0.0, qty=a[A_QTY], entry=a[A_ENTRY], iso=a[A_ISO])]
+    r_acct = [dict(cash=a[A_CASH], spot=0.0, qty=a[A_QTY], entry=a[A_ENTRY], iso=a[A_ISO], fund=a[A_FUND])]
     c = vt.cfg[0]
     r_cfg = [dict(liq_fee=c[C_LIQ_FEE], taker=c[C_TAKER], haircut=0.0, spot_coll=False, isolated=c[C_ISOLATED] > 0.5,
                   **twin_cfg)]
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close", "spot_close",
-                                                    "funding_rate", "lend_apy")}
+                                                    "funding_rate", "lend_apy", "index_open", "index_low")}
     r_mkt.update(funding_px=mkt.mark_close.tolist(), dt_years=mkt.dt_years.tolist(),
                  prev_spot=mkt.spot_open[0].tolist(), prev_mark=mkt.mark_open[0].tolist(), lend=[])
     tiers = [(vt.floor[0], vt.rate[0], vt.amount[0])]
@@ -147,10 +193,12 @@ def run_twin(mkt, acct, vt, twin_cfg):
 def same_liqs(kernel_liqs, twin_out):
     twin_liqs = twin_out[-1][2]
     assert len(kernel_liqs) == len(twin_liqs)
-    for k, (v, q, px, fee, ins) in zip(kernel_liqs, twin_liqs):
+    for k, (v, q, px, fee, ins, soc) in zip(kernel_liqs, twin_liqs):
         assert k[Q_QTY] == pytest.approx(q, rel=1e-9)
         assert k[Q_PRICE] == pytest.approx(px, rel=1e-9)
         assert k[Q_FEE] == pytest.approx(fee, rel=1e-9, abs=1e-9)
+        assert k[Q_INSURANCE] == pytest.approx(ins, rel=1e-9, abs=1e-9)
+        assert k[Q_SOCIAL] == pytest.approx(soc, rel=1e-9, abs=1e-9)
 
 
 # -- 2. Bybit: fee to close in maintenance, a taker-fee step, the rest at bankruptcy -------------------------------
@@ -210,7 +258,7 @@ def test_bybit_partial_step_pays_taker_and_the_rest_goes_at_bankruptcy():
     twin2 = run_twin(mkt, acct.copy(), vt, BYBIT_TWIN)
     stop, liqs, rec = run_kernel(mkt, acct, vt, i0=1)
     assert stop == 2 and len(liqs) == 2
-    (_, q_s, px_s, fee_s, _, _), (_, q_l, px_l, fee_l, ins_l, _) = liqs
+    (_, q_s, px_s, fee_s, _, _, _), (_, q_l, px_l, fee_l, ins_l, _, _) = liqs
     assert px_s == pytest.approx(lp2, rel=1e-9) and (keep + q_s) * px_s == pytest.approx(40_000.0, rel=1e-6)
     assert fee_s == pytest.approx(abs(q_s) * px_s * BYBIT_TAKER, rel=1e-12)
     w2 = w1 + q_s * (px_s - 2000.0) - fee_s
@@ -281,7 +329,33 @@ def test_a_gap_beyond_bankruptcy_loses_the_margin_and_the_fund_pays_the_rest():
     mkt.mark_open[0, 0] = 2200.0
     twin = run_twin(mkt, acct.copy(), vt, OKX_TWIN)
     _, liqs, _ = run_kernel(mkt, acct, vt)
-    assert liqs[0][Q_PRICE] == 2200.0 and liqs[0][Q_FEE] == 0.0 and liqs[0][4] == pytest.approx(4000.0)
+    assert liqs[0][Q_PRICE] == 2200.0 and liqs[0][Q_FEE] == 0.0 and liqs[0][Q_INSURANCE] == pytest.approx(4000.0)
+    assert liqs[0][Q_SOCIAL] == 0.0 and acct[0, A_FUND] == pytest.approx(1e12 - 4000.0)
     assert acct[0, A_CASH] == pytest.approx(0.0, abs=1e-9)
     same_liqs(liqs, twin)
     assert math.isclose(twin[-1][2][0][4], 4000.0)
+
+
+def test_a_deficit_beyond_the_fund_is_socialized_and_the_account_still_ends_at_zero():
+    # the same gap with only 2,500 in the symbol's insurance fund: the fund pays 2,500 and is empty; the other
+    # 1,500 is socialized (ADL of other traders' profitable longs at the bankruptcy price: docs/architecture.md
+    # §4). For the account nothing changes: it ends at 0, never below (a venue never bills a trader's deficit)
+    mkt, acct, vt = one_venue([2200.0, 2200.0], [2000.0, 2000.0], OKX_FLOOR, OKX_RATE, [0.0] * 5, OKX_COLS,
+                              4_000.0, -40.0, 2000.0, fund=2500.0)
+    mkt.mark_open[0, 0] = 2200.0
+    twin = run_twin(mkt, acct.copy(), vt, OKX_TWIN)
+    _, liqs, _ = run_kernel(mkt, acct, vt)
+    assert liqs[0][Q_INSURANCE] == pytest.approx(2500.0) and liqs[0][Q_SOCIAL] == pytest.approx(1500.0)
+    assert acct[0, A_FUND] == 0.0 and acct[0, A_CASH] == pytest.approx(0.0, abs=1e-9)
+    same_liqs(liqs, twin)
+
+
+def test_the_margin_lost_at_bankruptcy_feeds_the_fund():
+    # OKX tier 2 closed whole at its liquidation price (the case above): the 583.92 left at LP is lost by the
+    # account and goes to the symbol's insurance fund, which starts at 1,000 here
+    mkt, acct, vt = one_venue([2100.0, 2100.0], [2000.0, 2000.0], OKX_FLOOR, OKX_RATE, [0.0] * 5, OKX_COLS,
+                              4_000.0, -40.0, 2000.0, fund=1000.0)
+    _, liqs, _ = run_kernel(mkt, acct, vt)
+    lp = 84_000.0 / 40.28
+    assert acct[0, A_FUND] == pytest.approx(1000.0 + 40.0 * lp * 0.007, rel=1e-12)
+    assert liqs[0][Q_INSURANCE] == 0.0 and liqs[0][Q_SOCIAL] == 0.0

@@ -94,34 +94,35 @@ def test_losing_days_counted() -> None:
     assert (m["daily_returns"], m["losing_days"], m["short"]) == (5, 1, True)
 
 
-def test_reports_mark_short_window(fake_results: Results) -> None:
-    """The fake run spans 480 hourly bars: days = 479 / 24 = 19.958..., shown as 20.0."""
-    m = M.compute_metrics(fake_results)
-    assert m["window"]["short"] and m["days"] == pytest.approx(479 / 24)
+def test_reports_mark_short_window(crash_run: Results) -> None:
+    """The run's closes span 504 hourly bars: days = 503 / 24 = 20.958..., shown as 21.0."""
+    m = M.compute_metrics(crash_run)
+    assert len(crash_run.timeline) == 504
+    assert m["window"]["short"] and m["days"] == pytest.approx(503 / 24, rel=1e-15)
     rows = dict(fmt.headline_rows(m))
     for label in ("APY (365-day year, compounded)", "Volatility (daily returns, annualized)", "Sharpe (rf = 0)",
                   "Calmar (APY / |max drawdown|)", "Turnover (x average equity per year)"):
-        assert rows[label].endswith(" (annualized from 20.0 days)"), (label, rows[label])
-    assert "(annualized from 20.0 days); " in rows["Sortino (rf = 0, target 0)"]
+        assert rows[label].endswith(" (annualized from 21.0 days)"), (label, rows[label])
+    assert "(annualized from 21.0 days); " in rows["Sortino (rf = 0, target 0)"]
     assert rows["Sortino (rf = 0, target 0)"].endswith(
         f"{m['window']['losing_days']} losing of {m['window']['daily_returns']} days")
-    md = render_markdown(fake_results, m)
+    md = render_markdown(crash_run, m)
     head = md.splitlines()[2]
-    assert "total return over 20.0 days" in head and "APY (annualized from 20.0 days)" in head
-    assert "Short window: 20.0 days (< 90)" in md
+    assert "total return over 21.0 days" in head and "APY (annualized from 21.0 days)" in head
+    assert "Short window: 21.0 days (< 90)" in md
     from basisbt.reports.html import report_context
-    ctx = report_context(fake_results, m, dpi=40)
+    ctx = report_context(crash_run, m, dpi=40)
     cards = {c["label"]: c["value"] for c in ctx["cards"]}
-    assert "APY (annualized from 20.0 days)" in cards and "Sharpe (annualized from 20.0 days)" in cards
-    assert ctx["window_note"].startswith("Short window: 20.0 days")
+    assert "APY (annualized from 21.0 days)" in cards and "Sharpe (annualized from 21.0 days)" in cards
+    assert ctx["window_note"].startswith("Short window: 21.0 days")
     assert "shorter than 90 days" in fmt.CONVENTIONS_TEXT
 
 
-def test_cli_summary_marks_short_window(fake_results: Results, tmp_path, capsys) -> None:
+def test_cli_summary_marks_short_window(crash_run: Results, tmp_path, capsys) -> None:
     from basisbt.cli.app import _summary
-    _summary(fake_results, tmp_path, 0.1)
+    _summary(crash_run, tmp_path, 0.1)
     text = capsys.readouterr().out
-    assert "(annualized from 20.0 days)" in text
+    assert "(annualized from 21.0 days)" in text
     assert "capture ratio" in text
 
 
@@ -199,13 +200,13 @@ def test_no_funding_rows_ratio_null() -> None:
     assert m["funding_available"] == 0.0 and m["funding_capture_ratio"] is None
 
 
-def test_comparison_and_notebook_mark_short_window(fake_results: Results, tmp_path) -> None:
+def test_comparison_and_notebook_mark_short_window(crash_run: Results, tmp_path) -> None:
     from basisbt.reports import writers
     from basisbt.reports.notebook import results_html
     from basisbt.reports.render import render_comparison
-    run = writers.write_run(fake_results, tmp_path / "fake", dpi=40)
+    run = writers.write_run(crash_run, tmp_path / "crash", dpi=40)
     html = render_comparison([run], tmp_path / "cmp", dpi=40).read_text()
     # APY, volatility, Sharpe, Sortino, Calmar and turnover cells: six marks
-    assert html.count("(annualized from 20.0 days)") == 6
+    assert html.count("(annualized from 21.0 days)") == 6
     assert "funding capture ratio" in html
-    assert results_html(fake_results).count("(annualized from 20.0 days)") == 4   # APY, vol, Sharpe, Sortino
+    assert results_html(crash_run).count("(annualized from 21.0 days)") == 4   # APY, vol, Sharpe, Sortino

@@ -147,10 +147,10 @@ def test_multi_asset_run_dir_has_the_sections_and_the_chart(tmp_path: Path, mult
     assert (d / "metrics.json").read_bytes() == before and (d / "allocation.png").is_file()
 
 
-def test_single_asset_report_has_none_of_it(tmp_path: Path, fake_results: Results) -> None:
-    m = compute_metrics(fake_results)
+def test_single_asset_report_has_none_of_it(tmp_path: Path, crash_run: Results) -> None:
+    m = compute_metrics(crash_run)
     assert "attribution_by_asset" not in m and "allocation_by_asset" not in m
-    d = write_run(fake_results, tmp_path / "run", dpi=DPI)
+    d = write_run(crash_run, tmp_path / "run", dpi=DPI)
     assert not (d / "allocation.png").exists()
     md, html = (d / "report.md").read_text(), (d / "report.html").read_text()
     for text in ("Allocation by asset", "Attribution per asset", "allocation.png", "Switches", "venue:asset"):

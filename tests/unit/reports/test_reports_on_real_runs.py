@@ -1,7 +1,7 @@
-"""Reports rendered from real engine Results (not the hand-built fake): every built-in on a gappy window.
+"""Reports rendered from real engine Results: every built-in on a gappy window.
 
 A run directory written from a real run must load back to the same metrics byte for byte, show every
-chart, and carry what the engine adds that no fake has: data_quality, orders_rejected, the window note.
+chart, and carry what the engine adds on gappy data: data_quality, orders_rejected, the window note.
 """
 from __future__ import annotations
 

@@ -23,11 +23,11 @@ DPI = 40  # small images keep the suite fast
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, fake_synth: Results) -> Path:
-    return writers.write_run(fake_synth, tmp_path_factory.mktemp("run") / "synth", dpi=DPI)
+def run_dir(tmp_path_factory: pytest.TempPathFactory, synth_run: Results) -> Path:
+    return writers.write_run(synth_run, tmp_path_factory.mktemp("run") / "synth", dpi=DPI)
 
 
-def test_run_directory_contents(run_dir: Path, fake_synth: Results) -> None:
+def test_run_directory_contents(run_dir: Path, synth_run: Results) -> None:
     for name in ("metrics.json", "equity.csv", "ledger.csv", "fills.csv", "liquidations.csv",
                  "run.toml", "report.md", "report.html", "attribution.csv", "extras.csv"):
         assert (run_dir / name).is_file(), name
@@ -35,23 +35,23 @@ def test_run_directory_contents(run_dir: Path, fake_synth: Results) -> None:
     text = (run_dir / "metrics.json").read_text()
     m = json.loads(text)
     assert list(m) == sorted(m) and text.endswith("\n") and "NaN" not in text
-    assert m == compute_metrics(fake_synth)
+    assert m == compute_metrics(synth_run)
     doc = tomllib.loads((run_dir / "run.toml").read_text())
-    assert doc["strategy"] == "synthetic_dollar" and doc["data"] == "scenario:fake-crash"
-    assert doc["config_id"] == fake_synth.config_id
-    assert doc["params"] == fake_synth.params and doc["config"] == fake_synth.config
+    assert doc["strategy"] == "synthetic_dollar" and doc["data"] == "scenario:feb-2025-crash"
+    assert doc["config_id"] == synth_run.config_id
+    assert doc["params"] == synth_run.params and doc["config"] == synth_run.config
     md = (run_dir / "report.md").read_text()
     assert "## PnL attribution" in md and "bybit" in md
 
 
-def test_csv_round_trip_is_exact(run_dir: Path, fake_synth: Results) -> None:
+def test_csv_round_trip_is_exact(run_dir: Path, synth_run: Results) -> None:
     back = load_run(run_dir)
-    pd.testing.assert_frame_equal(back.timeline, fake_synth.timeline, check_exact=True,
+    pd.testing.assert_frame_equal(back.timeline, synth_run.timeline, check_exact=True,
                                   check_freq=False)
-    for name, s in fake_synth.extras.items():
+    for name, s in synth_run.extras.items():
         np.testing.assert_array_equal(back.extras[name].to_numpy(), s.to_numpy())
-    assert back.initial_equity == fake_synth.initial_equity
-    assert back.venues == fake_synth.venues and back.protocols == fake_synth.protocols
+    assert back.initial_equity == synth_run.initial_equity
+    assert back.venues == synth_run.venues and back.protocols == synth_run.protocols
 
 
 def test_render_run_reproduces_metrics_byte_for_byte(run_dir: Path) -> None:
@@ -60,9 +60,9 @@ def test_render_run_reproduces_metrics_byte_for_byte(run_dir: Path) -> None:
     assert (run_dir / "metrics.json").read_bytes() == before
 
 
-def test_flows_are_not_pnl(make_results) -> None:
+def test_flows_are_not_pnl(crash_run: Results) -> None:
     # a +50,000 mint at bar 100 and a -20,000 redemption at bar 300: equity jumps, PnL and returns don't
-    res = make_results(n_bars=400)
+    res = crash_run
     tl = res.timeline.copy()
     flows = np.zeros(len(tl))
     flows[100], flows[300] = 50_000.0, -20_000.0
@@ -96,9 +96,9 @@ def test_atomic_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # temp file cleaned up
 
 
-def test_write_run_failure_leaves_previous_report(tmp_path: Path, fake_results: Results,
+def test_write_run_failure_leaves_previous_report(tmp_path: Path, crash_run: Results,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    d = writers.write_run(fake_results, tmp_path / "run", dpi=DPI)
+    d = writers.write_run(crash_run, tmp_path / "run", dpi=DPI)
     old_html = (d / "report.html").read_bytes()
     import basisbt.reports.html as html_mod
 
@@ -107,7 +107,7 @@ def test_write_run_failure_leaves_previous_report(tmp_path: Path, fake_results: 
 
     monkeypatch.setattr(html_mod, "png_b64", broken_png)
     with pytest.raises(_Boom):
-        writers.write_run(fake_results, d, dpi=DPI)
+        writers.write_run(crash_run, d, dpi=DPI)
     assert (d / "report.html").read_bytes() == old_html
     assert not list(d.glob(".*.tmp"))
 
@@ -136,15 +136,15 @@ def _assert_png_has_content(data: bytes) -> None:
 def test_every_img_decodes_and_is_not_blank(run_dir: Path) -> None:
     html = (run_dir / "report.html").read_text()
     imgs = _imgs(html)
-    assert len(imgs) == 7  # equity, attribution, funding, basis, liquidation risk, allocation, synthetic
+    assert len(imgs) == 8  # equity, attribution, funding, basis, liquidation risk, allocation, synthetic, revenue
     for data in imgs:
         _assert_png_has_content(data)
     assert "http://" not in html and "https://" not in html
     assert "<script" not in html
 
 
-def test_comparison_page(run_dir: Path, tmp_path: Path, make_results) -> None:
-    other = writers.write_run(make_results(seed=3, n_bars=300), tmp_path / "other", dpi=DPI)
+def test_comparison_page(run_dir: Path, tmp_path: Path, liq_run: Results) -> None:
+    other = writers.write_run(liq_run, tmp_path / "other", dpi=DPI)
     page = render_comparison([run_dir, other], tmp_path / "cmp", dpi=DPI)
     html = page.read_text()
     imgs = _imgs(html)
@@ -164,7 +164,7 @@ def test_bad_run_dir(tmp_path: Path) -> None:
 
 
 def test_cli_report(run_dir: Path, tmp_path: Path) -> None:
-    typer = pytest.importorskip("typer")
+    import typer
     from typer.testing import CliRunner
 
     from basisbt.cli.report import register
@@ -189,10 +189,10 @@ def test_cli_report(run_dir: Path, tmp_path: Path) -> None:
     assert (tmp_path / "c" / "report.html").is_file()
 
 
-def test_notebook_helpers(fake_results: Results) -> None:
+def test_notebook_helpers(liq_run: Results) -> None:
     from basisbt.reports.notebook import plot, results_html
 
-    html = results_html(fake_results)
+    html = results_html(liq_run)
     assert "Sharpe" in html and "liquidation" in html
-    fig = plot(fake_results)
+    fig = plot(liq_run)
     assert len(fig.axes) == 4

@@ -1,7 +1,6 @@
 """Run directories are written whole: old or new after a kill, never a mix; foreign targets refused."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import signal
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from basisbt.reports.writers import RunTargetError, write_run
-from tests.unit.reports.conftest import make_fake_results
+from tests.unit.reports.conftest import real_run
 
 
 def snapshot(d: Path) -> dict[str, bytes]:
@@ -21,9 +20,10 @@ def snapshot(d: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def old_new():
-    """Two different runs: the old one has a run.log, the new one none (a merge would keep it)."""
-    old = make_fake_results(n_bars=120, seed=1)
-    new = dataclasses.replace(make_fake_results(n_bars=150, seed=2), log=(), config_id="b" * 64)
+    """Two different runs: the old one has a run.log (its liquidation), the new one none (a merge would keep it)."""
+    old = real_run("perp_short", "squeeze", collateral="usdt", leverage=5.0)
+    new = real_run("perp_short", "feb-2025-crash")
+    assert old.log and not new.log and old.config_id != new.config_id
     return old, new
 
 
@@ -34,7 +34,7 @@ def test_rerun_replaces_never_merges(tmp_path, old_new):
     assert (d / "run.log").exists()
     write_run(new, d)
     assert not (d / "run.log").exists(), "a file of the previous run survived the rerun"
-    assert "b" * 16 in (d / "run.toml").read_text()
+    assert new.config_id in (d / "run.toml").read_text() and old.config_id not in (d / "run.toml").read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["run"], "temporary siblings left behind"
     assert oct((d / "metrics.json").stat().st_mode & 0o777) != oct(0o600)
 
