@@ -202,12 +202,35 @@ class VenueSpec:
     liquidation_price: str = spec_field(
         "choice", "", "a breached position is closed at the liquidation price paying liquidation_fee "
         "(\"liquidation\", Binance), or taken over at the bankruptcy price: the margin left at the liquidation "
-        "price is lost (\"bankruptcy\", Bybit, OKX)", default="liquidation", choices=("liquidation", "bankruptcy"),
-        kernel={"C_BANKRUPTCY": lambda s, slot: 1.0 if s.liquidation_price == "bankruptcy" else 0.0})
+        "price is lost (\"bankruptcy\", Bybit, OKX), or sold into the book at the breach point's mark less the "
+        "run's slippage, no fee, the trader keeping what is left (\"book\", Hyperliquid; liquidation_slice, "
+        "backstop_threshold)", default="liquidation", choices=("liquidation", "bankruptcy", "book"),
+        kernel={"C_BANKRUPTCY": lambda s, slot: 1.0 if s.liquidation_price == "bankruptcy" else 0.0,
+                "C_BOOK": lambda s, slot: 1.0 if s.liquidation_price == "book" else 0.0})
     liquidation_fee: float | None = spec_field(
         "fraction", "fraction of liquidated notional", "clearance fee of a liquidation at the liquidation price",
         ge=0.0, lt=0.5, used_when=("liquidation_price", ("liquidation",)), overridable=True,
         kernel={"C_LIQ_FEE": lambda s, slot: s.liquidation_fee or 0.0})
+    liquidation_slice: float = spec_field(
+        "fraction", "fraction of the position", "book liquidation of a position above liquidation_slice_above: "
+        "orders of this share of the position (as it was when the liquidation began), one per "
+        "liquidation_cooldown_s while the account stays breached (Hyperliquid 20 %); 0: one order for all",
+        default=0.0, ge=0.0, le=1.0, used_when=("liquidation_price", ("book",)), kernel="C_SLICE")
+    liquidation_slice_above: float = spec_field(
+        "number", "quote notional", "notional above which a book liquidation goes in slices (Hyperliquid 100,000 "
+        "USDC); at or below it the rest goes at once", default=0.0, ge=0.0, le=1e15,
+        used_when=("liquidation_price", ("book",)), kernel="C_SLICE_ABOVE")
+    liquidation_cooldown_s: float = spec_field(
+        "number", "seconds", "wait between two slices of a book liquidation (Hyperliquid 30 s): read on the bar's "
+        "walk as time (a fraction f of the walk is f x the bar's length), so a 1h bar holds up to 120 slice times "
+        "and a 1m bar two; carried into the next bar", default=0.0, ge=0.0, le=86400.0,
+        used_when=("liquidation_price", ("book",)), kernel="C_COOLDOWN_S")
+    backstop_threshold: float = spec_field(
+        "number", "x maintenance", "book liquidation: where margin balance falls below this share of the "
+        "liquidation level before the book has closed the position, the venue's liquidator vault takes over every "
+        "cross position (isolated: that position) at its mark and the cross margin (isolated: its margin): "
+        "nothing is returned (Hyperliquid 2/3); 0: no backstop", default=0.0, ge=0.0, lt=1.0,
+        used_when=("liquidation_price", ("book",)), kernel="C_BACKSTOP")
     liquidation_threshold: float = spec_field(
         "number", "x maintenance", "liquidated at margin balance <= threshold x maintenance (1 for a standard "
         "account; margin_mode = \"portfolio\" sets Binance Portfolio Margin's 1.05)", default=1.0, ge=1.0,
@@ -261,6 +284,12 @@ class VenueSpec:
         "toward the mark (OKX ETH 0.01: root 2,722.1497 reported 2,722.16): records, ctx.margin and distance "
         "metrics only, never where the engine liquidates; absent: the exact root", default={}, ge=0.0, lt=1e6,
         kernel={"C_LIQ_TICK": lambda s, slot: s.tick_for(slot.base)})
+    adl_model: str = spec_field(
+        "choice", "", "how the venue auto-deleverages a profitable opposite position when another account goes "
+        "bankrupt (venue events `bankruptcy`, `adl`): \"leverage_pnl\" ranks by Binance's LeveragePnl and closes "
+        "at the bankrupt's price (the event's); \"previous_mark\" ranks by (mark / entry) x (notional / account "
+        "value) (entry / mark for a short) and closes at the previous mark (Hyperliquid)", default="leverage_pnl",
+        choices=("leverage_pnl", "previous_mark"), quiet_default=True)
     withdrawal_fee: float = spec_field(
         "number", "quote units per transfer", "charged on every transfer out of the venue", ge=0.0, le=1e6,
         overridable=True)
@@ -568,6 +597,9 @@ def parse_block(raw: dict, where: str, file_values: dict[str, Any]) -> VenueSpec
         values[key] = check_value(r, value, where, key)
     block_rules = {k: r for k, r in SPEC_RULES.items() if r.level == "block"}
     _check_presence(block_rules, raw, values, where, values)
+    if values.get("liquidation_price") == "book" and values.get("partial") == "step":
+        raise VenueSpecError(f"{where}: partial = \"step\" does nothing with liquidation_price = \"book\" (a book "
+                             f"liquidation goes in liquidation_slice orders); remove it")
     if values["maker_fee"] > 0 and values["maker_rebate"] > 0 or \
             values["spot_maker_fee"] > 0 and values["spot_maker_rebate"] > 0:
         raise VenueSpecError(f"{where}: maker_fee and maker_rebate (or the spot pair) both set; give a fee or a "

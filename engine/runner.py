@@ -34,7 +34,7 @@ from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_FUND, A_ISO, C_FUND_
                                           REJECT_REASONS, WHY_DEFAULTED, WHY_EXPIRED, WHY_HALTED, WHY_LIQUIDATED,
                                           WHY_POST_ONLY, O_CANCELLED, PERP, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY,
                                           Q_SOCIAL, Q_VENUE, SPOT, STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT,
-                                          T_ARRIVE_NS, T_DEST)
+                                          T_ARRIVE_NS, T_DEST, Q_BACKSTOP)
 from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
 from basisbt.engine.market import LIVE, UNLISTED, market_of
@@ -672,8 +672,13 @@ class Engine:
                                                    float(row[Q_FEE]), float(row[Q_INSURANCE]),
                                                    float(row[Q_SOCIAL])))
             social = f", beyond the insurance fund (ADL of others) {row[Q_SOCIAL]:.2f}" if row[Q_SOCIAL] > 0 else ""
-            self.log.append(f"{ts.isoformat()} LIQUIDATED {m.venues[j]} perp {row[Q_QTY]:.6f} at "
-                            f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f}{social})")
+            if row[Q_BACKSTOP] == 1.0:                  # a book venue's liquidator vault took the account over
+                self.log.append(f"{ts.isoformat()} BACKSTOP {m.venues[j]}: the liquidator vault took the perp "
+                                f"{row[Q_QTY]:.6f} at its mark {row[Q_PRICE]:.2f} and margin {row[Q_FEE]:.2f} with "
+                                f"it (below the venue's backstop line: nothing returned{social})")
+            else:
+                self.log.append(f"{ts.isoformat()} LIQUIDATED {m.venues[j]} perp {row[Q_QTY]:.6f} at "
+                                f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f}{social})")
 
     # -- the loop -----------------------------------------------------------------------------------------
     # The kernel runs ahead through up to `span` decision points at a time; their hooks then run in

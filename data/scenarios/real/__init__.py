@@ -148,6 +148,7 @@ def info(w: RealWindow) -> ScenarioInfo:
     source = HL_SOURCE if w.hyperliquid else SOURCE if len(w.symbols) == 1 else PAIRED_SOURCE
     return ScenarioInfo(name=w.name, summary=w.summary, stresses=w.stresses, params=params,
                         source=f"{source}, data/scenarios/real/provenance.toml", assets=w.assets,
+                        venues=(VENUE, HL_VENUE) if w.hyperliquid else (VENUE,),
                         shows="real data: a run replays what happened then (1h bars; no lending or flows)")
 
 

@@ -23,7 +23,8 @@ def ds():
 
 
 def test_it_is_listed_as_real_with_its_stand_ins(ds):
-    info = {s.name: s for s in list_scenarios(real_data=True)}[NAME]
+    assert NAME not in {s.name for s in list_scenarios(real_data=True)}      # another venue: opt-in
+    info = {s.name: s for s in list_scenarios(real_data=True, other_venues=True)}[NAME]
     assert info.real and "Binance's bars stand in for Hyperliquid's" in info.source
     assert ds.venues == ["binance", "hyperliquid"]
     assert any("stand-ins" in n and "hyperliquid perp and mark = Binance's" in n for n in ds.notes)
