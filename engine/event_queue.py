@@ -38,7 +38,12 @@ def events_of(market: Market) -> np.ndarray:
 
 
 def build_events(market: Market, lending_ts: list[np.ndarray] | None = None) -> np.ndarray:
-    """The sorted event queue of a market: funding settlements, lending rate changes, bar closes."""
+    """The sorted event queue of a market: funding settlements, lending rate changes, bar closes.
+
+    Sorted by (bar, kind, key, row). Only the few funding and lending entries are sorted; the bar closes,
+    one per bar and already in order, are merged in after them: every other kind sorts before EV_BAR, so
+    bar b's close goes right after the entries of bars <= b (on a year of 1m bars, 0.01 s instead of the
+    0.06 s a lexsort of all 546,000 entries took)."""
     parts = []
     for j in range(len(market.venues)):
         t, b = market.funding_ts[j], market.funding_bar[j]
@@ -46,7 +51,13 @@ def build_events(market: Market, lending_ts: list[np.ndarray] | None = None) -> 
     for p in range(len(market.protocols)):
         b = np.flatnonzero(market.lend_update[:, p])
         parts.append(_events(market.close_ns[b], EV_LENDING, p, b, b))
+    few = np.concatenate(parts) if parts else np.empty(0, EVENT_DT)
+    few = few[np.lexsort((few["row"], few["key"], few["kind"], few["bar"]))]
     bars = np.arange(market.n)
-    parts.append(_events(market.close_ns, EV_BAR, -1, bars, bars))
-    ev = np.concatenate(parts)
-    return ev[np.lexsort((ev["row"], ev["key"], ev["kind"], ev["bar"]))]
+    at = bars + np.searchsorted(few["bar"], bars, side="right")      # bar b after every entry of bars <= b
+    ev = np.empty(few.shape[0] + market.n, EVENT_DT)
+    is_bar = np.zeros(ev.shape[0], bool)
+    is_bar[at] = True
+    ev[is_bar] = _events(market.close_ns, EV_BAR, -1, bars, bars)
+    ev[~is_bar] = few
+    return ev

@@ -157,14 +157,15 @@ def _align(frame: pd.DataFrame | None, grid: np.ndarray, cols: tuple[str, ...]
            ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """`frame`'s `cols` on `grid` and each bar's state; a missing bar after the first is the last close, STALE."""
     n = grid.shape[0]
+    if frame is not None and not frame.empty and FILLED not in frame.columns and np.array_equal(ts_ns(frame), grid):
+        # already on the grid (the common case): no lookup, and no NaN columns allocated only to be dropped
+        return {c: frame[c].to_numpy(dtype=np.float64) for c in cols}, np.full(n, LIVE, np.int8)
     out = {c: np.full(n, np.nan) for c in cols}
     state = np.zeros(n, np.int8)
     if frame is None or frame.empty:
         return out, state
     t = ts_ns(frame)
     filled = frame[FILLED].to_numpy(dtype=bool) if FILLED in frame.columns else None
-    if filled is None and np.array_equal(t, grid):   # already on the grid (the common case): no lookup
-        return {c: frame[c].to_numpy(dtype=np.float64) for c in cols}, np.full(n, LIVE, np.int8)
     pos = np.searchsorted(t, grid)
     hit = (pos < len(t)) & (t[np.minimum(pos, len(t) - 1)] == grid)
     if filled is not None:                      # a bar --fill-gaps wrote is no real bar: priced stale like a gap

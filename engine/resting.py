@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from basisbt.engine.kernels.codes import PERP, SPOT
-from basisbt.engine.kernels.fills import first_fill_bar
 from basisbt.engine.market import LIVE, Market
 
 
@@ -78,6 +77,7 @@ class RestingBook:
 
     def trades_at(self, i: int) -> list[LimitOrder]:
         """Resting orders that bar i trades strictly through, in book order (not taken off: the fill may fail)."""
+        from basisbt.engine.kernels.fills import first_fill_bar   # numba: loaded by a run, not by `strategies`
         return [o for o in self.orders if first_fill_bar(self.high[o.instrument][o.venue],
                                                          self.low[o.instrument][o.venue], o.price, o.qty > 0.0,
                                                          i, i + 1) == i]
@@ -85,6 +85,7 @@ class RestingBook:
     def next_bar(self, i: int) -> int:
         """The first bar >= i at which some resting order fills or expires (n when none): the kernel must not
         run past its open."""
+        from basisbt.engine.kernels.fills import first_fill_bar
         best = self.n
         for o in self.orders:
             stop = best

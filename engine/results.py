@@ -144,9 +144,17 @@ class Results:
         from basisbt.reports.benchmark import attach
         return attach(self, spec, unit, time_column)
 
-    def save(self, out_dir: str | Path) -> Path:
-        """Write the run directory (metrics.json, CSVs, run.toml, reports) atomically per file."""
+    def save(self, out_dir: str | Path, *, csv: bool = False) -> Path:
+        """Write the run directory (metrics.json, the tables in Parquet, or CSV with csv=True, run.toml,
+        reports) as a whole."""
         if not self.has_frames:
             self.timeline._fail()
         from basisbt.reports.writers import write_run
-        return write_run(self, Path(out_dir))
+        return write_run(self, Path(out_dir), csv=csv)
+
+    @staticmethod
+    def load(run_dir: str | Path) -> "Results":
+        """A saved run directory read back (Parquet or CSV tables), refused (RunDirError) when it fails its
+        fingerprint or attribution-identity check (reports/verify.py)."""
+        from basisbt.reports.loader import load_run
+        return load_run(run_dir)

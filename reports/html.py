@@ -4,15 +4,18 @@ from __future__ import annotations
 import base64
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
 
 from basisbt.engine.results import Results
-from basisbt.reports import assets, attribution, plots, quality
+from basisbt.reports import assets, attribution, quality
 from basisbt.reports.fmt import (CONVENTIONS_TEXT, headline_rows, is_short, money, num, pct, period,
                                  when, window, window_note)
+
+if TYPE_CHECKING:
+    from basisbt.reports.chartproc import ChartJob
 
 MAX_FILL_ROWS = 200
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,6 +31,7 @@ def environment() -> jinja2.Environment:
 
 def png_b64(fig: Any, dpi: int) -> str:
     """A figure as base64 PNG text for a data: URI; the figure is closed afterwards."""
+    from basisbt.reports import plots
     data = plots.png_bytes(fig, dpi=dpi)
     fig.clear()
     return base64.b64encode(data).decode("ascii")
@@ -146,6 +150,7 @@ def asset_context(results: Results, metrics: dict[str, Any], dpi: int,
         return None
     switches = switch_rows(results)
     if allocation_png is None:
+        from basisbt.reports import plots
         allocation_png = plots.png_bytes(plots.fig_asset_allocation(results, switches["frame"], dpi), dpi)
     alloc = metrics.get("allocation_by_asset") or {}
     return {
@@ -159,14 +164,20 @@ def asset_context(results: Results, metrics: dict[str, Any], dpi: int,
 
 
 def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110,
-                   allocation_png: bytes | None = None) -> dict[str, Any]:
-    """Everything the report template shows, already formatted."""
+                   allocation_png: bytes | None = None, charts: ChartJob | None = None) -> dict[str, Any]:
+    """Everything the report template shows, already formatted; `charts`: the charts already being drawn
+    (reports/chartproc.py), else they are started here."""
+    from basisbt.reports.chartproc import start_charts
     from basisbt.reports.writers import run_toml
 
     m = metrics
     rows = headline_rows(m)
     half = (len(rows) + 1) // 2
-    figures = [(k, cap, png_b64(fig, dpi)) for k, cap, fig in plots.report_figures(results, dpi)]
+    job = charts or start_charts(results, dpi)
+    try:
+        figures = job.finish()
+    finally:
+        job.close()
     dist = m.get("min_dist_liq") or {}
     return {
         "title": f"{results.strategy} on {results.dataset}",
@@ -196,8 +207,9 @@ def report_context(results: Results, metrics: dict[str, Any], dpi: int = 110,
 
 
 def render_html(results: Results, metrics: dict[str, Any], *, dpi: int = 110,
-                allocation_png: bytes | None = None) -> str:
+                allocation_png: bytes | None = None, charts: ChartJob | None = None) -> str:
     """The self-contained report.html text for one run; `allocation_png` reuses the several-asset
-    allocation chart already drawn for allocation.png (drawn here when not given)."""
+    allocation chart already drawn for allocation.png (drawn here when not given); `charts` the charts
+    already being drawn (reports/chartproc.py)."""
     return environment().get_template("report.html.j2").render(
-        **report_context(results, metrics, dpi, allocation_png))
+        **report_context(results, metrics, dpi, allocation_png, charts))

@@ -1,12 +1,14 @@
 """Report charts with matplotlib's object API (Figure + Agg canvas; no pyplot, no display, no global state).
 
 Every `fig_*` function returns a `matplotlib.figure.Figure`; `png_bytes` renders one to PNG.
-Times are drawn in UTC; percentages are converted at this edge only.
+Times are drawn in UTC; percentages are converted at this edge only. Long series are thinned to the
+min/max envelope of each pixel column before matplotlib sees them (reports/envelope.py): the same
+picture, every extreme kept, a year of 1-minute bars drawn in milliseconds.
 """
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -18,6 +20,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from basisbt.engine.results import PNL_PARTS, Results
 from basisbt.reports.attribution import over_time
+from basisbt.reports.envelope import columns_for, envelope_index
 from basisbt.reports.metrics import drawdown, equity_series, is_multi_asset, nav_series, split_slot, timeline_index
 
 # one palette for every chart: PnL parts, venues (in order), lending and markers
@@ -90,6 +93,28 @@ def _naive(idx: pd.Index) -> np.ndarray:
     return di.to_numpy()
 
 
+def _thin(ax: Axes, t: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """t and every y cut to the points the chart of ax can show: per pixel column each series' first,
+    last, lowest and highest point (reports/envelope.py), so the drawn picture and its extremes are kept."""
+    fig = ax.get_figure()
+    idx = envelope_index(t, ys, columns_for(fig.get_figwidth(), fig.dpi))   # type: ignore[union-attr]
+    if len(idx) == len(t):
+        return (t, *ys)
+    return (t[idx], *(np.asarray(y)[idx] for y in ys))
+
+
+def _stack(ax: Axes, t: np.ndarray, series: Sequence[np.ndarray], **kw) -> None:
+    """A stackplot of long series, thinned on the stacked boundaries it draws (their envelope, together)."""
+    ys = [np.asarray(y, dtype=float) for y in series]
+    if ys:
+        bounds = np.cumsum(np.vstack(ys), axis=0)
+        fig = ax.get_figure()
+        idx = envelope_index(t, list(bounds), columns_for(fig.get_figwidth(), fig.dpi))  # type: ignore[union-attr]
+        if len(idx) < len(t):
+            t, ys = t[idx], [y[idx] for y in ys]
+    ax.stackplot(t, *ys, **kw)
+
+
 def _style(ax: Axes, title: str, ylabel: str, *, time_axis: bool = True) -> None:
     """Common axis style: title, y label with units, light grid, concise UTC date ticks."""
     ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
@@ -150,7 +175,7 @@ def draw_equity(ax: Axes, ax_dd: Axes, results: Results) -> None:
     """Equity (quote) on ax and per-bar drawdown (%) on ax_dd, with liquidation markers."""
     eq = equity_series(results)
     t = _naive(eq.index)
-    ax.plot(t, eq.to_numpy(), color=EQUITY_COLOR, linewidth=1.4, label="equity")
+    ax.plot(*_thin(ax, t, eq.to_numpy()), color=EQUITY_COLOR, linewidth=1.4, label="equity")
     ax.axhline(results.initial_equity, color="#999999", linewidth=0.8, linestyle=":",
                label="starting equity")
     _liq_marks(ax, results)
@@ -158,12 +183,12 @@ def draw_equity(ax: Axes, ax_dd: Axes, results: Results) -> None:
     _money_fmt(ax)
     nav = nav_series(results)
     if not np.allclose(nav.to_numpy(), eq.to_numpy(), rtol=0, atol=1e-9, equal_nan=True):
-        ax.plot(t, nav.to_numpy(), color=EQUITY_COLOR, linewidth=1.0, linestyle="--",
+        ax.plot(*_thin(ax, t, nav.to_numpy()), color=EQUITY_COLOR, linewidth=1.0, linestyle="--",
                 label="flow-adjusted NAV")
     _legend(ax, loc="best")
-    dd = drawdown(nav, results.initial_equity).to_numpy() * 100.0
-    ax_dd.fill_between(t, dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.35, linewidth=0)
-    ax_dd.plot(t, dd, color=DRAWDOWN_COLOR, linewidth=0.9)
+    t_dd, dd = _thin(ax_dd, t, drawdown(nav, results.initial_equity).to_numpy() * 100.0)
+    ax_dd.fill_between(t_dd, dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.35, linewidth=0)
+    ax_dd.plot(t_dd, dd, color=DRAWDOWN_COLOR, linewidth=0.9)
     _liq_marks(ax_dd, results, label=False)
     _style(ax_dd, "Drawdown from running peak", "drawdown (%)")
     ax_dd.yaxis.set_major_formatter(PercentFormatter(decimals=None))
@@ -185,9 +210,9 @@ def draw_attribution(ax: Axes, results: Results) -> None:
         pos = [cum[p].clip(lower=0).to_numpy() for p in parts]
         neg = [cum[p].clip(upper=0).to_numpy() for p in parts]
         colors = [PART_COLORS[p] for p in parts]
-        ax.stackplot(t, *pos, colors=colors, labels=parts, alpha=0.85, linewidth=0)
-        ax.stackplot(t, *neg, colors=colors, alpha=0.85, linewidth=0)
-    ax.plot(t, cum.sum(axis=1).to_numpy(), color="black", linewidth=1.3, label="total")
+        _stack(ax, t, pos, colors=colors, labels=parts, alpha=0.85, linewidth=0)
+        _stack(ax, t, neg, colors=colors, alpha=0.85, linewidth=0)
+    ax.plot(*_thin(ax, t, cum.sum(axis=1).to_numpy()), color="black", linewidth=1.3, label="total")
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _liq_marks(ax, results)
     _style(ax, "Cumulative PnL attribution", "PnL (quote)")
@@ -224,7 +249,7 @@ def _draw_funding(ax: Axes, results: Results, slots: Sequence[tuple[str, str, in
             continue
         r = tl[col].to_numpy(dtype=float)
         ok = np.isfinite(r)
-        ax.plot(_naive(t_all[ok]), r[ok] * 100.0, color=venue_color(i), marker="o", markersize=2.5,
+        ax.plot(*_thin(ax, _naive(t_all[ok]), r[ok] * 100.0), color=venue_color(i), marker="o", markersize=2.5,
                 linewidth=1.0, label=name)
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _liq_marks(ax, results)
@@ -257,7 +282,7 @@ def _draw_basis(ax: Axes, results: Results, slots: Sequence[tuple[str, str, int]
     for v, name, i in slots:
         col = f"{v}:basis"
         if col in tl.columns:
-            ax.plot(t, tl[col].to_numpy(dtype=float) * 100.0, color=venue_color(i), linewidth=1.1,
+            ax.plot(*_thin(ax, t, tl[col].to_numpy(dtype=float) * 100.0), color=venue_color(i), linewidth=1.1,
                     label=name)
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _liq_marks(ax, results)
@@ -319,7 +344,7 @@ def _multi_liquidation_risk(results: Results, dpi: int) -> Figure:
                 d = tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0
                 d = np.where(held[v].to_numpy() >= DIST_MIN_SHARE, d, np.nan)
                 if np.isfinite(d).any():
-                    ax.plot(t, d, color=venue_color(i), linewidth=1.1, label=name)
+                    ax.plot(*_thin(ax, t, d), color=venue_color(i), linewidth=1.1, label=name)
                     drawn.append(d)
             _liq_x(ax, _liq_rows(results, v), 0.0, name)
         ax.axhline(0.0, color=LIQ_COLOR, linewidth=0.8)
@@ -346,7 +371,7 @@ def _multi_liquidation_risk(results: Results, dpi: int) -> Figure:
             lines.setdefault(ratio.tobytes(), (v, ratio))        # a shared cross wallet: one line, not one per slot
         for v, ratio in lines.values():
             if np.nansum(np.abs(ratio)) > 0:
-                ax_mr.plot(t, ratio * 100.0, color=venue_color(j), linewidth=1.1,
+                ax_mr.plot(*_thin(ax_mr, t, ratio * 100.0), color=venue_color(j), linewidth=1.1,
                            label=venue if len(lines) == 1 else v)
                 top = max(top, float(np.nanmax(ratio)))
         for v in (v for v in results.venues if split_slot(v)[0] == venue):
@@ -374,7 +399,7 @@ def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
     for i, v in enumerate(results.venues):
         c = venue_color(i)
         if _has_data(tl, f"{v}:dist_liq"):
-            ax.plot(t, tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0, color=c, linewidth=1.1,
+            ax.plot(*_thin(ax, t, tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0), color=c, linewidth=1.1,
                     label=v)
         mb, mm = f"{v}:margin_balance", f"{v}:maint_margin"
         if mb in tl.columns and mm in tl.columns:
@@ -382,7 +407,7 @@ def fig_liquidation_risk(results: Results, dpi: int = 110) -> Figure:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(bal > 0, tl[mm].to_numpy(dtype=float) / bal, np.nan)
             if np.nansum(np.abs(ratio)) > 0:
-                ax_mr.plot(t, ratio * 100.0, color=c, linewidth=1.1, label=v)
+                ax_mr.plot(*_thin(ax_mr, t, ratio * 100.0), color=c, linewidth=1.1, label=v)
                 top = max(top, float(np.nanmax(ratio)))
         if liq is not None and len(liq) and "venue" in liq.columns:
             lv = liq[liq["venue"].astype(str) == v]
@@ -438,7 +463,7 @@ def fig_allocation(results: Results, dpi: int = 110) -> Figure:
         labels.append("in transit")
         colors.append(TRANSIT_COLOR)
     if series:
-        ax.stackplot(t, *series, labels=labels, colors=colors, alpha=0.85, linewidth=0)
+        _stack(ax, t, series, labels=labels, colors=colors, alpha=0.85, linewidth=0)
     _liq_marks(ax, results)
     _style(ax, "Allocation across venues and lending", "value (quote)")
     _money_fmt(ax)
@@ -461,9 +486,9 @@ def fig_asset_allocation(results: Results, switches: pd.DataFrame | None = None,
     order = [v for _, slots in asset_groups(list(per.columns)) for v, _, _ in slots]   # asset by asset
     keep = [v for v in order if np.any(per[v].to_numpy() != 0)]
     if keep:
-        ax.stackplot(t, *[per[v].to_numpy() for v in keep], colors=[palette[v] for v in keep],
-                     labels=[f"{split_slot(v)[1]} · {split_slot(v)[0]}" for v in keep],
-                     edgecolor="white", linewidth=0.3)
+        _stack(ax, t, [per[v].to_numpy() for v in keep], colors=[palette[v] for v in keep],
+               labels=[f"{split_slot(v)[1]} · {split_slot(v)[0]}" for v in keep],
+               edgecolor="white", linewidth=0.3)
     _liq_marks(ax, results)
     _style(ax, "Hedge notional per asset and venue (|perp qty| × mark)", "notional (quote)")
     _money_fmt(ax)
@@ -475,8 +500,8 @@ def fig_asset_allocation(results: Results, switches: pd.DataFrame | None = None,
              [VENUE_GREYS[i % len(VENUE_GREYS)] for i in range(len(per.columns))], "Share by venue")):
         cols = list(frame.columns)
         if frame.notna().any().any():
-            a.stackplot(t, *[frame[c].fillna(0.0).to_numpy() * 100.0 for c in cols], colors=colors[:len(cols)],
-                        labels=cols, edgecolor="white", linewidth=0.3)
+            _stack(a, t, [frame[c].fillna(0.0).to_numpy() * 100.0 for c in cols], colors=colors[:len(cols)],
+                   labels=cols, edgecolor="white", linewidth=0.3)
         if switches is not None and len(switches) and a is ax_a:
             moved = switches[switches["what"] == "moved"]
             for k, ts in enumerate(_naive(pd.DatetimeIndex(moved["ts"]))):
@@ -512,8 +537,8 @@ def fig_synthetic(results: Results, dpi: int = 110) -> Figure | None:
         if key == "staker_apy":
             ax.step(t, y, where="post", color=EQUITY_COLOR, linewidth=1.2, label="staker APY")
         else:
-            ax.plot(t, y, color=LENDING_COLOR if key == "reserve_fund" else EQUITY_COLOR, linewidth=1.2,
-                    label=key.replace("_", " "))
+            ax.plot(*_thin(ax, t, y), color=LENDING_COLOR if key == "reserve_fund" else EQUITY_COLOR,
+                    linewidth=1.2, label=key.replace("_", " "))
         if key == "backing_ratio":
             ax.axhline(100.0, color=LIQ_COLOR, linewidth=0.8, linestyle="--", label="fully backed")
         if key == "reserve_fund":
@@ -561,7 +586,7 @@ def fig_compare_equity(curves: Sequence[tuple[str, pd.Series, float]], dpi: int 
     """Cumulative return (%) of several runs on one chart; curves are (label, flow-adjusted NAV, start)."""
     fig, (ax,) = _new(1, 4.5, dpi=dpi)
     for i, (label, eq, start) in enumerate(curves):
-        ax.plot(_naive(eq.index), (eq.to_numpy(dtype=float) / start - 1.0) * 100.0,
+        ax.plot(*_thin(ax, _naive(eq.index), (eq.to_numpy(dtype=float) / start - 1.0) * 100.0),
                 color=venue_color(i), linewidth=1.3, label=label)
     ax.axhline(0.0, color="#555555", linewidth=0.8)
     _style(ax, "Cumulative return by run", "return since start (%)")
@@ -575,20 +600,27 @@ def _fig_benchmark(results: Results, dpi: int) -> Figure | None:
     return fig_benchmark(results, dpi)
 
 
+def chart_builders(results: Results) -> list[tuple[str, str, Callable[[Results, int], Figure | None]]]:
+    """The report's charts as (anchor id, caption, build(results, dpi) -> Figure or None when there is
+    nothing to draw), in page order: built one at a time, each freed once rendered."""
+    per_venue = bool(results.venues)
+    charts: list[tuple[str, str, Callable[[Results, int], Figure | None] | None]] = [
+        ("equity", "Equity and drawdown", fig_equity),
+        ("attribution", "Cumulative PnL attribution", fig_attribution),
+        ("funding", "Funding rate per venue", fig_funding if per_venue else None),
+        ("basis", "Basis per venue", fig_basis if per_venue else None),
+        ("liquidation", "Distance to liquidation and margin ratio", fig_liquidation_risk if per_venue else None),
+        ("allocation", "Allocation", fig_allocation),
+        ("synthetic", "Backing ratio, reserve fund, staker APY and perp share", fig_synthetic),
+        ("revenue", "Realized revenue by source", fig_revenue),
+        ("benchmark", "Against the benchmark", _fig_benchmark),
+    ]
+    return [(k, c, f) for k, c, f in charts if f is not None]
+
+
 def report_figures(results: Results, dpi: int = 110) -> list[tuple[str, str, Figure]]:
     """All report charts as (anchor id, caption, figure), in page order; absent data is skipped."""
-    figs: list[tuple[str, str, Figure | None]] = [
-        ("equity", "Equity and drawdown", fig_equity(results, dpi)),
-        ("attribution", "Cumulative PnL attribution", fig_attribution(results, dpi)),
-        ("funding", "Funding rate per venue", fig_funding(results, dpi) if results.venues else None),
-        ("basis", "Basis per venue", fig_basis(results, dpi) if results.venues else None),
-        ("liquidation", "Distance to liquidation and margin ratio",
-         fig_liquidation_risk(results, dpi) if results.venues else None),
-        ("allocation", "Allocation", fig_allocation(results, dpi)),
-        ("synthetic", "Backing ratio, reserve fund, staker APY and perp share", fig_synthetic(results, dpi)),
-        ("revenue", "Realized revenue by source", fig_revenue(results, dpi)),
-        ("benchmark", "Against the benchmark", _fig_benchmark(results, dpi)),
-    ]
+    figs = [(k, c, build(results, dpi)) for k, c, build in chart_builders(results)]
     return [(k, c, f) for k, c, f in figs if f is not None]
 
 
@@ -605,7 +637,7 @@ def plot(results: Results, dpi: int = 100) -> Figure:
     for v in results.venues:
         if f"{v}:dist_liq" in tl.columns:
             drawn.append(tl[f"{v}:dist_liq"].to_numpy(dtype=float) * 100.0)
-            axes[3].plot(t, drawn[-1], color=palette[v], linewidth=1.1, label=v)
+            axes[3].plot(*_thin(axes[3], t, drawn[-1]), color=palette[v], linewidth=1.1, label=v)
     _liq_marks(axes[3], results)
     _style(axes[3], "Distance to liquidation", "distance (%)")
     axes[3].yaxis.set_major_formatter(PercentFormatter(decimals=None))

@@ -1,4 +1,7 @@
-"""A sweep's pictures: a heatmap of one metric over two parameters (PNG) and a small report page (HTML)."""
+"""A sweep's pictures: a heatmap of one metric over two parameters (PNG) and a small report page (HTML), with
+values formatted as the run report formats them (fractions as percent, quote amounts with separators, and
+annualized figures of a short window marked and explained). The terminal table (basisbt/cli/sweep.py) uses
+the same cell texts."""
 from __future__ import annotations
 
 import base64
@@ -9,11 +12,83 @@ from typing import Any
 import pandas as pd
 
 from basisbt.data.safe_io import atomic_write, atomic_write_text
+from basisbt.reports.fmt import money, num, pct
+from basisbt.reports.metrics import ANNUALIZED_KEYS, MIN_ANNUALIZE_DAYS
 
 TABLE_ROWS = 50
 MAX_HEAT_SIDE = 12
 SHOWN_METRICS = ("apy", "total_return", "sharpe", "max_drawdown", "liquidations", "funding_capture_ratio",
                  "n_fills")
+SHORT_MARK = "*"              # after an annualized figure of a window shorter than MIN_ANNUALIZE_DAYS
+HEAT_DPI = 110                # as the run report's charts, so the heatmap's text is the page's size
+
+# how each metric column of results.parquet is shown (the run report's formats, reports/fmt.py)
+PERCENT = {"apy", "total_return", "volatility", "max_drawdown", "funding_capture_ratio", "time_hedged",
+           "staker_apy"}
+COUNTS = {"liquidations", "n_fills", "orders_rejected_total", "bars"}
+DIGITS = {"sharpe": 2, "sortino": 2, "calmar": 2, "turnover": 1, "days": 1, "max_drawdown_days": 1,
+          "backing_ratio_min": 4}
+
+
+def cell_text(column: str, value: Any, days: Any = None) -> str:
+    """One table cell: a metric as the run report shows it (an annualized one of a short window gets
+    SHORT_MARK), anything else (parameters, data, errors) as it is."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "–"
+    if column in PERCENT and isinstance(value, (int, float)):
+        text = pct(float(value), 1 if column in ("funding_capture_ratio", "time_hedged") else 2)
+    elif column in COUNTS and isinstance(value, (int, float)):
+        text = f"{int(value):,}"
+    elif column in DIGITS and isinstance(value, (int, float)):
+        text = num(float(value), DIGITS[column])
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and column not in ("data", "cell") \
+            and _is_money(column):
+        text = money(float(value))
+    elif isinstance(value, float):
+        text = f"{value:.6g}"
+    else:
+        return str(value)
+    if column in ANNUALIZED_KEYS and _short(days):
+        text += f" {SHORT_MARK}"
+    return text
+
+
+def _is_money(column: str) -> bool:
+    return column.startswith(("pnl_", "equity_", "funding_", "reserve_fund")) or column in (
+        "net_flows", "liquidation_cost", "insurance_loss", "traded_notional", "fees_paid", "slippage_paid")
+
+
+def _short(days: Any) -> bool:
+    return isinstance(days, (int, float)) and math.isfinite(days) and days < MIN_ANNUALIZE_DAYS
+
+
+def short_window_note(table: pd.DataFrame, columns: list[str]) -> str:
+    """The sentence under a table whose annualized columns carry SHORT_MARK ('' when none does): the window
+    lengths, and that the period figure is the total return."""
+    shown = [c for c in columns if c in ANNUALIZED_KEYS]
+    if not shown or "days" not in table.columns:
+        return ""
+    days = sorted({round(float(d), 1) for d in table["days"] if _short(d)})
+    if not days:
+        return ""
+    span = f"{days[0]:g} days" if len(days) == 1 else f"{days[0]:g} to {days[-1]:g} days"
+    return (f"{SHORT_MARK} annualized from a short window ({span}, under {MIN_ANNUALIZE_DAYS:g}): "
+            f"{', '.join(shown)} extrapolate it to a 365-day year; the period figure is total_return.")
+
+
+def table_columns(table: pd.DataFrame, axes: list[str], sort: str) -> list[str]:
+    """The columns a sweep table shows: data, the varied parameters, the sort key and SHOWN_METRICS (and
+    `error` when a cell failed)."""
+    cols = ["data", *axes, *dict.fromkeys((sort, *SHOWN_METRICS))]
+    cols = [c for c in cols if c in table.columns]
+    if "error" in table.columns and (table["error"].fillna("") != "").any():
+        cols.append("error")
+    return cols
+
+
+def table_rows(table: pd.DataFrame, cols: list[str], n: int) -> list[list[str]]:
+    """The first n rows' cell texts."""
+    return [[cell_text(c, r[c], r.get("days")) for c in cols] for _, r in table.head(n).iterrows()]
 
 
 def heatmap_frame(table: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFrame:
@@ -22,46 +97,57 @@ def heatmap_frame(table: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFr
     return ok.pivot_table(index=y, columns=x, values=metric, aggfunc="mean", sort=True)
 
 
+def _value_formatter(metric: str) -> Any:
+    """A matplotlib tick formatter showing the metric as cell_text does (no short-window mark)."""
+    from matplotlib.ticker import FuncFormatter
+    return FuncFormatter(lambda v, _: cell_text(metric, float(v)))
+
+
 def heatmap_png(table: pd.DataFrame, x: str, y: str, metric: str, path: Path) -> bytes:
-    """Draw the heatmap (matplotlib, Agg) with each cell's value written in it; write it to `path` atomically.
-    With more than MAX_HEAT_SIDE distinct values on an axis (a random sample) it is a scatter of the cells."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Draw the heatmap (matplotlib object API, Agg) with each cell's value written in it; write it to `path`
+    atomically. Drawn at the run report's scale (HEAT_DPI, its font sizes) and shown on the page at its own
+    size, never stretched. With more than MAX_HEAT_SIDE distinct values on an axis (a random sample) it is a
+    scatter of the cells."""
+    from matplotlib.figure import Figure
     ok = table[table["error"].fillna("") == ""] if "error" in table.columns else table
     if max(ok[x].nunique(), ok[y].nunique()) > MAX_HEAT_SIDE:     # sampled values: a scatter, not a grid
-        fig, ax = plt.subplots(figsize=(6.5, 5))
+        fig = Figure(figsize=(7.0, 4.6), dpi=HEAT_DPI, layout="constrained")
+        ax = fig.subplots()
         sc = ax.scatter(ok[x], ok[y], c=ok[metric].astype(float), cmap="viridis", s=24)
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
-        ax.set_title(f"{metric} per cell")
-        fig.colorbar(sc, ax=ax)
+        _labels(ax, x, y, f"{metric} per cell")
+        fig.colorbar(sc, ax=ax, format=_value_formatter(metric)).ax.tick_params(labelsize=8)
         return save_png(fig, path)
     grid = heatmap_frame(table, x, y, metric)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * max(3, grid.shape[1]), 1.2 + 0.6 * max(3, grid.shape[0])))
+    w = min(10.0, 1.6 + 0.95 * max(3, grid.shape[1]))
+    h = min(7.0, 1.3 + 0.45 * max(3, grid.shape[0]))
+    fig = Figure(figsize=(w, h), dpi=HEAT_DPI, layout="constrained")
+    ax = fig.subplots()
     im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto", origin="lower")
-    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
-    ax.set_yticks(range(grid.shape[0]), [str(i) for i in grid.index])
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(f"{metric} (mean over the other inputs)")
+    ax.set_xticks(range(grid.shape[1]), [f"{c:g}" if isinstance(c, float) else str(c) for c in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [f"{i:g}" if isinstance(i, float) else str(i) for i in grid.index])
+    _labels(ax, x, y, f"{metric} (mean over the other inputs)")
     for (i, j), v in pd.DataFrame(grid.to_numpy()).stack(future_stack=True).items():
         if isinstance(v, float) and math.isfinite(v):         # dark text on the bright end of viridis
-            ax.text(j, i, f"{v:.4g}", ha="center", va="center", fontsize=8,
+            ax.text(j, i, cell_text(metric, v), ha="center", va="center", fontsize=8,
                     color="k" if im.norm(v) > 0.6 else "w")
-    fig.colorbar(im, ax=ax)
+    fig.colorbar(im, ax=ax, format=_value_formatter(metric)).ax.tick_params(labelsize=8)
     return save_png(fig, path)
 
 
-def save_png(fig: Any, path: Path) -> bytes:
-    """The figure as PNG bytes, written to `path` atomically; the figure is closed."""
-    import io
+def _labels(ax: Any, x: str, y: str, title: str) -> None:
+    """The run report's chart style: bold left title, small labels and ticks."""
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    ax.set_xlabel(x, fontsize=9)
+    ax.set_ylabel(y, fontsize=9)
+    ax.tick_params(labelsize=8)
 
-    import matplotlib.pyplot as plt
-    fig.tight_layout()
+
+def save_png(fig: Any, path: Path) -> bytes:
+    """The figure as PNG bytes (no timestamp metadata), written to `path` atomically."""
+    import io
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
+    fig.savefig(buf, format="png", dpi=HEAT_DPI, metadata={"Software": None})
+    fig.clear()
     data = buf.getvalue()
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     return data
@@ -71,24 +157,15 @@ def write_report(table: pd.DataFrame, out: Path, *, strategy: str, datas: list[s
                  axes: list[str], fixed: dict[str, Any], heatmap: bytes | None, heat_axes: tuple[str, str] | None) -> Path:
     """report.html: the sweep's set-up, the heatmap and the best TABLE_ROWS cells (table already sorted)."""
     from basisbt.reports.html import environment
-    cols = ["data", *axes, *dict.fromkeys((sort, *SHOWN_METRICS))]
-    cols = [c for c in cols if c in table.columns]
-    if "error" in table.columns and (table["error"].fillna("") != "").any():
-        cols.append("error")
-    rows = [[_cell(r[c]) for c in cols] for _, r in table.head(TABLE_ROWS).iterrows()]
+    cols = table_columns(table, axes, sort)
     html = environment().get_template("sweep.html.j2").render(
         title=f"Sweep: {strategy}", n_cells=len(table), mode=mode, datas=datas, sort=sort,
         n_errors=int((table["error"].fillna("") != "").sum()) if "error" in table.columns else 0,
         fixed=sorted(fixed.items()), heatmap_png=base64.b64encode(heatmap).decode("ascii") if heatmap else "",
         heat_x=heat_axes[0] if heat_axes else "", heat_y=heat_axes[1] if heat_axes else "",
         heat_note="Each square is the mean over datasets (and any other varied parameter) of the cells with "
-                  "that pair of values.", columns=cols, rows=rows)
+                  "that pair of values.", columns=cols, rows=table_rows(table, cols, TABLE_ROWS),
+        short_note=short_window_note(table.head(TABLE_ROWS), cols))
     path = Path(out) / "report.html"
     atomic_write_text(path, html)
     return path
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return "n/a" if not math.isfinite(v) else f"{v:.6g}"
-    return str(v)

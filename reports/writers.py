@@ -1,4 +1,4 @@
-"""Write a run directory (docs/architecture.md §9): metrics.json, CSVs, run.toml, report.md, report.html.
+"""Write a run directory (docs/architecture.md §9): metrics.json, the tables, run.toml, report.md, report.html.
 
 A run directory is written as a unit: every file goes into a temporary sibling directory
 `.<name>.tmp-<pid>-<hex>`, which then replaces the target in one step (Linux renameat2
@@ -6,8 +6,9 @@ RENAME_EXCHANGE; elsewhere rename the old one aside, rename the new one in, dele
 crash leaves the old run or the new one, never a mix, and a rerun never keeps files of the previous
 run. `--out` pointing at a file or at a non-empty directory that is not a run directory is refused.
 Leftover temporaries of killed writers (their pid is gone) are removed by the next write.
-CSV floats use Python's shortest round-trip repr (pandas' default), so `render_run` can rebuild
-the exact same `Results` numbers and reproduce metrics.json byte for byte.
+The tables are Parquet, or CSV with `csv=True` (reports/runfiles.py); both hold the exact floats, so
+`render_run` rebuilds the same `Results` numbers and reproduces metrics.json byte for byte. Each file's
+sha256 goes into run.toml `[files]` and run.toml's own into metrics.json `run_fingerprint`.
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ import pandas as pd
 
 from basisbt.data.safe_io import atomic_write, atomic_write_text, fsync_path
 from basisbt.engine.results import Results
-from basisbt.reports import tomlfmt
+from basisbt.phases import phase
+from basisbt.reports import runfiles, tomlfmt
 from basisbt.reports.markdown import ALLOCATION_PNG
 from basisbt.reports.metrics import compute_metrics, timeline_index
 
-RUN_FORMAT = 1
+RUN_FORMAT = 2       # 2: tables in Parquet or CSV, their sha256 in run.toml [files]; 1: CSV, no fingerprint
 T = TypeVar("T")
 FILLS_COLUMNS = ("ts", "venue", "instrument", "qty", "price", "ref_price", "fee", "slippage", "reason", "fill_id",
                  "liquidity")
@@ -42,35 +44,54 @@ def metrics_json(metrics: dict[str, Any]) -> str:
     return json.dumps(metrics, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def frame_csv(df: pd.DataFrame | None, columns: tuple[str, ...] = ()) -> str:
-    """CSV text of a frame without its index; an empty or missing frame keeps the contract header."""
+def table_frame(df: pd.DataFrame | None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A frame as written without its index; an empty or missing frame keeps the contract header."""
     if df is None or (len(df) == 0 and len(df.columns) == 0):
-        df = pd.DataFrame(columns=list(columns))
-    return df.to_csv(index=False, lineterminator="\n")
+        return pd.DataFrame(columns=list(columns))
+    return df
 
 
-def timeline_csv(timeline: pd.DataFrame) -> str:
-    """equity.csv text: a leading `ts` column (bar close, UTC) then the timeline columns."""
+def timeline_frame(timeline: pd.DataFrame) -> pd.DataFrame:
+    """The equity table: a leading `ts` column (bar close, UTC) then the timeline columns."""
     tl = timeline.drop(columns=["ts"]) if "ts" in timeline.columns else timeline
-    out = tl.copy()
-    out.index = timeline_index(timeline)
-    out.index.name = "ts"
-    return out.to_csv(lineterminator="\n")
+    out = tl.copy(deep=False)
+    out.insert(0, "ts", timeline_index(timeline))
+    out.index = pd.RangeIndex(len(out))
+    return out
 
 
-def extras_csv(extras: dict[str, pd.Series]) -> str:
-    """extras.csv text in long form (name, ts, value), so series on different clocks round-trip."""
+def extras_frame(extras: dict[str, pd.Series]) -> pd.DataFrame:
+    """The extras table in long form (name, ts, value), so series on different clocks round-trip."""
     rows = []
     for name in sorted(extras):
         s = extras[name]
         rows.append(pd.DataFrame({"name": name, "ts": pd.DatetimeIndex(s.index),
                                   "value": s.to_numpy(dtype=float)}))
-    df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["name", "ts", "value"])
-    return df.to_csv(index=False, lineterminator="\n")
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["name", "ts", "value"])
 
 
-def run_toml(results: Results) -> str:
-    """run.toml text: strategy, data, ids, initial equity, venues, params and the resolved config."""
+def attribution_frame(attr: pd.DataFrame) -> pd.DataFrame:
+    """The attribution table: a leading `venue` column, then the seven parts."""
+    out = attr.copy()
+    out.index.name = "venue"
+    return out.reset_index()
+
+
+def run_tables(results: Results) -> dict[str, pd.DataFrame]:
+    """Every table of a run directory by table name (runfiles.TABLES + SMALL_TABLES), in writing order."""
+    tables = {"equity": timeline_frame(results.timeline),
+              "ledger": table_frame(results.ledger, LEDGER_COLUMNS),
+              "fills": table_frame(results.fills, FILLS_COLUMNS),
+              "liquidations": table_frame(results.liquidations, LIQUIDATION_COLUMNS)}
+    if results.attribution is not None:
+        tables["attribution"] = attribution_frame(results.attribution)
+    tables["extras"] = extras_frame(results.extras or {})
+    return tables
+
+
+def run_toml(results: Results, files: dict[str, str] | None = None) -> str:
+    """run.toml text: strategy, data, ids, initial equity, venues, params and the resolved config; with
+    `files` (name -> sha256 of each table written) the [files] table that vouches for them."""
     doc: dict[str, Any] = {
         "format": RUN_FORMAT,
         "strategy": results.strategy,
@@ -88,6 +109,8 @@ def run_toml(results: Results) -> str:
         doc["venue_blocks"] = {v: list(b) for v, b in results.venue_blocks.items()}
     if results.benchmark:
         doc["benchmark"] = dict(results.benchmark)
+    if files is not None:
+        doc["files"] = dict(files)
     return tomlfmt.dumps(doc, header="basisbt run: the resolved configuration of this run.\n"
                                       "Re-render the reports with `basisbt report <this dir>`.")
 
@@ -274,14 +297,18 @@ def _link_tree(src: Path, dst: Path) -> None:
             shutil.copy2(f, target)
 
 
-def write_run(results: Results, out_dir: Path, *, dpi: int = 110) -> Path:
-    """Write the whole run directory as one unit (see the module docstring); returns out_dir."""
+def write_run(results: Results, out_dir: Path, *, dpi: int = 110, csv: bool = False,
+              metrics: dict[str, Any] | None = None) -> Path:
+    """Write the whole run directory as one unit (see the module docstring); returns out_dir.
+    `csv=True` writes the tables as CSV instead of Parquet (reports/runfiles.py); `metrics`, when the caller
+    has computed them already (compute_metrics(results)), are not computed again."""
     out_dir = Path(out_dir)
     check_run_target(out_dir)
     tmp = staging_dir(out_dir)
     try:
-        _write_run_files(results, tmp, dpi=dpi)
-        commit_dir(tmp, out_dir)
+        _write_run_files(results, tmp, dpi=dpi, csv=csv, metrics=metrics)
+        with phase("commit (fsync, swap directory)"):
+            commit_dir(tmp, out_dir)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise _as_target(e, tmp, out_dir) from e
@@ -296,44 +323,95 @@ def _as_target(e: BaseException, tmp: Path, out_dir: Path) -> BaseException:
     return e
 
 
-def _write_run_files(results: Results, out_dir: Path, *, dpi: int) -> None:
-    """Every file of a run directory into out_dir (a fresh staging directory). Data first, reports last."""
-    atomic_write_text(out_dir / "equity.csv", timeline_csv(results.timeline))
-    atomic_write_text(out_dir / "ledger.csv", frame_csv(results.ledger, LEDGER_COLUMNS))
-    atomic_write_text(out_dir / "fills.csv", frame_csv(results.fills, FILLS_COLUMNS))
-    atomic_write_text(out_dir / "liquidations.csv",
-                      frame_csv(results.liquidations, LIQUIDATION_COLUMNS))
-    attr = results.attribution
-    if attr is not None:
-        attr = attr.copy()
-        attr.index.name = "venue"
-        atomic_write_text(out_dir / "attribution.csv", attr.to_csv(lineterminator="\n"))
-    atomic_write_text(out_dir / "extras.csv", extras_csv(results.extras or {}))
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes atomically (temp file, fsync, rename)."""
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def write_tables(results: Results, out_dir: Path, csv: bool = False) -> dict[str, str]:
+    """The run's tables (Parquet, or CSV) and run.log into out_dir; returns {file name: sha256}."""
+    files: dict[str, str] = {}
+    for table, frame in run_tables(results).items():
+        name = runfiles.table_name(table, csv)
+        with phase(f"write {name}"):
+            files[name] = runfiles.write_table(frame, out_dir / name)
     if results.log:
-        atomic_write_text(out_dir / "run.log", "\n".join(results.log) + "\n")
-    atomic_write_text(out_dir / "run.toml", run_toml(results))
-    write_reports(results, out_dir, dpi=dpi)
+        log = ("\n".join(results.log) + "\n").encode("utf-8")
+        write_bytes(out_dir / "run.log", log)
+        files["run.log"] = runfiles.sha256(log)
+    return files
+
+
+def _write_run_files(results: Results, out_dir: Path, *, dpi: int, csv: bool = False,
+                     metrics: dict[str, Any] | None = None) -> None:
+    """Every file of a run directory into out_dir (a fresh staging directory). The tables are written on a
+    second thread while this one computes the metrics and draws the reports: pyarrow's encoding and the
+    fsyncs release the GIL, so on a year of 1m bars the two overlap. run.toml (which lists the tables'
+    hashes) and metrics.json (which holds run.toml's) come last."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from basisbt.reports.chartproc import start_charts
+    with phase("start the charts (import matplotlib, fork the helper)"):
+        charts = start_charts(results, dpi)     # its helper is forked before this function starts a thread
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="basisbt-tables") as pool:
+            tables = pool.submit(write_tables, results, out_dir, csv)
+            metrics = render_reports(results, out_dir, dpi=dpi, metrics=metrics, charts=charts)
+            with phase("wait for the tables"):
+                pool.shutdown(wait=True)
+    finally:
+        charts.close()
+    atomic_write_text(out_dir / RUN_MARKER, run_toml(results, tables.result()))
+    write_metrics(metrics, out_dir)
+
+
+def run_fingerprint(run_dir: Path) -> str | None:
+    """sha256 of the directory's run.toml (which lists every table's sha256); None without one."""
+    p = Path(run_dir) / RUN_MARKER
+    return runfiles.file_sha256(p) if p.is_file() else None
+
+
+def write_metrics(metrics: dict[str, Any], out_dir: Path) -> None:
+    """metrics.json, with `run_fingerprint`: the sha256 of the run.toml beside it (when there is one)."""
+    fingerprint = run_fingerprint(out_dir)
+    atomic_write_text(out_dir / "metrics.json",
+                      metrics_json(dict(metrics, run_fingerprint=fingerprint) if fingerprint else metrics))
+
+
+def render_reports(results: Results, out_dir: Path, *, dpi: int = 110,
+                   metrics: dict[str, Any] | None = None, charts: Any = None) -> dict[str, Any]:
+    """Compute the metrics (unless given) and write report.md, report.html (and allocation.png); returns
+    the metrics. `charts`: the report's charts already being drawn (reports/chartproc.start_charts)."""
+    with phase("import report modules (matplotlib, jinja2)"):
+        from basisbt.reports.html import render_html
+        from basisbt.reports.markdown import render_markdown
+    if metrics is None:
+        with phase("metrics"):
+            metrics = compute_metrics(results)
+    chart = allocation_png(results, dpi)     # several assets only: the chart report.md links to
+    if chart is not None:
+        write_bytes(out_dir / ALLOCATION_PNG, chart)
+    with phase("report.md"):
+        atomic_write_text(out_dir / "report.md", render_markdown(results, metrics))
+    html = render_html(results, metrics, dpi=dpi, allocation_png=chart, charts=charts)
+    with phase("write report.html"):
+        atomic_write_text(out_dir / "report.html", html)
+    return metrics
 
 
 def write_reports(results: Results, out_dir: Path, *, dpi: int = 110) -> dict[str, Any]:
-    """(Re)write metrics.json, report.md and report.html from a Results; returns the metrics."""
-    from basisbt.reports.html import render_html
-    from basisbt.reports.markdown import render_markdown
-
-    metrics = compute_metrics(results)
-    atomic_write_text(out_dir / "metrics.json", metrics_json(metrics))
-    chart = allocation_png(results, dpi)     # several assets only: the chart report.md links to
-    if chart is not None:
-        atomic_write(out_dir / ALLOCATION_PNG, lambda tmp: Path(tmp).write_bytes(chart))
-    atomic_write_text(out_dir / "report.md", render_markdown(results, metrics))
-    atomic_write_text(out_dir / "report.html", render_html(results, metrics, dpi=dpi, allocation_png=chart))
+    """(Re)write metrics.json, report.md and report.html from a Results beside its run.toml; returns the
+    metrics (without run_fingerprint)."""
+    metrics = render_reports(results, out_dir, dpi=dpi)
+    write_metrics(metrics, out_dir)
     return metrics
 
 
 def allocation_png(results: Results, dpi: int = 110) -> bytes | None:
     """The allocation-by-asset-and-venue chart of a several-asset run as PNG bytes; None for one asset."""
-    from basisbt.reports import assets, plots
+    from basisbt.reports import assets
     if not assets.assets_of(results):
         return None
+    from basisbt.reports import plots            # matplotlib: only when there is this chart to draw
     fig = plots.fig_asset_allocation(results, assets.allocation_switches(results), dpi)
     return plots.png_bytes(fig, dpi=dpi)

@@ -7,18 +7,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from basisbt.data import cache
 from basisbt.data.errors import DataError
 from basisbt.cli.common import err, fail, key_values
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 out = Console()
 
@@ -54,6 +55,7 @@ def _logging() -> None:
 
 
 def _ts(v: Optional[str], name: str) -> Optional[pd.Timestamp]:
+    import pandas as pd
     if v is None:
         return None
     try:
@@ -64,6 +66,7 @@ def _ts(v: Optional[str], name: str) -> Optional[pd.Timestamp]:
 
 
 def _summary(entries: list[dict], title: str) -> None:
+    import pandas as pd
     t = Table(title=title)
     for c in ("venue", "symbol", "stream", "timeframe", "start", "end", "rows", "gaps"):
         t.add_column(c)
@@ -109,6 +112,7 @@ def _prescan(path: Path) -> None:
 
 def _root(cache_dir: Optional[Path]) -> Path:
     """The cache root, refused (exit 2) when it or a parent is a file."""
+    from basisbt.data import cache
     return cache.check_root(cache.default_root(cache_dir))
 
 
@@ -126,6 +130,7 @@ def _store(items, root: Path, repair: bool, max_fill: int, *, on_duplicate: str 
             fail(f"--snap {snap!r} is not a duration; use e.g. 5s, 2min, 500ms")
     finalize(items, ImportOptions(on_duplicate=on_duplicate, snap=snap, repair=repair, max_fill=max_fill,
                                   allow_extreme=allow_extreme))
+    from basisbt.data import cache
     entries = cache.write_many(root, [(i.key, i.frame, i.source) for i in items])
     _summary(entries, f"imported into {root}")
 
@@ -337,6 +342,7 @@ def register(app: typer.Typer) -> None:
         """List what the cache holds: venue, symbol, stream, span, rows, gaps; then per symbol and timeframe
         the venues and streams `--data cache:SYMBOL` loads, and the multi-asset `cache:A,B` values it can serve."""
         def body() -> None:
+            from basisbt.data import cache
             root = _root(cache_dir)
             df = cache.list_cache(root)
             if df.empty:

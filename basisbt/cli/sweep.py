@@ -148,18 +148,25 @@ def _heat_axes(option: str | None, axes: tuple[str, ...]) -> tuple[str, str] | N
 
 
 def _print_table(table, axes: tuple[str, ...], sort: str, rows: int = 15) -> None:
-    """The best `rows` cells on the terminal."""
+    """The best `rows` cells on the terminal, formatted as the run report formats them. One dataset is named
+    in the title; with several, the data column folds instead of being cut to "scenario…"."""
     from rich.console import Console
-    cols = ["data", *axes, *dict.fromkeys((sort, "apy", "sharpe", "max_drawdown", "liquidations"))]
-    t = Table(title=f"best {min(rows, len(table))} of {len(table)} cells by {sort}", title_justify="left")
+
+    from basisbt.reports.sweep import short_window_note, table_rows
+    datas = list(dict.fromkeys(str(d) for d in table["data"])) if "data" in table.columns else []
+    cols = [c for c in ["data", *axes, *dict.fromkeys((sort, "apy", "sharpe", "max_drawdown", "liquidations"))]
+            if c in table.columns and not (c == "data" and len(datas) == 1)]
+    title = f"best {min(rows, len(table))} of {len(table)} cells by {sort}"
+    t = Table(title=title + (f", data {datas[0]}" if len(datas) == 1 else ""), title_justify="left")
     for c in cols:
-        t.add_column(escape(c), justify="left" if c in ("data", *axes) else "right")
-    for _, r in table.head(rows).iterrows():
-        t.add_row(*(escape(_fmt(r[c])) for c in cols))
-    Console().print(t)
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return "n/a" if v != v else f"{v:.4g}"
-    return str(v)
+        if c == "data":
+            t.add_column("data", overflow="fold", ratio=1)
+        else:
+            t.add_column(escape(c), justify="left" if c in axes else "right", no_wrap=True)
+    for row in table_rows(table, cols, rows):
+        t.add_row(*(escape(x) for x in row))
+    console = Console()
+    console.print(t)
+    note = short_window_note(table.head(rows), cols)
+    if note:
+        console.print(escape(note), highlight=False)

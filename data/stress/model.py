@@ -23,6 +23,7 @@ Defaults are calibrated to docs/architecture.md §10 (Binance ETHUSDT 2021-2026:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -175,12 +176,24 @@ def _price(rng: np.random.Generator, n: int, m: StressModel) -> np.ndarray:
     return np.log(m.price0) + np.concatenate([[0.0], np.cumsum(steps)])
 
 
-def _bars(px_sub: np.ndarray, n: int, volume: float) -> pd.DataFrame:
-    """Hourly OHLCV from sub-step prices (n * SUB + 1 values: bar i spans sub-steps i*SUB .. (i+1)*SUB)."""
-    idx = np.arange(n)[:, None] * SUB + np.arange(SUB + 1)[None, :]
-    win = px_sub[idx]
-    return pd.DataFrame({"open": win[:, 0], "high": win.max(axis=1), "low": win.min(axis=1),
-                         "close": win[:, -1], "volume": np.full(n, volume)})
+def _ohlc(px_sub: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Hourly OHLC from sub-step prices (n * SUB + 1 values: bar i spans sub-steps i*SUB .. (i+1)*SUB): the
+    SUB + 1 prices of every bar as strided columns, folded with elementwise max/min (exact, and ~10x faster
+    than a reduction along the short axis of a gathered (n, SUB + 1) window)."""
+    cols = [px_sub[k:k + SUB * n:SUB] for k in range(SUB + 1)]
+    high, low = cols[0].copy(), cols[0].copy()
+    for c in cols[1:]:
+        np.maximum(high, c, out=high)
+        np.minimum(low, c, out=low)
+    return {"open": cols[0], "high": high, "low": low, "close": cols[-1]}
+
+
+def _bars(ts: pd.Series, ohlc: dict[str, np.ndarray], volume: float | None) -> pd.DataFrame:
+    """A bar frame (ts, OHLC and, unless None, a constant volume) built in one step."""
+    cols: dict[str, object] = {TS: ts, **ohlc}
+    if volume is not None:
+        cols["volume"] = np.full(ts.size, volume)
+    return pd.DataFrame(cols)
 
 
 def _ts(start: pd.Timestamp, n: int) -> pd.Series:
@@ -190,7 +203,7 @@ def _ts(start: pd.Timestamp, n: int) -> pd.Series:
 
 def funding_prints(premium: np.ndarray, start: pd.Timestamp, m: StressModel, venue: str) -> pd.DataFrame:
     """8h settlements from an hourly premium: the venue's formula on each interval's mean, its dated cap."""
-    rule = venue_rule(venue, start, m.days)
+    rule = _venue_rule(venue, start, m.days)
     step = rule.interval_h
     n = premium.size
     first = (-(start.value // HOUR_NS)) % step or step              # first settlement on the UTC grid
@@ -198,7 +211,9 @@ def funding_prints(premium: np.ndarray, start: pd.Timestamp, m: StressModel, ven
     cum = np.concatenate([[0.0], np.cumsum(premium)])
     p = (cum[hours] - cum[np.maximum(hours - step, 0)]) / np.minimum(hours, step)
     abs_h = start.value // HOUR_NS + hours
-    cap = np.array([rule.cap_at(int(h)) for h in abs_h])
+    cap = np.full(abs_h.size, rule.cap)              # rule.cap_at(h) for every h: the changes in date order
+    for h, c in rule.cap_changes:
+        cap[abs_h >= h] = c
     rate = _rates(rule, p, abs_h, step, cap)
     ts = pd.Series((start.value + hours * HOUR_NS).view("datetime64[ns]")).dt.tz_localize("UTC").astype(TS_DTYPE)
     return pd.DataFrame({TS: ts, "rate": rate, "interval_h": np.full(hours.size, float(step))})
@@ -209,6 +224,12 @@ def _rates(rule: FundingRule, premium: np.ndarray, abs_h: np.ndarray, step: int,
     if not rule.formula_changes:
         return rule.formula.rates(premium, step, cap)
     return np.array([rule.formula_at(int(h)).rate(float(x), step, float(c)) for x, h, c in zip(premium, abs_h, cap)])
+
+
+@lru_cache(maxsize=64)
+def _venue_rule(venue: str, start: pd.Timestamp, days: int) -> FundingRule:
+    """venue_rule, read from the venue files once per worker (the same for every path of a stress set)."""
+    return venue_rule(venue, start, days)
 
 
 def _model_funding(rng: np.random.Generator, m: StressModel, spell: np.ndarray, start: pd.Timestamp
@@ -264,8 +285,9 @@ def generate_path(m: StressModel, seed: int, path: int, history: FundingHistory 
     shock = np.zeros(n)                            # basis shocks: a perp discount that opens at once and decays
     for h in np.flatnonzero(rng.random(n) < m.basis_shocks_per_year / 8760.0):
         shock[h:] += m.basis_shock * 0.5 ** (np.arange(n - h) / m.basis_half_life_h)
-    ts = _ts(start, n)
+    ts = _ts(start, n).rename(TS)
     spot, perp, mark = {}, {}, {}
+    spot_ohlc = _ohlc(spot_sub, n)                 # one spot path for every venue
     for v, p in prem.items():
         basis_h = p + shock                        # hourly perp premium over spot
         if basis_h.min() <= -0.99:                 # overlapping shocks: a perp price at or below zero is no market
@@ -273,9 +295,10 @@ def generate_path(m: StressModel, seed: int, path: int, history: FundingHistory 
                              f"{basis_h.min():.3f} on {v}; lower --model basis_shock, basis_shocks_per_year or "
                              f"basis_half_life_h")
         basis_sub = np.repeat(np.concatenate([basis_h, basis_h[-1:]]), SUB)[: n * SUB + 1]
-        spot[v] = pd.concat([ts.rename(TS), _bars(spot_sub, n, 500.0)], axis=1)
-        perp[v] = pd.concat([ts.rename(TS), _bars(spot_sub * (1.0 + basis_sub), n, 2000.0)], axis=1)
-        mark[v] = perp[v].drop(columns="volume")
+        perp_ohlc = _ohlc(spot_sub * (1.0 + basis_sub), n)
+        spot[v] = _bars(ts, spot_ohlc, 500.0)
+        perp[v] = _bars(ts, perp_ohlc, 2000.0)
+        mark[v] = _bars(ts, perp_ohlc, None)
     formula = {v: _formula(v, start, m.days) for v in prem}
     funding_apr = np.mean([_apr(p, formula[v]) for v, p in prem.items()], axis=0)
     carry_apr = np.mean([_apr(np.array([m.premium_mean_8h]), formula[v])[0] for v in prem])
@@ -299,7 +322,7 @@ def _formula(venue: str, start: pd.Timestamp, days: int) -> FundingFormula:
     from basisbt.data.venues import BUILTIN_DIR
     if not (BUILTIN_DIR / f"{venue}.toml").is_file():
         return FundingFormula()
-    return venue_rule(venue, start, days).formula
+    return _venue_rule(venue, start, days).formula
 
 
 def _apr(premium_8h: np.ndarray, formula: FundingFormula) -> np.ndarray:

@@ -63,7 +63,7 @@ def test_default_run_writes_run_dir(tmp_path):
     total = m["equity_end"] - m["equity_start"]
     assert m["pnl"]["total"] == pytest.approx(total, rel=1e-9)
     assert parts == pytest.approx(total, rel=1e-9)
-    for f in ("equity.csv", "ledger.csv", "fills.csv", "run.toml", "report.md", "report.html"):
+    for f in ("equity.parquet", "ledger.parquet", "fills.parquet", "run.toml", "report.md", "report.html"):
         assert (out / f).exists(), f
 
 

@@ -1,7 +1,9 @@
-"""Run directory: files present, atomic writes, re-render byte for byte, self-contained HTML, CLI."""
+"""Run directory: files present (Parquet tables, or CSV), atomic writes, re-render byte for byte,
+self-contained HTML, CLI."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import re
@@ -22,21 +24,33 @@ from basisbt.reports.render import render_comparison, render_run
 DPI = 40  # small images keep the suite fast
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, synth_run: Results) -> Path:
-    return writers.write_run(synth_run, tmp_path_factory.mktemp("run") / "synth", dpi=DPI)
+@pytest.fixture(scope="module", params=["parquet", "csv"])
+def run_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, synth_run: Results) -> Path:
+    """The synthetic-dollar run written with its tables in Parquet (the default) and in CSV (--csv)."""
+    return writers.write_run(synth_run, tmp_path_factory.mktemp(f"run-{request.param}") / "synth", dpi=DPI,
+                             csv=request.param == "csv")
 
 
 def test_run_directory_contents(run_dir: Path, synth_run: Results) -> None:
-    for name in ("metrics.json", "equity.csv", "ledger.csv", "fills.csv", "liquidations.csv",
-                 "run.toml", "report.md", "report.html", "attribution.csv", "extras.csv"):
+    ext = "csv" if (run_dir / "equity.csv").exists() else "parquet"
+    tables = [f"{t}.{ext}" for t in ("equity", "ledger", "fills", "extras")]
+    for name in ("metrics.json", *tables, "liquidations.csv", "run.toml", "report.md", "report.html",
+                 "attribution.csv"):
         assert (run_dir / name).is_file(), name
+    other = "parquet" if ext == "csv" else "csv"
+    assert not [t for t in ("equity", "ledger", "fills", "extras") if (run_dir / f"{t}.{other}").exists()]
     assert not list(run_dir.glob(".*.tmp"))
     text = (run_dir / "metrics.json").read_text()
     m = json.loads(text)
     assert list(m) == sorted(m) and text.endswith("\n") and "NaN" not in text
+    # what compute_metrics gives, plus the sha256 of run.toml (the run's fingerprint)
+    assert m.pop("run_fingerprint") == hashlib.sha256((run_dir / "run.toml").read_bytes()).hexdigest()
     assert m == compute_metrics(synth_run)
     doc = tomllib.loads((run_dir / "run.toml").read_text())
+    assert doc["format"] == 2
+    listed = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in run_dir.iterdir()
+              if p.name in (*tables, "liquidations.csv", "attribution.csv", "run.log")}
+    assert doc["files"] == listed and len(listed) >= 6
     assert doc["strategy"] == "synthetic_dollar" and doc["data"] == "scenario:feb-2025-crash"
     assert doc["config_id"] == synth_run.config_id
     assert doc["params"] == synth_run.params and doc["config"] == synth_run.config
@@ -44,10 +58,19 @@ def test_run_directory_contents(run_dir: Path, synth_run: Results) -> None:
     assert "## PnL attribution" in md and "bybit" in md
 
 
-def test_csv_round_trip_is_exact(run_dir: Path, synth_run: Results) -> None:
-    back = load_run(run_dir)
+def test_tables_round_trip_exactly(run_dir: Path, synth_run: Results) -> None:
+    back = Results.load(run_dir)
     pd.testing.assert_frame_equal(back.timeline, synth_run.timeline, check_exact=True,
                                   check_freq=False)
+    for name in ("ledger", "fills"):
+        got, want = getattr(back, name), getattr(synth_run, name)
+        assert list(got.columns) == list(want.columns) and len(got) == len(want) > 0
+        for c in want.columns:
+            if pd.api.types.is_float_dtype(want[c]):
+                np.testing.assert_array_equal(got[c].to_numpy(), want[c].to_numpy())
+            else:
+                assert [str(x) for x in got[c]] == [str(x) for x in want[c]], (name, c)
+    pd.testing.assert_frame_equal(back.attribution, synth_run.attribution, check_exact=True, check_names=False)
     for name, s in synth_run.extras.items():
         np.testing.assert_array_equal(back.extras[name].to_numpy(), s.to_numpy())
     assert back.initial_equity == synth_run.initial_equity
