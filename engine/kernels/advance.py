@@ -400,6 +400,15 @@ def book_root(acct: np.ndarray, vt: VenueTables, mkt: MarketArrays, i: int, h: i
     return hi
 
 
+@njit(cache=True, inline="always")
+def book_leg(acct: np.ndarray, cfg: np.ndarray, mkt: MarketArrays, i: int, u: int, iso: bool, n_liq: int,
+             cap: int) -> bool:
+    """Whether slot u is a leg the book liquidation closes: an open perp, cross unless `iso` (then the loop is the
+    isolated slot alone), priced in bar i, with room left in the liquidation rows."""
+    return not (acct[u, A_QTY] == 0.0 or (not iso and cfg[u, C_ISOLATED] > 0.5) or math.isnan(mkt.mark_low[i, u])
+                or n_liq >= cap)
+
+
 @njit(cache=True)
 def book_backstop(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledger: Ledger, i: int,
                   ts_ns: int, h: int, iso: bool, end: int, lam: float, liq_id0: int, liq_out: np.ndarray,
@@ -418,8 +427,7 @@ def book_backstop(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records
     first = n_liq
     for u in range(h, end):
         q = acct[u, A_QTY]
-        if q == 0.0 or (not iso and cfg[u, C_ISOLATED] > 0.5) or math.isnan(mkt.mark_low[i, u]) or \
-                n_liq >= liq_out.shape[0]:
+        if not book_leg(acct, cfg, mkt, i, u, iso, n_liq, liq_out.shape[0]):
             continue
         m = path_mark(mkt, i, u, q, lam)
         realized = q * (m - acct[u, A_ENTRY])
@@ -520,8 +528,7 @@ def book_liquidate(state: State, vt: VenueTables, mkt: MarketArrays, rec: Record
         still_open = False
         for u in range(h, end):
             q = acct[u, A_QTY]
-            if q == 0.0 or (not iso and cfg[u, C_ISOLATED] > 0.5) or math.isnan(mkt.mark_low[i, u]) or \
-                    n_liq >= liq_out.shape[0]:
+            if not book_leg(acct, cfg, mkt, i, u, iso, n_liq, liq_out.shape[0]):
                 continue
             m = path_mark(mkt, i, u, q, t)
             part = q
