@@ -133,10 +133,10 @@ def test_cli_run_with_fill_close_and_only_hyperliquid(tmp_path):
     assert m["data_quality"]["venues"]["hyperliquid"]["funding"]["oracle"].startswith("weighted median of spot "
                                                                                       "hyperliquid 1 (of the")
     assert "paid on the oracle: weighted median of spot hyperliquid 1" in (out / "report.md").read_text()
-    fills = pd.read_csv(out / "fills.csv")
+    fills = pd.read_parquet(out / "fills.parquet")
     assert (fills["venue"] == "hyperliquid").all() and len(fills) == 2
     # --fill close: filled at the close of the first decision bar, 00:00-01:00, stamped at 01:00
-    assert fills["ts"].iloc[0].startswith("2025-10-01 01:00")
+    assert pd.Timestamp(fills["ts"].iloc[0]) == pd.Timestamp("2025-10-01 01:00", tz="UTC")
 
 
 def test_gaps_in_hyperliquid_bars_and_records_are_counted_and_strict_refuses_them():

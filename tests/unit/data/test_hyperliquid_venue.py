@@ -17,7 +17,9 @@ def test_usdc_quote_and_no_other_collateral():
     for s in HL.blocks:
         assert s.quote == "USDC" and s.collateral == {}
         assert s.collateral_ratio("USDC") == 1.0 and s.collateral_ratio("ETH") == 0.0   # spot is not margin
-        assert s.funding_price == "oracle" and s.liquidation_fee == 0.0 and s.liquidation_price == "liquidation"
+        assert s.funding_price == "oracle" and s.liquidation_fee is None and s.liquidation_price == "book"
+        assert (s.liquidation_slice, s.liquidation_slice_above, s.liquidation_cooldown_s) == (0.2, 100_000, 30)
+        assert abs(s.backstop_threshold - 2 / 3) < 1e-12 and s.adl_model == "previous_mark"
         assert s.oracle_weights == {"binance": 3, "okx": 2, "bybit": 2, "kraken": 1, "kucoin": 1, "gate": 1,
                                     "mexc": 1, "hyperliquid": 1}
 

@@ -111,7 +111,7 @@ def test_fees_and_scalars_are_plausible(name, spec):
     assert spec.funding_cap and all(0 < c < 1 for c in spec.funding_cap.values())
     assert spec.cap_for("ETH") > 0 and spec.cap_for("BTC") > 0
     # a clearance fee only where the venue charges one (liquidation_price = "liquidation")
-    assert (spec.liquidation_fee is None) == (spec.liquidation_price == "bankruptcy")
+    assert (spec.liquidation_fee is None) == (spec.liquidation_price in ("bankruptcy", "book"))   # no clearance fee
     assert spec.liquidation_fee is None or 0 <= spec.liquidation_fee < 0.05
     assert spec.withdrawal_fee >= 0 and spec.withdrawal_delay_s >= 0
     # ETH and BTC count as margin on every shipped CEX, below their full value; the quote is not listed.
