@@ -119,21 +119,21 @@ def _reap(pid: int, kill: bool, grace_s: float = 5.0) -> None:
 
 
 def _draw(results: Results, dpi: int, keys: list[str]) -> dict[str, Any]:
-    from basisbt.reports import html, plots
+    from basisbt.reports import plots
     out: dict[str, Any] = {}
     for key, _, build in plots.chart_builders(results):
         if key not in keys:
             continue
         try:
             fig = build(results, dpi)
-            out[key] = None if fig is None else html.png_b64(fig, dpi)
+            out[key] = None if fig is None else plots.figure_png(fig, dpi)
         except Exception:
             out[key] = _FAILED
     return out
 
 
 class ChartHelper:
-    """A forked process drawing the charts named `keys`; collect() returns {key: base64 PNG or None}."""
+    """A forked process drawing the charts named `keys`; collect() returns {key: PNG bytes or None}."""
 
     def __init__(self, pid: int, fd: int) -> None:
         self.pid, self.fd = pid, fd
@@ -202,7 +202,7 @@ class WarmHelper:
         self.job_fd = self.out_fd = -1
         _reap(self.pid, kill=True)
 
-    def collect(self) -> list[tuple[str, str, str]] | None:
+    def collect(self) -> list[tuple[str, str, bytes]] | None:
         """Its charts, or None when it failed or ran out of time (it is killed then); a complete answer counts
         whatever the helper does next."""
         got = None
@@ -231,7 +231,7 @@ def _start_warm() -> WarmHelper | None:
             os.close(job_w)
             os.close(out_r)
             _child_setup()
-            from basisbt.reports import html, plots  # noqa: F401  (the point: import them now)
+            from basisbt.reports import build, html, plots  # noqa: F401  (the point: import them now)
             job = _receive(job_r, time.monotonic() + 24 * 3600.0)
             if job is not None:                        # None: cancelled (EOF) or the parent is gone
                 results, dpi = job
@@ -285,14 +285,14 @@ class ChartJob:
             self.helper = ChartHelper.start(results, dpi, theirs)
             self.theirs = theirs if self.helper is not None else []
 
-    def _draw_here(self, build: Any, label: str) -> str | None:
-        from basisbt.reports import html
+    def _draw_here(self, build: Any, label: str) -> bytes | None:
+        from basisbt.reports import plots
         with phase(label):
             fig = build(self.results, self.dpi)
-            return None if fig is None else html.png_b64(fig, self.dpi)
+            return None if fig is None else plots.figure_png(fig, self.dpi)
 
-    def finish(self) -> list[tuple[str, str, str]]:
-        """(anchor id, caption, base64 PNG) in page order; charts with nothing to draw are left out."""
+    def finish(self) -> list[tuple[str, str, bytes]]:
+        """(anchor id, caption, PNG bytes) in page order; charts with nothing to draw are left out."""
         if self.warm is not None:
             with phase("wait for the chart helper"):
                 got = self.warm.collect()

@@ -1,29 +1,68 @@
-"""Formatting at the report edge: fractions to percent, quote amounts, and the headline metric rows."""
+"""Formatting at the report edge, the one layer every page uses: fractions to percent, quote amounts, times,
+and the headline metric rows. None and NaN show as MISSING."""
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import pandas as pd
 
 from basisbt.reports.metrics import MIN_ANNUALIZE_DAYS
 
+MISSING = "–"
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
 
 def pct(x: float | None, digits: int = 2) -> str:
-    """A fraction as percent text (0.0512 -> '5.12 %'); '–' for None."""
-    return "–" if x is None else f"{x * 100:,.{digits}f} %"
+    """A fraction as percent text (0.0512 -> '5.12 %'); '–' for None or NaN."""
+    return MISSING if x is None or x != x else f"{x * 100:,.{digits}f} %"
 
 
 def money(x: float | None, digits: int = 0) -> str:
-    """A quote amount with thousands separators ('1,234,567'); '–' for None."""
-    return "–" if x is None else f"{x:,.{digits}f}"
+    """A quote amount with thousands separators ('1,234,567'); '–' for None or NaN."""
+    return MISSING if x is None or x != x else f"{x:,.{digits}f}"
 
 
 def num(x: float | None, digits: int = 2) -> str:
-    """A plain number; '–' for None."""
-    return "–" if x is None else f"{x:,.{digits}f}"
+    """A plain number; '–' for None or NaN."""
+    return MISSING if x is None or x != x else f"{x:,.{digits}f}"
 
 
-def when(iso: str | None) -> str:
-    """An ISO timestamp as 'YYYY-MM-DD HH:MM' (UTC); '–' for None."""
-    return "–" if not iso else iso[:16].replace("T", " ")
+def format_value(value: Any, kind: str, digits: int | None = None) -> str:
+    """A report model cell's text (reports/model.Cell): kind 'text' (str, '' for None), 'money' (0 digits by
+    default), 'pct' (2), 'num' (2), 'int' ('21,564'), 'time' (to the minute, UTC), 'day' (UTC) or 'move' (a pair
+    of fractions, from and to: '48.9 % → 100.0 %', 1 digit; '–' for a missing end)."""
+    if kind == "text":
+        return "" if value is None else str(value)
+    if _missing(value):
+        return MISSING
+    if kind == "money":
+        return money(float(value), 0 if digits is None else digits)
+    if kind == "pct":
+        return pct(float(value), 2 if digits is None else digits)
+    if kind == "num":
+        return num(float(value), 2 if digits is None else digits)
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "move":
+        a, b = value
+        return f"{pct(a, 1 if digits is None else digits)} → {pct(b, 1 if digits is None else digits)}"
+    if kind in ("time", "day"):
+        return when(value) if kind == "time" else when(value)[:10]
+    raise ValueError(f"unknown cell kind {kind!r}")
+
+
+def when(t: Any) -> str:
+    """A time as 'YYYY-MM-DD HH:MM' (UTC): an ISO string is cut, a Timestamp converted; '–' for None or ''."""
+    if _missing(t) or t == "":
+        return MISSING
+    if isinstance(t, str):
+        return t[:16].replace("T", " ")
+    ts = pd.Timestamp(t)
+    return (ts.tz_convert("UTC") if ts.tzinfo is not None else ts).strftime("%Y-%m-%d %H:%M")
 
 
 def period(m: dict[str, Any]) -> str:

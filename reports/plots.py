@@ -85,6 +85,13 @@ def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    """A report chart's PNG bytes; the figure is cleared afterwards (its memory freed before the next one)."""
+    data = png_bytes(fig, dpi=dpi)
+    fig.clear()
+    return data
+
+
 def _naive(idx: pd.Index) -> np.ndarray:
     """UTC times as naive datetime64 for matplotlib's date axis."""
     di = pd.DatetimeIndex(idx)

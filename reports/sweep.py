@@ -4,7 +4,6 @@ annualized figures of a short window marked and explained). The terminal table (
 the same cell texts."""
 from __future__ import annotations
 
-import base64
 import math
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,9 @@ from typing import Any
 import pandas as pd
 
 from basisbt.data.safe_io import atomic_write, atomic_write_text
-from basisbt.reports.fmt import money, num, pct
+from basisbt.reports import model as M
 from basisbt.reports.metrics import ANNUALIZED_KEYS, MIN_ANNUALIZE_DAYS
+from basisbt.reports.model import Cell, Chart, Report, Section, Table, Text
 
 TABLE_ROWS = 50
 MAX_HEAT_SIDE = 12
@@ -30,27 +30,30 @@ DIGITS = {"sharpe": 2, "sortino": 2, "calmar": 2, "turnover": 1, "days": 1, "max
           "backing_ratio_min": 4}
 
 
-def cell_text(column: str, value: Any, days: Any = None) -> str:
-    """One table cell: a metric as the run report shows it (an annualized one of a short window gets
-    SHORT_MARK), anything else (parameters, data, errors) as it is."""
+def cell(column: str, value: Any, days: Any = None) -> Cell:
+    """One table cell (reports/model.Cell): a metric as the run report shows it (an annualized one of a short
+    window gets SHORT_MARK), anything else (parameters, data, errors) as it is."""
     if isinstance(value, float) and not math.isfinite(value):
-        return "–"
-    if column in PERCENT and isinstance(value, (int, float)):
-        text = pct(float(value), 1 if column in ("funding_capture_ratio", "time_hedged") else 2)
-    elif column in COUNTS and isinstance(value, (int, float)):
-        text = f"{int(value):,}"
-    elif column in DIGITS and isinstance(value, (int, float)):
-        text = num(float(value), DIGITS[column])
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and column not in ("data", "cell") \
-            and _is_money(column):
-        text = money(float(value))
-    elif isinstance(value, float):
-        text = f"{value:.6g}"
-    else:
-        return str(value)
-    if column in ANNUALIZED_KEYS and _short(days):
-        text += f" {SHORT_MARK}"
-    return text
+        return Cell(None, "num")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return M.text(value)
+    suffix = f" {SHORT_MARK}" if column in ANNUALIZED_KEYS and _short(days) else ""
+    if column in PERCENT:
+        return M.pct(float(value), 1 if column in ("funding_capture_ratio", "time_hedged") else 2, suffix)
+    if column in COUNTS:
+        return Cell(int(value), "int", suffix=suffix)
+    if column in DIGITS:
+        return M.num(float(value), DIGITS[column], suffix)
+    if column not in ("data", "cell") and _is_money(column):
+        return Cell(float(value), "money", 0, suffix)
+    if isinstance(value, float):
+        return M.text(f"{value:.6g}{suffix}")
+    return M.text(value)
+
+
+def cell_text(column: str, value: Any, days: Any = None) -> str:
+    """One table cell's text (the terminal table of basisbt/cli/sweep.py and the page)."""
+    return cell(column, value, days).text
 
 
 def _is_money(column: str) -> bool:
@@ -86,9 +89,14 @@ def table_columns(table: pd.DataFrame, axes: list[str], sort: str) -> list[str]:
     return cols
 
 
+def table_cells(table: pd.DataFrame, cols: list[str], n: int) -> tuple[tuple[Cell, ...], ...]:
+    """The first n rows' cells."""
+    return tuple(tuple(cell(c, r[c], r.get("days")) for c in cols) for _, r in table.head(n).iterrows())
+
+
 def table_rows(table: pd.DataFrame, cols: list[str], n: int) -> list[list[str]]:
     """The first n rows' cell texts."""
-    return [[cell_text(c, r[c], r.get("days")) for c in cols] for _, r in table.head(n).iterrows()]
+    return [[c.text for c in row] for row in table_cells(table, cols, n)]
 
 
 def heatmap_frame(table: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFrame:
@@ -153,19 +161,37 @@ def save_png(fig: Any, path: Path) -> bytes:
     return data
 
 
+def sweep_report(table: pd.DataFrame, *, strategy: str, datas: list[str], mode: str, sort: str, axes: list[str],
+                 fixed: dict[str, Any], heatmap: bytes | None, heat_axes: tuple[str, str] | None) -> Report:
+    """The sweep page's report model: the set-up, the heatmap and the best TABLE_ROWS cells (table sorted)."""
+    cols = table_columns(table, axes, sort)
+    n_errors = int((table["error"].fillna("") != "").sum()) if "error" in table.columns else 0
+    sub = (f"{len(table)} cells ({mode}) · data: {', '.join(f'`{d}`' for d in datas)} · sorted by `{sort}`"
+           + (f" · {n_errors} cells failed (see `error` in results.csv)" if n_errors else ""))
+    rows = table_cells(table, cols, TABLE_ROWS)
+    note = short_window_note(table.head(TABLE_ROWS), cols)
+    sections = []
+    if heatmap:
+        x, y = heat_axes or ("", "")
+        sections.append(Section("heatmap", f"{sort} by {x} and {y}", (Chart(
+            "heatmap", f"heatmap of {sort}", heatmap, "Each square is the mean over datasets (and any other varied "
+            "parameter) of the cells with that pair of values.", natural=True),)))
+    sections.append(Section("cells", f"Best {len(rows)} of {len(table)} cells", (
+        *((Text(note, "warning"),) if note else ()),
+        Table(tuple(cols), rows, align="l" + "r" * (len(cols) - 1), scroll=True))))
+    return Report(title=f"Sweep: {strategy}", sections=tuple(sections),
+                  subtitle=(sub, *((f"fixed: {' '.join(f'`{k}={v}`' for k, v in sorted(fixed.items()))}",)
+                                   if fixed else ())),
+                  footer_html="Generated by basisbt sweep. Every cell is a metrics-only run (the same metrics as "
+                              "`basisbt run`); the whole table is in results.parquet and results.csv.")
+
+
 def write_report(table: pd.DataFrame, out: Path, *, strategy: str, datas: list[str], mode: str, sort: str,
                  axes: list[str], fixed: dict[str, Any], heatmap: bytes | None, heat_axes: tuple[str, str] | None) -> Path:
     """report.html: the sweep's set-up, the heatmap and the best TABLE_ROWS cells (table already sorted)."""
-    from basisbt.reports.html import environment
-    cols = table_columns(table, axes, sort)
-    html = environment().get_template("sweep.html.j2").render(
-        title=f"Sweep: {strategy}", n_cells=len(table), mode=mode, datas=datas, sort=sort,
-        n_errors=int((table["error"].fillna("") != "").sum()) if "error" in table.columns else 0,
-        fixed=sorted(fixed.items()), heatmap_png=base64.b64encode(heatmap).decode("ascii") if heatmap else "",
-        heat_x=heat_axes[0] if heat_axes else "", heat_y=heat_axes[1] if heat_axes else "",
-        heat_note="Each square is the mean over datasets (and any other varied parameter) of the cells with "
-                  "that pair of values.", columns=cols, rows=table_rows(table, cols, TABLE_ROWS),
-        short_note=short_window_note(table.head(TABLE_ROWS), cols))
+    from basisbt.reports.html import to_html
+    html = to_html(sweep_report(table, strategy=strategy, datas=datas, mode=mode, sort=sort, axes=axes, fixed=fixed,
+                                heatmap=heatmap, heat_axes=heat_axes))
     path = Path(out) / "report.html"
     atomic_write_text(path, html)
     return path

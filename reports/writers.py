@@ -28,7 +28,7 @@ from basisbt.data.safe_io import atomic_write, atomic_write_text, fsync_path
 from basisbt.engine.results import Results
 from basisbt.phases import phase
 from basisbt.reports import runfiles, tomlfmt
-from basisbt.reports.markdown import ALLOCATION_PNG
+from basisbt.reports.model import ALLOCATION_PNG
 from basisbt.reports.metrics import compute_metrics, timeline_index
 
 RUN_FORMAT = 2       # 2: tables in Parquet or CSV, their sha256 in run.toml [files]; 1: CSV, no fingerprint
@@ -380,22 +380,32 @@ def write_metrics(metrics: dict[str, Any], out_dir: Path) -> None:
 
 def render_reports(results: Results, out_dir: Path, *, dpi: int = 110,
                    metrics: dict[str, Any] | None = None, charts: Any = None) -> dict[str, Any]:
-    """Compute the metrics (unless given) and write report.md, report.html (and allocation.png); returns
-    the metrics. `charts`: the report's charts already being drawn (reports/chartproc.start_charts)."""
+    """Compute the metrics (unless given) and the report model (reports/build.py) once, and write it as
+    report.md, report.html (and allocation.png); returns the metrics. `charts`: the report's charts already
+    being drawn (reports/chartproc.start_charts), else they are started here; report.md is written while they
+    are drawn."""
     with phase("import report modules (matplotlib, jinja2)"):
-        from basisbt.reports.html import render_html
-        from basisbt.reports.markdown import render_markdown
+        from basisbt.reports.build import run_report, with_charts
+        from basisbt.reports.chartproc import start_charts
+        from basisbt.reports.html import to_html
+        from basisbt.reports.markdown import to_markdown
     if metrics is None:
         with phase("metrics"):
             metrics = compute_metrics(results)
-    chart = allocation_png(results, dpi)     # several assets only: the chart report.md links to
-    if chart is not None:
-        write_bytes(out_dir / ALLOCATION_PNG, chart)
-    with phase("report.md"):
-        atomic_write_text(out_dir / "report.md", render_markdown(results, metrics))
-    html = render_html(results, metrics, dpi=dpi, allocation_png=chart, charts=charts)
-    with phase("write report.html"):
-        atomic_write_text(out_dir / "report.html", html)
+    job = charts or start_charts(results, dpi)
+    try:
+        chart = allocation_png(results, dpi)     # several assets only: the chart report.md links to
+        if chart is not None:
+            write_bytes(out_dir / ALLOCATION_PNG, chart)
+        with phase("report model"):
+            report = run_report(results, metrics, allocation_png=chart, run_toml=run_toml(results))
+        with phase("report.md"):
+            atomic_write_text(out_dir / "report.md", to_markdown(report))
+        drawn = job.finish()
+    finally:
+        job.close()
+    with phase("report.html"):
+        atomic_write_text(out_dir / "report.html", to_html(with_charts(report, drawn)))
     return metrics
 
 

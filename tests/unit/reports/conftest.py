@@ -44,6 +44,13 @@ def synth_run() -> Results:
     return real_run("synthetic_dollar", "feb-2025-crash")
 
 
+@pytest.fixture(scope="session")
+def rotation_run() -> Results:
+    """funding_allocator on btc-eth-rotation: ETH and BTC on binance, bybit and okx for June 2025; ETH's funding
+    is negative from 06-11 to 06-21 while BTC's stays positive."""
+    return real_run("funding_allocator", "btc-eth-rotation")
+
+
 # ---- runs over several base assets ('venue:ASSET' slots) ----
 
 MULTI_MARKS = {"ETH": 2000.0, "BTC": 40000.0, "SOL": 100.0}

@@ -110,11 +110,11 @@ def test_reports_mark_short_window(crash_run: Results) -> None:
     head = md.splitlines()[2]
     assert "total return over 21.0 days" in head and "APY (annualized from 21.0 days)" in head
     assert "Short window: 21.0 days (< 90)" in md
-    from basisbt.reports.html import report_context
-    ctx = report_context(crash_run, m, dpi=40)
-    cards = {c["label"]: c["value"] for c in ctx["cards"]}
+    from basisbt.reports.build import run_report
+    report = run_report(crash_run, m)
+    cards = {c.label: c.cell.text for c in report.cards}
     assert "APY (annualized from 21.0 days)" in cards and "Sharpe (annualized from 21.0 days)" in cards
-    assert ctx["window_note"].startswith("Short window: 21.0 days")
+    assert report.warning.startswith("Short window: 21.0 days")
     assert "shorter than 90 days" in fmt.CONVENTIONS_TEXT
 
 

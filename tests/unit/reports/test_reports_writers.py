@@ -123,12 +123,12 @@ def test_write_run_failure_leaves_previous_report(tmp_path: Path, crash_run: Res
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     d = writers.write_run(crash_run, tmp_path / "run", dpi=DPI)
     old_html = (d / "report.html").read_bytes()
-    import basisbt.reports.html as html_mod
+    import basisbt.reports.plots as plots_mod
 
-    def broken_png(fig, dpi: int) -> str:
+    def broken_png(fig, dpi: int) -> bytes:
         raise _Boom("renderer crashed")
 
-    monkeypatch.setattr(html_mod, "png_b64", broken_png)
+    monkeypatch.setattr(plots_mod, "figure_png", broken_png)
     with pytest.raises(_Boom):
         writers.write_run(crash_run, d, dpi=DPI)
     assert (d / "report.html").read_bytes() == old_html
