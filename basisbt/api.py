@@ -100,10 +100,10 @@ def venues(where: Any = None) -> VenueSet:
     return venue_set(where)
 
 
-def scenarios(*, real_data: bool = True, multi_asset: bool = True) -> list[ScenarioInfo]:
-    """The built-in scenarios (synthetic stress paths, real event windows, several-asset markets) with what
-    each stresses."""
-    return list_scenarios(real_data=real_data, multi_asset=multi_asset)
+def scenarios(*, real_data: bool = True, multi_asset: bool = True, other_venues: bool = True) -> list[ScenarioInfo]:
+    """The built-in scenarios (synthetic stress paths, real event windows, several-asset markets, and those on
+    other venues than binance, bybit and okx) with what each stresses."""
+    return list_scenarios(real_data=real_data, multi_asset=multi_asset, other_venues=other_venues)
 
 
 def strategies() -> dict[str, type[Strategy]]:

@@ -433,7 +433,7 @@ def list_cache(root: Path | str | None = None) -> pd.DataFrame:
     return out.sort_values(["symbol", "venue", "stream"], kind="stable").reset_index(drop=True)
 
 
-BAR_STREAMS = ("spot", "perp", "mark", "index")
+BAR_STREAMS = ("spot", "perp", "mark", "index", "oracle")
 
 
 def assets_summary(listing: pd.DataFrame) -> pd.DataFrame:
@@ -459,6 +459,12 @@ def assets_summary(listing: pd.DataFrame) -> pd.DataFrame:
         fund = listing[(listing["stream"] == "funding") & (spot_sym == sym)]
         for v in sorted(fund["venue"]):
             have.setdefault(v, []).append("funding")
+        # a venue whose perps are in its own quote (Hyperliquid's USDC) joins with them: cache:ETH/USDT loads them
+        other = listing[(spot_sym != sym) & listing["stream"].isin(("perp", "mark", "oracle", "funding"))
+                        & ((listing["timeframe"] == tf) | (listing["stream"] == "funding"))]
+        for row in other.itertuples(index=False):
+            if row.symbol in venue_perp_symbols(row.venue, sym)[1:]:
+                have.setdefault(row.venue, []).append(f"{row.stream}({row.symbol})")
         text = "; ".join(f"{v}: {' '.join(streams)}" for v, streams in sorted(have.items()))
         rows.append({"symbol": sym, "quote": sym.split("/")[1] if "/" in sym else "", "timeframe": tf, "venues": text})
     return pd.DataFrame(rows, columns=cols)
@@ -490,13 +496,31 @@ def load_dataset(root: Path | str | None, symbol: str, timeframe: str, venues: l
         return _load_dataset(root, symbol, timeframe, venues, name=name)
 
 
+def venue_perp_symbols(venue: str, spot_sym: str) -> list[str]:
+    """The perp symbols a venue may hold for a spot symbol, in the order they are looked for: the spot's own quote
+    ('ETH/USDT' -> 'ETH/USDT:USDT'), then the venue's quote when its venue file names another one (Hyperliquid's
+    USDC: 'ETH/USDC:USDC'), so a USDC-quoted perp can hedge USDT-quoted spot in one dataset."""
+    from basisbt.data.venues import VenueSet, VenueSpecError
+    out = [perp_symbol(spot_sym)]
+    try:
+        vs = VenueSet()
+        quote = vs.get(venue).quote if vs.has(venue) else None
+    except VenueSpecError:
+        quote = None                      # a broken venue file is reported where the run reads it
+    if quote and quote != spot_sym.split("/")[1]:
+        out.append(f"{spot_sym.split('/')[0]}/{quote}:{quote}")
+    return out
+
+
 def _load_dataset(root: Path, symbol: str, timeframe: str, venues: list[str] | None, *,
                   name: str | None) -> Dataset:
     """load_dataset's body, run under the read lock."""
     spot_sym = symbol.split(":")[0]
     perp_sym = perp_symbol(spot_sym)
     keys = iter_keys(root)
-    found = {k.venue for k in keys if k.symbol in (spot_sym, perp_sym) and k.stream in ("spot", "perp")}
+    perps = {v: venue_perp_symbols(v, spot_sym) for v in {k.venue for k in keys}}
+    found = {k.venue for k in keys if k.stream in ("spot", "perp") and (
+        k.symbol == spot_sym or (k.stream == "perp" and k.symbol in perps[k.venue]))}
     if venues:
         unknown = [v for v in venues if v not in found]
         if unknown:
@@ -507,24 +531,31 @@ def _load_dataset(root: Path, symbol: str, timeframe: str, venues: list[str] | N
         have = sorted({k.symbol.split(":")[0] for k in keys if k.stream in ("spot", "perp")})
         raise DataError(f"no {spot_sym} bars in cache", file=str(root),
                         detail=f"cached symbols: {', '.join(have) or 'none'}; run basisbt fetch or import first")
-    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in ("spot", "perp", "mark", "funding", "lending", "index")}
+    tables: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in ("spot", "perp", "mark", "funding", "lending", "index",
+                                                                  "oracle")}
     notes = []
     for venue in sorted(found):
-        for stream, sym, tf in (("spot", spot_sym, timeframe), ("perp", perp_sym, timeframe),
-                                ("mark", perp_sym, timeframe), ("funding", perp_sym, SETTLE)):
+        held = {k.symbol for k in keys if k.venue == venue and k.stream == "perp" and k.timeframe == timeframe}
+        psym = next((p for p in perps[venue] if p in held), perps[venue][0])
+        if psym != perp_sym:
+            notes.append(f"{venue}: perp {psym} (the venue's quote) hedges {spot_sym} spot; the two quotes are "
+                         f"taken at par, and money moved between them converts at the spot taker fee")
+        for stream, sym, tf in (("spot", spot_sym, timeframe), ("perp", psym, timeframe),
+                                ("mark", psym, timeframe), ("funding", psym, SETTLE)):
             frame = read(root, Key(stream, venue, sym, tf))
             if frame is not None and len(frame):
                 tables[stream][venue] = frame
             elif stream in ("perp", "mark"):
                 notes.append(f"{venue}: no {stream} {tf} bars cached for {sym}")
-        for sym in (perp_sym, spot_sym):        # index bars: fetch stores them under the perp, imports may not
-            frame = read(root, Key("index", venue, sym, timeframe))
-            if frame is not None and len(frame):
-                tables["index"][venue] = frame
-                break
+        for stream in ("index", "oracle"):      # fetch stores index bars under the perp, imports may not
+            for sym in (psym, spot_sym):
+                frame = read(root, Key(stream, venue, sym, timeframe))
+                if frame is not None and len(frame):
+                    tables[stream][venue] = frame
+                    break
     if not venues:                    # funding-only venues (e.g. imported multi-venue funding) ride along
         for k in keys:
-            if k.stream == "funding" and k.symbol == perp_sym and k.venue not in tables["funding"]:
+            if k.stream == "funding" and k.symbol in perps[k.venue] and k.venue not in tables["funding"]:
                 frame = read(root, k)
                 if frame is not None and len(frame):
                     tables["funding"][k.venue] = frame
@@ -537,4 +568,5 @@ def _load_dataset(root: Path, symbol: str, timeframe: str, venues: list[str] | N
         if frame is not None and len(frame):
             tables["lending"][k.venue if per_proto[k.venue] == 1 else f"{k.venue}:{k.symbol}"] = frame
     return Dataset(name or f"cache:{spot_sym}", spot_sym, timeframe, tables["spot"], tables["perp"],
-                   tables["mark"], tables["funding"], tables["lending"], None, tuple(notes), tables["index"])
+                   tables["mark"], tables["funding"], tables["lending"], None, tuple(notes), tables["index"],
+                   oracle=tables["oracle"])

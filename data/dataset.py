@@ -19,6 +19,9 @@ class Dataset:
     venue -> index-price bars (open, high, low, close), optional: empty unless imported.
     `collateral`: venue -> bars (open, high, low, close, in quote) of the collateral asset named
     `collateral_asset` (e.g. USDe) that an account on that venue can hold as margin; optional.
+    `oracle`: venue -> oracle-price bars (open, high, low, close), the price a venue whose file says
+    `funding_price = "oracle"` (Hyperliquid) pays funding on; optional: imported, or built for a run from the
+    spot series (data/oracle.py).
     All frames follow data.schemas. `symbol` is the spot symbol, e.g. 'ETH/USDT'.
 
     Several assets: `extra_assets` holds one Dataset per further base asset (its spot, perp, mark,
@@ -43,6 +46,7 @@ class Dataset:
     collateral: dict[str, pd.DataFrame] = field(default_factory=dict)  # venue -> collateral-asset bars (optional)
     collateral_asset: str = ""
     extra_assets: tuple["Dataset", ...] = ()   # further base assets (same quote, timeframe), see above
+    oracle: dict[str, pd.DataFrame] = field(default_factory=dict)   # venue -> oracle-price bars (optional)
 
     @property
     def venues(self) -> list[str]:
@@ -110,6 +114,8 @@ class Dataset:
             yield "index", key, self.index[key]
         for key in sorted(self.collateral):     # after index, for the same reason
             yield "collateral", key, self.collateral[key]
+        for key in sorted(self.oracle):         # after collateral, for the same reason
+            yield "oracle", key, self.oracle[key]
 
     def fingerprint(self) -> str:
         """sha256 over every frame's bytes: equal data <=> equal fingerprint (for goldens).
@@ -174,7 +180,8 @@ class Dataset:
                        None if self.flows is None else cut(self.flows), self.notes, cut_all(self.index),
                        venue_events=self.venue_events, collateral=cut_all(self.collateral),
                        collateral_asset=self.collateral_asset,
-                       extra_assets=tuple(d._between(start, end) for d in self.extra_assets))
+                       extra_assets=tuple(d._between(start, end) for d in self.extra_assets),
+                       oracle=cut_all(self.oracle))
 
     def with_venues(self, venues: list[str]) -> "Dataset":
         """Only these venues' frames (lending and flows kept): `bb.run(..., only_venues=["binance", "bybit"])`."""
@@ -188,9 +195,10 @@ class Dataset:
 
         return replace(self, spot=keep(self.spot), perp=keep(self.perp), mark=keep(self.mark),
                        funding=keep(self.funding), index=keep(self.index), collateral=keep(self.collateral),
+                       oracle=keep(self.oracle),
                        venue_events=tuple(e for e in self.venue_events if e.venue in venues),
                        extra_assets=tuple(replace(d, spot=keep(d.spot), perp=keep(d.perp), mark=keep(d.mark),
-                                                  funding=keep(d.funding), index=keep(d.index))
+                                                  funding=keep(d.funding), index=keep(d.index), oracle=keep(d.oracle))
                                           for d in self.extra_assets))
 
     def with_shared_spot(self, source: str) -> "Dataset":

@@ -32,8 +32,8 @@ class FundingFormula:
             f = premium
         return min(max(f * interval_h / self.base_h, -cap), cap)
 
-    def rates(self, premium: np.ndarray, interval_h: float, cap: np.ndarray | float) -> np.ndarray:
-        """`rate` over an array of premiums (the same arithmetic, element by element)."""
+    def rates(self, premium: np.ndarray, interval_h: np.ndarray | float, cap: np.ndarray | float) -> np.ndarray:
+        """`rate` over an array of premiums (the same arithmetic, element by element; intervals may be per row)."""
         p = np.asarray(premium, dtype=np.float64)
         f = p + np.clip(self.interest - p, -self.clamp, self.clamp) if self.kind == "interest_clamp" else p
         return np.clip(f * interval_h / self.base_h, -np.asarray(cap), np.asarray(cap))

@@ -17,7 +17,7 @@ FUNDING_COLUMNS = ("rate",)            # fraction per settlement interval; optio
 LENDING_COLUMNS = ("supply_apy",)      # fraction per year; optional: borrow_apy, utilization
 FLOW_COLUMNS = ("mint", "redeem")      # quote units
 
-STREAMS = ("spot", "perp", "mark", "index", "funding", "lending", "flows")
+STREAMS = ("spot", "perp", "mark", "index", "oracle", "funding", "lending", "flows")
 
 TIMEFRAMES_NS: dict[str, int] = {
     "1m": 60 * 10**9, "3m": 180 * 10**9, "5m": 300 * 10**9, "15m": 900 * 10**9,

@@ -15,6 +15,7 @@ Dataset TOML (paths relative to the TOML; csv/parquet/feather files in canonical
     perp = "binance/perp.parquet"
     mark = "binance/mark.parquet"        # optional
     index = "binance/index.parquet"      # optional: index-price bars
+    oracle = "hl/oracle.parquet"         # optional: the price a venue pays funding on (Hyperliquid's oracle)
     funding = "binance/funding.csv"      # optional
     [lending.aave]
     file = "aave_usdt.csv"
@@ -186,7 +187,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
     return df
 
 
-VENUE_STREAMS = ("spot", "perp", "mark", "index", "funding")
+VENUE_STREAMS = ("spot", "perp", "mark", "index", "oracle", "funding")
 IMPORT_KEYS = ("on_duplicate", "snap", "repair", "allow_extreme")
 LENDING_KEYS = ("format", "rate_unit", "apr", "base_only", "where", "assume_utc", "tz")
 
@@ -314,11 +315,12 @@ def load_dataset_toml(path: str | os.PathLike) -> Dataset:
     for sym, venues in assets.items():
         t = _venue_streams(p, venues, sym, tf, f'assets."{sym}".venues')
         extras.append(Dataset(f"{spec.get('name', p.stem)}:{sym.split('/')[0]}", sym, tf, t["spot"], t["perp"],
-                              t["mark"], t["funding"], index=t["index"]))
+                              t["mark"], t["funding"], index=t["index"], oracle=t["oracle"]))
     perp_venues = sorted(set(tables["perp"]).union(*(d.perp for d in extras)))
     events = parse_venue_events(spec.get("venue_events", []), perp_venues, str(p))
     ds = Dataset(spec.get("name", p.stem), spec["symbol"], tf, tables["spot"], tables["perp"], tables["mark"],
-                 tables["funding"], tables["lending"], flows, index=tables["index"], venue_events=events)
+                 tables["funding"], tables["lending"], flows, index=tables["index"], venue_events=events,
+                 oracle=tables["oracle"])
     return Dataset.combine([ds, *extras], name=ds.name) if extras else ds
 
 

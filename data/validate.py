@@ -21,7 +21,10 @@ from basisbt.data.schemas import (BAR_COLUMNS, FLOW_COLUMNS, LENDING_COLUMNS, MA
 
 log = logging.getLogger(__name__)
 
-FUNDING_RATE_BOUND = 0.03      # |rate| per settlement interval (3 %)
+# |rate| per settlement refused whatever the venue: 100 %, the ceiling of any venue file's funding_cap (a global bound
+# below a real venue's cap would refuse its real prints: Hyperliquid's cap is 4 % an hour). The venue's own cap
+# is the check that catches unit slips (check_funding_cap: every importer, dataset TOMLs, fetch).
+FUNDING_RATE_BOUND = 1.0
 LENDING_APY_BOUND = 5.0        # 500 % a year: above this a percent was almost surely read as a fraction
 FUNDING_GRID_NS = 60 * 10**9   # settlement times must sit on whole minutes (snap jitter with repair)
 HOUR_NS = 3600 * 10**9
@@ -171,20 +174,56 @@ def validate_mark(df: pd.DataFrame, *, timeframe: str | None = None, file: str |
     return _frame(ts, {**cols, **_filled(df)}, df)
 
 
+INTERVAL_WINDOW = 3            # settlements on a side that say what spacing is in force (funding_intervals_h)
+MISSING_FACTOR = 1.5           # a gap this much longer than the spacing in force is rows missing, not an interval
+
+
+def _spacing_in_force(windows: np.ndarray) -> np.ndarray:
+    """Per window of up to INTERVAL_WINDOW gaps (NaN past the ends): their median when at least two are there and
+    they agree (max <= MISSING_FACTOR x min), else NaN (no evidence of one spacing)."""
+    there = np.isfinite(windows)
+    lo = np.where(there, windows, np.inf).min(axis=1)
+    hi = np.where(there, windows, -np.inf).max(axis=1)
+    agree = (there.sum(axis=1) >= 2) & (hi <= MISSING_FACTOR * lo)
+    mid = np.sort(np.where(there, windows, np.inf), axis=1)
+    n = there.sum(axis=1)
+    rows = np.arange(windows.shape[0])
+    med = np.where(n % 2 == 1, mid[rows, np.maximum(n // 2, 0)],
+                   0.5 * (mid[rows, np.maximum(n // 2 - 1, 0)] + mid[rows, np.minimum(n // 2, windows.shape[1] - 1)]))
+    return np.where(agree, med, np.nan)
+
+
 def funding_intervals_h(ns: np.ndarray) -> np.ndarray:
-    """Hours between consecutive settlements (first row: the next gap); the interval may change 8h->4h->1h."""
+    """Hours each settlement covers, read from the spacing of the records (docs/data.md).
+
+    A settlement covers the time since the previous one, unless rows are missing before it: the gap is longer
+    than MISSING_FACTOR x the spacing in force next to it (up to INTERVAL_WINDOW gaps on one side, at least two,
+    agreeing; the longer of the two sides when both say one). Then it covers that spacing (the side before the
+    gap, else the side after). Hyperliquid's shared records lose nine days every month: each row after such a
+    hole covers one hour, not 221. The interval may change (8h -> 4h -> 1h, or back after a capped print): the
+    spacing before the change and the one after it differ, and the longer one is in force at the change. With
+    too few rows to tell, a gap is the interval. The first row takes the gap after it; a single row 8 h.
+    """
     if ns.size == 0:
         return np.zeros(0)
     if ns.size == 1:
         return np.array([8.0])
     d = np.diff(ns) / HOUR_NS
-    return np.concatenate([[d[0]], d])
+    k = INTERVAL_WINDOW
+    padded = np.concatenate([np.full(k, np.nan), d, np.full(k, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, k)        # windows[j] = padded[j:j+k]
+    before = _spacing_in_force(windows[: d.size])                        # the k gaps before d[j]
+    after = _spacing_in_force(windows[k + 1: k + 1 + d.size])            # the k gaps after d[j]
+    in_force = np.fmax(before, after)                                    # NaN where neither side says
+    missing = d > MISSING_FACTOR * in_force
+    covered = np.where(missing, np.where(np.isfinite(before), before, after), d)
+    return np.concatenate([[covered[0]], covered])
 
 
 def validate_funding(df: pd.DataFrame, *, bound: float = FUNDING_RATE_BOUND, file: str | None = None) -> pd.DataFrame:
     """Check a funding frame (rate = fraction per settlement) and add `interval_h` when it is missing (read off
-    the spacing: a hole reads as one long interval, so missing settlements are expected from the venue's dated
-    interval, engine/market.py missing_settlements, never from this column alone)."""
+    the spacing by funding_intervals_h, which keeps a hole a hole; missing settlements are still counted against
+    the venue's dated interval as well, engine/market.py missing_settlements)."""
     ts = _canonical_ts(df, file)
     cols = _numeric(df, ("rate",), file, required=True)
     cols.update(_numeric(df, ("interval_h", "mark_price"), file, required=False))
@@ -242,7 +281,8 @@ def validate_stream(stream: str, df: pd.DataFrame, *, timeframe: str | None = No
     """Dispatch to the validator of a stream name (spot, perp, mark, index, collateral, funding, lending, flows)."""
     if stream in ("spot", "perp"):
         return validate_bars(df, timeframe=timeframe, file=file)
-    if stream in ("mark", "index", "collateral"):      # collateral: a margin asset's price bars (Dataset.collateral)
+    if stream in ("mark", "index", "oracle", "collateral"):   # oracle: what a venue pays funding on; collateral: a
+        #                                                   margin asset's price bars (Dataset.collateral)
         return validate_mark(df, timeframe=timeframe, file=file)
     if stream == "funding":
         return validate_funding(df, bound=funding_bound, file=file)
@@ -250,7 +290,8 @@ def validate_stream(stream: str, df: pd.DataFrame, *, timeframe: str | None = No
         return validate_lending(df, file=file)
     if stream == "flows":
         return validate_flows(df, file=file)
-    raise DataError("unknown stream", file=file, detail=f"{stream!r}; known: spot, perp, mark, index, collateral, funding, lending, flows")
+    raise DataError("unknown stream", file=file, detail=f"{stream!r}; known: spot, perp, mark, index, oracle, collateral, "
+                                                      "funding, lending, flows")
 
 
 # ---------------------------------------------------------------- magnitudes against the venue (issue #12)
@@ -264,20 +305,25 @@ LENDING_APY_BAND = (-0.5, 1.0)   # APY a year; outside it an import needs --allo
 
 
 def check_funding_cap(df: pd.DataFrame, venue: str, *, base: str | None = None, file: str | None = None) -> None:
-    """Refuse |rate| above the venue's cap for `base` in force at that settlement (x FUNDING_CAP_ALLOWANCE)."""
-    from basisbt.data.venues import funding_caps
+    """Refuse |rate| above the venue's cap for `base` in force at that settlement: above the cap itself where the
+    venue file says it is the documented hard bound (`funding_cap_exact`, Hyperliquid's 4 %/h), else above
+    FUNDING_CAP_ALLOWANCE x the cap."""
+    from basisbt.data.venues import funding_caps, funding_caps_exact
     if len(df) == 0 or "rate" not in df.columns:
         return
     ns = ts_ns(df)
     caps, origin = funding_caps(venue, ns, base)
+    exact = funding_caps_exact(venue, ns)
     rate = pd.to_numeric(df["rate"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = _first(np.abs(rate) > caps * FUNDING_CAP_ALLOWANCE * (1 + 1e-9))
+    allowed = caps * np.where(exact, 1.0, FUNDING_CAP_ALLOWANCE) * (1 + 1e-9)
+    bad = _first(np.abs(rate) > allowed)
     if bad is not None:
         day = pd.Timestamp(int(ns[bad]), tz="UTC").date()
         who = f"{venue} {base}" if base else venue
         raise _fail(f"|funding rate| above the {who} cap of {caps[bad]:.4%} per interval on {day} "
                     f"(percent given as a fraction? see --rate-unit)", file, bad,
-                    detail=f"rate={float(rate[bad])!r}; cap from {origin}")
+                    detail=f"rate={float(rate[bad])!r}; cap from {origin}"
+                           + ("" if exact[bad] else f" (x{FUNDING_CAP_ALLOWANCE:g} allowed)"))
 
 
 def check_lending_band(df: pd.DataFrame, *, allow_extreme: bool = False, file: str | None = None) -> None:
@@ -417,7 +463,7 @@ def repair(df: pd.DataFrame, stream: str, *, timeframe: str | None = None, max_f
     if stream == "funding":
         steps.append(lambda f: snap_funding_times(f, tolerance_ms=snap_tolerance_ms))
         steps.append(drop_exact_duplicates)
-    if stream in ("spot", "perp", "mark", "index") and timeframe and max_fill > 0:
+    if stream in ("spot", "perp", "mark", "index", "oracle") and timeframe and max_fill > 0:
         steps.append(lambda f: fill_gaps(f, timeframe, max_fill))
     for step in steps:
         df, line = step(df)

@@ -51,7 +51,7 @@ class Rule:
     """What one venue key takes and does (the dataclass metadata of a VenueSpec / TierRow field)."""
 
     kind: str                 # fraction | number | int | bool | choice | date | asset | text | fee_or_taker |
-    #                           caps | ratios | tiers | sources
+    #                           caps | ratios | weights | tiers | sources
     unit: str
     doc: str
     default: Any = REQUIRED
@@ -64,6 +64,8 @@ class Rule:
     overridable: bool = False                               # a run's venue_overrides may set it
     kernel: dict[str, Callable[..., float] | None] = field(default_factory=dict)   # cfg column -> value(spec, slot)
     level: str = "block"                                    # file | block | tier row
+    quiet_default: bool = False     # left out of a venue's fingerprint while at its default: a field added after
+    #                                 runs were identified by fingerprint keeps the identity of those not using it
 
     @property
     def required(self) -> bool:
@@ -183,15 +185,52 @@ class VenueSpec:
     funding_base_h: float = spec_field(
         "number", "hours", "hours the formula's rate is quoted for: a settlement over interval_h pays "
         "F x interval_h / funding_base_h (an 8h formula paid hourly pays 1/8 of it)", default=8.0, gt=0.0, le=24.0)
+    funding_cap_exact: bool = spec_field(
+        "bool", "", "true: funding_cap is the venue's documented hard bound (Hyperliquid's 4 %/h) and importers refuse "
+        "any rate above it; false: rates up to 1.25 x the cap pass (caps inferred or dated to a snapshot)",
+        default=False, quiet_default=True)
+    funding_price: str = spec_field(
+        "choice", "", "the price a settlement is paid on: \"mark\" (Binance, Bybit, OKX: the mark known at the "
+        "settlement) or \"oracle\" (Hyperliquid: size x oracle price; the run's oracle is the data's `oracle` stream, "
+        "the weighted median of the data's spot series over oracle_weights, or one venue's spot: RunConfig.oracle)",
+        default="mark", choices=("mark", "oracle"), quiet_default=True)
+    oracle_weights: dict | None = spec_field(
+        "weights", "weight per venue", "the venues whose spot prices make the oracle and their weights in its "
+        "weighted median (Hyperliquid: binance 3, okx 2, bybit 2, kraken 1, kucoin 1, gate 1, mexc 1, hyperliquid "
+        "1); a run uses those of them it has spot data for", gt=0.0, le=1000.0,
+        used_when=("funding_price", ("oracle",)))
     liquidation_price: str = spec_field(
         "choice", "", "a breached position is closed at the liquidation price paying liquidation_fee "
         "(\"liquidation\", Binance), or taken over at the bankruptcy price: the margin left at the liquidation "
-        "price is lost (\"bankruptcy\", Bybit, OKX)", default="liquidation", choices=("liquidation", "bankruptcy"),
-        kernel={"C_BANKRUPTCY": lambda s, slot: 1.0 if s.liquidation_price == "bankruptcy" else 0.0})
+        "price is lost (\"bankruptcy\", Bybit, OKX), or sold into the book at the breach point's mark less the "
+        "run's slippage, no fee, the trader keeping what is left (\"book\", Hyperliquid; liquidation_slice, "
+        "backstop_threshold)", default="liquidation", choices=("liquidation", "bankruptcy", "book"),
+        kernel={"C_BANKRUPTCY": lambda s, slot: 1.0 if s.liquidation_price == "bankruptcy" else 0.0,
+                "C_BOOK": lambda s, slot: 1.0 if s.liquidation_price == "book" else 0.0})
     liquidation_fee: float | None = spec_field(
         "fraction", "fraction of liquidated notional", "clearance fee of a liquidation at the liquidation price",
         ge=0.0, lt=0.5, used_when=("liquidation_price", ("liquidation",)), overridable=True,
         kernel={"C_LIQ_FEE": lambda s, slot: s.liquidation_fee or 0.0})
+    liquidation_slice: float = spec_field(
+        "fraction", "fraction of the position", "book liquidation of a position above liquidation_slice_above: "
+        "orders of this share of the position (as it was when the liquidation began), one per "
+        "liquidation_cooldown_s while the account stays breached (Hyperliquid 20 %); 0: one order for all",
+        default=0.0, ge=0.0, le=1.0, used_when=("liquidation_price", ("book",)), kernel="C_SLICE")
+    liquidation_slice_above: float = spec_field(
+        "number", "quote notional", "notional above which a book liquidation goes in slices (Hyperliquid 100,000 "
+        "USDC); at or below it the rest goes at once", default=0.0, ge=0.0, le=1e15,
+        used_when=("liquidation_price", ("book",)), kernel="C_SLICE_ABOVE")
+    liquidation_cooldown_s: float = spec_field(
+        "number", "seconds", "wait between two slices of a book liquidation (Hyperliquid 30 s): read on the bar's "
+        "walk as time (a fraction f of the walk is f x the bar's length), so a 1h bar holds up to 120 slice times "
+        "and a 1m bar two; carried into the next bar", default=0.0, ge=0.0, le=86400.0,
+        used_when=("liquidation_price", ("book",)), kernel="C_COOLDOWN_S")
+    backstop_threshold: float = spec_field(
+        "number", "x maintenance", "book liquidation: where margin balance falls below this share of the "
+        "liquidation level before the book has closed the position, the venue's liquidator vault takes over every "
+        "cross position (isolated: that position) at its mark and the cross margin (isolated: its margin): "
+        "nothing is returned (Hyperliquid 2/3); 0: no backstop", default=0.0, ge=0.0, lt=1.0,
+        used_when=("liquidation_price", ("book",)), kernel="C_BACKSTOP")
     liquidation_threshold: float = spec_field(
         "number", "x maintenance", "liquidated at margin balance <= threshold x maintenance (1 for a standard "
         "account; margin_mode = \"portfolio\" sets Binance Portfolio Margin's 1.05)", default=1.0, ge=1.0,
@@ -245,12 +284,26 @@ class VenueSpec:
         "toward the mark (OKX ETH 0.01: root 2,722.1497 reported 2,722.16): records, ctx.margin and distance "
         "metrics only, never where the engine liquidates; absent: the exact root", default={}, ge=0.0, lt=1e6,
         kernel={"C_LIQ_TICK": lambda s, slot: s.tick_for(slot.base)})
+    adl_model: str = spec_field(
+        "choice", "", "how the venue auto-deleverages a profitable opposite position when another account goes "
+        "bankrupt (venue events `bankruptcy`, `adl`): \"leverage_pnl\" ranks by Binance's LeveragePnl and closes "
+        "at the bankrupt's price (the event's); \"previous_mark\" ranks by (mark / entry) x (notional / account "
+        "value) (entry / mark for a short) and closes at the previous mark (Hyperliquid)", default="leverage_pnl",
+        choices=("leverage_pnl", "previous_mark"), quiet_default=True)
     withdrawal_fee: float = spec_field(
         "number", "quote units per transfer", "charged on every transfer out of the venue", ge=0.0, le=1e6,
         overridable=True)
     withdrawal_delay_min: float = spec_field(
         "number", "minutes", "time a transfer out of the venue is in transit (neither here nor there)", ge=0.0,
         le=43200.0, overridable=True)
+    deposit_delay_min: float = spec_field(
+        "number", "minutes", "time a transfer into the venue takes on top of its source's delay (a bridge: "
+        "Hyperliquid credits USDC sent to its Arbitrum bridge in under a minute)", default=0.0, ge=0.0,
+        le=43200.0, overridable=True, quiet_default=True)
+    portfolio_margin: bool = spec_field(
+        "bool", "", "whether a run may set margin_mode = \"portfolio\" (Binance Portfolio Margin's preset) here; "
+        "false where the venue's own portfolio margin is not that preset and is not modelled (Hyperliquid: "
+        "pre-alpha from 2025-12-23, only HYPE counts as collateral)", default=True, quiet_default=True)
     tiers: dict = spec_field(
         "tiers", "table per base asset", "maintenance tiers of each base asset's perp, lowest first "
         "([[spec.tiers.ETH]] rows: floor, rate, amount, max_leverage)")
@@ -272,6 +325,10 @@ class VenueSpec:
     @property
     def withdrawal_delay_s(self) -> float:
         return float(self.withdrawal_delay_min) * 60.0
+
+    @property
+    def deposit_delay_s(self) -> float:
+        return float(self.deposit_delay_min) * 60.0
 
     @property
     def partial_liquidation(self) -> bool:
@@ -366,6 +423,7 @@ def kernel_values(spec: VenueSpec, slot: SlotContext) -> dict[str, float]:
 
 # -- checking values ------------------------------------------------------------------------------------------
 _ASSET = re.compile(r"[A-Za-z0-9]{1,20}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def range_text(r: Rule, key: str) -> str:
@@ -392,6 +450,16 @@ def _table(value: Any, where: str, key: str, what: str) -> dict:
     if not isinstance(value, dict):
         raise VenueSpecError(f"{where}: {key} = {value!r}: expected a table {what}"[:300])
     return value
+
+
+def _keyed(value: Any, r: Rule, where: str, key: str, pattern: re.Pattern, form: str, what: str) -> dict[str, float]:
+    """A table NAME = number: each name matching `pattern`, each number checked by the rule."""
+    out = {}
+    for name, v in _table(value, where, key, f"of {form}").items():
+        if not pattern.fullmatch(str(name)):
+            raise VenueSpecError(f"{where}: {key}.{name}: not {what}")
+        out[str(name)] = _number(v, r, where, f"{key}.{name}")
+    return out
 
 
 def check_value(r: Rule, value: Any, where: str, key: str) -> Any:
@@ -427,11 +495,11 @@ def check_value(r: Rule, value: Any, where: str, key: str) -> Any:
             raise VenueSpecError(f"{where}: {key} = {{}}: give one number or BASE = number entries")
         return {str(k): _number(v, r, where, f"{key}.{k}") for k, v in caps.items()}
     if kind == "ratios":
-        out = {}
-        for asset, v in _table(value, where, key, "of ASSET = ratio").items():
-            if not _ASSET.fullmatch(str(asset)):
-                raise VenueSpecError(f"{where}: {key}.{asset}: not an asset symbol")
-            out[str(asset)] = _number(v, r, where, f"{key}.{asset}")
+        return _keyed(value, r, where, key, _ASSET, "ASSET = ratio", "an asset symbol")
+    if kind == "weights":
+        out = _keyed(value, r, where, key, _NAME, "VENUE = weight", "a venue name (lower case letters, digits, - and _)")
+        if not out:
+            raise VenueSpecError(f"{where}: {key} = {{}}: give at least one VENUE = weight")
         return out
     if kind == "sources":
         src = _table(value, where, key, "of key = \"text\"")
@@ -524,6 +592,9 @@ def parse_block(raw: dict, where: str, file_values: dict[str, Any]) -> VenueSpec
         values[key] = check_value(r, value, where, key)
     block_rules = {k: r for k, r in SPEC_RULES.items() if r.level == "block"}
     _check_presence(block_rules, raw, values, where, values)
+    if values.get("liquidation_price") == "book" and values.get("partial") == "step":
+        raise VenueSpecError(f"{where}: partial = \"step\" does nothing with liquidation_price = \"book\" (a book "
+                             f"liquidation goes in liquidation_slice orders); remove it")
     if values["maker_fee"] > 0 and values["maker_rebate"] > 0 or \
             values["spot_maker_fee"] > 0 and values["spot_maker_rebate"] > 0:
         raise VenueSpecError(f"{where}: maker_fee and maker_rebate (or the spot pair) both set; give a fee or a "
@@ -564,6 +635,14 @@ def parse_file(doc: dict, where: str, stem: str | None = None) -> tuple[VenueSpe
     if len(set(starts)) != len(starts):
         raise VenueSpecError(f"{where}: two [[spec]] blocks start on the same effective_from")
     return tuple(specs)
+
+
+def identity_values(spec: VenueSpec) -> dict[str, Any]:
+    """What a block says, as its fingerprint hashes it: to_raw without the sources (they do not change a run) and
+    without fields marked quiet_default while at their default (fields added later: a venue not using one keeps
+    the fingerprint it had before the field existed)."""
+    return {k: v for k, v in to_raw(spec).items()
+            if k != "sources" and not (SPEC_RULES[k].quiet_default and v == SPEC_RULES[k].default)}
 
 
 def to_raw(spec: VenueSpec) -> dict[str, Any]:

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.venue_schema import (SPEC_RULES, TierTable, VenueSpec, VenueSpecError, check_value, did_you_mean,
-                                       override_changes, parse_block, parse_file, to_raw)
+                                       identity_values, override_changes, parse_block, parse_file, to_raw)
 
 __all__ = ["BUILTIN_DIR", "ENV", "TierTable", "Venue", "VenueSet", "VenueSpec", "VenueSpecError", "all_blocks",
-           "available_venues", "builtin_venue", "funding_caps", "load_venue", "spec_values", "venue_set"]
+           "available_venues", "builtin_venue", "funding_caps", "funding_caps_exact", "load_venue", "spec_values", "venue_set"]
 
 BUILTIN_DIR = Path(__file__).with_name("venues")
 ENV = "BASISBT_VENUES"
@@ -85,6 +85,10 @@ class Venue:
         margin_mode presets, collateral ratios merged into the file's."""
         if not kv:
             return self
+        if kv.get("margin_mode") == "portfolio" and not all(s.portfolio_margin for s in self.blocks):
+            raise VenueSpecError(f"venue_overrides.{self.name}.margin_mode = 'portfolio': {self.source} says "
+                                 f"portfolio_margin = false (its portfolio margin is not Binance's preset and is not "
+                                 f"modelled); valid: 'standard'")
         blocks = [parse_block({**to_raw(s), **override_changes(self.name, dict(kv), dict(s.collateral))},
                               f"venue_overrides.{self.name} (block {s.effective_from.date()})",
                               {"name": self.name, "quote": self.quote})
@@ -93,12 +97,13 @@ class Venue:
 
     def fingerprint(self, t0_ns: int | None = None, t1_ns: int | None = None) -> str:
         """sha256 (16 hex digits) of what the venue says over [t0, t1] (all blocks without a span): name, quote
-        and every checked value of the blocks in force, sources left out (they do not change a run)."""
+        and every checked value of the blocks in force, sources left out (they do not change a run), and so are
+        fields added later while at their default (venue_schema.identity_values)."""
         memo = self.__dict__.setdefault("_fingerprints", {})     # frozen, but a cache is not state
         if (t0_ns, t1_ns) not in memo:
             blocks = self.blocks if t0_ns is None or t1_ns is None else self.in_force(t0_ns, t1_ns)
             doc = {"name": self.name, "quote": self.quote,
-                   "blocks": [{k: v for k, v in to_raw(s).items() if k != "sources"} for s in blocks]}
+                   "blocks": [identity_values(s) for s in blocks]}
             blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr)
             memo[(t0_ns, t1_ns)] = hashlib.sha256(blob.encode()).hexdigest()[:16]
         return memo[(t0_ns, t1_ns)]
@@ -286,3 +291,9 @@ def funding_caps(venue: str, ts_ns: np.ndarray, base: str | None = None,
                 f"default cap (no spec file for venue {venue!r})")
     return caps, vs.get(venue).source
 
+
+def funding_caps_exact(venue: str, ts_ns: np.ndarray, venues: VenueSet | None = None) -> np.ndarray:
+    """Per time, whether the venue's cap in force is its documented hard bound (`funding_cap_exact`); False for a
+    venue without a spec file."""
+    exact = spec_values(venue, ts_ns, lambda s: float(s.funding_cap_exact), venues=_only(None, venues))
+    return np.zeros(np.shape(ts_ns), bool) if exact is None else np.asarray(exact, dtype=bool)

@@ -31,6 +31,8 @@ class RunConfig:
     venue_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. {binance={taker_fee=0.0004}}
     strict: bool = False                   # refuse data with gaps instead of pricing them stale (not in config_id)
     timeout: float = DEFAULT_TIMEOUT_S     # seconds one strategy call may run (engine/guard.py; not in config_id)
+    oracle: dict[str, str] = field(default_factory=dict)   # venue -> "auto" | "imported" | "basket" | a spot venue:
+    #                                        what a venue paying funding on an oracle (Hyperliquid) uses (data/oracle.py)
 
     def __post_init__(self) -> None:
         if self.fill not in ("open", "close"):
@@ -46,6 +48,15 @@ class RunConfig:
             raise ConfigError("venue_overrides must be a table of venue -> {key = value}")
         for venue, kv in self.venue_overrides.items():
             check_venue_override(venue, kv)
+        if not isinstance(self.oracle, dict):
+            raise ConfigError('oracle must be a table of venue -> "auto", "imported", "basket" or a venue name')
+        for venue, src in self.oracle.items():
+            from basisbt.data.names import check_name
+            try:
+                check_name(str(venue), "oracle venue")
+                check_name(src, f"oracle.{venue}")
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
 
 
 def check_venue_override(venue: Any, kv: Any) -> None:

@@ -88,6 +88,8 @@ class VenueCosts:
     slippage: float       # fixed slippage, fraction of price
     transfer_fee: float   # quote units per transfer out of the venue
     transfer_delay_s: float  # seconds a transfer out of the venue is in transit
+    deposit_delay_s: float = 0.0   # seconds a transfer into the venue takes on top (a bridge: Hyperliquid 60)
+    quote: str = ""       # the venue's quote (USDT, USDC): money crossing quotes converts at the spot fee
 
 
 class _WithParams(Protocol):
@@ -312,7 +314,8 @@ class Context:
         j = self._home(venue)
         cfg, spec = self._e.tables.cfg[j], self._e.specs[j]
         return VenueCosts(float(cfg[C_SPOT_TAKER]), float(cfg[C_TAKER]), float(cfg[C_SLIP]),
-                          float(spec.withdrawal_fee), float(spec.withdrawal_delay_s))
+                          float(spec.withdrawal_fee), float(spec.withdrawal_delay_s), float(spec.deposit_delay_s),
+                          spec.quote)
 
     # -- external flows (mints / redemptions), past only -----------------------------------------
     def flows_history(self, since: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -450,6 +453,17 @@ class Context:
                 self._act.settings.append((j, C_SPOT_COLL, 1.0 if spot_collateral else 0.0))
             if isolated is not None:
                 self._act.settings.append((j, C_ISOLATED, 1.0 if isolated else 0.0))
+
+    def takes_spot_margin(self, slot: str) -> bool:
+        """Whether the slot's venue counts its base asset as perp margin (its venue file's `collateral` table lists
+        it), i.e. configure(spot_collateral=True) is accepted there. Hyperliquid: never (USDC only)."""
+        j = self._v(slot)
+        return self._e.specs[j].collateral_ratio(self._e.market.slot_asset[j]) > 0.0
+
+    def spot_margin(self, slot: str) -> bool:
+        """Whether the slot's spot is posted as its perp's margin (configure(spot_collateral=True), a set-up made
+        earlier in this decision included)."""
+        return self._setting(self._v(slot), C_SPOT_COLL) > 0.0
 
     def _check_collateral(self, j: int, asset: str, what: str) -> None:
         """ConfigError unless `asset` counts as margin on slot j's venue (its spec's `collateral` table)."""

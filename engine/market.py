@@ -259,8 +259,11 @@ def _funding(ds: Dataset, v: str, grid: np.ndarray, close_ns: np.ndarray, mark: 
     where the data does not say).
 
     A settlement belongs to the first bar closing at or after it and is priced at the last mark close
-    known at its instant (the bar closing at or before it). Settlements at or before the run's first
-    open, or before the venue lists its perp, are not earned: no position can have been held.
+    known at its instant (the bar closing at or before it). A venue paying funding on an oracle (its
+    `oracle` bars, data/oracle.py: Hyperliquid) is priced at the last oracle close known then instead (the
+    mark where the oracle has no bar yet; a funding row's own mark_price is not its oracle and is not used).
+    Settlements at or before the run's first open, or before the venue lists its perp, are not earned: no
+    position can have been held.
     """
     f = ds.funding.get(v)
     if f is None or f.empty:
@@ -276,7 +279,14 @@ def _funding(ds: Dataset, v: str, grid: np.ndarray, close_ns: np.ndarray, mark: 
     known = np.searchsorted(close_ns, t, side="right") - 1        # last bar closed at or before t
     px = np.where(known >= 0, mark["close"][np.maximum(known, 0)], mark["open"][0])
     stale = np.where(known >= 0, m_state[np.maximum(known, 0)] == STALE, False)
-    if "mark_price" in f.columns:
+    oracle = ds.oracle.get(v)
+    if oracle is not None and not oracle.empty:
+        o, o_state = _align(oracle, grid, MARK_COLUMNS)
+        k = np.maximum(known, 0)
+        on = (known >= 0) & (o_state[k] != UNLISTED)
+        px = np.where(on, o["close"][k], px)
+        stale = np.where(on, o_state[k] == STALE, stale)
+    elif "mark_price" in f.columns:
         mp = f["mark_price"].to_numpy(dtype=np.float64)[keep]
         own = np.isfinite(mp) & (mp > 0)
         px = np.where(own, mp, px)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.errors import Spelled
+from basisbt.data.oracle import attach_oracle
 from basisbt.data.venues import venue_set
 from basisbt.engine.checkpoint import Checkpoint
 from basisbt.engine.config import ConfigError, RunConfig, config_id
@@ -34,7 +35,7 @@ from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_FUND, A_ISO, C_FUND_
                                           REJECT_REASONS, WHY_DEFAULTED, WHY_EXPIRED, WHY_HALTED, WHY_LIQUIDATED,
                                           WHY_POST_ONLY, O_CANCELLED, PERP, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY,
                                           Q_SOCIAL, Q_VENUE, SPOT, STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT,
-                                          T_ARRIVE_NS, T_DEST)
+                                          T_ARRIVE_NS, T_DEST, Q_BACKSTOP)
 from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
 from basisbt.engine.market import LIVE, UNLISTED, market_of
@@ -99,6 +100,9 @@ class Engine:
                  data_label: str | None = None, venues: Any = None) -> None:
         self.config = config or RunConfig()
         ds = _window(dataset, self.config)
+        venues = venue_set(venues)
+        # a venue paying funding on an oracle (Hyperliquid) gets its oracle bars here (data/oracle.py)
+        ds, self.oracle_used, oracle_log = attach_oracle(ds, venues, dict(self.config.oracle))
         self.dataset = ds
         self.data_label = data_label or ds.name
         self.strategy = strategy
@@ -121,7 +125,7 @@ class Engine:
         n, nv, npr = m.n, len(m.venues), len(m.protocols)
         # the run's venues (a VenueSet: code, --venues-dir, $BASISBT_VENUES, built-ins) with its overrides; what
         # they say over the run's span is part of its identity (config_id, venue_fingerprint)
-        self.venues = resolved = run_venues(m.slot_venue, self.config.venue_overrides, venue_set(venues))
+        self.venues = resolved = run_venues(m.slot_venue, self.config.venue_overrides, venues)
         self.venue_fingerprint = {v: resolved[v].fingerprint(int(m.open_ns[0]), int(m.open_ns[-1])) for v in resolved}
         schedule = venue_schedule(m.slot_venue, m.slot_asset, m.open_ns, self.config.slippage,
                                   self.config.slippage_impact, self.config.venue_overrides,
@@ -152,7 +156,7 @@ class Engine:
         self.slot_index = {v: j for j, v in enumerate(m.venues)}
         self.ctx = Context(self)
         self.extras: dict[str, dict[pd.Timestamp, float]] = {}
-        self.log: list[str] = list(m.log)
+        self.log: list[str] = [*oracle_log, *m.log]
         self.fills: list[dict[str, Any]] = []
         self.liquidations: list[dict[str, Any]] = []
         self._new_fills: list[FillEvent] = []
@@ -589,7 +593,8 @@ class Engine:
             self.rec.attr[min(src_idx, nv), P_FEES] -= fee
         arrive = ts_ns + delay * 1e9
         if dst < nv:                                 # a venue halting withdrawals credits deposits after the halt
-            arrive = max(arrive, self.venue_events.arrival_floor(dst, i))
+            arrive = max(arrive + self.specs[dst].deposit_delay_s * 1e9,    # its bridge (Hyperliquid: 1 min)
+                         self.venue_events.arrival_floor(dst, i))
         self._put_in_transit(dst, amount, arrive)
 
     def _quote(self, k: int) -> str:
@@ -671,8 +676,13 @@ class Engine:
                                                    float(row[Q_FEE]), float(row[Q_INSURANCE]),
                                                    float(row[Q_SOCIAL])))
             social = f", beyond the insurance fund (ADL of others) {row[Q_SOCIAL]:.2f}" if row[Q_SOCIAL] > 0 else ""
-            self.log.append(f"{ts.isoformat()} LIQUIDATED {m.venues[j]} perp {row[Q_QTY]:.6f} at "
-                            f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f}{social})")
+            if row[Q_BACKSTOP] == 1.0:                  # a book venue's liquidator vault took the account over
+                self.log.append(f"{ts.isoformat()} BACKSTOP {m.venues[j]}: the liquidator vault took the perp "
+                                f"{row[Q_QTY]:.6f} at its mark {row[Q_PRICE]:.2f} and margin {row[Q_FEE]:.2f} with "
+                                f"it (below the venue's backstop line: nothing returned{social})")
+            else:
+                self.log.append(f"{ts.isoformat()} LIQUIDATED {m.venues[j]} perp {row[Q_QTY]:.6f} at "
+                                f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f}{social})")
 
     # -- the loop -----------------------------------------------------------------------------------------
     # The kernel runs ahead through up to `span` decision points at a time; their hooks then run in
@@ -849,10 +859,13 @@ class Engine:
         attribution = pd.DataFrame(rec.attr, index=list(m.venues) + ["lending"], columns=list(PNL_PARTS))
         params = self.strategy.params_dict()
         cfg = {"strategy": self.strategy.name, "params": params, "data": self.data_label,
-               "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__ if k not in NOT_IN_ID},
+               "run": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__
+                       if k not in NOT_IN_ID and not (k == "oracle" and not self.config.oracle)},  # as before it existed
                "venues": dict(self.venue_fingerprint)}
         quality = {**copy.deepcopy(m.quality), "orders_refused": dict(self.refused),
                    "orders_refused_total": sum(self.refused.values())}
+        for label, what in self.oracle_used.items():     # what a venue paying on an oracle was paid on
+            quality["venues"][label]["funding"]["oracle"] = what
         extras = {k: pd.Series(v, name=k).sort_index() for k, v in self.extras.items()}
         return RunResult(strategy=self.strategy.name, dataset=self.data_label, venues=tuple(m.venues),
                        protocols=tuple(m.protocols), initial_equity=self.initial_capital, timeline=timeline,

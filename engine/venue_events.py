@@ -187,10 +187,33 @@ def _spot_ref(eng: Any, i: int, j: int, px: float) -> float:
     return px * prev_s / prev_m if prev_m > 0 and math.isfinite(prev_s) else px
 
 
+def adl_price(eng: Any, j: int, price: float) -> float:
+    """The price venue j deleverages at: the event's (the bankrupt's price: Binance, Bybit, OKX), or the previous
+    mark, the mark close before this bar's open (its spec's adl_model = "previous_mark": Hyperliquid)."""
+    if eng.specs[j].adl_model == "previous_mark":
+        return float(eng.state.prev_mark[j])
+    return price
+
+
+def adl_score(eng: Any, j: int, wallet: float, q: float, entry: float, mark: float) -> float:
+    """Where venue j ranks our position in its ADL queue (higher goes first): Binance's LeveragePnl
+    (margin.leverage_pnl), or Hyperliquid's (mark / entry) x (notional / account value), entry / mark for a short
+    (its profit ratio), 0 for an account value <= 0 (adl_model = "previous_mark")."""
+    upnl = q * (mark - entry)
+    if eng.specs[j].adl_model == "previous_mark":
+        value = wallet + upnl
+        ratio = mark / entry if q > 0.0 else entry / mark
+        return ratio * abs(q) * mark / value if value > 0.0 and entry > 0.0 and mark > 0.0 else 0.0
+    maint = maintenance_margin_at(q, mark, eng.tables.floor, eng.tables.rate, eng.tables.amount, j,
+                                  eng.tables.cfg[j, C_TIER_BASE] > 0.5) if q != 0.0 else 0.0
+    return leverage_pnl(wallet, upnl, maint)
+
+
 def apply_adl(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
-    """Reduce venue j's perp by the scheduled fraction at the scheduled price if it is in profit there (no fee)."""
+    """Reduce venue j's perp by the scheduled fraction at the scheduled price (or at the previous mark where the
+    venue deleverages there: Hyperliquid) if it is in profit there (no fee)."""
     ev, j = step.event, step.venue
-    q, entry, px = float(eng.state.acct[j, A_QTY]), float(eng.state.acct[j, A_ENTRY]), ev.price
+    q, entry, px = float(eng.state.acct[j, A_QTY]), float(eng.state.acct[j, A_ENTRY]), adl_price(eng, j, ev.price)
     ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC")
     if q == 0.0 or q * (px - entry) <= 0.0:
         why = "no position" if q == 0.0 else f"position {q:.6f} (entry {entry:,.2f}) not in profit"
@@ -255,9 +278,7 @@ def apply_bankruptcy(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
     mark = float(eng.state.prev_mark[j])
     wallet = float(acct[j, A_ISO] if eng.tables.cfg[j, C_ISOLATED] > 0.5 else acct[eng.market.home[j], A_CASH])
     upnl = q * (mark - entry)
-    maint = maintenance_margin_at(q, mark, eng.tables.floor, eng.tables.rate, eng.tables.amount, j,
-                                  eng.tables.cfg[j, C_TIER_BASE] > 0.5) if q != 0.0 else 0.0
-    score = leverage_pnl(wallet, upnl, maint)
+    score = adl_score(eng, j, wallet, q, entry, mark)
     opposite = q < 0.0 if ev.side == "long" else q > 0.0
     head = (f"{ts.isoformat()} {ev.describe()}: the insurance fund paid {paid:,.2f} and is empty; "
             f"{share:.1%} of it is deleveraged from profitable {'shorts' if ev.side == 'long' else 'longs'}")
@@ -267,9 +288,11 @@ def apply_bankruptcy(eng: Any, step: Step, i: int, ts_ns: int) -> AdlEvent:
         eng.log.append(f"{head}; ours is not reached ({why})")
         return AdlEvent(ts, venue, 0.0, ev.price, 0.0, 0.0)
     dq = -q if abs(q) <= share * ev.qty else (share * ev.qty if q < 0 else -share * ev.qty)
-    eng.log.append(f"{head}; ours is reached (ADL score {score:.4g})")
-    realized, spot = _deleverage(eng, i, ts_ns, j, dq, ev.price, ev.describe())
-    return AdlEvent(ts, venue, dq, ev.price, abs(dq / q), realized, spot)
+    px = adl_price(eng, j, ev.price)
+    at = f" at the previous mark {px:,.2f}" if px != ev.price else ""
+    eng.log.append(f"{head}; ours is reached (ADL score {score:.4g}){at}")
+    realized, spot = _deleverage(eng, i, ts_ns, j, dq, px, ev.describe())
+    return AdlEvent(ts, venue, dq, px, abs(dq / q), realized, spot)
 
 
 def apply_default(eng: Any, step: Step, i: int, ts_ns: int) -> VenueDefaultEvent:

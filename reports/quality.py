@@ -26,6 +26,8 @@ def quality_rows(q: dict[str, Any]) -> list[list[str]]:
         if f.get("missing_after_last"):
             notes.append(f"{f['missing_after_last']} missing after the last row")
         note = "; ".join(notes)
+        if f.get("oracle"):             # a venue paying funding on an oracle (Hyperliquid): which one
+            note = f"paid on the oracle: {f['oracle']}" + (f"; {note}" if note else "")
         rows.append([v, "funding", str(f.get("settlements", "")), str(f.get("intervals_missing", "")),
                      str(f.get("longest_gap", "")), "", note])
     return rows

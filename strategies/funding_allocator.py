@@ -26,7 +26,7 @@ import numpy as np
 from basisbt.engine.context import Context
 from basisbt.engine.events import AdlEvent, BarEvent, StartEvent, VenueDefaultEvent
 from basisbt.strategies.base import Strategy, param
-from basisbt.strategies.hedge import hedge_value, rehedge, restore_after_adl, steer
+from basisbt.strategies.hedge import configure_hedges, hedge_value, rehedge, restore_after_adl, steer
 
 
 class FundingAllocator(Strategy):
@@ -74,8 +74,7 @@ class FundingAllocator(Strategy):
 
 
     def on_start(self, ctx: Context, ev: StartEvent) -> None:
-        for v in ctx.venues:
-            ctx.configure(v, spot_collateral=True, isolated=False)
+        configure_hedges(ctx, ctx.venues)
 
     def weights(self, ctx: Context) -> dict[str, float]:
         """Target weights from data known now (see the module docstring)."""
@@ -103,14 +102,19 @@ class FundingAllocator(Strategy):
         aprs = {v: (a if np.isfinite(a) else 0.0) for v, a in aprs.items()}
         gain = sum((new[v] - cur.get(v, 0.0)) * aprs[v] for v in new) * capital * self.p.horizon_days / 365.0
         cost = 0.0
+        quote = ctx.symbol.split("/")[-1].split(":")[0]
         for v in new:
             moved = abs(new[v] - cur.get(v, 0.0)) * capital / 2.0  # each quote moved leaves one venue, lands on one
             c = ctx.costs(v)
             cost += moved * 2.0 * (c.spot_fee + c.perp_fee + c.slippage)
+            if c.quote and c.quote != quote:     # USDC on Hyperliquid vs the book's USDT: converted once, in or out
+                cost += moved * 2.0 * c.spot_fee
             if new[v] < cur.get(v, 0.0):
                 cost += c.transfer_fee
                 idle_days = c.transfer_delay_s / 86400.0
                 cost += moved * max(aprs[v], 0.0) * idle_days / 365.0
+            else:                                # the receiving venue's bridge
+                cost += moved * max(aprs[v], 0.0) * c.deposit_delay_s / 86400.0 / 365.0
         return gain > cost
 
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:

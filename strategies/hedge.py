@@ -4,12 +4,42 @@ A "hedge" on a venue is long spot + short perp on that same venue, with the spot
 perp collateral (Ethena's set-up). Its value (the capital it holds, quote units) is
 spot_qty x spot + perp_qty x (mark - entry): a rally raises the spot and lowers the short's
 unrealized PnL by about the same amount, so the value stays near what was put in.
+On a venue that does not take the spot as margin (Hyperliquid: USDC only) the short is margined with quote
+cash instead: the hedge also holds perp notional / QUOTE_MARGIN_LEVERAGE of cash (`margin_reserve`), which is
+part of its value and not free for other uses (`configure_hedges` sets each venue up the way it allows).
 Orders fill at the next bar's open; everything here counts orders already queued this decision.
 """
 from __future__ import annotations
 
 from basisbt.engine.context import Context
 from basisbt.engine.events import AdlEvent
+
+
+# perp notional / quote margin of a hedge on a venue that does not take its spot as margin (Hyperliquid): 3x
+# leaves a short room for about a +30 % move before its margin is gone (perp_short's `leverage` default). A
+# constant, not a declared parameter, so that runs on venues taking spot margin keep their identity.
+QUOTE_MARGIN_LEVERAGE = 3.0
+
+
+def configure_hedges(ctx: Context, venues: list[str]) -> None:
+    """Cross margin on each venue, its spot posted as perp margin where the venue takes it (Ethena's set-up) and
+    quote-margined elsewhere (Hyperliquid), slot by slot when a venue trades several assets."""
+    for v in venues:
+        slots = [k for k in ctx.slots if ctx.split(k)[0] == v]
+        if all(ctx.takes_spot_margin(k) for k in slots) or not any(ctx.takes_spot_margin(k) for k in slots):
+            ctx.configure(v, spot_collateral=ctx.takes_spot_margin(slots[0]), isolated=False)
+        else:
+            for k in slots:
+                ctx.configure(v, spot_collateral=ctx.takes_spot_margin(k), isolated=False, asset=ctx.split(k)[1])
+
+
+def margin_reserve(ctx: Context, venue: str, leverage: float = QUOTE_MARGIN_LEVERAGE) -> float:
+    """Quote cash a quote-margined hedge keeps for its short: |perp (orders queued included)| x mark / leverage;
+    0 where the spot is the margin."""
+    if ctx.spot_margin(venue):
+        return 0.0
+    perp = ctx.perp_qty(venue) + ctx.pending(venue, "perp")
+    return abs(perp) * ctx.price(venue, "mark") / leverage if perp != 0.0 else 0.0
 
 
 def tradable(ctx: Context, venue: str) -> bool:
@@ -29,19 +59,27 @@ def unit_value(ctx: Context, venue: str) -> float:
 
 
 def hedge_value(ctx: Context, venue: str) -> float:
-    """Capital in the hedge on `venue` (quote), including spot already ordered this decision."""
+    """Capital in the hedge on `venue` (quote), including spot already ordered this decision (and, quote-margined,
+    the cash kept as the short's margin)."""
     spot = ctx.spot_qty(venue)
     pend = ctx.pending(venue, "spot")
     if spot == 0.0 and pend == 0.0:
         return 0.0                      # also before the venue lists (its price is NaN then)
-    return spot * unit_value(ctx, venue) + pend * ctx.price(venue, "spot")
+    if ctx.spot_margin(venue):
+        return spot * unit_value(ctx, venue) + pend * ctx.price(venue, "spot")
+    return spot * unit_value(ctx, venue) + pend * ctx.price(venue, "spot") + margin_reserve(ctx, venue)
 
 
 def open_hedge(ctx: Context, venue: str, value: float, hedge_ratio: float = 1.0, reason: str = "open") -> float:
-    """Buy `value` quote of spot and short hedge_ratio x that quantity of perp; returns base units bought."""
+    """Put `value` quote into the hedge: buy spot and short hedge_ratio x that quantity of perp (quote-margined:
+    value = spot + its short's margin, spot = value / (1 + hedge_ratio / QUOTE_MARGIN_LEVERAGE)); returns base
+    units bought."""
     if value <= 0.0 or not tradable(ctx, venue):
         return 0.0
-    qty = value / ctx.price(venue, "spot")
+    if ctx.spot_margin(venue):
+        qty = value / ctx.price(venue, "spot")
+    else:
+        qty = value / (ctx.price(venue, "spot") * (1.0 + hedge_ratio / QUOTE_MARGIN_LEVERAGE))
     ctx.order(venue, "spot", qty, reason)
     ctx.order(venue, "perp", -qty * hedge_ratio, reason)
     return qty
@@ -51,12 +89,14 @@ def close_hedge(ctx: Context, venue: str, value: float, reason: str = "unwind") 
     """Unwind `value` quote of hedge capital: sell spot and buy back perp in proportion; returns base sold.
 
     Cash freed is about `value` (spot proceeds less the short's realized loss, or plus its gain:
-    buying back a perp that trades at a discount to spot is a gain, the seed's 5.8 % case).
+    buying back a perp that trades at a discount to spot is a gain, the seed's 5.8 % case; quote-margined,
+    plus the margin the bought-back short no longer needs).
     """
     spot = ctx.spot_qty(venue) + ctx.pending(venue, "spot")
     if value <= 0.0 or spot <= 1e-12 or not tradable(ctx, venue):
         return 0.0
-    qty = min(value / unit_value(ctx, venue), spot)
+    per_unit = unit_value(ctx, venue) + (margin_reserve(ctx, venue) / spot)
+    qty = min(value / per_unit, spot)
     perp = ctx.perp_qty(venue) + ctx.pending(venue, "perp")
     ratio = -perp / spot if spot > 0 else 0.0
     ctx.order(venue, "spot", -qty, reason)
@@ -123,6 +163,7 @@ def steer(ctx: Context, targets: dict[str, float], lend_target: float, *, hedge_
         if v not in cash_left:
             cash_left[v] = ctx.cash(v) - cash_buffer * sum(max(t, 0.0) for kk, t in targets.items()
                                                            if venue_of[kk] == v)
+            cash_left[v] -= sum(margin_reserve(ctx, kk) for kk in targets if venue_of[kk] == v)
         h = hedge_value(ctx, k)
         gap = tgt - h
         band = max(tol * max(tgt, h), min_move)

@@ -23,7 +23,7 @@ from basisbt.engine.config import ConfigError
 from basisbt.engine.context import Context
 from basisbt.engine.events import AdlEvent, BarEvent, StartEvent
 from basisbt.strategies.base import Strategy, param, require_venue
-from basisbt.strategies.hedge import best_protocol, rehedge, restore_after_adl, steer
+from basisbt.strategies.hedge import best_protocol, configure_hedges, rehedge, restore_after_adl, steer
 
 
 class LendingRebalance(Strategy):
@@ -64,7 +64,7 @@ class LendingRebalance(Strategy):
         return {self.p.venue: 1.0}
 
     def on_start(self, ctx: Context, ev: StartEvent) -> None:
-        ctx.configure(self.p.venue, spot_collateral=True, isolated=False)
+        configure_hedges(ctx, [self.p.venue])
 
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:
         v = self.p.venue

@@ -36,7 +36,8 @@ from basisbt.engine.context import Context
 from basisbt.engine.events import (AdlEvent, BarEvent, EndEvent, FillEvent, LiquidationEvent, StartEvent,
                                    VenueDefaultEvent)
 from basisbt.strategies.base import Strategy, param, require_venue
-from basisbt.strategies.hedge import close_hedge, hedge_value, open_hedge, rehedge, restore_after_adl, tradable
+from basisbt.strategies.hedge import (close_hedge, configure_hedges, hedge_value, open_hedge, rehedge,
+                                      restore_after_adl, tradable)
 from basisbt.strategies.payout import Cadence, PayoutSchedule
 from basisbt.strategies.presets import PRESETS, apply_preset
 from basisbt.strategies.realized_basis import BasisBook
@@ -237,8 +238,7 @@ class SyntheticDollar(Strategy):
             total = sum(self.w.values())
             self.split_w = {k: w / total for k, w in self.w.items()}
             self._set_perp_share(self.rule.high)
-        for v in self.venue_w:
-            ctx.configure(v, spot_collateral=True, isolated=False)
+        configure_hedges(ctx, list(self.venue_w))
         self.initial = ctx.equity
         self.supply = self.initial * (1.0 - self.p.reserve_seed)
         self.reserve = self.initial - self.supply

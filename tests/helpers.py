@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
+from basisbt.strategies.base import Strategy
 
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
 
@@ -41,6 +42,20 @@ def kernel_market(*fields, coll_open=None, index_open=None, index_low=None, inde
 def funding(times, rates) -> pd.DataFrame:
     ts = pd.DatetimeIndex(times).astype("datetime64[ns, UTC]")
     return pd.DataFrame({"ts": ts, "rate": np.asarray(rates, float)})
+
+
+class ShortOnce(Strategy):
+    """Short `qty` perp on `venue` at the first decision, then hold (funding recomputed by hand in the tests)."""
+    name = "short_once"
+
+    def __init__(self, venue: str = "binance", qty: float = 1.0) -> None:
+        super().__init__()
+        self.venue, self.qty, self.done = venue, qty, False
+
+    def on_bar(self, ctx, ev) -> None:
+        if not self.done:
+            ctx.order(self.venue, "perp", -self.qty)
+            self.done = True
 
 
 def dataset(spot, perp=None, mark=None, fund=None, venues=("binance",), lending=None, flows=None,

@@ -213,7 +213,7 @@ def scenarios() -> None:
     t.add_column("data")
     t.add_column("what it is")
     t.add_column("what it stresses")
-    infos = list_scenarios(real_data=True, multi_asset=True)
+    infos = list_scenarios(real_data=True, multi_asset=True, other_venues=True)
     for s in infos:
         kind = f"real: {s.source}" if s.real else "synthetic, seeded"
         if s.multi_asset:

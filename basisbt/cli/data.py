@@ -1,4 +1,4 @@
-"""Data commands of the CLI: `fetch`, `import {freqtrade,binance-vision,csv,lending}`, `data list`.
+"""Data commands of the CLI: `fetch`, `import {freqtrade,binance-vision,csv,hyperliquid,lending}`, `data list`.
 
 `register(app)` adds them to the lead's typer app. Bad input exits 2 with one line (file, row, rule).
 """
@@ -149,7 +149,8 @@ def _guard(fn):
 
 def register(app: typer.Typer) -> None:
     """Add fetch, import and data commands to `app`."""
-    imp = typer.Typer(help="Import files into the cache: freqtrade, binance-vision, csv, lending.", no_args_is_help=True)
+    imp = typer.Typer(help="Import files into the cache: freqtrade, binance-vision, csv, hyperliquid, lending.",
+                      no_args_is_help=True)
     data_app = typer.Typer(help="Inspect the data cache.", no_args_is_help=True)
 
     @app.command("fetch")
@@ -284,6 +285,28 @@ def register(app: typer.Typer) -> None:
                                ignore=list(ignore_column))
             _store(import_csv(path, m), root, repair, fill, on_duplicate=on_duplicate, snap=snap,
                    allow_extreme=allow_extreme)
+        _guard(body)
+
+    @imp.command("hyperliquid")
+    def imp_hyperliquid(path: Path, coin: Optional[str] = typer.Option(None, "--coin", help="only this coin's records, "
+                                                                                           "e.g. ETH"),
+                        symbol: Optional[str] = typer.Option(None, "--symbol", help="perp to store them under "
+                                                             "(default COIN/USDC:USDC)"),
+                        venue: str = typer.Option("hyperliquid", "--venue"),
+                        repair: bool = typer.Option(False, "--repair"), on_duplicate: str = DupOpt,
+                        cache_dir: Optional[Path] = CacheOpt) -> None:
+        """Import Hyperliquid fundingHistory records as its info API returns them (JSON array, or a directory of
+        pages): fundingRate or funding_rate, ms times snapped onto the hour, rates from the premium where only it
+        is given, the 4 %/h cap checked per record, gaps kept."""
+        _logging()
+        from basisbt.data.ingest.hyperliquid import import_hyperliquid
+
+        def body() -> None:
+            _names(venue=venue, symbol=symbol, asset=coin)
+            root = _root(cache_dir)
+            _prescan(path)
+            _store(import_hyperliquid(path, venue=venue, coin=coin, symbol=symbol), root, repair, 0,
+                   on_duplicate=on_duplicate)
         _guard(body)
 
     @imp.command("lending")

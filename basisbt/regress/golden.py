@@ -623,9 +623,10 @@ def bless_checks(run: CaseRun) -> list[str]:
         problems.append(f"slippage: from fills {-slip_calc!r} != pnl.slippage {pnl['slippage']!r}")
     if not _tol_ok(pnl["lending"], led_sum("lending_interest"), scale):
         problems.append(f"lending: pnl {pnl['lending']!r} != ledger interest {led_sum('lending_interest')!r}")
-    if not _tol_ok(pnl["liquidation"], led_sum("liquidation_fee", "insurance", "socialized", "default_loss"), scale):
+    kinds = ("liquidation_fee", "insurance", "socialized", "default_loss", "backstop")
+    if not _tol_ok(pnl["liquidation"], led_sum(*kinds), scale):
         problems.append(f"liquidation: pnl {pnl['liquidation']!r} != ledger fees + insurance + socialized + default "
-                        f"losses {led_sum('liquidation_fee', 'insurance', 'socialized', 'default_loss')!r}")
+                        f"losses + margin taken by a backstop {led_sum(*kinds)!r}")
     return problems
 
 

@@ -5,7 +5,7 @@ import logging
 import re
 import warnings
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ class Imported:
     key: Key
     frame: pd.DataFrame
     source: str
+    notes: list[str] = field(default_factory=list)    # what the importer did, logged once the data passed (finalize)
 
 
 def normalize_symbol(raw: str, *, perp: bool) -> str:
@@ -309,7 +310,7 @@ def finalize(items: list[Imported], opts: ImportOptions = ImportOptions()) -> li
                 raise relabel(e, frame, file) from None
 
         if tol is not None and TS in frame.columns and isinstance(frame[TS].dtype, pd.DatetimeTZDtype):
-            grid = tf if stream in ("spot", "perp", "mark", "index") else ("1h" if stream == "funding" else None)
+            grid = tf if stream in ("spot", "perp", "mark", "index", "oracle") else ("1h" if stream == "funding" else None)
             if grid:
                 frame, line = step(snap_to_grid, grid, tol, file=file)
                 note(line, file)
@@ -323,6 +324,9 @@ def finalize(items: list[Imported], opts: ImportOptions = ImportOptions()) -> li
         if stream == "lending":
             step(check_lending_band, allow_extreme=opts.allow_extreme, file=file)
         it.frame = step(lambda f: validate_stream(stream, f, timeframe=tf, file=file))
+    for it in items:                        # the importer's own notes, once everything passed (an error is one line)
+        for line in it.notes:
+            note(line, it.source)
     return lines
 
 

@@ -1,7 +1,7 @@
 """Import any CSV/parquet with a column mapping given by flags or a small TOML.
 
 Mapping TOML (every key optional except stream and time):
-    stream = "funding"            # spot | perp | mark | index | funding | lending
+    stream = "funding"            # spot | perp | mark | index | oracle | funding | lending
     time = "timestamp_utc"        # the time column
     time_unit = "iso"             # iso | s | ms | us | ns (epochs outside 2009..2100 are refused as a unit slip)
     tz = "Europe/London"          # naive times are local times in this zone (DST-aware); or assume_utc = true
@@ -46,6 +46,7 @@ from basisbt.data.validate import funding_intervals_h
 STREAM_COLS = {
     "spot": ("open", "high", "low", "close", "volume"), "perp": ("open", "high", "low", "close", "volume"),
     "mark": ("open", "high", "low", "close"), "index": ("open", "high", "low", "close"),
+    "oracle": ("open", "high", "low", "close"),
     "funding": ("rate", "interval_h", "mark_price"), "lending": ("supply_apy", "borrow_apy", "utilization"),
 }
 OPTIONAL_COLS = ("interval_h", "mark_price", "borrow_apy", "utilization")   # read by name only when complete
@@ -208,7 +209,7 @@ def import_csv(path: str | Path, mapping: CsvMapping) -> list[Imported]:
         raise DataError(why, file=str(p))
     m = mapping
     df = apply_where(read_table(p), m.where, str(p))
-    if m.stream in ("spot", "perp", "mark", "index") and not m.timeframe:
+    if m.stream in ("spot", "perp", "mark", "index", "oracle") and not m.timeframe:
         raise DataError("bars need a timeframe (--timeframe or timeframe = ...)", file=str(p))
     for col in (m.venue_column, m.symbol_column):
         if col and col not in df.columns:

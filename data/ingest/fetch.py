@@ -37,12 +37,16 @@ PAGE_SIZES: dict[str, dict[str, int]] = {
     "binanceusdm": {"ohlcv": 1000, "mark": 1000, "index": 1000, "funding": 1000},
     "bybit": {"ohlcv": 1000, "mark": 1000, "index": 1000, "funding": 200},
     "okx": {"ohlcv": 300, "mark": 100, "index": 100, "funding": 100},
+    "hyperliquid": {"ohlcv": 500, "mark": 500, "index": 500, "funding": 500},   # info API: 500 records a call
 }
 DEFAULT_PAGE = {"ohlcv": 100, "mark": 100, "index": 100, "funding": 100}
 # How each exchange takes the end of a funding window (okx: raw `after`, exclusive).
 FUNDING_END_PARAM = {"okx": ("after", 0)}
 # Exchanges whose funding endpoint returns the OLDEST rows from startTime on (no window needed).
-FUNDING_FORWARD = {"binance", "binanceusdm"}
+FUNDING_FORWARD = {"binance", "binanceusdm", "hyperliquid"}
+# How far after the settlement instant an exchange stamps its funding records (snapped onto the hour, logged):
+# Binance's ms jitter by default; Hyperliquid a few hundred ms to ~2 min (data/ingest/hyperliquid.py).
+FUNDING_STAMP_MS = {"hyperliquid": 5 * 60 * 1000}
 
 ProgressFn = Callable[[str, int, int, int], None]   # (task label, done ms, total ms, rows so far)
 
@@ -198,13 +202,13 @@ def _bars_frame(rows: list, stream: str) -> pd.DataFrame:
     return df.astype({c: "float64" for c in df.columns if c != TS})
 
 
-def _funding_frame(rows: list) -> pd.DataFrame:
+def _funding_frame(rows: list, stamp_ms: int = 1000) -> pd.DataFrame:
     df = pd.DataFrame({TS: [r["timestamp"] for r in rows], "rate": [r.get("fundingRate") for r in rows]})
     df[TS] = pd.to_datetime(df[TS].astype("int64"), unit="ms", utc=True).astype(cache.TS_DTYPE)
     df["rate"] = df["rate"].astype("float64")
-    df = df.sort_values(TS, kind="stable").drop_duplicates(TS, keep="last").reset_index(drop=True)
     from basisbt.data.validate import snap_funding_times
-    df, line = snap_funding_times(df)
+    df, line = snap_funding_times(df, tolerance_ms=stamp_ms)
+    df = df.sort_values(TS, kind="stable").drop_duplicates(TS, keep="last").reset_index(drop=True)
     if line:
         log.info("funding: %s", line)
     return df
@@ -266,9 +270,13 @@ def fetch_stream(ex: ccxt.Exchange, stream: str, symbol: str, *, timeframe: str,
 def _flush(root: Path, key: cache.Key, stream: str, rows: list, cov: list, label: str) -> int:
     if not cov:
         return 0
-    frame = _funding_frame(rows) if stream == "funding" else _bars_frame(rows, stream)
+    frame = _funding_frame(rows, FUNDING_STAMP_MS.get(key.venue, 1000)) if stream == "funding" \
+        else _bars_frame(rows, stream)
     covered = [(a * NS_PER_MS, b * NS_PER_MS) for a, b in cov]
     try:
+        if stream == "funding":            # the venue's cap, as on import (Hyperliquid's 4 %/h is exact)
+            from basisbt.data.validate import check_funding_cap
+            check_funding_cap(frame, key.venue, base=key.symbol.split("/")[0], file=f"ccxt:{label}")
         cache.write(root, key, frame, covered=covered, source=f"ccxt:{label}")
     except DataError as e:
         raise FetchError(f"{label}: exchange data failed validation: {e}") from None

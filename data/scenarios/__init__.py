@@ -14,7 +14,7 @@ from types import ModuleType
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.scenarios import (adl_crash, btc_eth_rotation, bull_carry, collateral_depeg, death_spiral,
-                                     feb_2025_crash, real, squeeze, venue_default)
+                                     feb_2025_crash, hyperliquid_backstop, real, squeeze, venue_default)
 from basisbt.data.scenarios.assemble import minutes_per_bar, to_dataset
 from basisbt.data.scenarios.info import ScenarioInfo
 from basisbt.data.scenarios.paths import simulate
@@ -24,21 +24,24 @@ __all__ = ["DEFAULT_SCENARIO", "ScenarioInfo", "list_scenarios", "load_scenario"
 DEFAULT_SCENARIO = feb_2025_crash.NAME
 
 _MODULES: dict[str, ModuleType] = {m.NAME: m for m in (feb_2025_crash, bull_carry, death_spiral, squeeze, adl_crash,
-                                                       venue_default, collateral_depeg, btc_eth_rotation)}
+                                                       venue_default, collateral_depeg, btc_eth_rotation,
+                                                       hyperliquid_backstop)}
 
 
-def list_scenarios(*, real_data: bool = False, multi_asset: bool = False) -> list[ScenarioInfo]:
+def list_scenarios(*, real_data: bool = False, multi_asset: bool = False,
+                   other_venues: bool = False) -> list[ScenarioInfo]:
     """The synthetic scenarios (default first), then the real windows when `real_data`; scenarios of
-    several base assets (ScenarioInfo.multi_asset) only when `multi_asset`.
+    several base assets (ScenarioInfo.multi_asset) only when `multi_asset`; scenarios on other venues than
+    binance, bybit and okx (hyperliquid-backstop) only when `other_venues`.
 
-    Real windows and multi-asset scenarios are opt-in so callers that iterate "every scenario" (golden
-    cases, the three-venue invariant tests, engines that trade one asset) keep meaning the generated
-    single-asset ones; `basisbt scenarios` lists them all.
+    Real windows, multi-asset scenarios and other venues are opt-in so callers that iterate "every scenario"
+    (golden cases, the three-venue invariant tests, engines that trade one asset) keep meaning the generated
+    single-asset ones on the three venues; `basisbt scenarios` lists them all.
     """
     infos = [m.INFO for m in _MODULES.values()]
     if real_data:
         infos += [real.info(w) for w in real.ALL_WINDOWS]
-    return [i for i in infos if multi_asset or not i.multi_asset]
+    return [i for i in infos if (multi_asset or not i.multi_asset) and (other_venues or not i.other_venues)]
 
 
 def load_scenario(name: str, timeframe: str | None = None, seed: int | None = None) -> Dataset:

@@ -35,7 +35,9 @@ from numba import njit
 
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
 from basisbt.engine.kernels.book import home_row, wallet_col, wallet_row, write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY,
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO, A_LIQ_BASE, A_QTY, A_SPOT, A_WAIT,
+                                          C_BACKSTOP, C_BANKRUPTCY, C_BOOK, C_COOLDOWN_S, C_SLICE, C_SLICE_ABOVE,
+                                          C_SLIP, C_SLIP_IMPACT, K_BACKSTOP, P_SLIPPAGE, Q_BACKSTOP,
                                           C_CLOSE_FEE, C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE,
                                           C_LIQ_TICK, C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS,
                                           C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE,
@@ -45,6 +47,7 @@ from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO
                                           Q_PRICE, Q_QTY, Q_SOCIAL, Q_VENUE, R_CASH, R_COLL, R_ENTRY, R_ISO,
                                           R_LIQ_PX, R_MAINT, R_MARGIN, R_QTY, R_SPOT, STOP_END, STOP_LEDGER_FULL,
                                           STOP_LIQUIDATION, T_AMOUNT, T_ARRIVE_NS, T_DEST)
+from basisbt.engine.kernels.fills import slippage_fraction
 from basisbt.engine.kernels.funding import funding_payment
 from basisbt.engine.kernels.lending import lending_interest
 from basisbt.engine.kernels.margin import (liquidation_level_at, liquidation_price_at, maintenance_margin_at,
@@ -161,7 +164,8 @@ def breach_point(wallet: float, w_cf: float, q: float, entry: float, m_open: flo
 @njit(cache=True)
 def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int,
               px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int, coll_value: float,
-              fee_rate: float, bankrupt: bool, to_fund: bool, extra: float = 0.0) -> None:
+              fee_rate: float, bankrupt: bool, to_fund: bool, extra: float = 0.0, slip: float = 0.0,
+              cover: bool = True) -> None:
     """Close `q` (signed, part or all of venue v's perp) at `px` and charge the fee on it; the venue's insurance
     fund of the symbol (A_FUND) takes the fee and covers a deficit beyond bankruptcy.
 
@@ -174,12 +178,16 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     the rest is socialized by auto-deleveraging other traders (`socialized`); the account ends at 0 either way.
     `coll_value`: the margin value of the slot's posted spot at the liquidation point; `extra`: the rest of a
     cross account's margin balance there (its other perps' unrealized PnL and other slots' posted spot, 0 with
-    one asset): the fund covers only a deficit of the whole account."""
+    one asset): the fund covers only a deficit of the whole account. `slip`: a close sold into the book (C_BOOK
+    venues) fills at px moved against the position by that fraction; the difference is the slippage part. `cover`
+    False (a book liquidation's slice, the position still open): a balance below zero stays the account's until
+    the rest is closed or taken over."""
     acct = state.acct
     col = wallet_col(vt.cfg, v)
     w = wallet_row(vt.cfg, v)
     entry = acct[v, A_ENTRY]
-    realized = q * (px - entry)
+    fill = px * (1.0 - slip) if q > 0.0 else px * (1.0 + slip)    # selling a long, buying back a short
+    realized = q * (fill - entry)
     rest = acct[v, A_QTY] - q
     if abs(rest) < 1e-12 * max(abs(q), 1.0):
         rest = 0.0
@@ -190,7 +198,7 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     acct[w, col] += realized - fee
     acct[v, A_QTY] = rest
     acct[v, A_ENTRY] = entry if rest != 0.0 else 0.0
-    deficit = fee - left if left - fee < 0.0 else 0.0
+    deficit = fee - left if left - fee < 0.0 and cover else 0.0
     fund = acct[v, A_FUND]
     from_fund = deficit if deficit <= fund else max(fund, 0.0)
     social = deficit - from_fund
@@ -200,7 +208,8 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
         acct[home_row(vt.cfg, v), A_CASH] += acct[v, A_ISO]
         acct[v, A_ISO] = 0.0
     write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_REALIZED, realized, liq_id)
-    write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_LIQ_FEE, -fee, liq_id)
+    if fee_rate > 0.0 or bankrupt:                 # a book liquidation (fee rate 0) has no fee row
+        write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_LIQ_FEE, -fee, liq_id)
     if from_fund > 0.0:
         write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_INSURANCE, from_fund, liq_id)
     if social > 0.0:
@@ -219,13 +228,18 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     rec.attr[v, P_PRICE] += price_part
     rec.attr[v, P_BASIS] += basis_part
     rec.attr[v, P_LIQUIDATION] += liq_part
+    if slip != 0.0:
+        slip_part = q * (fill - px)
+        rec.pnl[i, P_SLIPPAGE] += slip_part
+        rec.attr[v, P_SLIPPAGE] += slip_part
     liq_out[slot, Q_VENUE] = v
     liq_out[slot, Q_QTY] = q
-    liq_out[slot, Q_PRICE] = px
+    liq_out[slot, Q_PRICE] = fill
     liq_out[slot, Q_FEE] = fee
     liq_out[slot, Q_INSURANCE] = from_fund
     liq_out[slot, Q_SOCIAL] = social
     liq_out[slot, Q_BAR] = i
+    liq_out[slot, Q_BACKSTOP] = 0.0
 
 
 # -- several assets: a venue's cross account over its slots (docs/architecture.md §4, "several assets") ------
@@ -347,6 +361,203 @@ def liquidate_account(state: State, vt: VenueTables, mkt: MarketArrays, rec: Rec
     return n_liq
 
 
+# -- book liquidation (C_BOOK venues: Hyperliquid; docs/architecture.md §4) ------------------------------------
+@njit(cache=True)
+def book_gap(acct: np.ndarray, vt: VenueTables, mkt: MarketArrays, i: int, h: int, iso: bool, lam: float,
+             k: float) -> float:
+    """Margin balance less k x the liquidation level of a book venue's account a fraction `lam` along bar i's walk:
+    the cross account whose wallet is on slot h (account_margin: every cross perp at its path mark, posted assets on
+    their paths), or slot h's isolated perp (`iso`: its isolated margin and its own level). k = 1: the breach;
+    k = the backstop threshold: the liquidator vault's line."""
+    if not iso:
+        bal, level = account_margin(acct, vt, mkt, i, h, lam)
+        return bal - k * level
+    q = acct[h, A_QTY]
+    m = path_mark(mkt, i, h, q, lam)
+    cfg = vt.cfg
+    level = mm_threshold(cfg, h) * (maintenance_margin_at(q, m, vt.floor, vt.rate, vt.amount, h,
+                                                          cfg[h, C_TIER_BASE] > 0.5)
+                                    + abs(q * m) * (cfg[h, C_TRIGGER_FEE] + cfg[h, C_CLOSE_FEE]))
+    return acct[h, A_ISO] + q * (m - acct[h, A_ENTRY]) - k * level
+
+
+@njit(cache=True)
+def book_root(acct: np.ndarray, vt: VenueTables, mkt: MarketArrays, i: int, h: int, iso: bool, k: float,
+              a: float, b: float) -> float:
+    """The first lam in [a, b] where book_gap(.., k) <= 0 (a when it already holds there), NaN if it does not hold at
+    b: prices only walk against the book along a bar, so bisection finds the crossing."""
+    if b < a or book_gap(acct, vt, mkt, i, h, iso, b, k) > 0.0:
+        return np.nan
+    if book_gap(acct, vt, mkt, i, h, iso, a, k) <= 0.0:
+        return a
+    lo, hi = a, b
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if book_gap(acct, vt, mkt, i, h, iso, mid, k) <= 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@njit(cache=True, inline="always")
+def book_leg(acct: np.ndarray, cfg: np.ndarray, mkt: MarketArrays, i: int, u: int, iso: bool, n_liq: int,
+             cap: int) -> bool:
+    """Whether slot u is a leg the book liquidation closes: an open perp, cross unless `iso` (then the loop is the
+    isolated slot alone), priced in bar i, with room left in the liquidation rows."""
+    return not (acct[u, A_QTY] == 0.0 or (not iso and cfg[u, C_ISOLATED] > 0.5) or math.isnan(mkt.mark_low[i, u])
+                or n_liq >= cap)
+
+
+@njit(cache=True)
+def book_backstop(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledger: Ledger, i: int,
+                  ts_ns: int, h: int, iso: bool, end: int, lam: float, liq_id0: int, liq_out: np.ndarray,
+                  n_liq: int) -> int:
+    """The venue's liquidator vault takes over the account at `lam` on the walk: every perp of it (cross: every cross
+    slot's; isolated: slot h's) at its path mark, no fee and no slippage, and the margin left (cross: the wallet after
+    that, collateral-asset units sold first; isolated: the isolated margin): nothing is returned (ledger `backstop`,
+    the liquidation part). A balance below zero there is a deficit: the fund (A_FUND), then socialized (ADL of
+    others); the account ends at 0. Returns the liquidation count after its rows."""
+    acct, cfg = state.acct, vt.cfg
+    if not iso and acct[h, A_COLL] != 0.0:
+        c_o = mkt.coll_open[i, h]
+        sell_collateral(state, vt, rec, ledger, i, ts_ns, h, c_o + lam * (mkt.coll_low[i, h] - c_o),
+                        mkt.coll_close[max(i - 1, 0), h])
+    col = A_ISO if iso else A_CASH
+    first = n_liq
+    for u in range(h, end):
+        q = acct[u, A_QTY]
+        if not book_leg(acct, cfg, mkt, i, u, iso, n_liq, liq_out.shape[0]):
+            continue
+        m = path_mark(mkt, i, u, q, lam)
+        realized = q * (m - acct[u, A_ENTRY])
+        acct[h, col] += realized
+        acct[u, A_QTY] = 0.0
+        acct[u, A_ENTRY] = 0.0
+        acct[u, A_LIQ_BASE] = 0.0
+        write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, u, K_REALIZED, realized, liq_id0 + n_liq)
+        prev_s = state.prev_spot[u]
+        prev_m = state.prev_mark[u]
+        spot_ref = m * prev_s / prev_m
+        price_part = -q * (prev_s - spot_ref)
+        basis_part = -q * ((prev_m - prev_s) - (m - spot_ref))
+        rec.pnl[i, P_PRICE] += price_part
+        rec.pnl[i, P_BASIS] += basis_part
+        rec.attr[u, P_PRICE] += price_part
+        rec.attr[u, P_BASIS] += basis_part
+        liq_out[n_liq, Q_VENUE] = u
+        liq_out[n_liq, Q_QTY] = q
+        liq_out[n_liq, Q_PRICE] = m
+        liq_out[n_liq, Q_FEE] = 0.0
+        liq_out[n_liq, Q_INSURANCE] = 0.0
+        liq_out[n_liq, Q_SOCIAL] = 0.0
+        liq_out[n_liq, Q_BAR] = i
+        liq_out[n_liq, Q_BACKSTOP] = 1.0
+        n_liq += 1
+    left = acct[h, col]
+    taken = left if left > 0.0 else 0.0
+    deficit = -left if left < 0.0 else 0.0
+    fund = acct[h, A_FUND]
+    from_fund = deficit if deficit <= fund else max(fund, 0.0)
+    social = deficit - from_fund
+    acct[h, A_FUND] = fund - from_fund
+    acct[h, col] = 0.0
+    ref = liq_id0 + first
+    write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, h, K_BACKSTOP, -taken, ref)
+    if from_fund > 0.0:
+        write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, h, K_INSURANCE, from_fund, ref)
+    if social > 0.0:
+        write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, h, K_SOCIALIZED, social, ref)
+    rec.pnl[i, P_LIQUIDATION] += deficit - taken
+    rec.attr[h, P_LIQUIDATION] += deficit - taken
+    if n_liq > first:
+        liq_out[first, Q_FEE] = taken
+        liq_out[first, Q_INSURANCE] = from_fund
+        liq_out[first, Q_SOCIAL] = social
+    return n_liq
+
+
+@njit(cache=True)
+def book_liquidate(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledger: Ledger, i: int,
+                   ts_ns: int, h: int, iso: bool, liq_id0: int, liq_out: np.ndarray, n_liq: int) -> int:
+    """Bar i's liquidation of a book venue's account (Hyperliquid), walking every price from its open toward its
+    adverse extreme as everywhere: at the first point where margin balance <= the liquidation level, each perp is
+    sold into the book at its mark there less the run's slippage (fills.slippage_fraction on the bar's perp volume),
+    no fee: whole, or, above C_SLICE_ABOVE notional, a C_SLICE share of the position the liquidation began with.
+    The next slice goes C_COOLDOWN_S later (a fraction f of the walk is f x the bar's length: a 1h bar holds 120
+    slice times at 30 s, a 1m bar two), if the account is breached then, and what is left of the wait carries into
+    the next bar (A_WAIT). If margin balance falls below C_BACKSTOP x the level before the book is done, the
+    liquidator vault takes the account over (book_backstop). Returns the liquidation count."""
+    acct, cfg = state.acct, vt.cfg
+    n = acct.shape[0]
+    end = h + 1
+    if not iso:
+        while end < n and home_row(cfg, end) == h:
+            end += 1
+    wrow = h                                      # where the account keeps its wait: its first member
+    while not iso and wrow < end - 1 and cfg[wrow, C_ISOLATED] > 0.5:
+        wrow += 1
+    bt = cfg[h, C_BACKSTOP]
+    secs = mkt.dt_years[i] * 365.0 * 86400.0
+    step = cfg[h, C_COOLDOWN_S] / secs if secs > 0.0 else 0.0
+    wait = acct[wrow, A_WAIT]
+    lam1 = book_root(acct, vt, mkt, i, h, iso, 1.0, 0.0, 1.0)
+    if math.isnan(lam1):                           # not breached over the bar: any liquidation under way is over
+        acct[wrow, A_WAIT] = max(wait - 1.0, 0.0)
+        for u in range(h, end):
+            if iso or cfg[u, C_ISOLATED] < 0.5:
+                acct[u, A_LIQ_BASE] = 0.0
+        return n_liq
+    t = max(lam1, wait)
+    while n_liq < liq_out.shape[0]:
+        if bt > 0.0:                               # the vault's line, crossed before the next order can go
+            lb = book_root(acct, vt, mkt, i, h, iso, bt, lam1, min(t, 1.0))
+            if not math.isnan(lb):
+                acct[wrow, A_WAIT] = 0.0
+                return book_backstop(state, vt, mkt, rec, ledger, i, ts_ns, h, iso, end, lb, liq_id0, liq_out,
+                                     n_liq)
+        if t > 1.0:
+            break
+        if book_gap(acct, vt, mkt, i, h, iso, t, 1.0) > 0.0:     # not breached at t: the next breach, if any
+            lam1 = book_root(acct, vt, mkt, i, h, iso, 1.0, t, 1.0)
+            if math.isnan(lam1):
+                break
+            t = lam1
+            continue
+        whole = book_gap(acct, vt, mkt, i, h, iso, t, 0.0) <= 0.0  # nothing left: a slice cannot help
+        still_open = False
+        for u in range(h, end):
+            q = acct[u, A_QTY]
+            if not book_leg(acct, cfg, mkt, i, u, iso, n_liq, liq_out.shape[0]):
+                continue
+            m = path_mark(mkt, i, u, q, t)
+            part = q
+            if not whole and cfg[u, C_SLICE] > 0.0 and abs(q * m) > cfg[u, C_SLICE_ABOVE]:
+                if acct[u, A_LIQ_BASE] == 0.0:
+                    acct[u, A_LIQ_BASE] = abs(q)
+                size = min(cfg[u, C_SLICE] * acct[u, A_LIQ_BASE], abs(q))
+                part = size if q > 0.0 else -size
+            slip = slippage_fraction(part, mkt.perp_volume[i, u], cfg[u, C_SLIP], cfg[u, C_SLIP_IMPACT])
+            own_spot = 0.0 if iso else spot_value(acct, cfg, mkt, i, u, t)
+            extra = 0.0
+            if not iso:                            # the rest of the account there (other perps, posted assets)
+                bal, _ = account_margin(acct, vt, mkt, i, h, t)
+                extra = bal - acct[h, A_CASH] - q * (m - acct[u, A_ENTRY]) - own_spot
+            liquidate(state, vt, rec, ledger, i, ts_ns, u, m, part, liq_id0 + n_liq, liq_out, n_liq, own_spot,
+                      0.0, False, True, extra, slip, part == q)
+            n_liq += 1
+            if acct[u, A_QTY] != 0.0:
+                still_open = True
+            else:
+                acct[u, A_LIQ_BASE] = 0.0
+        if not still_open:
+            break
+        lam1 = t
+        t = t + step
+    acct[wrow, A_WAIT] = max(t - 1.0, 0.0)
+    return n_liq
+
+
 @njit(cache=True, inline="always")
 def account_records(acct: np.ndarray, cfg: np.ndarray, floor: np.ndarray, rate: np.ndarray, amount: np.ndarray,
                     s_close: np.ndarray, m_close: np.ndarray, coll_close: np.ndarray, out: np.ndarray, own: np.ndarray,
@@ -426,8 +637,23 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
         t = mkt.close_ns[i]
         # 1. liquidations over the bar: marks to their adverse extremes, posted assets to their lows, together
         n_liq = 0
+        for v in range(n_v):                        # venues that sell into the book (Hyperliquid): per account
+            if vt.cfg[v, C_BOOK] < 0.5:
+                continue
+            if vt.cfg[v, C_ISOLATED] > 0.5 and state.acct[v, A_QTY] != 0.0:
+                n_liq = book_liquidate(state, vt, mkt, rec, ledger, i, t, v, True, liq_id0, liq_out, n_liq)
+            if vt.cfg[v, C_HOME_OFF] != 0.0:
+                continue                            # a cross account is checked once, from its home slot
+            u = v
+            held = False
+            while u < n_v and (u == v or vt.cfg[u, C_HOME_OFF] != 0.0):
+                if vt.cfg[u, C_ISOLATED] < 0.5 and state.acct[u, A_QTY] != 0.0:
+                    held = True
+                u += 1
+            if held:
+                n_liq = book_liquidate(state, vt, mkt, rec, ledger, i, t, v, False, liq_id0, liq_out, n_liq)
         for hv in range(g_multi.shape[0]):         # several assets: cross accounts with several perps, whole
-            if not g_multi[hv]:
+            if not g_multi[hv] or vt.cfg[hv, C_BOOK] > 0.5:
                 continue
             n_open, c0, c1, b1, l1 = group_pass(state.acct, vt.cfg, vt.floor, vt.rate, vt.amount, mkt.mark_open,
                                                 mkt.mark_high, mkt.mark_low, mkt.index_open, mkt.index_low, i, hv)
@@ -440,7 +666,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                     n_liq = liquidate_account(state, vt, mkt, rec, ledger, i, t, hv, liq_id0, liq_out, n_liq)
         for v in range(n_v):
             q = state.acct[v, A_QTY]
-            if q == 0.0:
+            if q == 0.0 or vt.cfg[v, C_BOOK] > 0.5:
                 continue
             m_worst = mkt.mark_high[i, v] if q < 0.0 else mkt.mark_low[i, v]
             if math.isnan(m_worst):

@@ -19,7 +19,10 @@ A_ISO = 4      # isolated margin assigned to the perp (quote); 0 in cross mode
 A_COLL = 5     # units of the venue's collateral asset (USDe-like, own price series); margin at price x ratio
 A_FUND = 6     # the venue's insurance fund for this slot's symbol (quote): the venue's money, not the account's;
                # drawn by deficits beyond bankruptcy, fed by the clearance fee (docs/architecture.md §4)
-N_ACCT = 7
+# a book liquidation in progress (C_BOOK venues, Hyperliquid): what its slices are a share of, and when the next may go
+A_LIQ_BASE = 7  # |position| when the liquidation began (slices are C_SLICE of it); 0 when none is under way
+A_WAIT = 8      # on the account's wallet row: bars to wait at the next bar's open before the next slice (cooldown)
+N_ACCT = 9
 
 # columns of the per-slot configuration `vcfg` (S, N_CFG): laid out by the venue schema (data/venue_schema.py
 # CFG_COLUMNS: each venue field's kernel columns in field order, then the run's), which also says what fills each
@@ -41,6 +44,11 @@ C_PARTIAL = _CFG["C_PARTIAL"]              # 1.0: liquidation first steps the po
 C_TRIGGER_FEE = _CFG["C_TRIGGER_FEE"]      # added to the tier rate in the breach test (OKX: taker fee; 0 elsewhere)
 C_CLOSE_FEE = _CFG["C_CLOSE_FEE"]          # fee rate to close at the bankruptcy price, in maintenance (Bybit: taker)
 C_BANKRUPTCY = _CFG["C_BANKRUPTCY"]        # 1.0: a full liquidation takes the position over at the bankruptcy price
+C_BOOK = _CFG["C_BOOK"]                    # 1.0: sold into the book, no fee (Hyperliquid): the four columns below
+C_SLICE = _CFG["C_SLICE"]                  # share of the position per order above C_SLICE_ABOVE (0.2)
+C_SLICE_ABOVE = _CFG["C_SLICE_ABOVE"]      # notional above which the book liquidation goes in slices (100,000)
+C_COOLDOWN_S = _CFG["C_COOLDOWN_S"]        # seconds between two slices (30)
+C_BACKSTOP = _CFG["C_BACKSTOP"]            # below this x the level the liquidator vault takes the account (2/3)
 C_PARTIAL_FROM = _CFG["C_PARTIAL_FROM"]    # 1-based tier from which a breach first steps down (OKX 3)
 C_PARTIAL_TIERS = _CFG["C_PARTIAL_TIERS"]  # tiers stepped down at a time (OKX 2, Bybit 1)
 C_TIER_BASE = _CFG["C_TIER_BASE"]          # 1.0: tier floors are in base units (|qty|, OKX contracts x ctVal)
@@ -94,9 +102,10 @@ K_ADL = 13          # realized perp PnL of a position the venue auto-deleveraged
 K_DEFAULT_LOSS = 14  # the part of a defaulted venue's balance that is not recovered (-)
 K_COLL_TRADE = 15   # cash paid (-) for collateral-asset units, or received (+) when they are sold (incl. at liquidation)
 K_SOCIALIZED = 16   # a deficit beyond the insurance fund, covered by ADL of other traders' opposite positions (+)
+K_BACKSTOP = 17     # the cross (or isolated) margin a venue's liquidator vault takes over with the positions (-)
 LEDGER_KINDS = ("spot_trade", "realized_pnl", "fee", "funding", "lending_interest", "liquidation_fee",
                 "insurance", "transfer_out", "transfer_in", "lending_supply", "withdrawal_fee", "deposit",
-                "withdrawal", "adl", "default_loss", "collateral_trade", "socialized")
+                "withdrawal", "adl", "default_loss", "collateral_trade", "socialized", "backstop")
 
 # ledger integer columns (ledger_i); the amount lives in ledger_f
 L_TS = 0
@@ -137,8 +146,9 @@ STOP_END = 0
 STOP_LIQUIDATION = 1
 STOP_LEDGER_FULL = 2
 
-# liquidation report (filled when advance stops with STOP_LIQUIDATION); up to LIQ_SLOTS rows per venue
-LIQ_SLOTS = 2
+# liquidation report (filled when advance stops with STOP_LIQUIDATION); up to LIQ_SLOTS rows per venue (a book
+# liquidation's slices are rows of their own: at most 1 / C_SLICE of them, then the rest or the backstop)
+LIQ_SLOTS = 8
 Q_VENUE = 0
 Q_QTY = 1
 Q_PRICE = 2
@@ -146,5 +156,6 @@ Q_FEE = 3
 Q_INSURANCE = 4
 Q_BAR = 5
 Q_SOCIAL = 6    # deficit beyond the insurance fund, socialized (ADL of other traders); 0 when the fund covered it
-N_LIQ = 7
+Q_BACKSTOP = 7  # 1.0: taken over by the venue's liquidator vault with the margin (Q_FEE: the margin it took)
+N_LIQ = 8
 

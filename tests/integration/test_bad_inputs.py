@@ -70,6 +70,17 @@ FILES: dict[str, str | bytes] = {
     "strat_exit.py": "import sys\nsys.exit(0)\n",
     "cases_invalid.toml": "[[case]\nname=1\n",
     "notadir.txt": "just a file",
+    # Hyperliquid fundingHistory records (data/ingest/hyperliquid.py) and Hyperliquid run settings
+    "hl_cap.json": '[{"coin": "ETH", "fundingRate": "0.0000125", "time": 1735689600151},\n'
+                   ' {"coin": "ETH", "fundingRate": "0.0401", "time": 1735693200006}]',
+    "hl_late.json": '[{"coin": "ETH", "fundingRate": "0.0000125", "time": 1735690000000}]',
+    "hl_norate.json": '[{"coin": "ETH", "time": 1735689600151}]',
+    "hl_notjson.json": "coin,rate\nETH,0.1\n",
+    "hl_obj.json": '{"coin": "ETH"}',
+    "cfg_oracle.toml": '[oracle]\nhyperliquid = "kraken"\n',
+    "cfg_oracle_venue.toml": '[oracle]\nbinance = "basket"\n',
+    "cfg_oracle_path.toml": '[oracle]\nhyperliquid = "../x"\n',
+    "cfg_hl_pm.toml": '[venue_overrides.hyperliquid]\nmargin_mode = "portfolio"\n',
 }
 
 
@@ -155,6 +166,32 @@ CASES = [
     C("import", "binance-vision", "{w}/bars.csv", "--market", "coinm", needle=("--market 'coinm'", "spot, um")),
     C("import", "freqtrade", "{w}/nope", needle=("nope", "no such file")),
     C("import", "freqtrade", "{w}/cfgdir", "--venue", "a/b", needle=("--venue 'a/b'", "[A-Za-z0-9._-]")),
+    # --- import hyperliquid
+    C("import", "hyperliquid", "{w}/nope.json", needle=("nope.json", "no such file")),
+    C("import", "hyperliquid", "{w}/hl_cap.json",
+      needle=("hl_cap.json, row 2: |funding rate| above the hyperliquid ETH cap of 4.0000%",)),
+    C("import", "hyperliquid", "{w}/hl_late.json", needle=("row 1: settlement stamped 400.000 s after the hour",)),
+    C("import", "hyperliquid", "{w}/hl_norate.json", needle=("row 1: record has neither a rate",)),
+    C("import", "hyperliquid", "{w}/hl_notjson.json", needle=("hl_notjson.json", "not a JSON file")),
+    C("import", "hyperliquid", "{w}/hl_obj.json", needle=("hl_obj.json", "expected a JSON array")),
+    C("import", "hyperliquid", "{w}/binary.csv", needle=("binary.csv", "binary")),
+    C("import", "hyperliquid", "{w}/hl_cap.json", "--coin", "SOL", needle=("no 'SOL' records",)),
+    C("import", "hyperliquid", "{w}/hl_cap.json", "--venue", "../x", needle=("--venue '../x'", "[A-Za-z0-9._-]")),
+    C("import", "hyperliquid", "{w}/hl_cap.json", "--symbol", "/etc", needle=("--symbol '/etc'", "leading '/'")),
+    C("import", "hyperliquid", "{w}/hl_cap.json", "--cache", "{w}/notadir.txt", needle=("notadir.txt", "not a directory")),
+    # --- run on hyperliquid
+    C("run", "--data", "scenario:real-hyperliquid-oct-2025", "--set", "venue=hyperliquid", *OUT,
+      needle=("spot_collateral=True refused: ETH is not collateral on hyperliquid",)),
+    C("run", "--data", "scenario:real-hyperliquid-oct-2025", "--config", "{w}/cfg_oracle.toml", *OUT,
+      needle=("oracle.hyperliquid = 'kraken'; valid: auto, imported, basket or a venue with spot",)),
+    C("run", "--data", "scenario:real-hyperliquid-oct-2025", "--config", "{w}/cfg_oracle_venue.toml", *OUT,
+      needle=("binance is not a venue of the data that pays funding on an oracle",)),
+    C("run", "--config", "{w}/cfg_oracle_path.toml", *OUT, needle=("oracle.hyperliquid",)),
+    C("run", "--data", "scenario:real-hyperliquid-oct-2025", "--config", "{w}/cfg_hl_pm.toml", *OUT,
+      needle=("portfolio_margin = false",)),
+    C("run", "--data", "scenario:real-hyperliquid-oct-2025", "--venues", "hyperliqiud", *OUT,
+      needle=("hyperliqiud not in the data; valid: binance, hyperliquid",)),
+    C("fetch", "--exchange", "hyperliqiud", needle=("did you mean hyperliquid",)),
     # --- run: strategy and parameters
     C("run", "--strategy", "perp_shrot", *OUT, needle=("'perp_shrot'", "did you mean 'perp_short'")),
     C("run", "--strategy", "{w}/nope.py:X", *OUT, needle=("nope.py", "does not exist")),

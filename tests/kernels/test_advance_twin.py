@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO, A_QTY, A_SPOT, C_BANKRUPTCY,
+from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO, A_QTY, A_SPOT, C_BACKSTOP, C_BOOK,
+                                          C_COOLDOWN_S, C_SLICE, C_SLICE_ABOVE, C_SLIP, C_SLIP_IMPACT, LIQ_SLOTS,
+                                          P_SLIPPAGE, C_BANKRUPTCY,
                                           C_CLOSE_FEE, C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE,
                                           C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SPOT_COLL,
                                           C_SPOT_TAKER, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, N_ACCT, N_CFG, N_LIQ,
@@ -28,7 +30,18 @@ AMOUNT_ZERO = np.zeros(5)
 def random_model(rng):
     """A random liquidation model: (tiers, kernel cfg columns, twin cfg keys). Covers Binance (deduction,
     liquidation price, no partial), Bybit (close fee, bankruptcy, step 1), OKX (base whole-position tiers,
-    trigger fee, bankruptcy, from tier 3 two at a time) and whole-position notional tiers, mixed at random."""
+    trigger fee, bankruptcy, from tier 3 two at a time), whole-position notional tiers and Hyperliquid (sold into
+    the book in slices with a cooldown, the vault's backstop), mixed at random."""
+    if rng.random() < 0.3:                           # a book venue (Hyperliquid-like)
+        tiers = (np.r_[FLOOR, np.inf], np.r_[RATE, RATE[-1]], np.r_[AMOUNT, AMOUNT[-1]])
+        twin = dict(book=True, slice=float(rng.choice([0.0, 0.2, 0.5])), slice_above=float(rng.uniform(0, 3e5)),
+                    cooldown_s=float(rng.choice([0.0, 30.0, 900.0, 5400.0])),
+                    backstop=float(rng.choice([0.0, 2 / 3, 0.9])), slip=float(rng.uniform(0, 0.002)),
+                    slip_impact=float(rng.choice([0.0, 0.01])), trigger=0.0, close_fee=0.0, base=False)
+        cols = {C_BOOK: 1.0, C_SLICE: twin["slice"], C_SLICE_ABOVE: twin["slice_above"],
+                C_COOLDOWN_S: twin["cooldown_s"], C_BACKSTOP: twin["backstop"], C_SLIP: twin["slip"],
+                C_SLIP_IMPACT: twin["slip_impact"]}
+        return tiers, cols, twin
     base = rng.random() < 0.35
     whole = base or rng.random() < 0.25
     tiers = (FLOOR_BASE, RATE_BASE, AMOUNT_ZERO) if base else \
@@ -64,7 +77,7 @@ def random_market(rng, n, nv, npr):
     return MarketArrays(
         close_ns=np.arange(1, n + 1, dtype=np.int64) * 3_600_000_000_000, spot_open=s_open,
         spot_close=s, perp_open=m_open, mark_open=m_open, mark_high=hi, mark_low=lo, mark_close=m,
-        spot_volume=np.ones((n, nv)), perp_volume=np.ones((n, nv)), funding_rate=fr, funding_value=np.nan_to_num(fr * m),
+        spot_volume=np.ones((n, nv)), perp_volume=rng.uniform(1, 100, (n, nv)), funding_rate=fr, funding_value=np.nan_to_num(fr * m),
         lend_apy=rng.uniform(0, 0.2, (n, npr)), lend_update=rng.random((n, npr)) < 0.3,
         dt_years=np.full(n, 1 / 8760), coll_low=c_low, coll_close=c_close, coll_open=c_open, index_open=s_open,
         index_low=x_low, index_close=s)
@@ -121,8 +134,12 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
         margin = abs(q) * mkt.mark_open[0, v] / rng.uniform(2, 30)
         cfg[v, C_HOME_OFF] = v - homes[v]
         if homes[v] != v:                       # another asset of a venue: same venue costs, cash on the home slot
-            for col in (C_LIQ_FEE, C_TAKER, C_COLL_RATIO, C_MM_THRESHOLD, C_SPOT_TAKER):
+            for col in (C_LIQ_FEE, C_TAKER, C_COLL_RATIO, C_MM_THRESHOLD, C_SPOT_TAKER, C_BOOK, C_BACKSTOP,
+                        C_COOLDOWN_S):
                 cfg[v, col] = cfg[homes[v], col]
+            models[v] = (models[v][0], models[v][1], {**models[v][2], **{k: models[homes[v]][2].get(k, d) for k, d in
+                                                                          (("book", False), ("backstop", 0.0),
+                                                                           ("cooldown_s", 0.0))}})
             cfg[v, C_SPOT_COLL] = cfg[homes[v], C_SPOT_COLL]
             acct[homes[v], A_ISO if cfg[v, C_ISOLATED] else A_CASH] += 0.0
             if cfg[v, C_ISOLATED]:
@@ -146,7 +163,7 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
     rec = Records(np.full(n, np.nan), np.zeros((n, N_PNL)), np.zeros((n, nv, N_REC)), np.zeros((n, npr)),
                   np.zeros(n), np.zeros(n), np.zeros((nv + 1, N_PNL)))
     ledger = Ledger(np.zeros((4096, 4), np.int64), np.zeros(4096), np.zeros(1, np.int64))
-    liq_out = np.full((2 * nv, N_LIQ), -1.0)
+    liq_out = np.full((LIQ_SLOTS * nv, N_LIQ), -1.0)
     vt = VenueTables(cfg, np.array([m[0][0] for m in models]), np.array([m[0][1] for m in models]),
                      np.array([m[0][2] for m in models]), np.full((nv, 5), 20.0))
     stop, code = advance(state, vt, mkt, rec, ledger, 0, n, liq_out, 0)
@@ -161,7 +178,7 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close",
                                                     "spot_close", "funding_rate", "lend_apy", "coll_low",
                                                     "coll_close", "coll_open", "index_open", "index_low")}
-    r_mkt.update(funding_px=mkt.mark_close.tolist(), dt_years=mkt.dt_years.tolist(),
+    r_mkt.update(funding_px=mkt.mark_close.tolist(), dt_years=mkt.dt_years.tolist(), perp_volume=mkt.perp_volume.tolist(),
                  prev_spot=mkt.spot_open[0].tolist(),
                  prev_mark=mkt.mark_open[0].tolist(), lend=lend.tolist())
     out = ref_advance(r_acct, r_cfg, [m[0] for m in models], r_mkt, 0, n)
@@ -172,7 +189,8 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
         scale = max(1.0, abs(equity))
         assert math.isclose(rec.equity[i], equity, rel_tol=1e-9, abs_tol=1e-9 * scale)
         for name, col in (("funding", P_FUNDING), ("basis", P_BASIS), ("price", P_PRICE),
-                          ("lending", P_LENDING), ("liquidation", P_LIQUIDATION), ("fees", P_FEES)):
+                          ("lending", P_LENDING), ("liquidation", P_LIQUIDATION), ("fees", P_FEES),
+                          ("slippage", P_SLIPPAGE)):
             assert math.isclose(rec.pnl[i, col], parts[name], rel_tol=1e-8, abs_tol=1e-8 * scale), (i, name)
     got_liq = sorted((int(r[Q_VENUE]), round(r[1], 6)) for r in liq_out if r[Q_VENUE] >= 0)
     assert got_liq == sorted((v, round(q, 6)) for v, q, *_ in out[-1][2])

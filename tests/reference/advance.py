@@ -5,6 +5,12 @@ open toward its adverse extreme, together (the mark to its high for a short, its
 its index path to the low; a collateral asset on its own bars to its low). The account breaches where margin
 balance <= threshold x its liquidation level at the end of the walk, and is closed at the first point of the
 walk where that holds (found here by bisection on the walk, never by a closed form).
+
+A venue that sells into the book (cfg `book`, Hyperliquid; docs/architecture.md §4) closes there instead, at the
+marks less the run's slippage, no fee: a position above `slice_above` notional goes `slice` of its starting size
+at a time, `cooldown_s` apart (the walk read as time over the bar's length), each at a point where the account is
+still breached; if its balance falls below `backstop` x its level first, the venue's vault takes every position
+of the account at its mark and the margin left, and nothing comes back.
 """
 from __future__ import annotations
 
@@ -28,6 +34,9 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
     (venue, qty, price, fee, insurance from the fund, socialized beyond it).
     """
     acct = [dict(a) for a in acct]
+    for a in acct:
+        a.setdefault("liq_base", 0.0)
+        a.setdefault("wait", 0.0)
     prev_s = list(mkt["prev_spot"])
     prev_m = list(mkt["prev_mark"])
     lend = list(mkt["lend"])
@@ -157,12 +166,165 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             settle(u, q, px[u], abs(q) * px[u] * cfg[u]["liq_fee"], cfg[u].get("bankrupt", False), True, "cash",
                    balance_rest, parts, liqs)
 
+    def slippage(q, volume, c):
+        """The run's order slippage: fixed + impact x sqrt(participation), participation at most 1."""
+        if not c.get("slip_impact", 0.0):
+            return c.get("slip", 0.0)
+        part = 1.0 if volume <= 0 else min(abs(q) / volume, 1.0)
+        return c.get("slip", 0.0) + c["slip_impact"] * math.sqrt(part)
+
+    def book_liquidation(i, h, iso, parts, liqs):
+        """Bar i for the book venue account whose wallet is entry h (its isolated margin with `iso`)."""
+        key = "iso" if iso else "cash"
+        us = [h] if iso else [u for u in members(h) if not math.isnan(mkt["mark_low"][i][u])]
+        first_member = h if iso else (members(h) or [h])[0]
+        c_h = cfg[h]
+
+        def balance(lam):
+            b = acct[h][key]
+            for u in us:
+                b += acct[u]["qty"] * (mark_at(i, u, lam) - acct[u]["entry"])
+                if not iso:
+                    b += posted_spot(i, u, lam)
+            return b + (0.0 if iso else coll_units_value(i, h, lam))
+
+        def level(lam):
+            total = 0.0
+            for u in us:
+                q = acct[u]["qty"]
+                if q:
+                    m = mark_at(i, u, lam)
+                    c = cfg[u]
+                    kk = k.tier_index(abs(q) if c.get("base") else abs(q * m), tiers[u][0])
+                    total += (c.get("thr", 1.0) or 1.0) * (
+                        abs(q * m) * (tiers[u][1][kk] + c.get("trigger", 0.0) + c.get("close_fee", 0.0))
+                        - tiers[u][2][kk])
+            return total
+
+        def root(scale, lo, hi):
+            """The first lam in [lo, hi] with balance <= scale x level (bisection), NaN if not at hi."""
+            if hi < lo:
+                return math.nan
+            return first_breach_in(lambda lam: balance(lam) - scale * level(lam), lo, hi)
+
+        wait = acct[first_member]["wait"]
+        lam1 = root(1.0, 0.0, 1.0)
+        if math.isnan(lam1):
+            acct[first_member]["wait"] = max(wait - 1.0, 0.0)
+            for u in ([h] if iso else members(h)):
+                acct[u]["liq_base"] = 0.0
+            return
+        bar_seconds = mkt["dt_years"][i] * 365.0 * 86400.0
+        step = c_h.get("cooldown_s", 0.0) / bar_seconds
+        t = max(lam1, wait)
+        while True:
+            if c_h.get("backstop", 0.0) > 0:
+                lb = root(c_h["backstop"], lam1, min(t, 1.0))
+                if not math.isnan(lb):
+                    vault_takes_over(i, h, iso, us, key, lb, parts, liqs)
+                    acct[first_member]["wait"] = 0.0
+                    return
+            if t > 1.0:
+                break
+            if balance(t) - level(t) > 0:
+                lam1 = root(1.0, t, 1.0)
+                if math.isnan(lam1):
+                    break
+                t = lam1
+                continue
+            whole = balance(t) <= 0
+            for u in us:
+                q = acct[u]["qty"]
+                if not q:
+                    continue
+                c = cfg[u]
+                m = mark_at(i, u, t)
+                part = q
+                if not whole and c.get("slice", 0.0) > 0 and abs(q) * m > c.get("slice_above", 0.0):
+                    if not acct[u]["liq_base"]:
+                        acct[u]["liq_base"] = abs(q)
+                    part = math.copysign(min(c["slice"] * acct[u]["liq_base"], abs(q)), q)
+                s = slippage(part, mkt["perp_volume"][i][u], c)
+                fill = m * (1 + s) if q < 0 else m * (1 - s)
+                entry = acct[u]["entry"]
+                acct[h][key] += part * (fill - entry)
+                rest = q - part
+                rest = 0.0 if abs(rest) < 1e-12 * max(abs(part), 1.0) else rest
+                acct[u]["qty"], acct[u]["entry"] = rest, (entry if rest else 0.0)
+                if not rest:
+                    acct[u]["liq_base"] = 0.0
+                left = balance(t)                  # the account after the close, at these prices
+                deficit = 0.0 if rest else max(-left, 0.0)     # a slice leaves the rest to the next order
+                fund = acct[u].get("fund", 0.0)
+                from_fund = min(deficit, max(fund, 0.0))
+                acct[u]["fund"] = fund - from_fund
+                acct[h][key] += deficit
+                if iso and not rest:
+                    acct[home(u)]["cash"] += acct[u]["iso"]
+                    acct[u]["iso"] = 0.0
+                s_ref = m * prev_s[u] / prev_m[u]
+                parts["price"] += -part * (prev_s[u] - s_ref)
+                parts["basis"] += -part * ((prev_m[u] - prev_s[u]) - (m - s_ref))
+                parts["slippage"] += part * (fill - m)
+                parts["liquidation"] += deficit
+                liqs.append((u, part, fill, 0.0, from_fund, deficit - from_fund))
+            if not any(acct[u]["qty"] for u in us):
+                break
+            lam1 = t
+            t += step
+        acct[first_member]["wait"] = max(t - 1.0, 0.0)
+
+    def vault_takes_over(i, h, iso, us, key, lam, parts, liqs):
+        """Every position of the account to the vault at its mark, then the margin left: nothing is returned."""
+        if not iso:
+            sell_units(i, h, lam, parts)
+        rows = []
+        for u in us:
+            q = acct[u]["qty"]
+            if not q:
+                continue
+            m = mark_at(i, u, lam)
+            acct[h][key] += q * (m - acct[u]["entry"])
+            acct[u]["qty"], acct[u]["entry"], acct[u]["liq_base"] = 0.0, 0.0, 0.0
+            s_ref = m * prev_s[u] / prev_m[u]
+            parts["price"] += -q * (prev_s[u] - s_ref)
+            parts["basis"] += -q * ((prev_m[u] - prev_s[u]) - (m - s_ref))
+            rows.append([u, q, m, 0.0, 0.0, 0.0])
+        left = acct[h][key]
+        taken, deficit = max(left, 0.0), max(-left, 0.0)
+        fund = acct[h].get("fund", 0.0)
+        from_fund = min(deficit, max(fund, 0.0))
+        acct[h]["fund"] = fund - from_fund
+        acct[h][key] = 0.0
+        parts["liquidation"] += deficit - taken
+        if rows:
+            rows[0][3:] = [taken, from_fund, deficit - from_fund]
+        liqs.extend(tuple(r) for r in rows)
+
+    def first_breach_in(gap, lo, hi):
+        if gap(hi) > 0:
+            return math.nan
+        if gap(lo) <= 0:
+            return lo
+        a, b = lo, hi
+        for _ in range(200):
+            mid = 0.5 * (a + b)
+            a, b = (a, mid) if gap(mid) <= 0 else (mid, b)
+        return b
+
     for i in range(i0, i1):
-        parts = dict(funding=0.0, basis=0.0, price=0.0, lending=0.0, liquidation=0.0, fees=0.0)
+        parts = dict(funding=0.0, basis=0.0, price=0.0, lending=0.0, liquidation=0.0, fees=0.0, slippage=0.0)
         liqs = []
         done_groups = set()
+        for v, a in enumerate(acct):                  # book venues: each account as a whole
+            if not cfg[v].get("book"):
+                continue
+            if cfg[v]["isolated"] and a["qty"]:
+                book_liquidation(i, v, True, parts, liqs)
+            if home(v) == v and any(acct[u]["qty"] for u in members(v)):
+                book_liquidation(i, v, False, parts, liqs)
         for v, a in enumerate(acct):
-            if a["qty"] == 0:
+            if a["qty"] == 0 or cfg[v].get("book"):
                 continue
             c = cfg[v]
             wallet_key = "iso" if c["isolated"] else "cash"

@@ -11,7 +11,14 @@ nothing is resampled; there is no lending and no flow data in them (Dataset.lend
 Dataset.flows is None).
 
 `WINDOWS` load ETH/USDT only (their Datasets are unchanged by the BTC files beside them: the importer
-is asked for ETH/USDT). `PAIRED` windows (`real-btc-eth-*`) read the same directories for ETH/USDT
+is asked for ETH/USDT).
+
+`HL_WINDOWS` (`real-hyperliquid-*`) add a `hyperliquid` venue to a Binance window: its funding is Hyperliquid's
+real hourly records (`<dir>/hyperliquid/fundingHistory_ETH.json`, the info API's fundingHistory records cut from
+../shared/data/hyperliquid, loaded through `basisbt import hyperliquid`'s importer); we hold no Hyperliquid bars,
+so Binance's bars stand in for them, and say so in the dataset's notes: Binance's perp and mark for Hyperliquid's
+perp and mark, Binance's spot for the spot leg and for the oracle (one venue standing in for the weighted median
+of CEX spot mids: the oracle is built from the data's spot, data/oracle.py, and the run log says which). `PAIRED` windows (`real-btc-eth-*`) read the same directories for ETH/USDT
 and BTC/USDT and combine them (Dataset.combine, ETH primary); they are multi-asset scenarios, listed
 only by `list_scenarios(multi_asset=True)`.
 """
@@ -49,6 +56,7 @@ class RealWindow:
     stresses: str
     symbols: tuple[str, ...] = (SYMBOL,)     # the first is the primary
     files: str = ""                          # directory of the files it reads, when not its own name
+    hyperliquid: bool = False                # adds the hyperliquid venue (real funding, Binance bars standing in)
 
     def span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """The window's [start, end) as UTC timestamps."""
@@ -97,7 +105,21 @@ PAIRED: tuple[RealWindow, ...] = (
         "a one-hour wick on two assets at once; BTC funding negative more often than ETH's",
         symbols=("ETH/USDT", "BTC/USDT"), files="real-binance-oct-2025"),
 )
-ALL_WINDOWS: tuple[RealWindow, ...] = WINDOWS + PAIRED
+HL_WINDOWS: tuple[RealWindow, ...] = (
+    RealWindow(
+        "real-hyperliquid-oct-2025", "2025-10-01", "2025-10-12T20:00",
+        "real Hyperliquid hourly funding (284 prints, 203 of them at exactly 0.00125 %/h; down to -0.0386 %/h at "
+        "22:00 on 10 Oct, the day of its first cross-margin ADL in two years) beside Binance; Binance's bars stand "
+        "in for Hyperliquid's perp, mark, spot and oracle",
+        "hourly funding paid on the oracle vs Binance's 8-hourly on the mark, USDC margin beside USDT, the 10 Oct "
+        "crash (ETH spot low 3,435 at 21:00)",
+        files="real-binance-oct-2025", hyperliquid=True),
+)
+HL_VENUE = "hyperliquid"
+HL_SOURCE = ("Hyperliquid ETH hourly funding records (info API fundingHistory, ../shared/data/hyperliquid) beside "
+             "Binance ETH/USDT 1h spot, perp, mark and funding (freqtrade files); Binance's bars stand in for "
+             "Hyperliquid's")
+ALL_WINDOWS: tuple[RealWindow, ...] = WINDOWS + PAIRED + HL_WINDOWS
 BY_NAME: dict[str, RealWindow] = {w.name: w for w in ALL_WINDOWS}
 
 
@@ -121,10 +143,47 @@ def info(w: RealWindow) -> ScenarioInfo:
     params = {"start": w.start, "end": w.end, "venue": VENUE, "symbol": w.symbols[0], "timeframe": TIMEFRAME}
     if len(w.symbols) > 1:
         params["symbols"] = list(w.symbols)
+    if w.hyperliquid:
+        params["venues"] = [VENUE, HL_VENUE]
+    source = HL_SOURCE if w.hyperliquid else SOURCE if len(w.symbols) == 1 else PAIRED_SOURCE
     return ScenarioInfo(name=w.name, summary=w.summary, stresses=w.stresses, params=params,
-                        source=f"{SOURCE if len(w.symbols) == 1 else PAIRED_SOURCE}, data/scenarios/real/provenance.toml",
-                        assets=w.assets, shows="real data: a run replays what happened then (1h bars; no "
-                                                           "lending or flows)")
+                        source=f"{source}, data/scenarios/real/provenance.toml", assets=w.assets,
+                        venues=(VENUE, HL_VENUE) if w.hyperliquid else (VENUE,),
+                        shows="real data: a run replays what happened then (1h bars; no lending or flows)")
+
+
+def hl_funding_file(w: RealWindow, base: str = "ETH") -> Path:
+    """The shipped Hyperliquid funding records of a real-hyperliquid-* window."""
+    return ROOT / (w.files or w.name) / HL_VENUE / f"fundingHistory_{base}.json"
+
+
+def _with_hyperliquid(ds: Dataset, w: RealWindow) -> Dataset:
+    """The Binance window plus a hyperliquid venue: its real funding records, Binance's bars standing in for its
+    perp, mark and spot (the same frames), cut to the window (the Binance files run longer)."""
+    from dataclasses import replace
+
+    from basisbt.data.ingest.common import finalize
+    from basisbt.data.ingest.hyperliquid import import_hyperliquid
+    f = hl_funding_file(w)
+    if not f.is_file():
+        raise DataError("real scenario files are missing (run python -m data.scenarios.real.build_windows)", file=str(f))
+    items = import_hyperliquid(f, venue=HL_VENUE, coin="ETH")
+    items[0].notes.clear()                  # a scenario loads quietly: its stamps are snapped as on import
+    finalize(items)
+    notes = ds.notes + (
+        f"real Hyperliquid ETH hourly funding records ({f.relative_to(ROOT)}), imported as `basisbt import "
+        "hyperliquid` does",
+        "stand-ins (no Hyperliquid bars on record): hyperliquid perp and mark = Binance's ETH/USDT perp and mark "
+        "bars; hyperliquid spot = Binance's spot; the oracle Hyperliquid pays funding on is built from that spot "
+        "(Binance standing in for the weighted median of CEX spot mids)",
+        "quotes at par: Hyperliquid's USDC margin beside Binance's USDT; transfers between them convert at the "
+        "spot taker fee")
+    v = VENUE
+    both = replace(ds, spot={v: ds.spot[v], HL_VENUE: ds.spot[v]}, perp={v: ds.perp[v], HL_VENUE: ds.perp[v]},
+                   mark={v: ds.mark[v], HL_VENUE: ds.mark[v]},
+                   funding={v: ds.funding[v], HL_VENUE: items[0].frame}, notes=notes)
+    start, end = w.span()
+    return replace(both.between(start, end), name=ds.name)
 
 
 def load_window(name: str, timeframe: str = TIMEFRAME) -> Dataset:
@@ -157,4 +216,6 @@ def load_window(name: str, timeframe: str = TIMEFRAME) -> Dataset:
         parts.append(Dataset(name=f"scenario:{name}", symbol=symbol, timeframe=TIMEFRAME,
                              spot=tables["spot"], perp=tables["perp"], mark=tables["mark"], funding=tables["funding"],
                              lending={}, flows=None, notes=notes if not parts else ()))
+    if w.hyperliquid:
+        return _with_hyperliquid(parts[0], w)
     return Dataset.combine(parts, name=f"scenario:{name}")

@@ -1,6 +1,7 @@
 """Rebuild the shipped real windows from ../shared/data so anyone can check them against the sources.
 
     .venv/bin/python -m data.scenarios.real.build_windows [--source ../shared/data/freqtrade/binance]
+                                                          [--hl-source ../shared/data/hyperliquid]
 
 For each window in data.scenarios.real.WINDOWS it keeps the rows with start <= date < end of the
 four Binance ETH/USDT freqtrade files, and of the same four files of each further asset in
@@ -8,7 +9,10 @@ real.EXTRA_SYMBOLS (BTC/USDT), unchanged (same columns, values and dtypes), and 
 freqtrade's layout as zstd parquet, so they load through the ordinary freqtrade importer. It then
 writes provenance.toml: each source file's name, sha256, rows and span, and per window and stream
 the rows kept, the rows expected on the grid, and the missing ones counted from the data (ETH at the
-top level as before; a further asset under [assets.BASE]). Every file is written atomically
+top level as before; a further asset under [assets.BASE]). For each real-hyperliquid-* window (real.HL_WINDOWS) it
+keeps the Hyperliquid fundingHistory records whose hour (the stamp snapped down) lies in the window, unchanged (one
+JSON object per line), in `<dir>/hyperliquid/fundingHistory_ETH.json`, and records them under [hyperliquid].
+Every file is written atomically
 (temporary sibling, then rename), and a file that already holds the same rows is left as it is, byte
 for byte, so adding an asset never rewrites the shipped ones. Same sources give the same rows.
 """
@@ -26,9 +30,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from basisbt.data.safe_io import atomic_write as _atomic_write_bytes
-from basisbt.data.scenarios.real import EXTRA_SYMBOLS, PROVENANCE, ROOT, WINDOWS, RealWindow, window_dir
+from basisbt.data.scenarios.real import (EXTRA_SYMBOLS, HL_WINDOWS, PROVENANCE, ROOT, WINDOWS, RealWindow,
+                                         hl_funding_file, window_dir)
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "freqtrade" / "binance"
+DEFAULT_HL_SOURCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "hyperliquid"
+HL_ORIGIN = ("Hyperliquid info API fundingHistory records, as kept in ../shared/data/hyperliquid (paged and "
+             "concatenated by yuchengzhang966/funding-rate-efficient-frontier @ 9669d3d); see ../shared/data/README.md")
 HOUR_NS = 3600 * 10**9
 FUNDING_STEP_NS = 8 * HOUR_NS          # Binance ETHUSDT settles at 00/08/16 UTC in every shipped window
 
@@ -149,8 +157,35 @@ def _cut_windows(frames: dict[str, pd.DataFrame], files: dict[str, tuple[str, in
             lines.append("")
 
 
-def build(source: Path, out: Path = ROOT) -> dict:
-    """Cut every window from `source`, write its files under `out` and return the provenance record."""
+def _hl_windows(hl_source: Path, out: Path, lines: list[str]) -> None:
+    """Cut each real-hyperliquid-* window's funding records from the shared file, appending [hyperliquid] lines."""
+    import json
+    src = hl_source / "fundingHistory_ETH_2024-2025.json"
+    if not src.is_file():
+        raise SystemExit(f"{src}: source file not found (give --hl-source DIR, the shared hyperliquid directory)")
+    records = json.loads(src.read_text())
+    hours = np.array([int(r["time"]) // 3_600_000 * 3_600_000 * 10**6 for r in records], dtype=np.int64)
+    lines += ["# Hyperliquid hourly funding, for the real-hyperliquid-* scenarios (real.HL_WINDOWS)", "[hyperliquid]",
+              f"origin = {_toml(HL_ORIGIN)}", f"file = {_toml(src.name)}", f"sha256 = {_toml(sha256(src))}",
+              f"bytes = {src.stat().st_size}", f"records = {len(records)}",
+              f"first = {_toml(str(pd.Timestamp(int(hours[0]), tz='UTC')))}",
+              f"last = {_toml(str(pd.Timestamp(int(hours[-1]), tz='UTC')))}", ""]
+    for w in HL_WINDOWS:
+        start, end = w.span()
+        keep = [r for r, h in zip(records, hours) if start.value <= h < end.value]
+        text = "[\n" + ",\n".join(json.dumps(r) for r in keep) + "\n]\n"
+        target = out / hl_funding_file(w).relative_to(ROOT)
+        if not (target.is_file() and target.read_text() == text):
+            _atomic_write_bytes(target, lambda tmp, text=text: Path(tmp).write_text(text))
+        expected = int((end - start) / pd.Timedelta(hours=1))
+        lines += [f"[hyperliquid.windows.{w.name}]", f"file = {_toml(target.relative_to(out).as_posix())}",
+                  f"start = {_toml(w.start)}", f"end = {_toml(w.end)}", f"records = {len(keep)}",
+                  f"expected = {expected}", f"missing = {expected - len(keep)}", ""]
+
+
+def build(source: Path, out: Path = ROOT, hl_source: Path = DEFAULT_HL_SOURCE) -> dict:
+    """Cut every window from `source` (and `hl_source`), write its files under `out` and return the provenance
+    record."""
     lines = ["# Written by data/scenarios/real/build_windows.py from the files below; do not edit by hand.",
              f"origin = {_toml(ORIGIN)}", "venue = \"binance\"", "symbol = \"ETH/USDT\"", "timeframe = \"1h\"",
              "window_end = \"exclusive\"", ""]
@@ -161,6 +196,7 @@ def build(source: Path, out: Path = ROOT) -> dict:
                   f"[assets.{base}]", f"symbol = {_toml(f'{base}/USDT')}", ""]
         frames = _read_sources(source, files, f"assets.{base}.sources", lines)
         _cut_windows(frames, files, f"assets.{base}.windows", out, lines, with_span=False)
+    _hl_windows(hl_source, out, lines)
     text = "\n".join(lines)
     target = out / PROVENANCE.name
     _atomic_write_bytes(target, lambda tmp: Path(tmp).write_text(text))
@@ -171,10 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry: build the windows and print each file's size."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="freqtrade binance data directory")
+    ap.add_argument("--hl-source", type=Path, default=DEFAULT_HL_SOURCE, help="shared hyperliquid data directory")
     args = ap.parse_args(argv)
-    build(args.source.resolve())
+    build(args.source.resolve(), hl_source=args.hl_source.resolve())
     total = 0
-    for f in sorted(ROOT.rglob("*.parquet")):
+    for f in sorted([*ROOT.rglob("*.parquet"), *ROOT.rglob("*.json")]):
         total += f.stat().st_size
         print(f"{f.relative_to(ROOT)}  {f.stat().st_size:,} B")
     print(f"total {total:,} B")

@@ -119,7 +119,7 @@ def test_registered_as_real_with_a_source() -> None:
     synthetic = {s.name for s in list_scenarios()}
     assert not synthetic & set(NAMES)                      # opt-in: golden cases iterate list_scenarios()
     every = {s.name: s for s in list_scenarios(real_data=True)}
-    assert synthetic | set(NAMES) == set(every)
+    assert synthetic | set(NAMES) == set(every)                # real-hyperliquid-*: with other_venues=True
     for n in NAMES:
         assert every[n].real and "Binance" in every[n].source and every[n].summary and every[n].stresses
     assert not any(every[n].real for n in synthetic)

@@ -59,9 +59,33 @@ def test_funding_interval_changes_and_bound():
     f = validate_funding(funding(["2024-01-01 00:00", "2024-01-01 08:00", "2024-01-01 12:00", "2024-01-01 13:00"],
                                  [1e-4, 2e-4, -1e-4, 5e-5]))
     assert f["interval_h"].tolist() == [8.0, 8.0, 4.0, 1.0]
-    e = err(validate_funding, funding(["2024-01-01", "2024-01-01 08:00"], [1e-4, 0.05]))
-    assert e.row == 2 and "bound 0.03" in e.rule
-    validate_funding(funding(["2024-01-01"], [0.05]), bound=0.1)
+    # no global bound below a real venue's cap: Hyperliquid prints up to 4 % an hour (its own cap is checked by
+    # check_funding_cap); 100 % a settlement is no venue's
+    assert validate_funding(funding(["2024-01-01", "2024-01-01 01:00"], [1e-4, 0.035]))["rate"].iloc[1] == 0.035
+    e = err(validate_funding, funding(["2024-01-01", "2024-01-01 08:00"], [1e-4, 1.0]))
+    assert e.row == 2 and "bound 1" in e.rule
+    e = err(validate_funding, funding(["2024-01-01"], [0.05]), bound=0.04)
+    assert e.row == 1 and "bound 0.04" in e.rule
+
+
+H = pd.Timedelta(hours=1)
+
+
+@pytest.mark.parametrize("hours, covered", [
+    # hourly records with rows missing (Hyperliquid's shared files lose nine days a month): each row covers 1 h
+    ([0, 1, 2, 3, 4, 225, 226, 227, 228], [1] * 9),
+    ([0, 240, 241, 242, 243], [1] * 5),                    # the first row after a hole at the start
+    ([0, 1, 2, 3, 5, 6, 7, 8], [1] * 8),                   # one missing hour
+    ([0, 8, 16, 32, 40, 48], [8] * 6),                     # one missing 8-hour settlement
+    # the interval changes: 8h -> 1h (the last 8-hourly row still covers 8 h) and 1h -> 8h (kept by the next rows)
+    ([0, 8, 16, 24, 25, 26, 27, 28], [8, 8, 8, 8, 1, 1, 1, 1]),
+    ([0, 1, 2, 3, 11, 19, 27, 35], [1, 1, 1, 1, 8, 8, 8, 8]),
+    ([0, 8, 12, 13], [8, 8, 4, 1]),                        # too few rows to call anything a hole
+])
+def test_settlement_intervals_are_read_from_the_spacing_and_holes_are_not_intervals(hours, covered):
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    f = validate_funding(funding([t0 + h * H for h in hours], [1e-4] * len(hours)))
+    assert f["interval_h"].tolist() == [float(c) for c in covered]
 
 
 def test_funding_jitter_is_an_error_until_repaired():

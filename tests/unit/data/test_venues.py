@@ -111,14 +111,19 @@ def test_fees_and_scalars_are_plausible(name, spec):
     assert spec.funding_cap and all(0 < c < 1 for c in spec.funding_cap.values())
     assert spec.cap_for("ETH") > 0 and spec.cap_for("BTC") > 0
     # a clearance fee only where the venue charges one (liquidation_price = "liquidation")
-    assert (spec.liquidation_fee is None) == (spec.liquidation_price == "bankruptcy")
+    assert (spec.liquidation_fee is None) == (spec.liquidation_price in ("bankruptcy", "book"))   # no clearance fee
     assert spec.liquidation_fee is None or 0 <= spec.liquidation_fee < 0.05
     assert spec.withdrawal_fee >= 0 and spec.withdrawal_delay_s >= 0
-    # ETH and BTC count as margin on every shipped venue, below their full value; the quote is not listed
-    assert spec.quote == "USDT" and "USDT" not in spec.collateral
-    assert {"ETH", "BTC"} <= set(spec.collateral) and all(0.9 <= r < 1 for a, r in spec.collateral.items()
-                                                            if a in ("ETH", "BTC"))
-    assert spec.collateral_ratio("USDT") == 1.0 and spec.collateral_ratio("DOGE") == 0.0
+    # ETH and BTC count as margin on every shipped CEX, below their full value; the quote is not listed.
+    # Hyperliquid: USDC is the only collateral (spot is perp margin only in its portfolio margin, not modelled)
+    assert spec.quote in ("USDT", "USDC") and spec.quote not in spec.collateral
+    if name == "hyperliquid":
+        assert spec.quote == "USDC" and spec.collateral == {} and not spec.portfolio_margin
+    else:
+        assert spec.quote == "USDT" and spec.portfolio_margin
+        assert {"ETH", "BTC"} <= set(spec.collateral) and all(0.9 <= r < 1 for a, r in spec.collateral.items()
+                                                                if a in ("ETH", "BTC"))
+    assert spec.collateral_ratio(spec.quote) == 1.0 and spec.collateral_ratio("DOGE") == 0.0
 
 
 def test_partial_liquidation_is_on_for_bybit_and_okx_only():

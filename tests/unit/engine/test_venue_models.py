@@ -258,7 +258,7 @@ def test_bybit_partial_step_pays_taker_and_the_rest_goes_at_bankruptcy():
     twin2 = run_twin(mkt, acct.copy(), vt, BYBIT_TWIN)
     stop, liqs, rec = run_kernel(mkt, acct, vt, i0=1)
     assert stop == 2 and len(liqs) == 2
-    (_, q_s, px_s, fee_s, _, _, _), (_, q_l, px_l, fee_l, ins_l, _, _) = liqs
+    (_, q_s, px_s, fee_s, *_), (_, q_l, px_l, fee_l, ins_l, *_) = liqs
     assert px_s == pytest.approx(lp2, rel=1e-9) and (keep + q_s) * px_s == pytest.approx(40_000.0, rel=1e-6)
     assert fee_s == pytest.approx(abs(q_s) * px_s * BYBIT_TAKER, rel=1e-12)
     w2 = w1 + q_s * (px_s - 2000.0) - fee_s
