@@ -146,7 +146,25 @@ def seed_questions() -> dict[str, str]:
             "ps_bybit_end": _money(metrics("perp_short", "venue-default", venue="bybit")["equity_end"])}
 
 
+def code_tables() -> str:
+    """architecture.md §5: the code tables of engine/kernels/codes.py, from their rows (label and description)."""
+    from basisbt.engine.kernels import codes
+    out = []
+    for title, table, what in (("Ledger kinds", codes.LEDGER, "`Results.ledger.kind`"),
+                               ("PnL parts", codes.PNL, "`pnl_<part>` columns, `attribution`, metrics `pnl`"),
+                               ("Order statuses", codes.ORDER, "`RejectEvent.status`, `orders_rejected`"),
+                               ("Reject reasons", codes.REJECT, "`RejectEvent.why`, `orders_rejected`"),
+                               ("Why the kernel stopped", codes.STOP, "`advance`'s stop code")):
+        out += [f"**{title}** ({what}; `codes.{type(table).__name__}`):", "",
+                "| code | name | label | meaning |", "| ---: | --- | --- | --- |"]
+        out += [f"| {k} | `{name}` | `{label}` | {doc} |" for k, (name, label, doc)
+                in enumerate(zip(table._fields, table.labels, table.docs))]
+        out.append("")
+    return "\n".join(out)
+
+
 GENERATORS: dict[str, Callable[[], Any]] = {
+    "code-tables": code_tables,
     "cli-options": cli_options, "strategies-table": strategies_table, "squeeze-window": squeeze_window,
     "golden-excerpt": golden_excerpt, "seed-questions": seed_questions,
 }

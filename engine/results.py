@@ -35,11 +35,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 import pandas as pd
 
+from basisbt.engine.kernels.codes import PNL
+
 if TYPE_CHECKING:
     from basisbt.engine.kernels.arrays import Records
     from basisbt.engine.market import Market
 
-PNL_PARTS = ("funding", "basis", "price", "fees", "slippage", "lending", "liquidation")
+PNL_PARTS = PNL.labels            # funding, basis, price, fees, slippage, lending, liquidation (one table)
 
 
 class FramesNotKept(RuntimeError):

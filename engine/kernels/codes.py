@@ -1,28 +1,57 @@
-"""Integer codes shared by kernels and the Python layer (numba cannot see enums or strings)."""
+"""Integer codes shared by kernels and the Python layer, each table declared once with its labels and docs.
+
+A table is a NamedTuple instance of 0..n-1 (`codes(...)`): numba reads a global NamedTuple's fields as
+compile-time ints (`LEDGER.FUNDING`, as vectorbt's enums do), Python reads `LEDGER.labels[k]` (what Results and
+reports show) and the docs read `LEDGER.docs[k]` (docs/architecture.md §5 tables, written by docs/generate.py).
+The kernels' short names (`K_FUNDING`) are unpacked from the table, so a name, its number, its label and its
+description cannot fall out of step: one row says all four. Array column layouts (account state, records, ledger,
+transfers, liquidation rows) are tables too, their widths (`N_ACCT`...) their lengths. The cfg columns are laid out
+by the venue schema (data/venue_schema.py CFG_COLUMNS). This file is hashed into the numba cache key
+(engine/kernels/__init__.py): a changed table recompiles the kernels.
+"""
 from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
 
 from basisbt.data.venue_schema import CFG_COLUMNS
 
 
-# instruments
-SPOT = 0
-PERP = 1
-INSTRUMENTS = ("spot", "perp")
+def codes(typename: str, rows: tuple[tuple[str, str, str], ...]) -> Any:
+    """A code table from (NAME, label, description) rows: a NamedTuple `typename` of the codes 0..n-1 (numba
+    reads `TABLE.NAME` as a compile-time int), with `.labels` and `.docs` (one per code) on its type."""
+    cls = namedtuple(typename, [name for name, _, _ in rows])            # type: ignore[misc]
+    cls.labels = tuple(label for _, label, _ in rows)
+    cls.docs = tuple(doc for _, _, doc in rows)
+    return cls(*range(len(rows)))
+
+
+INSTRUMENT = codes("Instrument", (
+    ("SPOT", "spot", "the venue's spot market: base units bought with, and sold for, quote cash"),
+    ("PERP", "perp", "the venue's linear perpetual: a signed position margined in quote (short < 0)"),
+))
+SPOT, PERP = INSTRUMENT
+INSTRUMENTS = INSTRUMENT.labels
 
 # columns of the per-venue account state `acct` (V, N_ACCT); with several assets a row is one (venue, asset)
 # slot, and A_CASH / A_COLL are used on the venue's home slot only (C_HOME_OFF)
-A_CASH = 0     # quote cash on the venue (cross-margin wallet)
-A_SPOT = 1     # spot base units held on the venue
-A_QTY = 2      # signed perp position, base units (short < 0)
-A_ENTRY = 3    # average entry price of the perp position
-A_ISO = 4      # isolated margin assigned to the perp (quote); 0 in cross mode
-A_COLL = 5     # units of the venue's collateral asset (USDe-like, own price series); margin at price x ratio
-A_FUND = 6     # the venue's insurance fund for this slot's symbol (quote): the venue's money, not the account's;
-               # drawn by deficits beyond bankruptcy, fed by the clearance fee (docs/architecture.md §4)
-# a book liquidation in progress (C_BOOK venues, Hyperliquid): what its slices are a share of, and when the next may go
-A_LIQ_BASE = 7  # |position| when the liquidation began (slices are C_SLICE of it); 0 when none is under way
-A_WAIT = 8      # on the account's wallet row: bars to wait at the next bar's open before the next slice (cooldown)
-N_ACCT = 9
+ACCT = codes("AccountColumn", (
+    ("CASH", "cash", "quote cash on the venue (cross-margin wallet)"),
+    ("SPOT", "spot", "spot base units held on the venue"),
+    ("QTY", "qty", "signed perp position, base units (short < 0)"),
+    ("ENTRY", "entry", "average entry price of the perp position"),
+    ("ISO", "isolated", "isolated margin assigned to the perp (quote); 0 in cross mode"),
+    ("COLL", "collateral", "units of the venue's collateral asset (USDe-like, own price series); margin at price x "
+                           "ratio"),
+    ("FUND", "insurance_fund", "the venue's insurance fund for this slot's symbol (quote): the venue's money, not the "
+                               "account's; drawn by deficits beyond bankruptcy, fed by the clearance fee (§4)"),
+    # a book liquidation in progress (C_BOOK venues, Hyperliquid): what its slices are a share of, and when the next
+    ("LIQ_BASE", "liq_base", "|position| when a book liquidation began (slices are C_SLICE of it); 0 when none is "
+                             "under way"),
+    ("WAIT", "wait", "on the account's wallet row: bars to wait at the next bar's open before the next slice"),
+))
+A_CASH, A_SPOT, A_QTY, A_ENTRY, A_ISO, A_COLL, A_FUND, A_LIQ_BASE, A_WAIT = ACCT
+N_ACCT = len(ACCT)
 
 # columns of the per-slot configuration `vcfg` (S, N_CFG): laid out by the venue schema (data/venue_schema.py
 # CFG_COLUMNS: each venue field's kernel columns in field order, then the run's), which also says what fills each
@@ -62,100 +91,131 @@ C_LIQ_TICK = _CFG["C_LIQ_TICK"]            # tick of the REPORTED liquidation pr
 C_FUND_SIZE = _CFG["C_FUND_SIZE"]          # the symbol's insurance fund in force (quote; A_FUND starts here)
 N_CFG = len(CFG_COLUMNS)
 
-# PnL parts (columns of pnl records), in the order of engine.results.PNL_PARTS (tests/unit/engine/test_codes.py)
-P_FUNDING = 0
-P_BASIS = 1
-P_PRICE = 2
-P_FEES = 3
-P_SLIPPAGE = 4
-P_LENDING = 5
-P_LIQUIDATION = 6
-N_PNL = 7
+# PnL parts (columns of the pnl records and of Results.attribution; engine/results.PNL_PARTS are the labels)
+PNL = codes("PnlPart", (
+    ("FUNDING", "funding", "funding paid (-) or received (+) by the perps"),
+    ("BASIS", "basis", "the change of perp - spot on the hedged quantity: a hedge's mark-to-market"),
+    ("PRICE", "price", "the residual delta: spot and perp not offsetting (unhedged quantity x price move)"),
+    ("FEES", "fees", "trading fees, conversions and withdrawal fees (-); a maker rebate (+)"),
+    ("SLIPPAGE", "slippage", "fills away from the reference price (-)"),
+    ("LENDING", "lending", "interest on money lent to a protocol (+)"),
+    ("LIQUIDATION", "liquidation", "liquidation fees, insurance, socialized and default losses, backstop take-overs"),
+))
+P_FUNDING, P_BASIS, P_PRICE, P_FEES, P_SLIPPAGE, P_LENDING, P_LIQUIDATION = PNL
+N_PNL = len(PNL)
 
 # per-venue per-bar record columns: the book at the bar's close (what Context reads) and its margin
-R_SPOT = 0
-R_QTY = 1
-R_MARGIN = 2
-R_MAINT = 3
-R_LIQ_PX = 4
-R_CASH = 5
-R_ENTRY = 6
-R_ISO = 7
-R_COLL = 8     # collateral-asset units held (A_COLL)
-N_REC = 9
+REC = codes("RecordColumn", (
+    ("SPOT", "spot_qty", "spot base units held"),
+    ("QTY", "perp_qty", "signed perp position, base units"),
+    ("MARGIN", "margin_balance", "margin balance (quote)"),
+    ("MAINT", "maint_margin", "maintenance margin (quote)"),
+    ("LIQ_PX", "liq_px", "liquidation price (NaN without a position)"),
+    ("CASH", "cash", "quote cash on the venue"),
+    ("ENTRY", "entry", "average entry price of the perp"),
+    ("ISO", "isolated", "isolated margin (quote)"),
+    ("COLL", "collateral", "collateral-asset units held (A_COLL)"),
+))
+R_SPOT, R_QTY, R_MARGIN, R_MAINT, R_LIQ_PX, R_CASH, R_ENTRY, R_ISO, R_COLL = REC
+N_REC = len(REC)
 
 # ledger kinds: every cash movement (quote units, + in / - out of the holder)
-K_SPOT_TRADE = 0    # cash paid (-) or received (+) for spot
-K_REALIZED = 1      # realized perp PnL on reducing a position
-K_FEE = 2           # trading fee (-)
-K_FUNDING = 3       # funding paid (-) or received (+)
-K_LENDING = 4       # lending interest credited to a protocol balance (+)
-K_LIQ_FEE = 5       # liquidation fee (-)
-K_INSURANCE = 6     # shortfall absorbed by the venue's insurance fund (+ to the account)
-K_TRANSFER_OUT = 7  # money leaving a venue or protocol (-)
-K_TRANSFER_IN = 8   # money arriving at a venue (+)
-K_LEND_SUPPLY = 9   # money arriving in a lending protocol (+)
-K_WITHDRAWAL_FEE = 10
-K_DEPOSIT = 11      # initial capital, and external capital added later (e.g. mints)
-K_WITHDRAWAL = 12   # external capital taken out (e.g. redemptions) (-)
-K_ADL = 13          # realized perp PnL of a position the venue auto-deleveraged (engine/runner.py, venue events)
-K_DEFAULT_LOSS = 14  # the part of a defaulted venue's balance that is not recovered (-)
-K_COLL_TRADE = 15   # cash paid (-) for collateral-asset units, or received (+) when they are sold (incl. at liquidation)
-K_SOCIALIZED = 16   # a deficit beyond the insurance fund, covered by ADL of other traders' opposite positions (+)
-K_BACKSTOP = 17     # the cross (or isolated) margin a venue's liquidator vault takes over with the positions (-)
-LEDGER_KINDS = ("spot_trade", "realized_pnl", "fee", "funding", "lending_interest", "liquidation_fee",
-                "insurance", "transfer_out", "transfer_in", "lending_supply", "withdrawal_fee", "deposit",
-                "withdrawal", "adl", "default_loss", "collateral_trade", "socialized", "backstop")
+LEDGER = codes("LedgerKind", (
+    ("SPOT_TRADE", "spot_trade", "cash paid (-) or received (+) for spot"),
+    ("REALIZED", "realized_pnl", "realized perp PnL on reducing a position"),
+    ("FEE", "fee", "trading fee (-); a maker rebate (+); a conversion between quotes (-)"),
+    ("FUNDING", "funding", "funding paid (-) or received (+)"),
+    ("LENDING", "lending_interest", "lending interest credited to a protocol balance (+)"),
+    ("LIQ_FEE", "liquidation_fee", "liquidation (clearance) fee (-), or the margin lost at the bankruptcy price"),
+    ("INSURANCE", "insurance", "shortfall absorbed by the venue's insurance fund (+ to the account)"),
+    ("TRANSFER_OUT", "transfer_out", "money leaving a venue or protocol (-)"),
+    ("TRANSFER_IN", "transfer_in", "money arriving at a venue (+)"),
+    ("LEND_SUPPLY", "lending_supply", "money arriving in a lending protocol (+)"),
+    ("WITHDRAWAL_FEE", "withdrawal_fee", "the source venue's fee on a transfer out (-)"),
+    ("DEPOSIT", "deposit", "initial capital, and external capital added later (e.g. mints)"),
+    ("WITHDRAWAL", "withdrawal", "external capital taken out (e.g. redemptions) (-)"),
+    ("ADL", "adl", "realized perp PnL of a position the venue auto-deleveraged (a venue event)"),
+    ("DEFAULT_LOSS", "default_loss", "the part of a defaulted venue's balance that is not recovered (-)"),
+    ("COLL_TRADE", "collateral_trade", "cash paid (-) for collateral-asset units, or received (+) when they are sold "
+                                       "(at liquidation too)"),
+    ("SOCIALIZED", "socialized", "a deficit beyond the insurance fund, covered by ADL of other traders' opposite "
+                                 "positions (+)"),
+    ("BACKSTOP", "backstop", "the cross (or isolated) margin a venue's liquidator vault takes over with the positions "
+                             "(-)"),
+))
+(K_SPOT_TRADE, K_REALIZED, K_FEE, K_FUNDING, K_LENDING, K_LIQ_FEE, K_INSURANCE, K_TRANSFER_OUT, K_TRANSFER_IN,
+ K_LEND_SUPPLY, K_WITHDRAWAL_FEE, K_DEPOSIT, K_WITHDRAWAL, K_ADL, K_DEFAULT_LOSS, K_COLL_TRADE, K_SOCIALIZED,
+ K_BACKSTOP) = LEDGER
+LEDGER_KINDS = LEDGER.labels
 
 # ledger integer columns (ledger_i); the amount lives in ledger_f
-L_TS = 0
-L_VENUE = 1   # venue index, or V + protocol index for lending, -1 for none
-L_KIND = 2
-L_REF = 3     # fill id, liquidation id or -1
-N_LEDGER_I = 4
+LEDGER_COL = codes("LedgerColumn", (
+    ("TS", "ts", "time of the movement, int64 ns UTC"),
+    ("VENUE", "venue", "venue index, or V + protocol index for lending, -1 for none"),
+    ("KIND", "kind", "a LEDGER code"),
+    ("REF", "ref", "fill id, liquidation id or -1"),
+))
+L_TS, L_VENUE, L_KIND, L_REF = LEDGER_COL
+N_LEDGER_I = len(LEDGER_COL)
 
 # in-transit transfers (K, N_TRANSIT); amount 0 marks a free slot
-T_ARRIVE_NS = 0
-T_DEST = 1     # venue index, or V + protocol index
-T_AMOUNT = 2
-N_TRANSIT = 3
+TRANSIT = codes("TransitColumn", (
+    ("ARRIVE_NS", "arrive_ns", "when the money arrives (int64 ns as float)"),
+    ("DEST", "dest", "venue index, or V + protocol index"),
+    ("AMOUNT", "amount", "quote units on their way; 0 marks a free slot"),
+))
+T_ARRIVE_NS, T_DEST, T_AMOUNT = TRANSIT
+N_TRANSIT = len(TRANSIT)
 
 # what a venue did with an order (fill_order's status) and why it refused it. Venues refuse an order they cannot
-# take whole (Binance -2010 insufficient balance, -2019 margin is insufficient): nothing is cut any more, so
-# O_REDUCED is not produced (kept so old codes keep their meaning); O_CANCELLED ends a resting limit order.
-O_FILLED = 0
-O_REDUCED = 1
-O_REFUSED = 2
-O_CANCELLED = 3
-ORDER_STATUS = ("filled", "reduced", "refused", "cancelled")
-WHY_NONE = 0
-WHY_CASH = 1        # a spot buy costs more than the venue's cash
-WHY_HOLDINGS = 2    # a spot sell exceeds the spot held (spot cannot be shorted)
-WHY_MARGIN = 3      # a perp order needs more initial margin than the margin balance (tier max leverage)
-WHY_HALTED = 4      # the venue's trading (or withdrawals, for a transfer) is halted (a scheduled venue event)
-WHY_DEFAULTED = 5   # the venue has defaulted: nothing trades or moves there any more
-WHY_POST_ONLY = 6   # a limit order that would trade at once (take liquidity): maker orders are post-only
-WHY_EXPIRED = 7     # a resting limit order reached its expiry unfilled
-WHY_LIQUIDATED = 8  # the venue cancels a liquidated (or auto-deleveraged) position's resting orders
-REJECT_REASONS = ("", "not enough cash", "more than the spot held", "initial margin above margin balance",
-                  "venue halted", "venue defaulted", "would take liquidity (post-only)", "expired",
-                  "position liquidated or deleveraged")
+# take whole (Binance -2010 insufficient balance, -2019 margin is insufficient): nothing is cut any more.
+ORDER = codes("OrderStatus", (
+    ("FILLED", "filled", "the order filled whole"),
+    ("REDUCED", "reduced", "not produced any more (orders are never cut); kept so old codes keep their meaning"),
+    ("REFUSED", "refused", "the venue refused the order whole (the reason says why)"),
+    ("CANCELLED", "cancelled", "the venue cancelled a resting limit order"),
+))
+O_FILLED, O_REDUCED, O_REFUSED, O_CANCELLED = ORDER
+ORDER_STATUS = ORDER.labels
+REJECT = codes("RejectReason", (
+    ("NONE", "", "not refused"),
+    ("CASH", "not enough cash", "a spot buy costs more than the venue's cash (fee included)"),
+    ("HOLDINGS", "more than the spot held", "a spot sell exceeds the spot held (spot cannot be shorted)"),
+    ("MARGIN", "initial margin above margin balance", "a perp order needs more initial margin than the margin "
+                                                      "balance (the tier's max leverage)"),
+    ("HALTED", "venue halted", "the venue's trading (or withdrawals, for a transfer) is halted (a venue event)"),
+    ("DEFAULTED", "venue defaulted", "the venue has defaulted: nothing trades or moves there any more"),
+    ("POST_ONLY", "would take liquidity (post-only)", "a limit order that would trade at once: maker orders are "
+                                                      "post-only"),
+    ("EXPIRED", "expired", "a resting limit order reached its expiry unfilled"),
+    ("LIQUIDATED", "position liquidated or deleveraged", "the venue cancels a liquidated (or auto-deleveraged) "
+                                                         "position's resting orders"),
+))
+(WHY_NONE, WHY_CASH, WHY_HOLDINGS, WHY_MARGIN, WHY_HALTED, WHY_DEFAULTED, WHY_POST_ONLY, WHY_EXPIRED,
+ WHY_LIQUIDATED) = REJECT
+REJECT_REASONS = REJECT.labels
 
 # why an advance stopped
-STOP_END = 0
-STOP_LIQUIDATION = 1
-STOP_LEDGER_FULL = 2
+STOP = codes("StopCode", (
+    ("END", "end", "the last bar asked for was run"),
+    ("LIQUIDATION", "liquidation", "a liquidation: its rows are in the report (LIQ), the engine tells the strategy"),
+    ("LEDGER_FULL", "ledger_full", "the ledger buffer is full: the engine grows it and runs on"),
+))
+STOP_END, STOP_LIQUIDATION, STOP_LEDGER_FULL = STOP
 
 # liquidation report (filled when advance stops with STOP_LIQUIDATION); up to LIQ_SLOTS rows per venue (a book
 # liquidation's slices are rows of their own: at most 1 / C_SLICE of them, then the rest or the backstop)
 LIQ_SLOTS = 8
-Q_VENUE = 0
-Q_QTY = 1
-Q_PRICE = 2
-Q_FEE = 3
-Q_INSURANCE = 4
-Q_BAR = 5
-Q_SOCIAL = 6    # deficit beyond the insurance fund, socialized (ADL of other traders); 0 when the fund covered it
-Q_BACKSTOP = 7  # 1.0: taken over by the venue's liquidator vault with the margin (Q_FEE: the margin it took)
-N_LIQ = 8
+LIQ = codes("LiquidationColumn", (
+    ("VENUE", "venue", "slot index; -1 marks an unused row"),
+    ("QTY", "qty", "position closed (signed base)"),
+    ("PRICE", "price", "price it was closed at"),
+    ("FEE", "fee", "liquidation fee, or the margin lost / taken over"),
+    ("INSURANCE", "insurance_loss", "what the venue's insurance fund paid"),
+    ("BAR", "bar", "bar index"),
+    ("SOCIAL", "socialized", "deficit beyond the insurance fund, socialized (ADL of others); 0 when the fund covered"),
+    ("BACKSTOP", "backstop", "1.0: taken over by the venue's liquidator vault with the margin (FEE: the margin)"),
+))
+Q_VENUE, Q_QTY, Q_PRICE, Q_FEE, Q_INSURANCE, Q_BAR, Q_SOCIAL, Q_BACKSTOP = LIQ
+N_LIQ = len(LIQ)
 
