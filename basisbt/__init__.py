@@ -31,15 +31,33 @@ if TYPE_CHECKING:
     from basisbt.data.venues import Venue, VenueSet
     from basisbt.engine.config import RunConfig
     from basisbt.engine.context import Context, MarginInfo, OpenOrder, VenueCosts
-    from basisbt.engine.events import (AdlEvent, BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent,
-                                       LiquidationEvent, RejectEvent, StartEvent, VenueDefaultEvent, VenueHaltEvent)
+    from basisbt.engine.events import (
+        AdlEvent,
+        BarEvent,
+        EndEvent,
+        FillEvent,
+        FundingEvent,
+        LendingRateEvent,
+        LiquidationEvent,
+        RejectEvent,
+        StartEvent,
+        VenueDefaultEvent,
+        VenueHaltEvent,
+    )
     from basisbt.engine.results import FramesNotKept
     from basisbt.engine.runner import StrategyError
     from basisbt.reports.runfiles import RunDirError
     from basisbt.results import Results
     from basisbt.strategies.base import Strategy, param, require_venue
-    from basisbt.strategies.hedge import (close_hedge, hedge_value, open_hedge, rehedge, restore_after_adl, steer,
-                                          tradable)
+    from basisbt.strategies.hedge import (
+        close_hedge,
+        hedge_value,
+        open_hedge,
+        rehedge,
+        restore_after_adl,
+        steer,
+        tradable,
+    )
 
 __version__ = "0.1.0"
 

@@ -125,9 +125,9 @@ def sweep_throughput(n_cells: int, jobs: int) -> dict:
     Per backend: wall time of the whole sweep (pool or cluster start-up included) and the steady rate,
     cells finished after the first `jobs` / time from the `jobs`-th to the last (start-up excluded).
     """
-    from basisbt.data import cache
     from basisbt.batch.sweep import run_sweep
     from basisbt.batch.sweep_plan import plan_sweep
+    from basisbt.data import cache
     from benchmarks.synth import to_hourly
     ds = to_hourly(build_year()[0])
     side = max(2, int(round(n_cells ** 0.5)))
@@ -148,7 +148,7 @@ def sweep_throughput(n_cells: int, jobs: int) -> dict:
             t0 = time.perf_counter()
             try:
                 table = run_sweep(plan, Path(root) / f"sweep-{name}", jobs=jobs,
-                                  on_row=lambda _row: stamps.append(time.perf_counter()), **kw)
+                                  on_row=lambda _row, stamps=stamps: stamps.append(time.perf_counter()), **kw)
             except ImportError as e:
                 out[name] = {"error": str(e)}
                 continue
@@ -174,8 +174,8 @@ def sweep_throughput(n_cells: int, jobs: int) -> dict:
 def stress_throughput(n_paths: int, jobs: int) -> dict:
     """Paths per second of `basisbt stress` (basisbt.batch.stress.run_stress): synthetic_dollar deciding daily on
     one-year hourly 3-venue paths generated in the workers; wall time includes the pool start."""
-    from basisbt.data.stress.model import StressModel
     from basisbt.batch.stress import StressPlan, run_stress
+    from basisbt.data.stress.model import StressModel
     plan = StressPlan("synthetic_dollar", {}, StressModel(days=365), paths=n_paths, run={"decide": "24"})
     t0 = time.perf_counter()
     table = run_stress(plan, jobs=jobs)
@@ -294,9 +294,9 @@ def end_to_end(ds, repeats: int = 3) -> dict:
     """
     import pyarrow.parquet as pq
 
+    import basisbt as bb
     from basisbt.data import cache
     from basisbt.data.validate import validate_stream
-    import basisbt as bb
     from basisbt.engine.config import RunConfig
     with tempfile.TemporaryDirectory() as root:
         items = []

@@ -272,10 +272,8 @@ def recover(root: Path) -> None:
         write_manifest(root)
         journal.unlink()
     for stray in root.rglob(".*.tmp"):
-        try:
+        with contextlib.suppress(OSError):
             stray.unlink()
-        except OSError:
-            pass
 
 
 def write(root: Path | str, key: Key, frame: pd.DataFrame, *, covered: Iterable[Range] = (),

@@ -45,7 +45,7 @@ class Dataset:
     venue_events: tuple[VenueEvent, ...] = ()   # scheduled ADL / halts / defaults (data/venue_events.py)
     collateral: dict[str, pd.DataFrame] = field(default_factory=dict)  # venue -> collateral-asset bars (optional)
     collateral_asset: str = ""
-    extra_assets: tuple["Dataset", ...] = ()   # further base assets (same quote, timeframe), see above
+    extra_assets: tuple[Dataset, ...] = ()   # further base assets (same quote, timeframe), see above
     oracle: dict[str, pd.DataFrame] = field(default_factory=dict)   # venue -> oracle-price bars (optional)
 
     @property
@@ -60,7 +60,7 @@ class Dataset:
         """Base assets of the run, the primary first (e.g. ['ETH', 'BTC'])."""
         return [self.base] + [d.base for d in self.extra_assets]
 
-    def asset(self, base: str) -> "Dataset":
+    def asset(self, base: str) -> Dataset:
         """The frames of one base asset (this Dataset for the primary)."""
         if base == self.base:
             return replace(self, extra_assets=()) if self.extra_assets else self
@@ -70,7 +70,7 @@ class Dataset:
         raise ValueError(f"asset {base!r} not in dataset {self.name!r}; assets: {', '.join(self.assets)}")
 
     @staticmethod
-    def combine(parts: "list[Dataset]", name: str | None = None) -> "Dataset":
+    def combine(parts: list[Dataset], name: str | None = None) -> Dataset:
         """One multi-asset Dataset from single-asset ones: the first is primary (its lending, flows,
         events and collateral are the run's); all must share quote and timeframe and differ in base."""
         if not parts:
@@ -150,7 +150,7 @@ class Dataset:
                     lasts.append(f["ts"].iloc[-1])
         return (min(firsts), max(lasts)) if firsts else None
 
-    def between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "Dataset":
+    def between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> Dataset:
         """The same dataset cut to rows with start <= ts < end (either bound may be None).
 
         The cut is kept on this Dataset (frozen, like the fingerprint), so runs over one window, as in a
@@ -163,7 +163,7 @@ class Dataset:
             cuts[key] = self._between(start, end)
         return cuts[key]
 
-    def _between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> "Dataset":
+    def _between(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> Dataset:
         def cut(f: pd.DataFrame) -> pd.DataFrame:
             m = pd.Series(True, index=f.index)
             if start is not None:
@@ -183,7 +183,7 @@ class Dataset:
                        extra_assets=tuple(d._between(start, end) for d in self.extra_assets),
                        oracle=cut_all(self.oracle))
 
-    def with_venues(self, venues: list[str]) -> "Dataset":
+    def with_venues(self, venues: list[str]) -> Dataset:
         """Only these venues' frames (lending and flows kept): `bb.run(..., only_venues=["binance", "bybit"])`."""
         unknown = [v for v in venues if v not in self.venues]
         if unknown or not venues:
@@ -201,7 +201,7 @@ class Dataset:
                                                   funding=keep(d.funding), index=keep(d.index), oracle=keep(d.oracle))
                                           for d in self.extra_assets))
 
-    def with_shared_spot(self, source: str) -> "Dataset":
+    def with_shared_spot(self, source: str) -> Dataset:
         """Every venue's spot leg priced from one venue's spot bars, as when spot is held in custody
         off-exchange (Ethena) and only the perps trade on the venues: `bb.run(..., spot_from=VENUE)`."""
         if source not in self.spot:

@@ -5,6 +5,7 @@ one-line file is refused after reading a capped prefix, and messages quote at mo
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -110,10 +111,8 @@ def atomic_write(path: Path, write: Callable[[Path], object], make_temp: Callabl
         fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException as e:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         if isinstance(e, OSError) and e.filename is None:
             raise with_path(e, path) from e
         raise

@@ -16,8 +16,16 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.errors import DataError
-from basisbt.data.schemas import (BAR_COLUMNS, FLOW_COLUMNS, LENDING_COLUMNS, MARK_COLUMNS, TS, TS_DTYPE,
-                          timeframe_ns, ts_ns)
+from basisbt.data.schemas import (
+    BAR_COLUMNS,
+    FLOW_COLUMNS,
+    LENDING_COLUMNS,
+    MARK_COLUMNS,
+    TS,
+    TS_DTYPE,
+    timeframe_ns,
+    ts_ns,
+)
 
 log = logging.getLogger(__name__)
 

@@ -18,15 +18,27 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from basisbt.data.venue_schema import (SPEC_RULES, TierTable, VenueSpec, VenueSpecError, check_value, did_you_mean,
-                                       identity_values, override_changes, parse_block, parse_file, to_raw)
+from basisbt.data.venue_schema import (
+    SPEC_RULES,
+    TierTable,
+    VenueSpec,
+    VenueSpecError,
+    check_value,
+    did_you_mean,
+    identity_values,
+    override_changes,
+    parse_block,
+    parse_file,
+    to_raw,
+)
 
 __all__ = ["BUILTIN_DIR", "ENV", "TierTable", "Venue", "VenueSet", "VenueSpec", "VenueSpecError", "all_blocks",
            "available_venues", "builtin_venue", "funding_caps", "funding_caps_exact", "load_venue", "spec_values", "venue_set"]
@@ -62,7 +74,7 @@ class Venue:
         first = self.at(pd.Timestamp(int(t0_ns), unit="ns", tz="UTC"))
         return tuple(s for s in self.blocks if s is first or t0_ns < s.effective_from.value <= t1_ns)
 
-    def replace(self, **changes: Any) -> "Venue":
+    def replace(self, **changes: Any) -> Venue:
         """A copy with `changes` applied to every block and checked by the schema again (a key set to None is
         removed). Values derived from another field follow it: replace(taker_fee=x) also moves
         trigger_fee = "taker" (OKX) and the fee to close in maintenance (Bybit). `name` and `quote` rename the
@@ -80,7 +92,7 @@ class Venue:
             blocks.append(parse_block(raw, f"{where} (block {s.effective_from.date()})", file_values))
         return Venue(file_values["name"], tuple(blocks), f"{self.source} + replace({_args(changes)})")
 
-    def with_overrides(self, kv: dict[str, Any]) -> "Venue":
+    def with_overrides(self, kv: dict[str, Any]) -> Venue:
         """This venue with a run's `venue_overrides.<venue>` table applied (docs/api.md): overridable fields,
         margin_mode presets, collateral ratios merged into the file's."""
         if not kv:
@@ -135,7 +147,7 @@ def _read(path: Path) -> Venue:
     return venue
 
 
-VenueLike = Union[Venue, str, os.PathLike]
+VenueLike = Venue | str | os.PathLike
 
 
 class VenueSet:
@@ -193,7 +205,7 @@ class VenueSet:
                                  "file in a directory given as {venues}, or listed in $BASISBT_VENUES", key="venues")
         return _read(f)
 
-    def check(self) -> "VenueSet":
+    def check(self) -> VenueSet:
         """Read every venue file of the set's directories now (not the built-ins, which the tests read): a bad one
         is refused before any data is loaded. Returns self."""
         for p in self._paths:

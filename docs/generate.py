@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+)[^>]*-->\n)(?P<body>.*?)(<
 INLINE = re.compile(r"(<!-- gen (?P<name>[\w-]+)\.(?P<key>\w+) -->)(?P<body>.*?)(<!-- /gen -->)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def metrics(strategy: str, scenario: str, **params: Any) -> dict[str, Any]:
     import basisbt as bb
     return bb.run(strategy, f"scenario:{scenario}", params=params, frames=False).metrics()
@@ -158,7 +158,7 @@ def code_tables() -> str:
         out += [f"**{title}** ({what}; `codes.{type(table).__name__}`):", "",
                 "| code | name | label | meaning |", "| ---: | --- | --- | --- |"]
         out += [f"| {k} | `{name}` | `{label}` | {doc} |" for k, (name, label, doc)
-                in enumerate(zip(table._fields, table.labels, table.docs))]
+                in enumerate(zip(table._fields, table.labels, table.docs, strict=True))]
         out.append("")
     return "\n".join(out)
 
@@ -170,7 +170,7 @@ GENERATORS: dict[str, Callable[[], Any]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _value(name: str) -> Any:
     return GENERATORS[name]()
 

@@ -30,12 +30,12 @@ class Checkpoint:
     ledger_rows: int
 
     @classmethod
-    def take(cls, bar: int, state: State, rec: Records, ledger: Ledger) -> "Checkpoint":
+    def take(cls, bar: int, state: State, rec: Records, ledger: Ledger) -> Checkpoint:
         return cls(bar, tuple(x.copy() for x in state), rec.attr.copy(), rec.pnl[bar].copy(), int(ledger.count[0]))
 
     def restore(self, state: State, rec: Records, ledger: Ledger, stop: int) -> None:
         """Put the book back as it was before `bar`; clear the PnL rows the kernel added in (bar, stop)."""
-        for live, kept in zip(state, self.state):
+        for live, kept in zip(state, self.state, strict=True):
             live[...] = kept
         rec.attr[...] = self.attr
         rec.pnl[self.bar] = self.pnl_row

@@ -7,7 +7,6 @@ bar's open (or this bar's close with fill='close').
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,9 +14,31 @@ import numpy as np
 import pandas as pd
 
 from basisbt.engine.config import ConfigError, did_you_mean
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_ISOLATED, C_SLIP,
-                                  C_SPOT_COLL, C_SPOT_TAKER, C_TAKER, PERP, SPOT, R_CASH, R_COLL, R_ENTRY, R_ISO, R_LIQ_PX, R_MAINT,
-                                  R_MARGIN, R_QTY, R_SPOT, T_AMOUNT)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_COLL,
+    A_ENTRY,
+    A_ISO,
+    A_QTY,
+    A_SPOT,
+    C_ISOLATED,
+    C_SLIP,
+    C_SPOT_COLL,
+    C_SPOT_TAKER,
+    C_TAKER,
+    PERP,
+    R_CASH,
+    R_COLL,
+    R_ENTRY,
+    R_ISO,
+    R_LIQ_PX,
+    R_MAINT,
+    R_MARGIN,
+    R_QTY,
+    R_SPOT,
+    SPOT,
+    T_AMOUNT,
+)
 from basisbt.engine.market import LIVE, Market
 from basisbt.engine.resting import LimitOrder, RestingBook
 from basisbt.engine.results import PNL_PARTS
@@ -186,7 +207,7 @@ class Context:
     def instruments(self) -> list[tuple[str, str]]:
         """Every (venue, asset) pair with a perp: what `asset=` can name on each venue."""
         m = self._e.market
-        return list(zip(m.slot_venue, m.slot_asset))
+        return list(zip(m.slot_venue, m.slot_asset, strict=True))
 
     @property
     def protocols(self) -> list[str]:
@@ -210,7 +231,7 @@ class Context:
         m = self._e.market
         if asset is None:
             if m.multi_asset and venue in m.venue_names:
-                assets = [a for v, a in zip(m.slot_venue, m.slot_asset) if v == venue]
+                assets = [a for v, a in zip(m.slot_venue, m.slot_asset, strict=True) if v == venue]
                 raise ConfigError(f"{venue} trades {', '.join(assets)} in this run: pass asset=..., e.g. "
                                   f"asset={assets[0]!r}")
             vs = m.venues
@@ -220,7 +241,7 @@ class Context:
             if venue not in m.venue_names:
                 vs = m.venue_names
                 raise ConfigError(f"unknown venue {venue!r}{did_you_mean(venue, vs)}; valid: {', '.join(vs)}")
-            assets = [a for v, a in zip(m.slot_venue, m.slot_asset) if v == venue]
+            assets = [a for v, a in zip(m.slot_venue, m.slot_asset, strict=True) if v == venue]
             raise ConfigError(f"{venue} has no {asset!r} perp in this run; assets there: {', '.join(assets)}")
         return j
 
@@ -400,7 +421,7 @@ class Context:
         e = self._e
         lo, hi = max(bar + 1, 0), e.bar + 1
         rows = e.rec.pnl[lo:hi].sum(axis=0) if hi > lo else np.zeros(e.rec.pnl.shape[1])
-        return dict(zip(PNL_PARTS, rows.tolist()))
+        return dict(zip(PNL_PARTS, rows.tolist(), strict=True))
 
     @property
     def in_transit(self) -> float:

@@ -23,7 +23,7 @@ EVENT_DT = np.dtype([("known_ns", "i8"), ("kind", "i1"), ("key", "i4"), ("row", 
 def _events(known_ns: np.ndarray, kind: int, key: int, row: np.ndarray, bar: np.ndarray) -> np.ndarray:
     """One block of queue entries of a single kind and key."""
     e = np.empty(known_ns.shape[0], EVENT_DT)
-    for name, value in zip(EVENT_DT.names, (known_ns, kind, key, row, bar)):
+    for name, value in zip(EVENT_DT.names, (known_ns, kind, key, row, bar), strict=True):
         e[name] = value
     return e
 

@@ -81,7 +81,7 @@ class Watch:
                 self.fired = True
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target), ctypes.py_object(HookTimeout))
 
-    def __enter__(self) -> "Watch":
+    def __enter__(self) -> Watch:
         _SIGINT["seen"] = False                    # a Ctrl-C before this run (a notebook) is not this run's
         if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
             if signal.getsignal(signal.SIGINT) is signal.default_int_handler:

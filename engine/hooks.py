@@ -12,8 +12,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from basisbt.engine.context import Context
-    from basisbt.engine.events import (AdlEvent, BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent,
-                                       LiquidationEvent, RejectEvent, StartEvent, VenueDefaultEvent, VenueHaltEvent)
+    from basisbt.engine.events import (
+        AdlEvent,
+        BarEvent,
+        EndEvent,
+        FillEvent,
+        FundingEvent,
+        LendingRateEvent,
+        LiquidationEvent,
+        RejectEvent,
+        StartEvent,
+        VenueDefaultEvent,
+        VenueHaltEvent,
+    )
 
 
 class Hooks:

@@ -81,7 +81,7 @@ class Market:
 
     def slot(self, venue: str, asset: str) -> int:
         """Index of the (venue, asset) slot, or -1 when that venue has no perp of that asset."""
-        for j, (v, a) in enumerate(zip(self.slot_venue, self.slot_asset)):
+        for j, (v, a) in enumerate(zip(self.slot_venue, self.slot_asset, strict=True)):
             if v == venue and a == asset:
                 return j
         return -1

@@ -77,7 +77,7 @@ class RestingBook:
 
     def trades_at(self, i: int) -> list[LimitOrder]:
         """Resting orders that bar i trades strictly through, in book order (not taken off: the fill may fail)."""
-        from basisbt.engine.kernels.fills import first_fill_bar   # numba: loaded by a run, not by `strategies`
+        from basisbt.engine.kernels.fills import first_fill_bar  # numba: loaded by a run, not by `strategies`
         return [o for o in self.orders if first_fill_bar(self.high[o.instrument][o.venue],
                                                          self.low[o.instrument][o.venue], o.price, o.qty > 0.0,
                                                          i, i + 1) == i]

@@ -22,32 +22,86 @@ from basisbt.data.venues import venue_set
 from basisbt.engine.checkpoint import Checkpoint
 from basisbt.engine.config import ConfigError, RunConfig, config_id
 from basisbt.engine.context import Actions, Context, Transfer
-from basisbt.engine.events import (BarEvent, EndEvent, FillEvent, FundingEvent, LendingRateEvent, LiquidationEvent,
-                           RejectEvent, StartEvent)
+from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, events_of
+from basisbt.engine.events import (
+    BarEvent,
+    EndEvent,
+    FillEvent,
+    FundingEvent,
+    LendingRateEvent,
+    LiquidationEvent,
+    RejectEvent,
+    StartEvent,
+)
+from basisbt.engine.guard import HookTimeout, Watch, user_interrupt
+from basisbt.engine.hooks import Hooks, overrides
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, Records, State
 from basisbt.engine.kernels.book import write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_FUND, A_ISO, C_FUND_SIZE, C_ISOLATED, C_SPOT_COLL,
-                                          C_SPOT_TAKER, INSTRUMENTS, K_COLL_TRADE, K_DEPOSIT, K_FEE, K_LENDING,
-                                          K_TRANSFER_OUT, K_WITHDRAWAL, K_WITHDRAWAL_FEE, LEDGER_KINDS, LIQ_SLOTS,
-                                          L_KIND, L_REF, L_TS, L_VENUE, N_ACCT, N_LEDGER_I, N_LIQ, N_PNL, N_REC,
-                                          N_TRANSIT, O_FILLED, O_REFUSED, ORDER_STATUS, P_FEES, Q_BAR,
-                                          REJECT_REASONS, WHY_DEFAULTED, WHY_EXPIRED, WHY_HALTED, WHY_LIQUIDATED,
-                                          WHY_POST_ONLY, O_CANCELLED, PERP, Q_FEE, Q_INSURANCE, Q_PRICE, Q_QTY,
-                                          Q_SOCIAL, Q_VENUE, SPOT, STOP_LEDGER_FULL, STOP_LIQUIDATION, T_AMOUNT,
-                                          T_ARRIVE_NS, T_DEST, Q_BACKSTOP)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_COLL,
+    A_FUND,
+    A_ISO,
+    C_FUND_SIZE,
+    C_ISOLATED,
+    C_SPOT_COLL,
+    C_SPOT_TAKER,
+    INSTRUMENTS,
+    K_COLL_TRADE,
+    K_DEPOSIT,
+    K_FEE,
+    K_LENDING,
+    K_TRANSFER_OUT,
+    K_WITHDRAWAL,
+    K_WITHDRAWAL_FEE,
+    L_KIND,
+    L_REF,
+    L_TS,
+    L_VENUE,
+    LEDGER_KINDS,
+    LIQ_SLOTS,
+    N_ACCT,
+    N_LEDGER_I,
+    N_LIQ,
+    N_PNL,
+    N_REC,
+    N_TRANSIT,
+    O_CANCELLED,
+    O_FILLED,
+    O_REFUSED,
+    ORDER_STATUS,
+    P_FEES,
+    PERP,
+    Q_BACKSTOP,
+    Q_BAR,
+    Q_FEE,
+    Q_INSURANCE,
+    Q_PRICE,
+    Q_QTY,
+    Q_SOCIAL,
+    Q_VENUE,
+    REJECT_REASONS,
+    SPOT,
+    STOP_LEDGER_FULL,
+    STOP_LIQUIDATION,
+    T_AMOUNT,
+    T_ARRIVE_NS,
+    T_DEST,
+    WHY_DEFAULTED,
+    WHY_EXPIRED,
+    WHY_HALTED,
+    WHY_LIQUIDATED,
+    WHY_POST_ONLY,
+)
 from basisbt.engine.kernels.entry import compiled
 from basisbt.engine.kernels.fills import fill_order
 from basisbt.engine.market import LIVE, UNLISTED, market_of
 from basisbt.engine.resting import LimitOrder, RestingBook
 from basisbt.engine.results import PNL_PARTS, NotKept, RunRecords, RunResult
-from basisbt.engine.guard import HookTimeout, Watch, user_interrupt
-from basisbt.engine.hooks import Hooks, overrides
-from basisbt.engine.event_queue import EV_BAR, EV_FUNDING, EV_LENDING, events_of
 from basisbt.engine.timeline_frame import build_timeline
 from basisbt.engine.venue_events import EVENT_COLUMNS, VenueSchedule, apply_step, freeze_halts
 from basisbt.engine.venue_setup import run_venues, venue_schedule
-
 
 NOT_IN_ID = ("strict", "timeout")        # run keys that change whether a run is refused, never its numbers
 
@@ -134,7 +188,7 @@ class Engine:
         self._spec_changes = schedule[1:]          # (bar, tables, specs) the run switches to at that bar's open
         start = _ts(m.open_ns[0]).isoformat()
         self.venue_blocks: dict[str, list[dict[str, str]]] = {  # which spec block was in force when (run.toml)
-            v: [{"block": str(s.effective_from.date()), "from": start}] for v, s in zip(m.slot_venue, self.specs)}
+            v: [{"block": str(s.effective_from.date()), "from": start}] for v, s in zip(m.slot_venue, self.specs, strict=True)}
         self.arrays = m.arrays()
         self.state = State(np.zeros((nv, N_ACCT)), np.zeros(npr), np.zeros(npr), np.zeros((16, N_TRANSIT)),
                            self.arrays.spot_open[0].copy(), self.arrays.mark_open[0].copy())
@@ -333,9 +387,8 @@ class Engine:
             for hook, ev in self._new_venue_events:
                 self._call(hook, ev)
             self._new_venue_events = []
-        if self._wants_funding or self._wants_lending:
-            if self._deliver_rates(last, d):
-                self.sleep_until = -1
+        if (self._wants_funding or self._wants_lending) and self._deliver_rates(last, d):
+            self.sleep_until = -1
         if self.sleep_until < 0 or not self.honor_sleep:
             self.sleep_until = -1
             self._call("on_bar", BarEvent(d, self._now_ns))
@@ -812,12 +865,12 @@ class Engine:
         keeps its arrays); the margin set-up a strategy chose (isolated, spot collateral) stays."""
         keep = self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]].copy()
         fund_was = self.tables.cfg[:, C_FUND_SIZE].copy()
-        for live, new in zip(self.tables, tables):
+        for live, new in zip(self.tables, tables, strict=True):
             live[...] = new
         self.tables.cfg[:, [C_ISOLATED, C_SPOT_COLL]] = keep
         moved = self.tables.cfg[:, C_FUND_SIZE] != fund_was      # a newer recorded fund size supersedes the model's
         self.state.acct[moved, A_FUND] = self.tables.cfg[moved, C_FUND_SIZE]
-        for j, (old, spec) in enumerate(zip(self.specs, specs)):
+        for j, (old, spec) in enumerate(zip(self.specs, specs, strict=True)):
             if spec.effective_from != old.effective_from and self.market.home[j] == j:   # once per venue
                 at = _ts(self.market.open_ns[bar]).isoformat()
                 venue = self.market.slot_venue[j]

@@ -120,7 +120,7 @@ def build_timeline(market: Market, rec: Records) -> pd.DataFrame:
     """The timeline frame indexed by bar close; one float64 block so pandas neither stacks nor copies."""
     names = timeline_columns(market.venues, market.protocols)
     block = np.empty((len(names), market.n))        # row k holds column k, contiguous as pandas stores it
-    col = dict(zip(names, block))
+    col = dict(zip(names, block, strict=True))
     col["equity"][:] = rec.equity
     for k, part in enumerate(PNL_PARTS):
         col[f"pnl_{part}"][:] = rec.pnl[:, k]

@@ -19,13 +19,36 @@ import pandas as pd
 
 from basisbt.data.venue_events import VenueEvent, check_events
 from basisbt.engine.events import AdlEvent, VenueDefaultEvent, VenueHaltEvent
-from basisbt.engine.market import Market
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_COLL,
+    A_ENTRY,
+    A_FUND,
+    A_ISO,
+    A_QTY,
+    A_SPOT,
+    C_ISOLATED,
+    C_TIER_BASE,
+    K_ADL,
+    K_COLL_TRADE,
+    K_DEFAULT_LOSS,
+    K_REALIZED,
+    K_SPOT_TRADE,
+    K_TRANSFER_IN,
+    K_TRANSFER_OUT,
+    P_BASIS,
+    P_LIQUIDATION,
+    P_PRICE,
+    T_AMOUNT,
+    T_ARRIVE_NS,
+    T_DEST,
+    WHY_DEFAULTED,
+    WHY_HALTED,
+    WHY_LIQUIDATED,
+    WHY_NONE,
+)
 from basisbt.engine.kernels.margin import leverage_pnl, maintenance_margin_at
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO, A_QTY, A_SPOT, C_ISOLATED,
-                                          C_TIER_BASE, K_ADL,
-                                          K_COLL_TRADE, K_DEFAULT_LOSS, K_REALIZED, K_SPOT_TRADE, K_TRANSFER_IN,
-                                          K_TRANSFER_OUT, P_BASIS, P_LIQUIDATION, P_PRICE, T_AMOUNT, T_ARRIVE_NS, T_DEST, WHY_DEFAULTED,
-                                          WHY_HALTED, WHY_LIQUIDATED, WHY_NONE)
+from basisbt.engine.market import Market
 
 EVENT_COLUMNS = ("ts", "venue", "kind", "instrument", "qty", "price", "amount")
 

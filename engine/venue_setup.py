@@ -15,8 +15,7 @@ from basisbt.data.venue_schema import SlotContext, kernel_values
 from basisbt.data.venues import Venue, VenueSet, VenueSpec, venue_set
 from basisbt.engine.config import ConfigError
 from basisbt.engine.kernels.arrays import VenueTables
-from basisbt.engine.kernels.codes import (C_HOME_OFF, C_ISOLATED, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL, CFG_COLUMNS,
-                                          N_CFG)
+from basisbt.engine.kernels.codes import C_HOME_OFF, C_ISOLATED, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL, CFG_COLUMNS, N_CFG
 
 _COL = {name: k for k, name in enumerate(CFG_COLUMNS)}
 
@@ -50,13 +49,13 @@ def venue_arrays(venues: list[str], base: str | list[str], at: pd.Timestamp, sli
     resolved = resolved or run_venues(venues, overrides, source)
     specs = [resolved[v].at(at) for v in venues]
     vcfg = np.zeros((len(venues), N_CFG))
-    tables = [s.tier_table(b) for s, b in zip(specs, bases)]
+    tables = [s.tier_table(b) for s, b in zip(specs, bases, strict=True)]
     k = max([t.floor.shape[0] for t in tables] + [min_tiers])
     floor = np.full((len(venues), k), np.inf)
     rate = np.zeros((len(venues), k))
     amount = np.zeros((len(venues), k))
     max_lev = np.ones((len(venues), k))
-    for j, (s, t) in enumerate(zip(specs, tables)):
+    for j, (s, t) in enumerate(zip(specs, tables, strict=True)):
         for col, x in kernel_values(s, SlotContext(bases[j], collateral_asset)).items():
             vcfg[j, _COL[col]] = x
         vcfg[j, C_HOME_OFF] = j - venues.index(venues[j])   # a venue's cash is on its first slot
@@ -83,7 +82,7 @@ def venue_schedule(venues: list[str], base: str | list[str], open_ns: np.ndarray
                 bars.add(int(np.searchsorted(open_ns, t, side="left")))
     at = [pd.Timestamp(int(open_ns[b]), unit="ns", tz="UTC") for b in sorted(bars)]
     bases = _bases(venues, base)
-    k = max(resolved[v].at(a).tier_table(b).floor.shape[0] for v, b in zip(venues, bases) for a in at)
+    k = max(resolved[v].at(a).tier_table(b).floor.shape[0] for v, b in zip(venues, bases, strict=True) for a in at)
     return [(b, *venue_arrays(venues, base, a, slippage, slippage_impact, overrides, min_tiers=k,
                               collateral_asset=collateral_asset, resolved=resolved))
-            for b, a in zip(sorted(bars), at)]
+            for b, a in zip(sorted(bars), at, strict=True)]

@@ -11,8 +11,18 @@ import pandas as pd
 from basisbt.engine.results import RunResult
 from basisbt.reports import assets, attribution, quality
 from basisbt.reports import model as M
-from basisbt.reports.fmt import (CONVENTIONS_TEXT, annualized_mark, headline_rows, is_short, num, pct, period, when,
-                                 window, window_note)
+from basisbt.reports.fmt import (
+    CONVENTIONS_TEXT,
+    annualized_mark,
+    headline_rows,
+    is_short,
+    num,
+    pct,
+    period,
+    when,
+    window,
+    window_note,
+)
 from basisbt.reports.model import Card, Cell, Chart, Code, Columns, Report, Section, Table, Text
 
 MAX_FILL_ROWS = 200

@@ -21,6 +21,7 @@ reading the command's output ends with the command), and it dies with its parent
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pickle
@@ -30,8 +31,8 @@ import sys
 import time
 from typing import Any
 
-from basisbt.engine.results import RunResult
 from basisbt.data.phases import phase
+from basisbt.engine.results import RunResult
 
 _FAILED = "\0failed"          # a chart the helper could not draw: drawn (and its error raised) by the parent
 MIN_WAIT_S = 30.0             # a helper's time limit: this, or 4x what this process took for its share
@@ -187,10 +188,8 @@ class WarmHelper:
         try:
             _send(fd, (dataclasses.replace(results, records=None), dpi))
         except OSError:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
             return False
         return True
 
@@ -299,7 +298,7 @@ class ChartJob:
             self.warm = None
             if got is not None:
                 return got
-        from basisbt.reports import plots            # matplotlib, here only when this process draws
+        from basisbt.reports import plots  # matplotlib, here only when this process draws
         builders = plots.chart_builders(self.results)
         drawn: dict[str, Any] = {}
         t0 = time.perf_counter()

@@ -84,7 +84,7 @@ def metrics_table(labels: Sequence[str], metrics: Sequence[dict[str, Any]]) -> T
 def comparison_report(labels: Sequence[str], dirs: Sequence[Path], metrics: Sequence[dict[str, Any]],
                       equity_png: bytes) -> Report:
     """The comparison page of the runs in `dirs` (shown by `labels`), their metrics and equity chart."""
-    runs = ", ".join(f"`{lab}` = {d}" for lab, d in zip(labels, dirs))
+    runs = ", ".join(f"`{lab}` = {d}" for lab, d in zip(labels, dirs, strict=True))
     return Report(
         title=f"Comparison of {len(labels)} runs", subtitle=(f"{len(labels)} runs · {runs}",),
         sections=(Section("metrics", "Metrics side by side", (metrics_table(labels, metrics),)),

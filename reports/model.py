@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from basisbt.reports import fmt
 
@@ -171,7 +171,7 @@ class Columns:
     blocks: tuple[Block, ...]
 
 
-Block = Union[Table, Text, Chart, Code, Columns]
+Block = Table | Text | Chart | Code | Columns
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ def _asset_panels(results: RunResult, dpi: int, draw, extra: int = 0,
     groups = asset_groups(results.venues)
     n = len(groups) + extra
     fig, axes = _new(n, 2.4 * n + 0.6, ratios, dpi)
-    for ax, (asset, slots) in zip(axes, groups):
+    for ax, (asset, slots) in zip(axes, groups, strict=True):
         draw(ax, asset, slots)
     return fig, axes
 
@@ -538,7 +538,7 @@ def fig_synthetic(results: RunResult, dpi: int = 110) -> Figure | None:
     if not have:
         return None
     fig, axes = _new(len(have), 2.6 * len(have) + 0.6, dpi=dpi)
-    for ax, (key, title, ylabel, percent) in zip(axes, have):
+    for ax, (key, title, ylabel, percent) in zip(axes, have, strict=True):
         s = ex[key].dropna()
         t = _naive(s.index)
         y = s.to_numpy() * (100.0 if percent else 1.0)

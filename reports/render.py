@@ -42,7 +42,7 @@ def _labels(dirs: Sequence[Path]) -> list[str]:
     """Short unique labels for runs: the directory name, with its parent when names collide."""
     names = [d.name for d in dirs]
     out = []
-    for d, n in zip(dirs, names):
+    for d, n in zip(dirs, names, strict=True):
         out.append(f"{d.parent.name}/{n}" if names.count(n) > 1 else n)
     return out
 
@@ -61,10 +61,10 @@ def render_comparison(run_dirs: Sequence[str | Path], out: str | Path, *, dpi: i
     from basisbt.reports.metrics import compute_metrics
     mets = [compute_metrics(r) for r in runs]
     labels = _labels(dirs)
-    curves = [(lab, nav_series(r), float(r.initial_equity)) for lab, r in zip(labels, runs)]
+    curves = [(lab, nav_series(r), float(r.initial_equity)) for lab, r in zip(labels, runs, strict=True)]
     equity_png = plots.figure_png(plots.fig_compare_equity(curves, dpi=dpi), dpi)
     html = to_html(comparison_report(labels, dirs, mets, equity_png))
-    metrics = json.dumps(dict(zip(labels, mets)), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    metrics = json.dumps(dict(zip(labels, mets, strict=True)), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
 
     def fill(stage: Path) -> None:
         atomic_write_text(stage / "metrics.json", metrics + "\n")

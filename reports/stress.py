@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.safe_io import atomic_write_text
-from basisbt.reports.stress_summary import OUTCOMES, fan
 from basisbt.reports import model as M
 from basisbt.reports.fmt import pct
 from basisbt.reports.model import Cell, Chart, Report, Section, Table, Text
+from basisbt.reports.stress_summary import OUTCOMES, fan
 
 OUTCOME_TEXT = {"liquidated": "any liquidation", "reserve_out": "reserve fund ran out (below 0)",
                 "backing_below_1": "backing ratio below 1", "negative_yield": "negative yield over the horizon"}
@@ -31,7 +31,7 @@ def fan_png(table: pd.DataFrame, path: Path) -> bytes:
     if "backing_daily" in ok and any(len(s) for s in ok["backing_daily"]):
         panels.append(("backing ratio", list(ok["backing_daily"])))
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.6 * (len(panels) + 1), 3.6))
-    for ax, (label, series) in zip(axes, panels):
+    for ax, (label, series) in zip(axes, panels, strict=True):
         q = fan(series)
         days = np.arange(q.shape[1])
         ax.fill_between(days, q[0], q[4], alpha=0.18, color="C0", label="5-95 %")

@@ -13,23 +13,24 @@ sha256 goes into run.toml `[files]` and run.toml's own into metrics.json `run_fi
 from __future__ import annotations
 
 import ctypes
-import glob
 import errno
+import glob
 import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
+from basisbt.data.phases import phase
 from basisbt.data.safe_io import atomic_write, atomic_write_text, fsync_path
 from basisbt.engine.results import RunResult
-from basisbt.data.phases import phase
 from basisbt.reports import runfiles, tomlfmt
-from basisbt.reports.model import ALLOCATION_PNG
 from basisbt.reports.metrics import compute_metrics
+from basisbt.reports.model import ALLOCATION_PNG
 from basisbt.reports.series import timeline_index
 
 if TYPE_CHECKING:
@@ -426,7 +427,7 @@ def allocation_png(results: RunResult, dpi: int = 110) -> bytes | None:
     from basisbt.reports import assets
     if not assets.assets_of(results):
         return None
-    from basisbt.reports import plots            # matplotlib: only when there is this chart to draw
+    from basisbt.reports import plots  # matplotlib: only when there is this chart to draw
     fig = plots.fig_asset_allocation(results, assets.allocation_switches(results), dpi)
     return plots.png_bytes(fig, dpi=dpi)
 

@@ -89,12 +89,12 @@ class FundingAllocator(Strategy):
             score = (np.arange(len(vs)) == int(np.argmax(score))).astype(float)
         if len(ctx.assets) == 1:
             w = self.p.min_weight + (1.0 - len(vs) * self.p.min_weight) * score / score.sum()
-            return dict(zip(vs, w.tolist()))
+            return dict(zip(vs, w.tolist(), strict=True))
         # several assets: min_weight is a venue's floor, shared by its (venue, asset) slots
         venue = [ctx.split(k)[0] for k in vs]
         floor = np.array([self.p.min_weight / venue.count(v) for v in venue])
         w = floor + (1.0 - floor.sum()) * score / score.sum()
-        return dict(zip(vs, w.tolist()))
+        return dict(zip(vs, w.tolist(), strict=True))
 
     def move_pays(self, ctx: Context, cur: dict[str, float], new: dict[str, float], capital: float) -> bool:
         """True when the extra funding over horizon_days beats the cost of moving to `new` (quote)."""

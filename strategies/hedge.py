@@ -14,7 +14,6 @@ from __future__ import annotations
 from basisbt.engine.context import Context
 from basisbt.engine.events import AdlEvent
 
-
 # perp notional / quote margin of a hedge on a venue that does not take its spot as margin (Hyperliquid): 3x
 # leaves a short room for about a +30 % move before its margin is gone (perp_short's `leverage` default). A
 # constant, not a declared parameter, so that runs on venues taking spot margin keep their identity.

@@ -32,9 +32,8 @@ class RegimeRule:
         width = self.spread_high - self.spread_low
         spread = funding_apr - stables_apy
         if width <= 0.0:                                  # a step at spread_high
-            x = 1.0 if spread >= self.spread_high else 0.0
-        else:
-            x = (spread - self.spread_low) / width
+            return self.high if spread >= self.spread_high else self.low
+        x = (spread - self.spread_low) / width
         if x >= 1.0 or x <= 0.0:                         # the ends exactly (not low + (high - low) x 1)
             return self.high if x >= 1.0 else self.low
         return self.low + (self.high - self.low) * x

@@ -33,11 +33,25 @@ from dataclasses import dataclass
 
 from basisbt.engine.config import ConfigError
 from basisbt.engine.context import Context
-from basisbt.engine.events import (AdlEvent, BarEvent, EndEvent, FillEvent, LiquidationEvent, StartEvent,
-                                   VenueDefaultEvent)
+from basisbt.engine.events import (
+    AdlEvent,
+    BarEvent,
+    EndEvent,
+    FillEvent,
+    LiquidationEvent,
+    StartEvent,
+    VenueDefaultEvent,
+)
 from basisbt.strategies.base import Strategy, param, require_venue
-from basisbt.strategies.hedge import (close_hedge, configure_hedges, hedge_value, open_hedge, rehedge,
-                                      restore_after_adl, tradable)
+from basisbt.strategies.hedge import (
+    close_hedge,
+    configure_hedges,
+    hedge_value,
+    open_hedge,
+    rehedge,
+    restore_after_adl,
+    tradable,
+)
 from basisbt.strategies.payout import Cadence, PayoutSchedule
 from basisbt.strategies.presets import PRESETS, apply_preset
 from basisbt.strategies.realized_basis import BasisBook

@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from basisbt.data.checks import build_dataclass, did_you_mean
 from basisbt.data.errors import ConfigError
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_STRATEGY = "perp_short"
 DEFAULT_DATA = "scenario:feb-2025-crash"
 
-StrategyLike = Union[str, type[Hooks], Hooks]
+StrategyLike = str | type[Hooks] | Hooks
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import pandas as pd
 from basisbt.batch.backends import check_scheduler, run_jobs
 from basisbt.batch.execute import Memo, execute, prepare
 from basisbt.batch.sweep_plan import SweepError, SweepPlan
-from basisbt.batch.sweep_store import (BATCH_S, CELL_DIR, METRIC_COLUMNS, collect, missing_cells, write_cells)
+from basisbt.batch.sweep_store import BATCH_S, CELL_DIR, METRIC_COLUMNS, collect, missing_cells, write_cells
 from basisbt.data.errors import ConfigError
 
 WORKER = Memo()          # per process: what this worker's cells share (datasets, strategy classes)

@@ -9,6 +9,7 @@ else a poll every half second) and ends the worker the moment it is gone. No orp
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import select
@@ -25,10 +26,8 @@ def die_with_parent(parent_pid: int) -> None:
     """Worker initializer: ignore Ctrl-C, die with the forkserver (prctl) and with `parent_pid` (a thread)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):      # pragma: no cover - no libc prctl
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):      # pragma: no cover - no libc prctl
-            pass
     if not _alive(parent_pid):                 # it died before the watch began
         os._exit(1)
     threading.Thread(target=_watch, args=(parent_pid,), name="basisbt-parent-watch", daemon=True).start()
@@ -62,8 +61,6 @@ def _watch(pid: int) -> None:
 def stop_pool(pool: Any) -> None:
     """Terminate a ProcessPoolExecutor's workers now (they ignore Ctrl-C) and drop its queued work."""
     for p in list(getattr(pool, "_processes", {}).values()):
-        try:
+        with contextlib.suppress(OSError, ValueError):          # pragma: no cover - already gone
             p.terminate()
-        except (OSError, ValueError):          # pragma: no cover - already gone
-            pass
     pool.shutdown(wait=False, cancel_futures=True)

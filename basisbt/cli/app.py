@@ -6,10 +6,10 @@ environment failed (permissions, read-only or full disk, network), one line nami
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -30,6 +30,7 @@ app = typer.Typer(
          "`basisbt scenarios` and `basisbt strategies`.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=SafeGroup)
 out = Console()
+CONFIG_HELP = escape("run TOML: run keys at top level, strategy params under [params]")
 
 
 @app.callback()
@@ -54,34 +55,33 @@ def default_run_name(res) -> str:
 
 @app.command()
 def run(
-    strategy: Optional[str] = typer.Option(
+    strategy: str | None = typer.Option(
         None, "--strategy", "-s", show_default="perp_short",
         help="built-in name (see `basisbt strategies`) or path/to/file.py:ClassName"),
-    data: Optional[str] = typer.Option(
+    data: str | None = typer.Option(
         None, "--data", "-d", show_default="scenario:feb-2025-crash",
         help="scenario:NAME[:SEED] (see `basisbt scenarios`), cache[:SYMBOL] (several assets: cache:ETH/USDT,BTC/USDT, "
              "the first is primary), a dataset .toml, or a stress path stress:SEED:PATH[:key=value,...]"),
-    config: Optional[Path] = typer.Option(None, "--config", "-c",
-                                          help=escape("run TOML: run keys at top level, strategy params under [params]")),
-    set_: List[str] = typer.Option([], "--set", help="strategy parameter key=value (repeatable), "
+    config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
+    set_: list[str] = typer.Option([], "--set", help="strategy parameter key=value (repeatable), "
                                                      "e.g. --set collateral=usdt --set leverage=5"),
-    start: Optional[str] = typer.Option(None, "--start", help="first date to use (UTC, e.g. 2025-02-01)"),
-    end: Optional[str] = typer.Option(None, "--end", help="date to stop before (UTC)"),
-    timeframe: Optional[str] = typer.Option(None, "--timeframe", help="bar size for scenarios (default: the scenario's own, 1h for most; see `basisbt scenarios`)"),
-    fill: Optional[str] = typer.Option(None, "--fill", help="'open' (next bar's open, default) or 'close'"),
-    out_dir: Optional[Path] = typer.Option(
+    start: str | None = typer.Option(None, "--start", help="first date to use (UTC, e.g. 2025-02-01)"),
+    end: str | None = typer.Option(None, "--end", help="date to stop before (UTC)"),
+    timeframe: str | None = typer.Option(None, "--timeframe", help="bar size for scenarios (default: the scenario's own, 1h for most; see `basisbt scenarios`)"),
+    fill: str | None = typer.Option(None, "--fill", help="'open' (next bar's open, default) or 'close'"),
+    out_dir: Path | None = typer.Option(
         None, "--out", "-o", help="run directory, written whole and replacing an earlier run there "
                                   "(default runs/<strategy>-<data>-<first day>-<last day>-<config id>)"),
     strict: bool = typer.Option(False, "--strict", help="refuse data with missing bars or funding inside a gap "
                                                         "(exit 2) instead of pricing them stale and counting them"),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache",
+    cache_dir: Path | None = typer.Option(None, "--cache",
                                              help="cache dir for --data cache (default $BASISBT_CACHE or ~/.cache/basisbt)"),
-    venues: Optional[str] = typer.Option(None, "--venues", help="use only these venues of the data, e.g. binance,bybit"),
-    venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
-    spot_from: Optional[str] = typer.Option(None, "--spot-from",
+    venues: str | None = typer.Option(None, "--venues", help="use only these venues of the data, e.g. binance,bybit"),
+    venues_dir: list[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
+    spot_from: str | None = typer.Option(None, "--spot-from",
                                             help="price every venue's spot leg from this venue's spot bars "
                                                  "(spot held in custody, perps on the venues)"),
-    benchmark: Optional[str] = typer.Option(None, "--benchmark",
+    benchmark: str | None = typer.Option(None, "--benchmark",
                                             help="compare a recorded series with an outside one: FILE.csv:COLUMN"
                                                  "[:SERIES], SERIES = staker_apy (default when recorded), nav, "
                                                  "backing_ratio or a timeline column; correlation and mean "
@@ -89,10 +89,10 @@ def run(
     benchmark_unit: str = typer.Option("auto", "--benchmark-unit",
                                        help="units of the benchmark column: fraction, percent, or auto (10x-3000x the "
                                             "run's series is percent)"),
-    benchmark_time: Optional[str] = typer.Option(None, "--benchmark-time",
+    benchmark_time: str | None = typer.Option(None, "--benchmark-time",
                                                  help="the benchmark file's time column (default: a ts/time/"
                                                       "timestamp/date column; unix s/ms/us/ns or ISO 8601)"),
-    timeout: Optional[float] = TimeoutOpt,
+    timeout: float | None = TimeoutOpt,
     csv: bool = typer.Option(False, "--csv", help="write the equity, ledger, fills and extras tables as CSV "
                                                   "instead of Parquet (slower on long runs: ~35 s for a year of 1m bars)"),
 ) -> None:
@@ -278,10 +278,8 @@ def _leave(code: object) -> None:
         code = 1
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code if isinstance(code, int) else 0)
 
 

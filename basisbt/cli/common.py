@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -153,8 +154,14 @@ def batch_target(out: Path, kind: str, jobs: int | None, scheduler: str | None) 
 @contextmanager
 def count_progress(unit: str, total: int) -> Iterator[Callable[[int], None]]:
     """A transient 'N of total' progress bar on stderr (off when stderr is not a terminal); yields advance(n)."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     with Progress(TextColumn(f"[bold]{unit}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal) as prog:
         task = prog.add_task(unit, total=total)

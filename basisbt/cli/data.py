@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from basisbt.data.errors import DataError
 from basisbt.cli.common import err, fail, key_values
+from basisbt.data.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,7 +54,7 @@ def _logging() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-def _ts(v: Optional[str], name: str) -> Optional[pd.Timestamp]:
+def _ts(v: str | None, name: str) -> pd.Timestamp | None:
     import pandas as pd
     if v is None:
         return None
@@ -76,7 +76,7 @@ def _summary(entries: list[dict], title: str) -> None:
     out.print(t)
 
 
-def _names(**flags: Optional[str]) -> None:
+def _names(**flags: str | None) -> None:
     """Check venue/protocol/symbol/asset flags before any file is read (they become cache paths)."""
     from basisbt.data.names import check_name, check_symbol
     for flag, value in flags.items():
@@ -87,7 +87,7 @@ def _names(**flags: Optional[str]) -> None:
             (check_symbol if flag in ("symbol", "asset") else check_name)(v, opt)
 
 
-def _choices(**flags: tuple[Optional[str], Iterable[str]]) -> None:
+def _choices(**flags: tuple[str | None, Iterable[str]]) -> None:
     """Refuse a flag whose value is not one of its valid values, naming the flag (before any file is read)."""
     for flag, (value, valid) in flags.items():
         names = list(valid)
@@ -100,7 +100,7 @@ def _prescan(path: Path) -> None:
     from basisbt.data.safe_io import check_text_table
     if not path.exists():
         raise DataError("no such file or directory", file=str(path))
-    files = [path] if path.is_file() else [p for p, _ in zip(path.rglob("*"), range(10_000)) if p.is_file()]
+    files = [path] if path.is_file() else [p for p, _ in zip(path.rglob("*"), range(10_000), strict=False) if p.is_file()]
     for f in files:
         check_text_table(f, error=lambda m, f=f: DataError(m.split(": ", 1)[1], file=str(f)))
     if path.is_file() and path.suffix.lower() == ".csv":
@@ -110,13 +110,13 @@ def _prescan(path: Path) -> None:
             raise DataError("no data rows (empty or header only)", file=str(path))
 
 
-def _root(cache_dir: Optional[Path]) -> Path:
+def _root(cache_dir: Path | None) -> Path:
     """The cache root, refused (exit 2) when it or a parent is a file."""
     from basisbt.data import cache
     return cache.check_root(cache.default_root(cache_dir))
 
 
-def _store(items, root: Path, repair: bool, max_fill: int, *, on_duplicate: str = "error", snap: Optional[str] = None,
+def _store(items, root: Path, repair: bool, max_fill: int, *, on_duplicate: str = "error", snap: str | None = None,
            allow_extreme: bool = False) -> None:
     """Snap, repair, resolve duplicates, check units and validate every item, then write them as one unit."""
     from basisbt.data.ingest.common import ON_DUPLICATE, ImportOptions, finalize
@@ -156,12 +156,12 @@ def register(app: typer.Typer) -> None:
     @app.command("fetch")
     def fetch_cmd(exchange: str = typer.Option("binance", "--exchange", help="comma-separated ccxt ids"),
                   symbol: str = typer.Option("ETH/USDT", "--symbol", help="spot symbol; the perp is SYMBOL:QUOTE"),
-                  since: Optional[str] = typer.Option(None, "--since"), until: Optional[str] = typer.Option(None, "--until"),
+                  since: str | None = typer.Option(None, "--since"), until: str | None = typer.Option(None, "--until"),
                   timeframe: str = typer.Option("1h", "--timeframe"),
                   streams: str = typer.Option("spot,perp,mark,index,funding", "--streams"),
                   retries: int = typer.Option(5, "--retries", help="retries per request on network errors "
                                                                    "(backoff 1, 2, 4, ... s); 0-20"),
-                  cache_dir: Optional[Path] = CacheOpt) -> None:
+                  cache_dir: Path | None = CacheOpt) -> None:
         """Fetch spot/perp/mark/index bars and funding over ccxt (incremental, resumable).
 
         Arguments are checked before any request; a network failure names the exchange, the
@@ -194,12 +194,12 @@ def register(app: typer.Typer) -> None:
         _guard(body)
 
     @imp.command("freqtrade")
-    def imp_freqtrade(path: Path, venue: Optional[str] = typer.Option(None, "--venue"),
-                      symbol: Optional[str] = typer.Option(None, "--symbol", help="comma-separated, e.g. ETH/USDT"),
-                      timeframe: Optional[str] = typer.Option(None, "--timeframe"),
+    def imp_freqtrade(path: Path, venue: str | None = typer.Option(None, "--venue"),
+                      symbol: str | None = typer.Option(None, "--symbol", help="comma-separated, e.g. ETH/USDT"),
+                      timeframe: str | None = typer.Option(None, "--timeframe"),
                       repair: bool = typer.Option(False, "--repair"), fill: int = FillOpt,
-                      on_duplicate: str = DupOpt, snap: Optional[str] = SnapOpt,
-                      cache_dir: Optional[Path] = CacheOpt) -> None:
+                      on_duplicate: str = DupOpt, snap: str | None = SnapOpt,
+                      cache_dir: Path | None = CacheOpt) -> None:
         """Import a freqtrade user_data/data/<exchange> tree (spot, -futures, -mark, -index, -funding_rate)."""
         _logging()
         from basisbt.data.ingest.freqtrade import import_freqtrade
@@ -214,12 +214,12 @@ def register(app: typer.Typer) -> None:
         _guard(body)
 
     @imp.command("binance-vision")
-    def imp_vision(path: Path, kind: Optional[str] = typer.Option(None, "--kind", help="klines, markPriceKlines, indexPriceKlines, fundingRate"),
-                   market: Optional[str] = typer.Option(None, "--market", help="spot or um"),
-                   symbol: Optional[str] = typer.Option(None, "--symbol"), venue: str = typer.Option("binance", "--venue"),
+    def imp_vision(path: Path, kind: str | None = typer.Option(None, "--kind", help="klines, markPriceKlines, indexPriceKlines, fundingRate"),
+                   market: str | None = typer.Option(None, "--market", help="spot or um"),
+                   symbol: str | None = typer.Option(None, "--symbol"), venue: str = typer.Option("binance", "--venue"),
                    repair: bool = typer.Option(False, "--repair"), fill: int = FillOpt,
-                   on_duplicate: str = DupOpt, snap: Optional[str] = SnapOpt,
-                   cache_dir: Optional[Path] = CacheOpt) -> None:
+                   on_duplicate: str = DupOpt, snap: str | None = SnapOpt,
+                   cache_dir: Path | None = CacheOpt) -> None:
         """Import Binance public dumps (zip/csv, header or not, ms or µs times; klines, mark, index, funding)."""
         _logging()
         from basisbt.data.ingest.binance_vision import KINDS, import_binance_vision
@@ -233,27 +233,27 @@ def register(app: typer.Typer) -> None:
         _guard(body)
 
     @imp.command("csv")
-    def imp_csv(path: Path, mapping: Optional[Path] = typer.Option(None, "--mapping", help="mapping TOML"),
-                stream: Optional[str] = typer.Option(None, "--stream"), time: Optional[str] = typer.Option(None, "--time"),
-                time_unit: Optional[str] = typer.Option(None, "--time-unit", help="iso, s, ms, us, ns"),
-                venue: Optional[str] = typer.Option(None, "--venue"), symbol: Optional[str] = typer.Option(None, "--symbol"),
-                venue_column: Optional[str] = typer.Option(None, "--venue-column"),
-                symbol_column: Optional[str] = typer.Option(None, "--symbol-column"),
-                timeframe: Optional[str] = typer.Option(None, "--timeframe"),
-                rate_unit: Optional[str] = typer.Option(
+    def imp_csv(path: Path, mapping: Path | None = typer.Option(None, "--mapping", help="mapping TOML"),
+                stream: str | None = typer.Option(None, "--stream"), time: str | None = typer.Option(None, "--time"),
+                time_unit: str | None = typer.Option(None, "--time-unit", help="iso, s, ms, us, ns"),
+                venue: str | None = typer.Option(None, "--venue"), symbol: str | None = typer.Option(None, "--symbol"),
+                venue_column: str | None = typer.Option(None, "--venue-column"),
+                symbol_column: str | None = typer.Option(None, "--symbol-column"),
+                timeframe: str | None = typer.Option(None, "--timeframe"),
+                rate_unit: str | None = typer.Option(
                     None, "--rate-unit", help="funding: fraction (default), percent or bps; lending: fraction, percent or ray"),
-                rate_basis: Optional[str] = typer.Option(None, "--rate-basis", help="funding: interval or annualized"),
+                rate_basis: str | None = typer.Option(None, "--rate-basis", help="funding: interval or annualized"),
                 apr: bool = typer.Option(False, "--apr", help="lending values are APRs: converted to APY (per-second)"),
                 col: list[str] = typer.Option([], "--col", help="canonical=source, repeatable"),
                 where: list[str] = WhereOpt,
-                assume_utc: bool = AssumeUtcOpt, tz: Optional[str] = TzOpt,
+                assume_utc: bool = AssumeUtcOpt, tz: str | None = TzOpt,
                 ignore_column: list[str] = typer.Option([], "--ignore-column", metavar="NAME",
                                                         help="a source column never read, even when named like a "
                                                              "canonical one (repeatable), e.g. --ignore-column mark_price"),
                 repair: bool = typer.Option(False, "--repair"), fill: int = FillOpt,
-                on_duplicate: str = DupOpt, snap: Optional[str] = SnapOpt,
+                on_duplicate: str = DupOpt, snap: str | None = SnapOpt,
                 allow_extreme: bool = typer.Option(False, "--allow-extreme", help="lending: accept APY outside -50 %..+100 %"),
-                cache_dir: Optional[Path] = CacheOpt) -> None:
+                cache_dir: Path | None = CacheOpt) -> None:
         """Import any CSV/parquet through a column mapping (flags or --mapping TOML)."""
         _logging()
         from basisbt.data.ingest.csv_import import CsvMapping, import_csv, load_mapping
@@ -288,13 +288,13 @@ def register(app: typer.Typer) -> None:
         _guard(body)
 
     @imp.command("hyperliquid")
-    def imp_hyperliquid(path: Path, coin: Optional[str] = typer.Option(None, "--coin", help="only this coin's records, "
+    def imp_hyperliquid(path: Path, coin: str | None = typer.Option(None, "--coin", help="only this coin's records, "
                                                                                            "e.g. ETH"),
-                        symbol: Optional[str] = typer.Option(None, "--symbol", help="perp to store them under "
+                        symbol: str | None = typer.Option(None, "--symbol", help="perp to store them under "
                                                              "(default COIN/USDC:USDC)"),
                         venue: str = typer.Option("hyperliquid", "--venue"),
                         repair: bool = typer.Option(False, "--repair"), on_duplicate: str = DupOpt,
-                        cache_dir: Optional[Path] = CacheOpt) -> None:
+                        cache_dir: Path | None = CacheOpt) -> None:
         """Import Hyperliquid fundingHistory records as its info API returns them (JSON array, or a directory of
         pages): fundingRate or funding_rate, ms times snapped onto the hour, rates from the premium where only it
         is given, the 4 %/h cap checked per record, gaps kept."""
@@ -319,10 +319,10 @@ def register(app: typer.Typer) -> None:
                     apr: bool = typer.Option(False, "--apr", help="plain files: values are APRs, converted to APY"),
                     base_only: bool = typer.Option(False, "--base-only", help="DefiLlama: apyBase, no rewards"),
                     where: list[str] = WhereOpt,
-                    assume_utc: bool = AssumeUtcOpt, tz: Optional[str] = TzOpt,
+                    assume_utc: bool = AssumeUtcOpt, tz: str | None = TzOpt,
                     on_duplicate: str = DupOpt,
                     allow_extreme: bool = typer.Option(False, "--allow-extreme", help="accept APY outside -50 %..+100 %"),
-                    cache_dir: Optional[Path] = CacheOpt) -> None:
+                    cache_dir: Path | None = CacheOpt) -> None:
         """Import lending-rate history (plain time,apy; DefiLlama chart export; Aave subgraph/aavescan APR)."""
         _logging()
         from basisbt.data.ingest.lending import import_lending
@@ -338,7 +338,7 @@ def register(app: typer.Typer) -> None:
         _guard(body)
 
     @data_app.command("list")
-    def data_list(cache_dir: Optional[Path] = CacheOpt) -> None:
+    def data_list(cache_dir: Path | None = CacheOpt) -> None:
         """List what the cache holds: venue, symbol, stream, span, rows, gaps; then per symbol and timeframe
         the venues and streams `--data cache:SYMBOL` loads, and the multi-asset `cache:A,B` values it can serve."""
         def body() -> None:

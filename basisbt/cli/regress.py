@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -46,13 +45,13 @@ def register(app: typer.Typer) -> None:
     def regress_cmd(
         update: bool = typer.Option(False, "--update", help="re-bless: run the independent checks and rewrite "
                                                            "the golden files of the cases that pass them"),
-        only: List[str] = typer.Option([], "--only", help="case name, strategy, dataset or glob on the case "
+        only: list[str] = typer.Option([], "--only", help="case name, strategy, dataset or glob on the case "
                                                           "name (repeatable), e.g. --only perp_short"),
-        cases_file: Optional[Path] = typer.Option(None, "--cases", help="cases TOML (default ./basisbt-golden.toml "
+        cases_file: Path | None = typer.Option(None, "--cases", help="cases TOML (default ./basisbt-golden.toml "
                                                                         "if present, else the built-in cases)"),
-        golden_dir: Optional[Path] = typer.Option(None, "--golden-dir", help="where golden files live "
+        golden_dir: Path | None = typer.Option(None, "--golden-dir", help="where golden files live "
                                                                              "(default tests/golden)"),
-        venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
+        venues_dir: list[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
     ) -> None:
         """Golden strategy returns: rerun every case and compare with its golden file at rtol 1e-9.
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from basisbt.cli.common import (FAILED, STATE, VENUES_DIR_HELP, TimeoutOpt, batch_target, count_progress, err, fail,
-                                key_values, venue_source)
+from basisbt.cli.common import (
+    FAILED,
+    STATE,
+    VENUES_DIR_HELP,
+    TimeoutOpt,
+    batch_target,
+    count_progress,
+    err,
+    fail,
+    key_values,
+    venue_source,
+)
 from basisbt.cli.options import message
 
 
@@ -26,25 +35,25 @@ def register(app: typer.Typer) -> None:
         paths: int = typer.Option(200, "--paths", "-n", help="number of generated market paths"),
         seed: int = typer.Option(0, "--seed", help="seed: path k of seed s is always the same market"),
         days: int = typer.Option(365, "--days", help="horizon of each path (hourly bars)"),
-        model: List[str] = typer.Option([], "--model", "-m",
+        model: list[str] = typer.Option([], "--model", "-m",
                                         help="path-model parameter key=value (repeatable), e.g. spell_days=30; "
                                              "see docs/stress.md for the list"),
-        history: Optional[str] = typer.Option(None, "--history",
+        history: str | None = typer.Option(None, "--history",
                                               help="bootstrap funding from this data (cache:ETH/USDT, a dataset "
                                                    ".toml, scenario:NAME) instead of the regime model"),
-        set_: List[str] = typer.Option([], "--set", help="strategy parameter key=value (repeatable)"),
-        decide: Optional[str] = typer.Option(None, "--decide", show_default="the strategy's own",
+        set_: list[str] = typer.Option([], "--set", help="strategy parameter key=value (repeatable)"),
+        decide: str | None = typer.Option(None, "--decide", show_default="the strategy's own",
                                              help="decision cadence: 'bar', 'funding' or every N bars (24 = daily "
                                                   "is ~4x faster than hourly for synthetic_dollar)"),
         capital: float = typer.Option(1_000_000.0, "--capital", help="initial capital (quote)"),
-        out_dir: Optional[Path] = typer.Option(None, "--out", "-o",
+        out_dir: Path | None = typer.Option(None, "--out", "-o",
                                                help="output directory (default runs/stress-<strategy>-s<seed>-n<paths>)"),
-        jobs: Optional[int] = typer.Option(None, "--jobs", "-j", show_default="all cores",
+        jobs: int | None = typer.Option(None, "--jobs", "-j", show_default="all cores",
                                            help="worker processes (local) or LocalCluster workers"),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler",
+        scheduler: str | None = typer.Option(None, "--scheduler",
                                                 help="run on Dask: tcp://HOST:PORT, or 'local' for a LocalCluster"),
-        venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
-        timeout: Optional[float] = TimeoutOpt,
+        venues_dir: list[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
+        timeout: float | None = TimeoutOpt,
     ) -> None:
         """Run a strategy over many generated market paths (negative-funding spells, jumps, basis shocks,
         redemption waves) and report how often it is liquidated, its reserve runs out, its backing falls
@@ -132,9 +141,9 @@ def write_outputs(plan, table, out: Path) -> list[str]:
 
 def _write_files(plan, table, out: Path) -> list[str]:
     from basisbt.data.safe_io import atomic_write, atomic_write_text
-    from basisbt.reports.stress_summary import summarize
     from basisbt.reports.metrics import json_safe
     from basisbt.reports.stress import fan_png, write_report
+    from basisbt.reports.stress_summary import summarize
     atomic_write(out / "paths.parquet", lambda tmp: table.to_parquet(tmp, index=False))
     flat = table.drop(columns=[c for c in ("nav_daily", "backing_daily") if c in table.columns])
     atomic_write_text(out / "paths.csv", flat.to_csv(index=False))

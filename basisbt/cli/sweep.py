@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from basisbt.cli.common import (FAILED, STATE, VENUES_DIR_HELP, TimeoutOpt, batch_target, count_progress, err, fail,
-                                key_values)
+from basisbt.cli.common import (
+    FAILED,
+    STATE,
+    VENUES_DIR_HELP,
+    TimeoutOpt,
+    batch_target,
+    count_progress,
+    err,
+    fail,
+    key_values,
+)
 from basisbt.cli.options import message
 
 
@@ -22,46 +30,47 @@ def register(app: typer.Typer) -> None:
     def sweep(
         strategy: str = typer.Option("perp_short", "--strategy", "-s",
                                      help="built-in name or path/to/file.py:ClassName"),
-        data: List[str] = typer.Option([], "--data", "-d", show_default="scenario:feb-2025-crash",
+        data: list[str] = typer.Option([], "--data", "-d", show_default="scenario:feb-2025-crash",
                                        help="dataset (repeatable): scenario:NAME, cache[:SYMBOL] (several assets: "
                                             "cache:ETH/USDT,BTC/USDT) or a dataset .toml"),
-        grid: List[str] = typer.Option([], "--grid", "-g", help="param=v1,v2,... (repeatable): every combination"),
-        samples: Optional[int] = typer.Option(None, "--samples", "-n",
+        grid: list[str] = typer.Option([], "--grid", "-g", help="param=v1,v2,... (repeatable): every combination"),
+        samples: int | None = typer.Option(None, "--samples", "-n",
                                               help="N random draws over the parameters' declared ranges"),
         seed: int = typer.Option(0, "--seed", help="seed of --samples"),
-        vary: Optional[str] = typer.Option(None, "--vary", help="with --samples: only these parameters, e.g. "
+        vary: str | None = typer.Option(None, "--vary", help="with --samples: only these parameters, e.g. "
                                                                 "leverage,hedge_ratio (default: all with a range)"),
-        set_: List[str] = typer.Option([], "--set", help="fixed strategy parameter key=value (repeatable)"),
-        start: Optional[str] = typer.Option(None, "--start", help="first date to use (UTC)"),
-        end: Optional[str] = typer.Option(None, "--end", help="date to stop before (UTC)"),
-        timeframe: Optional[str] = typer.Option(None, "--timeframe", help="bar size for scenarios (1h default)"),
-        cache_dir: Optional[Path] = typer.Option(None, "--cache", help="cache dir for --data cache"),
-        out_dir: Optional[Path] = typer.Option(None, "--out", "-o",
+        set_: list[str] = typer.Option([], "--set", help="fixed strategy parameter key=value (repeatable)"),
+        start: str | None = typer.Option(None, "--start", help="first date to use (UTC)"),
+        end: str | None = typer.Option(None, "--end", help="date to stop before (UTC)"),
+        timeframe: str | None = typer.Option(None, "--timeframe", help="bar size for scenarios (1h default)"),
+        cache_dir: Path | None = typer.Option(None, "--cache", help="cache dir for --data cache"),
+        out_dir: Path | None = typer.Option(None, "--out", "-o",
                                                help="sweep directory (default runs/sweep-<strategy>); a rerun into "
                                                     "the same directory runs only the cells not stored yet"),
-        jobs: Optional[int] = typer.Option(None, "--jobs", "-j", show_default="all cores",
+        jobs: int | None = typer.Option(None, "--jobs", "-j", show_default="all cores",
                                            help="worker processes (local) or LocalCluster workers"),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler",
+        scheduler: str | None = typer.Option(None, "--scheduler",
                                                 help="run on Dask: tcp://HOST:PORT, or 'local' for a LocalCluster"),
         sort: str = typer.Option("apy", "--sort", help="metric (or parameter) the table is sorted by, best first"),
         ascending: bool = typer.Option(False, "--ascending", help="sort smallest first"),
-        heatmap: Optional[str] = typer.Option(None, "--heatmap", help="X,Y parameters of the heatmap "
+        heatmap: str | None = typer.Option(None, "--heatmap", help="X,Y parameters of the heatmap "
                                                                       "(default: the two varied ones, if two)"),
-        max_cells: Optional[int] = typer.Option(None, "--max-cells", help="run at most N missing cells this time "
+        max_cells: int | None = typer.Option(None, "--max-cells", help="run at most N missing cells this time "
                                                                           "(the rest on a rerun)"),
-        venues_dir: List[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
-        timeout: Optional[float] = TimeoutOpt,
+        venues_dir: list[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),
+        timeout: float | None = TimeoutOpt,
     ) -> None:
         """Run many metrics-only backtests over a parameter grid or sample and datasets; write results.parquet,
         results.csv (sorted by --sort), heatmap.png and report.html. Resumable: rerun to finish (cells that
         failed or were interrupted run again). Exit 1 when every cell failed."""
+        from pandas import Timestamp
+
         from basisbt.batch.backends import check_scheduler
         from basisbt.batch.sweep import check_runs, publish, run_sweep, sort_keys, sort_table, write_table
         from basisbt.batch.sweep_plan import SweepError, plan_sweep
         from basisbt.batch.sweep_store import missing_cells
         from basisbt.data.errors import ConfigError
         from basisbt.reports.sweep import heatmap_png, write_report
-        from pandas import Timestamp
 
         try:
             if jobs is not None and jobs < 1:

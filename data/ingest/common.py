@@ -5,7 +5,9 @@ import logging
 import re
 import warnings
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,8 +15,15 @@ import pandas as pd
 from basisbt.data.cache import Key, key_for
 from basisbt.data.errors import DataError
 from basisbt.data.schemas import TS, TS_DTYPE
-from basisbt.data.validate import (check_funding_cap, check_lending_band, parse_tolerance, repair, snap_funding_times,
-                           snap_to_grid, validate_stream)
+from basisbt.data.validate import (
+    check_funding_cap,
+    check_lending_band,
+    parse_tolerance,
+    repair,
+    snap_funding_times,
+    snap_to_grid,
+    validate_stream,
+)
 
 log = logging.getLogger("basisbt.ingest")
 
@@ -298,36 +307,40 @@ def finalize(items: list[Imported], opts: ImportOptions = ImportOptions()) -> li
         if line:
             lines.append(f"{file}: {line}")
             log.info("%s: %s", file, line)
+    def step(frame: pd.DataFrame, file: str, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+        """fn(frame, ...) with a DataError relabelled to the file and the frame's rows as the user numbers them."""
+        try:
+            return fn(frame, *a, **kw)
+        except DataError as e:
+            raise relabel(e, frame, file) from None
+
     for it in items:
         frame, file = it.frame, it.source
         stream = it.key.stream
         tf = None if it.key.timeframe in ("settle", "rate") else it.key.timeframe
-
-        def step(fn, *a, **kw):
-            try:
-                return fn(frame, *a, **kw)
-            except DataError as e:
-                raise relabel(e, frame, file) from None
-
         if tol is not None and TS in frame.columns and isinstance(frame[TS].dtype, pd.DatetimeTZDtype):
             grid = tf if stream in ("spot", "perp", "mark", "index", "oracle") else ("1h" if stream == "funding" else None)
             if grid:
-                frame, line = step(snap_to_grid, grid, tol, file=file)
+                frame, line = step(frame, file, snap_to_grid, grid, tol, file=file)
                 note(line, file)
         if opts.repair:
-            frame, got = step(repair, stream, timeframe=tf, max_fill=opts.max_fill, file=file)
+            frame, got = step(frame, file, repair, stream, timeframe=tf, max_fill=opts.max_fill, file=file)
             lines += got                                  # repair() logs its own lines
-        frame, line = step(resolve_duplicates, opts.on_duplicate, file)
+        frame, line = step(frame, file, resolve_duplicates, opts.on_duplicate, file)
         note(line, file)
         if stream == "funding":
-            step(check_funding_cap, it.key.venue, base=it.key.symbol.split("/")[0], file=file)
+            step(frame, file, check_funding_cap, it.key.venue, base=it.key.symbol.split("/")[0], file=file)
         if stream == "lending":
-            step(check_lending_band, allow_extreme=opts.allow_extreme, file=file)
-        it.frame = step(lambda f: validate_stream(stream, f, timeframe=tf, file=file))
+            step(frame, file, check_lending_band, allow_extreme=opts.allow_extreme, file=file)
+        it.frame = step(frame, file, _validate, stream, tf, file)
     for it in items:                        # the importer's own notes, once everything passed (an error is one line)
         for line in it.notes:
             note(line, it.source)
     return lines
+
+
+def _validate(frame: pd.DataFrame, stream: str, timeframe: str | None, file: str) -> pd.DataFrame:
+    return validate_stream(stream, frame, timeframe=timeframe, file=file)
 
 
 def make(stream: str, venue: str, symbol: str, timeframe: str | None, frame: pd.DataFrame, source: str) -> Imported:

@@ -224,7 +224,7 @@ def import_csv(path: str | Path, mapping: CsvMapping) -> list[Imported]:
     out = []
     for gkey, part in groups:
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        vals = dict(zip(by, gkey))
+        vals = dict(zip(by, gkey, strict=True))
         venue = str(vals.get(m.venue_column, m.venue)).lower()
         raw_sym = str(vals.get(m.symbol_column, m.symbol))
         symbol = raw_sym.upper() if m.stream == "lending" else normalize_symbol(raw_sym, perp=perp)

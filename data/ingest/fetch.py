@@ -248,11 +248,9 @@ def fetch_stream(ex: ccxt.Exchange, stream: str, symbol: str, *, timeframe: str,
             pages = _ohlcv_pages(ex, market_symbol, timeframe, a, b, kind, params, report, retry)
         buf: list = []
         cov: list[tuple[int, int]] = []
-        n_pages = 0
-        for rows, span in pages:
+        for n_pages, (rows, span) in enumerate(pages, 1):
             buf += rows
             cov.append(span)
-            n_pages += 1
             done += span[1] - span[0]
             if progress:
                 progress(label, done, max(total, 1), report.rows + len(buf))

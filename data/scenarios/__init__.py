@@ -13,8 +13,18 @@ from dataclasses import replace
 from types import ModuleType
 
 from basisbt.data.dataset import Dataset
-from basisbt.data.scenarios import (adl_crash, btc_eth_rotation, bull_carry, collateral_depeg, death_spiral,
-                                     feb_2025_crash, hyperliquid_backstop, real, squeeze, venue_default)
+from basisbt.data.scenarios import (
+    adl_crash,
+    btc_eth_rotation,
+    bull_carry,
+    collateral_depeg,
+    death_spiral,
+    feb_2025_crash,
+    hyperliquid_backstop,
+    real,
+    squeeze,
+    venue_default,
+)
 from basisbt.data.scenarios.assemble import minutes_per_bar, to_dataset
 from basisbt.data.scenarios.info import ScenarioInfo
 from basisbt.data.scenarios.paths import simulate

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
-from basisbt.data.scenarios.paths import MIN_NS, F64, ScenarioPaths
+from basisbt.data.scenarios.paths import F64, MIN_NS, ScenarioPaths
 from basisbt.data.schemas import TIMEFRAMES_NS, TS, TS_DTYPE
 
 SYMBOL = "ETH/USDT"

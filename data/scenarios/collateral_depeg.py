@@ -40,8 +40,17 @@ import pandas as pd
 
 from basisbt.data.scenarios.assemble import bar_frame
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import (MIN_NS, STEPS_PER_MIN, MarketSpec, ScenarioVenue,
-                                          hours_between, knots, step_at, utc, venue_rule)
+from basisbt.data.scenarios.paths import (
+    MIN_NS,
+    STEPS_PER_MIN,
+    MarketSpec,
+    ScenarioVenue,
+    hours_between,
+    knots,
+    step_at,
+    utc,
+    venue_rule,
+)
 
 NAME = "collateral-depeg"
 DEFAULT_SEED = 20251010

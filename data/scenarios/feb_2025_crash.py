@@ -46,8 +46,16 @@ import numpy as np
 
 from basisbt.data.scenarios import portable_math as pm
 from basisbt.data.scenarios.info import ScenarioInfo
-from basisbt.data.scenarios.paths import (STEPS_PER_MIN, MarketSpec, ScenarioVenue, hours_between, knots,
-                                  step_at, utc, venue_rule)
+from basisbt.data.scenarios.paths import (
+    STEPS_PER_MIN,
+    MarketSpec,
+    ScenarioVenue,
+    hours_between,
+    knots,
+    step_at,
+    utc,
+    venue_rule,
+)
 
 NAME = "feb-2025-crash"
 DEFAULT_SEED = 20250203

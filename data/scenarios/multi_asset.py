@@ -22,8 +22,19 @@ import numpy as np
 from basisbt.data.dataset import Dataset
 from basisbt.data.scenarios import portable_math as pm
 from basisbt.data.scenarios.assemble import minutes_per_bar, to_dataset
-from basisbt.data.scenarios.paths import (F64, STEP_S, STEPS_PER_HOUR, VENUES, YEAR_S, MarketSpec,
-                                          ScenarioVenue, simulate, utc, venue_rule, vol_multiplier)
+from basisbt.data.scenarios.paths import (
+    F64,
+    STEP_S,
+    STEPS_PER_HOUR,
+    VENUES,
+    YEAR_S,
+    MarketSpec,
+    ScenarioVenue,
+    simulate,
+    utc,
+    venue_rule,
+    vol_multiplier,
+)
 
 QUOTE = "USDT"
 RHO = 0.8                # BTC/ETH hourly log-return correlation, 2023-2025: about 0.8 (a stylized target)
@@ -83,7 +94,7 @@ def correlated_prices(specs: dict[str, MarketSpec], seed: int, rho: float = RHO)
             raise ValueError(f"asset {base}: span {s.start} + {s.days} d differs from {first.start} + {first.days} d")
     n = first.n_steps
     names = ["vol", "common", "jumps"] + [f"own:{b}" for b in specs]
-    streams = dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
+    streams = dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names))), strict=True))
     vm = vol_multiplier(streams["vol"], first.vol_template, n, first.vol_of_vol)
     common = streams["common"].standard_normal(n)
     jumps = first.jumps_per_day > 0.0

@@ -218,10 +218,10 @@ def venue_rule(venue: str, start: pd.Timestamp, days: int, base: str = "ETH", **
                        formula=first.funding, formula_changes=formulas, **switch)
 
 
-def funding_rate(premium: float, interval_h: float, cap: float, formula: FundingFormula = FundingFormula()) -> float:
+def funding_rate(premium: float, interval_h: float, cap: float, formula: FundingFormula | None = None) -> float:
     """One settlement's rate from the interval's mean premium with a venue's formula (default Binance's:
     (P + clamp(0.01 % - P, +-0.05 %)) x interval_h / 8), capped at +-cap."""
-    return formula.rate(premium, interval_h, cap)
+    return (formula or FundingFormula()).rate(premium, interval_h, cap)
 
 
 def funding_frame(premium: F64, mark: F64, start: pd.Timestamp, rule: FundingRule) -> pd.DataFrame:
@@ -376,7 +376,7 @@ def simulate(spec: MarketSpec, seed: int, price: tuple[F64, F64] | None = None) 
     Either way the other components use their own streams, so their draws do not depend on it.
     """
     names = ["vol", "price", "premium_common", "lending", "flows"] + [f"venue:{v}" for v in spec.venues]
-    streams = dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
+    streams = dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names))), strict=True))
     n = spec.n_steps
     if price is None:
         vm = vol_multiplier(streams["vol"], spec.vol_template, n, spec.vol_of_vol)

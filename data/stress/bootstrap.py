@@ -24,7 +24,7 @@ class FundingHistory:
     rates: np.ndarray
 
     @classmethod
-    def from_dataset(cls, ds: Dataset, venues: tuple[str, ...] | None = None) -> "FundingHistory":
+    def from_dataset(cls, ds: Dataset, venues: tuple[str, ...] | None = None) -> FundingHistory:
         """The dataset's funding on the 8h grid where every chosen venue printed (other intervals summed into it)."""
         venues = tuple(venues or sorted(ds.funding))
         missing = [v for v in venues if v not in ds.funding or ds.funding[v].empty]
@@ -58,4 +58,4 @@ class FundingHistory:
 def _sum_by_slot(slot: np.ndarray, rate: np.ndarray) -> dict[int, float]:
     """Sum of the rates printed in each 8h slot (an hourly venue's eight prints make one 8h rate)."""
     keys, inv = np.unique(slot, return_inverse=True)
-    return dict(zip(keys.tolist(), np.bincount(inv, weights=rate).tolist()))
+    return dict(zip(keys.tolist(), np.bincount(inv, weights=rate).tolist(), strict=True))

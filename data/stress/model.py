@@ -31,9 +31,9 @@ import pandas as pd
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.funding_formula import FundingFormula, equivalent_premium
-from basisbt.data.stress.bootstrap import FundingHistory
 from basisbt.data.scenarios.paths import FundingRule, venue_rule
 from basisbt.data.schemas import TS, TS_DTYPE
+from basisbt.data.stress.bootstrap import FundingHistory
 
 HOUR_NS = 3_600 * 10**9
 SUB = 4                          # price sub-steps per hour (bar high/low)
@@ -97,7 +97,7 @@ class StressModel:
             raise ConfigError(f"stress model start = {self.start!r} is not a date (use e.g. 2025-01-01)") from None
 
     @classmethod
-    def with_overrides(cls, overrides: dict[str, str], option: str = "--model") -> "StressModel":
+    def with_overrides(cls, overrides: dict[str, str], option: str = "--model") -> StressModel:
         """A model with `name=value` overrides (CLI strings) of the declared types and ranges; a ConfigError
         names `option name=value`, the range, or for an unknown name the close match and the valid ones."""
         from basisbt.data.checks import check_range, coerce, did_you_mean
@@ -225,7 +225,7 @@ def _rates(rule: FundingRule, premium: np.ndarray, abs_h: np.ndarray, step: int,
     """Each settlement's rate with the formula in force at its hour (one formula over a path: one array op)."""
     if not rule.formula_changes:
         return rule.formula.rates(premium, step, cap)
-    return np.array([rule.formula_at(int(h)).rate(float(x), step, float(c)) for x, h, c in zip(premium, abs_h, cap)])
+    return np.array([rule.formula_at(int(h)).rate(float(x), step, float(c)) for x, h, c in zip(premium, abs_h, cap, strict=True)])
 
 
 @lru_cache(maxsize=64)

@@ -8,7 +8,8 @@ is returned.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from numba import typeof
 

@@ -19,16 +19,42 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from numba import njit
 
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
 from basisbt.engine.kernels.book import home_row, update_position, wallet_col, wallet_row, write_ledger
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_HOME_OFF, C_ISOLATED,
-                                          C_MAKER, C_SLIP, C_SLIP_IMPACT, C_SPOT_COLL, C_SPOT_MAKER, C_SPOT_TAKER,
-                                          C_TAKER, C_TIER_BASE, K_FEE, K_REALIZED, K_SPOT_TRADE, O_FILLED,
-                                          O_REFUSED, P_BASIS, P_FEES, P_PRICE, P_SLIPPAGE, SPOT, WHY_CASH,
-                                          WHY_HOLDINGS, WHY_MARGIN, WHY_NONE)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_ENTRY,
+    A_ISO,
+    A_QTY,
+    A_SPOT,
+    C_HAIRCUT,
+    C_HOME_OFF,
+    C_ISOLATED,
+    C_MAKER,
+    C_SLIP,
+    C_SLIP_IMPACT,
+    C_SPOT_COLL,
+    C_SPOT_MAKER,
+    C_SPOT_TAKER,
+    C_TAKER,
+    C_TIER_BASE,
+    K_FEE,
+    K_REALIZED,
+    K_SPOT_TRADE,
+    O_FILLED,
+    O_REFUSED,
+    P_BASIS,
+    P_FEES,
+    P_PRICE,
+    P_SLIPPAGE,
+    SPOT,
+    WHY_CASH,
+    WHY_HOLDINGS,
+    WHY_MARGIN,
+    WHY_NONE,
+)
 from basisbt.engine.kernels.margin import tier_index, tier_size
 
 

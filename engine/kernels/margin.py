@@ -32,7 +32,6 @@ import math
 import numpy as np
 from numba import njit
 
-
 INLINE = dict(cache=True, inline="always")
 
 

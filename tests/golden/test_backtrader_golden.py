@@ -9,7 +9,7 @@ cases with an ADL or a venue default (venue events, engine/venue_events.py).
 """
 from __future__ import annotations
 
-import backtrader as bt          # a hard dependency (pyproject.toml): missing is an error, not a skip
+import backtrader as bt  # a hard dependency (pyproject.toml): missing is an error, not a skip
 import pandas as pd
 import pytest
 

@@ -16,8 +16,8 @@ from basisbt.data.dataset import Dataset
 from basisbt.data.schemas import TS_DTYPE
 from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
-from basisbt.regress.golden import CaseRun, GoldenCase, bless_checks, golden_values
 from basisbt.engine.runner import Engine
+from basisbt.regress.golden import CaseRun, GoldenCase, bless_checks, golden_values
 from basisbt.results import Results
 from basisbt.strategies.perp_short import PerpShort
 

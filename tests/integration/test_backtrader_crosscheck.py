@@ -17,10 +17,10 @@ import pytest
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.scenarios import load_scenario
-from tests.oracles.backtrader_bridge import run_perp_short   # imports backtrader, a hard dependency
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.perp_short import PerpShort
+from tests.oracles.backtrader_bridge import run_perp_short  # imports backtrader, a hard dependency
+from tests.runs import run_backtest
 
 pytestmark = pytest.mark.slow
 

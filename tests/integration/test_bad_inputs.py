@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from basisbt.data import cache
 from basisbt.cli.app import app
+from basisbt.data import cache
 from basisbt.reports.writers import write_run
 
 runner = CliRunner()
@@ -28,7 +28,7 @@ FILES: dict[str, str | bytes] = {
     "header_only.csv": "ts,open,high,low,close,volume\n",
     "empty.csv": "",
     "binary.csv": b"\x00\x01\x02PK\x03\x04" * 100,
-    "latin1.csv": "ts,open,high,low,close,volume\n2025-01-01T00:00Z,1,2,0.5,1.5,10\n".encode() + b"caf\xe9\n",
+    "latin1.csv": b"ts,open,high,low,close,volume\n2025-01-01T00:00Z,1,2,0.5,1.5,10\n" + b"caf\xe9\n",
     "naive.csv": "ts,open,high,low,close,volume\n2025-01-01 00:00,1,2,0.5,1.5,10\n2025-01-01 01:00,1,2,0.5,1.5,10\n",
     "negative.csv": "ts,open,high,low,close,volume\n2025-01-01T00:00Z,-1,2,-2,1.5,10\n2025-01-01T01:00Z,1,2,0.5,1.5,10\n",
     "high_low.csv": "ts,open,high,low,close,volume\n2025-01-01T00:00Z,1,0.5,2,1.5,10\n2025-01-01T01:00Z,1,2,0.5,1.5,10\n",

@@ -334,7 +334,8 @@ def test_ctrl_c_is_exit_130_and_a_killed_batch_leaves_no_worker(w: Path) -> None
         p = _start(list(map(str, args)), w, mark)
         # workers up (batches with -j 2) and the strategy's hooks running: on a loaded machine start-up alone can
         # take seconds, and a signal sent then would test start-up, not an interrupted run
-        assert _wait(lambda: len(_pids_below(p.pid)) >= (2 if "-j 2" in name or name == "stress" else 0)
+        assert _wait(lambda p=p, name=name, mark=mark: len(_pids_below(p.pid)) >= (2 if "-j 2" in name or
+                                                                                 name == "stress" else 0)
                      and mark.exists(), 120), name
         kids = _pids_below(p.pid)
         os.killpg(p.pid, signal.SIGINT)
@@ -342,7 +343,7 @@ def test_ctrl_c_is_exit_130_and_a_killed_batch_leaves_no_worker(w: Path) -> None
         assert p.returncode == 130, (name, err)
         assert err.strip().splitlines()[-1].startswith("error: interrupted (Ctrl-C)") and "Traceback" not in err, \
             (name, err)
-        assert _wait(lambda: not any(_alive(k) for k in kids), 10), (name, kids)
+        assert _wait(lambda kids=kids: not any(_alive(k) for k in kids), 10), (name, kids)
     assert not (w / "c-run").exists() and not (w / "c-stress").exists()
     after = snapshot(w / "c-sweep")
     views = {k: v for k, v in before.items() if not k.startswith("cells/")}
@@ -356,11 +357,11 @@ def test_ctrl_c_is_exit_130_and_a_killed_batch_leaves_no_worker(w: Path) -> None
     for args in (["sweep", *sleepy, "--grid", "nap=0.2,0.21,0.22,0.23", "-j", "2", "--out", w / "k-sweep"],
                  ["stress", *sleepy, "--set", "nap=0.2", "-n", "40", "--days", "5", "-j", "2", "--out", w / "k-st"]):
         p = _start(list(map(str, args)), w)
-        assert _wait(lambda: len(_pids_below(p.pid)) >= 3, 60), args          # the forkserver and two workers
+        assert _wait(lambda p=p: len(_pids_below(p.pid)) >= 3, 60), args      # the forkserver and two workers
         kids = _pids_below(p.pid)
         os.kill(p.pid, signal.SIGKILL)
         p.communicate(timeout=30)
-        assert _wait(lambda: not any(_alive(k) for k in kids), 10), [k for k in kids if _alive(k)]
+        assert _wait(lambda kids=kids: not any(_alive(k) for k in kids), 10), [k for k in kids if _alive(k)]
 
 
 def _limited(megabytes: int):

@@ -66,9 +66,9 @@ def test_run_reads_the_cache_named_by_cache_option(tmp_path, monkeypatch):
 def test_report_without_perp_position_has_no_matplotlib_warning(tmp_path):
     from basisbt.data.scenarios import load_scenario
     from basisbt.engine.config import RunConfig
-    from tests.runs import run_backtest
     from basisbt.reports.writers import write_run
     from basisbt.strategies.base import Strategy
+    from tests.runs import run_backtest
 
     class Idle(Strategy):
         """Holds nothing: every per-venue plot is empty."""

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 import sys
@@ -115,7 +116,7 @@ def self_contained(args: list[str]) -> bool:
         return True
     if args[:1] != ["run"] or any(a in ("--config", "-c", "--benchmark", "--venues-dir", "--cache") for a in args):
         return False
-    given = dict(zip(args[1:], args[2:]))
+    given = dict(itertools.pairwise(args[1:]))
     data = given.get("--data", given.get("-d", "scenario:"))
     strategy = given.get("--strategy", given.get("-s", ""))
     return data.startswith(("scenario:", "stress:")) and (":" not in strategy or strategy.startswith("strategies/"))

@@ -14,7 +14,7 @@ import itertools
 import json
 import math
 import tomllib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def invoke(args: list[str]) -> None:
     assert r.exit_code == 0, r.output
 
 
-@lru_cache(maxsize=None)
+@cache
 def tmp() -> Path:
     import tempfile
     return Path(tempfile.mkdtemp(prefix="basisbt-doors-"))
@@ -107,7 +107,7 @@ DOORS = {"bb.run": door_api, "basisbt run": door_cli, "regress case": door_regre
          "stress path": door_stress}
 
 
-@lru_cache(maxsize=None)
+@cache
 def metrics_of(door: str) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(DOORS[door]().items()))
 

@@ -10,10 +10,10 @@ import pytest
 import basisbt as bb
 from basisbt.data.dataset import Dataset
 from basisbt.engine.config import ConfigError, RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.hedge import QUOTE_MARGIN_LEVERAGE
 from tests.helpers import T0, bars
+from tests.runs import run_backtest
 
 H = pd.Timedelta(hours=1)
 

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from basisbt.cli.app import app
 from basisbt.data.scenarios import load_scenario
 from basisbt.engine.config import ConfigError
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.funding_allocator import FundingAllocator
 from basisbt.strategies.synthetic_dollar import SyntheticDollar
+from tests.runs import run_backtest
 
 SPELL = (pd.Timestamp("2025-06-11", tz="UTC"), pd.Timestamp("2025-06-21", tz="UTC"))
 

@@ -1,4 +1,5 @@
 import pytest
+
 """With NUMBA_DISABLE_JIT=1 the kernels run as plain Python (how the goldens were cross-checked):
 the engine must still work that way, compiled entry points included (engine/kernels/entry.py)."""
 import os

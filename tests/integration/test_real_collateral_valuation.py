@@ -15,9 +15,24 @@ import pytest
 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_QTY, A_SPOT, C_COLL_RATIO, C_HAIRCUT, C_MM_THRESHOLD,
-                                          C_SPOT_COLL, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, Q_VENUE, R_MARGIN,
-                                          STOP_END)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_ENTRY,
+    A_QTY,
+    A_SPOT,
+    C_COLL_RATIO,
+    C_HAIRCUT,
+    C_MM_THRESHOLD,
+    C_SPOT_COLL,
+    N_ACCT,
+    N_CFG,
+    N_LIQ,
+    N_PNL,
+    N_REC,
+    Q_VENUE,
+    R_MARGIN,
+    STOP_END,
+)
 from basisbt.engine.market import build_market
 from basisbt.regress.golden import GoldenCase, load_case_data
 

@@ -18,9 +18,9 @@ from basisbt.cli.app import app
 from basisbt.data import cache
 from basisbt.data.dataset import Dataset
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from tests.helpers import bars
+from tests.runs import run_backtest
 
 SRC = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "multi-venue-funding" / \
     "funding_btc_eth_7venues_utc.csv"

@@ -20,8 +20,8 @@ from basisbt.cli.app import app
 from basisbt.data import cache
 from basisbt.data.dataset import Dataset
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from tests.helpers import ShortOnce, binance_real
+from tests.runs import run_backtest
 
 SRC = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "hyperliquid" / \
     "fundingHistory_ETH_2024-2025.json"
@@ -44,12 +44,12 @@ def test_one_eth_short_is_paid_rate_times_the_oracle_known_at_each_hour(tmp_path
                                                    oracle={"hyperliquid": "binance"}))
     fill_ts = res.fills["ts"].iloc[0]                                    # open of bar 1
     paid = fund[fund["ts"] > fill_ts]
-    close_at = dict(zip(spot["ts"] + pd.Timedelta(hours=1), spot["close"]))   # close of the bar ending at t
-    expected = float(np.sum([r * close_at[t] for t, r in zip(paid["ts"], paid["rate"])]))
+    close_at = dict(zip(spot["ts"] + pd.Timedelta(hours=1), spot["close"], strict=True))   # close of the bar ending at t
+    expected = float(np.sum([r * close_at[t] for t, r in zip(paid["ts"], paid["rate"], strict=True)]))
     got = res.metrics()["pnl_by_venue"]["hyperliquid"]["funding"]
     assert got == pytest.approx(expected, abs=1e-6)
-    on_mark = dict(zip(mark["ts"] + pd.Timedelta(hours=1), mark["close"]))
-    assert abs(got - float(np.sum([r * on_mark[t] for t, r in zip(paid["ts"], paid["rate"])]))) > 1e-3
+    on_mark = dict(zip(mark["ts"] + pd.Timedelta(hours=1), mark["close"], strict=True))
+    assert abs(got - float(np.sum([r * on_mark[t] for t, r in zip(paid["ts"], paid["rate"], strict=True)]))) > 1e-3
     q = res.data_quality["venues"]["hyperliquid"]["funding"]
     assert q["intervals_missing"] == 220 and q["priced_stale"] == 0      # 2025-01-15 20:00 .. 01-24 23:00
     assert q["oracle"] == "binance spot (a single venue standing in for the oracle)"

@@ -9,9 +9,9 @@ between the two single-asset runs, less what its own switching cost, and it book
 """
 from __future__ import annotations
 
-from tests.runs import run_backtest
 from basisbt.strategies.funding_allocator import FundingAllocator
 from tests.helpers import binance_real
+from tests.runs import run_backtest
 
 
 def costs(m: dict) -> float:

@@ -5,7 +5,7 @@ params, scenario) for the module, so the whole file stays a few seconds of simul
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -13,20 +13,20 @@ import pytest
 
 from basisbt.data.scenarios import load_scenario
 from basisbt.engine.results import PNL_PARTS
-from tests.runs import run_backtest
 from basisbt.strategies.registry import builtin_strategies
+from tests.runs import run_backtest
 
 SCENARIOS = ("bull-carry", "feb-2025-crash", "death-spiral", "squeeze", "adl-crash", "venue-default",
              "collateral-depeg")
 BUILTINS = ("perp_short", "funding_allocator", "lending_rebalance", "synthetic_dollar")
 
 
-@lru_cache(maxsize=None)
+@cache
 def scenario(name: str):
     return load_scenario(name, timeframe="1h")
 
 
-@lru_cache(maxsize=None)
+@cache
 def run(strategy: str, data: str, **params):
     return run_backtest(builtin_strategies()[strategy](**params), scenario(data))
 

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.synthetic_dollar import SyntheticDollar
 from tests.helpers import binance_real
+from tests.runs import run_backtest
 
 START, END = "2024-01-01", "2025-12-28"
 

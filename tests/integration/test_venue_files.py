@@ -19,10 +19,10 @@ from basisbt.cli.app import app
 from basisbt.data.venues import BUILTIN_DIR
 from basisbt.engine.config import ConfigError, RunConfig
 from basisbt.engine.runner import Engine
-from tests.runs import run_backtest
 from basisbt.regress.golden import CaseRun, GoldenCase, bless_checks, golden_values
 from basisbt.strategies.base import Strategy
 from tests.helpers import T0, bars, dataset
+from tests.runs import run_backtest
 
 runner = CliRunner()
 BINANCE = (BUILTIN_DIR / "binance.toml").read_text()

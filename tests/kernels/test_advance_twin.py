@@ -7,15 +7,58 @@ from hypothesis import strategies as st
 
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, MarketArrays, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_FUND, A_ISO, A_QTY, A_SPOT, C_BACKSTOP, C_BOOK,
-                                          C_COOLDOWN_S, C_SLICE, C_SLICE_ABOVE, C_SLIP, C_SLIP_IMPACT, LIQ_SLOTS,
-                                          P_SLIPPAGE, C_BANKRUPTCY,
-                                          C_CLOSE_FEE, C_COLL_RATIO, C_HAIRCUT, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE,
-                                          C_MM_THRESHOLD, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_SPOT_COLL,
-                                          C_SPOT_TAKER, C_TAKER, C_TIER_BASE, C_TRIGGER_FEE, N_ACCT, N_CFG, N_LIQ,
-                                          N_PNL, N_REC, N_TRANSIT, P_BASIS, P_FEES, P_FUNDING, P_LENDING,
-                                          P_LIQUIDATION, P_PRICE, Q_FEE, Q_INSURANCE, Q_PRICE, Q_SOCIAL, Q_VENUE,
-                                          STOP_LIQUIDATION)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_COLL,
+    A_ENTRY,
+    A_FUND,
+    A_ISO,
+    A_QTY,
+    A_SPOT,
+    C_BACKSTOP,
+    C_BANKRUPTCY,
+    C_BOOK,
+    C_CLOSE_FEE,
+    C_COLL_RATIO,
+    C_COOLDOWN_S,
+    C_HAIRCUT,
+    C_HOME_OFF,
+    C_ISOLATED,
+    C_LIQ_FEE,
+    C_MM_THRESHOLD,
+    C_PARTIAL,
+    C_PARTIAL_FROM,
+    C_PARTIAL_TIERS,
+    C_SLICE,
+    C_SLICE_ABOVE,
+    C_SLIP,
+    C_SLIP_IMPACT,
+    C_SPOT_COLL,
+    C_SPOT_TAKER,
+    C_TAKER,
+    C_TIER_BASE,
+    C_TRIGGER_FEE,
+    LIQ_SLOTS,
+    N_ACCT,
+    N_CFG,
+    N_LIQ,
+    N_PNL,
+    N_REC,
+    N_TRANSIT,
+    P_BASIS,
+    P_FEES,
+    P_FUNDING,
+    P_LENDING,
+    P_LIQUIDATION,
+    P_PRICE,
+    P_SLIPPAGE,
+    Q_FEE,
+    Q_INSURANCE,
+    Q_PRICE,
+    Q_SOCIAL,
+    Q_VENUE,
+    STOP_LIQUIDATION,
+)
 from tests.reference.advance import advance as ref_advance
 
 FLOOR = np.array([0.0, 50_000.0, 600_000.0, np.inf])
@@ -103,7 +146,7 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
 def test_advance_matches_twin_several_assets(seed, sizes, npr, n):
     """Venues with several assets: slots of one venue share the cross wallet on the venue's first slot; an
     account with several open perps is checked and liquidated as a whole (kernel and twin, independently)."""
-    homes = [start for k, start in zip(sizes, np.cumsum([0] + sizes[:-1])) for _ in range(k)]
+    homes = [start for k, start in zip(sizes, np.cumsum([0] + sizes[:-1]), strict=True) for _ in range(k)]
     check_against_twin(seed, len(homes), npr, n, 0, homes=homes)
 
 
@@ -169,12 +212,12 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
     stop, code = advance(state, vt, mkt, rec, ledger, 0, n, liq_out, 0)
 
     keys = ("cash", "spot", "qty", "entry", "iso", "coll", "fund")
-    r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO], a[A_COLL], a[A_FUND])))
+    r_acct = [dict(zip(keys, (a[A_CASH], a[A_SPOT], a[A_QTY], a[A_ENTRY], a[A_ISO], a[A_COLL], a[A_FUND]), strict=True))
               for a in acct]
     r_cfg = [dict(liq_fee=c[C_LIQ_FEE], taker=c[C_TAKER], haircut=c[C_HAIRCUT], spot_coll=c[C_SPOT_COLL] > 0.5,
                   isolated=c[C_ISOLATED] > 0.5, coll_ratio=c[C_COLL_RATIO], thr=c[C_MM_THRESHOLD], home=h,
                   spot_taker=c[C_SPOT_TAKER], **m[2])
-                 for c, m, h in zip(cfg, models, homes)]
+                 for c, m, h in zip(cfg, models, homes, strict=True)]
     r_mkt = {k: getattr(mkt, k).tolist() for k in ("mark_open", "mark_high", "mark_low", "mark_close",
                                                     "spot_close", "funding_rate", "lend_apy", "coll_low",
                                                     "coll_close", "coll_open", "index_open", "index_low")}
@@ -185,7 +228,7 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
 
     assert stop == len(out)
     assert (code == STOP_LIQUIDATION) == bool(out[-1][2])
-    for i, (equity, parts, liqs) in enumerate(out):
+    for i, (equity, parts, _liqs) in enumerate(out):
         scale = max(1.0, abs(equity))
         assert math.isclose(rec.equity[i], equity, rel_tol=1e-9, abs_tol=1e-9 * scale)
         for name, col in (("funding", P_FUNDING), ("basis", P_BASIS), ("price", P_PRICE),
@@ -198,8 +241,8 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
     got = sorted((int(r[Q_VENUE]), round(r[1], 6), r[Q_PRICE], r[Q_FEE], r[Q_INSURANCE], r[Q_SOCIAL])
                  for r in liq_out if r[Q_VENUE] >= 0)
     want = sorted((v, round(q, 6), px, fee, ins, soc) for v, q, px, fee, ins, soc in out[-1][2])
-    for g, w in zip(got, want):
-        for a, b in zip(g[2:], w[2:]):
+    for g, w in zip(got, want, strict=True):
+        for a, b in zip(g[2:], w[2:], strict=True):
             assert math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-6 * max(1.0, abs(g[2]))), (g, w)
     assert all(r[Q_INSURANCE] >= 0 and r[Q_SOCIAL] >= 0 for r in liq_out if r[Q_VENUE] >= 0)
     # identity: PnL parts of each bar sum to its equity change (lending flows included)

@@ -11,14 +11,32 @@ from hypothesis import strategies as st
 
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.arrays import State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, A_SPOT, C_HAIRCUT, C_ISOLATED, C_SPOT_COLL,
-                                          C_SPOT_TAKER, C_TAKER, N_ACCT, N_CFG, N_TRANSIT, O_FILLED, O_REFUSED, PERP,
-                                          SPOT, WHY_CASH, WHY_MARGIN)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_ENTRY,
+    A_ISO,
+    A_QTY,
+    A_SPOT,
+    C_HAIRCUT,
+    C_ISOLATED,
+    C_SPOT_COLL,
+    C_SPOT_TAKER,
+    C_TAKER,
+    N_ACCT,
+    N_CFG,
+    N_TRANSIT,
+    O_FILLED,
+    O_REFUSED,
+    PERP,
+    SPOT,
+    WHY_CASH,
+    WHY_MARGIN,
+)
 from basisbt.engine.kernels.fills import allowed_qty
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from tests.helpers import bars, dataset
 from tests.reference import orders as ref
+from tests.runs import run_backtest
 
 FLOOR = np.array([0.0, 50_000.0, 600_000.0, 3_000_000.0, np.inf])
 MAX_LEV = np.array([125.0, 100.0, 75.0, 50.0, 50.0])
@@ -86,8 +104,9 @@ def test_binance_2022_ten_x_five_million_is_refused_not_cut_to_four():
     """Binance ETHUSDT brackets of 2022-05-21 (data/venues/binance.toml): 1.5M-4M at 10x, 4M-10M at 5x. A 5M short
     with 500,000 of margin (10x) needs 5,000,000 / 5 = 1,000,000 of initial margin: Binance refuses it (-2027,
     above the position the bracket allows at 10x). The old check cut it to the 4M that fits at 10x."""
-    from basisbt.engine.venue_setup import venue_arrays
     import pandas as pd
+
+    from basisbt.engine.venue_setup import venue_arrays
     vt, _ = venue_arrays(["binance"], "ETH", pd.Timestamp("2022-06-01", tz="UTC"), 0.0, 0.0, {})
     acct = np.zeros((1, N_ACCT))
     acct[0, A_CASH] = 500_000.0

@@ -10,7 +10,7 @@ def funding_payment(qty, marks, rates):
     pay shorts, when it is negative shorts pay longs. Returns what the holder receives (+) or pays (-).
     Sign by cases, not by multiplying signed numbers as the kernel does."""
     total = 0.0
-    for mark, rate in zip(marks, rates):
+    for mark, rate in zip(marks, rates, strict=True):
         fee = abs(qty) * mark * abs(rate)
         if qty == 0 or rate == 0:
             continue

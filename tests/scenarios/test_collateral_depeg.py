@@ -7,26 +7,26 @@ arithmetic below reads only the scenario's bars, the fills and ledger (entry, ca
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from basisbt.data.scenarios import load_scenario
 from basisbt.data.scenarios import collateral_depeg as cd
+from basisbt.data.scenarios import load_scenario
 from basisbt.data.sources import resolve_data
 from basisbt.data.venues import load_venue
-from tests.runs import run_backtest
 from basisbt.strategies.perp_short import PerpShort
+from tests.runs import run_backtest
 
 
-@lru_cache(maxsize=None)
+@cache
 def data():
     return load_scenario(cd.NAME)                       # the scenario's default: 15m bars
 
 
-@lru_cache(maxsize=None)
+@cache
 def run(collateral: str):
     return run_backtest(PerpShort(collateral=collateral, leverage=10.0), data())
 

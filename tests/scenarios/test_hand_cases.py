@@ -5,10 +5,10 @@ import pytest
 
 from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset, funding
+from tests.runs import run_backtest
 
 BN = load_venue("binance", at=T0)
 NOSLIP = RunConfig(slippage=0.0, initial_capital=100_000.0)

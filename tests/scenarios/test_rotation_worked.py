@@ -19,9 +19,9 @@ import pytest
 from basisbt.data.dataset import Dataset
 from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.funding_allocator import FundingAllocator
 from basisbt.strategies.lending_rebalance import LendingRebalance
+from tests.runs import run_backtest
 
 T0 = pd.Timestamp("2025-03-03", tz="UTC")
 H = pd.Timedelta(hours=1)
@@ -187,7 +187,7 @@ def test_funding_allocator_moves_once_at_the_first_print(allocator_run) -> None:
     assert len(reweights) == 1 and reweights[0].startswith((T0 + 8 * H).isoformat())
     assert "binance=1.00" in reweights[0] and "bybit=0.00" in reweights[0]
     f = res.fills
-    assert list(zip(f["ts"], f["venue"], f["instrument"])) == [
+    assert list(zip(f["ts"], f["venue"], f["instrument"], strict=True)) == [
         (T0 + H, "binance", "spot"), (T0 + H, "binance", "perp"), (T0 + H, "bybit", "spot"), (T0 + H, "bybit", "perp"),
         (T0 + 8 * H, "bybit", "spot"), (T0 + 8 * H, "bybit", "perp"),
         (T0 + 10 * H, "binance", "spot"), (T0 + 10 * H, "binance", "perp")]
@@ -211,10 +211,10 @@ def test_funding_allocator_money_to_the_cent(allocator_run) -> None:
     assert cash_b1 + a_b * rb < 0.001 * CAP * 0.99 < t     # why binance waits for bybit's cash (the minimum move)
 
     fees = ledger_rows(res, "withdrawal_fee")
-    assert list(zip(fees["ts"], fees["venue"])) == [(T0 + 9 * H, "bybit")]
+    assert list(zip(fees["ts"], fees["venue"], strict=True)) == [(T0 + 9 * H, "bybit")]
     assert fees["amount"].tolist() == pytest.approx([-w], abs=CENT)
     out = ledger_rows(res, "transfer_out")
-    assert list(zip(out["ts"], out["venue"])) == [(T0 + 9 * H, "bybit")]
+    assert list(zip(out["ts"], out["venue"], strict=True)) == [(T0 + 9 * H, "bybit")]
     assert out["amount"].tolist() == pytest.approx([-t], abs=CENT)
     funding = ledger_rows(res, "funding")
     bybit = funding[funding["venue"] == "bybit"]              # its 8h print is 0 on a short still open; later: flat

@@ -6,9 +6,9 @@ import pytest
 
 from basisbt.data.scenarios import list_scenarios, load_scenario
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.perp_short import PerpShort
 from tests.reference import kernels as ref
+from tests.runs import run_backtest
 
 SCENARIOS = [s.name for s in list_scenarios()]
 
@@ -30,8 +30,8 @@ def test_usdt_short_liquidated_in_squeeze_where_hand_calc_says():
     # hand calculation, bar by bar: the USDT wallet after the opening fills plus funding received so far;
     # the liquidation price from the bisection twin on the venue's tiers; the first bar whose mark high
     # reaches it is where the short must die.
-    from basisbt.engine.market import build_market
     from basisbt.data.venues import load_venue
+    from basisbt.engine.market import build_market
     m = build_market(ds)
     j = m.venues.index("binance")
     spec = load_venue("binance", at=pd.Timestamp(m.open_ns[0], unit="ns", tz="UTC"))

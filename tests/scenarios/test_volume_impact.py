@@ -15,9 +15,9 @@ from basisbt.data.dataset import Dataset
 from basisbt.engine.config import RunConfig
 from basisbt.engine.context import Context
 from basisbt.engine.events import BarEvent
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.perp_short import PerpShort
+from tests.runs import run_backtest
 
 T0 = pd.Timestamp("2025-03-03", tz="UTC")
 P = 2000.0

@@ -30,8 +30,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from basisbt.data.safe_io import atomic_write as _atomic_write_bytes
-from basisbt.data.scenarios.real import (EXTRA_SYMBOLS, HL_WINDOWS, PROVENANCE, ROOT, WINDOWS, RealWindow,
-                                         hl_funding_file, window_dir)
+from basisbt.data.scenarios.real import (
+    EXTRA_SYMBOLS,
+    HL_WINDOWS,
+    PROVENANCE,
+    ROOT,
+    WINDOWS,
+    RealWindow,
+    hl_funding_file,
+    window_dir,
+)
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "freqtrade" / "binance"
 DEFAULT_HL_SOURCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "hyperliquid"
@@ -172,7 +180,7 @@ def _hl_windows(hl_source: Path, out: Path, lines: list[str]) -> None:
               f"last = {_toml(str(pd.Timestamp(int(hours[-1]), tz='UTC')))}", ""]
     for w in HL_WINDOWS:
         start, end = w.span()
-        keep = [r for r, h in zip(records, hours) if start.value <= h < end.value]
+        keep = [r for r, h in zip(records, hours, strict=True) if start.value <= h < end.value]
         text = "[\n" + ",\n".join(json.dumps(r) for r in keep) + "\n]\n"
         target = out / hl_funding_file(w).relative_to(ROOT)
         if not (target.is_file() and target.read_text() == text):

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 import basisbt as bb
+from basisbt.batch.stress import StressPlan, run_path, run_stress
 from basisbt.cli.app import app
 from basisbt.data.stress.model import StressModel, generate_path
 from basisbt.engine.config import RunConfig
-from basisbt.batch.stress import StressPlan, run_path, run_stress
 from basisbt.reports.stress_summary import summarize, wilson
 
 SHORT = StressModel(days=30)

@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from basisbt.batch.spec import DataSpec
-from basisbt.cli.app import app
 from basisbt.batch.sweep import run_cell, run_sweep, sort_table
 from basisbt.batch.sweep_plan import SweepError, plan_sweep, sample_params
 from basisbt.batch.sweep_store import METRIC_COLUMNS, cell_path
+from basisbt.cli.app import app
 from basisbt.strategies.perp_short import PerpShort
 
 DATA = "scenario:feb-2025-crash"

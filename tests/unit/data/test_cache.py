@@ -6,12 +6,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_validate import bars, broken_bars
 
 from basisbt.data import cache
 from basisbt.data.errors import DataError
 from basisbt.data.validate import validate_bars
-from test_validate import bars, broken_bars
 
 K = cache.key_for("perp", "binance", "ETH/USDT:USDT", "1h")
 

@@ -41,9 +41,9 @@ def funding_csv(tmp_path, venue: str, rows: list[tuple[str, float]]) -> Path:
     return p
 
 
-def imported(path, opts=ImportOptions(), **mapping):
+def imported(path, opts=None, **mapping):
     items = import_csv(path, CsvMapping(**mapping))
-    finalize(items, opts)
+    finalize(items, opts or ImportOptions())
     return items
 
 

@@ -60,7 +60,7 @@ def test_seeded_and_bit_reproducible(rotation: Dataset) -> None:
     again = load_scenario(rot.NAME)
     assert again.fingerprint() == rotation.fingerprint()
     for a in ("ETH", "BTC"):
-        for (_, _, fa), (_, _, fb) in zip(rotation.asset(a).frames(), again.asset(a).frames()):
+        for (_, _, fa), (_, _, fb) in zip(rotation.asset(a).frames(), again.asset(a).frames(), strict=True):
             pd.testing.assert_frame_equal(fa, fb, check_exact=True)
     assert load_scenario(rot.NAME, seed=1).fingerprint() != rotation.fingerprint()
     assert load_scenario(rot.NAME, seed=rot.DEFAULT_SEED).fingerprint() == rotation.fingerprint()

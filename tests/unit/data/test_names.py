@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from basisbt.cli.app import app
 from basisbt.data.cache import Key
 from basisbt.data.names import UnsafeName, check_name, check_symbol
-from basisbt.cli.app import app
 
 runner = CliRunner()
 BAD = ["../../x", "/etc/passwd", "a/../b", "..", ".hidden", "a b", "x" * 65, "", "-rf", "a\\b", "ven\x00ue"]

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.errors import DataError
 from basisbt.data.oracle import attach_oracle, basket, weighted_median
 from basisbt.data.venues import VenueSet
 from basisbt.engine.config import ConfigError, RunConfig
-from tests.runs import run_backtest
 from tests.helpers import T0, ShortOnce, bars, funding
+from tests.runs import run_backtest
 
 HL_W = {"binance": 3, "okx": 2, "bybit": 2, "kraken": 1, "kucoin": 1, "gate": 1, "mexc": 1, "hyperliquid": 1}
 

@@ -56,7 +56,7 @@ def test_the_shipped_records_are_the_shared_ones_unchanged():
     source = json.loads(SHARED.read_text())
     start, end = real.BY_NAME[NAME].span()
     hours = np.array([r["time"] // 3_600_000 * 3_600_000 for r in source]) * 10**6
-    assert shipped == [r for r, h in zip(source, hours) if start.value <= h < end.value]
+    assert shipped == [r for r, h in zip(source, hours, strict=True) if start.value <= h < end.value]
 
 
 def test_all_shipped_real_data_stays_small():

@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from basisbt.data.scenarios import list_scenarios, load_scenario
-from basisbt.data.scenarios import real
+from basisbt.data.scenarios import list_scenarios, load_scenario, real
 from basisbt.data.scenarios.real import build_windows as bw
 from basisbt.data.sources import resolve_data
 

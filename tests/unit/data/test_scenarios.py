@@ -37,7 +37,7 @@ def test_unknown_timeframe_rejected() -> None:
 def test_determinism_and_seed() -> None:
     a, b = load_scenario("feb-2025-crash"), load_scenario("feb-2025-crash")
     assert a.fingerprint() == b.fingerprint()
-    for (_, _, fa), (_, _, fb) in zip(a.frames(), b.frames()):
+    for (_, _, fa), (_, _, fb) in zip(a.frames(), b.frames(), strict=True):
         pd.testing.assert_frame_equal(fa, fb, check_exact=True)
     assert load_scenario("feb-2025-crash", seed=7).fingerprint() != a.fingerprint()
 
@@ -84,7 +84,7 @@ def test_invariants(loaded: dict, name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_passes_project_validators(loaded: dict, name: str) -> None:
-    from basisbt.data import validate          # our own module: an import error must fail, never skip
+    from basisbt.data import validate  # our own module: an import error must fail, never skip
     ds = loaded[name]
     for stream, key, f in ds.frames():
         validate.validate_stream(stream, f, timeframe=ds.timeframe if stream in ("spot", "perp", "mark") else None,

@@ -4,10 +4,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from basisbt.data.errors import DataError
-from basisbt.data.validate import repair, validate_bars, validate_funding, validate_lending, validate_mark, validate_flows
+from basisbt.data.validate import (
+    repair,
+    validate_bars,
+    validate_flows,
+    validate_funding,
+    validate_lending,
+    validate_mark,
+)
 
 
 def bars(n=6, start="2024-01-01", tf="1h"):

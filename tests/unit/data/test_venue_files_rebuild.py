@@ -7,6 +7,7 @@ write) passes every plausibility check of the file alone; rebuilding it from the
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import tomllib
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def test_binance_toml_is_what_its_generator_writes_from_the_recorded_brackets() 
     committed = (BUILTIN_DIR / "binance.toml").read_text()
     if rebuilt != committed:
         diff = [f"line {k + 1}: generated {a!r} / committed {b!r}"
-                for k, (a, b) in enumerate(zip(rebuilt.splitlines(), committed.splitlines())) if a != b]
+                for k, (a, b) in enumerate(zip(rebuilt.splitlines(), committed.splitlines(), strict=False)) if a != b]
         pytest.fail("data/venues/binance.toml differs from `python data/venues/build_binance.py` (edit the "
                     "generator, then rerun it): " + "; ".join(diff[:3] or ["different length"]))
 
@@ -53,13 +54,13 @@ def test_each_block_carries_the_snapshot_in_force_on_its_date() -> None:
     blocks = tomllib.loads((BUILTIN_DIR / "binance.toml").read_text())["spec"]
     dates = sorted({d for v in snaps.values() for d, _ in v})
     assert [b["effective_from"] for b in blocks] == ["2021-01-01", *dates[1:]]
-    for block, date in zip(blocks, dates):
+    for block, date in zip(blocks, dates, strict=True):
         for sym in ("ETH", "BTC"):
             in_force = [t for d, t in sorted(snaps[sym], key=lambda s: s[0]) if d <= date][-1]
             assert block["tiers"][sym] == in_force, (date, sym)
             # Binance's cum: the running sum of rate steps x tier floor (docs/architecture.md §10)
             cum = 0.0
-            for prev, tier in zip(in_force, in_force[1:]):
+            for prev, tier in itertools.pairwise(in_force):
                 cum += (tier["rate"] - prev["rate"]) * tier["floor"]
                 assert tier["amount"] == pytest.approx(cum, abs=1e-6), (date, sym, tier)
 

@@ -1,6 +1,8 @@
 """Venue spec files: every venue loads, tier tables are continuous, fees plausible, effective_from works."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,7 +47,7 @@ def test_every_venue_loads_with_eth_and_btc_tiers(name):
 def test_a_documented_change_gives_at_least_two_blocks(name):
     specs = _load_file(name)
     assert len(specs) >= 2
-    assert all(a.effective_from < b.effective_from for a, b in zip(specs, specs[1:]))
+    assert all(a.effective_from < b.effective_from for a, b in itertools.pairwise(specs))
 
 
 @pytest.mark.parametrize("table", list(_all_tables("deduction")))
@@ -197,7 +199,7 @@ def test_whole_position_tiers_refuse_a_deduction(tmp_path):
 @pytest.mark.parametrize("name", available_venues())
 def test_at_picks_the_block_in_force(name):
     specs = _load_file(name)
-    for prev, nxt in zip(specs, specs[1:]):
+    for prev, nxt in itertools.pairwise(specs):
         t = nxt.effective_from
         assert load_venue(name, at=t - pd.Timedelta(seconds=1)).effective_from == prev.effective_from
         assert load_venue(name, at=t).effective_from == nxt.effective_from

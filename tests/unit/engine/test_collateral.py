@@ -7,14 +7,38 @@ import pytest
 
 from basisbt.engine.config import ConfigError, RunConfig
 from basisbt.engine.kernels.advance import advance
-from tests.helpers import kernel_market
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_COLL, A_ENTRY, A_QTY, C_COLL_RATIO, C_HAIRCUT, C_LIQ_FEE,
-                                          C_MM_THRESHOLD, K_COLL_TRADE, L_KIND, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC,
-                                          P_LIQUIDATION, P_PRICE, Q_FEE, Q_INSURANCE, Q_PRICE, Q_VENUE, R_COLL, R_LIQ_PX,
-                                          R_MARGIN, STOP_END, STOP_LIQUIDATION)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_COLL,
+    A_ENTRY,
+    A_QTY,
+    C_COLL_RATIO,
+    C_HAIRCUT,
+    C_LIQ_FEE,
+    C_MM_THRESHOLD,
+    K_COLL_TRADE,
+    L_KIND,
+    N_ACCT,
+    N_CFG,
+    N_LIQ,
+    N_PNL,
+    N_REC,
+    P_LIQUIDATION,
+    P_PRICE,
+    Q_FEE,
+    Q_INSURANCE,
+    Q_PRICE,
+    Q_VENUE,
+    R_COLL,
+    R_LIQ_PX,
+    R_MARGIN,
+    STOP_END,
+    STOP_LIQUIDATION,
+)
 from basisbt.engine.kernels.margin import liquidation_price
 from basisbt.engine.venue_setup import venue_arrays
+from tests.helpers import kernel_market
 from tests.reference import kernels as ref
 
 # two tiers: 0.5 % to 100k, 1 % above (amount 500 keeps the maintenance continuous at 100k: 500 = 100k x 0.5 %)
@@ -144,9 +168,9 @@ def test_collateral_conversions_pay_the_spot_taker_fee_each_way():
     # issue 23: a conversion is a spot trade. Binance's spot taker fee is 0.1 %: buying 5,000 of USDe costs
     # 5,000 + 5.00, selling 5,000 worth back brings 5,000 - 5.00; both fees are ledger rows `fee`. USDe flat at 1.
     from basisbt.data.dataset import Dataset
-    from tests.runs import run_backtest
     from basisbt.strategies.base import Strategy
     from tests.helpers import bars
+    from tests.runs import run_backtest
 
     class Convert(Strategy):
         name = "convert"

@@ -18,13 +18,30 @@ import pytest
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_FUND, A_QTY, A_SPOT, C_HAIRCUT, C_LIQ_FEE, C_SPOT_COLL,
-                                          N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, Q_FEE, Q_INSURANCE, Q_PRICE, Q_SOCIAL,
-                                          STOP_LIQUIDATION)
-from tests.runs import run_backtest
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_ENTRY,
+    A_FUND,
+    A_QTY,
+    A_SPOT,
+    C_HAIRCUT,
+    C_LIQ_FEE,
+    C_SPOT_COLL,
+    N_ACCT,
+    N_CFG,
+    N_LIQ,
+    N_PNL,
+    N_REC,
+    Q_FEE,
+    Q_INSURANCE,
+    Q_PRICE,
+    Q_SOCIAL,
+    STOP_LIQUIDATION,
+)
 from basisbt.strategies.base import Strategy
 from tests.helpers import bars, dataset, kernel_market
 from tests.reference.advance import advance as ref_advance
+from tests.runs import run_backtest
 
 M_STAR = 29_700.0 / 10.04
 

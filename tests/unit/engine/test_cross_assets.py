@@ -10,11 +10,30 @@ import numpy as np
 import pytest
 
 from basisbt.engine.kernels.advance import advance
-from tests.helpers import kernel_market
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_ISO, A_QTY, C_HOME_OFF, C_ISOLATED, C_LIQ_FEE, N_ACCT,
-                                          N_CFG, N_LIQ, N_PNL, N_REC, Q_PRICE, Q_QTY, Q_VENUE, R_LIQ_PX, R_MAINT,
-                                          R_MARGIN, STOP_END, STOP_LIQUIDATION)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_ENTRY,
+    A_ISO,
+    A_QTY,
+    C_HOME_OFF,
+    C_ISOLATED,
+    C_LIQ_FEE,
+    N_ACCT,
+    N_CFG,
+    N_LIQ,
+    N_PNL,
+    N_REC,
+    Q_PRICE,
+    Q_QTY,
+    Q_VENUE,
+    R_LIQ_PX,
+    R_MAINT,
+    R_MARGIN,
+    STOP_END,
+    STOP_LIQUIDATION,
+)
+from tests.helpers import kernel_market
 
 RATE = 0.005
 ETH, BTC = 0, 1

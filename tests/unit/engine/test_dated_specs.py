@@ -69,8 +69,9 @@ def test_a_run_across_a_spec_change_switches_tables_at_that_bar():
         {"block": "2023-12-12", "from": first_open, "to": switch},
         {"block": "2024-02-03", "from": switch, "to": res.timeline.index[-1].isoformat()}]}
     assert res.metrics()["venue_blocks"] == res.venue_blocks
-    from basisbt.reports.writers import run_toml
     import tomllib
+
+    from basisbt.reports.writers import run_toml
     assert tomllib.loads(run_toml(res))["venue_blocks"] == res.venue_blocks
     from basisbt.reports.markdown import render_markdown
     assert "| binance | 2024-02-03 | 2024-02-03 00:00 |" in render_markdown(res, res.metrics())

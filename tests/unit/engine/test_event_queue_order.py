@@ -14,7 +14,7 @@ from basisbt.engine.market import build_market
 def _reference(m) -> list[tuple[int, int, int, int, int]]:
     rows = []
     for j in range(len(m.venues)):
-        for r, (t, b) in enumerate(zip(m.funding_ts[j], m.funding_bar[j])):
+        for r, (t, b) in enumerate(zip(m.funding_ts[j], m.funding_bar[j], strict=True)):
             rows.append((int(b), EV_FUNDING, j, r, int(t)))
     for p in range(len(m.protocols)):
         for b in np.flatnonzero(m.lend_update[:, p]):
@@ -28,5 +28,5 @@ def test_queue_is_the_sorted_inputs(name: str) -> None:
     m = build_market(load_scenario(name))
     ev = build_events(m)
     got = list(zip(ev["bar"].tolist(), ev["kind"].tolist(), ev["key"].tolist(), ev["row"].tolist(),
-                   ev["known_ns"].tolist()))
+                   ev["known_ns"].tolist(), strict=True))
     assert got == _reference(m)

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from basisbt.cli.options import FLAGS
 from basisbt.engine.config import RunConfig
 from basisbt.engine.market import FALLBACK, LIVE, STALE, UNLISTED, build_market
-from basisbt.cli.options import FLAGS
 from basisbt.engine.runner import DataQualityError
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset, funding
+from tests.runs import run_backtest
 
 N = 240
 HOLE = range(48, 120)

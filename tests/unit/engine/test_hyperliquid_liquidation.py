@@ -16,11 +16,42 @@ import pytest
 from basisbt.data.venues import load_venue
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_FUND, A_ISO, A_QTY, A_WAIT, C_BACKSTOP, C_BOOK,
-                                          C_COOLDOWN_S, C_HOME_OFF, C_ISOLATED, C_SLICE, C_SLICE_ABOVE, C_SLIP,
-                                          C_SLIP_IMPACT, K_BACKSTOP, K_LIQ_FEE, K_REALIZED, L_KIND, LEDGER_KINDS,
-                                          N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, P_LIQUIDATION, P_SLIPPAGE, Q_BACKSTOP,
-                                          Q_FEE, Q_PRICE, Q_QTY, Q_VENUE, R_LIQ_PX, R_MAINT)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_ENTRY,
+    A_FUND,
+    A_ISO,
+    A_QTY,
+    A_WAIT,
+    C_BACKSTOP,
+    C_BOOK,
+    C_COOLDOWN_S,
+    C_HOME_OFF,
+    C_ISOLATED,
+    C_SLICE,
+    C_SLICE_ABOVE,
+    C_SLIP,
+    C_SLIP_IMPACT,
+    K_BACKSTOP,
+    K_LIQ_FEE,
+    K_REALIZED,
+    L_KIND,
+    LEDGER_KINDS,
+    N_ACCT,
+    N_CFG,
+    N_LIQ,
+    N_PNL,
+    N_REC,
+    P_LIQUIDATION,
+    P_SLIPPAGE,
+    Q_BACKSTOP,
+    Q_FEE,
+    Q_PRICE,
+    Q_QTY,
+    Q_VENUE,
+    R_LIQ_PX,
+    R_MAINT,
+)
 from basisbt.engine.kernels.margin import maintenance_margin_at
 from tests.helpers import kernel_market
 from tests.reference import kernels as ref_k
@@ -83,13 +114,13 @@ def both(acct: np.ndarray, cfg: np.ndarray, bars: list[dict], bar_seconds: float
              "perp_volume": vol.tolist()}
     out = ref_advance(r_acct, r_cfg, [tuple(list(x) for x in t) for t in tiers], r_mkt, 0, n)
     assert stop == len(out)
-    for i, (equity, parts, liqs) in enumerate(out):
+    for i, (equity, parts, _liqs) in enumerate(out):
         assert math.isclose(rec.equity[i], equity, rel_tol=1e-9, abs_tol=1e-6), i
         assert math.isclose(rec.pnl[i, P_LIQUIDATION], parts["liquidation"], abs_tol=1e-6)
         assert math.isclose(rec.pnl[i, P_SLIPPAGE], parts["slippage"], abs_tol=1e-6)
     twin_rows = out[-1][2]
     assert len(twin_rows) == len(rows)
-    for r, (v, q, px, fee, _ins, _soc) in zip(rows, twin_rows):
+    for r, (v, q, px, fee, _ins, _soc) in zip(rows, twin_rows, strict=True):
         assert (int(r[Q_VENUE]), r[Q_QTY]) == (v, pytest.approx(q, abs=1e-9))
         assert r[Q_PRICE] == pytest.approx(px, abs=1e-6) and r[Q_FEE] == pytest.approx(fee, abs=1e-6)
     return state, rec, rows, kinds
@@ -272,8 +303,8 @@ def _adl_run(venue: str, kind: str):
     from basisbt.data.dataset import Dataset
     from basisbt.data.venue_events import VenueEvent
     from basisbt.engine.config import RunConfig
-    from tests.runs import run_backtest
     from tests.helpers import T0, ShortOnce, bars
+    from tests.runs import run_backtest
     b = bars([3000.0, 3000.0, 2900.0, 2800.0, 2800.0, 2800.0])
     t = T0 + pd.Timedelta(hours=4)
     ev = (VenueEvent("bankruptcy", venue, t, price=2700.0, side="long", qty=5.0, loss=1e6) if kind == "bankruptcy"

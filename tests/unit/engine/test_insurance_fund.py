@@ -18,10 +18,10 @@ from basisbt.data.errors import DataError
 from basisbt.data.venue_events import VenueEvent, parse_venue_events
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.margin import leverage_pnl
-from tests.runs import run_backtest
 from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset, funding
 from tests.reference import kernels as ref
+from tests.runs import run_backtest
 
 H = pd.Timedelta("1h")
 

@@ -6,9 +6,9 @@ import pytest
 from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.margin import liquidation_price, maintenance_margin
-from tests.runs import run_backtest
 from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset, kernel_market
+from tests.runs import run_backtest
 
 # Binance ETHUSDT tiers (Oct 2024): 0.40 % to 50k, 0.50 % to 600k (amount 50), 0.65 % to 3M (amount 950)
 FLOOR = np.array([0.0, 50_000.0, 600_000.0, np.inf])
@@ -177,8 +177,18 @@ def test_partial_liquidation_steps_down_one_tier_by_hand():
     # The rest dies at (3848.87 + 18.4116 * 2000 + 400) / (18.4116 * 1.02) = 2187.0 > the bar's high 2180.
     from basisbt.engine.kernels.advance import advance
     from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
-    from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_QTY, C_LIQ_FEE, C_PARTIAL, C_TAKER, N_ACCT, N_CFG,
-                                              N_LIQ, N_REC)
+    from basisbt.engine.kernels.codes import (
+        A_CASH,
+        A_ENTRY,
+        A_QTY,
+        C_LIQ_FEE,
+        C_PARTIAL,
+        C_TAKER,
+        N_ACCT,
+        N_CFG,
+        N_LIQ,
+        N_REC,
+    )
 
     n = 2
     px = np.full((n, 1), 2000.0)

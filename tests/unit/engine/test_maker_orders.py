@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.fills import first_fill_bar
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from tests.helpers import T0, bars, dataset
 from tests.reference import orders as ref
+from tests.runs import run_backtest
 
 MAKER = 0.0002      # Binance USD-M regular maker fee (data/venues/binance.toml)
 

@@ -5,9 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from tests.helpers import T0, bars, dataset, funding
+from tests.runs import run_backtest
 
 
 class RandomTrader(Strategy):
@@ -74,7 +74,7 @@ def test_cash_conserved_and_positions_only_move_by_fills(seed, n):
             # replay the entry price independently from fills and liquidations (a liquidation at a close
             # comes before fills at the same instant, which are next-bar opens)
             steps = sorted([(t, 0, None, None) for t in lq.ts] + [(t, 1, dq, px) for t, dq, px in
-                                                                 zip(f.ts, f.qty, f.price)], key=lambda x: x[:2])
+                                                                 zip(f.ts, f.qty, f.price, strict=True)], key=lambda x: x[:2])
             pos, entry = 0.0, 0.0
             for _, is_fill, dq, px in steps:
                 if not is_fill:

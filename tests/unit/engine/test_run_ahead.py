@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from basisbt.data.scenarios import load_scenario
-from basisbt.engine.config import RunConfig
 from basisbt.engine.checkpoint import Checkpoint
+from basisbt.engine.config import RunConfig
 from basisbt.engine.runner import Engine
 from basisbt.strategies.base import Strategy, param
 from basisbt.strategies.registry import builtin_strategies

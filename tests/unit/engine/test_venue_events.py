@@ -16,10 +16,10 @@ from basisbt.data.errors import DataError
 from basisbt.data.sources import resolve_data
 from basisbt.data.venue_events import VenueEvent, parse_venue_events
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from basisbt.strategies.perp_short import PerpShort
 from tests.helpers import T0, bars, dataset
+from tests.runs import run_backtest
 
 H = pd.Timedelta("1h")
 CFG = RunConfig(slippage=0.0, initial_capital=100_000.0)

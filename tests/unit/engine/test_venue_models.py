@@ -14,16 +14,41 @@ from basisbt.data.venues import load_venue
 from basisbt.engine.config import RunConfig
 from basisbt.engine.kernels.advance import advance
 from basisbt.engine.kernels.arrays import Ledger, Records, State, VenueTables
-from basisbt.engine.kernels.codes import (A_CASH, A_ENTRY, A_FUND, A_ISO, A_QTY, C_BANKRUPTCY, C_CLOSE_FEE,
-                                          C_ISOLATED, C_LIQ_FEE, C_PARTIAL, C_PARTIAL_FROM, C_PARTIAL_TIERS, C_TAKER,
-                                          C_TIER_BASE, C_TRIGGER_FEE, N_ACCT, N_CFG, N_LIQ, N_PNL, N_REC, Q_FEE,
-                                          Q_INSURANCE, Q_PRICE, Q_QTY, Q_SOCIAL, Q_VENUE, R_LIQ_PX)
+from basisbt.engine.kernels.codes import (
+    A_CASH,
+    A_ENTRY,
+    A_FUND,
+    A_ISO,
+    A_QTY,
+    C_BANKRUPTCY,
+    C_CLOSE_FEE,
+    C_ISOLATED,
+    C_LIQ_FEE,
+    C_PARTIAL,
+    C_PARTIAL_FROM,
+    C_PARTIAL_TIERS,
+    C_TAKER,
+    C_TIER_BASE,
+    C_TRIGGER_FEE,
+    N_ACCT,
+    N_CFG,
+    N_LIQ,
+    N_PNL,
+    N_REC,
+    Q_FEE,
+    Q_INSURANCE,
+    Q_PRICE,
+    Q_QTY,
+    Q_SOCIAL,
+    Q_VENUE,
+    R_LIQ_PX,
+)
 from basisbt.engine.kernels.margin import liquidation_price
-from tests.runs import run_backtest
 from basisbt.strategies.base import Strategy
 from tests.helpers import bars, dataset, kernel_market
 from tests.reference import kernels as ref
 from tests.reference.advance import advance as ref_advance
+from tests.runs import run_backtest
 
 OKX_TAKER = 0.0005
 BYBIT_TAKER = 0.00055
@@ -193,7 +218,7 @@ def run_twin(mkt, acct, vt, twin_cfg):
 def same_liqs(kernel_liqs, twin_out):
     twin_liqs = twin_out[-1][2]
     assert len(kernel_liqs) == len(twin_liqs)
-    for k, (v, q, px, fee, ins, soc) in zip(kernel_liqs, twin_liqs):
+    for k, (_v, q, px, fee, ins, soc) in zip(kernel_liqs, twin_liqs, strict=True):
         assert k[Q_QTY] == pytest.approx(q, rel=1e-9)
         assert k[Q_PRICE] == pytest.approx(px, rel=1e-9)
         assert k[Q_FEE] == pytest.approx(fee, rel=1e-9, abs=1e-9)

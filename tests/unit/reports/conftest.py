@@ -5,7 +5,7 @@ exact by construction, which is what its tests check.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -15,12 +15,12 @@ from basisbt.engine.results import PNL_PARTS
 from basisbt.results import Results
 
 
-@lru_cache(maxsize=None)
+@cache
 def real_run(strategy: str, scenario: str, **params) -> Results:
     """One built-in strategy on one embedded scenario, as `basisbt run` runs it (default RunConfig)."""
     from basisbt.data.sources import resolve_data
-    from tests.runs import run_backtest
     from basisbt.strategies.registry import builtin_strategies
+    from tests.runs import run_backtest
     return run_backtest(builtin_strategies()[strategy](**params), resolve_data(f"scenario:{scenario}"),
                         data_label=f"scenario:{scenario}")
 
@@ -84,7 +84,7 @@ def make_multi_results(schedule: list[tuple[int, dict[str, float]]] = TWO_ASSET_
     ts = pd.date_range("2025-03-01 01:00", periods=n_bars, freq="h", tz="UTC", name="ts").as_unit("ns")
     notional = {s: np.zeros(n_bars) for s in slots}
     starts = [b for b, _ in schedule] + [n_bars]
-    for (b, book), end in zip(schedule, starts[1:]):
+    for (b, book), end in zip(schedule, starts[1:], strict=True):
         for s in slots:
             notional[s][b:end] = book.get(s, 0.0)
     cols: dict[str, np.ndarray] = {}

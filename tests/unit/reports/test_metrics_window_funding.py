@@ -9,11 +9,10 @@ import pandas as pd
 import pytest
 
 from basisbt.engine.results import PNL_PARTS
-from basisbt.results import Results
 from basisbt.reports import fmt
 from basisbt.reports import metrics as M
 from basisbt.reports.markdown import render_markdown
-
+from basisbt.results import Results
 
 # -- hand-built runs ---------------------------------------------------------------------------------
 
@@ -46,7 +45,7 @@ def _funding_run(book: dict[str, tuple[list[float], list[float], list[float]]]) 
         pnl_funding += pay
         tl[f"{v}:perp_qty"], tl[f"{v}:spot_qty"] = q, -q
         tl[f"{v}:mark_px"], tl[f"{v}:funding_rate"] = px, r
-        ledger += [{"ts": t, "venue": v, "kind": "funding", "amount": a, "ref": ""} for t, a in zip(ts, pay)]
+        ledger += [{"ts": t, "venue": v, "kind": "funding", "amount": a, "ref": ""} for t, a in zip(ts, pay, strict=True)]
     for p in PNL_PARTS:
         tl[f"pnl_{p}"] = 0.0
     tl["pnl_funding"] = pnl_funding

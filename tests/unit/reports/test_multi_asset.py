@@ -19,15 +19,14 @@ import pytest
 from basisbt.data.dataset import Dataset
 from basisbt.data.scenarios import load_scenario
 from basisbt.engine.results import PNL_PARTS
-from basisbt.results import Results
-from tests.runs import run_backtest
 from basisbt.reports import assets, plots
-from basisbt.reports.writers import render_html
 from basisbt.reports.markdown import render_markdown
 from basisbt.reports.metrics import compute_metrics, split_slot
 from basisbt.reports.render import render_run
-from basisbt.reports.writers import write_run
+from basisbt.reports.writers import render_html, write_run
+from basisbt.results import Results
 from basisbt.strategies.registry import builtin_strategies
+from tests.runs import run_backtest
 from tests.unit.reports.conftest import make_multi_results
 from tests.unit.reports.test_reports_writers import DPI, _assert_png_has_content, _imgs
 
@@ -166,7 +165,7 @@ def test_the_per_venue_charts_get_one_panel_per_asset() -> None:
     for fig in (plots.fig_funding(three, DPI), plots.fig_basis(three, DPI)):
         axes = fig.get_axes()
         assert len(axes) == 3
-        for ax, asset in zip(axes, ("ETH", "BTC", "SOL")):
+        for ax, asset in zip(axes, ("ETH", "BTC", "SOL"), strict=True):
             assert asset in ax.get_title(loc="left")
             assert [t.get_text() for t in ax.get_legend().get_texts()] == ["binance", "bybit", "okx"]
     risk = plots.fig_liquidation_risk(three, DPI).get_axes()

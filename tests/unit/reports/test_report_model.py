@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from basisbt.engine.results import PNL_PARTS
-from basisbt.results import Results
 from basisbt.reports import fmt
 from basisbt.reports import model as M
 from basisbt.reports.build import run_report, with_charts
@@ -20,7 +19,7 @@ from basisbt.reports.html import to_html
 from basisbt.reports.markdown import to_markdown
 from basisbt.reports.metrics import compute_metrics
 from basisbt.reports.model import Cell, Report, Section, Table, Text
-
+from basisbt.results import Results
 
 # ---- reading the renderings back ----
 
@@ -254,7 +253,7 @@ def test_comparison_page_is_its_model(crash_run: Results, liq_run: Results) -> N
     report = comparison_report(["a", "b"], [Path("runs/a"), Path("runs/b")], mets, b"png")
     t = report.section("metrics").tables()[0]
     assert t.columns == ("metric", "a", "b")
-    for m, pnl, ret in zip(mets, t.row("PnL (quote)")[1:], t.row("total return (period)")[1:]):
+    for m, pnl, ret in zip(mets, t.row("PnL (quote)")[1:], t.row("total return (period)")[1:], strict=True):
         assert pnl.value == m["equity_end"] - m["equity_start"] - m["net_flows"] == m["pnl"]["total"]
         assert ret.tone == ("neg" if m["total_return"] < 0 else "pos")
     apy = t.row("APY")[1]                                       # 21 days: annualized, marked

@@ -10,8 +10,8 @@ import pytest
 import quantstats as qs
 
 from basisbt.engine.results import PNL_PARTS
-from basisbt.results import Results
 from basisbt.reports import metrics as M
+from basisbt.results import Results
 
 
 def _five_point() -> Results:

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from basisbt.data.scenarios import load_scenario
-from tests.runs import run_backtest
 from basisbt.reports.loader import load_run
 from basisbt.reports.render import render_run
 from basisbt.reports.writers import write_run
 from basisbt.strategies.registry import builtin_strategies
+from tests.runs import run_backtest
 from tests.unit.reports.test_reports_writers import DPI, _assert_png_has_content, _imgs
 from tests.unit.strategies.test_no_lookahead import make_gappy
 

@@ -16,11 +16,11 @@ import pytest
 from PIL import Image
 
 from basisbt.engine.results import PNL_PARTS
-from basisbt.results import Results
 from basisbt.reports import writers
 from basisbt.reports.loader import RunDirError, load_run
 from basisbt.reports.metrics import compute_metrics
 from basisbt.reports.render import render_comparison, render_run
+from basisbt.results import Results
 
 DPI = 40  # small images keep the suite fast
 

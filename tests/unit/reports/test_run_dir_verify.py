@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from basisbt.results import Results
 from basisbt.reports import writers
 from basisbt.reports.loader import RunDirError, load_run
 from basisbt.reports.render import render_run
+from basisbt.results import Results
 
 DPI = 40
 

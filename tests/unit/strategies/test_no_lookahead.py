@@ -8,7 +8,7 @@ identical, and so must every series the strategy recorded before t.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pandas as pd
 import pytest
@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from basisbt.data.dataset import Dataset
 from basisbt.data.scenarios import load_scenario
-from tests.runs import run_backtest
 from basisbt.strategies.registry import builtin_strategies, load_strategy_class
+from tests.runs import run_backtest
 
 EXAMPLE = "strategies/examples/funding_flip.py:FundingFlip"
 NAMES = sorted(builtin_strategies()) + [EXAMPLE]
@@ -84,7 +84,7 @@ def before(res, t: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     return fills, extras
 
 
-@lru_cache(maxsize=None)
+@cache
 def base_run(name: str, kind: str):
     """The unchanged run, once per strategy and dataset: each example then costs one run (about 0.1 s)."""
     return run_backtest(load_strategy_class(name)(), dataset(kind))

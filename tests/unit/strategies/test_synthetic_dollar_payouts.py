@@ -30,8 +30,8 @@ import pytest
 
 from basisbt.data.dataset import Dataset
 from basisbt.engine.config import ConfigError, RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.synthetic_dollar import SyntheticDollar
+from tests.runs import run_backtest
 
 T0 = pd.Timestamp("2025-03-03", tz="UTC")             # a Monday
 H = pd.Timedelta(hours=1)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from basisbt.data.dataset import Dataset
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.synthetic_dollar import SyntheticDollar
+from tests.runs import run_backtest
 
 T0 = pd.Timestamp("2025-03-03", tz="UTC")             # a Monday
 H = pd.Timedelta(hours=1)
@@ -100,7 +100,7 @@ def test_share_price_never_falls_and_negative_weeks_are_the_reserves(seed, signs
     assert np.all(np.diff(x["share_price"].to_numpy()) >= 0.0)
     rev, pay, take = x["period_revenue"], x["period_staker_payout"], x["period_reserve_take"]
     assert len(rev) == 2
-    for r, p, k in zip(rev, pay, take):
+    for r, p, k in zip(rev, pay, take, strict=True):
         if r <= 0.0:
             assert p == 0.0 and k == r                        # the reserve pays all of it
         else:

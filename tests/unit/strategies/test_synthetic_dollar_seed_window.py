@@ -14,8 +14,8 @@ import pytest
 
 from basisbt.data.sources import resolve_data
 from basisbt.engine.config import RunConfig
-from tests.runs import run_backtest
 from basisbt.strategies.synthetic_dollar import SyntheticDollar
+from tests.runs import run_backtest
 
 FLASH = pd.Timestamp("2025-02-03T02:20", tz="UTC")
 CFG = RunConfig(start="2025-02-03T01:00", end="2025-02-03T04:00")
