@@ -29,8 +29,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
+# mypy reads the package as installed: .mypy-tree/basisbt/ links basisbt/* and the folders package-dir maps into it
 lint: $(STAMP)
-	$(VENV)/bin/ruff check basisbt engine data reports strategies tests benchmarks
+	$(VENV)/bin/ruff check basisbt engine data reports strategies tests benchmarks docs/generate.py
+	@rm -rf .mypy-tree && mkdir -p .mypy-tree/basisbt && \
+	  for f in basisbt/* engine data reports strategies; do ln -s "$(CURDIR)/$$f" .mypy-tree/basisbt/; done
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
@@ -56,4 +59,4 @@ golden: $(STAMP)
 	$(VENV)/bin/basisbt regress --update
 
 clean:
-	rm -rf $(VENV) $(PEERS) .numba_cache runs build *.egg-info
+	rm -rf $(VENV) $(PEERS) .numba_cache .mypy-tree runs build *.egg-info

@@ -129,7 +129,6 @@ class RunView(Protocol):
     state: State
     tables: VenueTables
     specs: list[VenueSpec]
-    strategy: _WithParams           # the strategy (engine/hooks.Hooks): the Context reads only its parameters
     venue_index: dict[str, int]     # venue name or slot label -> slot (a venue name: its home slot)
     slot_index: dict[str, int]      # slot label -> slot (venue names with one asset)
     extras: dict[str, dict[pd.Timestamp, float]]
@@ -140,6 +139,9 @@ class RunView(Protocol):
 
     @property
     def now(self) -> pd.Timestamp: ...
+
+    @property
+    def strategy(self) -> _WithParams: ...     # the strategy (engine/hooks.Hooks): the Context reads only `.p`
 
 
 class Context:

@@ -372,16 +372,16 @@ class Engine:
         if self._new_fills or self._new_rejects or self._new_liqs or self._new_venue_events or d >= self.sleep_until:
             self.sleep_until = -1
         if self._new_fills:
-            for ev in self._new_fills:
-                self._call("on_fill", ev)
+            for fill in self._new_fills:
+                self._call("on_fill", fill)
             self._new_fills = []
         if self._new_rejects:
-            for ev in self._new_rejects:
-                self._call("on_reject", ev)
+            for reject in self._new_rejects:
+                self._call("on_reject", reject)
             self._new_rejects = []
         if self._new_liqs:
-            for ev in self._new_liqs:
-                self._call("on_liquidation", ev)
+            for liq in self._new_liqs:
+                self._call("on_liquidation", liq)
             self._new_liqs = []
         if self._new_venue_events:                   # on_adl / on_venue_halt / on_venue_default
             for hook, ev in self._new_venue_events:

@@ -28,7 +28,7 @@ def param(default: Any, doc: str, choices: tuple[Any, ...] | None = None, *, ge:
     return field(default=default, metadata={"doc": doc, "choices": choices, "bounds": bounds})
 
 
-def param_range(f: dataclasses.Field) -> str:
+def param_range(f: dataclasses.Field[Any]) -> str:
     """The valid values of a declared parameter, as text for tables and errors ('' when unconstrained)."""
     choices = f.metadata.get("choices")
     if choices:

@@ -20,6 +20,7 @@ Moving itself goes through strategies.hedge.steer (unwind, transfer, rebuild ove
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class FundingAllocator(Strategy):
         rehedge_threshold: float = param(0.02, "re-hedge a venue when |spot + perp| exceeds this share of spot", ge=0.0, le=1.0)
         cash_buffer: float = param(0.01, "share of each venue's capital kept as USDT for fees and funding", ge=0.0, lt=1.0)
 
-    def __init__(self, **params) -> None:
+    def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.target: dict[str, float] = {}
         self.rebalances = 0
@@ -115,7 +116,7 @@ class FundingAllocator(Strategy):
                 cost += moved * max(aprs[v], 0.0) * idle_days / 365.0
             else:                                # the receiving venue's bridge
                 cost += moved * max(aprs[v], 0.0) * c.deposit_delay_s / 86400.0 / 365.0
-        return gain > cost
+        return bool(gain > cost)
 
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:
         capital = ctx.equity * (1.0 - self.p.cash_buffer)

@@ -16,6 +16,7 @@ lending is withdrawn and the hedge rebuilt. Moves go through strategies.hedge.st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class LendingRebalance(Strategy):
         rehedge_threshold: float = param(0.02, "re-hedge when |spot + perp| exceeds this share of spot", ge=0.0, le=1.0)
         cash_buffer: float = param(0.01, "share of the hedge kept as USDT on the venue for fees and funding", ge=0.0, lt=1.0)
 
-    def __init__(self, **params) -> None:
+    def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         if not 0.0 <= self.p.max_share <= 1.0:
             raise ConfigError(f"{self.name}: max_share must be in [0, 1], not {self.p.max_share}")

@@ -16,9 +16,10 @@ up margin by selling spot and shrinking the hedge when the distance to liquidati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from basisbt.engine.context import Context
-from basisbt.engine.events import AdlEvent, BarEvent, LiquidationEvent, VenueDefaultEvent
+from basisbt.engine.events import AdlEvent, BarEvent, LiquidationEvent, StartEvent, VenueDefaultEvent
 from basisbt.strategies.base import Strategy, param, require_venue
 
 
@@ -42,7 +43,7 @@ class PerpShort(Strategy):
                                              "fraction to the liquidation price (0 = never)", ge=0.0, lt=1.0)
         reopen_after_liquidation: bool = param(False, "rebuild the hedge after a liquidation")
 
-    def __init__(self, **params) -> None:
+    def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.opened = False
         self.stopped = False
@@ -54,7 +55,7 @@ class PerpShort(Strategy):
     def initial_allocation(self, venues: list[str]) -> dict[str, float]:
         return {self.p.venue: 1.0}
 
-    def on_start(self, ctx: Context, ev) -> None:
+    def on_start(self, ctx: Context, ev: StartEvent) -> None:
         ctx.configure(self.p.venue, spot_collateral=self.p.collateral == "spot", isolated=False)
 
     def on_bar(self, ctx: Context, ev: BarEvent) -> None:

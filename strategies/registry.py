@@ -35,6 +35,8 @@ def load_strategy_class(spec: str, base_dir: Path | None = None) -> type[Strateg
             raise ConfigError(f"strategy file {path} does not exist")
         mod_name = f"basisbt_user_{path.stem}"
         spec_ = importlib.util.spec_from_file_location(mod_name, path)
+        if spec_ is None or spec_.loader is None:
+            raise ConfigError(f"{path}: not a Python file basisbt can import")
         module = importlib.util.module_from_spec(spec_)
         sys.modules[mod_name] = module
         try:

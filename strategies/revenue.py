@@ -26,7 +26,7 @@ def accrual(balance: float, apy: float, dt_ns: int) -> float:
     """Yield of `balance` (quote) over dt at `apy` (fraction a year), compounded as the engine's lending is."""
     if balance <= 0.0 or dt_ns <= 0 or apy == 0.0:
         return 0.0
-    return balance * ((1.0 + apy) ** (dt_ns / YEAR_NS) - 1.0)
+    return float(balance * ((1.0 + apy) ** (dt_ns / YEAR_NS) - 1.0))
 
 
 @dataclass

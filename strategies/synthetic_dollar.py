@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from basisbt.engine.config import ConfigError
 from basisbt.engine.context import Context
@@ -170,7 +171,7 @@ class SyntheticDollar(Strategy):
         stables_apy_from: str = param("", "a lending protocol in the data whose supply APY is the stables yield "
                                           "stream ('' = the constant stables_apy)")
 
-    def __init__(self, **params) -> None:
+    def __init__(self, **params: Any) -> None:
         preset = str(params.get("preset", "none"))
         if preset not in ("none", *PRESETS):
             raise ConfigError(f"{self.name}: preset must be one of none, {', '.join(PRESETS)}, not {preset!r}")
@@ -495,7 +496,7 @@ class SyntheticDollar(Strategy):
         out: dict[str, float] = {}
         basis = {v: ctx.price(v, "perp") / ctx.price(v, "spot") - 1.0 for v in self.w if tradable(ctx, v)}
         left = amount * (1.0 - sum(self.cash_w.values())) if self.cash_w else amount
-        for v in sorted(basis, key=basis.get):
+        for v in sorted(basis, key=lambda u: basis[u]):
             take = min(left, max(hedge_value(ctx, v), 0.0))
             if take > 0:
                 out[v] = take

@@ -12,18 +12,29 @@ by the venue schema (data/venue_schema.py CFG_COLUMNS). This file is hashed into
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any
+from typing import cast
 
 from basisbt.data.venue_schema import CFG_COLUMNS
 
 
-def codes(typename: str, rows: tuple[tuple[str, str, str], ...]) -> Any:
+class CodeTable(tuple[int, ...]):
+    """What a code table is to a type checker: ints, with `.labels` and `.docs` and a field per code (at run time
+    each table is a NamedTuple of its own, made by `codes`)."""
+
+    labels: tuple[str, ...]
+    docs: tuple[str, ...]
+    _fields: tuple[str, ...]
+
+    def __getattr__(self, name: str) -> int: ...
+
+
+def codes(typename: str, rows: tuple[tuple[str, str, str], ...]) -> CodeTable:
     """A code table from (NAME, label, description) rows: a NamedTuple `typename` of the codes 0..n-1 (numba
     reads `TABLE.NAME` as a compile-time int), with `.labels` and `.docs` (one per code) on its type."""
     cls = namedtuple(typename, [name for name, _, _ in rows])            # type: ignore[misc]
     cls.labels = tuple(label for _, label, _ in rows)
     cls.docs = tuple(doc for _, _, doc in rows)
-    return cls(*range(len(rows)))
+    return cast(CodeTable, cls(*range(len(rows))))
 
 
 INSTRUMENT = codes("Instrument", (

@@ -11,6 +11,7 @@ the APR falls below `off_below`. Two thresholds = a hysteresis band, so one prin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from basisbt import BarEvent, Context, StartEvent, Strategy, param, require_venue
 
@@ -29,7 +30,7 @@ class FundingFlip(Strategy):
         on_above: float = param(0.02, "open the hedge when funding APR is above this (per year)", ge=-10.0, le=10.0)
         off_below: float = param(0.0, "close the hedge when funding APR is below this (per year)", ge=-10.0, le=10.0)
 
-    def __init__(self, **params) -> None:
+    def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.hedged = False
 
