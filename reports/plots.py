@@ -242,7 +242,7 @@ def _asset_panels(results: RunResult, dpi: int, draw, extra: int = 0,
     groups = asset_groups(results.venues)
     n = len(groups) + extra
     fig, axes = _new(n, 2.4 * n + 0.6, ratios, dpi)
-    for ax, (asset, slots) in zip(axes, groups, strict=True):
+    for ax, (asset, slots) in zip(axes[:len(groups)], groups, strict=True):     # the `extra` panels follow
         draw(ax, asset, slots)
     return fig, axes
 

@@ -31,7 +31,7 @@ def fan_png(table: pd.DataFrame, path: Path) -> bytes:
     if "backing_daily" in ok and any(len(s) for s in ok["backing_daily"]):
         panels.append(("backing ratio", list(ok["backing_daily"])))
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.6 * (len(panels) + 1), 3.6))
-    for ax, (label, series) in zip(axes, panels, strict=True):
+    for ax, (label, series) in zip(axes[:-1], panels, strict=True):      # the last axis: the APY histogram
         q = fan(series)
         days = np.arange(q.shape[1])
         ax.fill_between(days, q[0], q[4], alpha=0.18, color="C0", label="5-95 %")

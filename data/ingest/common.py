@@ -307,12 +307,13 @@ def finalize(items: list[Imported], opts: ImportOptions = ImportOptions()) -> li
         if line:
             lines.append(f"{file}: {line}")
             log.info("%s: %s", file, line)
-    def step(frame: pd.DataFrame, file: str, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
-        """fn(frame, ...) with a DataError relabelled to the file and the frame's rows as the user numbers them."""
+    def step(frame: pd.DataFrame, source: str, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+        """fn(frame, ...) with a DataError relabelled to the source file and the frame's rows as the user numbers
+        them."""
         try:
             return fn(frame, *a, **kw)
         except DataError as e:
-            raise relabel(e, frame, file) from None
+            raise relabel(e, frame, source) from None
 
     for it in items:
         frame, file = it.frame, it.source
