@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from basisbt.engine.config import RunConfig
-from basisbt.regress.golden import DEFAULT_GOLDEN_DIR, DataAbsent, builtin_cases, load_case_data, read_golden
+from basisbt.batch.execute import load_data
+from basisbt.regress.golden import DEFAULT_GOLDEN_DIR, builtin_cases, case_spec, read_golden
 
 pytestmark = pytest.mark.slow
 
@@ -60,10 +61,7 @@ def run_in_backtrader(ds, slippage: float, params: dict, cash: float = 1_000_000
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_perp_short_golden_agrees_with_backtrader(case) -> None:
-    try:
-        ds = load_case_data(case)
-    except DataAbsent as e:
-        pytest.skip(str(e))
+    ds = load_data(case_spec(case).data)       # the data the case runs on, loaded as the executor loads it
     cfg = RunConfig(**case.run)
     if cfg.start or cfg.end:
         ds = ds.between(pd.Timestamp(cfg.start, tz="UTC") if cfg.start else None,
