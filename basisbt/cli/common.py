@@ -87,6 +87,33 @@ def classify(e: BaseException) -> tuple[str, int] | None:
 class SafeGroup(TyperGroup):
     """The root command group: exceptions that escape a command become one line and exit 2 or 3."""
 
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Click's usage errors (unknown option, bad value, missing command) as one `error:` line and exit 2,
+        like every other refusal, instead of click's boxed usage block."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=standalone_mode, **extra)
+        import sys
+
+        from typer._click import exceptions as click  # typer vendors click (pinned in constraints.txt)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.NoArgsIsHelpError as e:   # bare `basisbt`: the help, as click prints it
+            typer.echo(e.ctx.get_help() if e.ctx else e.format_message())
+            sys.exit(e.exit_code)
+        except click.UsageError as e:
+            where = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
+            err.print(f"error: {one_line(e.format_message()).rstrip('.')}{where}", markup=False, highlight=False,
+                      soft_wrap=True)
+            sys.exit(BAD_INPUT)
+        except click.ClickException as e:
+            err.print(f"error: {one_line(e.format_message())}", markup=False, highlight=False, soft_wrap=True)
+            sys.exit(e.exit_code)
+        except click.Abort:                    # Ctrl-C or EOF while click itself was reading (a prompt)
+            err.print("error: interrupted", markup=False, highlight=False)
+            sys.exit(INTERRUPTED)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)

@@ -281,6 +281,11 @@ CASES = [
     C("fetch", "--streams", "trades", needle=("'trades'", "known: spot, perp")),
     C("fetch", "--retries", "99", needle=("--retries 99", "between 0 and 20")),
     C("fetch", "--cache", "{w}/notadir.txt", needle=("notadir.txt", "cache path is not a directory")),
+    # --- click's own usage errors: one `error:` line naming the option and the command's --help
+    C("stress", "-n", "1e9", needle=("error: Invalid value for '--paths' / '-n'", "(see 'basisbt stress --help')")),
+    C("run", "--bogus", needle=("No such option: --bogus", "(see 'basisbt run --help')")),
+    C("nonesuch", needle=("No such command 'nonesuch' (see 'basisbt --help')",)),
+    C("report", needle=("Missing argument", "(see 'basisbt report --help')")),
     # --- data list
     C("data", "list", "--cache", "{w}/notadir.txt", needle=("notadir.txt", "cache path is not a directory")),
     # --- the environment failed (exit 3): simulated at the write that would hit it
