@@ -137,6 +137,7 @@ def run(
             raise
         fail(message(e))
     elapsed = time.perf_counter() - t0
+    t1 = time.perf_counter()
     target = out_dir or Path("runs") / default_run_name(res)
     with phase("metrics"):
         metrics = res.metrics()
@@ -146,7 +147,7 @@ def run(
     except RunTargetError as e:
         fail(str(e))
     with phase("summary"):
-        _summary(res, target, elapsed, "csv" if csv else "parquet", metrics)
+        _summary(res, target, (elapsed, time.perf_counter() - t1), "csv" if csv else "parquet", metrics)
 
 
 def _gaps_line(q: dict) -> str:
@@ -160,7 +161,8 @@ def _gaps_line(q: dict) -> str:
             f"priced stale, {f_missing} settlements missing, {refused} orders refused")
 
 
-def _summary(res, target: Path, elapsed: float, tables: str = "parquet", m: dict | None = None) -> None:
+def _summary(res, target: Path, elapsed: tuple[float, float], tables: str = "parquet", m: dict | None = None) -> None:
+    """The run's headline table and where its files went; `elapsed`: (run, metrics + files + report) seconds."""
     m = m or res.metrics()
     t = Table(title=f"{res.strategy} on {res.dataset}", show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -197,7 +199,7 @@ def _summary(res, target: Path, elapsed: float, tables: str = "parquet", m: dict
     if len(res.log) > 8:
         err.print(f"[dim]log: … {len(res.log) - 8} more lines in {target}/run.log[/dim]")
     out.print(f"wrote {target}/ (report.html, report.md, metrics.json, equity.{tables}, ledger.{tables}, "
-              f"fills.{tables}, run.toml) in {elapsed:.2f}s")
+              f"fills.{tables}, run.toml): run {elapsed[0]:.2f} s, files and report {elapsed[1]:.2f} s")
 
 
 def _num(x) -> str:
