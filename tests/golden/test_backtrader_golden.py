@@ -13,8 +13,8 @@ import backtrader as bt  # a hard dependency (pyproject.toml): missing is an err
 import pandas as pd
 import pytest
 
-from basisbt.engine.config import RunConfig
 from basisbt.batch.execute import load_data
+from basisbt.engine.config import RunConfig
 from basisbt.regress.golden import DEFAULT_GOLDEN_DIR, builtin_cases, case_spec, read_golden
 
 pytestmark = pytest.mark.slow
