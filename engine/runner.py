@@ -163,7 +163,7 @@ class Engine:
         self.data_label = data_label or ds.name
         self.strategy = strategy
         self.symbol = ds.symbol
-        self.market = freeze_halts(market_of(ds), ds.venue_events)   # halts that stop marks or funding
+        self.market = freeze_halts(market_of(ds, venues), ds.venue_events)   # halts that stop marks or funding
         if self.config.strict:
             _check_strict(self.market.quality)
         if self.market.n < 2:
