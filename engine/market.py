@@ -380,7 +380,7 @@ def _interval_key(ds: Dataset, venues: VenueSet | None) -> tuple:
     from basisbt.data.names import UnsafeName, check_name
     from basisbt.data.venues import VenueSet
     vs = venues or VenueSet()
-    key = []
+    key: list[tuple[str, tuple[tuple[int, float], ...] | None]] = []
     for v in ds.venues:
         try:
             check_name(v, "venue")

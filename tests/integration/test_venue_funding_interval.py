@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pandas as pd
+
 import basisbt as bb
 from basisbt.data.venues import BUILTIN_DIR
 from basisbt.engine.market import build_market
