@@ -168,7 +168,8 @@ class VenueSpec:
         kernel="C_SPOT_TAKER")
     funding_interval_h: float = spec_field(
         "number", "hours", "default funding interval: scenarios settle on it; the engine takes each settlement's "
-        "interval from the funding rows, and this only where a row has none", gt=0.0, le=24.0)
+        "interval from the funding rows, and this only where a row has none; data quality counts the settlements "
+        "missing on it", gt=0.0, le=24.0)
     funding_cap: dict = spec_field(
         "caps", "fraction per settlement", "cap on the absolute rate of one settlement: one number for every symbol, or a "
         "table per base asset (\"*\" for the rest); importers refuse rates above 1.25 x the cap", gt=0.0, lt=1.0)

@@ -154,6 +154,8 @@ def code_tables() -> str:
                                ("PnL parts", codes.PNL, "`pnl_<part>` columns, `attribution`, metrics `pnl`"),
                                ("Order statuses", codes.ORDER, "`RejectEvent.status`, `orders_rejected`"),
                                ("Reject reasons", codes.REJECT, "`RejectEvent.why`, `orders_rejected`"),
+                               ("Liquidation kinds", codes.LIQ_KIND, "`LiquidationEvent.kind`, "
+                                                                      "`Results.liquidations.kind`"),
                                ("Why the kernel stopped", codes.STOP, "`advance`'s stop code")):
         out += [f"**{title}** ({what}; `codes.{type(table).__name__}`):", "",
                 "| code | name | label | meaning |", "| ---: | --- | --- | --- |"]

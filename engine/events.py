@@ -97,6 +97,9 @@ class LiquidationEvent:
     fee: float                # clearance fee (or margin lost at the bankruptcy price), capped at what was left
     insurance_loss: float     # deficit beyond bankruptcy the venue's insurance fund absorbed
     socialized: float = 0.0   # deficit beyond what the fund held: covered by ADL of other traders' positions
+    kind: str = "full"        # the mechanism (engine/kernels/codes.py LIQ_KIND): 'full', 'partial' (a tier
+    #                           step-down), 'book' / 'book_slice' (orders into the book), 'backstop' (the vault);
+    #                           what 'partial' or 'book_slice' leaves stays open unless a later row closes it
 
 
 @dataclass(frozen=True, slots=True)

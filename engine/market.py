@@ -12,6 +12,7 @@ missing is counted in `Market.quality` (metrics.json `data_quality`) and said on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,9 @@ from basisbt.data.errors import ConfigError
 from basisbt.data.schemas import BAR_COLUMNS, MARK_COLUMNS, timeframe_ns, ts_ns
 from basisbt.data.validate import FILLED
 from basisbt.engine.kernels.arrays import MarketArrays
+
+if TYPE_CHECKING:
+    from basisbt.data.venues import VenueSet
 
 YEAR_NS = 365 * 24 * 3600 * 10**9
 UNLISTED, LIVE, STALE, FALLBACK = 0, 1, 2, 3      # bar states, int8 arrays (n, V)
@@ -336,11 +340,12 @@ def missing_at_edges(t: np.ndarray, lower: int, upper: int, step_first: float, s
 
 
 def _expected(venue: str, t: np.ndarray, hours: np.ndarray, grid: np.ndarray, close_ns: np.ndarray,
-              p_state: np.ndarray, median_h: float) -> dict:
+              p_state: np.ndarray, median_h: float, venues: VenueSet | None = None) -> dict:
     """Missing settlements of one venue, expected from its dated interval while its perp trades in the window:
     between rows, before the first row (a funding stream that starts after the perp lists) and after the last.
-    `intervals_missing` is the total; the edges are also given on their own."""
-    spec = _spec_hours(venue, t)
+    `intervals_missing` is the total; the edges are also given on their own. `venues`: the run's VenueSet (its
+    --venues-dir, $BASISBT_VENUES, venues=...; the default set when None), whose file gives the interval."""
+    spec = _spec_hours(venue, t, venues)
     between = missing_settlements(t, hours, spec)
     live = np.flatnonzero(p_state == LIVE)
     if not live.size:
@@ -350,36 +355,59 @@ def _expected(venue: str, t: np.ndarray, hours: np.ndarray, grid: np.ndarray, cl
 
     def step_at(k: int, at: int) -> float:
         row = hours[[k]] if t.size else np.array([np.nan])
-        return float(settlement_step(row, _spec_hours(venue, np.array([at], np.int64)), median_h)[0])
+        return float(settlement_step(row, _spec_hours(venue, np.array([at], np.int64), venues), median_h)[0])
     before, after = missing_at_edges(t, lower, upper, step_at(0, int(t[0]) if t.size else lower),
                                      step_at(-1, int(t[-1]) if t.size else upper))
     return {"intervals_missing": between + before + after, "missing_before_first": before,
             "missing_after_last": after}
 
 
-def _spec_hours(venue: str, t: np.ndarray) -> np.ndarray:
-    """funding_interval_h of the venue's spec block in force at each time, NaN for a venue without a spec file."""
+def _spec_hours(venue: str, t: np.ndarray, venues: VenueSet | None = None) -> np.ndarray:
+    """funding_interval_h of the venue's spec block in force at each time, from the run's venues (the default set
+    when None), NaN for a venue without a spec file there."""
     from basisbt.data.names import UnsafeName, check_name
     from basisbt.data.venues import spec_values
     try:
         check_name(venue, "venue")
     except UnsafeName:
         return np.full(t.size, np.nan)
-    hours = spec_values(venue, t, lambda s: s.funding_interval_h)
+    hours = spec_values(venue, t, lambda s: s.funding_interval_h, venues=venues)
     return np.full(t.size, np.nan) if hours is None else hours
 
 
-def market_of(ds: Dataset) -> Market:
-    """build_market(ds), built once per Dataset and kept on it (like its fingerprint): runs over one Dataset,
-    as a sweep's cells are, share the aligned arrays, which nothing writes after they are built."""
-    m = ds.__dict__.get("_market")
+def _interval_key(ds: Dataset, venues: VenueSet | None) -> tuple:
+    """What a Market takes from its venues: each data venue's dated funding intervals (None without a spec file)."""
+    from basisbt.data.names import UnsafeName, check_name
+    from basisbt.data.venues import VenueSet
+    vs = venues or VenueSet()
+    key: list[tuple[str, tuple[tuple[int, float], ...] | None]] = []
+    for v in ds.venues:
+        try:
+            check_name(v, "venue")
+        except UnsafeName:
+            key.append((v, None))
+            continue
+        blocks = vs.get(v).blocks if vs.has(v) else ()
+        key.append((v, tuple((b.effective_from.value, b.funding_interval_h) for b in blocks) or None))
+    return tuple(key)
+
+
+def market_of(ds: Dataset, venues: VenueSet | None = None) -> Market:
+    """build_market(ds, venues), built once per Dataset and kept on it (like its fingerprint): runs over one
+    Dataset, as a sweep's cells are, share the aligned arrays, which nothing writes after they are built. The
+    venues' funding intervals (the expected-settlement counts of data quality) are part of the key: a run whose
+    venue files say another interval gets its own Market."""
+    markets = ds.__dict__.setdefault("_markets", {})       # frozen dataclass: bypass __setattr__
+    key = _interval_key(ds, venues)
+    m = markets.get(key)
     if m is None:
-        m = ds.__dict__["_market"] = build_market(ds)       # frozen dataclass: bypass __setattr__
+        m = markets[key] = build_market(ds, source=venues)
     return m
 
 
-def build_market(ds: Dataset) -> Market:
-    """Turn a Dataset into aligned arrays on the regular grid of its perp bars, one column per slot."""
+def build_market(ds: Dataset, source: VenueSet | None = None) -> Market:
+    """Turn a Dataset into aligned arrays on the regular grid of its perp bars, one column per slot. `source`: the
+    run's VenueSet, whose files give each venue's dated funding interval (data quality's expected settlements)."""
     if not ds.venues:
         raise MarketError(f"dataset {ds.name!r} has no perp bars")
     slots = slots_of(ds)
@@ -438,7 +466,7 @@ def build_market(ds: Dataset) -> Market:
         step = float(np.median(gaps)) if gaps.size else 0.0
         vq["funding"] = {"settlements": int(t.size), "priced_stale": int(stale.sum()),
                          "interval_h": step / 3.6e12, "longest_gap": _duration(int(gaps.max()) if gaps.size else 0),
-                         **_expected(venue, t, hours, grid, close_ns, state["perp"][:, j], step / 3.6e12)}
+                         **_expected(venue, t, hours, grid, close_ns, state["perp"][:, j], step / 3.6e12, source)}
         quality["venues"][v] = vq
         log.extend(_quality_lines(v, vq, state, j, grid))
     protocols = ds.protocols

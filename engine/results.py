@@ -14,7 +14,8 @@ Frames (all times UTC, datetime64[ns, UTC]):
   Per protocol P: `P:supply` (quote), `P:apy`.
 - `ledger`: every cash movement: ts, venue, kind (engine.kernels.codes.LEDGER_KINDS), amount, ref.
 - `fills`: ts, venue, instrument ('spot'|'perp'), qty (signed base), price, ref_price, fee, slippage, reason.
-- `liquidations`: ts, venue, qty, price, fee, insurance_loss, socialized (beyond the insurance fund).
+- `liquidations`: ts, venue, qty, price, fee, insurance_loss, socialized (beyond the insurance fund), kind (the
+  mechanism: engine.kernels.codes.LIQ_KINDS, 'full', 'partial', 'book', 'book_slice' or 'backstop').
 - `venue_events`: scheduled ADL and venue defaults that changed the book (engine/venue_events.py): ts, venue,
   kind ('adl' | 'default' | 'default_loss'), instrument, qty (signed change, base), price, amount (quote).
 - `attribution`: index venue names plus 'lending', columns the seven PnL parts (totals).

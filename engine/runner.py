@@ -60,7 +60,9 @@ from basisbt.engine.kernels.codes import (
     L_TS,
     L_VENUE,
     LEDGER_KINDS,
+    LIQ_KINDS,
     LIQ_SLOTS,
+    LK_BACKSTOP,
     N_ACCT,
     N_LEDGER_I,
     N_LIQ,
@@ -73,10 +75,10 @@ from basisbt.engine.kernels.codes import (
     ORDER_STATUS,
     P_FEES,
     PERP,
-    Q_BACKSTOP,
     Q_BAR,
     Q_FEE,
     Q_INSURANCE,
+    Q_KIND,
     Q_PRICE,
     Q_QTY,
     Q_SOCIAL,
@@ -161,7 +163,7 @@ class Engine:
         self.data_label = data_label or ds.name
         self.strategy = strategy
         self.symbol = ds.symbol
-        self.market = freeze_halts(market_of(ds), ds.venue_events)   # halts that stop marks or funding
+        self.market = freeze_halts(market_of(ds, venues), ds.venue_events)   # halts that stop marks or funding
         if self.config.strict:
             _check_strict(self.market.quality)
         if self.market.n < 2:
@@ -720,22 +722,24 @@ class Engine:
                 continue
             j, b = int(row[Q_VENUE]), int(row[Q_BAR])
             ts = _ts(self.arrays.close_ns[b])
+            kind = LIQ_KINDS[int(row[Q_KIND])]
             rec = dict(ts=ts, venue=m.venues[j], qty=row[Q_QTY], price=row[Q_PRICE], fee=row[Q_FEE],
-                       insurance_loss=row[Q_INSURANCE], liq_id=len(self.liquidations), socialized=row[Q_SOCIAL])
+                       insurance_loss=row[Q_INSURANCE], liq_id=len(self.liquidations), socialized=row[Q_SOCIAL],
+                       kind=kind)
             self.liquidations.append(rec)
             if self.resting:                            # the venue cancels a liquidated position's orders
                 self.cancel_resting(int(self.arrays.close_ns[b]), j, WHY_LIQUIDATED)
             self._new_liqs.append(LiquidationEvent(ts, m.venues[j], float(row[Q_QTY]), float(row[Q_PRICE]),
                                                    float(row[Q_FEE]), float(row[Q_INSURANCE]),
-                                                   float(row[Q_SOCIAL])))
+                                                   float(row[Q_SOCIAL]), kind))
             social = f", beyond the insurance fund (ADL of others) {row[Q_SOCIAL]:.2f}" if row[Q_SOCIAL] > 0 else ""
-            if row[Q_BACKSTOP] == 1.0:                  # a book venue's liquidator vault took the account over
+            if row[Q_KIND] == LK_BACKSTOP:              # a book venue's liquidator vault took the account over
                 self.log.append(f"{ts.isoformat()} BACKSTOP {m.venues[j]}: the liquidator vault took the perp "
                                 f"{row[Q_QTY]:.6f} at its mark {row[Q_PRICE]:.2f} and margin {row[Q_FEE]:.2f} with "
                                 f"it (below the venue's backstop line: nothing returned{social})")
             else:
                 self.log.append(f"{ts.isoformat()} LIQUIDATED {m.venues[j]} perp {row[Q_QTY]:.6f} at "
-                                f"{row[Q_PRICE]:.2f} (fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f}{social})")
+                                f"{row[Q_PRICE]:.2f} ({kind}, fee {row[Q_FEE]:.2f}, insurance {row[Q_INSURANCE]:.2f}{social})")
 
     # -- the loop -----------------------------------------------------------------------------------------
     # The kernel runs ahead through up to `span` decision points at a time; their hooks then run in
@@ -905,7 +909,7 @@ class Engine:
             fills: Any = pd.DataFrame(self.fills, columns=["ts", "venue", "instrument", "qty", "price", "ref_price",
                                                            "fee", "slippage", "reason", "fill_id", "liquidity"])
             liqs: Any = pd.DataFrame(self.liquidations, columns=["ts", "venue", "qty", "price", "fee",
-                                                                 "insurance_loss", "liq_id", "socialized"])
+                                                                 "insurance_loss", "liq_id", "socialized", "kind"])
         else:
             timeline, ledger, fills, liqs = (NotKept(x) for x in ("timeline", "ledger", "fills", "liquidations"))
             records = RunRecords(m, rec, keys, amounts, tuple(names), tuple(self.fills), tuple(self.liquidations))

@@ -191,14 +191,18 @@ def _liquidations(results: RunResult, m: dict[str, Any]) -> Section:
     liq = results.liquidations
     rows: tuple[tuple[Cell, ...], ...] = ()
     if liq is not None and len(liq):
-        rows = tuple((M.time(r["ts"]), M.text(r["venue"]), M.num(float(r["qty"]), 4), M.num(float(r["price"]), 2),
+        # `kind`: which mechanism closed it (engine/kernels/codes.py LIQ_KIND); run directories written before it
+        # existed have none
+        rows = tuple((M.time(r["ts"]), M.text(r["venue"]), M.text(r.get("kind", "")),
+                      M.num(float(r["qty"]), 4), M.num(float(r["price"]), 2),
                       M.money(float(r.get("fee", 0.0)), 2), M.money(float(r.get("insurance_loss", 0.0)), 2))
                      for _, r in liq.iterrows())
     dist = m.get("min_dist_liq") or {}
     closest = "; ".join(f"{v} {pct(d.get('min'), 1)} at {when(d.get('ts'))} UTC"
                         for v, d in dist.items() if d.get("min") is not None) or "no perp position"
     return Section("liquidations", "Liquidations", (
-        Table(("time (UTC)", "venue", "qty (base)", "price (quote)", "fee (quote)", "insurance loss (quote)"), rows),
+        Table(("time (UTC)", "venue", "kind", "qty (base)", "price (quote)", "fee (quote)", "insurance loss (quote)"),
+              rows),
         Text(f"Closest approach to liquidation: {closest}.", "note")), nav="Liquidations")
 
 

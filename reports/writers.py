@@ -41,7 +41,7 @@ T = TypeVar("T")
 FILLS_COLUMNS = ("ts", "venue", "instrument", "qty", "price", "ref_price", "fee", "slippage", "reason", "fill_id",
                  "liquidity")
 LEDGER_COLUMNS = ("ts", "venue", "kind", "amount", "ref")
-LIQUIDATION_COLUMNS = ("ts", "venue", "qty", "price", "fee", "insurance_loss", "liq_id", "socialized")
+LIQUIDATION_COLUMNS = ("ts", "venue", "qty", "price", "fee", "insurance_loss", "liq_id", "socialized", "kind")
 
 
 def metrics_json(metrics: dict[str, Any]) -> str:

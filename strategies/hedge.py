@@ -12,7 +12,7 @@ Orders fill at the next bar's open; everything here counts orders already queued
 from __future__ import annotations
 
 from basisbt.engine.context import Context
-from basisbt.engine.events import AdlEvent
+from basisbt.engine.events import AdlEvent, LiquidationEvent
 
 # perp notional / quote margin of a hedge on a venue that does not take its spot as margin (Hyperliquid): 3x
 # leaves a short room for about a +30 % move before its margin is gone (perp_short's `leverage` default). A
@@ -122,6 +122,25 @@ def restore_after_adl(ctx: Context, ev: AdlEvent, hedge_ratio: float) -> bool:
         return False
     ctx.log(f"{ev.venue}: ADL closed {ev.qty:+.6f} perp at {ev.price:,.2f}; restoring the hedge")
     return rehedge(ctx, ev.venue, hedge_ratio, 0.0, "restore hedge after ADL")
+
+
+def follow_partial_liquidation(ctx: Context, ev: LiquidationEvent, hedge_ratio: float,
+                               reason: str = "follow partial liquidation") -> bool:
+    """After a liquidation that left the perp open (a tier step-down, a book slice: `ev.qty` is only the closed
+    part, signed as the position), sell the spot that part hedged, -ev.qty / hedge_ratio (the hedge holds perp =
+    -hedge_ratio x spot), so the book stays delta-neutral at its smaller size instead of being unwound or shorted
+    back into the breach. Returns True when the position is still open (read from ctx: the book at the bar's
+    close, after every liquidation of the bar), False when it is gone and the caller's full-liquidation rule
+    applies."""
+    if ctx.perp_qty(ev.venue) == 0.0:
+        return False
+    spot = ctx.spot_qty(ev.venue) + ctx.pending(ev.venue, "spot")
+    sell = min(-ev.qty / hedge_ratio, spot) if hedge_ratio > 0.0 else 0.0   # ev.qty: the short's closed part, < 0
+    if sell > 0.0:
+        ctx.order(ev.venue, "spot", -sell, reason)
+    ctx.log(f"{ev.venue}: {ev.kind} liquidation closed {ev.qty:+.6f} perp at {ev.price:,.2f}, "
+            f"{ctx.perp_qty(ev.venue):+.6f} left; selling {max(sell, 0.0):.6f} spot to stay hedged")
+    return True
 
 
 def best_protocol(ctx: Context) -> tuple[str | None, float]:

@@ -11,7 +11,9 @@ Two set-ups (parameter `collateral`):
   asset shrinks the margin (Binance Multi-Assets mode, 2025-10-10).
 Re-hedges when the net delta drifts past `rehedge_threshold` of the spot held, and (usdt) tops
 up margin by selling spot and shrinking the hedge when the distance to liquidation falls below
-`min_liq_distance`.
+`min_liq_distance`. A liquidation that leaves the short open (OKX/Bybit tier step-down, a Hyperliquid
+book slice) sells only the spot the closed part hedged; one that closes it sells the spot and stops
+(or, with `reopen_after_liquidation`, rebuilds the hedge).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from typing import Any
 from basisbt.engine.context import Context
 from basisbt.engine.events import AdlEvent, BarEvent, LiquidationEvent, StartEvent, VenueDefaultEvent
 from basisbt.strategies.base import Strategy, param, require_venue
+from basisbt.strategies.hedge import follow_partial_liquidation
 
 
 class PerpShort(Strategy):
@@ -110,7 +113,13 @@ class PerpShort(Strategy):
         ctx.log(f"{v}: distance to liquidation {m.distance:.3f} < {self.p.min_liq_distance}; sold 10% of spot")
 
     def on_liquidation(self, ctx: Context, ev: LiquidationEvent) -> None:
-        ctx.log(f"{ev.venue}: short liquidated at {ev.price:.2f}")
+        """A partial liquidation (a tier step-down, a book slice) leaves the short open: sell the spot the closed
+        part hedged and carry on. Only when the short is gone: sell the spot and stop, or rebuild the hedge."""
+        if ev.venue != self.p.venue or self.stopped:
+            return
+        if follow_partial_liquidation(ctx, ev, self.p.hedge_ratio, "follow partial liquidation"):
+            return
+        ctx.log(f"{ev.venue}: short liquidated at {ev.price:.2f} ({ev.kind})")
         if not self.p.reopen_after_liquidation:
             # unhedged spot is not this strategy's book: sell it and stop
             ctx.target_position(self.p.venue, "spot", 0.0, "unwind after liquidation")

@@ -47,6 +47,7 @@ from basisbt.strategies.base import Strategy, param, require_venue
 from basisbt.strategies.hedge import (
     close_hedge,
     configure_hedges,
+    follow_partial_liquidation,
     hedge_value,
     open_hedge,
     rehedge,
@@ -270,9 +271,15 @@ class SyntheticDollar(Strategy):
             self._book_basis(ctx, self.basis.trade(ev.venue, ev.qty, ev.ref_price, ev.spot_price))
 
     def on_liquidation(self, ctx: Context, ev: LiquidationEvent) -> None:
+        """Book the basis the close realized. A partial liquidation (a tier step-down, a book slice) leaves the
+        short open: the spot the closed part hedged is sold, so the slot stays hedged at its smaller size (shorting
+        it back, as a rehedge would, puts the closed part straight back into the breach). A short that is gone is
+        rebuilt on the spot left by the next rehedge: the product keeps its backing hedged."""
         # closed at the liquidation price, spot carried at the last close's basis (as the kernel books it)
         s, m = (ctx.history(ev.venue, kind, "close", 2)[0] for kind in ("spot", "mark"))
         self._book_basis(ctx, self.basis.trade(ev.venue, -ev.qty, ev.price, ev.price * s / m))
+        if ev.venue in self.w:
+            follow_partial_liquidation(ctx, ev, self.p.hedge_ratio)
 
     def on_adl(self, ctx: Context, ev: AdlEvent) -> None:
         if ev.qty != 0.0:

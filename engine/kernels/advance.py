@@ -80,6 +80,11 @@ from basisbt.engine.kernels.codes import (
     K_REALIZED,
     K_SOCIALIZED,
     K_TRANSFER_IN,
+    LK_BACKSTOP,
+    LK_BOOK,
+    LK_BOOK_SLICE,
+    LK_FULL,
+    LK_PARTIAL,
     P_BASIS,
     P_FEES,
     P_FUNDING,
@@ -87,10 +92,10 @@ from basisbt.engine.kernels.codes import (
     P_LIQUIDATION,
     P_PRICE,
     P_SLIPPAGE,
-    Q_BACKSTOP,
     Q_BAR,
     Q_FEE,
     Q_INSURANCE,
+    Q_KIND,
     Q_PRICE,
     Q_QTY,
     Q_SOCIAL,
@@ -236,7 +241,7 @@ def breach_point(wallet: float, w_cf: float, q: float, entry: float, m_open: flo
 def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: int, ts_ns: int, v: int,
               px: float, q: float, liq_id: int, liq_out: np.ndarray, slot: int, coll_value: float,
               fee_rate: float, bankrupt: bool, to_fund: bool, extra: float = 0.0, slip: float = 0.0,
-              cover: bool = True) -> None:
+              cover: bool = True, kind: int = LK_FULL) -> None:
     """Close `q` (signed, part or all of venue v's perp) at `px` and charge the fee on it; the venue's insurance
     fund of the symbol (A_FUND) takes the fee and covers a deficit beyond bankruptcy.
 
@@ -252,7 +257,8 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     one asset): the fund covers only a deficit of the whole account. `slip`: a close sold into the book (C_BOOK
     venues) fills at px moved against the position by that fraction; the difference is the slippage part. `cover`
     False (a book liquidation's slice, the position still open): a balance below zero stays the account's until
-    the rest is closed or taken over."""
+    the rest is closed or taken over. `kind`: the mechanism, written to the row (a LIQ_KIND code: LK_PARTIAL for a
+    tier step-down, LK_BOOK / LK_BOOK_SLICE for an order into the book, LK_FULL otherwise)."""
     acct = state.acct
     col = wallet_col(vt.cfg, v)
     w = wallet_row(vt.cfg, v)
@@ -310,7 +316,7 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
     liq_out[slot, Q_INSURANCE] = from_fund
     liq_out[slot, Q_SOCIAL] = social
     liq_out[slot, Q_BAR] = i
-    liq_out[slot, Q_BACKSTOP] = 0.0
+    liq_out[slot, Q_KIND] = kind
 
 
 # -- several assets: a venue's cross account over its slots (docs/architecture.md §4, "several assets") ------
@@ -523,7 +529,7 @@ def book_backstop(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records
         liq_out[n_liq, Q_INSURANCE] = 0.0
         liq_out[n_liq, Q_SOCIAL] = 0.0
         liq_out[n_liq, Q_BAR] = i
-        liq_out[n_liq, Q_BACKSTOP] = 1.0
+        liq_out[n_liq, Q_KIND] = LK_BACKSTOP
         n_liq += 1
     left = acct[h, col]
     taken = left if left > 0.0 else 0.0
@@ -615,12 +621,13 @@ def book_liquidate(state: State, vt: VenueTables, mkt: MarketArrays, rec: Record
                 bal, _ = account_margin(acct, vt, mkt, i, h, t)
                 extra = bal - acct[h, A_CASH] - q * (m - acct[u, A_ENTRY]) - own_spot
             liquidate(state, vt, rec, ledger, i, ts_ns, u, m, part, liq_id0 + n_liq, liq_out, n_liq, own_spot,
-                      0.0, False, True, extra, slip, part == q)
-            n_liq += 1
+                      0.0, False, True, extra, slip, part == q, LK_BOOK)
             if acct[u, A_QTY] != 0.0:
+                liq_out[n_liq, Q_KIND] = LK_BOOK_SLICE     # the rest stays open for the next order
                 still_open = True
             else:
                 acct[u, A_LIQ_BASE] = 0.0
+            n_liq += 1
         if not still_open:
             break
         lam1 = t
@@ -787,7 +794,7 @@ def advance(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records, ledg
                 # rest closes with the liquidation fee or at the bankruptcy price
                 liquidate(state, vt, rec, ledger, i, t, v, px, part, liq_id0 + n_liq, liq_out, n_liq,
                           spot_value(state.acct, vt.cfg, mkt, i, v, lam), vt.cfg[v, C_TAKER], False, False,
-                          o0 + lam * (o1 - o0))
+                          o0 + lam * (o1 - o0), 0.0, True, LK_PARTIAL)
                 n_liq += 1
                 # the rest walks on from this point (the collateral asset, if any, is cash now)
                 wallet = state.acct[w, wallet_col(vt.cfg, v)]

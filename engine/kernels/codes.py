@@ -214,6 +214,24 @@ STOP = codes("StopCode", (
 ))
 STOP_END, STOP_LIQUIDATION, STOP_LEDGER_FULL = STOP
 
+# which mechanism closed a liquidated position (a liquidation row's KIND; Results.liquidations `kind`), in the
+# venues' own words: OKX's and Bybit's "partial liquidation" (a tier step-down) and "full liquidation", Hyperliquid's
+# liquidation orders "into the book" (20 % at a time above 100k USDC) and its liquidator vault's "backstop"
+LIQ_KIND = codes("LiquidationKind", (
+    ("FULL", "full", "the venue closed the whole position: at the liquidation price with the clearance fee, or taken "
+                     "over at the bankruptcy price (Binance, Bybit, OKX; every perp of a multi-perp cross account)"),
+    ("PARTIAL", "partial", "a tier step-down (Bybit, OKX): an order to the book cut the position to what a lower tier "
+                           "holds, paying the taker fee; the rest stays open"),
+    ("BOOK", "book", "sold into the book at the mark less slippage, no fee (Hyperliquid): the whole position, or what "
+                     "was left of it"),
+    ("BOOK_SLICE", "book_slice", "one order into the book of a position above the slice line (Hyperliquid: 20 % of it "
+                                 "above 100,000 USDC); the rest stays open until the next order, 30 s later"),
+    ("BACKSTOP", "backstop", "the venue's liquidator vault took the position over with the account's margin "
+                             "(Hyperliquid, below 2/3 of maintenance): nothing is returned"),
+))
+LK_FULL, LK_PARTIAL, LK_BOOK, LK_BOOK_SLICE, LK_BACKSTOP = LIQ_KIND
+LIQ_KINDS = LIQ_KIND.labels
+
 # liquidation report (filled when advance stops with STOP_LIQUIDATION); up to LIQ_SLOTS rows per venue (a book
 # liquidation's slices are rows of their own: at most 1 / C_SLICE of them, then the rest or the backstop)
 LIQ_SLOTS = 8
@@ -225,8 +243,8 @@ LIQ = codes("LiquidationColumn", (
     ("INSURANCE", "insurance_loss", "what the venue's insurance fund paid"),
     ("BAR", "bar", "bar index"),
     ("SOCIAL", "socialized", "deficit beyond the insurance fund, socialized (ADL of others); 0 when the fund covered"),
-    ("BACKSTOP", "backstop", "1.0: taken over by the venue's liquidator vault with the margin (FEE: the margin)"),
+    ("KIND", "kind", "a LIQ_KIND code (LK_BACKSTOP: taken over by the venue's liquidator vault, FEE the margin)"),
 ))
-Q_VENUE, Q_QTY, Q_PRICE, Q_FEE, Q_INSURANCE, Q_BAR, Q_SOCIAL, Q_BACKSTOP = LIQ
+Q_VENUE, Q_QTY, Q_PRICE, Q_FEE, Q_INSURANCE, Q_BAR, Q_SOCIAL, Q_KIND = LIQ
 N_LIQ = len(LIQ)
 

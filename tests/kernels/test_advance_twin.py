@@ -38,6 +38,7 @@ from basisbt.engine.kernels.codes import (
     C_TAKER,
     C_TIER_BASE,
     C_TRIGGER_FEE,
+    LIQ_KINDS,
     LIQ_SLOTS,
     N_ACCT,
     N_CFG,
@@ -54,6 +55,7 @@ from basisbt.engine.kernels.codes import (
     P_SLIPPAGE,
     Q_FEE,
     Q_INSURANCE,
+    Q_KIND,
     Q_PRICE,
     Q_SOCIAL,
     Q_VENUE,
@@ -240,7 +242,10 @@ def check_against_twin(seed, nv, npr, n, late, homes=None):
     # each close: price, fee (capped at what was left), the fund's part and the socialized rest agree
     got = sorted((int(r[Q_VENUE]), round(r[1], 6), r[Q_PRICE], r[Q_FEE], r[Q_INSURANCE], r[Q_SOCIAL])
                  for r in liq_out if r[Q_VENUE] >= 0)
-    want = sorted((v, round(q, 6), px, fee, ins, soc) for v, q, px, fee, ins, soc in out[-1][2])
+    want = sorted((v, round(q, 6), px, fee, ins, soc) for v, q, px, fee, ins, soc, _ in out[-1][2])
+    # and the mechanism of each close (full, partial step, book order or slice, backstop)
+    assert sorted((int(r[Q_VENUE]), round(r[1], 6), LIQ_KINDS[int(r[Q_KIND])]) for r in liq_out if r[Q_VENUE] >= 0) \
+        == sorted((v, round(q, 6), kind) for v, q, *_, kind in out[-1][2])
     for g, w in zip(got, want, strict=True):
         for a, b in zip(g[2:], w[2:], strict=True):
             assert math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-6 * max(1.0, abs(g[2]))), (g, w)

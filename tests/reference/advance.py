@@ -31,7 +31,9 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
     dict of 2-D lists (index_open / index_low: the price posted spot is valued at, spot when absent; optional
     coll_open, coll_low, coll_close).
     State is copied, not mutated. Stops after the first bar with a liquidation. Each liquidation is
-    (venue, qty, price, fee, insurance from the fund, socialized beyond it).
+    (venue, qty, price, fee, insurance from the fund, socialized beyond it, kind): kind is "full" (the whole position
+    closed), "partial" (a tier step-down), "book" (sold into the book, nothing left), "book_slice" (an order into the
+    book that leaves the rest open) or "backstop" (the vault took it).
     """
     acct = [dict(a) for a in acct]
     for a in acct:
@@ -102,7 +104,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
         parts["fees"] -= fee
         acct[h]["coll"] = 0.0
 
-    def settle(v, q, px, fee_wanted, bankrupt, to_fund, wallet_key, balance_rest, parts, liqs):
+    def settle(v, q, px, fee_wanted, bankrupt, to_fund, wallet_key, balance_rest, parts, liqs, kind="full"):
         """Close q of entry v at px. balance_rest(): the margin balance once closed, before any fee. The fee takes
         at most what is left; a deficit comes from the venue's fund, the rest is socialized; the account ends >= 0."""
         a = acct[v]
@@ -127,7 +129,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
         parts["price"] += -q * (prev_s[v] - s_ref)
         parts["basis"] += -q * ((prev_m[v] - prev_s[v]) - (px - s_ref))
         parts["liquidation"] += deficit - fee
-        liqs.append((v, q, px, fee, from_fund, deficit - from_fund))
+        liqs.append((v, q, px, fee, from_fund, deficit - from_fund, kind))
 
     def liquidate_group(i, h, parts, liqs):
         """A cross account with several open perps: every price walks together; the account goes at the first
@@ -267,7 +269,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
                 parts["basis"] += -part * ((prev_m[u] - prev_s[u]) - (m - s_ref))
                 parts["slippage"] += part * (fill - m)
                 parts["liquidation"] += deficit
-                liqs.append((u, part, fill, 0.0, from_fund, deficit - from_fund))
+                liqs.append((u, part, fill, 0.0, from_fund, deficit - from_fund, "book_slice" if rest else "book"))
             if not any(acct[u]["qty"] for u in us):
                 break
             lam1 = t
@@ -289,7 +291,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             s_ref = m * prev_s[u] / prev_m[u]
             parts["price"] += -q * (prev_s[u] - s_ref)
             parts["basis"] += -q * ((prev_m[u] - prev_s[u]) - (m - s_ref))
-            rows.append([u, q, m, 0.0, 0.0, 0.0])
+            rows.append([u, q, m, 0.0, 0.0, 0.0, "backstop"])
         left = acct[h][key]
         taken, deficit = max(left, 0.0), max(-left, 0.0)
         fund = acct[h].get("fund", 0.0)
@@ -298,7 +300,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
         acct[h][key] = 0.0
         parts["liquidation"] += deficit - taken
         if rows:
-            rows[0][3:] = [taken, from_fund, deficit - from_fund]
+            rows[0][3:6] = [taken, from_fund, deficit - from_fund]
         liqs.extend(tuple(r) for r in rows)
 
     def first_breach_in(gap, lo, hi):
@@ -381,7 +383,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
                 keep = (floors[to + 1] if c.get("base") else floors[to + 1] / px) * (1 - 1e-9)
                 step = a["qty"] - keep if a["qty"] > 0 else a["qty"] + keep
                 settle(v, step, px, abs(step) * px * c["taker"], False, False, wallet_key,
-                       lambda rest, entry, lam=lam: balance_rest(rest, entry, lam), parts, liqs)
+                       lambda rest, entry, lam=lam: balance_rest(rest, entry, lam), parts, liqs, "partial")
                 # the rest walks on from here (the collateral units, if any, are cash now)
                 lam2 = first_breach(gap_from(px, posted_spot(i, v, lam) + other_spot(lam), lam), lam)
                 if math.isnan(lam2):

@@ -37,6 +37,8 @@ from basisbt.engine.kernels.codes import (
     K_REALIZED,
     L_KIND,
     LEDGER_KINDS,
+    LIQ_KINDS,
+    LK_BACKSTOP,
     N_ACCT,
     N_CFG,
     N_LIQ,
@@ -44,8 +46,8 @@ from basisbt.engine.kernels.codes import (
     N_REC,
     P_LIQUIDATION,
     P_SLIPPAGE,
-    Q_BACKSTOP,
     Q_FEE,
+    Q_KIND,
     Q_PRICE,
     Q_QTY,
     Q_VENUE,
@@ -120,14 +122,19 @@ def both(acct: np.ndarray, cfg: np.ndarray, bars: list[dict], bar_seconds: float
         assert math.isclose(rec.pnl[i, P_SLIPPAGE], parts["slippage"], abs_tol=1e-6)
     twin_rows = out[-1][2]
     assert len(twin_rows) == len(rows)
-    for r, (v, q, px, fee, _ins, _soc) in zip(rows, twin_rows, strict=True):
-        assert (int(r[Q_VENUE]), r[Q_QTY]) == (v, pytest.approx(q, abs=1e-9))
+    for r, (v, q, px, fee, _ins, _soc, kind) in zip(rows, twin_rows, strict=True):
+        assert (int(r[Q_VENUE]), r[Q_QTY], LIQ_KINDS[int(r[Q_KIND])]) == (v, pytest.approx(q, abs=1e-9), kind)
         assert r[Q_PRICE] == pytest.approx(px, abs=1e-6) and r[Q_FEE] == pytest.approx(fee, abs=1e-6)
     return state, rec, rows, kinds
 
 
 def bar(*slots):
     return list(slots)
+
+
+def mechanisms(rows):
+    """The mechanism of each liquidation row (its LIQ_KIND label)."""
+    return [LIQ_KINDS[int(k)] for k in rows[:, Q_KIND]]
 
 
 # -- maintenance from the margin table, and the documented liquidation price ------------------------------------------
@@ -183,7 +190,7 @@ def test_a_small_book_liquidation_pays_no_fee_and_leaves_the_margin():
     acct[0, A_CASH], acct[0, A_QTY], acct[0, A_ENTRY] = 1_500.0, -10.0, 3_000.0
     state, rec, rows, kinds = both(acct, hl_cfg(1, slip=0.001, impact=0.01),
                                    [bar((3000.0, 3200.0, 3000.0, 3100.0))], volume=1_000.0)
-    assert len(rows) == 1 and rows[0][Q_QTY] == -10.0 and rows[0][Q_FEE] == 0.0
+    assert len(rows) == 1 and rows[0][Q_QTY] == -10.0 and rows[0][Q_FEE] == 0.0 and mechanisms(rows) == ["book"]
     assert rows[0][Q_PRICE] == pytest.approx(m_star * 1.002, rel=1e-9)
     assert state.acct[0, A_QTY] == 0.0
     assert state.acct[0, A_CASH] == pytest.approx(0.18 * m_star, rel=1e-9)                 # 555.88 kept
@@ -210,7 +217,8 @@ def test_slices_of_20_pct_at_1h_bars_each_at_its_own_breach():
     assert rows[:, Q_QTY].tolist() == [-20.0] * 5
     assert rows[:, Q_PRICE] == pytest.approx([3058.823529, 3073.817762, 3093.908075, 3124.240507, 3185.500124],
                                              abs=1e-5)
-    assert not rows[:, Q_BACKSTOP].any() and state.acct[0, A_QTY] == 0.0
+    # four orders leave a rest open (slices), the fifth sells what is left (under 100k: at once)
+    assert mechanisms(rows) == ["book_slice"] * 4 + ["book"] and state.acct[0, A_QTY] == 0.0
     assert state.acct[0, A_CASH] == pytest.approx(1_274.200050, abs=1e-5)
     assert "backstop" not in kinds
 
@@ -223,7 +231,7 @@ def test_at_1m_bars_the_cooldown_lets_the_vault_take_over():
     state, rec, rows, kinds = both(big_short(), hl_cfg(1), [bar((3000.0, 3300.0, 3000.0, 3200.0))],
                                    bar_seconds=MINUTE)
     assert rows[:, Q_QTY].tolist() == [-20.0, -80.0]
-    assert rows[:, Q_BACKSTOP].tolist() == [0.0, 1.0]
+    assert mechanisms(rows) == ["book_slice", "backstop"]
     assert rows[1][Q_PRICE] == pytest.approx(3_094.040248, abs=1e-5)
     assert rows[1][Q_FEE] == pytest.approx(3_300.309598, abs=1e-5)          # the margin the vault took
     assert state.acct[0, A_CASH] == 0.0 and state.acct[0, A_QTY] == 0.0
@@ -259,7 +267,7 @@ def test_the_backstop_takes_every_cross_leg_and_the_margin():
     # left, 2,000 - 1,600 = 400. Nothing comes back.
     state, rec, rows, kinds = both(two_legs(), hl_cfg(2, homes=[0, 0]),
                                    [bar((2160.0, 2200.0, 2160.0, 2180.0), (40000.0,) * 4)])
-    assert sorted(rows[:, Q_VENUE].tolist()) == [0.0, 1.0] and rows[:, Q_BACKSTOP].tolist() == [1.0, 1.0]
+    assert sorted(rows[:, Q_VENUE].tolist()) == [0.0, 1.0] and mechanisms(rows) == ["backstop", "backstop"]
     assert rows[0][Q_PRICE] == 2160.0 and rows[1][Q_PRICE] == 40000.0 and rows[0][Q_FEE] == pytest.approx(400.0)
     assert state.acct[:, A_QTY].tolist() == [0.0, 0.0] and state.acct[0, A_CASH] == 0.0
     assert kinds.count("backstop") == 1
@@ -270,7 +278,7 @@ def test_between_the_two_lines_the_book_closes_both_legs_and_the_rest_is_the_tra
     # the book at once (each under 100k), no fee: the wallet keeps 2,000 - 1,300 = 700
     state, rec, rows, kinds = both(two_legs(), hl_cfg(2, homes=[0, 0]),
                                    [bar((2130.0, 2140.0, 2130.0, 2135.0), (40000.0,) * 4)])
-    assert rows[:, Q_BACKSTOP].tolist() == [0.0, 0.0] and rows[:, Q_FEE].tolist() == [0.0, 0.0]
+    assert mechanisms(rows) == ["book", "book"] and rows[:, Q_FEE].tolist() == [0.0, 0.0]
     assert state.acct[0, A_CASH] == pytest.approx(700.0) and "backstop" not in kinds
 
 
@@ -282,7 +290,7 @@ def test_an_isolated_position_is_taken_alone_with_its_margin():
     acct[1, A_ISO] = 1_000.0
     state, rec, rows, kinds = both(acct, hl_cfg(2, homes=[0, 0], isolated=[1]),
                                    [bar((2000.0,) * 4, (43000.0, 43500.0, 43000.0, 43000.0))])
-    assert rows[:, Q_VENUE].tolist() == [1.0] and rows[0][Q_BACKSTOP] == 1.0 and rows[0][Q_FEE] == 0.0
+    assert rows[:, Q_VENUE].tolist() == [1.0] and mechanisms(rows) == ["backstop"] and rows[0][Q_FEE] == 0.0
     assert state.acct[1, A_ISO] == 0.0 and state.acct[1, A_QTY] == 0.0
     assert state.acct[0, A_CASH] == 2_000.0 and state.acct[0, A_QTY] == -10.0
     assert kinds.count("socialized") == 1
@@ -290,6 +298,7 @@ def test_an_isolated_position_is_taken_alone_with_its_margin():
 
 def test_ledger_kinds_of_a_book_liquidation():
     assert LEDGER_KINDS[K_BACKSTOP] == "backstop"
+    assert LIQ_KINDS[LK_BACKSTOP] == "backstop" and LIQ_KINDS == ("full", "partial", "book", "book_slice", "backstop")
     assert (K_REALIZED, K_LIQ_FEE) == (LEDGER_KINDS.index("realized_pnl"), LEDGER_KINDS.index("liquidation_fee"))
 
 

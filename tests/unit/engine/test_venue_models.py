@@ -30,6 +30,7 @@ from basisbt.engine.kernels.codes import (
     C_TAKER,
     C_TIER_BASE,
     C_TRIGGER_FEE,
+    LIQ_KINDS,
     N_ACCT,
     N_CFG,
     N_LIQ,
@@ -37,6 +38,7 @@ from basisbt.engine.kernels.codes import (
     N_REC,
     Q_FEE,
     Q_INSURANCE,
+    Q_KIND,
     Q_PRICE,
     Q_QTY,
     Q_SOCIAL,
@@ -218,7 +220,8 @@ def run_twin(mkt, acct, vt, twin_cfg):
 def same_liqs(kernel_liqs, twin_out):
     twin_liqs = twin_out[-1][2]
     assert len(kernel_liqs) == len(twin_liqs)
-    for k, (_v, q, px, fee, ins, soc) in zip(kernel_liqs, twin_liqs, strict=True):
+    for k, (_v, q, px, fee, ins, soc, kind) in zip(kernel_liqs, twin_liqs, strict=True):
+        assert LIQ_KINDS[int(k[Q_KIND])] == kind
         assert k[Q_QTY] == pytest.approx(q, rel=1e-9)
         assert k[Q_PRICE] == pytest.approx(px, rel=1e-9)
         assert k[Q_FEE] == pytest.approx(fee, rel=1e-9, abs=1e-9)
@@ -270,6 +273,7 @@ def test_bybit_partial_step_pays_taker_and_the_rest_goes_at_bankruptcy():
     assert liqs[0][Q_PRICE] == pytest.approx(lp1, rel=1e-12)
     assert liqs[0][Q_QTY] == pytest.approx(-25.0 + keep, rel=1e-9)
     assert liqs[0][Q_FEE] == pytest.approx((25.0 - keep) * lp1 * BYBIT_TAKER, rel=1e-9)     # taker, not 0.5 %
+    assert LIQ_KINDS[int(liqs[0][Q_KIND])] == "partial"                                     # a step down, not the end
     w1 = 5000.0 + (-25.0 + keep) * (lp1 - 2000.0) - (25.0 - keep) * lp1 * BYBIT_TAKER
     assert acct[0, A_CASH] == pytest.approx(w1, rel=1e-12) and acct[0, A_QTY] == pytest.approx(-keep, rel=1e-12)
     cf1 = BYBIT_TAKER * (w1 + keep * 2000.0)
@@ -283,6 +287,7 @@ def test_bybit_partial_step_pays_taker_and_the_rest_goes_at_bankruptcy():
     twin2 = run_twin(mkt, acct.copy(), vt, BYBIT_TWIN)
     stop, liqs, rec = run_kernel(mkt, acct, vt, i0=1)
     assert stop == 2 and len(liqs) == 2
+    assert [LIQ_KINDS[int(r[Q_KIND])] for r in liqs] == ["partial", "full"]     # one more step, then the rest
     (_, q_s, px_s, fee_s, *_), (_, q_l, px_l, fee_l, ins_l, *_) = liqs
     assert px_s == pytest.approx(lp2, rel=1e-9) and (keep + q_s) * px_s == pytest.approx(40_000.0, rel=1e-6)
     assert fee_s == pytest.approx(abs(q_s) * px_s * BYBIT_TAKER, rel=1e-12)
@@ -318,7 +323,7 @@ def test_okx_tier_3_steps_down_two_tiers():
     keep = 20.0 * (1 - 1e-9)
     assert stop == 1 and len(liqs) == 1
     assert liqs[0][Q_PRICE] == pytest.approx(lp1, rel=1e-12)
-    assert liqs[0][Q_QTY] == pytest.approx(-80.0, rel=1e-9)
+    assert liqs[0][Q_QTY] == pytest.approx(-80.0, rel=1e-9) and LIQ_KINDS[int(liqs[0][Q_KIND])] == "partial"
     assert liqs[0][Q_FEE] == pytest.approx(80.0 * lp1 * OKX_TAKER, rel=1e-9)
     w1 = 10_000.0 - 80.0 * (lp1 - 2000.0) - 80.0 * lp1 * OKX_TAKER
     assert acct[0, A_QTY] == pytest.approx(-keep, rel=1e-12) and acct[0, A_CASH] == pytest.approx(w1, rel=1e-9)
@@ -341,7 +346,7 @@ def test_okx_tier_2_is_closed_whole_at_bankruptcy():
     assert stop == 1 and len(liqs) == 1
     assert liqs[0][Q_PRICE] == pytest.approx(lp, rel=1e-12) and liqs[0][Q_QTY] == pytest.approx(-40.0, rel=1e-12)
     assert liqs[0][Q_FEE] == pytest.approx(40.0 * lp * 0.007, rel=1e-9)
-    assert liqs[0][Q_FEE] == pytest.approx(583.92, abs=0.01)
+    assert liqs[0][Q_FEE] == pytest.approx(583.92, abs=0.01) and LIQ_KINDS[int(liqs[0][Q_KIND])] == "full"
     assert acct[0, A_QTY] == 0.0 and acct[0, A_CASH] == pytest.approx(0.0, abs=1e-9)
     same_liqs(liqs, twin)
 
