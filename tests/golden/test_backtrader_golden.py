@@ -15,7 +15,7 @@ import pytest
 
 from basisbt.batch.execute import load_data
 from basisbt.engine.config import RunConfig
-from basisbt.regress.golden import DEFAULT_GOLDEN_DIR, builtin_cases, case_spec, read_golden
+from basisbt.regress.golden import DEFAULT_GOLDEN_DIR, DataAbsent, builtin_cases, case_spec, read_golden
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,10 @@ def run_in_backtrader(ds, slippage: float, params: dict, cash: float = 1_000_000
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_perp_short_golden_agrees_with_backtrader(case) -> None:
-    ds = load_data(case_spec(case).data)       # the data the case runs on, loaded as the executor loads it
+    try:                                        # the data the case runs on, loaded as the executor loads it
+        ds = load_data(case_spec(case).data)
+    except DataAbsent as e:                     # an optional real-data case on a clone without ../shared
+        pytest.skip(str(e))
     cfg = RunConfig(**case.run)
     if cfg.start or cfg.end:
         ds = ds.between(pd.Timestamp(cfg.start, tz="UTC") if cfg.start else None,

@@ -120,10 +120,11 @@ def test_reports_mark_short_window(crash_run: Results) -> None:
 
 def test_cli_summary_marks_short_window(crash_run: Results, tmp_path, capsys) -> None:
     from basisbt.cli.app import _summary
-    _summary(crash_run, tmp_path, 0.1)
+    _summary(crash_run, tmp_path, (0.1, 0.2))
     text = capsys.readouterr().out
     assert "(annualized from 21.0 days)" in text
     assert "capture ratio" in text
+    assert "run 0.10 s, files and report 0.20 s" in " ".join(text.split())   # rich may wrap the last line
 
 
 # -- funding capture ----------------------------------------------------------------------------------
