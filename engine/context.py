@@ -649,6 +649,9 @@ class Context:
         """
         j = self._home(venue)
         amount = _number(amount, f"external_flow amount on {venue}")
+        if amount < 0.0 and -amount > max(self.equity, 0.0):     # a redemption of more than the whole book
+            raise ValueError(f"external_flow amount on {venue} is {amount:g}; a redemption cannot exceed the "
+                             f"book's equity ({self.equity:,.2f})")
         if amount != 0.0:
             self._act.flows.append((j, amount))
 

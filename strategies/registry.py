@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 from basisbt.engine.config import ConfigError, did_you_mean
-from basisbt.engine.guard import user_interrupt
+from basisbt.engine.guard import DEFAULT_TIMEOUT_S, HookTimeout, Watch, user_interrupt
 from basisbt.strategies.base import Strategy
 
 
@@ -23,9 +24,11 @@ def builtin_strategies() -> dict[str, type[Strategy]]:
     return found
 
 
-def load_strategy_class(spec: str, base_dir: Path | None = None) -> type[Strategy]:
+def load_strategy_class(spec: str, base_dir: Path | None = None, timeout: float | None = None) -> type[Strategy]:
     """`perp_short` or `my_strats.py:MyHedge` -> the Strategy subclass; a relative file path is taken
-    relative to `base_dir` when given (a cases file names files relative to itself)."""
+    relative to `base_dir` when given (a cases file names files relative to itself). Importing a file is user
+    code: it runs under the same time limit as a decision (`timeout`, default 60 s), so a file that sleeps or
+    spins at import is refused instead of hanging the command."""
     if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
         path_s, cls_name = spec.rsplit(":", 1)
         path = Path(path_s)
@@ -39,10 +42,17 @@ def load_strategy_class(spec: str, base_dir: Path | None = None) -> type[Strateg
             raise ConfigError(f"{path}: not a Python file basisbt can import")
         module = importlib.util.module_from_spec(spec_)
         sys.modules[mod_name] = module
+        limit = DEFAULT_TIMEOUT_S if timeout is None else timeout
         try:
-            spec_.loader.exec_module(module)
+            with Watch(limit) as watch:
+                watch.since = time.monotonic()
+                spec_.loader.exec_module(module)
+                watch.since = None
         except ConfigError:
             raise
+        except HookTimeout:
+            raise ConfigError(f"{path}: importing it took longer than {limit:g} s (the --timeout of a strategy "
+                              "call); a strategy file must not do slow work at import") from None
         except SystemExit as e:          # sys.exit() in a strategy file must not end basisbt with its code
             raise ConfigError(f"{path}: called sys.exit({e.code!r}) while being imported") from None
         except BaseException as e:       # any BaseException of the user's, but Ctrl-C stays an interrupt
@@ -61,3 +71,17 @@ def load_strategy_class(spec: str, base_dir: Path | None = None) -> type[Strateg
         raise ConfigError(f"unknown strategy {spec!r}{did_you_mean(spec, list(table))}; "
                           f"valid: {', '.join(sorted(table))} or path/to/file.py:ClassName")
     return table[spec]
+
+
+def instantiate(cls: type[Strategy], params: dict) -> Strategy:
+    """`cls(**params)`, with a strategy's own `__init__` failing as a strategy error naming the class (exit 2),
+    not as an unexpected exception; ConfigError (a bad parameter) and a real Ctrl-C pass through."""
+    try:
+        return cls(**params)
+    except ConfigError:
+        raise
+    except BaseException as e:
+        if user_interrupt(e):
+            raise
+        name = getattr(cls, "name", None) or cls.__name__
+        raise ConfigError(f"strategy {name!r} raised in __init__: {type(e).__name__}: {e}") from None

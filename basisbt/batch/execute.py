@@ -66,12 +66,13 @@ def load_data(data: DataSpec, memo: Memo | None = None) -> Dataset:
 
 def strategy_of(spec: RunSpec, memo: Memo | None = None) -> Hooks:
     """The strategy a spec runs: built from its class and parameters, or the instance it holds."""
+    from basisbt.strategies.registry import instantiate
     s = spec.strategy
     if isinstance(s, str):
         cls = (memo or Memo()).strategy_class(s, spec.base_dir)
-        return cls(**spec.params)
+        return instantiate(cls, spec.params)
     if isinstance(s, type):
-        return s(**spec.params)
+        return instantiate(s, spec.params)
     return s
 
 

@@ -113,10 +113,11 @@ def _names(value: str | Iterable[str] | None, key: str) -> tuple[str, ...]:
     return names
 
 
-def _strategy_class(strategy: StrategyLike, base_dir: str | None) -> type[Hooks]:
+def _strategy_class(strategy: StrategyLike, base_dir: str | None, timeout: Any = None) -> type[Hooks]:
     from basisbt.strategies.registry import load_strategy_class
     if isinstance(strategy, str):
-        return load_strategy_class(strategy, base_dir=Path(base_dir) if base_dir else None)
+        limit = float(timeout) if isinstance(timeout, (int, float)) and 0 < timeout < float("inf") else None
+        return load_strategy_class(strategy, base_dir=Path(base_dir) if base_dir else None, timeout=limit)
     if isinstance(strategy, type) and issubclass(strategy, Hooks):
         return strategy
     raise ConfigError(f"{{strategy}}: expected a built-in name, 'path.py:Class', a Strategy class or instance, "
@@ -166,13 +167,14 @@ def build_spec(strategy: StrategyLike | None = None, data: str | Dataset | None 
                               "{params}", key="params")
         instance, cls = strategy, type(strategy)
     else:
-        cls = _strategy_class(strategy, str(base_dir) if base_dir else None)
+        cls = _strategy_class(strategy, str(base_dir) if base_dir else None, run_keys.get("timeout"))
         instance = None
     if file_keys:
         _no_params_at_top(where, cls, file_keys)
     cfg = config if isinstance(config, RunConfig) else build_dataclass(RunConfig, run_keys, "run config key")
     if instance is None:
-        cls(**params)                        # names, types and ranges checked before any data is read
+        from basisbt.strategies.registry import instantiate
+        instantiate(cls, params)             # names, types and ranges checked before any data is read
     from basisbt.data.venues import venue_set
     vs = venue_set(venues).check()           # a user's venue files are read now: a bad one before any data
     return RunSpec(strategy=cls if isinstance(strategy, type) else strategy, params=params,

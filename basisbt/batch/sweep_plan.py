@@ -168,7 +168,7 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
                timeout: float | None = None) -> SweepPlan:
     """Check a sweep's inputs and list its cells (grid: every combination; samples: N seeded draws),
     each cell's parameters validated by building the strategy. SweepError names the first bad input."""
-    from basisbt.strategies.registry import load_strategy_class
+    from basisbt.strategies.registry import instantiate, load_strategy_class
     try:
         cls = load_strategy_class(strategy)
     except (ConfigError, ValueError) as e:
@@ -237,7 +237,7 @@ def plan_sweep(strategy: str, datas: list[str], *, grid: list[str] = (), samples
         for combo in combos:
             params = {**fixed_vals, **combo}
             try:
-                cls(**params)
+                instantiate(cls, params)
             except ConfigError as e:
                 raise SweepError(f"cell {data} {_fmt(combo)}: {e}") from None
             cid = cell_id(cls.name, data, params, run, timeframe, venues_key)

@@ -161,6 +161,11 @@ def _gaps_line(q: dict) -> str:
             f"priced stale, {f_missing} settlements missing, {refused} orders refused")
 
 
+def _pct(x: float | None, spec: str) -> str:
+    """A metric formatted, or n/a where it is undefined (None: e.g. a return once equity reached zero)."""
+    return "n/a" if x is None else format(x, spec)
+
+
 def _summary(res, target: Path, elapsed: tuple[float, float], tables: str = "parquet", m: dict | None = None) -> None:
     """The run's headline table and where its files went; `elapsed`: (run, metrics + files + report) seconds."""
     m = m or res.metrics()
@@ -172,9 +177,8 @@ def _summary(res, target: Path, elapsed: tuple[float, float], tables: str = "par
     ann = f" (annualized from {m['days']:.1f} days)" if m["window"]["short"] else ""
     rows = [
         ("equity start → end", f"{m['equity_start']:,.2f} → {m['equity_end']:,.2f}"),
-        ("total return / APY", f"{m['total_return']:.4%} / {m['apy']:.2%}{ann}" if m["apy"] is not None
-         else f"{m['total_return']:.4%}"),
-        ("max drawdown", f"{m['max_drawdown']:.3%} over {m['max_drawdown_days']:.1f} days"),
+        ("total return / APY", f"{_pct(m['total_return'], '.4%')} / {_pct(m['apy'], '.2%')}{ann}"),
+        ("max drawdown", f"{_pct(m['max_drawdown'], '.3%')} over {_pct(m['max_drawdown_days'], '.1f')} days"),
         ("sharpe / sortino", f"{_num(m['sharpe'])} / {_num(m['sortino'])}{ann}"),
         ("funding received / paid", f"{m['funding_received']:,.2f} / {m['funding_paid']:,.2f}"
          f" (capture ratio {'n/a' if m['funding_capture_ratio'] is None else format(m['funding_capture_ratio'], '.1%')})"),

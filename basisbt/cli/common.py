@@ -109,7 +109,7 @@ class SafeGroup(TyperGroup):
         except click.ClickException as e:
             err.print(f"error: {one_line(e.format_message())}", markup=False, highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
-        except click.Abort:                    # Ctrl-C or EOF while click itself was reading (a prompt)
+        except typer.Abort:                    # Ctrl-C or EOF while click itself was reading (a prompt)
             err.print("error: interrupted", markup=False, highlight=False)
             sys.exit(INTERRUPTED)
         sys.exit(rv if isinstance(rv, int) else 0)

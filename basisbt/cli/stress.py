@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         from basisbt.data.errors import ConfigError
         from basisbt.data.stress.model import StressModel
         from basisbt.engine.config import RunConfig
-        from basisbt.strategies.registry import load_strategy_class
+        from basisbt.strategies.registry import instantiate, load_strategy_class
 
         try:
             if not 1 <= paths <= MAX_PATHS:
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
             m = StressModel.with_overrides({**overrides, "days": str(days)})
             params = key_values(set_, "--set", "reserve_share=0.3")
             cls = load_strategy_class(strategy)
-            cls(**params)                                       # bad parameters: one line before any path runs
+            instantiate(cls, params)                            # bad parameters: one line before any path runs
             run: dict = {"initial_capital": capital}
             if decide is not None:
                 run["decide"] = decide
