@@ -96,7 +96,8 @@ def _date(key: str, value: Any) -> str:
     import pandas as pd
     text = str(value)
     try:
-        pd.Timestamp(text)
+        if pd.isna(pd.Timestamp(text)):     # '', 'nan', 'NaT' read as "no time": not a date either
+            raise ValueError(text)
     except ValueError:
         raise ConfigError(f"{{{key}}} {text[:40]!r} is not a date (use e.g. 2025-02-01)", key=key) from None
     return text
@@ -159,7 +160,7 @@ def build_spec(strategy: StrategyLike | None = None, data: str | Dataset | None 
         raise ConfigError(f"pass either {{config}} or RunConfig keys ({', '.join(sorted(run_keys))}), not both",
                           key="config")
     for k in ("start", "end"):
-        if run_keys.get(k):
+        if run_keys.get(k) is not None:
             run_keys[k] = _date(k, run_keys[k])
     if isinstance(strategy, Hooks) and not isinstance(strategy, type):
         if params:

@@ -62,6 +62,10 @@ def _ts(v: str | None, name: str) -> pd.Timestamp | None:
         t = pd.Timestamp(v)
     except (ValueError, TypeError):
         fail(f"--{name} {v!r} is not a date (use e.g. 2024-01-01 or 2024-01-01T08:00Z)")
+    if pd.isna(t):                      # '', 'nan', 'NaT': pandas reads them as "no time", not as a date
+        fail(f"--{name} {v!r} is not a date (use e.g. 2024-01-01 or 2024-01-01T08:00Z)")
+    if not 2009 <= t.year < 2100:       # exchanges hold nothing before 2009; 2999 would overflow the ns clock
+        fail(f"--{name} {v!r} is outside 2009..2100")
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 

@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         """Run many metrics-only backtests over a parameter grid or sample and datasets; write results.parquet,
         results.csv (sorted by --sort), heatmap.png and report.html. Resumable: rerun to finish (cells that
         failed or were interrupted run again). Exit 1 when every cell failed."""
-        from pandas import Timestamp
+        from pandas import NaT, Timestamp
 
         from basisbt.batch.backends import check_scheduler
         from basisbt.batch.sweep import check_runs, publish, run_sweep, sort_keys, sort_table, write_table
@@ -81,7 +81,8 @@ def register(app: typer.Typer) -> None:
             for k, v in (("start", start), ("end", end)):
                 if v is not None:
                     try:
-                        Timestamp(v)
+                        if Timestamp(v) is NaT:         # '', 'nan': "no time" to pandas, not a date
+                            raise ValueError(v)
                     except ValueError:
                         raise SweepError(f"--{k} {v[:40]!r} is not a date (use e.g. 2025-02-01)") from None
                     run_keys[k] = v

@@ -125,9 +125,21 @@ def text_to_utc(values, *, file: str | None = None, fmt: str | None = None, assu
             parsed = pd.to_datetime(s, format=fmt, utc=False, errors="raise")
     except (ValueError, TypeError):             # mixed offsets, naive next to aware, or a bad value
         parsed = _parse_each(s, fmt, file)
+    _check_representable(parsed, file, s)
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         return parsed.dt.tz_convert("UTC").astype(TS_DTYPE)
     return localize(parsed, file=file, assume_utc=assume_utc, tz=tz, raw=s)
+
+
+def _check_representable(parsed: pd.Series, file: str | None, raw: pd.Series) -> None:
+    """A date the nanosecond timeline cannot hold (before 1678 or after 2261, e.g. a typo'd year 2999) is refused
+    naming its row, instead of pandas' out-of-bounds error with no file."""
+    years = parsed.dt.year
+    bad = np.flatnonzero(((years < 1678) | (years > 2261)).fillna(False).to_numpy(bool))
+    if bad.size:
+        k = int(bad[0])
+        raise DataError("time outside 1678..2261, the range basisbt stores", file=file, row=k + 1,
+                            detail=repr(raw.iloc[k])[:60])
 
 
 def _parse_each(s: pd.Series, fmt: str | None, file: str | None) -> pd.Series:
