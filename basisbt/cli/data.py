@@ -28,11 +28,29 @@ DupOpt = typer.Option("error", "--on-duplicate",
                       help="rows with the same time: error (default), keep-last or keep-first (file order)")
 SnapOpt = typer.Option(None, "--snap", metavar="TOL",
                        help="move bars at most TOL off the grid onto it (e.g. 5s, 2min); further off is refused")
-TzOpt = typer.Option(None, "--tz", metavar="ZONE",
+def _zone(tz: str | None) -> str | None:
+    """--tz checked when given (an unknown zone is refused even for a file whose times all carry an offset)."""
+    if tz is None:
+        return None
+    import zoneinfo
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"unknown time zone {tz!r}; use an IANA name such as Europe/London or UTC") from None
+    return tz
+
+
+def _fill(n: int) -> int:
+    if n < 0:
+        raise typer.BadParameter(f"{n}: give 0 (no filling) or a number of bars")
+    return n
+
+
+TzOpt = typer.Option(None, "--tz", metavar="ZONE", callback=_zone,
                      help="times without an offset are local times in this IANA zone, DST-aware "
                           "(e.g. Europe/London); converted to UTC")
 AssumeUtcOpt = typer.Option(False, "--assume-utc", help="times without an offset are UTC")
-FillOpt = typer.Option(0, "--fill-gaps", metavar="N",
+FillOpt = typer.Option(0, "--fill-gaps", metavar="N", callback=_fill,
                        help="with --repair: fill holes of at most N bars with flat bars at the last close, stored "
                             "as filled: counted in data_quality and refused to orders like missing bars")
 WhereOpt = typer.Option([], "--where", help="keep rows with column=value ('a,b' = either), repeatable; "
@@ -127,6 +145,8 @@ def _store(items, root: Path, repair: bool, max_fill: int, *, on_duplicate: str 
     from basisbt.data.validate import parse_tolerance
     if on_duplicate not in ON_DUPLICATE:
         fail(f"--on-duplicate {on_duplicate!r}: use one of {', '.join(ON_DUPLICATE)}")
+    if max_fill and not repair:
+        fail(f"--fill-gaps {max_fill} goes with --repair (it fills the holes a repair finds)")
     if snap is not None:
         try:
             parse_tolerance(snap)

@@ -42,6 +42,9 @@ def scan(path: str | Path) -> list[Path]:
     """Candle files under a freqtrade data dir (its futures/ subdir included), in a stable order."""
     p = Path(path)
     if p.is_file():
+        if not NAME.match(p.name):
+            raise DataError("not a freqtrade candle file", file=str(p),
+                            detail="expected names like ETH_USDT-1h.feather or ETH_USDT_USDT-1h-futures.feather")
         return [p]
     if not p.is_dir():
         raise DataError("no such file or directory", file=str(p))
