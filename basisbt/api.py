@@ -6,6 +6,7 @@ path as `basisbt run`, a golden case, a sweep cell and a stress path.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ from basisbt.strategies.base import Strategy
 
 def load(source: str = DEFAULT_DATA, *, timeframe: str | None = None, cache_dir: str | None = None) -> Dataset:
     """A Dataset from `scenario:NAME`, `cache[:SYMBOL]`, a dataset .toml or `stress:SEED:PATH` (what `data` takes)."""
+    if not isinstance(source, str):
+        raise ConfigError(f"source: expected a string such as 'scenario:squeeze', got {source!r:.60} "
+                          f"({type(source).__name__})")
+    _check_types(cache_dir=cache_dir)
     return resolve_data(source, timeframe=timeframe, cache_dir=cache_dir)
 
 
@@ -47,6 +52,8 @@ def run(strategy: StrategyLike | None = None, data: str | Dataset | None = None,
     (a check that ctx.sleep changes nothing)."""
     from basisbt.batch.execute import execute
     _check_keywords(run_keys)
+    _check_types(data=data, params=params, config=config, venues=venues, cache_dir=cache_dir, benchmark=benchmark,
+                 out=out, csv=csv, frames=frames, progress=progress, honor_sleep=honor_sleep)
     spec = build_spec(strategy, data, params=params, config=config, venues=venues, timeframe=timeframe,
                       cache_dir=cache_dir, only_venues=only_venues, spot_from=spot_from, **run_keys)
     check_benchmark(benchmark, benchmark_unit, benchmark_time)
@@ -73,6 +80,37 @@ def _check_keywords(run_keys: dict[str, Any]) -> None:
             own = [p for p in inspect.signature(run).parameters if p != "run_keys"]
             raise ConfigError(f"bb.run() got an unknown keyword {k!r}{did_you_mean(k, own + fields)}; it takes "
                               f"{', '.join(own)} and the RunConfig fields {', '.join(fields)}")
+
+
+_PATH = (str, os.PathLike)
+_KINDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "data": ((str, Dataset), "a source string such as 'scenario:squeeze' or a Dataset"),
+    "params": ((Mapping,), "a dict of parameter name -> value"),
+    "config": ((RunConfig, *_PATH), "a RunConfig or the path of a run TOML"),
+    "venues": ((Venue, VenueSet, list, tuple, *_PATH), "a Venue, a directory of venue TOML files, a list of those "
+                                                        "or a VenueSet"),
+    "cache_dir": (_PATH, "a directory path"),
+    "benchmark": ((str,), "'FILE.csv:COLUMN[:SERIES]'"),
+    "out": (_PATH, "a directory path"),
+    "csv": ((bool,), "True or False"),
+    "frames": ((bool,), "True or False"),
+    "honor_sleep": ((bool,), "True or False"),
+}
+
+
+def _check_types(**given: Any) -> None:
+    """A bb.run keyword of the wrong kind (venues=5, out=5, frames='no') is refused naming the keyword and what it
+    takes, before any work, instead of failing later with an AttributeError deep inside."""
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key == "progress":
+            ok, takes = callable(value), "a function progress(done_bars, total)"
+        else:
+            kinds, takes = _KINDS[key]
+            ok = isinstance(value, kinds)
+        if not ok:
+            raise ConfigError(f"{key}: expected {takes}, got {value!r:.60} ({type(value).__name__})")
 
 
 def check_benchmark(benchmark: str | None, unit: str, time_column: str | None) -> None:
