@@ -462,6 +462,10 @@ class Context:
         is refused (ConfigError) where the venue's `collateral` table does not list the asset.
         With several assets it applies to every asset on the venue, or to `asset` only (an isolated BTC
         perp next to cross ETH). Takes effect at the next fill instant, with the orders."""
+        for key, flag in (("spot_collateral", spot_collateral), ("isolated", isolated)):
+            if flag is not None and not isinstance(flag, (bool, np.bool_)):   # 'no' would read as True
+                raise ValueError(f"configure {key} for {venue} is {flag!r:.40} ({type(flag).__name__}); it must be "
+                                 "True, False or None")
         m = self._e.market
         if asset is None and m.multi_asset and venue in m.venue_names:
             slots = [j for j, v in enumerate(m.slot_venue) if v == venue]
@@ -676,10 +680,16 @@ class Context:
         self._e.extras.setdefault(name, {})[self.now] = value
 
     def log(self, message: str) -> None:
-        self._e.log.append(f"{self.now.isoformat()} {message}")
+        """A line in run.log and the report, stamped with the time; cut at MAX_LOG_CHARS (one message once wrote
+        720 MB of run.log and as much again of report.html)."""
+        text = str(message)
+        if len(text) > MAX_LOG_CHARS:
+            text = f"{text[:MAX_LOG_CHARS]}… ({len(text) - MAX_LOG_CHARS} more characters cut)"
+        self._e.log.append(f"{self.now.isoformat()} {text}")
 
 
 _INSTRUMENT_NAMES = {SPOT: "spot", PERP: "perp"}
+MAX_LOG_CHARS = 2_000         # one ctx.log message, in characters
 
 
 def _number(value: Any, what: str, *, low: float | None = None, nan_ok: bool = False, hint: str = "") -> float:

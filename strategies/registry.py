@@ -4,11 +4,15 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 from basisbt.engine.config import ConfigError, did_you_mean
 from basisbt.engine.guard import DEFAULT_TIMEOUT_S, HookTimeout, Watch, user_interrupt
 from basisbt.strategies.base import Strategy
+
+_T = TypeVar("_T")
 
 
 def builtin_strategies() -> dict[str, type[Strategy]]:
@@ -73,7 +77,7 @@ def load_strategy_class(spec: str, base_dir: Path | None = None, timeout: float 
     return table[spec]
 
 
-def instantiate(cls: type[Strategy], params: dict) -> Strategy:
+def instantiate(cls: type[_T], params: Mapping[str, Any]) -> _T:
     """`cls(**params)`, with a strategy's own `__init__` failing as a strategy error naming the class (exit 2),
     not as an unexpected exception; ConfigError (a bad parameter) and a real Ctrl-C pass through."""
     try:

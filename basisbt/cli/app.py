@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, TimeoutOpt, err, fail, key_values
+from basisbt.cli.common import STATE, VENUES_DIR_HELP, SafeGroup, TimeoutOpt, err, fail, key_values, one_line
 from basisbt.cli.options import message, run_kwargs
 from basisbt.data.names import slug
 from basisbt.data.phases import lap, phase, started
@@ -198,8 +198,8 @@ def _summary(res, target: Path, elapsed: tuple[float, float], tables: str = "par
     for k, v in rows:
         t.add_row(k, v)
     out.print(t)
-    for line in res.log[:8]:
-        err.print(f"[dim]log: {escape(line)}[/dim]", highlight=False)
+    for line in res.log[:8]:       # a strategy's ctx.log may be megabytes: the terminal gets its start, run.log all
+        err.print(f"[dim]log: {escape(one_line(line))}[/dim]", highlight=False)
     if len(res.log) > 8:
         err.print(f"[dim]log: … {len(res.log) - 8} more lines in {target}/run.log[/dim]")
     out.print(f"wrote {target}/ (report.html, report.md, metrics.json, equity.{tables}, ledger.{tables}, "
