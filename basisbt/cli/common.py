@@ -24,6 +24,7 @@ MAX_MESSAGE = 400          # an error line quotes at most this many characters o
 FAILED = 1                 # a run that failed its own checks (every cell or path of a batch failed, ...)
 BAD_INPUT = 2
 ENVIRONMENT = 3
+MAX_JOBS_PER_CORE = 4      # --jobs ceiling: more local workers than this only add memory (each loads the data)
 INTERRUPTED = 130          # Ctrl-C, as shells report a process ended by SIGINT
 # a path the user named that is missing or of the wrong kind is bad input; the rest is the environment
 _INPUT_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP,
@@ -150,6 +151,8 @@ def key_values(items: list[str], option: str, example: str, form: str = "key=val
         if "=" not in s:
             fail(f"{option} {s!r}: expected {form}, e.g. {option} {example}")
         k, v = s.split("=", 1)
+        if k.strip() in kv and kv[k.strip()] != v.strip():     # --set leverage=2 --set leverage=5: which one?
+            fail(f"{option} {k.strip()}: given twice ({kv[k.strip()]!r} and {v.strip()!r}); give it once")
         kv[k.strip()] = v.strip()
     return kv
 
@@ -171,6 +174,12 @@ def batch_target(out: Path, kind: str, jobs: int | None, scheduler: str | None) 
     """Refuse an --out that the batch must not replace (reports/writers.check_out: the one --out rule); return
     where the work runs, for the start line."""
     from basisbt.reports.writers import RunTargetError, check_out
+    cores = os.cpu_count() or 1
+    if jobs is not None and jobs < 1:
+        fail(f"--jobs {jobs}: need at least 1")
+    if jobs is not None and scheduler in (None, "local") and jobs > MAX_JOBS_PER_CORE * cores:
+        fail(f"--jobs {jobs}: at most {MAX_JOBS_PER_CORE * cores} local worker processes ({MAX_JOBS_PER_CORE} per "
+             f"core on this machine's {cores}); each holds its own copy of the data")
     try:
         check_out(out, kind)
     except RunTargetError as e:

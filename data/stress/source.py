@@ -51,6 +51,8 @@ def parse(source: str) -> tuple[int, int, StressModel, str | None]:
         k, eq, v = item.partition("=")
         if not eq or not k.strip():
             raise ConfigError(f"{{data}} {source[:80]!r}: {item!r} is not key=value; expected {FORM}", key="data")
+        if k.strip() in overrides:          # days=30,days=40: which one did the user mean?
+            raise ConfigError(f"{{data}} {source[:80]!r}: {k.strip()} given twice", key="data")
         overrides[k.strip()] = v.strip()
     return seed, path, StressModel.with_overrides(overrides, option=f"{source[:60]}:"), history
 
