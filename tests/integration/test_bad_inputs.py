@@ -70,6 +70,15 @@ FILES: dict[str, str | bytes] = {
     "strat_exit.py": "import sys\nsys.exit(0)\n",
     "cases_invalid.toml": "[[case]\nname=1\n",
     "notadir.txt": "just a file",
+    # issue 26 sweep: user code that fails in __init__, hangs at import, or passes garbage out through ctx
+    "strat_init.py": "from basisbt import Strategy\nclass S(Strategy):\n    def __init__(self, **p):\n"
+                     "        raise RuntimeError('init boom')\n",
+    "strat_import_sleep.py": "import time\ntime.sleep(60)\n",
+    "strat_redeem.py": "from basisbt import Strategy\nclass S(Strategy):\n    def on_bar(self, ctx, ev):\n"
+                       "        ctx.external_flow('binance', -1e15)\n",
+    "strat_configure.py": "from basisbt import Strategy\nclass S(Strategy):\n    def on_start(self, ctx, ev):\n"
+                          "        ctx.configure('binance', spot_collateral='no')\n",
+    "future.csv": "ts,open,high,low,close,volume\n2999-01-01T00:00Z,1,2,0.5,1.5,10\n2999-01-01T01:00Z,1,2,0.5,1.5,10\n",
     # Hyperliquid fundingHistory records (data/ingest/hyperliquid.py) and Hyperliquid run settings
     "hl_cap.json": '[{"coin": "ETH", "fundingRate": "0.0000125", "time": 1735689600151},\n'
                    ' {"coin": "ETH", "fundingRate": "0.0401", "time": 1735693200006}]',
@@ -281,6 +290,31 @@ CASES = [
     C("fetch", "--streams", "trades", needle=("'trades'", "known: spot, perp")),
     C("fetch", "--retries", "99", needle=("--retries 99", "between 0 and 20")),
     C("fetch", "--cache", "{w}/notadir.txt", needle=("notadir.txt", "cache path is not a directory")),
+    # --- issue 26 sweep: what an outside review still found
+    C("run", "--strategy", "{w}/strat_init.py:S", *OUT, needle=("strategy 'S' raised in __init__", "init boom")),
+    C("run", "--strategy", "{w}/strat_import_sleep.py:S", "--timeout", "1", *OUT,
+      needle=("strat_import_sleep.py", "importing it took longer than 1 s")),
+    C("run", "--data", "scenario:squeeze", "--start", "2025-04-25", "--end", "2025-04-28", "--strategy",
+      "{w}/strat_redeem.py:S", *OUT, needle=("external_flow", "a redemption cannot exceed the book's equity")),
+    C("run", "--data", "scenario:squeeze", "--start", "2025-04-25", "--end", "2025-04-28", "--strategy",
+      "{w}/strat_configure.py:S", *OUT, needle=("configure spot_collateral", "'no'", "True, False or None")),
+    C("run", "--start", "", *OUT, needle=("--start ''", "is not a date")),
+    C("sweep", "--start", "nan", "--grid", "leverage=2,3", "--out", "{w}/sweep_new", needle=("--start 'nan'", "not a date")),
+    C("fetch", "--since", "nan", needle=("--since 'nan'", "not a date")),
+    C("fetch", "--since", "2999-01-01", needle=("--since '2999-01-01'", "outside 2009..2100")),
+    C(*IMP, "{w}/future.csv", *SPOT, needle=("future.csv, row 2", "outside 1678..2261")),
+    C(*IMP, "{w}/bars.csv", *SPOT, "--tz", "Mars/Olympus", needle=("--tz", "unknown time zone 'Mars/Olympus'")),
+    C(*IMP, "{w}/bars.csv", *SPOT, "--fill-gaps", "-1", needle=("--fill-gaps", "give 0")),
+    C(*IMP, "{w}/bars.csv", *SPOT, "--fill-gaps", "5", needle=("--fill-gaps 5 goes with --repair",)),
+    C("import", "lending", "{w}/bars.csv", "--protocol", "aave", "--tz", "Nope/Zone",
+      needle=("--tz", "unknown time zone 'Nope/Zone'")),
+    C("import", "freqtrade", "{w}/bars.csv", needle=("bars.csv", "not a freqtrade candle file")),
+    C("sweep", "--grid", "leverage=2,3", "--jobs", "100000", "--out", "{w}/sweep_new",
+      needle=("--jobs 100000", "local worker processes")),
+    C("run", "--set", "leverage=2", "--set", "leverage=3", *OUT, needle=("--set leverage", "given twice")),
+    C("stress", "-m", "spell_days=3", "-m", "spell_days=4", "--out", "{w}/stress_new",
+      needle=("--model spell_days", "given twice")),
+    C("run", "--data", "stress:0:0:days=30,days=40", *OUT, needle=("stress:0:0:days=30,days=40", "days given twice")),
     # --- click's own usage errors: one `error:` line naming the option and the command's --help
     C("stress", "-n", "1e9", needle=("error: Invalid value for '--paths' / '-n'", "(see 'basisbt stress --help')")),
     C("run", "--bogus", needle=("No such option: --bogus", "(see 'basisbt run --help')")),
