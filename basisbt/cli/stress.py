@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         out_dir: Path | None = typer.Option(None, "--out", "-o",
                                                help="output directory (default runs/stress-<strategy>-s<seed>-n<paths>)"),
         jobs: int | None = typer.Option(None, "--jobs", "-j", show_default="all cores",
-                                           help="worker processes (local) or LocalCluster workers"),
+                                           help="worker processes (local, at most 4 per core) or LocalCluster workers"),
         scheduler: str | None = typer.Option(None, "--scheduler",
                                                 help="run on Dask: tcp://HOST:PORT, or 'local' for a LocalCluster"),
         venues_dir: list[Path] = typer.Option([], "--venues-dir", help=VENUES_DIR_HELP),

@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
                                                help="sweep directory (default runs/sweep-<strategy>); a rerun into "
                                                     "the same directory runs only the cells not stored yet"),
         jobs: int | None = typer.Option(None, "--jobs", "-j", show_default="all cores",
-                                           help="worker processes (local) or LocalCluster workers"),
+                                           help="worker processes (local, at most 4 per core) or LocalCluster workers"),
         scheduler: str | None = typer.Option(None, "--scheduler",
                                                 help="run on Dask: tcp://HOST:PORT, or 'local' for a LocalCluster"),
         sort: str = typer.Option("apy", "--sort", help="metric (or parameter) the table is sorted by, best first"),
