@@ -54,6 +54,10 @@ def run(strategy: StrategyLike | None = None, data: str | Dataset | None = None,
     _check_keywords(run_keys)
     _check_types(data=data, params=params, config=config, venues=venues, cache_dir=cache_dir, benchmark=benchmark,
                  out=out, csv=csv, frames=frames, progress=progress, honor_sleep=honor_sleep)
+    for key, value in (("timeframe", timeframe), ("spot_from", spot_from), ("only_venues", only_venues),
+                       ("benchmark", benchmark), ("benchmark_time", benchmark_time)):
+        if isinstance(value, str) and not value.strip():     # '' is not "the default": the user typed something
+            raise ConfigError(f"{{{key}}} is empty; leave it out for the default", key=key)
     spec = build_spec(strategy, data, params=params, config=config, venues=venues, timeframe=timeframe,
                       cache_dir=cache_dir, only_venues=only_venues, spot_from=spot_from, **run_keys)
     check_benchmark(benchmark, benchmark_unit, benchmark_time)

@@ -299,6 +299,8 @@ CASES = [
     C("run", "--data", "scenario:squeeze", "--start", "2025-04-25", "--end", "2025-04-28", "--strategy",
       "{w}/strat_configure.py:S", *OUT, needle=("configure spot_collateral", "'no'", "True, False or None")),
     C("run", "--start", "", *OUT, needle=("--start ''", "is not a date")),
+    C("run", "--timeframe", "", *OUT, needle=("--timeframe is empty",)),
+    C("run", "--benchmark", "", *OUT, needle=("--benchmark is empty",)),
     C("sweep", "--start", "nan", "--grid", "leverage=2,3", "--out", "{w}/sweep_new", needle=("--start 'nan'", "not a date")),
     C("fetch", "--since", "nan", needle=("--since 'nan'", "not a date")),
     C("fetch", "--since", "2999-01-01", needle=("--since '2999-01-01'", "outside 2009..2100")),
