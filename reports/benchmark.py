@@ -60,6 +60,9 @@ def load_series(path: Path, column: str, time_column: str | None = None) -> pd.S
         raise DataError("benchmark file not found", file=str(path))
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as e:        # the codec's own words ("unexpected end of data") name no rule
+        raise DataError(f"benchmark file is not UTF-8 text (byte {e.start}); save it as UTF-8",
+                        file=str(path)) from None
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise DataError(f"benchmark file unreadable: {e}"[:160], file=str(path)) from None
     cols = [str(c) for c in df.columns]

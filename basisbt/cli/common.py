@@ -104,7 +104,9 @@ class SafeGroup(TyperGroup):
             sys.exit(e.exit_code)
         except click.UsageError as e:
             where = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
-            err.print(f"error: {one_line(e.format_message()).rstrip('.')}{where}", markup=False, highlight=False,
+            text = one_line(e.format_message()).rstrip(".").replace("Got unexpected extra argument",
+                                                                    "This command takes no extra argument")
+            err.print(f"error: {text}{where}", markup=False, highlight=False,
                       soft_wrap=True)
             sys.exit(BAD_INPUT)
         except click.ClickException as e:

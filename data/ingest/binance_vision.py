@@ -50,7 +50,7 @@ def _csv(text: str, cols: list[str], file: str) -> tuple[pd.DataFrame, int]:
     if has_header:
         need = cols[: 6] if cols is KLINE_COLS else cols
         if cells[: len(need)] != need:
-            raise DataError("unexpected header", file=file, row=1,
+            raise DataError("header not recognised", file=file, row=1,
                             detail=f"got {','.join(cells[:len(need)])}; expected {','.join(need)}")
     try:
         df = pd.read_csv(io.StringIO(text), header=None, skiprows=1 if has_header else 0, dtype=str)

@@ -78,6 +78,7 @@ FILES: dict[str, str | bytes] = {
                        "        ctx.external_flow('binance', -1e15)\n",
     "strat_configure.py": "from basisbt import Strategy\nclass S(Strategy):\n    def on_start(self, ctx, ev):\n"
                           "        ctx.configure('binance', spot_collateral='no')\n",
+    "bench_latin1.csv": b"ts,apy\n2025-02-01,0.1\ncaf\xe9,0.2\n",
     "future.csv": "ts,open,high,low,close,volume\n2999-01-01T00:00Z,1,2,0.5,1.5,10\n2999-01-01T01:00Z,1,2,0.5,1.5,10\n",
     # Hyperliquid fundingHistory records (data/ingest/hyperliquid.py) and Hyperliquid run settings
     "hl_cap.json": '[{"coin": "ETH", "fundingRate": "0.0000125", "time": 1735689600151},\n'
@@ -301,6 +302,8 @@ CASES = [
     C("run", "--start", "", *OUT, needle=("--start ''", "is not a date")),
     C("run", "--timeframe", "", *OUT, needle=("--timeframe is empty",)),
     C("run", "--benchmark", "", *OUT, needle=("--benchmark is empty",)),
+    C("run", "--benchmark", "{w}/bench_latin1.csv:apy", *OUT, needle=("bench_latin1.csv", "not UTF-8 text")),
+    C("scenarios", "extra", needle=("takes no extra argument", "(extra)")),
     C("sweep", "--start", "nan", "--grid", "leverage=2,3", "--out", "{w}/sweep_new", needle=("--start 'nan'", "not a date")),
     C("fetch", "--since", "nan", needle=("--since 'nan'", "not a date")),
     C("fetch", "--since", "2999-01-01", needle=("--since '2999-01-01'", "outside 2009..2100")),

@@ -70,7 +70,7 @@ def test_binance_vision_truncated_zip_and_wrong_header(tmp_path):
     assert "Traceback" not in r.output and not root.exists()
     hdr = tmp_path / "ETHUSDT-1h-2024-01.csv"
     hdr.write_text("time,o,h,l,c,v\n1704067200000,1,2,0.5,1.5,1\n")
-    with pytest.raises(DataError, match="unexpected header") as e:
+    with pytest.raises(DataError, match="header not recognised") as e:
         import_binance_vision(hdr, market="um")
     assert e.value.row == 1
     broken = tmp_path / "b" / "ETHUSDT-1h-2024-02.csv"
