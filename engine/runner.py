@@ -151,6 +151,13 @@ def _ts(ns: int) -> pd.Timestamp:
     return pd.Timestamp(int(ns), unit="ns", tz="UTC")
 
 
+def _beyond(asked: float, have: float) -> bool:
+    """True when a money move asks more than what is there by more than float noise (1e-9 of it, at least a
+    millionth of a quote unit): a strategy moving "all of it" as it read it from ctx is not refused for a rounding
+    in the last bits, and gets exactly what is there."""
+    return asked > have + max(1e-6, 1e-9 * abs(have))
+
+
 class Engine:
     """One backtest: a strategy, a dataset and a run config. Call `run()` once."""
 
@@ -441,13 +448,14 @@ class Engine:
                 outflows[j] = outflows.get(j, 0.0) - amount
         for j, amount in act.margin_moves:            # cash <-> isolated margin on one venue
             h = self.market.home[j]
-            if amount > acct[h, A_CASH] or -amount > acct[j, A_ISO]:   # the venue refuses it whole
-                have = acct[h, A_CASH] if amount > 0 else acct[j, A_ISO]
+            have = acct[h, A_CASH] if amount > 0 else acct[j, A_ISO]
+            if _beyond(abs(amount), have):              # the venue refuses it whole
                 self._refuse_move(ts_ns, self.market.venues[j], "margin", amount,
                                   WHY_CASH if amount > 0 else WHY_BALANCE, "add_isolated_margin",
                                   f"isolated margin move {amount:+.2f} ({'free cash' if amount > 0 else 'margin'} "
                                   f"{have:.2f})")
                 continue
+            amount = min(amount, have) if amount > 0 else max(amount, -have)     # "all of it", to the last bit
             acct[h, A_CASH] -= amount
             acct[j, A_ISO] += amount
         when: pd.Timestamp | None = None
@@ -601,12 +609,13 @@ class Engine:
             return
         rate = float(self.tables.cfg[j, C_SPOT_TAKER])
         have = acct[j, A_CASH] if amount > 0 else acct[j, A_COLL] * px
-        if (amount * (1.0 + rate) if amount > 0 else -amount) > have:   # the venue refuses the conversion whole
+        if _beyond(amount * (1.0 + rate) if amount > 0 else -amount, have):   # the venue refuses it whole
             self._refuse_move(ts_ns, self.market.venues[j], "collateral", amount,
                               WHY_CASH if amount > 0 else WHY_BALANCE, "buy_collateral",
                               f"collateral conversion {amount:+.2f} on {self.market.venues[j]} "
                               f"({'cash' if amount > 0 else 'collateral held'} {have:.2f})")
             return
+        amount = min(amount, max(have, 0.0) / (1.0 + rate)) if amount > 0 else max(amount, -have)   # to the last bit
         fee = abs(amount) * rate
         acct[j, A_CASH] -= amount + fee
         acct[j, A_COLL] += amount / px
@@ -650,11 +659,11 @@ class Engine:
             if self._transfer_blocked(i, ts_ns, t, dst, only_default=True):
                 return
             self._flush_lending(ts_ns, p)
-            if t.amount > st.lend[p]:                 # the protocol refuses a withdrawal above the supplied balance
+            if _beyond(t.amount, st.lend[p]):         # the protocol refuses a withdrawal above the supplied balance
                 self._refuse_move(ts_ns, t.src, "transfer", t.amount, WHY_BALANCE, f"{t.src}->{t.dst}",
                                   f"withdrawal {t.src}->{t.dst} {t.amount:.2f} (supplied {st.lend[p]:.2f})")
                 return
-            amount = t.amount
+            amount = min(t.amount, st.lend[p])
             st.lend[p] -= amount
             src_idx, fee = nv + p, 0.0
             delay = self.specs[dst].withdrawal_delay_s
@@ -665,12 +674,12 @@ class Engine:
                                                                                 only_default=True)):
                 return
             fee = self.specs[j].withdrawal_fee
-            if t.amount + fee > st.acct[j, A_CASH]:    # an exchange refuses a withdrawal above the available balance
+            if _beyond(t.amount + fee, st.acct[j, A_CASH]):   # an exchange refuses a withdrawal above the balance
                 self._refuse_move(ts_ns, m.venues[j], "transfer", t.amount, WHY_CASH, f"{t.src}->{t.dst}",
                                   f"transfer {t.src}->{t.dst} {t.amount:.2f} + fee {fee:.2f} (free cash "
                                   f"{st.acct[j, A_CASH]:.2f})")
                 return
-            amount = t.amount
+            amount = min(t.amount, max(st.acct[j, A_CASH] - fee, 0.0))
             st.acct[j, A_CASH] -= amount + fee
             src_idx = j
             delay = self.specs[j].withdrawal_delay_s

@@ -158,3 +158,18 @@ def test_the_summary_and_the_report_say_what_was_refused_and_on_credit():
     text = refusals_summary({"binance transfer refused: not enough cash": 3}, q)
     assert "binance transfer refused: not enough cash: 3" in text and "binance: 2 (12.50)" in text
     assert refusals_summary({}, {}) == "The venues refused nothing the strategy asked for."
+
+
+def test_all_of_it_as_read_is_taken_not_refused_for_a_rounding():
+    # A strategy lending "all its cash" computed in floats may ask a few 1e-12 more than the account holds:
+    # that is the whole balance, not a refusal (10,000 - fee + 1e-9 asked: 10,000 - fee lent, the fee paid, 0
+    # left, nothing refused). 1 quote unit more is a real excess and is refused.
+    import basisbt as bb
+    fee = bb.venue("binance").at(T0).withdrawal_fee
+    s = Script({0: lambda ctx: ctx.lend("aave", ctx.cash("binance") - fee + 1e-9, "binance")})
+    res = run_backtest(s, flat(lending=LEND), CFG)
+    assert not s.rejects and s.cash["binance"] == 0.0
+    assert res.timeline["aave:supply"].iloc[-1] == pytest.approx(10_000.0 - fee, abs=1e-9)
+    s = Script({0: lambda ctx: ctx.lend("aave", ctx.cash("binance") - fee + 1.0, "binance")})
+    run_backtest(s, flat(lending=LEND), CFG)
+    assert [ev.why for ev in s.rejects] == ["not enough cash"]
