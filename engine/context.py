@@ -509,7 +509,9 @@ class Context:
         return float(self._e.tables.cfg[j, col])
 
     def add_isolated_margin(self, venue: str, amount: float, *, asset: str | None = None) -> None:
-        """Isolated venues: move quote cash into (+) or out of (-) the perp's isolated margin at the next fill."""
+        """Isolated venues: move quote cash into (+) or out of (-) the perp's isolated margin at the next fill. A move
+        above the free cash (in) or the isolated margin (out) there is refused whole, as the venue refuses it
+        (on_reject, instrument 'margin'; counted in metrics.json orders_rejected)."""
         j = self._v(venue, asset)
         amount = _number(amount, f"add_isolated_margin amount for {venue}")
         if self._setting(j, C_ISOLATED) < 0.5:
@@ -610,7 +612,8 @@ class Context:
         """Convert `amount` quote cash on a venue into the dataset's collateral asset (amount < 0: sell that
         much quote worth back to cash), at the asset's last close, no fee, after the orders of the next fill
         instant. Cross margin counts it at price x its ratio in the venue's `collateral` table; an asset the venue
-        does not list is refused (docs/architecture.md §4)."""
+        does not list is refused (docs/architecture.md §4). A buy above the cash then (fee included), or a sale above
+        the units held, is refused whole (on_reject, instrument 'collateral'; metrics.json orders_rejected)."""
         j = self._home(venue)
         amount = _number(amount, f"buy_collateral amount on {venue}")
         coll = self._e.market.collateral
@@ -623,7 +626,9 @@ class Context:
             self._act.collateral_buys.append((j, float(amount)))
 
     def move_collateral(self, src: str, dst: str, amount: float) -> None:
-        """Send quote cash from venue src to venue dst (fee and delay of the source venue's spec)."""
+        """Send quote cash from venue src to venue dst (fee and delay of the source venue's spec). Executed after the
+        orders of the next fill instant; an amount above the free cash then (fee included) is refused whole, as an
+        exchange refuses a withdrawal above the available balance (on_reject, instrument 'transfer')."""
         self._home(src), self._home(dst)
         amount = _number(amount, f"move_collateral amount {src} -> {dst}", low=0.0,
                          hint="; to move money the other way, swap src and dst")
@@ -631,7 +636,8 @@ class Context:
             self._act.transfers.append(Transfer(src, dst, amount))
 
     def lend(self, protocol: str, amount: float, from_venue: str) -> None:
-        """Supply quote cash from a venue to a lending protocol (arrives after the withdrawal delay)."""
+        """Supply quote cash from a venue to a lending protocol (arrives after the withdrawal delay); above the free
+        cash, refused whole like move_collateral."""
         self._p(protocol), self._home(from_venue)
         amount = _number(amount, f"lend amount {from_venue} -> {protocol}", low=0.0,
                          hint="; take money out with withdraw()")
@@ -639,7 +645,9 @@ class Context:
             self._act.transfers.append(Transfer(from_venue, f"lending:{protocol}", amount))
 
     def withdraw(self, protocol: str, amount: float, to_venue: str) -> None:
-        """Take quote cash out of a protocol to a venue (arrives after the venue's deposit delay)."""
+        """Take quote cash out of a protocol to a venue (arrives after the venue's deposit delay). An amount above the
+        supplied balance (interest included) is refused whole, as the protocol refuses it (on_reject, venue
+        'lending:<protocol>', why 'more than the balance'): to take everything, pass ctx.lent(protocol)."""
         self._p(protocol), self._home(to_venue)
         amount = _number(amount, f"withdraw amount {protocol} -> {to_venue}", low=0.0,
                          hint="; put money in with lend()")
@@ -649,7 +657,10 @@ class Context:
     def external_flow(self, venue: str, amount: float, reason: str = "") -> None:
         """Capital entering (+, e.g. a mint) or leaving (-, a redemption) the book as quote cash on a venue.
 
-        Not PnL: equity changes by the flow, and the report keeps it apart from returns.
+        Not PnL: equity changes by the flow, and the report keeps it apart from returns. An outflow is the book's
+        obligation and is paid whole, after any inflow and before the orders (sell in the same decision to fund it);
+        what the venue's cash lacks once that instant's trades are done is carried as a negative balance and counted
+        (metrics.json data_quality.outflows_on_credit), never dropped.
         """
         j = self._home(venue)
         amount = _number(amount, f"external_flow amount on {venue}")

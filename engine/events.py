@@ -75,11 +75,11 @@ class FillEvent:
 
 @dataclass(frozen=True, slots=True)
 class RejectEvent:
-    """The venue refused an order, or cancelled a resting limit order (Strategy.on_reject)."""
+    """The venue refused an order or a money move, or cancelled a resting limit order (Strategy.on_reject)."""
     ts: pd.Timestamp          # the fill instant
-    venue: str
-    instrument: str           # 'spot' | 'perp'
-    asked: float              # signed base units ordered
+    venue: str                # a venue; 'lending:<protocol>' for a withdrawal the protocol refused
+    instrument: str           # 'spot' | 'perp'; a money move: 'transfer', 'collateral', 'margin'
+    asked: float              # signed base units ordered (a money move: its quote amount)
     filled: float             # signed base units accepted (0 when refused)
     status: str               # 'refused' | 'cancelled' (a resting limit order the venue cancelled); 'reduced' no longer
     why: str                  # 'not enough cash', 'more than the spot held', 'initial margin above margin balance',

@@ -90,6 +90,8 @@ from basisbt.engine.kernels.codes import (
     T_AMOUNT,
     T_ARRIVE_NS,
     T_DEST,
+    WHY_BALANCE,
+    WHY_CASH,
     WHY_DEFAULTED,
     WHY_EXPIRED,
     WHY_HALTED,
@@ -147,6 +149,13 @@ def _window(dataset: Dataset, config: RunConfig) -> Dataset:
 
 def _ts(ns: int) -> pd.Timestamp:
     return pd.Timestamp(int(ns), unit="ns", tz="UTC")
+
+
+def _beyond(asked: float, have: float) -> bool:
+    """True when a money move asks more than what is there by more than float noise (1e-9 of it, at least a
+    millionth of a quote unit): a strategy moving "all of it" as it read it from ctx is not refused for a rounding
+    in the last bits, and gets exactly what is there."""
+    return asked > have + max(1e-6, 1e-9 * abs(have))
 
 
 class Engine:
@@ -221,6 +230,7 @@ class Engine:
         self.cancelled: dict[str, int] = {}         # "venue instrument reason" -> resting orders the venue cancelled
         self.rejected: dict[str, int] = {}          # "venue instrument status: reason" -> orders the venue refused
         self.conversions: dict[str, int] = {}       # "src->dst" -> transfers converted between quote currencies
+        self.on_credit: dict[str, dict[str, float]] = {}   # venue -> {count, amount}: outflows beyond its cash
         self._new_rejects: list[RejectEvent] = []
         self.events = events_of(m)
         # contiguous copies: searchsorted on a strided field view copies the whole field on every call
@@ -425,6 +435,7 @@ class Engine:
         ts_ns = int(self.market.open_ns[i])
         for j, col, value in act.settings:           # margin set-up (Context.configure) first
             self.tables.cfg[j, col] = value
+        outflows: dict[int, float] = {}
         for j, amount in act.flows:                   # capital moves first: mints fund the orders
             if self.venue_events.trading_blocked(j, i) == WHY_DEFAULTED:
                 self._count_once(self.rejected, f"{self.market.venues[j]} flow refused: venue defaulted", ts_ns,
@@ -433,9 +444,18 @@ class Engine:
             acct[j, A_CASH] += amount
             self.rec.flows[i] += amount
             self._ledger(ts_ns, j, K_DEPOSIT if amount > 0 else K_WITHDRAWAL, amount, -1)
+            if amount < 0:
+                outflows[j] = outflows.get(j, 0.0) - amount
         for j, amount in act.margin_moves:            # cash <-> isolated margin on one venue
             h = self.market.home[j]
-            amount = min(amount, acct[h, A_CASH]) if amount > 0 else max(amount, -acct[j, A_ISO])
+            have = acct[h, A_CASH] if amount > 0 else acct[j, A_ISO]
+            if _beyond(abs(amount), have):              # the venue refuses it whole
+                self._refuse_move(ts_ns, self.market.venues[j], "margin", amount,
+                                  WHY_CASH if amount > 0 else WHY_BALANCE, "add_isolated_margin",
+                                  f"isolated margin move {amount:+.2f} ({'free cash' if amount > 0 else 'margin'} "
+                                  f"{have:.2f})")
+                continue
+            amount = min(amount, have) if amount > 0 else max(amount, -have)     # "all of it", to the last bit
             acct[h, A_CASH] -= amount
             acct[j, A_ISO] += amount
         when: pd.Timestamp | None = None
@@ -479,6 +499,25 @@ class Engine:
             self._buy_collateral(i, ts_ns, j, amount)
         for t in act.transfers:
             self._transfer(i, ts_ns, t)
+        for j, out in outflows.items():               # a redemption is paid whole: what the cash lacked is on credit
+            self._on_credit(ts_ns, j, out)
+
+    def _on_credit(self, ts_ns: int, j: int, outflow: float) -> None:
+        """An outflow (ctx.external_flow < 0, a redemption) is the book's obligation and is paid whole; the part the
+        venue's cash lacked once this instant's trades are done (the cash is below zero) is carried as a negative
+        balance against the venue's collateral, as a cross-margin account carries funding paid from an empty wallet.
+        Counted (metrics.json data_quality.outflows_on_credit: count and quote amount), logged once per venue."""
+        short = min(-float(self.state.acct[j, A_CASH]), outflow)
+        if short <= 1e-6:                            # a millionth of a quote unit: float noise, not credit
+            return
+        venue = self.market.venues[j]
+        c = self.on_credit.setdefault(venue, {"count": 0, "amount": 0.0})
+        c["count"] += 1
+        c["amount"] += short
+        if c["count"] == 1:
+            self.log.append(f"{_ts(ts_ns).isoformat()} outflow {outflow:.2f} on {venue} is {short:.2f} more than its "
+                            "cash after this instant's trades: paid on credit (a negative balance); later ones are "
+                            "counted in metrics.json data_quality.outflows_on_credit")
 
     def _place_limit(self, i: int, ts_ns: int, lo: LimitOrder, close_mode: bool) -> None:
         """Put a limit order on the book at this fill instant, or refuse it: a halted or defaulted venue, no real
@@ -560,7 +599,8 @@ class Engine:
         """Quote `amount` of venue j's cash into collateral-asset units (amount < 0: that much quote worth of units
         back to cash) at the asset's last close (bar i-1). A conversion is a spot trade: it pays the venue's spot
         taker fee on the amount (0.1 % of 5,000 is 5.00, ledger `fee`), from the cash on top of a buy, out of the
-        proceeds of a sale; a buy is clipped to the cash that pays it and its fee, a sale to the units held."""
+        proceeds of a sale. A buy above the cash that pays it and its fee, or a sale above the units held, is refused
+        whole (on_reject), as a venue refuses a spot order it cannot fill."""
         acct = self.state.acct
         px = float(self.arrays.coll_close[max(i - 1, 0), j])
         if not math.isfinite(px) or px <= 0.0:
@@ -568,10 +608,14 @@ class Engine:
                              f"collateral conversion refused on {self.market.venues[j]}: no collateral price yet")
             return
         rate = float(self.tables.cfg[j, C_SPOT_TAKER])
-        amount = min(amount, max(acct[j, A_CASH], 0.0) / (1.0 + rate)) if amount > 0 else \
-            max(amount, -acct[j, A_COLL] * px)
-        if amount == 0.0:
+        have = acct[j, A_CASH] if amount > 0 else acct[j, A_COLL] * px
+        if _beyond(amount * (1.0 + rate) if amount > 0 else -amount, have):   # the venue refuses it whole
+            self._refuse_move(ts_ns, self.market.venues[j], "collateral", amount,
+                              WHY_CASH if amount > 0 else WHY_BALANCE, "buy_collateral",
+                              f"collateral conversion {amount:+.2f} on {self.market.venues[j]} "
+                              f"({'cash' if amount > 0 else 'collateral held'} {have:.2f})")
             return
+        amount = min(amount, max(have, 0.0) / (1.0 + rate)) if amount > 0 else max(amount, -have)   # to the last bit
         fee = abs(amount) * rate
         acct[j, A_CASH] -= amount + fee
         acct[j, A_COLL] += amount / px
@@ -615,6 +659,10 @@ class Engine:
             if self._transfer_blocked(i, ts_ns, t, dst, only_default=True):
                 return
             self._flush_lending(ts_ns, p)
+            if _beyond(t.amount, st.lend[p]):         # the protocol refuses a withdrawal above the supplied balance
+                self._refuse_move(ts_ns, t.src, "transfer", t.amount, WHY_BALANCE, f"{t.src}->{t.dst}",
+                                  f"withdrawal {t.src}->{t.dst} {t.amount:.2f} (supplied {st.lend[p]:.2f})")
+                return
             amount = min(t.amount, st.lend[p])
             st.lend[p] -= amount
             src_idx, fee = nv + p, 0.0
@@ -626,12 +674,12 @@ class Engine:
                                                                                 only_default=True)):
                 return
             fee = self.specs[j].withdrawal_fee
-            amount = min(t.amount, max(st.acct[j, A_CASH] - fee, 0.0))
-            if amount < t.amount:
-                self.log.append(f"{_ts(ts_ns).isoformat()} transfer {t.src}->{t.dst} clipped to free cash "
-                                f"{amount:.2f} (asked {t.amount:.2f})")
-            if amount <= 0:
+            if _beyond(t.amount + fee, st.acct[j, A_CASH]):   # an exchange refuses a withdrawal above the balance
+                self._refuse_move(ts_ns, m.venues[j], "transfer", t.amount, WHY_CASH, f"{t.src}->{t.dst}",
+                                  f"transfer {t.src}->{t.dst} {t.amount:.2f} + fee {fee:.2f} (free cash "
+                                  f"{st.acct[j, A_CASH]:.2f})")
                 return
+            amount = min(t.amount, max(st.acct[j, A_CASH] - fee, 0.0))
             st.acct[j, A_CASH] -= amount + fee
             src_idx = j
             delay = self.specs[j].withdrawal_delay_s
@@ -688,12 +736,20 @@ class Engine:
         if not why or (only_default and why != WHY_DEFAULTED):
             return False
         venue = self.market.venues[j]
-        kind = f"{venue} transfer refused: {REJECT_REASONS[why]}"
-        self._count_once(self.rejected, kind, ts_ns, f"transfer {t.src}->{t.dst} {t.amount:.2f} refused: {venue} "
-                         f"{REJECT_REASONS[why]}; later ones are counted in metrics.json orders_rejected")
-        self._new_rejects.append(RejectEvent(_ts(ts_ns), venue, "transfer", t.amount, 0.0, "refused",
-                                             REJECT_REASONS[why], f"{t.src}->{t.dst}"))
+        self._refuse_move(ts_ns, venue, "transfer", t.amount, why, f"{t.src}->{t.dst}",
+                          f"transfer {t.src}->{t.dst} {t.amount:.2f} ({venue})")
         return True
+
+    def _refuse_move(self, ts_ns: int, venue: str, what: str, amount: float, why: int, reason: str,
+                     detail: str) -> None:
+        """A venue or protocol refuses a money move whole (a transfer, a collateral conversion, an isolated-margin
+        move; `amount` in quote): counted in metrics.json orders_rejected as "<venue> <what> refused: <why>", logged
+        once per kind, told to the strategy (on_reject, instrument `what`, asked = amount, filled 0)."""
+        kind = f"{venue} {what} refused: {REJECT_REASONS[why]}"
+        self._count_once(self.rejected, kind, ts_ns, f"{detail} refused: {REJECT_REASONS[why]}; later ones are "
+                         "counted in metrics.json orders_rejected")
+        self._new_rejects.append(RejectEvent(_ts(ts_ns), venue, what, amount, 0.0, "refused", REJECT_REASONS[why],
+                                             reason))
 
     def _put_in_transit(self, dst: int, amount: float, arrive_ns: float) -> None:
         """Money on its way to venue/protocol `dst`, arriving (kernel step 3) at the first close >= arrive_ns."""
@@ -920,7 +976,9 @@ class Engine:
                        if k not in NOT_IN_ID and not (k == "oracle" and not self.config.oracle)},  # as before it existed
                "venues": dict(self.venue_fingerprint)}
         quality = {**copy.deepcopy(m.quality), "orders_refused": dict(self.refused),
-                   "orders_refused_total": sum(self.refused.values())}
+                   "orders_refused_total": sum(self.refused.values()),
+                   "outflows_on_credit": copy.deepcopy(self.on_credit),
+                   "outflows_on_credit_total": sum(int(c["count"]) for c in self.on_credit.values())}
         for label, what in self.oracle_used.items():     # what a venue paying on an oracle was paid on
             quality["venues"][label]["funding"]["oracle"] = what
         extras = {k: pd.Series(v, name=k).sort_index() for k, v in self.extras.items()}

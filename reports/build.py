@@ -214,6 +214,7 @@ def _data_quality(results: RunResult) -> list[Section]:
     q = dict(q, venues=dict(sorted((q.get("venues") or {}).items(), key=lambda kv: order.get(kv[0], len(order)))))
     return [Section("data-quality", "Data quality", (
         Text(quality.quality_summary(q), "note"),
+        Text(quality.refusals_summary(results.orders_rejected, q), "note"),
         Table(tuple(quality.COLUMNS), tuple(tuple(M.text(c) for c in r) for r in quality.quality_rows(q)),
               align="llrrrrl")), nav="Data quality")]
 

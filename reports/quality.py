@@ -44,6 +44,20 @@ def quality_summary(q: dict[str, Any]) -> str:
     return ", ".join(parts) + (f" ({detail})" if detail else "") + "."
 
 
+def refusals_summary(rejected: dict[str, int], q: dict[str, Any]) -> str:
+    """One sentence: what the venues refused (orders, transfers, collateral and margin moves; metrics.json
+    orders_rejected) and the outflows paid on credit (data_quality.outflows_on_credit), or that nothing was."""
+    credit = q.get("outflows_on_credit") or {}
+    if not rejected and not credit:
+        return "The venues refused nothing the strategy asked for."
+    parts = [f"Refused by the venues: {sum(rejected.values())}"
+             + (f" ({'; '.join(f'{k}: {n}' for k, n in rejected.items())})" if rejected else "")]
+    if credit:
+        parts.append("outflows paid beyond the venue's cash, on credit: " + "; ".join(
+            f"{v}: {c['count']} ({c['amount']:,.2f})" for v, c in credit.items()))
+    return ", ".join(parts) + "."
+
+
 def venue_block_rows(blocks: dict[str, list[dict[str, str]]]) -> list[list[str]]:
     """One row per venue and spec block in force during the run: venue, block date, from, to (minutes, UTC)."""
     def minute(t: str) -> str:

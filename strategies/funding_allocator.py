@@ -16,6 +16,12 @@ expected extra funding over `horizon_days` beats the cost of moving: for each qu
 2 x (spot fee + perp fee + slippage) (unwind on one venue, rebuild on another) plus the transfer
 fee per move; the cash is idle while in transit (the transfer delay), counted as lost funding.
 Moving itself goes through strategies.hedge.steer (unwind, transfer, rebuild over a few decisions).
+
+After a liquidation of a slot's short the desk does not put the same size back into the breach: a partial one (an
+OKX/Bybit tier step-down, a Hyperliquid book slice) is followed, selling the spot the closed part hedged, and a full
+one sells the spot left; either way the slot's target weight is lowered to the hedge capital left there (0 after a
+full one), so steer neither rebuilds it nor rehedge shorts the closed part back. The freed cash waits on the venue.
+The slot comes back only through the next reallocation (weights re-chosen when the band and the cost test say so).
 """
 from __future__ import annotations
 
@@ -25,9 +31,16 @@ from typing import Any
 import numpy as np
 
 from basisbt.engine.context import Context
-from basisbt.engine.events import AdlEvent, BarEvent, StartEvent, VenueDefaultEvent
+from basisbt.engine.events import AdlEvent, BarEvent, LiquidationEvent, StartEvent, VenueDefaultEvent
 from basisbt.strategies.base import Strategy, param
-from basisbt.strategies.hedge import configure_hedges, hedge_value, rehedge, restore_after_adl, steer
+from basisbt.strategies.hedge import (
+    configure_hedges,
+    follow_liquidation,
+    hedge_value,
+    rehedge,
+    restore_after_adl,
+    steer,
+)
 
 
 class FundingAllocator(Strategy):
@@ -63,6 +76,18 @@ class FundingAllocator(Strategy):
 
     def on_adl(self, ctx: Context, ev: AdlEvent) -> None:
         restore_after_adl(ctx, ev, self.p.hedge_ratio)
+
+    def on_liquidation(self, ctx: Context, ev: LiquidationEvent) -> None:
+        """Follow it (hedge.follow_liquidation) and hold the slot's target weight to the hedge left there until the
+        next reallocation (see the module docstring)."""
+        if ev.venue not in self.target:
+            return
+        left = follow_liquidation(ctx, ev, self.p.hedge_ratio)
+        capital = ctx.equity * (1.0 - self.p.cash_buffer)
+        w = min(self.target[ev.venue], left / capital) if capital > 0.0 else 0.0
+        ctx.log(f"{ev.venue}: target weight {self.target[ev.venue]:.4f} -> {w:.4f} after the liquidation, until the "
+                "next reallocation")
+        self.target[ev.venue] = w
 
     def on_venue_default(self, ctx: Context, ev: VenueDefaultEvent) -> None:
         self.dead.add(ev.venue)

@@ -143,6 +143,18 @@ def follow_partial_liquidation(ctx: Context, ev: LiquidationEvent, hedge_ratio: 
     return True
 
 
+def follow_liquidation(ctx: Context, ev: LiquidationEvent, hedge_ratio: float) -> float:
+    """A desk's answer to a liquidation of the hedge on `ev.venue` (a slot): a partial one (the short still open) is
+    followed (follow_partial_liquidation: the spot the closed part hedged is sold), a full one leaves spot with
+    nothing against it, and that spot is sold. Returns the hedge capital left there (quote, the sale queued now
+    included): what a multi-venue book holds the slot's target to, so its steer neither shorts the closed part back
+    (rehedge) nor rebuilds the hedge to its old size (steer), both straight back into the breach."""
+    if not follow_partial_liquidation(ctx, ev, hedge_ratio):
+        ctx.log(f"{ev.venue}: {ev.kind} liquidation closed the short at {ev.price:,.2f}; selling the spot it hedged")
+        ctx.target_position(ev.venue, "spot", 0.0, "unwind after liquidation")
+    return max(hedge_value(ctx, ev.venue), 0.0)
+
+
 def best_protocol(ctx: Context) -> tuple[str | None, float]:
     """(protocol, supply APY) with the highest APY now; (None, nan) without lending data."""
     best, apy = None, float("nan")

@@ -12,6 +12,10 @@ x 365 / hold_days in APR terms). In the lending regime `max_share` of equity sit
 the hedge is unwound proportionally (spot and perp together, so the book stays delta-neutral),
 the cash is sent to the best protocol (transfer fee and delay of the venue); in the hedge regime
 lending is withdrawn and the hedge rebuilt. Moves go through strategies.hedge.steer.
+After a liquidation of the short (a venue that margins it with quote, Hyperliquid, or a crash past the spot
+collateral) the hedge is not put back into the breach: a partial one is followed (the spot the closed part hedged
+is sold), a full one sells the spot left, and the hedge's capital is held to what is left (nothing after a full
+one) until the next regime switch; the freed cash waits on the venue.
 """
 from __future__ import annotations
 
@@ -22,9 +26,16 @@ import numpy as np
 
 from basisbt.engine.config import ConfigError
 from basisbt.engine.context import Context
-from basisbt.engine.events import AdlEvent, BarEvent, StartEvent
+from basisbt.engine.events import AdlEvent, BarEvent, LiquidationEvent, StartEvent
 from basisbt.strategies.base import Strategy, param, require_venue
-from basisbt.strategies.hedge import best_protocol, configure_hedges, rehedge, restore_after_adl, steer
+from basisbt.strategies.hedge import (
+    best_protocol,
+    configure_hedges,
+    follow_liquidation,
+    rehedge,
+    restore_after_adl,
+    steer,
+)
 
 
 class LendingRebalance(Strategy):
@@ -55,6 +66,7 @@ class LendingRebalance(Strategy):
         self.lending = False
         self.last_switch: object = None
         self.switches = 0
+        self.hedge_scale = 1.0       # < 1 after a liquidation: the hedge held to what was left, until the next switch
 
     def validate(self, venues: list[str], protocols: list[str]) -> None:
         require_venue(self.p.venue, venues)
@@ -82,7 +94,7 @@ class LendingRebalance(Strategy):
         ctx.record("yield_spread", spread)
         equity = ctx.equity
         share = self.p.max_share if self.lending else 0.0
-        hedge_capital = equity * (1.0 - share) * (1.0 - self.p.cash_buffer)
+        hedge_capital = equity * (1.0 - share) * (1.0 - self.p.cash_buffer) * self.hedge_scale
         steer(ctx, {v: hedge_capital}, equity * share, hedge_ratio=self.p.hedge_ratio,
               cash_buffer=self.p.cash_buffer, tol=0.02, min_move=0.001 * equity)
         rehedge(ctx, v, self.p.hedge_ratio, self.p.rehedge_threshold)
@@ -91,7 +103,19 @@ class LendingRebalance(Strategy):
         if ev.venue == self.p.venue:
             restore_after_adl(ctx, ev, self.p.hedge_ratio)
 
+    def on_liquidation(self, ctx: Context, ev: LiquidationEvent) -> None:
+        """Follow it (hedge.follow_liquidation) and hold the hedge to the capital left until the next regime switch."""
+        if ev.venue != self.p.venue:
+            return
+        left = follow_liquidation(ctx, ev, self.p.hedge_ratio)
+        share = self.p.max_share if self.lending else 0.0
+        full = ctx.equity * (1.0 - share) * (1.0 - self.p.cash_buffer)
+        self.hedge_scale = min(self.hedge_scale, left / full) if full > 0.0 else 0.0
+        ctx.log(f"{ev.venue}: hedge held to {self.hedge_scale:.4f} of its target after the liquidation, until the "
+                "next regime switch")
+
     def _switch(self, ctx: Context, to_lending: bool, spread: float) -> None:
+        self.hedge_scale = 1.0
         self.lending = to_lending
         self.last_switch = ctx.now
         self.switches += 1

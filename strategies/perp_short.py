@@ -119,7 +119,11 @@ class PerpShort(Strategy):
             return
         if follow_partial_liquidation(ctx, ev, self.p.hedge_ratio, "follow partial liquidation"):
             return
-        ctx.log(f"{ev.venue}: short liquidated at {ev.price:.2f} ({ev.kind})")
+        if self.reopen:                        # a later row of the same bar's liquidations: already handled
+            return
+        # several rows may close it in one bar (book slices, then the backstop): the engine logs each one
+        ctx.log(f"{ev.venue}: the short is gone after this bar's liquidations; "
+                + ("rebuilding the hedge" if self.p.reopen_after_liquidation else "selling the spot and stopping"))
         if not self.p.reopen_after_liquidation:
             # unhedged spot is not this strategy's book: sell it and stop
             ctx.target_position(self.p.venue, "spot", 0.0, "unwind after liquidation")

@@ -166,6 +166,18 @@ def _pct(x: float | None, spec: str) -> str:
     return "n/a" if x is None else format(x, spec)
 
 
+def _refusals_line(m: dict) -> str:
+    """One line: orders and money moves the venues refused (metrics.json orders_rejected) and redemptions paid on
+    credit (data_quality.outflows_on_credit): what a strategy asked for and did not get as asked."""
+    n = m.get("orders_rejected_total", 0)
+    credit = (m.get("data_quality") or {}).get("outflows_on_credit") or {}
+    owed = sum(c["amount"] for c in credit.values())
+    text = "none" if not n else f"{n} (by kind in metrics.json orders_rejected)"
+    if credit:
+        text += f"; {sum(c['count'] for c in credit.values())} outflows paid on credit ({owed:,.2f} beyond the cash)"
+    return text
+
+
 def _summary(res, target: Path, elapsed: tuple[float, float], tables: str = "parquet", m: dict | None = None) -> None:
     """The run's headline table and where its files went; `elapsed`: (run, metrics + files + report) seconds."""
     m = m or res.metrics()
@@ -185,6 +197,7 @@ def _summary(res, target: Path, elapsed: tuple[float, float], tables: str = "par
         ("liquidations", str(m["liquidations"])),
         ("fills", str(m["n_fills"])),
         ("data gaps", _gaps_line(m.get("data_quality") or {})),
+        ("refused by venues", _refusals_line(m)),
     ]
     if m.get("benchmark"):
         b = m["benchmark"]

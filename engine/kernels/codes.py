@@ -190,7 +190,8 @@ O_FILLED, O_REDUCED, O_REFUSED, O_CANCELLED = ORDER
 ORDER_STATUS = ORDER.labels
 REJECT = codes("RejectReason", (
     ("NONE", "", "not refused"),
-    ("CASH", "not enough cash", "a spot buy costs more than the venue's cash (fee included)"),
+    ("CASH", "not enough cash", "a spot buy costs more than the venue's cash (fee included); also a transfer out of "
+                                "the venue (move_collateral, lend), a collateral buy or an isolated-margin top-up"),
     ("HOLDINGS", "more than the spot held", "a spot sell exceeds the spot held (spot cannot be shorted)"),
     ("MARGIN", "initial margin above margin balance", "a perp order needs more initial margin than the margin "
                                                       "balance (the tier's max leverage)"),
@@ -201,9 +202,11 @@ REJECT = codes("RejectReason", (
     ("EXPIRED", "expired", "a resting limit order reached its expiry unfilled"),
     ("LIQUIDATED", "position liquidated or deleveraged", "the venue cancels a liquidated (or auto-deleveraged) "
                                                          "position's resting orders"),
+    ("BALANCE", "more than the balance", "a withdrawal above what is supplied to a lending protocol, a collateral "
+                                         "sale above the units held, an isolated-margin cut above the margin there"),
 ))
 (WHY_NONE, WHY_CASH, WHY_HOLDINGS, WHY_MARGIN, WHY_HALTED, WHY_DEFAULTED, WHY_POST_ONLY, WHY_EXPIRED,
- WHY_LIQUIDATED) = REJECT
+ WHY_LIQUIDATED, WHY_BALANCE) = REJECT
 REJECT_REASONS = REJECT.labels
 
 # why an advance stopped

@@ -109,3 +109,65 @@ def test_synthetic_dollar_after_one_hyperliquid_slice_sells_the_spot_instead_of_
     assert perp == pytest.approx(-169.714285714286, rel=1e-9)
     after = res.fills[res.fills["ts"] > liq["ts"].iloc[0] - pd.Timedelta("1ns")]
     assert after["instrument"].tolist() == ["spot"]
+
+
+# funding_allocator and lending_rebalance on Hyperliquid alone, hedge_ratio 0.5, no funding or lending yield in the
+# data: both open the same book as synthetic_dollar above (990,000 = 99 % of the capital: 424.285714 ETH of spot,
+# 212.142857 short, 151,428.57 of USDC left), so the same wick to 2,665 takes the same one slice of 42.428571 at
+# M = 575,714.2857 / 216.385714 = 2,660.5929 and leaves 169.714286 short. The closed slice realized
+# 42.428571 x (M - 2,000) = 28,028.01 of loss; equity is 1,000,000 less that (spot flat, the rest marked at 2,000).
+# Before, neither had an on_liquidation: the next decision's rehedge shorted the 42.43 back into the same squeeze.
+LIQ_M = 575_714.285714286 / 216.385714286
+LEFT_EQUITY = 1_000_000.0 - 42.428571428571 * (LIQ_M - 2000.0)
+LEND0 = {"aave": pd.DataFrame({"ts": pd.DatetimeIndex([T0]).astype("datetime64[ns, UTC]"), "supply_apy": [0.0]})}
+
+
+def run_hl(strategy: str, high: float, params: dict, lending: bool = False):
+    ds = wick("hyperliquid", high)
+    if lending:
+        ds = dataset(ds.spot["hyperliquid"], perp=ds.perp["hyperliquid"], venues=("hyperliquid",), lending=LEND0)
+    return bb.run(strategy, ds, params=params, slippage=0.0, initial_capital=1_000_000.0,
+                  venue_overrides={"hyperliquid": NO_COSTS})
+
+
+@pytest.mark.parametrize("strategy, params, lending", [
+    ("funding_allocator", {"hedge_ratio": 0.5}, False),
+    ("lending_rebalance", {"venue": "hyperliquid", "hedge_ratio": 0.5}, True)])
+def test_multi_venue_books_follow_one_hyperliquid_slice_and_hold_the_rest(strategy, params, lending):
+    # The spot the slice hedged, 42.428571 / 0.5 = 84.857143 ETH, is sold; 339.428571 ETH stays against the
+    #   169.714286 short. The hedge left is worth 339.428571 x 2,000 + the short's USDC margin 169.714286 x 2,000 / 3
+    #   = 678,857.14 + 113,142.86 = 792,000.00, and the target is held there: no perp is shorted back and steer does
+    #   not buy the spot back for the rest of the run (flat prices: the target stays 792,000).
+    res = run_hl(strategy, 2_665.0, params, lending)
+    liq = res.liquidations
+    assert liq["kind"].tolist() == ["book_slice"]
+    assert liq["price"].iloc[0] == pytest.approx(LIQ_M, rel=1e-9)
+    assert res.timeline["equity"].iloc[-1] == pytest.approx(LEFT_EQUITY, rel=1e-9)
+    spot, perp = book_end(res, "hyperliquid")
+    assert spot == pytest.approx(339.428571428571, rel=1e-9)
+    assert perp == pytest.approx(-169.714285714286, rel=1e-9)
+    after = res.fills[res.fills["ts"] > liq["ts"].iloc[0] - pd.Timedelta("1ns")]
+    assert after["instrument"].tolist() == ["spot"]
+    assert after["qty"].iloc[0] == pytest.approx(-84.857142857143, rel=1e-9)
+    if strategy == "funding_allocator":       # the weight: 792,000 of 99 % of the equity left
+        w = res.extras["weight:hyperliquid"]
+        assert w.iloc[-1] == pytest.approx(792_000.0 / (0.99 * LEFT_EQUITY), rel=1e-9)
+
+
+@pytest.mark.parametrize("strategy, params, lending", [
+    ("funding_allocator", {"hedge_ratio": 0.5}, False),
+    ("lending_rebalance", {"venue": "hyperliquid", "hedge_ratio": 0.5}, True)])
+def test_multi_venue_books_sell_the_spot_when_the_whole_short_is_liquidated(strategy, params, lending):
+    # A wick to 3,200: the book sells the short slice by slice (or the vault takes the rest) and nothing is left
+    # open. The 424.285714 ETH of spot is sold at the next open and the slot's target is 0: nothing is rebuilt.
+    # (Before: rehedge tried to short all 212.14 back at every decision, the venue refused it for margin each time,
+    # and 424.29 ETH stayed long and unhedged to the end.)
+    res = run_hl(strategy, 3_200.0, params, lending)
+    liq = res.liquidations
+    assert liq["qty"].sum() == pytest.approx(-212.142857142857, rel=1e-9)
+    assert book_end(res, "hyperliquid") == (0.0, 0.0)
+    after = res.fills[res.fills["ts"] > liq["ts"].iloc[0] - pd.Timedelta("1ns")]
+    assert after["instrument"].tolist() == ["spot"]
+    assert after["qty"].iloc[0] == pytest.approx(-424.285714285714, rel=1e-9)
+    if strategy == "funding_allocator":
+        assert res.extras["weight:hyperliquid"].iloc[-1] == 0.0
