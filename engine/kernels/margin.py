@@ -120,7 +120,10 @@ def liquidation_price_at(wallet: float, qty: float, entry: float, coll_base: flo
     while qty != 0.0 and k < n_k and math.isfinite(floor[v, k]):
         r = rate[v, k] + trig
         denom = thr * q * r - c
-        m = (a + thr * (amount[v, k] - cf)) / denom if denom != 0.0 else np.nan
+        # balance and level parallel in this tier (a collateral-heavy book whose net exposure equals the tier's
+        # rate x size): no crossing, not a root at 1e20 from the last bits of the subtraction
+        flat = abs(denom) <= 1e-12 * max(thr * q * r, abs(c))
+        m = (a + thr * (amount[v, k] - cf)) / denom if not flat else np.nan
         hi = floor[v, k + 1] if k + 1 < n_k else np.inf
         size = q if base else q * m
         # a root counts in its own tier only; a short dies above, a long below, and a

@@ -114,6 +114,17 @@ def test_liquidation_price_vs_bisection(q, entry, lev, coll_share, h):
         assert abs(bal - mm) <= 1e-6 * max(1.0, abs(mm))
 
 
+def test_liquidation_price_parallel_tier_has_no_root():
+    # Short 9 at 500 with 9.09 ETH posted (h = 0), wallet 2,250: balance 6,750 + 0.09 M; at the top tier the level
+    # is 0.01 x 9 M - 11,450 = 0.09 M - 11,450, parallel to it (gap 18,200 at every price above 333,333): no
+    # liquidation. The closed form must not divide the last bits of 0.09 - 0.09 into a "root" near 1e20
+    # (hypothesis found it in a fresh clone); the bisection twin agrees.
+    q, entry, coll = -9.0, 500.0, 9.0 * 1.01
+    k = margin.liquidation_price(9.0 * entry / 2.0, q, entry, coll, 0.0, FLOOR, RATE, AMOUNT, entry)
+    r = ref.liquidation_price(9.0 * entry / 2.0, q, entry, coll, 0.0, FLOOR, RATE, AMOUNT, entry)
+    assert math.isnan(k) and math.isnan(r)
+
+
 # an OKX-like table: floors in base units, whole-position rates (no running-sum amounts)
 FLOOR_BASE = np.array([0.0, 20.0, 60.0, 160.0, np.inf])
 RATE_BASE = np.array([0.004, 0.0065, 0.01, 0.015, 0.015])
