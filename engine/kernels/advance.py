@@ -601,7 +601,9 @@ def book_liquidate(state: State, vt: VenueTables, mkt: MarketArrays, rec: Record
                 break
             t = lam1
             continue
-        whole = book_gap(acct, vt, mkt, i, h, iso, t, 0.0) <= 0.0  # nothing left: a slice cannot help
+        # nothing left (a millionth of a quote unit is float residue, e.g. of a deficit just covered to 0): a slice
+        # cannot help, the rest is closed whole
+        whole = book_gap(acct, vt, mkt, i, h, iso, t, 0.0) <= 1e-6
         still_open = False
         for u in range(h, end):
             q = acct[u, A_QTY]

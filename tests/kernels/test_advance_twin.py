@@ -2,7 +2,7 @@
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from basisbt.engine.kernels.advance import advance
@@ -145,6 +145,9 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
 @settings(max_examples=120, deadline=None)
 @given(seed=st.integers(0, 2**31), sizes=st.lists(st.integers(1, 3), min_size=1, max_size=3), npr=st.integers(0, 1),
        n=st.integers(2, 30))
+# a Hyperliquid-like cross account whose last perp is closed after the other's deficit was covered to 0: the
+# balance left is float residue, and the rest must go whole in kernel and twin alike (a random draw found it)
+@example(seed=344673, sizes=[1, 2, 2], npr=0, n=9)
 def test_advance_matches_twin_several_assets(seed, sizes, npr, n):
     """Venues with several assets: slots of one venue share the cross wallet on the venue's first slot; an
     account with several open perps is checked and liquidated as a whole (kernel and twin, independently)."""

@@ -234,7 +234,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
                     break
                 t = lam1
                 continue
-            whole = balance(t) <= 0
+            whole = balance(t) <= 1e-6           # nothing left, to float residue (a deficit just covered to 0)
             for u in us:
                 q = acct[u]["qty"]
                 if not q:
