@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from basisbt.data.dataset import Dataset
-from basisbt.data.errors import DataError
+from basisbt.data.errors import ConfigError, DataError
 from basisbt.data.schemas import MARK_COLUMNS, TS, TS_DTYPE, ts_ns
 from basisbt.data.validate import FILLED
 
@@ -104,17 +104,17 @@ def oracle_for(ds: Dataset, venue: str, weights: dict[str, float], choice: str) 
                                            f"the oracle's venues in the data)")
     if choice == "imported":
         if venue not in ds.oracle:
-            raise DataError(f"oracle = {{ {venue} = \"imported\" }}: the data has no {venue} oracle bars; import "
+            raise ConfigError(f"oracle = {{ {venue} = \"imported\" }}: the data has no {venue} oracle bars; import "
                             f"them (--stream oracle) or use \"basket\" or a venue's spot")
         return _bars(ds.oracle[venue]), "imported oracle bars"
     if choice == "basket":
         if not have:
-            raise DataError(f"oracle = {{ {venue} = \"basket\" }}: the data has spot of none of {venue}'s oracle "
+            raise ConfigError(f"oracle = {{ {venue} = \"basket\" }}: the data has spot of none of {venue}'s oracle "
                             f"venues ({', '.join(weights)}); spot in the data: {', '.join(sorted(ds.spot)) or 'none'}")
         return basket({v: ds.spot[v] for v in have}, {v: weights[v] for v in have}), \
             _describe_basket(ds, have, weights)
     if choice not in ds.spot:
-        raise DataError(f"oracle = {{ {venue} = {choice!r} }}: no {choice} spot in the data; valid: "
+        raise ConfigError(f"oracle = {{ {venue} = {choice!r} }}: no {choice} spot in the data; valid: "
                         f"{', '.join([*CHOICES, *sorted(ds.spot)])}")
     return _bars(ds.spot[choice]), f"{choice} spot (a single venue standing in for the oracle)"
 
@@ -144,10 +144,10 @@ def attach_oracle(ds: Dataset, venues: Any, choices: dict[str, str]) -> tuple[Da
                 pays[v] = w
     for v, c in choices.items():
         if v not in pays:
-            raise DataError(f"oracle.{v}: {v} is not a venue of the data that pays funding on an oracle "
+            raise ConfigError(f"oracle.{v}: {v} is not a venue of the data that pays funding on an oracle "
                             f"(funding_price = \"oracle\"); those: {', '.join(sorted(pays)) or 'none'}")
         if c not in CHOICES and c not in {s for d in parts for s in d.spot}:
-            raise DataError(f"oracle.{v} = {c!r}; valid: {', '.join(CHOICES)} or a venue with spot in the data "
+            raise ConfigError(f"oracle.{v} = {c!r}; valid: {', '.join(CHOICES)} or a venue with spot in the data "
                             f"({', '.join(sorted({s for d in parts for s in d.spot})) or 'none'})")
     dropped = sorted({v for d in parts for v in d.oracle if v not in pays})
     if not pays and not dropped:

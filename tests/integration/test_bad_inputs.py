@@ -193,7 +193,7 @@ CASES = [
     C("run", "--data", "scenario:real-hyperliquid-oct-2025", "--set", "venue=hyperliquid", *OUT,
       needle=("spot_collateral=True refused: ETH is not collateral on hyperliquid",)),
     C("run", "--data", "scenario:real-hyperliquid-oct-2025", "--config", "{w}/cfg_oracle.toml", *OUT,
-      needle=("oracle.hyperliquid = 'kraken'; valid: auto, imported, basket or a venue with spot",)),
+      needle=("error: oracle.hyperliquid = 'kraken'; valid: auto, imported, basket or a venue with spot",)),
     C("run", "--data", "scenario:real-hyperliquid-oct-2025", "--config", "{w}/cfg_oracle_venue.toml", *OUT,
       needle=("binance is not a venue of the data that pays funding on an oracle",)),
     C("run", "--config", "{w}/cfg_oracle_path.toml", *OUT, needle=("oracle.hyperliquid",)),
