@@ -96,12 +96,19 @@ def close_hedge(ctx: Context, venue: str, value: float, reason: str = "unwind") 
         return 0.0
     per_unit = unit_value(ctx, venue) + (margin_reserve(ctx, venue) / spot)
     qty = min(value / per_unit, spot)
+    sell_hedge_units(ctx, venue, qty, reason)
+    return qty
+
+
+def sell_hedge_units(ctx: Context, venue: str, qty: float, reason: str) -> None:
+    """Sell `qty` base units of the hedge's spot and buy back its short in the same proportion (the perp per unit of
+    spot, orders queued this decision included), so what is left keeps its hedge ratio."""
+    spot = ctx.spot_qty(venue) + ctx.pending(venue, "spot")
     perp = ctx.perp_qty(venue) + ctx.pending(venue, "perp")
     ratio = -perp / spot if spot > 0 else 0.0
     ctx.order(venue, "spot", -qty, reason)
     if ratio > 0.0:
         ctx.order(venue, "perp", qty * ratio, reason)
-    return qty
 
 
 def rehedge(ctx: Context, venue: str, hedge_ratio: float, threshold: float, reason: str = "rehedge") -> bool:

@@ -52,6 +52,7 @@ from basisbt.strategies.hedge import (
     open_hedge,
     rehedge,
     restore_after_adl,
+    sell_hedge_units,
     tradable,
 )
 from basisbt.strategies.payout import Cadence, PayoutSchedule
@@ -446,11 +447,7 @@ class SyntheticDollar(Strategy):
                 if abs(gap) <= band * want or abs(gap) * spot_px <= p.min_trade:
                     continue
                 if gap < 0:
-                    perp = ctx.perp_qty(k) + ctx.pending(k, "perp")
-                    ratio = -perp / have if have > 0 else 0.0
-                    ctx.order(k, "spot", gap, why)
-                    if ratio > 0.0:
-                        ctx.order(k, "perp", -gap * ratio, why)
+                    sell_hedge_units(ctx, k, -gap, why)
                 elif free > 0:
                     amt = min(gap * spot_px, free)
                     free -= amt
