@@ -64,8 +64,6 @@ def hedge_value(ctx: Context, venue: str) -> float:
     pend = ctx.pending(venue, "spot")
     if spot == 0.0 and pend == 0.0:
         return 0.0                      # also before the venue lists (its price is NaN then)
-    if ctx.spot_margin(venue):
-        return spot * unit_value(ctx, venue) + pend * ctx.price(venue, "spot")
     return spot * unit_value(ctx, venue) + pend * ctx.price(venue, "spot") + margin_reserve(ctx, venue)
 
 
