@@ -64,8 +64,6 @@ def hedge_value(ctx: Context, venue: str) -> float:
     pend = ctx.pending(venue, "spot")
     if spot == 0.0 and pend == 0.0:
         return 0.0                      # also before the venue lists (its price is NaN then)
-    if ctx.spot_margin(venue):
-        return spot * unit_value(ctx, venue) + pend * ctx.price(venue, "spot")
     return spot * unit_value(ctx, venue) + pend * ctx.price(venue, "spot") + margin_reserve(ctx, venue)
 
 
@@ -96,12 +94,19 @@ def close_hedge(ctx: Context, venue: str, value: float, reason: str = "unwind") 
         return 0.0
     per_unit = unit_value(ctx, venue) + (margin_reserve(ctx, venue) / spot)
     qty = min(value / per_unit, spot)
+    sell_hedge_units(ctx, venue, qty, reason)
+    return qty
+
+
+def sell_hedge_units(ctx: Context, venue: str, qty: float, reason: str) -> None:
+    """Sell `qty` base units of the hedge's spot and buy back its short in the same proportion (the perp per unit of
+    spot, orders queued this decision included), so what is left keeps its hedge ratio."""
+    spot = ctx.spot_qty(venue) + ctx.pending(venue, "spot")
     perp = ctx.perp_qty(venue) + ctx.pending(venue, "perp")
     ratio = -perp / spot if spot > 0 else 0.0
     ctx.order(venue, "spot", -qty, reason)
     if ratio > 0.0:
         ctx.order(venue, "perp", qty * ratio, reason)
-    return qty
 
 
 def rehedge(ctx: Context, venue: str, hedge_ratio: float, threshold: float, reason: str = "rehedge") -> bool:

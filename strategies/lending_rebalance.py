@@ -90,11 +90,11 @@ class LendingRebalance(Strategy):
                 self._switch(ctx, True, spread)
             elif self.lending and spread < self.p.exit_spread:
                 self._switch(ctx, False, spread)
-        ctx.record("lending_share_target", self.p.max_share if self.lending else 0.0)
+        share = self._lend_share()
+        ctx.record("lending_share_target", share)
         ctx.record("yield_spread", spread)
         equity = ctx.equity
-        share = self.p.max_share if self.lending else 0.0
-        hedge_capital = equity * (1.0 - share) * (1.0 - self.p.cash_buffer) * self.hedge_scale
+        hedge_capital = self._full_hedge(equity) * self.hedge_scale
         steer(ctx, {v: hedge_capital}, equity * share, hedge_ratio=self.p.hedge_ratio,
               cash_buffer=self.p.cash_buffer, tol=0.02, min_move=0.001 * equity)
         rehedge(ctx, v, self.p.hedge_ratio, self.p.rehedge_threshold)
@@ -108,11 +108,20 @@ class LendingRebalance(Strategy):
         if ev.venue != self.p.venue:
             return
         left = follow_liquidation(ctx, ev, self.p.hedge_ratio)
-        share = self.p.max_share if self.lending else 0.0
-        full = ctx.equity * (1.0 - share) * (1.0 - self.p.cash_buffer)
+        full = self._full_hedge(ctx.equity)
         self.hedge_scale = min(self.hedge_scale, left / full) if full > 0.0 else 0.0
         ctx.log(f"{ev.venue}: hedge held to {self.hedge_scale:.4f} of its target after the liquidation, until the "
                 "next regime switch")
+
+    def _lend_share(self) -> float:
+        """Share of equity meant for lending in the regime in force."""
+        share: float = self.p.max_share if self.lending else 0.0
+        return share
+
+    def _full_hedge(self, equity: float) -> float:
+        """Hedge capital the regime in force targets (before any hold after a liquidation, `hedge_scale`)."""
+        full: float = equity * (1.0 - self._lend_share()) * (1.0 - self.p.cash_buffer)
+        return full
 
     def _switch(self, ctx: Context, to_lending: bool, spread: float) -> None:
         self.hedge_scale = 1.0

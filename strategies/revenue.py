@@ -53,7 +53,3 @@ class RevenueBook:
     def close(self, period: int) -> dict[str, float]:
         """Period `period`'s revenue by source (zeros when nothing was booked); it leaves the book."""
         return self.periods.pop(period, None) or dict.fromkeys(SOURCES, 0.0)
-
-    def open_before(self, period: int) -> list[int]:
-        """Periods still open that end before `period` starts (ready to close), oldest first."""
-        return sorted(k for k in self.periods if k < period)

@@ -52,6 +52,7 @@ from basisbt.strategies.hedge import (
     open_hedge,
     rehedge,
     restore_after_adl,
+    sell_hedge_units,
     tradable,
 )
 from basisbt.strategies.payout import Cadence, PayoutSchedule
@@ -376,8 +377,12 @@ class SyntheticDollar(Strategy):
                 spot += q * ctx.price(k, "spot")
         stables = sum(ctx.cash(v) for v in self.venue_w)
         lst_apy = ctx.lending_apy(p.lst_apy_from) if p.lst_apy_from else p.lst_apy
-        stables_apy = ctx.lending_apy(p.stables_apy_from) if p.stables_apy_from else p.stables_apy
-        self.yield_base = (p.lst_share * spot, stables, lst_apy, stables_apy)
+        self.yield_base = (p.lst_share * spot, stables, lst_apy, self._stables_apy(ctx))
+
+    def _stables_apy(self, ctx: Context) -> float:
+        """The yield on the cash held as stables now: the named protocol's supply APY, else the constant."""
+        p = self.p
+        return ctx.lending_apy(p.stables_apy_from) if p.stables_apy_from else p.stables_apy
 
     def _close_periods(self, ctx: Context, now_ns: int) -> None:
         """Close every period that has ended by now: split its revenue, set the stakers' payout for the next
@@ -418,8 +423,7 @@ class SyntheticDollar(Strategy):
         if ctx.now.value - self.first_ns < p.regime_lookback_days * 86_400e9:
             return False                        # a full window of funding first: a few prints annualize wildly
         aprs = {k: ctx.funding_apr(k, p.regime_lookback_days) for k in self.split_w}
-        stables_apy = ctx.lending_apy(p.stables_apy_from) if p.stables_apy_from else p.stables_apy
-        target = self.rule.perp_share(weighted_funding(aprs, self.split_w), stables_apy)
+        target = self.rule.perp_share(weighted_funding(aprs, self.split_w), self._stables_apy(ctx))
         if target == self.perp_target or abs(target - self.perp_target) < p.regime_band:
             return False
         ctx.log(f"regime: perp share of backing {self.perp_target:.0%} -> {target:.0%}")
@@ -446,11 +450,7 @@ class SyntheticDollar(Strategy):
                 if abs(gap) <= band * want or abs(gap) * spot_px <= p.min_trade:
                     continue
                 if gap < 0:
-                    perp = ctx.perp_qty(k) + ctx.pending(k, "perp")
-                    ratio = -perp / have if have > 0 else 0.0
-                    ctx.order(k, "spot", gap, why)
-                    if ratio > 0.0:
-                        ctx.order(k, "perp", -gap * ratio, why)
+                    sell_hedge_units(ctx, k, -gap, why)
                 elif free > 0:
                     amt = min(gap * spot_px, free)
                     free -= amt

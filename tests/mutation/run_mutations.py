@@ -211,14 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(a.only) - {m.id for m in MUTANTS}
     if unknown:
         raise SystemExit(f"unknown mutant ids: {', '.join(sorted(unknown))}; see --list")
+    for m in MUTANTS:                              # every mutant must still apply (also for --list), before any test
+        _restore(_apply(m))
     if a.list:
-        for m in MUTANTS:
-            _restore(_apply(m))
         for m in chosen:
             print(f"{m.id:24s} {m.file}: {m.what}")
         return 0
-    for m in MUTANTS:                              # every mutant must still apply before any test runs
-        _restore(_apply(m))
     rows = []
     for m in chosen:
         r = run_one(m, a.full, a.timeout)
