@@ -168,13 +168,6 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             settle(u, q, px[u], abs(q) * px[u] * cfg[u]["liq_fee"], cfg[u].get("bankrupt", False), True, "cash",
                    balance_rest, parts, liqs)
 
-    def slippage(q, volume, c):
-        """The run's order slippage: fixed + impact x sqrt(participation), participation at most 1."""
-        if not c.get("slip_impact", 0.0):
-            return c.get("slip", 0.0)
-        part = 1.0 if volume <= 0 else min(abs(q) / volume, 1.0)
-        return c.get("slip", 0.0) + c["slip_impact"] * math.sqrt(part)
-
     def book_liquidation(i, h, iso, parts, liqs):
         """Bar i for the book venue account whose wallet is entry h (its isolated margin with `iso`)."""
         key = "iso" if iso else "cash"
@@ -246,7 +239,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
                     if not acct[u]["liq_base"]:
                         acct[u]["liq_base"] = abs(q)
                     part = math.copysign(min(c["slice"] * acct[u]["liq_base"], abs(q)), q)
-                s = slippage(part, mkt["perp_volume"][i][u], c)
+                s = k.slippage_fraction(part, mkt["perp_volume"][i][u], c.get("slip", 0.0), c.get("slip_impact", 0.0))
                 fill = m * (1 + s) if q < 0 else m * (1 - s)
                 entry = acct[u]["entry"]
                 acct[h][key] += part * (fill - entry)
