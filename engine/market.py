@@ -317,7 +317,6 @@ def missing_settlements(t: np.ndarray, hours: np.ndarray, spec_hours: np.ndarray
         return 0
     gaps = np.diff(t) / 3.6e12
     step = settlement_step(hours[1:], spec_hours[1:], float(np.median(gaps)))
-    step = np.where(np.isfinite(step) & (step > 0), step, float(np.median(gaps)))
     late = gaps > 1.5 * step
     return int(np.round(gaps[late] / step[late] - 1).sum())
 

@@ -291,27 +291,40 @@ def liquidate(state: State, vt: VenueTables, rec: Records, ledger: Ledger, i: in
         write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_INSURANCE, from_fund, liq_id)
     if social > 0.0:
         write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, v, K_SOCIALIZED, social, liq_id)
-    # the position left at px: same correction as a fill of -q (spot assumed to keep its basis)
+    close_parts(state, rec, i, v, q, px)
+    liq_part = deficit - fee
+    rec.pnl[i, P_LIQUIDATION] += liq_part
+    rec.attr[v, P_LIQUIDATION] += liq_part
+    if slip != 0.0:
+        slip_part = q * (fill - px)
+        rec.pnl[i, P_SLIPPAGE] += slip_part
+        rec.attr[v, P_SLIPPAGE] += slip_part
+    liq_row(liq_out, slot, v, q, fill, fee, from_fund, social, i, kind)
+
+
+@njit(cache=True, inline="always")
+def close_parts(state: State, rec: Records, i: int, v: int, q: float, px: float) -> None:
+    """The price and basis parts of closing `q` of slot v's perp at `px` in bar i: the same correction as a fill of
+    -q, the spot assumed to keep its basis (spot reference px x prev spot / prev mark)."""
     prev_s = state.prev_spot[v]
     prev_m = state.prev_mark[v]
     spot_ref = px * prev_s / prev_m
     dq = -q
     price_part = dq * (prev_s - spot_ref)
     basis_part = dq * ((prev_m - prev_s) - (px - spot_ref))
-    liq_part = deficit - fee
     rec.pnl[i, P_PRICE] += price_part
     rec.pnl[i, P_BASIS] += basis_part
-    rec.pnl[i, P_LIQUIDATION] += liq_part
     rec.attr[v, P_PRICE] += price_part
     rec.attr[v, P_BASIS] += basis_part
-    rec.attr[v, P_LIQUIDATION] += liq_part
-    if slip != 0.0:
-        slip_part = q * (fill - px)
-        rec.pnl[i, P_SLIPPAGE] += slip_part
-        rec.attr[v, P_SLIPPAGE] += slip_part
+
+
+@njit(cache=True, inline="always")
+def liq_row(liq_out: np.ndarray, slot: int, v: int, q: float, px: float, fee: float, from_fund: float,
+            social: float, i: int, kind: int) -> None:
+    """Write liquidation row `slot` (codes.LIQ columns)."""
     liq_out[slot, Q_VENUE] = v
     liq_out[slot, Q_QTY] = q
-    liq_out[slot, Q_PRICE] = fill
+    liq_out[slot, Q_PRICE] = px
     liq_out[slot, Q_FEE] = fee
     liq_out[slot, Q_INSURANCE] = from_fund
     liq_out[slot, Q_SOCIAL] = social
@@ -513,23 +526,8 @@ def book_backstop(state: State, vt: VenueTables, mkt: MarketArrays, rec: Records
         acct[u, A_ENTRY] = 0.0
         acct[u, A_LIQ_BASE] = 0.0
         write_ledger(ledger.keys, ledger.amounts, ledger.count, ts_ns, u, K_REALIZED, realized, liq_id0 + n_liq)
-        prev_s = state.prev_spot[u]
-        prev_m = state.prev_mark[u]
-        spot_ref = m * prev_s / prev_m
-        price_part = -q * (prev_s - spot_ref)
-        basis_part = -q * ((prev_m - prev_s) - (m - spot_ref))
-        rec.pnl[i, P_PRICE] += price_part
-        rec.pnl[i, P_BASIS] += basis_part
-        rec.attr[u, P_PRICE] += price_part
-        rec.attr[u, P_BASIS] += basis_part
-        liq_out[n_liq, Q_VENUE] = u
-        liq_out[n_liq, Q_QTY] = q
-        liq_out[n_liq, Q_PRICE] = m
-        liq_out[n_liq, Q_FEE] = 0.0
-        liq_out[n_liq, Q_INSURANCE] = 0.0
-        liq_out[n_liq, Q_SOCIAL] = 0.0
-        liq_out[n_liq, Q_BAR] = i
-        liq_out[n_liq, Q_KIND] = LK_BACKSTOP
+        close_parts(state, rec, i, u, q, m)
+        liq_row(liq_out, n_liq, u, q, m, 0.0, 0.0, 0.0, i, LK_BACKSTOP)
         n_liq += 1
     left = acct[h, col]
     taken = left if left > 0.0 else 0.0

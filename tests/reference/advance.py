@@ -79,13 +79,13 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
         x = mkt["mark_low"][i][u] if acct[u]["qty"] >= 0 else mkt["mark_high"][i][u]
         return between(mkt["mark_open"][i][u], x, lam)
 
-    def first_breach(gap, lo=0.0):
-        """The first lam in [lo, 1] with gap(lam) <= 0 (bisection), or NaN if gap(1) > 0."""
-        if gap(1.0) > 0:
+    def first_breach(gap, lo=0.0, hi=1.0):
+        """The first lam in [lo, hi] with gap(lam) <= 0 (bisection), or NaN if gap(hi) > 0."""
+        if gap(hi) > 0:
             return math.nan
         if gap(lo) <= 0:
             return lo
-        a, b = lo, 1.0
+        a, b = lo, hi
         for _ in range(200):
             mid = 0.5 * (a + b)
             a, b = (a, mid) if gap(mid) <= 0 else (mid, b)
@@ -168,13 +168,6 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             settle(u, q, px[u], abs(q) * px[u] * cfg[u]["liq_fee"], cfg[u].get("bankrupt", False), True, "cash",
                    balance_rest, parts, liqs)
 
-    def slippage(q, volume, c):
-        """The run's order slippage: fixed + impact x sqrt(participation), participation at most 1."""
-        if not c.get("slip_impact", 0.0):
-            return c.get("slip", 0.0)
-        part = 1.0 if volume <= 0 else min(abs(q) / volume, 1.0)
-        return c.get("slip", 0.0) + c["slip_impact"] * math.sqrt(part)
-
     def book_liquidation(i, h, iso, parts, liqs):
         """Bar i for the book venue account whose wallet is entry h (its isolated margin with `iso`)."""
         key = "iso" if iso else "cash"
@@ -207,7 +200,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
             """The first lam in [lo, hi] with balance <= scale x level (bisection), NaN if not at hi."""
             if hi < lo:
                 return math.nan
-            return first_breach_in(lambda lam: balance(lam) - scale * level(lam), lo, hi)
+            return first_breach(lambda lam: balance(lam) - scale * level(lam), lo, hi)
 
         wait = acct[first_member]["wait"]
         lam1 = root(1.0, 0.0, 1.0)
@@ -246,7 +239,7 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
                     if not acct[u]["liq_base"]:
                         acct[u]["liq_base"] = abs(q)
                     part = math.copysign(min(c["slice"] * acct[u]["liq_base"], abs(q)), q)
-                s = slippage(part, mkt["perp_volume"][i][u], c)
+                s = k.slippage_fraction(part, mkt["perp_volume"][i][u], c.get("slip", 0.0), c.get("slip_impact", 0.0))
                 fill = m * (1 + s) if q < 0 else m * (1 - s)
                 entry = acct[u]["entry"]
                 acct[h][key] += part * (fill - entry)
@@ -302,17 +295,6 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
         if rows:
             rows[0][3:6] = [taken, from_fund, deficit - from_fund]
         liqs.extend(tuple(r) for r in rows)
-
-    def first_breach_in(gap, lo, hi):
-        if gap(hi) > 0:
-            return math.nan
-        if gap(lo) <= 0:
-            return lo
-        a, b = lo, hi
-        for _ in range(200):
-            mid = 0.5 * (a + b)
-            a, b = (a, mid) if gap(mid) <= 0 else (mid, b)
-        return b
 
     for i in range(i0, i1):
         parts = dict(funding=0.0, basis=0.0, price=0.0, lending=0.0, liquidation=0.0, fees=0.0, slippage=0.0)
