@@ -676,10 +676,7 @@ def check_override(venue: str, key: str, value: Any) -> Any:
         return value
     r = SPEC_RULES.get(key)
     if r is None or not r.overridable:
-        if key in RENAMED:
-            raise VenueSpecError(f"{where}: {key!r} is no longer read; use {RENAMED[key]}")
-        valid = list(OVERRIDABLE) + ["margin_mode"]
-        raise VenueSpecError(f"{where}: unknown key {key!r}{did_you_mean(key, valid)}; valid: {', '.join(valid)}")
+        raise _unknown(where, key, list(OVERRIDABLE) + ["margin_mode"])
     if r.kind in ("fraction", "number") and isinstance(value, str):      # --set style text
         try:
             value = float(value)
