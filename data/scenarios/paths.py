@@ -218,12 +218,6 @@ def venue_rule(venue: str, start: pd.Timestamp, days: int, base: str = "ETH", **
                        formula=first.funding, formula_changes=formulas, **switch)
 
 
-def funding_rate(premium: float, interval_h: float, cap: float, formula: FundingFormula | None = None) -> float:
-    """One settlement's rate from the interval's mean premium with a venue's formula (default Binance's:
-    (P + clamp(0.01 % - P, +-0.05 %)) x interval_h / 8), capped at +-cap."""
-    return (formula or FundingFormula()).rate(premium, interval_h, cap)
-
-
 def funding_frame(premium: F64, mark: F64, start: pd.Timestamp, rule: FundingRule) -> pd.DataFrame:
     """Settlements in (start, end) on the UTC grid (00/08/16 for 8h), each from the mean premium of its interval.
 
