@@ -192,6 +192,13 @@ class FundingRule:
             cap = c if abs_h >= h else cap
         return cap
 
+    def caps_at(self, abs_h: np.ndarray) -> np.ndarray:
+        """cap_at over an array of hours since the epoch."""
+        cap = np.full(np.shape(abs_h), self.cap)
+        for h, c in self.cap_changes:
+            cap[abs_h >= h] = c
+        return cap
+
     def formula_at(self, abs_h: int) -> FundingFormula:
         """The funding formula in force at hour `abs_h` since the epoch."""
         formula = self.formula
