@@ -28,17 +28,20 @@ def range_text(name: str, *, ge: float | None = None, gt: float | None = None, l
     return f"{lo}{name}{hi}" if lo or hi else f"{name} finite"
 
 
+def in_range(value: float, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+             lt: float | None = None) -> bool:
+    """True when the number is finite and inside the bounds given (NaN never is)."""
+    return math.isfinite(value) and (ge is None or value >= ge) and (gt is None or value > gt) and \
+        (le is None or value <= le) and (lt is None or value < lt)
+
+
 def check_range(name: str, value: Any, *, ge: float | None = None, gt: float | None = None,
                 le: float | None = None, lt: float | None = None) -> None:
     """ConfigError naming the valid range unless value is finite and inside it (NaN is never inside)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return
-    rng = range_text(name, ge=ge, gt=gt, le=le, lt=lt)
-    ok = math.isfinite(value)
-    ok = ok and (ge is None or value >= ge) and (gt is None or value > gt)
-    ok = ok and (le is None or value <= le) and (lt is None or value < lt)
-    if not ok:
-        raise ConfigError(f"{name} = {value!r} is out of range; valid: {rng}")
+    if not in_range(value, ge=ge, gt=gt, le=le, lt=lt):
+        raise ConfigError(f"{name} = {value!r} is out of range; valid: {range_text(name, ge=ge, gt=gt, le=le, lt=lt)}")
 
 
 def coerce(value: Any, typ: Any, name: str) -> Any:

@@ -34,9 +34,7 @@ class FundingFormula:
 
     def rates(self, premium: np.ndarray, interval_h: np.ndarray | float, cap: np.ndarray | float) -> np.ndarray:
         """`rate` over an array of premiums (the same arithmetic, element by element; intervals may be per row)."""
-        p = np.asarray(premium, dtype=np.float64)
-        f = p + np.clip(self.interest - p, -self.clamp, self.clamp) if self.kind == "interest_clamp" else p
-        return np.clip(f * interval_h / self.base_h, -np.asarray(cap), np.asarray(cap))
+        return np.clip(self.per_base(premium) * interval_h / self.base_h, -np.asarray(cap), np.asarray(cap))
 
     def per_base(self, premium: np.ndarray) -> np.ndarray:
         """F per base_h for a premium, uncapped (e.g. the APR a premium pays: F x 365 x 24 / base_h)."""

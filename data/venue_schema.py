@@ -20,7 +20,6 @@ level (the standard library, numpy, data/errors.py): engine/kernels/codes.py imp
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from basisbt.data.checks import did_you_mean
+from basisbt.data.checks import did_you_mean, in_range, range_text
 from basisbt.data.errors import DataError
 
 if TYPE_CHECKING:
@@ -71,6 +70,11 @@ class Rule:
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+    @property
+    def bounds(self) -> dict[str, float | None]:
+        """ge, gt, le, lt as keywords of data/checks.py's in_range and range_text."""
+        return {"ge": self.ge, "gt": self.gt, "le": self.le, "lt": self.lt}
 
 
 def spec_field(kind: str, unit: str, doc: str, *, default: Any = REQUIRED, kernel: str | dict | None = None,
@@ -428,23 +432,14 @@ _ASSET = re.compile(r"[A-Za-z0-9]{1,20}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
-def range_text(r: Rule, key: str) -> str:
-    """The valid range as a reader writes it: '0 <= taker_fee < 0.1'."""
-    lo = f"{r.ge:g} <= " if r.ge is not None else (f"{r.gt:g} < " if r.gt is not None else "")
-    hi = f" <= {r.le:g}" if r.le is not None else (f" < {r.lt:g}" if r.lt is not None else "")
-    return f"{lo}{key}{hi}"
-
-
 def _number(value: Any, r: Rule, where: str, key: str, integer: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise VenueSpecError(f"{where}: {key} = {value!r}: expected {'a whole number' if integer else 'a number'}"
                           f" ({r.unit or r.kind})")
     v = float(value)
-    ok = math.isfinite(v) and (r.ge is None or v >= r.ge) and (r.gt is None or v > r.gt) and \
-        (r.le is None or v <= r.le) and (r.lt is None or v < r.lt)
-    if not ok:
+    if not in_range(v, **r.bounds):
         unit = f" ({r.unit})" if r.unit else ""
-        raise VenueSpecError(f"{where}: {key} = {value!r} is out of range; valid: {range_text(r, key)}{unit}")
+        raise VenueSpecError(f"{where}: {key} = {value!r} is out of range; valid: {range_text(key, **r.bounds)}{unit}")
     return int(value) if integer else v
 
 
@@ -681,10 +676,7 @@ def check_override(venue: str, key: str, value: Any) -> Any:
         return value
     r = SPEC_RULES.get(key)
     if r is None or not r.overridable:
-        if key in RENAMED:
-            raise VenueSpecError(f"{where}: {key!r} is no longer read; use {RENAMED[key]}")
-        valid = list(OVERRIDABLE) + ["margin_mode"]
-        raise VenueSpecError(f"{where}: unknown key {key!r}{did_you_mean(key, valid)}; valid: {', '.join(valid)}")
+        raise _unknown(where, key, list(OVERRIDABLE) + ["margin_mode"])
     if r.kind in ("fraction", "number") and isinstance(value, str):      # --set style text
         try:
             value = float(value)

@@ -89,6 +89,11 @@ def epoch_to_utc(values, *, file: str | None = None, unit: str | None = None) ->
     return pd.Series(pd.to_datetime(ns, utc=True)).astype(TS_DTYPE)
 
 
+def _units_placing(x: float) -> list[str]:
+    """The epoch units that put the number `x` inside PLAUSIBLE (the hint when a time is read in the wrong one)."""
+    return [u for u, m in EPOCH_NS.items() if PLAUSIBLE[0].value <= x * m <= PLAUSIBLE[1].value]
+
+
 def _check_epoch_span(x: np.ndarray, mult: np.ndarray, file: str | None, unit: str | None) -> None:
     """DataError at the first epoch number whose time (x * mult ns) is outside PLAUSIBLE, naming the unit that
     would place it inside."""
@@ -98,7 +103,7 @@ def _check_epoch_span(x: np.ndarray, mult: np.ndarray, file: str | None, unit: s
     if not out.size:
         return
     k = int(out[0])
-    fits = [u for u, m in EPOCH_NS.items() if lo <= x[k] * m <= hi]
+    fits = _units_placing(float(x[k]))
     read_as = f"read as {unit}" if unit else "read by its size"
     year = f"the year {int(1970 + ns[k] / 3.15576e16)}" if abs(ns[k]) < 1e22 else "no real year"
     hint = f"the values look like {fits[0]}: use --time-unit {fits[0]}" if fits else \
@@ -116,7 +121,7 @@ def text_to_utc(values, *, file: str | None = None, fmt: str | None = None, assu
     num = pd.to_numeric(s, errors="coerce")
     if len(s) and num.notna().all():             # epoch numbers given as dates
         x = float(num.iloc[0])
-        fits = [u for u, m in EPOCH_NS.items() if PLAUSIBLE[0].value <= x * m <= PLAUSIBLE[1].value]
+        fits = _units_placing(x)
         raise DataError("time is an epoch number, not a date" + (f": give --time-unit {fits[0]}" if fits else ""),
                         file=file, row=1, detail=repr(s.iloc[0]))
     try:

@@ -192,6 +192,13 @@ class FundingRule:
             cap = c if abs_h >= h else cap
         return cap
 
+    def caps_at(self, abs_h: np.ndarray) -> np.ndarray:
+        """cap_at over an array of hours since the epoch."""
+        cap = np.full(np.shape(abs_h), self.cap)
+        for h, c in self.cap_changes:
+            cap[abs_h >= h] = c
+        return cap
+
     def formula_at(self, abs_h: int) -> FundingFormula:
         """The funding formula in force at hour `abs_h` since the epoch."""
         formula = self.formula
@@ -216,12 +223,6 @@ def venue_rule(venue: str, start: pd.Timestamp, days: int, base: str = "ETH", **
     formulas = tuple((int(b.effective_from.value // HOUR_NS), b.funding) for b in later if b.funding != first.funding)
     return FundingRule(interval_h=int(first.funding_interval_h), cap=first.cap_for(base), cap_changes=changes,
                        formula=first.funding, formula_changes=formulas, **switch)
-
-
-def funding_rate(premium: float, interval_h: float, cap: float, formula: FundingFormula | None = None) -> float:
-    """One settlement's rate from the interval's mean premium with a venue's formula (default Binance's:
-    (P + clamp(0.01 % - P, +-0.05 %)) x interval_h / 8), capped at +-cap."""
-    return (formula or FundingFormula()).rate(premium, interval_h, cap)
 
 
 def funding_frame(premium: F64, mark: F64, start: pd.Timestamp, rule: FundingRule) -> pd.DataFrame:

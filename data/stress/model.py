@@ -213,9 +213,7 @@ def funding_prints(premium: np.ndarray, start: pd.Timestamp, m: StressModel, ven
     cum = np.concatenate([[0.0], np.cumsum(premium)])
     p = (cum[hours] - cum[np.maximum(hours - step, 0)]) / np.minimum(hours, step)
     abs_h = start.value // HOUR_NS + hours
-    cap = np.full(abs_h.size, rule.cap)              # rule.cap_at(h) for every h: the changes in date order
-    for h, c in rule.cap_changes:
-        cap[abs_h >= h] = c
+    cap = rule.caps_at(abs_h)
     rate = _rates(rule, p, abs_h, step, cap)
     ts = pd.Series((start.value + hours * HOUR_NS).view("datetime64[ns]")).dt.tz_localize("UTC").astype(TS_DTYPE)
     return pd.DataFrame({TS: ts, "rate": rate, "interval_h": np.full(hours.size, float(step))})
