@@ -129,11 +129,6 @@ class RunTargetError(ValueError):
     """`--out` names something a command must not replace (a file, or a directory of another kind)."""
 
 
-def is_run_dir(path: Path) -> bool:
-    """True for a directory written by write_run (it holds run.toml)."""
-    return Path(path).is_dir() and (Path(path) / RUN_MARKER).is_file()
-
-
 def out_kind(path: Path) -> str | None:
     """Which basisbt output a directory holds: 'run' (run.toml), the word in its .basisbt file ('sweep',
     'stress', 'compare'), or for directories written before that file existed, 'sweep' (sweep.json and

@@ -77,18 +77,6 @@ class RunSpec:
         """A copy with `changes` (fields of RunSpec; `data=` a DataSpec)."""
         return dataclasses.replace(self, **changes)
 
-    @property
-    def strategy_name(self) -> str:
-        """The strategy as the run names it (its class's `name`, or the string it was given)."""
-        s = self.strategy
-        return s if isinstance(s, str) else s.name
-
-    def venue_hash(self) -> str:
-        """The content hash of the venue set (every venue it can give, all their blocks): what a batch of runs on
-        this set depends on (sweep cell ids)."""
-        from basisbt.data.venues import venue_set
-        return venue_set(self.venues).fingerprint()
-
 
 # -- building a spec from what a front door was given -----------------------------------------------------------
 
