@@ -80,7 +80,8 @@ class RunSpec:
 
 # -- building a spec from what a front door was given -----------------------------------------------------------
 
-def _date(key: str, value: Any) -> str:
+def checked_date(key: str, value: Any) -> str:
+    """`value` as date text, or ConfigError naming input `key` ({start}, {end}) when pandas reads no time in it."""
     import pandas as pd
     text = str(value)
     try:
@@ -149,7 +150,7 @@ def build_spec(strategy: StrategyLike | None = None, data: str | Dataset | None 
                           key="config")
     for k in ("start", "end"):
         if run_keys.get(k) is not None:
-            run_keys[k] = _date(k, run_keys[k])
+            run_keys[k] = checked_date(k, run_keys[k])
     if isinstance(strategy, Hooks) and not isinstance(strategy, type):
         if params:
             raise ConfigError("{params}: pass them to the strategy you built, or pass its class or name with "
