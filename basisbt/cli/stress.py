@@ -109,14 +109,9 @@ def register(app: typer.Typer) -> None:
         err.print(f"stress: {paths} paths of {days} days, funding from "
                   f"{history or 'the regime model'}, on {where}", highlight=False, markup=False)
         t0 = time.perf_counter()
-        with count_progress("paths", paths) as advance:
-            try:
-                from basisbt.batch.stress import run_stress
-                table = run_stress(plan, jobs=jobs, scheduler=scheduler, on_chunk=lambda c: advance(len(c["rows"])))
-            except ConfigError as e:
-                if STATE["debug"]:
-                    raise
-                fail(message(e))
+        with count_progress("paths", paths) as advance:       # a ConfigError: one line from SafeGroup
+            from basisbt.batch.stress import run_stress
+            table = run_stress(plan, jobs=jobs, scheduler=scheduler, on_chunk=lambda c: advance(len(c["rows"])))
         elapsed = time.perf_counter() - t0
         failed = table["error"].astype(str) != ""
         if failed.all():                       # nothing to summarize: nothing is written, the directory stays

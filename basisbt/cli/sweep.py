@@ -99,14 +99,9 @@ def register(app: typer.Typer) -> None:
         err.print(f"sweep: {len(plan.cells)} cells ({plan.mode}), {len(plan.cells) - not_stored} "
                   f"stored, running {todo} on {where}", highlight=False, markup=False)
         t0 = time.perf_counter()
-        with count_progress("cells", todo) as advance:
-            try:
-                table = run_sweep(plan, out, jobs=jobs, scheduler=scheduler, max_cells=max_cells,
-                                  on_row=lambda row: advance(1))
-            except ConfigError as e:
-                if STATE["debug"]:
-                    raise
-                fail(message(e))
+        with count_progress("cells", todo) as advance:       # a ConfigError: one line from SafeGroup
+            table = run_sweep(plan, out, jobs=jobs, scheduler=scheduler, max_cells=max_cells,
+                              on_row=lambda row: advance(1))
         elapsed = time.perf_counter() - t0
         table = sort_table(table, sort, ascending)
         errors = table["error"].fillna("").astype(str) if "error" in table.columns else None
