@@ -60,13 +60,14 @@ def run(strategy: StrategyLike | None = None, data: str | Dataset | None = None,
             raise ConfigError(f"{{{key}}} is empty; leave it out for the default", key=key)
     spec = build_spec(strategy, data, params=params, config=config, venues=venues, timeframe=timeframe,
                       cache_dir=cache_dir, only_venues=only_venues, spot_from=spot_from, **run_keys)
-    check_benchmark(benchmark, benchmark_unit, benchmark_time)
+    bench = check_benchmark(benchmark, benchmark_unit, benchmark_time)
     if out is not None:
         from basisbt.reports.writers import check_run_target
         check_run_target(Path(out))              # a file or a foreign directory is refused before the run
     res = Results.of(execute(spec, frames=frames, progress=progress, honor_sleep=honor_sleep))
-    if benchmark:
-        res = res.with_benchmark(benchmark, benchmark_unit, benchmark_time)
+    if benchmark:                                # the file as read before the run, not read again
+        from basisbt.reports.benchmark import attach
+        res = Results.of(attach(res, benchmark, benchmark_unit, benchmark_time, raw=bench))
     if out is not None:
         res.save(out, csv=csv)
     return res
@@ -117,17 +118,18 @@ def _check_types(**given: Any) -> None:
             raise ConfigError(f"{key}: expected {takes}, got {value!r:.60} ({type(value).__name__})")
 
 
-def check_benchmark(benchmark: str | None, unit: str, time_column: str | None) -> None:
-    """Refuse a benchmark that cannot be attached (a missing file or column, an unknown unit) before any run."""
+def check_benchmark(benchmark: str | None, unit: str, time_column: str | None) -> Any:
+    """Refuse a benchmark that cannot be attached (a missing file or column, an unknown unit) before any run;
+    returns the file's column as read (reports/benchmark.load_series), None without a benchmark."""
     if not benchmark:
         if time_column is not None or unit != "auto":
             raise ConfigError("{benchmark_time} and {benchmark_unit} go with {benchmark} FILE.csv:COLUMN",
                               key=("benchmark_time", "benchmark_unit", "benchmark"))
-        return
+        return None
     from basisbt.reports.benchmark import UNITS, load_series, parse_spec
     if unit not in UNITS:
         raise ConfigError(f"{{benchmark_unit}} {unit!r}: use one of {', '.join(UNITS)}", key="benchmark_unit")
-    load_series(*parse_spec(benchmark)[:2], time_column=time_column)
+    return load_series(*parse_spec(benchmark)[:2], time_column=time_column)
 
 
 def venue(name: str, venues: Any = None) -> Venue:

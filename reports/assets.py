@@ -22,11 +22,6 @@ def assets_of(results: RunResult) -> list[str]:
     return list(dict.fromkeys(a for a in (split_slot(v)[1] for v in results.venues) if a))
 
 
-def venues_of(results: RunResult) -> list[str]:
-    """The run's venue names (slot labels stripped of their asset), in slot order."""
-    return list(dict.fromkeys(split_slot(v)[0] for v in results.venues))
-
-
 def slot_notional(results: RunResult) -> pd.DataFrame:
     """Hedge notional per slot and bar (quote): columns the slot labels, index the bar closes."""
     return pd.DataFrame(hedge_notional(results), index=timeline_index(results.timeline))

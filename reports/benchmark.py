@@ -195,13 +195,16 @@ def _times(r: float) -> str:
     return f"{r:.3g}x" if r >= 1 else f"1/{1 / r:.3g}x"
 
 
-def attach(results: Any, spec: str, unit: str = "auto", time_column: str | None = None) -> Any:
+def attach(results: Any, spec: str, unit: str = "auto", time_column: str | None = None,
+           raw: pd.Series | None = None) -> Any:
     """RunResult with the benchmark of `spec` attached (extras['benchmark'] in fractions, results.benchmark
-    metadata: file, column, series, unit, how the unit was set, the time column and how it was read)."""
+    metadata: file, column, series, unit, how the unit was set, the time column and how it was read). `raw`:
+    the file's column as load_series read it for this spec, when the caller checked the file before the run."""
     if unit not in UNITS:
         raise ConfigError(f"{{benchmark_unit}} {unit!r}: use one of {', '.join(UNITS)}", key="benchmark_unit")
     path, column, series = parse_spec(spec)
-    raw = load_series(path, column, time_column)
+    if raw is None:
+        raw = load_series(path, column, time_column)
     series = series or default_series(results)
     run = run_series(results, series)                # refuse an unknown series now, with the valid names
     scale, resolved = resolve_unit(raw, run, unit, file=str(path), column=column, series=series)

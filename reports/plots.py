@@ -640,12 +640,6 @@ def chart_builders(results: RunResult) -> list[tuple[str, str, Callable[[RunResu
     return [(k, c, f) for k, c, f in charts if f is not None]
 
 
-def report_figures(results: RunResult, dpi: int = 110) -> list[tuple[str, str, Figure]]:
-    """All report charts as (anchor id, caption, figure), in page order; absent data is skipped."""
-    figs = [(k, c, build(results, dpi)) for k, c, build in chart_builders(results)]
-    return [(k, c, f) for k, c, f in figs if f is not None]
-
-
 def plot(results: RunResult, dpi: int = 100) -> Figure:
     """A one-figure notebook overview: equity, drawdown, cumulative attribution, distance to liquidation."""
     fig = Figure(figsize=(11.0, 9.0), dpi=dpi, layout="constrained")

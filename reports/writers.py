@@ -129,11 +129,6 @@ class RunTargetError(ValueError):
     """`--out` names something a command must not replace (a file, or a directory of another kind)."""
 
 
-def is_run_dir(path: Path) -> bool:
-    """True for a directory written by write_run (it holds run.toml)."""
-    return Path(path).is_dir() and (Path(path) / RUN_MARKER).is_file()
-
-
 def out_kind(path: Path) -> str | None:
     """Which basisbt output a directory holds: 'run' (run.toml), the word in its .basisbt file ('sweep',
     'stress', 'compare'), or for directories written before that file existed, 'sweep' (sweep.json and
@@ -267,9 +262,9 @@ def commit_dir(tmp: Path, target: Path) -> None:
 
 
 def replace_whole(out_dir: Path, kind: str, fill: Callable[[Path], T], keep: tuple[str, ...] = ()) -> T:
-    """Write a (sweep, stress, comparison) directory as one unit, like a run directory: check_out, then
-    fill(stage) writes every file into a temporary sibling, which gets the .basisbt mark and replaces out_dir
-    in one step. `keep` names subdirectories of the old out_dir carried over (hard links, copies across
+    """Write a run, sweep, stress or comparison directory as one unit: check_out, then fill(stage) writes every
+    file into a temporary sibling, which gets the .basisbt mark (a run's mark is its run.toml) and replaces
+    out_dir in one step. `keep` names subdirectories of the old out_dir carried over (hard links, copies across
     file systems), e.g. a sweep's stored cells. A failed or interrupted fill leaves out_dir as it was."""
     out_dir = Path(out_dir)
     check_out(out_dir, kind)
@@ -278,8 +273,10 @@ def replace_whole(out_dir: Path, kind: str, fill: Callable[[Path], T], keep: tup
         for sub in keep:
             _link_tree(out_dir / sub, tmp / sub)
         result = fill(tmp)
-        mark_out(tmp, kind)
-        commit_dir(tmp, out_dir)
+        if kind != "run":
+            mark_out(tmp, kind)
+        with phase("commit (fsync, swap directory)"):
+            commit_dir(tmp, out_dir)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise _as_target(e, tmp, out_dir) from e
@@ -308,15 +305,7 @@ def write_run(results: RunResult, out_dir: Path, *, dpi: int = 110, csv: bool = 
     `csv=True` writes the tables as CSV instead of Parquet (reports/runfiles.py); `metrics`, when the caller
     has computed them already (compute_metrics(results)), are not computed again."""
     out_dir = Path(out_dir)
-    check_run_target(out_dir)
-    tmp = staging_dir(out_dir)
-    try:
-        _write_run_files(results, tmp, dpi=dpi, csv=csv, metrics=metrics)
-        with phase("commit (fsync, swap directory)"):
-            commit_dir(tmp, out_dir)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _as_target(e, tmp, out_dir) from e
+    replace_whole(out_dir, "run", lambda stage: _write_run_files(results, stage, dpi=dpi, csv=csv, metrics=metrics))
     return out_dir
 
 

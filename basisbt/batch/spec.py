@@ -77,22 +77,11 @@ class RunSpec:
         """A copy with `changes` (fields of RunSpec; `data=` a DataSpec)."""
         return dataclasses.replace(self, **changes)
 
-    @property
-    def strategy_name(self) -> str:
-        """The strategy as the run names it (its class's `name`, or the string it was given)."""
-        s = self.strategy
-        return s if isinstance(s, str) else s.name
-
-    def venue_hash(self) -> str:
-        """The content hash of the venue set (every venue it can give, all their blocks): what a batch of runs on
-        this set depends on (sweep cell ids)."""
-        from basisbt.data.venues import venue_set
-        return venue_set(self.venues).fingerprint()
-
 
 # -- building a spec from what a front door was given -----------------------------------------------------------
 
-def _date(key: str, value: Any) -> str:
+def checked_date(key: str, value: Any) -> str:
+    """`value` as date text, or ConfigError naming input `key` ({start}, {end}) when pandas reads no time in it."""
     import pandas as pd
     text = str(value)
     try:
@@ -161,7 +150,7 @@ def build_spec(strategy: StrategyLike | None = None, data: str | Dataset | None 
                           key="config")
     for k in ("start", "end"):
         if run_keys.get(k) is not None:
-            run_keys[k] = _date(k, run_keys[k])
+            run_keys[k] = checked_date(k, run_keys[k])
     if isinstance(strategy, Hooks) and not isinstance(strategy, type):
         if params:
             raise ConfigError("{params}: pass them to the strategy you built, or pass its class or name with "

@@ -35,11 +35,6 @@ def cell_path(out: Path, cid: str) -> Path:
     return Path(out) / CELL_DIR / f"{cid}.parquet"
 
 
-def write_cell(out: Path, row: dict[str, Any]) -> None:
-    """Store one finished cell atomically (temp file, then rename)."""
-    write_cells(out, [row])
-
-
 def write_cells(out: Path, rows: list[dict[str, Any]]) -> None:
     """Store finished cells as one parquet file, atomically (temp file, then rename): whole cells only.
     The first write into a new directory marks it as a sweep (.basisbt), so a rerun may resume it."""

@@ -161,7 +161,7 @@ def _gaps_line(q: dict) -> str:
             f"priced stale, {f_missing} settlements missing, {refused} orders refused")
 
 
-def _pct(x: float | None, spec: str) -> str:
+def _fmt(x: float | None, spec: str = ".2f") -> str:
     """A metric formatted, or n/a where it is undefined (None: e.g. a return once equity reached zero)."""
     return "n/a" if x is None else format(x, spec)
 
@@ -189,11 +189,11 @@ def _summary(res, target: Path, elapsed: tuple[float, float], tables: str = "par
     ann = f" (annualized from {m['days']:.1f} days)" if m["window"]["short"] else ""
     rows = [
         ("equity start → end", f"{m['equity_start']:,.2f} → {m['equity_end']:,.2f}"),
-        ("total return / APY", f"{_pct(m['total_return'], '.4%')} / {_pct(m['apy'], '.2%')}{ann}"),
-        ("max drawdown", f"{_pct(m['max_drawdown'], '.3%')} over {_pct(m['max_drawdown_days'], '.1f')} days"),
-        ("sharpe / sortino", f"{_num(m['sharpe'])} / {_num(m['sortino'])}{ann}"),
+        ("total return / APY", f"{_fmt(m['total_return'], '.4%')} / {_fmt(m['apy'], '.2%')}{ann}"),
+        ("max drawdown", f"{_fmt(m['max_drawdown'], '.3%')} over {_fmt(m['max_drawdown_days'], '.1f')} days"),
+        ("sharpe / sortino", f"{_fmt(m['sharpe'])} / {_fmt(m['sortino'])}{ann}"),
         ("funding received / paid", f"{m['funding_received']:,.2f} / {m['funding_paid']:,.2f}"
-         f" (capture ratio {'n/a' if m['funding_capture_ratio'] is None else format(m['funding_capture_ratio'], '.1%')})"),
+         f" (capture ratio {_fmt(m['funding_capture_ratio'], '.1%')})"),
         ("liquidations", str(m["liquidations"])),
         ("fills", str(m["n_fills"])),
         ("data gaps", _gaps_line(m.get("data_quality") or {})),
@@ -202,8 +202,8 @@ def _summary(res, target: Path, elapsed: tuple[float, float], tables: str = "par
     if m.get("benchmark"):
         b = m["benchmark"]
         rows.append((f"{b['series']} vs {b['column']}",
-                     f"correlation {_num(b['correlation'])}, mean difference "
-                     f"{'n/a' if b['mean_difference'] is None else format(b['mean_difference'], '.4g')} "
+                     f"correlation {_fmt(b['correlation'])}, mean difference "
+                     f"{_fmt(b['mean_difference'], '.4g')} "
                      f"over {b['days']} days"))
     for part in ("funding", "basis", "price", "fees", "slippage", "lending", "liquidation"):
         rows.append((f"pnl {part}", f"{pnl[part]:,.2f}"))
@@ -217,10 +217,6 @@ def _summary(res, target: Path, elapsed: tuple[float, float], tables: str = "par
         err.print(f"[dim]log: … {len(res.log) - 8} more lines in {target}/run.log[/dim]")
     out.print(f"wrote {target}/ (report.html, report.md, metrics.json, equity.{tables}, ledger.{tables}, "
               f"fills.{tables}, run.toml): run {elapsed[0]:.2f} s, files and report {elapsed[1]:.2f} s")
-
-
-def _num(x) -> str:
-    return "n/a" if x is None else f"{x:.2f}"
 
 
 @app.command()

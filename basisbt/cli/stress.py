@@ -109,20 +109,15 @@ def register(app: typer.Typer) -> None:
         err.print(f"stress: {paths} paths of {days} days, funding from "
                   f"{history or 'the regime model'}, on {where}", highlight=False, markup=False)
         t0 = time.perf_counter()
-        with count_progress("paths", paths) as advance:
-            try:
-                from basisbt.batch.stress import run_stress
-                table = run_stress(plan, jobs=jobs, scheduler=scheduler, on_chunk=lambda c: advance(len(c["rows"])))
-            except ConfigError as e:
-                if STATE["debug"]:
-                    raise
-                fail(message(e))
+        with count_progress("paths", paths) as advance:       # a ConfigError: one line from SafeGroup
+            from basisbt.batch.stress import run_stress
+            table = run_stress(plan, jobs=jobs, scheduler=scheduler, on_chunk=lambda c: advance(len(c["rows"])))
         elapsed = time.perf_counter() - t0
         failed = table["error"].astype(str) != ""
         if failed.all():                       # nothing to summarize: nothing is written, the directory stays
             fail(f"all {len(table)} paths failed, nothing written; the first: {table['error'].iloc[0]}", FAILED)
-        files = write_outputs(plan, table, out)
-        _print_summary(json.loads((out / "summary.json").read_text()))
+        files, summary = write_outputs(plan, table, out)
+        _print_summary(summary)
         err.print(f"ran {paths} paths in {elapsed:.1f}s ({paths / elapsed:.1f} paths/s)", highlight=False,
                   markup=False)
         if failed.any():   # a path that fails is counted (summary.json paths_failed), the others are the result
@@ -132,14 +127,15 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {out}/ ({', '.join(files)})")
 
 
-def write_outputs(plan, table, out: Path) -> list[str]:
+def write_outputs(plan, table, out: Path) -> tuple[list[str], dict]:
     """paths.parquet / paths.csv (one row per path), summary.json, fan.png and report.html, written together
-    into a staging directory that then replaces `out` whole (reports/writers.replace_whole)."""
+    into a staging directory that then replaces `out` whole (reports/writers.replace_whole); returns the file
+    names and summary.json's content."""
     from basisbt.reports.writers import replace_whole
     return replace_whole(out, "stress", lambda stage: _write_files(plan, table, stage))
 
 
-def _write_files(plan, table, out: Path) -> list[str]:
+def _write_files(plan, table, out: Path) -> tuple[list[str], dict]:
     from basisbt.data.safe_io import atomic_write, atomic_write_text
     from basisbt.reports.metrics import json_safe
     from basisbt.reports.stress import fan_png, write_report
@@ -148,27 +144,27 @@ def _write_files(plan, table, out: Path) -> list[str]:
     flat = table.drop(columns=[c for c in ("nav_daily", "backing_daily") if c in table.columns])
     atomic_write_text(out / "paths.csv", flat.to_csv(index=False))
     summary = summarize(table)
-    doc = {"strategy": plan.strategy, "params": plan.params, "seed": plan.seed, "paths": plan.paths,
-           "funding_source": plan.history or "regime model", "model": plan.model.as_dict(), "run": plan.run,
-           **summary}
-    atomic_write_text(out / "summary.json", json.dumps(json_safe(doc), indent=2, sort_keys=True) + "\n")
+    doc = json_safe({"strategy": plan.strategy, "params": plan.params, "seed": plan.seed, "paths": plan.paths,
+                     "funding_source": plan.history or "regime model", "model": plan.model.as_dict(), "run": plan.run,
+                     **summary})
+    atomic_write_text(out / "summary.json", json.dumps(doc, indent=2, sort_keys=True) + "\n")
     png = fan_png(table, out / "fan.png")
     write_report(table, summary, out, strategy=plan.strategy, params=plan.params, model=plan.model.as_dict(),
                  seed=plan.seed, source=plan.history or "the regime model", fan_bytes=png, run=plan.run)
-    return ["paths.parquet", "paths.csv", "summary.json", "fan.png", "report.html"]
+    return ["paths.parquet", "paths.csv", "summary.json", "fan.png", "report.html"], doc
 
 
 def _print_summary(s: dict) -> None:
     from rich.console import Console
 
-    from basisbt.reports.stress import OUTCOME_TEXT, _pct
+    from basisbt.reports.stress import OUTCOME_TEXT, _pct, interval
     t = Table(title=f"{s['strategy']}: {s['paths']} paths", title_justify="left")
     for c in ("outcome", "paths", "probability", "95 % interval"):
         t.add_column(c, justify="left" if c == "outcome" else "right")
     for k, text in OUTCOME_TEXT.items():
         o = s[k]
-        t.add_row(escape(text), str(o["paths"]), _pct(o["p"]), f"{_pct(o['ci95'][0])} – {_pct(o['ci95'][1])}")
+        t.add_row(escape(text), str(o["paths"]), _pct(o["p"]), interval(*o["ci95"]))
     apy = s.get("apy")
     if apy:
-        t.add_row("APY median (5 % – 95 %)", "", _pct(apy["median"]), f"{_pct(apy['p5'])} – {_pct(apy['p95'])}")
+        t.add_row("APY median (5 % – 95 %)", "", _pct(apy["median"]), interval(apy["p5"], apy["p95"]))
     Console().print(t)

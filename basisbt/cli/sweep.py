@@ -63,9 +63,8 @@ def register(app: typer.Typer) -> None:
         """Run many metrics-only backtests over a parameter grid or sample and datasets; write results.parquet,
         results.csv (sorted by --sort), heatmap.png and report.html. Resumable: rerun to finish (cells that
         failed or were interrupted run again). Exit 1 when every cell failed."""
-        from pandas import NaT, Timestamp
-
         from basisbt.batch.backends import check_scheduler
+        from basisbt.batch.spec import checked_date
         from basisbt.batch.sweep import check_runs, publish, run_sweep, sort_keys, sort_table, write_table
         from basisbt.batch.sweep_plan import SweepError, plan_sweep
         from basisbt.batch.sweep_store import missing_cells
@@ -77,15 +76,7 @@ def register(app: typer.Typer) -> None:
                 raise SweepError(f"--jobs {jobs}: need at least 1")
             if max_cells is not None and max_cells < 0:
                 raise SweepError(f"--max-cells {max_cells}: need 0 or more")
-            run_keys = {}
-            for k, v in (("start", start), ("end", end)):
-                if v is not None:
-                    try:
-                        if Timestamp(v) is NaT:         # '', 'nan': "no time" to pandas, not a date
-                            raise ValueError(v)
-                    except ValueError:
-                        raise SweepError(f"--{k} {v[:40]!r} is not a date (use e.g. 2025-02-01)") from None
-                    run_keys[k] = v
+            run_keys = {k: checked_date(k, v) for k, v in (("start", start), ("end", end)) if v is not None}
             plan = plan_sweep(strategy, data, grid=grid, samples=samples, seed=seed,
                               vary=[v.strip() for v in vary.split(",") if v.strip()] if vary else None,
                               fixed=key_values(set_, "--set", "leverage=5"), run=run_keys, timeframe=timeframe,
@@ -108,14 +99,9 @@ def register(app: typer.Typer) -> None:
         err.print(f"sweep: {len(plan.cells)} cells ({plan.mode}), {len(plan.cells) - not_stored} "
                   f"stored, running {todo} on {where}", highlight=False, markup=False)
         t0 = time.perf_counter()
-        with count_progress("cells", todo) as advance:
-            try:
-                table = run_sweep(plan, out, jobs=jobs, scheduler=scheduler, max_cells=max_cells,
-                                  on_row=lambda row: advance(1))
-            except ConfigError as e:
-                if STATE["debug"]:
-                    raise
-                fail(message(e))
+        with count_progress("cells", todo) as advance:       # a ConfigError: one line from SafeGroup
+            table = run_sweep(plan, out, jobs=jobs, scheduler=scheduler, max_cells=max_cells,
+                              on_row=lambda row: advance(1))
         elapsed = time.perf_counter() - t0
         table = sort_table(table, sort, ascending)
         errors = table["error"].fillna("").astype(str) if "error" in table.columns else None
