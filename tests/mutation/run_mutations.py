@@ -63,12 +63,17 @@ class Mutant:
         return list(self.tests) or (MESSAGES if self.id.startswith("msg.") else MONEY)
 
 
+# the fill's fee rate, taker side (a maker fill reads C_SPOT_MAKER / C_MAKER on the line above it)
+TAKER_RATE = "fee_rate = vt.cfg[v, C_SPOT_TAKER] if instrument == SPOT else vt.cfg[v, C_TAKER]"
+
 MUTANTS: list[Mutant] = [
     # -- fees and slippage ------------------------------------------------------------------------------------
-    Mutant("fee.spot_rate", "engine/kernels/fills.py", "fee = abs(qty) * exec_px * vt.cfg[v, C_SPOT_TAKER]",
-           "fee = abs(qty) * exec_px * vt.cfg[v, C_TAKER]", "spot fills pay the perp taker rate"),
-    Mutant("fee.perp_rate", "engine/kernels/fills.py", "fee = abs(qty) * exec_px * vt.cfg[v, C_TAKER]",
-           "fee = abs(qty) * exec_px * vt.cfg[v, C_TAKER] * 1.01", "perp taker fee 1 % too high"),
+    Mutant("fee.spot_rate", "engine/kernels/fills.py", TAKER_RATE,
+           "fee_rate = vt.cfg[v, C_TAKER] if instrument == SPOT else vt.cfg[v, C_TAKER]",
+           "spot fills pay the perp taker rate"),
+    Mutant("fee.perp_rate", "engine/kernels/fills.py", TAKER_RATE,
+           "fee_rate = vt.cfg[v, C_SPOT_TAKER] if instrument == SPOT else vt.cfg[v, C_TAKER] * 1.01",
+           "perp taker fee 1 % too high"),
     Mutant("fee.venue_file", "data/venues/binance.toml", "taker_fee = 0.0005", "taker_fee = 0.0004",
            "binance perp taker 0.04 % in every block of the venue file (hand edit)", count=-1),
     Mutant("fee.venue_source", "data/venues/binance.toml", "taker_fee = 0.0005", "taker_fee = 0.0004",
@@ -81,7 +86,7 @@ MUTANTS: list[Mutant] = [
     Mutant("slippage.sell_side", "engine/kernels/fills.py",
            "exec_px = ref_px * (1.0 + slip) if qty > 0.0 else ref_px * (1.0 - slip)",
            "exec_px = ref_px * (1.0 + slip) if qty > 0.0 else ref_px * (1.0 + slip)",
-           "sells fill above the reference price (slippage in the seller's favour)", count=2),
+           "sells fill above the reference price (slippage in the seller's favour)"),
     # -- funding and lending -----------------------------------------------------------------------------------
     Mutant("funding.sign", "engine/kernels/funding.py", "return -qty * rate_x_mark", "return qty * rate_x_mark",
            "a short pays when the rate is positive"),
@@ -110,21 +115,22 @@ MUTANTS: list[Mutant] = [
     Mutant("liquidation.fee_file", "data/venues/binance.toml", "liquidation_fee = 0.0125 ", "liquidation_fee = 0.0100 ",
            "Binance clearance fee 1 % instead of 1.25 % in the venue file and its generator", count=-1,
            also=(Edit("data/venues/build_binance.py", "liquidation_fee = 0.0125 ", "liquidation_fee = 0.0100 "),)),
-    Mutant("liquidation.insurance", "engine/kernels/advance.py", "insurance = -balance if balance < 0.0 else 0.0",
-           "insurance = 0.0", "the insurance fund never covers a deficit"),
-    Mutant("liquidation.by_close", "engine/kernels/advance.py", "lo, hi = mkt.mark_low[i, v], mkt.mark_high[i, v]",
-           "lo, hi = mkt.mark_close[i, v], mkt.mark_close[i, v]",
+    Mutant("liquidation.insurance", "engine/kernels/advance.py",
+           "from_fund = deficit if deficit <= fund else max(fund, 0.0)", "from_fund = 0.0",
+           "the insurance fund never covers a deficit (a liquidation's close nor the backstop's)", count=2),
+    Mutant("liquidation.by_close", "engine/kernels/advance.py",
+           "m_worst = mkt.mark_high[i, v] if q < 0.0 else mkt.mark_low[i, v]", "m_worst = mkt.mark_close[i, v]",
            "liquidation checked at the bar's close, not at its worst mark"),
     # -- synthetic dollar: payouts and flows -------------------------------------------------------------------
-    Mutant("payout.weekly_day", "strategies/synthetic_dollar.py", "return (today + 3) // 7 > (last + 3) // 7",
-           "return (today + 4) // 7 > (last + 4) // 7", "weekly staker payouts on Sunday, not Monday"),
-    Mutant("payout.daily_lag", "strategies/synthetic_dollar.py", "return today > last", "return today >= last",
-           "daily payouts at every decision"),
+    Mutant("payout.weekly_day", "strategies/payout.py", "anchor_ns: int = MONDAY_NS",
+           "anchor_ns: int = MONDAY_NS - 86_400 * 10**9", "weekly revenue periods start on Sunday, not Monday"),
+    Mutant("payout.lag", "strategies/payout.py", "t0 = self.start(k + 1)", "t0 = self.start(k)",
+           "a period's payout vests during the period itself, not through the next one (no one-period lag)"),
     Mutant("flows.known_at", "engine/context.py", "hi = int(np.searchsorted(t + period, int(self.now.value), side=\"right\"))",
            "hi = int(np.searchsorted(t, int(self.now.value), side=\"right\"))",
            "a flows row is known at its stamp, not at the end of its period (look-ahead)", count=2),
-    Mutant("payout.staker_window", "strategies/synthetic_dollar.py", "> 7 * 86400", "> 8 * 86400",
-           "staker APY over 8 days of payouts instead of 7"),
+    Mutant("payout.apy_year", "strategies/synthetic_dollar.py", "years = self.cadence.period_ns / (365 * 86_400e9)",
+           "years = self.cadence.period_ns / (360 * 86_400e9)", "the staker APY annualized over a 360-day year"),
     # -- error messages ----------------------------------------------------------------------------------------
     Mutant("msg.empty_window", "engine/runner.py", 'f"{span[0].isoformat()} to {span[1].isoformat()} (bar opens, UTC)")',
            '"the data")', "the empty-window message no longer gives the data's span"),
@@ -132,9 +138,9 @@ MUTANTS: list[Mutant] = [
            "a directory reported as a missing file"),
     Mutant("msg.row", "data/errors.py", 'where += f", row {self.row}"', 'where += ""',
            "data errors no longer name the row"),
-    Mutant("msg.range_valid", "engine/config.py", 'raise ConfigError(f"{name} = {value!r} is out of range; valid: {rng}")',
-           'raise ConfigError(f"{name} = {value!r} is out of range")', "range errors no longer give the valid range"),
-    Mutant("msg.did_you_mean", "engine/config.py", 'return f" (did you mean {m[0]!r}?)" if m else ""', 'return ""',
+    Mutant("msg.range_valid", "data/checks.py",
+           'is out of range; valid: {range_text(name, ge=ge, gt=gt, le=le, lt=lt)}")', 'is out of range")', "range errors no longer give the valid range"),
+    Mutant("msg.did_you_mean", "data/checks.py", 'return f" (did you mean {m[0]!r}?)" if m else ""', 'return ""',
            "no 'did you mean' for a misspelled name"),
     Mutant("msg.flag_choice", "basisbt/cli/data.py", "fail(f\"--{flag.replace('_', '-')} {value!r}: unknown value; valid: ",
            "fail(f\"{value!r}: unknown value; valid: ", "an import flag's bad value without the flag's name"),
@@ -142,8 +148,8 @@ MUTANTS: list[Mutant] = [
            'raise _fail("bad bar", file, bad)', "the OHLC rule not named"),
     Mutant("msg.unsafe_name", "data/names.py", 'raise UnsafeName(f"{what} {shown}: only {allowed} are allowed")',
            'raise UnsafeName(f"{what}: not allowed")', "an unsafe name without the value and the allowed characters"),
-    Mutant("msg.foreign_out", "reports/writers.py", 'is a non-empty directory that is not a basisbt run "',
-           'is a non-empty directory "', "a foreign --out directory without saying it is not a run"),
+    Mutant("msg.foreign_out", "reports/writers.py", 'f"{p}: {what}, not a basisbt {kind} output; refusing',
+           'f"{p}: {what}; refusing', "a foreign --out directory without saying it is not a run"),
     Mutant("msg.fetch_order", "data/ingest/fetch.py", 'raise FetchError(f"--since {since} is not before --until {until}")',
            'raise FetchError("bad dates")', "since/until swapped without naming the flags"),
 ]
