@@ -148,6 +148,9 @@ def test_advance_matches_twin(seed, nv, npr, n, late):
 # a Hyperliquid-like cross account whose last perp is closed after the other's deficit was covered to 0: the
 # balance left is float residue, and the rest must go whole in kernel and twin alike (a random draw found it)
 @example(seed=344673, sizes=[1, 2, 2], npr=0, n=9)
+# an isolated perp on the home slot of a cross account with two perps, both liquidated in bar 0: the cross account
+# is checked before the margin the isolated close frees reaches its wallet (kernel and twin alike; a draw found it)
+@example(seed=9924, sizes=[3, 1, 3], npr=0, n=2)
 def test_advance_matches_twin_several_assets(seed, sizes, npr, n):
     """Venues with several assets: slots of one venue share the cross wallet on the venue's first slot; an
     account with several open perps is checked and liquidated as a whole (kernel and twin, independently)."""

@@ -307,6 +307,15 @@ def advance(acct, cfg, tiers, mkt, i0, i1):
                 book_liquidation(i, v, True, parts, liqs)
             if home(v) == v and any(acct[u]["qty"] for u in members(v)):
                 book_liquidation(i, v, False, parts, liqs)
+        # cross accounts holding several perps go before any single position of the bar: margin an isolated
+        # liquidation frees reaches the cross wallet only after the bar's cross check (a bar does not say which came
+        # first; this is the cross account's worst case)
+        for v, a in enumerate(acct):
+            if a["qty"] == 0 or cfg[v].get("book") or cfg[v]["isolated"] or math.isnan(mkt["mark_low"][i][v]):
+                continue
+            if home(v) not in done_groups and sum(1 for u in members(home(v)) if acct[u]["qty"] != 0) > 1:
+                done_groups.add(home(v))
+                liquidate_group(i, home(v), parts, liqs)
         for v, a in enumerate(acct):
             if a["qty"] == 0 or cfg[v].get("book"):
                 continue
